@@ -1,0 +1,98 @@
+/* The arena allocator; see arena.h. */
+#include "core/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/banned.h"
+
+struct fl_arena_block {
+	struct fl_arena_block *next;
+	size_t size, used;
+	_Alignas(16) unsigned char data[];
+};
+
+void fl_arena_init(struct fl_arena *arena, size_t block_size)
+{
+	arena->head = NULL;
+	arena->block_size = block_size ? block_size : 64 * 1024;
+	arena->used = 0;
+}
+
+void fl_arena_release(struct fl_arena *arena)
+{
+	struct fl_arena_block *b = arena->head;
+	while (b) {
+		struct fl_arena_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	arena->head = NULL;
+	arena->used = 0;
+}
+
+static struct fl_arena_block *new_block(struct fl_arena *arena, size_t size)
+{
+	if (size > SIZE_MAX - sizeof(struct fl_arena_block))
+		size = SIZE_MAX - sizeof(struct fl_arena_block); /* fl_malloc then aborts */
+	struct fl_arena_block *b = fl_malloc(sizeof(*b) + size);
+	b->size = size;
+	b->used = 0;
+	b->next = arena->head;
+	arena->head = b;
+	return b;
+}
+
+void *fl_arena_alloc(struct fl_arena *arena, size_t size)
+{
+	size_t rounded = (size + 15) & ~(size_t)15;
+	if (rounded < size)
+		rounded = SIZE_MAX; /* overflow: the allocation below aborts */
+	arena->used += size;
+#ifdef FL_ARENA_DEBUG
+	struct fl_arena_block *b = new_block(arena, size);
+	memset(b->data, 0, size);
+	return b->data;
+#else
+	struct fl_arena_block *b = arena->head;
+	if (rounded > arena->block_size / 4) {
+		/* Large allocations get a block of their own behind the current one. */
+		struct fl_arena_block *big = new_block(arena, rounded);
+		if (b) {
+			arena->head = b;
+			big->next = b->next;
+			b->next = big;
+		}
+		memset(big->data, 0, size);
+		return big->data;
+	}
+	if (!b || b->size - b->used < rounded)
+		b = new_block(arena, arena->block_size);
+	void *p = b->data + b->used;
+	b->used += rounded;
+	memset(p, 0, size);
+	return p;
+#endif
+}
+
+void *fl_arena_calloc(struct fl_arena *arena, size_t nmemb, size_t size)
+{
+	if (size && nmemb > SIZE_MAX / size)
+		return fl_arena_alloc(arena, SIZE_MAX);
+	return fl_arena_alloc(arena, nmemb * size);
+}
+
+char *fl_arena_strndup(struct fl_arena *arena, const char *s, size_t len)
+{
+	char *p = fl_arena_alloc(arena, len + 1);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+char *fl_arena_strdup(struct fl_arena *arena, const char *s)
+{
+	return fl_arena_strndup(arena, s, strlen(s));
+}

@@ -1,0 +1,35 @@
+/*
+ * Files: whole-file reads with a size limit, atomic replacement (temporary
+ * file, fsync, rename, fsync of the directory) and directory creation.
+ */
+#ifndef FL_FSUTIL_H
+#define FL_FSUTIL_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+/*
+ * Appends the content of path to out. FL_ENOTFOUND when it does not exist,
+ * FL_ELIMIT when it is larger than out's maximum, FL_EIO otherwise.
+ */
+int fl_file_read(struct fl_buf *out, const char *path, struct fl_error *err);
+
+/*
+ * Reads at most max bytes from the start of path into out (for headers).
+ * FL_ENOTFOUND when it does not exist.
+ */
+int fl_file_read_head(struct fl_buf *out, const char *path, size_t max, struct fl_error *err);
+
+/*
+ * Replaces path with data atomically: after a crash at any instant, path
+ * holds either its old content or all of data, never a mix. The temporary
+ * file lives beside path and is removed on failure.
+ */
+int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err);
+
+/* Creates dir and its missing parents (mode 0777 & ~umask); existing is fine. */
+int fl_mkdir_p(const char *dir, struct fl_error *err);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * Git access with libgit2, the only file that includes git2.h: open a local
+ * repository (bare or not), resolve revisions, read files of a commit's tree
+ * straight from the object database, list directories, list the paths that
+ * differ between two commits, and make a commit of a work tree (for init).
+ * A struct fl_repo is not safe to use from two threads at once.
+ */
+#ifndef FL_GIT_H
+#define FL_GIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+struct fl_repo;
+
+struct fl_oid {
+	unsigned char id[20];
+};
+
+#define FL_OID_HEX_LEN 40
+
+/* Writes 40 hex digits and a NUL. */
+void fl_oid_hex(char out[FL_OID_HEX_LEN + 1], const struct fl_oid *oid);
+bool fl_oid_equal(const struct fl_oid *a, const struct fl_oid *b);
+
+/*
+ * Opens the repository at path (a work tree, its .git, or a bare repository;
+ * parent directories are not searched). *out is the caller's to fl_repo_free.
+ * FL_ENOTFOUND when path is not a repository.
+ */
+int fl_repo_open(struct fl_repo **out, const char *path, struct fl_error *err);
+void fl_repo_free(struct fl_repo *repo);
+
+/* Resolves a revision (HEAD, a branch, a tag, a short sha, HEAD~2) to a commit. */
+int fl_repo_resolve(struct fl_oid *out, struct fl_repo *repo, const char *rev, struct fl_error *err);
+
+/*
+ * Appends the file at path (like "tenants/acme.yaml") of commit's tree to out.
+ * FL_ENOTFOUND when there is no such file, FL_ELIMIT past out's maximum.
+ */
+int fl_repo_read_file(struct fl_buf *out, struct fl_repo *repo, const struct fl_oid *commit,
+		      const char *path, struct fl_error *err);
+
+/* Appends a blob's content to out; FL_ELIMIT past out's maximum. */
+int fl_repo_read_blob(struct fl_buf *out, struct fl_repo *repo, const struct fl_oid *blob,
+		      struct fl_error *err);
+
+/*
+ * The id of the tree or blob at path in commit ("" is the root tree).
+ * FL_ENOTFOUND when the path does not exist.
+ */
+int fl_repo_path_id(struct fl_oid *out, struct fl_repo *repo, const struct fl_oid *commit,
+		    const char *path, struct fl_error *err);
+
+/* One entry of a directory listing; name is borrowed for the call only. */
+struct fl_repo_entry {
+	const char *name;
+	struct fl_oid id;
+	bool is_blob;     /* false for trees, submodules and the like */
+};
+
+typedef int (*fl_repo_entry_cb)(const struct fl_repo_entry *entry, void *payload);
+
+/*
+ * Calls cb for each entry directly in dir of commit's tree, in git's order
+ * (bytewise by name). A missing dir lists nothing and succeeds. A non-zero
+ * return from cb stops the walk and is returned.
+ */
+int fl_repo_list_dir(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+		     fl_repo_entry_cb cb, void *payload, struct fl_error *err);
+
+typedef int (*fl_repo_path_cb)(const char *path, void *payload);
+
+/*
+ * Calls cb with each file path (added, deleted, modified or renamed, both
+ * names) that differs between the trees of commits old and new. Subtrees with
+ * equal ids are skipped without being read.
+ */
+int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const struct fl_oid *new,
+			  fl_repo_path_cb cb, void *payload, struct fl_error *err);
+
+/* True when ancestor is new itself or one of its ancestors. */
+int fl_repo_is_ancestor(bool *out, struct fl_repo *repo, const struct fl_oid *ancestor,
+			const struct fl_oid *new, struct fl_error *err);
+
+/*
+ * Creates a repository in dir (git init; dir may exist) and commits every
+ * file in it on the current branch with message. The author is taken from
+ * git configuration, else "flotilla <flotilla@localhost>". *out gets the
+ * commit id when out is not NULL.
+ */
+int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *message,
+			    struct fl_error *err);
+
+#endif

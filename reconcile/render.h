@@ -1,0 +1,81 @@
+/*
+ * Rendering: release templates compiled once per fleet, then rendered per
+ * tenant and region straight into canonical JSON (SPEC 2 and 3). A scalar
+ * that is exactly one {{x}} keeps x's type; one embedded in text makes a
+ * string. Rendering needs no allocation per node: a compiled template is a
+ * list of literal canonical-JSON pieces and substitutions.
+ */
+#ifndef FL_RENDER_H
+#define FL_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "reconcile/fleet.h"
+
+/* Sources of the fleet's files by path, for positioned compile errors. */
+struct fl_render_sources {
+	const struct fl_source *items;
+	size_t len;
+};
+
+/*
+ * Compiles every template of fleet (fills fleet->templates[i].compiled):
+ * checks each {{...}} names tenant.name, tenant.account, tenant.labels.K,
+ * region or a declared vars.K. Problems go to diags, positioned in the
+ * template's file. Returns 0 or FL_EINPUT. Called by fl_fleet_load.
+ */
+int fl_render_compile(struct fl_fleet *fleet, const struct fl_render_sources *sources,
+		      struct fl_diags *diags);
+/* Frees what fl_render_compile made. Called by fl_fleet_free. */
+void fl_render_release(struct fl_fleet *fleet);
+
+/* One rendered resource; its canonical spec is json[0..len) of the render's buffer. */
+struct fl_rendered {
+	const struct fl_template *tpl;
+	size_t off, len;
+	struct fl_fp fp;              /* XXH3-128 of the canonical spec */
+};
+
+/* The desired state of one tenant in one region. Reusable across calls. */
+struct fl_render {
+	struct fl_buf json;           /* canonical specs, back to back */
+	struct fl_rendered *items;    /* in release order */
+	size_t len, cap;
+};
+
+void fl_render_init(struct fl_render *r);
+void fl_render_release_buf(struct fl_render *r);
+
+/*
+ * Renders every template tenant subscribes to for region into r (emptied
+ * first). FL_EINPUT when a template uses a label or var that the tenant
+ * does not have; err is positioned at the template.
+ */
+int fl_render_tenant_region(struct fl_render *r, const struct fl_fleet *fleet,
+			    const struct fl_tenant *tenant, const char *region, struct fl_error *err);
+
+/* The canonical spec of an item. */
+static inline const char *fl_rendered_json(const struct fl_render *r, const struct fl_rendered *item)
+{
+	return r->json.ptr + item->off;
+}
+
+/*
+ * Fills out with the substituted form of a template string (a verify argv
+ * element): {{tenant.*}}, {{region}} and {{vars.K}} as text.
+ */
+int fl_render_string(struct fl_buf *out, const struct fl_fleet *fleet, const struct fl_tenant *tenant,
+		     const char *region, const char *tmpl, struct fl_error *err);
+
+/*
+ * True when the field at path (as in plan diffs: "env.DB_PASSWORD",
+ * "ports[0]") of a template's spec comes, in whole or in part, from a var
+ * declared secret: such values show as "(secret)".
+ */
+bool fl_template_path_secret(const struct fl_template *tpl, const char *path);
+
+#endif
