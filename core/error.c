@@ -107,9 +107,10 @@ int fl_error_set_at(struct fl_error *err, int code, const struct fl_source *src,
 
 void fl_error_locate(struct fl_error *err, const struct fl_source *src, uint32_t line, uint32_t col)
 {
-	if (!err || err->path[0] || !src || !src->path)
+	if (!err || err->path[0] || err->line)
 		return;
-	copy_str(err->path, sizeof(err->path), src->path, strlen(src->path));
+	if (src && src->path)
+		copy_str(err->path, sizeof(err->path), src->path, strlen(src->path));
 	err->line = line;
 	err->col = col;
 	capture_line(err, src, line);

@@ -25,15 +25,20 @@ struct fl_buf;
 	X(REFUSED, "refused") \
 	X(INTERNAL, "internal error")
 
+enum fl_errno_index_ {
+	FL_ERRNO_INDEX_BASE_ = 0,
+#define FL_ERRNO_INDEX_(name, msg) FL_ERRNO_INDEX_##name,
+	FL_ERRNO_MAP(FL_ERRNO_INDEX_)
+#undef FL_ERRNO_INDEX_
+};
+
 enum fl_errno {
 	FL_OK = 0,
-	FL_ERRNO_BASE_ = -1,
-#define FL_ERRNO_ENUM_(name, msg) FL_E##name,
+#define FL_ERRNO_ENUM_(name, msg) FL_E##name = -FL_ERRNO_INDEX_##name,
 	FL_ERRNO_MAP(FL_ERRNO_ENUM_)
 #undef FL_ERRNO_ENUM_
-	FL_ERRNO_END_
 };
-/* FL_EINPUT is -1, FL_ELIMIT -2, and so on: enumerators count downwards. */
+/* FL_EINPUT is -1, FL_ELIMIT -2, and so on, in the order of the map. */
 
 /* A source file known by its path and text, as errors point into it. */
 struct fl_source {
