@@ -1,0 +1,662 @@
+/*
+ * Git access with libgit2; see git.h. Files are read straight from the object
+ * database, never checked out. A struct fl_repo keeps the trees of the last
+ * commit it was asked about, so that reading 100,000 tenant files does not
+ * re-parse the commit and its large directories each time.
+ */
+#include "core/git.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "core/alloc.h"
+#include "core/banned.h"
+
+_Static_assert(sizeof(((struct fl_oid *)0)->id) == GIT_OID_RAWSZ, "fl_oid is a SHA-1");
+
+/* Directories of the cached commit kept parsed; a few, for alternating lookups. */
+#define DIR_CACHE_SIZE 8
+
+struct dir_slot {
+	char *path; /* "tenants/acme", no trailing slash; NULL when free */
+	git_tree *tree;
+	unsigned long used; /* repo->tick at the last hit, for LRU eviction */
+};
+
+struct fl_repo {
+	git_repository *git;
+	git_oid commit; /* the commit root and dirs belong to; valid while root */
+	git_tree *root; /* NULL: nothing cached */
+	struct dir_slot dirs[DIR_CACHE_SIZE];
+	unsigned long tick;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+/*
+ * libgit2 is never shut down: its global state stays reachable, so the leak
+ * checker does not report it, and no other code can find it gone at exit.
+ */
+static void init_libgit2(void)
+{
+	init_rc = git_libgit2_init();
+}
+
+static int fail_git(struct fl_error *err, int gerr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Sets err to "<what we did>: <libgit2's message>" and returns FL_ENOTFOUND
+ * for GIT_ENOTFOUND, else FL_EGIT (libgit2's cli_error_git()).
+ */
+static int fail_git(struct fl_error *err, int gerr, const char *fmt, ...)
+{
+	char what[FL_ERROR_MSG_MAX];
+	const git_error *e = git_error_last();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return fl_error_set(err, gerr == GIT_ENOTFOUND ? FL_ENOTFOUND : FL_EGIT, "%s: %s", what,
+			    e && e->message ? e->message : "unknown error");
+}
+
+static int ensure_init(struct fl_error *err)
+{
+	pthread_once(&init_once, init_libgit2);
+	if (init_rc < 0)
+		return fail_git(err, init_rc, "cannot initialise libgit2");
+	return 0;
+}
+
+static void to_git(git_oid *out, const struct fl_oid *oid)
+{
+	memcpy(out->id, oid->id, sizeof(oid->id));
+}
+
+static void from_git(struct fl_oid *out, const git_oid *oid)
+{
+	memcpy(out->id, oid->id, sizeof(out->id));
+}
+
+void fl_oid_hex(char out[FL_OID_HEX_LEN + 1], const struct fl_oid *oid)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < sizeof(oid->id); i++) {
+		out[2 * i] = digits[oid->id[i] >> 4];
+		out[2 * i + 1] = digits[oid->id[i] & 0xf];
+	}
+	out[FL_OID_HEX_LEN] = '\0';
+}
+
+bool fl_oid_equal(const struct fl_oid *a, const struct fl_oid *b)
+{
+	return memcmp(a->id, b->id, sizeof(a->id)) == 0;
+}
+
+/* Forgets the cached trees. */
+static void cache_drop(struct fl_repo *repo)
+{
+	git_tree_free(repo->root);
+	repo->root = NULL;
+	for (size_t i = 0; i < DIR_CACHE_SIZE; i++) {
+		free(repo->dirs[i].path);
+		git_tree_free(repo->dirs[i].tree);
+		repo->dirs[i].path = NULL;
+		repo->dirs[i].tree = NULL;
+	}
+}
+
+int fl_repo_open(struct fl_repo **out, const char *path, struct fl_error *err)
+{
+	git_repository *git = NULL;
+	int rc, grc;
+
+	*out = NULL;
+	rc = ensure_init(err);
+	if (rc)
+		goto out;
+	grc = git_repository_open_ext(&git, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (grc == GIT_ENOTFOUND) {
+		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' is not a git repository", path);
+		goto out;
+	}
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot open repository '%s'", path);
+		goto out;
+	}
+	*out = fl_calloc(1, sizeof(**out));
+	(*out)->git = git;
+	git = NULL;
+out:
+	git_repository_free(git);
+	return rc;
+}
+
+void fl_repo_free(struct fl_repo *repo)
+{
+	if (!repo)
+		return;
+	cache_drop(repo);
+	git_repository_free(repo->git);
+	free(repo);
+}
+
+int fl_repo_resolve(struct fl_oid *out, struct fl_repo *repo, const char *rev, struct fl_error *err)
+{
+	git_object *obj = NULL, *commit = NULL;
+	int rc = 0, grc;
+
+	grc = git_revparse_single(&obj, repo->git, rev);
+	if (grc == GIT_ENOTFOUND) {
+		rc = fl_error_set(err, FL_ENOTFOUND, "unknown revision '%s'", rev);
+		goto out;
+	}
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot resolve revision '%s'", rev);
+		goto out;
+	}
+	grc = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "revision '%s' is not a commit", rev);
+		goto out;
+	}
+	from_git(out, git_object_id(commit));
+out:
+	git_object_free(commit);
+	git_object_free(obj);
+	return rc;
+}
+
+/*
+ * The root tree of commit, borrowed from the cache until the next lookup of
+ * another commit. Looking up a new commit empties the cache.
+ */
+static int root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *commit, struct fl_error *err)
+{
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_oid id;
+	char hex[FL_OID_HEX_LEN + 1];
+	int rc = 0, grc;
+
+	to_git(&id, commit);
+	if (repo->root && git_oid_equal(&id, &repo->commit)) {
+		*out = repo->root;
+		goto out;
+	}
+	grc = git_commit_lookup(&c, repo->git, &id);
+	if (grc < 0) {
+		fl_oid_hex(hex, commit);
+		rc = fail_git(err, grc, "cannot read commit %s", hex);
+		goto out;
+	}
+	grc = git_commit_tree(&tree, c);
+	if (grc < 0) {
+		fl_oid_hex(hex, commit);
+		rc = fail_git(err, grc, "cannot read the tree of commit %s", hex);
+		goto out;
+	}
+	cache_drop(repo);
+	repo->commit = id;
+	repo->root = tree;
+	tree = NULL;
+	*out = repo->root;
+out:
+	git_tree_free(tree);
+	git_commit_free(c);
+	return rc;
+}
+
+/*
+ * The tree of directory dir (its first len bytes, without a trailing slash)
+ * in commit, borrowed from the cache like root_tree(); *out is NULL when
+ * there is no such directory.
+ */
+static int dir_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+		    size_t len, struct fl_error *err)
+{
+	git_tree *parent = NULL, *tree = NULL;
+	const git_tree_entry *entry;
+	struct dir_slot *slot;
+	char *name = NULL;
+	const char *slash;
+	size_t plen;
+	git_oid id;
+	int rc, grc;
+
+	*out = NULL;
+	rc = root_tree(&parent, repo, commit, err);
+	if (rc || len == 0) {
+		*out = parent;
+		goto out;
+	}
+	repo->tick++;
+	for (size_t i = 0; i < DIR_CACHE_SIZE; i++) {
+		struct dir_slot *s = &repo->dirs[i];
+		if (s->path && strlen(s->path) == len && memcmp(s->path, dir, len) == 0) {
+			s->used = repo->tick;
+			*out = s->tree;
+			goto out;
+		}
+	}
+
+	/* A miss: find the entry in the parent directory, itself cached. */
+	for (slash = dir + len; slash > dir && slash[-1] != '/'; slash--)
+		;
+	plen = slash > dir ? (size_t)(slash - dir) - 1 : 0;
+	rc = dir_tree(&parent, repo, commit, dir, plen, err);
+	if (rc || !parent)
+		goto out;
+	name = fl_strndup(slash, len - (size_t)(slash - dir));
+	entry = git_tree_entry_byname(parent, name);
+	if (!entry || git_tree_entry_type(entry) != GIT_OBJECT_TREE)
+		goto out;
+	git_oid_cpy(&id, git_tree_entry_id(entry));
+	grc = git_tree_lookup(&tree, repo->git, &id);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read directory '%.*s'", (int)len, dir);
+		goto out;
+	}
+	/* Evict the least recently used (after the recursion, which also fills slots). */
+	slot = &repo->dirs[0];
+	for (size_t i = 1; i < DIR_CACHE_SIZE && slot->path; i++) {
+		if (!repo->dirs[i].path || repo->dirs[i].used < slot->used)
+			slot = &repo->dirs[i];
+	}
+	free(slot->path);
+	git_tree_free(slot->tree);
+	slot->path = fl_strndup(dir, len);
+	slot->tree = tree;
+	slot->used = repo->tick;
+	*out = tree;
+out:
+	free(name);
+	return rc;
+}
+
+/* Length of path without trailing slashes. */
+static size_t trim_len(const char *path)
+{
+	size_t len = strlen(path);
+
+	while (len && path[len - 1] == '/')
+		len--;
+	return len;
+}
+
+/*
+ * The entry at path in commit, borrowed like dir_tree()'s trees; *out is NULL
+ * when there is none. path must not be empty.
+ */
+static int path_entry(const git_tree_entry **out, struct fl_repo *repo, const struct fl_oid *commit,
+		      const char *path, size_t len, struct fl_error *err)
+{
+	git_tree *dir = NULL;
+	const char *slash;
+	char *name = NULL;
+	int rc;
+
+	*out = NULL;
+	for (slash = path + len; slash > path && slash[-1] != '/'; slash--)
+		;
+	rc = dir_tree(&dir, repo, commit, path, slash > path ? (size_t)(slash - path) - 1 : 0, err);
+	if (rc || !dir)
+		goto out;
+	name = fl_strndup(slash, len - (size_t)(slash - path));
+	*out = git_tree_entry_byname(dir, name);
+out:
+	free(name);
+	return rc;
+}
+
+/* Appends blob to out; what names it in the error past out's maximum. */
+static int put_blob(struct fl_buf *out, git_blob *blob, const char *what, struct fl_error *err)
+{
+	git_object_size_t size = git_blob_rawsize(blob);
+	size_t room = out->max ? out->max - out->len : SIZE_MAX;
+
+	if (size > room)
+		return fl_error_set(err, FL_ELIMIT, "%s is %ju bytes, more than the limit of %zu", what,
+				    (uintmax_t)size, room);
+	if (fl_buf_put(out, git_blob_rawcontent(blob), (size_t)size))
+		return fl_error_set(err, FL_ELIMIT, "%s is %ju bytes, too large", what, (uintmax_t)size);
+	return 0;
+}
+
+int fl_repo_read_file(struct fl_buf *out, struct fl_repo *repo, const struct fl_oid *commit, const char *path,
+		      struct fl_error *err)
+{
+	const git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	char hex[FL_OID_HEX_LEN + 1], what[FL_ERROR_MSG_MAX];
+	int rc, grc;
+
+	rc = path_entry(&entry, repo, commit, path, strlen(path), err);
+	if (rc)
+		goto out;
+	if (!entry) {
+		fl_oid_hex(hex, commit);
+		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' does not exist in commit %.12s", path, hex);
+		goto out;
+	}
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' is not a file", path);
+		goto out;
+	}
+	grc = git_blob_lookup(&blob, repo->git, git_tree_entry_id(entry));
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read '%s'", path);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "'%s'", path);
+	rc = put_blob(out, blob, what, err);
+out:
+	git_blob_free(blob);
+	return rc;
+}
+
+int fl_repo_read_blob(struct fl_buf *out, struct fl_repo *repo, const struct fl_oid *blob,
+		      struct fl_error *err)
+{
+	git_blob *b = NULL;
+	git_oid id;
+	char hex[FL_OID_HEX_LEN + 1], what[FL_OID_HEX_LEN + 8];
+	int rc = 0, grc;
+
+	to_git(&id, blob);
+	fl_oid_hex(hex, blob);
+	grc = git_blob_lookup(&b, repo->git, &id);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read blob %s", hex);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "blob %s", hex);
+	rc = put_blob(out, b, what, err);
+out:
+	git_blob_free(b);
+	return rc;
+}
+
+int fl_repo_path_id(struct fl_oid *out, struct fl_repo *repo, const struct fl_oid *commit, const char *path,
+		    struct fl_error *err)
+{
+	const git_tree_entry *entry = NULL;
+	git_tree *root = NULL;
+	size_t len = trim_len(path);
+	char hex[FL_OID_HEX_LEN + 1];
+	int rc;
+
+	if (len == 0) {
+		rc = root_tree(&root, repo, commit, err);
+		if (!rc)
+			from_git(out, git_tree_id(root));
+		goto out;
+	}
+	rc = path_entry(&entry, repo, commit, path, len, err);
+	if (rc)
+		goto out;
+	if (!entry) {
+		fl_oid_hex(hex, commit);
+		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' does not exist in commit %.12s", path, hex);
+		goto out;
+	}
+	from_git(out, git_tree_entry_id(entry));
+out:
+	return rc;
+}
+
+int fl_repo_list_dir(struct fl_repo *repo, const struct fl_oid *commit, const char *dir, fl_repo_entry_cb cb,
+		     void *payload, struct fl_error *err)
+{
+	git_tree *cached = NULL, *tree = NULL;
+	struct fl_repo_entry e;
+	size_t n;
+	int rc;
+
+	rc = dir_tree(&cached, repo, commit, dir, trim_len(dir), err);
+	if (rc || !cached)
+		goto out;
+	/* Our own reference: cb may look up other paths and evict the cached tree. */
+	if (git_tree_dup(&tree, cached) < 0) {
+		rc = fail_git(err, -1, "cannot list '%s'", dir);
+		goto out;
+	}
+	n = git_tree_entrycount(tree);
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(tree, i);
+		e.name = git_tree_entry_name(te);
+		from_git(&e.id, git_tree_entry_id(te));
+		e.is_blob = git_tree_entry_type(te) == GIT_OBJECT_BLOB;
+		rc = cb(&e, payload);
+		if (rc)
+			goto out;
+	}
+out:
+	git_tree_free(tree);
+	return rc;
+}
+
+/* State of a walk over two trees: the repository, the path so far, the callback. */
+struct walk {
+	struct fl_repo *repo;
+	struct fl_buf path;
+	fl_repo_path_cb cb;
+	void *payload;
+	struct fl_error *err;
+};
+
+/* Compares entries in git's tree order: a tree's name sorts as if it ended in '/'. */
+static int entry_cmp(const git_tree_entry *a, const git_tree_entry *b)
+{
+	const char *an = git_tree_entry_name(a), *bn = git_tree_entry_name(b);
+	size_t al = strlen(an), bl = strlen(bn), n = al < bl ? al : bl;
+	int c = memcmp(an, bn, n);
+	unsigned char ac, bc;
+
+	if (c)
+		return c;
+	ac = al > n ? (unsigned char)an[n] : git_tree_entry_type(a) == GIT_OBJECT_TREE ? '/' : 0;
+	bc = bl > n ? (unsigned char)bn[n] : git_tree_entry_type(b) == GIT_OBJECT_TREE ? '/' : 0;
+	return (ac > bc) - (ac < bc);
+}
+
+static int walk_trees(struct walk *w, git_tree *old, git_tree *newer);
+
+/*
+ * Reports the path of an entry present on one side or changed: a file's path,
+ * or every file under a tree (old and newer are the two sides, either NULL).
+ */
+static int walk_entry(struct walk *w, const git_tree_entry *old, const git_tree_entry *newer)
+{
+	git_tree *ot = NULL, *nt = NULL;
+	const git_tree_entry *any = old ? old : newer;
+	size_t keep = w->path.len;
+	bool otree = old && git_tree_entry_type(old) == GIT_OBJECT_TREE;
+	bool ntree = newer && git_tree_entry_type(newer) == GIT_OBJECT_TREE;
+	int rc, grc;
+
+	/* w->path has no maximum, so appending cannot fail. */
+	(void)fl_buf_puts(&w->path, git_tree_entry_name(any));
+	/* entry_cmp() keeps a tree and a file of the same name apart. */
+	assert(!old || !newer || otree == ntree);
+	if (!otree && !ntree) {
+		rc = w->cb(w->path.ptr, w->payload);
+		goto out;
+	}
+	if (otree && (grc = git_tree_lookup(&ot, w->repo->git, git_tree_entry_id(old))) < 0) {
+		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
+		goto out;
+	}
+	if (ntree && (grc = git_tree_lookup(&nt, w->repo->git, git_tree_entry_id(newer))) < 0) {
+		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
+		goto out;
+	}
+	(void)fl_buf_putc(&w->path, '/');
+	rc = walk_trees(w, ot, nt);
+out:
+	fl_buf_truncate(&w->path, keep);
+	git_tree_free(nt);
+	git_tree_free(ot);
+	return rc;
+}
+
+/*
+ * Merges the sorted entries of two trees (either may be NULL), reporting the
+ * files that differ; entries with equal ids and modes are skipped unread.
+ */
+static int walk_trees(struct walk *w, git_tree *old, git_tree *newer)
+{
+	size_t on = old ? git_tree_entrycount(old) : 0, nn = newer ? git_tree_entrycount(newer) : 0;
+	size_t i = 0, j = 0;
+	int rc = 0;
+
+	while (!rc && (i < on || j < nn)) {
+		const git_tree_entry *o = i < on ? git_tree_entry_byindex(old, i) : NULL;
+		const git_tree_entry *n = j < nn ? git_tree_entry_byindex(newer, j) : NULL;
+		int c = !o ? 1 : !n ? -1 : entry_cmp(o, n);
+
+		if (c < 0) {
+			rc = walk_entry(w, o, NULL);
+			i++;
+		} else if (c > 0) {
+			rc = walk_entry(w, NULL, n);
+			j++;
+		} else {
+			if (!git_oid_equal(git_tree_entry_id(o), git_tree_entry_id(n)) ||
+			    git_tree_entry_filemode(o) != git_tree_entry_filemode(n))
+				rc = walk_entry(w, o, n);
+			i++;
+			j++;
+		}
+	}
+	return rc;
+}
+
+int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const struct fl_oid *newer,
+			  fl_repo_path_cb cb, void *payload, struct fl_error *err)
+{
+	git_tree *cached = NULL, *ot = NULL, *nt = NULL;
+	struct walk w = { repo, FL_BUF_INIT, cb, payload, err };
+	int rc;
+
+	/* Own references: looking up newer evicts old, and cb may read other commits. */
+	rc = root_tree(&cached, repo, old, err);
+	if (rc)
+		goto out;
+	if (git_tree_dup(&ot, cached) < 0) {
+		rc = fail_git(err, -1, "cannot compare commits");
+		goto out;
+	}
+	rc = root_tree(&cached, repo, newer, err);
+	if (rc)
+		goto out;
+	if (git_tree_dup(&nt, cached) < 0) {
+		rc = fail_git(err, -1, "cannot compare commits");
+		goto out;
+	}
+	if (!git_oid_equal(git_tree_id(ot), git_tree_id(nt)))
+		rc = walk_trees(&w, ot, nt);
+out:
+	fl_buf_release(&w.path);
+	git_tree_free(nt);
+	git_tree_free(ot);
+	return rc;
+}
+
+int fl_repo_is_ancestor(bool *out, struct fl_repo *repo, const struct fl_oid *ancestor,
+			const struct fl_oid *newer, struct fl_error *err)
+{
+	git_oid a, n;
+	char ahex[FL_OID_HEX_LEN + 1], nhex[FL_OID_HEX_LEN + 1];
+	int rc = 0, grc;
+
+	*out = false;
+	if (fl_oid_equal(ancestor, newer)) {
+		*out = true;
+		goto out;
+	}
+	to_git(&a, ancestor);
+	to_git(&n, newer);
+	grc = git_graph_descendant_of(repo->git, &n, &a);
+	if (grc < 0) {
+		fl_oid_hex(ahex, ancestor);
+		fl_oid_hex(nhex, newer);
+		rc = fail_git(err, grc, "cannot tell whether %.12s is an ancestor of %.12s", ahex, nhex);
+		goto out;
+	}
+	*out = grc == 1;
+out:
+	return rc;
+}
+
+int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *message, struct fl_error *err)
+{
+	git_repository *git = NULL;
+	git_index *index = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_commit *parent = NULL;
+	char all[] = "*";
+	char *patterns[] = { all };
+	git_strarray pathspec = { patterns, 1 };
+	git_oid tree_id, parent_id, commit_id;
+	int rc, grc;
+
+	rc = ensure_init(err);
+	if (rc)
+		goto out;
+	if ((grc = git_repository_init(&git, dir, 0)) < 0) {
+		rc = fail_git(err, grc, "cannot create a repository in '%s'", dir);
+		goto out;
+	}
+	if ((grc = git_repository_index(&index, git)) < 0 ||
+	    (grc = git_index_add_all(index, &pathspec, GIT_INDEX_ADD_DEFAULT, NULL, NULL)) < 0 ||
+	    (grc = git_index_write(index)) < 0 || (grc = git_index_write_tree(&tree_id, index)) < 0 ||
+	    (grc = git_tree_lookup(&tree, git, &tree_id)) < 0) {
+		rc = fail_git(err, grc, "cannot add the files of '%s'", dir);
+		goto out;
+	}
+	grc = git_signature_default(&sig, git);
+	if (grc == GIT_ENOTFOUND)
+		grc = git_signature_now(&sig, "flotilla", "flotilla@localhost");
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot make a signature");
+		goto out;
+	}
+	/* HEAD is unborn in a new repository; else the commit goes on top of it. */
+	grc = git_reference_name_to_id(&parent_id, git, "HEAD");
+	if (grc == 0)
+		grc = git_commit_lookup(&parent, git, &parent_id);
+	else if (grc == GIT_ENOTFOUND || grc == GIT_EUNBORNBRANCH)
+		grc = 0;
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read HEAD in '%s'", dir);
+		goto out;
+	}
+	grc = git_commit_create_v(&commit_id, git, "HEAD", sig, sig, NULL, message, tree, parent ? 1 : 0,
+				  parent);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot commit in '%s'", dir);
+		goto out;
+	}
+	if (out)
+		from_git(out, &commit_id);
+out:
+	git_commit_free(parent);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_index_free(index);
+	git_repository_free(git);
+	return rc;
+}
