@@ -87,6 +87,19 @@ int fl_json_put_double(struct fl_buf *out, double d)
 	}
 	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
 		return FL_EINTERNAL;
+	/* Plain decimals for everyday magnitudes (100.0, not 1e+02), as JavaScript prints them. */
+	const char *e = strpbrk(tmp, "eE");
+	if (e) {
+		int exp = atoi(e + 1), digits = 0;
+		for (const char *p = tmp; p < e; p++)
+			digits += *p >= '0' && *p <= '9';
+		if (exp > -7 && exp < 21) {
+			int decimals = digits - 1 - exp;
+			n = snprintf(tmp, sizeof(tmp), "%.*f", decimals > 0 ? decimals : 0, d);
+			if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
+				return FL_EINTERNAL;
+		}
+	}
 	/* Mark it as a float so that 1.0 never reads back as the integer 1. */
 	if (!strpbrk(tmp, ".eE")) {
 		tmp[n++] = '.';

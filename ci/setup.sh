@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian packages flotilla needs to build and test, and only
+# those that are missing. Safe to run again: with everything present it
+# changes nothing and runs no apt-get at all.
+set -euo pipefail
+
+packages=(
+	build-essential
+	cmake
+	pkg-config
+	git
+	libgit2-dev
+	libcurl4-openssl-dev
+	libssl-dev
+	libyaml-dev
+	libxxhash-dev
+	libcmocka-dev
+)
+
+installed() {
+	local status
+	status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+	[[ $status == "install ok installed" ]]
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+	echo "ci/setup.sh: this script needs a Debian-like system (dpkg-query, apt-get);" >&2
+	echo "ci/setup.sh: install these by hand: ${packages[*]}" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "==> setup: all ${#packages[@]} packages already installed"
+	exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo)
+	else
+		echo "ci/setup.sh: not root and no sudo; install these by hand: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "==> setup: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "==> setup: done"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds flotilla twice and runs every test in each build: plainly (build/),
+# then under AddressSanitizer and UndefinedBehaviorSanitizer (build-san/).
+# Exits non-zero if any build or any test fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+ci/setup.sh
+
+plain=fail
+sanitize=fail
+
+if ci/build.sh plain && ctest --test-dir build --output-on-failure --no-tests=error -j2; then
+	plain=pass
+fi
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if ci/build.sh sanitize && ctest --test-dir build-san --output-on-failure --no-tests=error -j2; then
+	sanitize=pass
+fi
+
+echo
+echo "==> tests: plain $plain, sanitize (ASan+UBSan) $sanitize"
+[[ $plain == pass && $sanitize == pass ]]

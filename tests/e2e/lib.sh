@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Helpers for the end-to-end tests: each tests/e2e/<name>.sh drives the real
+# flotilla binary against real git repositories and sources this file. CTest
+# runs every tests/e2e/*.sh with:
+#   FLOTILLA    the binary under test
+#   FL_FIXTURES the fixtures/ directory
+#   FL_SOURCE   the source tree
+# A test looks like:
+#
+#   #!/usr/bin/env bash
+#   source "$(dirname "$0")/lib.sh"
+#   git_repo "$TMP/fleet"
+#   cp -r "$FL_FIXTURES/basic/." "$TMP/fleet"
+#   commit "$TMP/fleet" "initial fleet"
+#   run_fl 0 validate --repo "$TMP/fleet"
+#   assert_contains "$OUT" "ok"
+#
+# Every test gets a fresh scratch directory $TMP, removed when it exits.
+# After run_fl, $OUT and $ERR hold the command's standard output and error;
+# $OUT_FILE and $ERR_FILE are the same, as files. The assert_* helpers take
+# either text or a path to a file (an argument containing '/' that names an
+# existing file is read). The first failed check prints "FAIL: <test>: <why>"
+# and exits 1. Run one test by hand with
+#   FLOTILLA=$PWD/build/flotilla FL_FIXTURES=$PWD/fixtures FL_SOURCE=$PWD \
+#       bash tests/e2e/version.sh
+# CTest's glob picks up this file too: run directly, it tests its own helpers
+# (see the end of the file).
+
+set -euo pipefail
+
+: "${FLOTILLA:?set FLOTILLA to the flotilla binary}"
+: "${FL_FIXTURES:=}"
+: "${FL_SOURCE:=}"
+
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fl-e2e-$TEST_NAME.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+OUT=
+ERR=
+OUT_FILE="$TMP/.out"
+ERR_FILE="$TMP/.err"
+
+# Keep the user's git configuration and the terminal out of the tests.
+export GIT_CONFIG_NOSYSTEM=1
+export HOME="$TMP/.home"
+export NO_COLOR=1
+mkdir -p "$HOME"
+
+# fail MSG: report the failure and end the test.
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	exit 1
+}
+
+# git_repo DIR: a new repository on branch main, with an author configured.
+git_repo() {
+	mkdir -p "$1"
+	git init -q -b main "$1"
+	git -C "$1" config user.name "flotilla tests"
+	git -C "$1" config user.email "tests@flotilla.invalid"
+}
+
+# commit DIR MSG: commit everything in the working tree.
+commit() {
+	git -C "$1" add -A
+	git -C "$1" commit -q -m "$2"
+}
+
+# run_fl EXPECTED_EXIT ARGS...: run flotilla, capture its output into
+# $OUT/$ERR (and $OUT_FILE/$ERR_FILE), fail if it exits otherwise.
+run_fl() {
+	local want=$1 got=0
+	shift
+	"$FLOTILLA" "$@" >"$OUT_FILE" 2>"$ERR_FILE" || got=$?
+	OUT=$(cat "$OUT_FILE")
+	ERR=$(cat "$ERR_FILE")
+	if [[ $got != "$want" ]]; then
+		fail "flotilla $* exited $got, expected $want
+--- stdout
+$OUT
+--- stderr
+$ERR"
+	fi
+}
+
+# _text FILE_OR_TEXT: a file's contents if it names one, else the text itself.
+_text() {
+	if [[ $1 == */* && $1 != *$'\n'* && -f $1 ]]; then
+		cat -- "$1"
+	else
+		printf '%s' "$1"
+	fi
+}
+
+# assert_contains FILE_OR_TEXT TEXT: TEXT occurs (as a fixed string).
+assert_contains() {
+	local hay
+	hay=$(_text "$1")
+	[[ $hay == *"$2"* ]] || fail "expected to find '$2' in:
+$hay"
+}
+
+# assert_not_contains FILE_OR_TEXT TEXT: TEXT does not occur.
+assert_not_contains() {
+	local hay
+	hay=$(_text "$1")
+	[[ $hay != *"$2"* ]] || fail "did not expect '$2' in:
+$hay"
+}
+
+# assert_matches FILE_OR_TEXT REGEX: some line matches the extended REGEX.
+assert_matches() {
+	_text "$1" | grep -Eq -- "$2" || fail "expected a line matching /$2/ in:
+$(_text "$1")"
+}
+
+# assert_eq ACTUAL EXPECTED
+assert_eq() {
+	[[ $1 == "$2" ]] || fail "expected '$2', got '$1'"
+}
+
+# assert_file_exists PATH
+assert_file_exists() {
+	[[ -e $1 ]] || fail "expected $1 to exist"
+}
+
+# Run directly (CTest does, as e2e/lib), check the helpers themselves.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	git_repo "$TMP/repo"
+	echo "hello" >"$TMP/repo/file"
+	commit "$TMP/repo" "first"
+	assert_eq "$(git -C "$TMP/repo" rev-parse --abbrev-ref HEAD)" main
+	assert_eq "$(git -C "$TMP/repo" log --format=%s)" first
+	assert_file_exists "$TMP/repo/file"
+	assert_contains "$TMP/repo/file" "ell"
+	assert_not_contains "$TMP/repo/file" "bye"
+	assert_contains "one two" "two"
+	assert_matches "a
+b12" '^b[0-9]+$'
+	(fail "expected") 2>/dev/null && { echo "FAIL: lib: fail did not fail" >&2; exit 1; }
+	(assert_eq a b) 2>/dev/null && fail "assert_eq a b passed"
+	(assert_contains "abc" "x") 2>/dev/null && fail "assert_contains passed"
+	(assert_not_contains "abc" "b") 2>/dev/null && fail "assert_not_contains passed"
+	(assert_file_exists "$TMP/nothing") 2>/dev/null && fail "assert_file_exists passed"
+	run_fl 0 version
+	(run_fl 0 no-such-command) 2>/dev/null && fail "run_fl accepted a wrong exit code"
+	echo "lib.sh: helpers ok"
+fi
