@@ -1,6 +1,6 @@
 /*
  * The fleet model of SPEC 2 and its validation (SPEC 2 and 4): fleet.yaml,
- * release/*.yaml and tenants/*.yaml of one commit, read from the object
+ * release/NAME.yaml and tenants/NAME.yaml of one commit, read from the object
  * database. A loaded fleet is immutable and may be read from many threads.
  */
 #ifndef FL_FLEET_H
@@ -49,6 +49,7 @@ struct fl_selector {
 	size_t nlabels;
 	const char **tenants;
 	size_t ntenants;
+	const struct fl_node *node;    /* the selector as written, for positions */
 };
 
 /* A count, or a percentage of a wave's tenants. */
@@ -92,7 +93,7 @@ struct fl_status_conf {
 	const struct fl_node *node;
 };
 
-/* One resource template of release/*.yaml. */
+/* One resource template of a release/NAME.yaml file. */
 struct fl_template {
 	const char *kind;
 	const char *name;
@@ -125,6 +126,7 @@ struct fl_tenant {
 	size_t wave;                   /* index into fleet->waves */
 	const char *path;              /* tenants/<name>.yaml */
 	struct fl_oid blob;            /* the manifest's blob id */
+	uint32_t account_line, account_col;  /* of the account value, for errors */
 };
 
 struct fl_fleet {
@@ -149,6 +151,10 @@ struct fl_fleet {
 	size_t ntemplates;
 	struct fl_tenant *tenants;     /* sorted by name */
 	size_t ntenants;
+	/* Private to fleet.c: the arenas of the tenant-parsing threads, where
+	 * tenants' strings and nodes live. */
+	struct fl_arena *thread_arenas_;
+	size_t nthread_arenas_;
 };
 
 /* All errors found in a fleet, in file order, at most FL_FLEET_MAX_DIAGS. */

@@ -1,0 +1,95 @@
+/*
+ * What the subcommands share: the option tables that drive parsing, --help
+ * and usage errors; opening the repository and loading the fleet; printing
+ * errors. Exit codes are SPEC 7's.
+ */
+#ifndef FL_CMD_H
+#define FL_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/git.h"
+#include "reconcile/fleet.h"
+
+enum {
+	FL_EXIT_OK = 0,
+	FL_EXIT_ERROR = 1,
+	FL_EXIT_USAGE = 2,
+	FL_EXIT_CHANGES = 3,
+	FL_EXIT_HALTED = 4,
+	FL_EXIT_WAITING = 5,
+};
+
+enum fl_opt_kind {
+	FL_OPT_FLAG,      /* bool *target */
+	FL_OPT_VALUE,     /* const char **target */
+	FL_OPT_LIST,      /* struct fl_opt_list *target; the option may repeat */
+	FL_OPT_ARG,       /* a positional argument: const char **target */
+	FL_OPT_END,
+};
+
+struct fl_opt_list {
+	const char **items;
+	size_t len, cap;
+};
+
+struct fl_opt {
+	enum fl_opt_kind kind;
+	const char *name;      /* long name without "--", or the positional's name */
+	char short_name;       /* 0: none */
+	const char *value;     /* the value's name in help, like "REV" */
+	const char *help;
+	void *target;
+	bool required;         /* positionals only */
+};
+
+struct fl_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *usage;     /* one line of arguments, for help */
+};
+
+/*
+ * Parses argv[1..] (argv[0] is the command name) with opts, ending in an
+ * FL_OPT_END entry. Prints help and returns 1 for --help; prints a usage
+ * error and returns -1 for a bad command line; returns 0 otherwise.
+ */
+int fl_opt_parse(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, char **argv);
+void fl_opt_list_release(struct fl_opt_list *list);
+/* Prints the help of cmd generated from opts. */
+void fl_opt_help(const struct fl_cmd *cmd, const struct fl_opt *opts);
+/* The exit code after fl_opt_parse returned rc (1: help shown, -1: usage error). */
+int fl_opt_exit(int rc);
+
+/* The command called name, or NULL. */
+const struct fl_cmd *fl_cmd_find(const char *name);
+
+/* Prints an error as path:line:col: error: message with the source line. */
+void fl_print_error(const struct fl_error *err);
+
+/* The repository and fleet of --repo and --rev, loaded and validated. */
+struct fl_session {
+	struct fl_repo *repo;
+	struct fl_oid commit;
+	struct fl_fleet *fleet;
+};
+
+/*
+ * Opens repo_path (default ".") at rev (default "HEAD") and loads its fleet
+ * (only the tenants named in opts, when given). Prints every problem and
+ * returns the exit code (0 on success).
+ */
+int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev,
+		    const struct fl_fleet_load_opts *opts);
+void fl_session_close(struct fl_session *s);
+
+int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif

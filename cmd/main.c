@@ -1,0 +1,138 @@
+/*
+ * flotilla's entry point: the table of subcommands, help generated from it,
+ * and what the subcommands share (opening the repository, loading the
+ * fleet, printing errors).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/buf.h"
+#include "core/banned.h"
+
+static const struct fl_cmd commands[] = {
+	{ "validate", cmd_validate, "Check a fleet at a commit against every rule of its format.",
+	  "[--repo R] [--rev REV]" },
+	{ "plan", cmd_plan, "Show what a commit would change in every tenant account.",
+	  "[--repo R] [--rev REV] [--tenant T]... [--since REV] [--driver TYPE:ARG] "
+	  "[--format text|json|markdown] [--detailed-exitcode]" },
+	{ "init", cmd_init, "Create a git repository holding an example fleet, committed.", "DIR" },
+	{ "version", cmd_version, "Print flotilla's version.", "" },
+	{ "help", cmd_help, "Show help for flotilla or one of its commands.", "[COMMAND]" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const struct fl_cmd *fl_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void main_help(FILE *to)
+{
+	fprintf(to, "usage: flotilla <command> [options]\n\n"
+		    "flotilla keeps many identical tenant accounts in step with a git repository.\n\n"
+		    "Commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(to, "\nNot built yet: apply, status, promote, drift, watch.\n"
+		    "Run 'flotilla <command> --help' for a command's options.\n"
+		    "Exit codes: 0 done, 1 error, 2 usage, 3 plan has changes (--detailed-exitcode).\n");
+}
+
+int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_help(stdout);
+		return FL_EXIT_OK;
+	}
+	const struct fl_cmd *cmd = fl_cmd_find(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "flotilla: unknown command '%s'\n", argv[1]);
+		return FL_EXIT_USAGE;
+	}
+	char *help_argv[] = { argv[1], (char *)"--help", NULL };
+	return cmd->fn(2, help_argv);
+}
+
+int cmd_version(int argc, char **argv)
+{
+	static const struct fl_opt opts[] = { { .kind = FL_OPT_END } };
+	int rc = fl_opt_parse(fl_cmd_find("version"), opts, argc, argv);
+	if (rc)
+		return fl_opt_exit(rc);
+	printf("flotilla %s\n", FL_VERSION);
+	return FL_EXIT_OK;
+}
+
+void fl_print_error(const struct fl_error *err)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	fl_error_format(&b, err);
+	fputs(b.ptr, stderr);
+	fl_buf_release(&b);
+}
+
+static void print_diags(const struct fl_diags *diags, const struct fl_error *err)
+{
+	if (diags->len == 0) {
+		fl_print_error(err);
+		return;
+	}
+	for (size_t i = 0; i < diags->len; i++)
+		fl_print_error(&diags->items[i]);
+	size_t total = diags->len + diags->dropped;
+	if (total > 1)
+		fprintf(stderr, "%zu errors%s\n", total, diags->dropped ? " (not all shown)" : "");
+}
+
+int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev,
+		    const struct fl_fleet_load_opts *opts)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_diags diags = { 0 };
+	int rc;
+	memset(s, 0, sizeof(*s));
+	if ((rc = fl_repo_open(&s->repo, repo_path ? repo_path : ".", &err)) ||
+	    (rc = fl_repo_resolve(&s->commit, s->repo, rev ? rev : "HEAD", &err))) {
+		fl_print_error(&err);
+		return FL_EXIT_ERROR;
+	}
+	if ((rc = fl_fleet_load(&s->fleet, s->repo, &s->commit, opts, &diags, &err))) {
+		print_diags(&diags, &err);
+		fl_diags_release(&diags);
+		return FL_EXIT_ERROR;
+	}
+	fl_diags_release(&diags);
+	return FL_EXIT_OK;
+}
+
+void fl_session_close(struct fl_session *s)
+{
+	fl_fleet_free(s->fleet);
+	fl_repo_free(s->repo);
+	memset(s, 0, sizeof(*s));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_help(stderr);
+		return FL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		main_help(stdout);
+		return FL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1);
+	const struct fl_cmd *cmd = fl_cmd_find(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "flotilla: unknown command '%s' (see 'flotilla --help')\n", argv[1]);
+		return FL_EXIT_USAGE;
+	}
+	return cmd->fn(argc - 1, argv + 1);
+}

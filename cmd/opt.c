@@ -1,0 +1,145 @@
+/* Option parsing from each command's table, so help never drifts from behaviour. */
+#include "cmd/cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/banned.h"
+
+void fl_opt_list_release(struct fl_opt_list *list)
+{
+	free(list->items);
+	list->items = NULL;
+	list->len = list->cap = 0;
+}
+
+void fl_opt_help(const struct fl_cmd *cmd, const struct fl_opt *opts)
+{
+	printf("usage: flotilla %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+	bool header = false;
+	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++) {
+		char left[64];
+		if (!header) {
+			printf("\n");
+			header = true;
+		}
+		if (o->kind == FL_OPT_ARG)
+			snprintf(left, sizeof(left), "%s", o->name);
+		else if (o->kind == FL_OPT_FLAG)
+			snprintf(left, sizeof(left), "%s%c%s--%s", o->short_name ? "-" : "",
+				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "", o->name);
+		else
+			snprintf(left, sizeof(left), "%s%c%s--%s %s", o->short_name ? "-" : "",
+				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "", o->name,
+				 o->value);
+		printf("  %-28s %s\n", left[0] == ' ' ? left + 1 : left, o->help);
+	}
+	printf("  %-28s %s\n", "-h, --help", "show this help");
+}
+
+/* Prints "flotilla CMD: PROBLEM 'WHAT'" and the usage line. */
+static int usage_error(const struct fl_cmd *cmd, const char *problem, const char *what)
+{
+	fprintf(stderr, "flotilla %s: %s %s\nusage: flotilla %s %s\n", cmd->name, problem, what, cmd->name,
+		cmd->usage);
+	return -1;
+}
+
+static const struct fl_opt *find_long(const struct fl_opt *opts, const char *name, size_t len)
+{
+	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++)
+		if (o->kind != FL_OPT_ARG && strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+			return o;
+	return NULL;
+}
+
+static const struct fl_opt *find_short(const struct fl_opt *opts, char c)
+{
+	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++)
+		if (o->kind != FL_OPT_ARG && o->short_name == c)
+			return o;
+	return NULL;
+}
+
+static void store(const struct fl_opt *o, const char *value)
+{
+	if (o->kind == FL_OPT_FLAG) {
+		*(bool *)o->target = true;
+	} else if (o->kind == FL_OPT_LIST) {
+		struct fl_opt_list *l = o->target;
+		FL_GROW(l->items, l->cap, l->len + 1);
+		l->items[l->len++] = value;
+	} else {
+		*(const char **)o->target = value;
+	}
+}
+
+/* Handles argv[*i], an option; advances *i past a separate value. */
+static int parse_option(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i];
+	const char *inline_value = NULL;
+	const struct fl_opt *o;
+	if (arg[1] == '-') {
+		const char *eq = strchr(arg + 2, '=');
+		size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		o = find_long(opts, arg + 2, len);
+		inline_value = eq ? eq + 1 : NULL;
+	} else {
+		o = arg[2] == '\0' ? find_short(opts, arg[1]) : NULL;
+	}
+	if (!o)
+		return usage_error(cmd, "unknown option", arg);
+	if (o->kind == FL_OPT_FLAG) {
+		if (inline_value)
+			return usage_error(cmd, "no value expected for", arg);
+		store(o, NULL);
+		return 0;
+	}
+	if (!inline_value) {
+		if (*i + 1 >= argc)
+			return usage_error(cmd, "a value is needed for", arg);
+		inline_value = argv[++*i];
+	}
+	store(o, inline_value);
+	return 0;
+}
+
+int fl_opt_parse(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, char **argv)
+{
+	const struct fl_opt *next_arg = opts;
+	bool only_args = false;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!only_args && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
+			fl_opt_help(cmd, opts);
+			return 1;
+		}
+		if (!only_args && strcmp(arg, "--") == 0) {
+			only_args = true;
+			continue;
+		}
+		if (!only_args && arg[0] == '-' && arg[1] != '\0') {
+			if (parse_option(cmd, opts, argc, argv, &i))
+				return -1;
+			continue;
+		}
+		while (next_arg->kind != FL_OPT_END && next_arg->kind != FL_OPT_ARG)
+			next_arg++;
+		if (next_arg->kind == FL_OPT_END)
+			return usage_error(cmd, "unexpected argument", arg);
+		*(const char **)next_arg->target = arg;
+		next_arg++;
+	}
+	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++)
+		if (o->kind == FL_OPT_ARG && o->required && !*(const char **)o->target)
+			return usage_error(cmd, "missing argument", o->name);
+	return 0;
+}
+
+int fl_opt_exit(int rc)
+{
+	return rc > 0 ? FL_EXIT_OK : FL_EXIT_USAGE;
+}

@@ -1,0 +1,245 @@
+/*
+ * flotilla plan: what a commit would change in every tenant account, as
+ * text, Markdown or JSON, streamed tenant by tenant. --since plans only the
+ * tenants whose inputs changed since another commit (pull-request previews).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "reconcile/driver.h"
+#include "reconcile/plan.h"
+#include "reconcile/plan_output.h"
+#include "core/banned.h"
+
+#define FLUSH_AT (256 * 1024)
+
+struct plan_args {
+	const char *repo, *rev, *since, *driver, *format;
+	struct fl_opt_list tenants;
+	bool detailed, prune, refresh, allow_mass_delete;
+};
+
+/* Which tenants --since selects: all when fleet.yaml or the release changed. */
+struct since_set {
+	bool all;
+	struct fl_opt_list names;   /* strings owned (freed with the set) */
+	struct fl_repo *repo;
+	const struct fl_oid *rev;
+};
+
+static int tenant_of_path(const char *path, size_t *len)
+{
+	if (strncmp(path, "tenants/", 8) != 0 || strchr(path + 8, '/'))
+		return 0;
+	const char *dot = strrchr(path + 8, '.');
+	if (!dot || (strcmp(dot, ".yaml") != 0 && strcmp(dot, ".yml") != 0))
+		return 0;
+	*len = (size_t)(dot - path - 8);
+	return 1;
+}
+
+static int on_changed_path(const char *path, void *payload)
+{
+	struct since_set *set = payload;
+	size_t len;
+	if (strcmp(path, "fleet.yaml") == 0 || strncmp(path, "release/", 8) == 0) {
+		set->all = true;
+		return 0;
+	}
+	if (!tenant_of_path(path, &len))
+		return 0;
+	struct fl_oid id;
+	if (fl_repo_path_id(&id, set->repo, set->rev, path, NULL) != 0) {
+		fprintf(stderr, "note: tenant file '%s' was removed: its account is left untouched\n", path);
+		return 0;
+	}
+	FL_GROW(set->names.items, set->names.cap, set->names.len + 1);
+	set->names.items[set->names.len++] = fl_strndup(path + 8, len);
+	return 0;
+}
+
+static void since_release(struct since_set *set)
+{
+	for (size_t i = 0; i < set->names.len; i++)
+		free((char *)set->names.items[i]);
+	fl_opt_list_release(&set->names);
+}
+
+static int since_collect(struct since_set *set, const struct plan_args *a)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid old, new;
+	int rc;
+	memset(set, 0, sizeof(*set));
+	if ((rc = fl_repo_open(&set->repo, a->repo ? a->repo : ".", &err)) ||
+	    (rc = fl_repo_resolve(&old, set->repo, a->since, &err)) ||
+	    (rc = fl_repo_resolve(&new, set->repo, a->rev ? a->rev : "HEAD", &err))) {
+		fl_print_error(&err);
+		fl_repo_free(set->repo);
+		return FL_EXIT_ERROR;
+	}
+	set->rev = &new;
+	rc = fl_repo_changed_paths(set->repo, &old, &new, on_changed_path, set, &err);
+	fl_repo_free(set->repo);
+	set->repo = NULL;
+	set->rev = NULL;
+	if (rc) {
+		fl_print_error(&err);
+		return FL_EXIT_ERROR;
+	}
+	return FL_EXIT_OK;
+}
+
+struct plan_out {
+	struct fl_plan_writer w;
+	struct fl_buf buf;
+	bool buffer_all;     /* Markdown: the summary goes first, so hold the body */
+};
+
+static void flush(struct plan_out *o, bool force)
+{
+	if (o->buffer_all || (!force && o->buf.len < FLUSH_AT))
+		return;
+	fwrite(o->buf.ptr, 1, o->buf.len, stdout);
+	fl_buf_clear(&o->buf);
+}
+
+static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
+{
+	struct plan_out *o = payload;
+	fl_plan_write_tenant(&o->buf, &o->w, tp);
+	flush(o, false);
+	return 0;
+}
+
+static int open_driver(struct fl_driver *d, const struct plan_args *a, const struct fl_fleet *fleet)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_arena arena;
+	struct fl_driver_conf conf;
+	int rc = 0;
+	fl_arena_init(&arena, 1024);
+	if (a->driver && (rc = fl_driver_conf_parse(&conf, &arena, a->driver, &err))) {
+		fprintf(stderr, "flotilla plan: %s\n", err.msg);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = fl_driver_open(d, a->driver ? &conf : &fleet->driver, &err))) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+	}
+out:
+	fl_arena_release(&arena);
+	return rc;
+}
+
+static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_format format,
+		    const char *const *only, size_t nonly)
+{
+	struct fl_driver driver = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_plan_summary sum;
+	struct plan_out o = { .buffer_all = format == FL_FORMAT_MARKDOWN };
+	struct fl_plan_opts popts = {
+		.prune = a->prune || s->fleet->prune,
+		.refresh = a->refresh,
+		.tenants = only,
+		.ntenants = nonly,
+	};
+	int rc = open_driver(&driver, a, s->fleet);
+	if (rc)
+		return rc;
+	o.w.format = format;
+	o.w.fleet = s->fleet;
+	o.w.color = format == FL_FORMAT_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	fl_buf_init(&o.buf, 0);
+	fl_plan_write_begin(&o.buf, &o.w);
+	if ((rc = fl_plan_run(&sum, s->fleet, &driver, &popts, on_tenant, &o, &err))) {
+		fl_print_error(&err);
+		rc = rc == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ERROR;
+		goto out;
+	}
+	bool mass = !a->allow_mass_delete && fl_plan_mass_delete(&sum, s->fleet->max_delete_percent);
+	if (format == FL_FORMAT_MARKDOWN) {
+		struct fl_buf head = FL_BUF_INIT;
+		fl_plan_write_markdown_head(&head, &o.w, &sum, mass);
+		fwrite(head.ptr, 1, head.len, stdout);
+		fl_buf_release(&head);
+		o.buffer_all = false;
+	}
+	fl_plan_write_end(&o.buf, &o.w, &sum, mass);
+	flush(&o, true);
+	if (mass || sum.tenants_failed)
+		rc = FL_EXIT_ERROR;
+	else if (a->detailed && (sum.tenants_changed))
+		rc = FL_EXIT_CHANGES;
+out:
+	fflush(stdout);
+	fl_buf_release(&o.buf);
+	fl_driver_close(&driver);
+	return rc;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	struct plan_args a = { 0 };
+	const struct fl_opt opts[] = {
+		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &a.repo, false },
+		{ FL_OPT_VALUE, "rev", 0, "REV", "the commit to plan (default: HEAD)", &a.rev, false },
+		{ FL_OPT_LIST, "tenant", 't', "T", "plan only this tenant (repeatable)", &a.tenants, false },
+		{ FL_OPT_VALUE, "since", 0, "REV", "plan only tenants whose inputs changed since REV", &a.since, false },
+		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &a.driver, false },
+		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default), json or markdown", &a.format, false },
+		{ FL_OPT_FLAG, "detailed-exitcode", 0, NULL, "exit 3 when the plan has changes", &a.detailed, false },
+		{ FL_OPT_FLAG, "prune", 0, NULL, "plan deletes of resources that left the release", &a.prune, false },
+		{ FL_OPT_FLAG, "refresh", 0, NULL, "observe every account instead of trusting converged markers", &a.refresh, false },
+		{ FL_OPT_FLAG, "allow-mass-delete", 0, NULL, "accept deletes beyond guard.max_delete_percent", &a.allow_mass_delete, false },
+		{ .kind = FL_OPT_END },
+	};
+	const struct fl_cmd *cmd = fl_cmd_find("plan");
+	struct since_set since = { 0 };
+	struct fl_session s = { 0 };
+	int rc = fl_opt_parse(cmd, opts, argc, argv);
+	if (rc) {
+		rc = fl_opt_exit(rc);
+		goto out;
+	}
+	int format = fl_format_parse(a.format ? a.format : "text");
+	if (format < 0) {
+		fprintf(stderr, "flotilla plan: unknown format '%s' (expected text, json or markdown)\n", a.format);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	if (a.since && a.tenants.len) {
+		fprintf(stderr, "flotilla plan: --since and --tenant cannot be combined\n");
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	struct fl_fleet_load_opts lopts = { 0 };
+	if (a.tenants.len) {
+		lopts.only = a.tenants.items;
+		lopts.nonly = a.tenants.len;
+	}
+	if (a.since) {
+		if ((rc = since_collect(&since, &a)))
+			goto out;
+		if (!since.all) {
+			/* A non-NULL empty list loads no tenant at all. */
+			lopts.only = since.names.items ? since.names.items : (const char *const *)&since;
+			lopts.nonly = since.names.len;
+		}
+	}
+	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts)))
+		goto out;
+	rc = run_plan(&s, &a, (enum fl_format)format, NULL, 0);
+out:
+	fl_session_close(&s);
+	since_release(&since);
+	fl_opt_list_release(&a.tenants);
+	return rc;
+}

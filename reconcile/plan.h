@@ -1,0 +1,119 @@
+/*
+ * The plan (SPEC 3): for every tenant-region, the creates, updates (with a
+ * field-level diff) and deletes that would bring the account to a commit.
+ * Tenants are planned in parallel and handed to a callback one at a time,
+ * in name order, then released, so memory stays bounded by the number of
+ * tenants in flight, not the fleet.
+ */
+#ifndef FL_PLAN_H
+#define FL_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "reconcile/diff.h"
+#include "reconcile/driver.h"
+#include "reconcile/fleet.h"
+
+enum fl_op { FL_OP_CREATE, FL_OP_UPDATE, FL_OP_DELETE };
+
+const char *fl_op_name(enum fl_op op);
+
+struct fl_change {
+	enum fl_op op;
+	const char *kind, *name;
+	const struct fl_template *tpl;   /* NULL for deletes */
+	struct fl_fp old_fp, new_fp;     /* zero when absent */
+	const char *spec;                /* desired canonical spec (creates, updates) */
+	size_t spec_len;
+	struct fl_field_diff *diff;      /* updates only */
+	size_t ndiff;
+};
+
+struct fl_region_plan {
+	const char *region;
+	bool in_manifest;                /* false: a region dropped from the manifest */
+	struct fl_change *changes;       /* creates and updates in release order, then deletes in reverse */
+	size_t nchanges;
+	size_t withheld;                 /* deletes not planned because prune is off */
+	size_t unchanged;                /* desired resources already in place */
+};
+
+enum fl_tenant_outcome {
+	FL_TENANT_CONVERGED,             /* nothing to do */
+	FL_TENANT_CHANGES,               /* see regions */
+	FL_TENANT_SKIPPED,               /* suspended: left as it is */
+	FL_TENANT_FAILED,                /* see error */
+};
+
+struct fl_tenant_plan {
+	const struct fl_tenant *tenant;
+	enum fl_tenant_outcome outcome;
+	bool bootstrap;                  /* the account does not exist yet: apply creates it */
+	bool from_marker;                /* converged by the markers' inputs fingerprints */
+	struct fl_region_plan *regions;
+	size_t nregions;
+	size_t creates, updates, deletes, withheld;
+	size_t resources;                /* desired resources, all regions */
+	size_t observed;                 /* managed resources the account holds now */
+	struct fl_fp tenant_fp;          /* over the rendered resources; zero if from_marker */
+	struct fl_fp inputs_fp;
+	struct fl_error error;           /* when FAILED */
+	struct fl_arena arena;           /* everything above lives here */
+};
+
+void fl_tenant_plan_init(struct fl_tenant_plan *tp);
+void fl_tenant_plan_release(struct fl_tenant_plan *tp);
+
+struct fl_plan_opts {
+	bool prune;                      /* fleet.yaml prune, or --prune */
+	bool refresh;                    /* observe every account, ignoring markers */
+	unsigned threads;                /* 0: one per core */
+	/* Tenants to plan by name (NULL: every tenant of the fleet). */
+	const char *const *tenants;
+	size_t ntenants;
+};
+
+struct fl_plan_summary {
+	size_t tenants;                  /* planned */
+	size_t tenants_changed;
+	size_t tenants_failed;
+	size_t creates, updates, deletes, withheld;
+	size_t resources;                /* desired, over planned tenants */
+	size_t observed;                 /* managed resources the accounts hold now */
+};
+
+/*
+ * Called for each planned tenant, in name order. A non-zero return stops
+ * the plan and is returned by fl_plan_run. tp is released after the call.
+ */
+typedef int (*fl_plan_cb)(const struct fl_tenant_plan *tp, void *payload);
+
+/*
+ * Plans the tenants of fleet against the accounts driver reaches. A tenant
+ * whose plan fails (identity, render, driver) is reported FAILED through cb
+ * and counted; it does not stop the others. Returns 0, the callback's code,
+ * or a code for a failure of the run itself.
+ */
+int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struct fl_driver *driver,
+		const struct fl_plan_opts *opts, fl_plan_cb cb, void *payload, struct fl_error *err);
+
+/* Plans one tenant into tp (initialised by the caller). Never fails: see tp->outcome. */
+void fl_plan_tenant(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, struct fl_driver *driver,
+		    const struct fl_tenant *tenant, const struct fl_plan_opts *opts);
+
+/*
+ * The inputs fingerprint of a tenant: what rendering its resources reads
+ * (the render format, fleet.yaml, the release tree and the tenant's
+ * manifest, by git ids). Equal inputs render equal resources, so a marker
+ * holding it proves the region converged without rendering or observing.
+ */
+void fl_inputs_fp(struct fl_fp *out, const struct fl_fleet *fleet, const struct fl_tenant *tenant);
+
+/* True when deletes exceed max_delete_percent of the resources the fleet holds. */
+bool fl_plan_mass_delete(const struct fl_plan_summary *s, unsigned max_delete_percent);
+
+#endif
