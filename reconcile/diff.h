@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "reconcile/fleet.h"
 
@@ -27,9 +28,45 @@ struct fl_field_diff {
  * fl_template_path_secret says are secret show as FL_SECRET_TEXT; tpl may
  * be NULL. A list whose length changed diffs item by item, then extra items
  * as added or removed. FL_EINPUT when either side is not valid JSON.
+ *
+ * A create (old_json NULL) or a delete (new_json NULL) gives zero entries:
+ * callers show the whole spec themselves. Byte-identical sides give zero
+ * entries without parsing. Sides that differ only in formatting (equal
+ * trees, different bytes) give one entry with path "" and the two texts as
+ * they were given (or FL_SECRET_TEXT when the template has any secret).
  */
 int fl_diff_specs(struct fl_field_diff **out, size_t *nout, struct fl_arena *arena,
 		  const char *old_json, size_t old_len, const char *new_json, size_t new_len,
 		  const struct fl_template *tpl, struct fl_error *err);
+
+/*
+ * Scratch space for many diffs in a row (one per thread): parse trees and
+ * buffers are reused, so a plan with many updates does not allocate per
+ * diff beyond what it returns. fl_diff_specs uses one of its own per call.
+ */
+struct fl_diff_extent;
+
+/* Where each value of a canonical text ends (diff.c's business). */
+struct fl_diff_tape {
+	struct fl_diff_extent *items;
+	size_t len, cap;
+};
+
+struct fl_diff_scratch {
+	struct fl_arena arena;          /* parse trees; released after each diff */
+	struct fl_buf path, value;      /* the path being walked; a value being printed */
+	struct fl_field_diff *items;    /* entries before they are copied out */
+	size_t len, cap;
+	struct fl_diff_tape tapes[2];   /* old and new side, when both are canonical */
+};
+
+void fl_diff_scratch_init(struct fl_diff_scratch *scratch);
+void fl_diff_scratch_release(struct fl_diff_scratch *scratch);
+
+/* fl_diff_specs using scratch; the results live in arena, as there. */
+int fl_diff_specs_scratch(struct fl_diff_scratch *scratch, struct fl_field_diff **out, size_t *nout,
+			  struct fl_arena *arena, const char *old_json, size_t old_len,
+			  const char *new_json, size_t new_len, const struct fl_template *tpl,
+			  struct fl_error *err);
 
 #endif

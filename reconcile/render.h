@@ -66,7 +66,9 @@ static inline const char *fl_rendered_json(const struct fl_render *r, const stru
 
 /*
  * Fills out with the substituted form of a template string (a verify argv
- * element): {{tenant.*}}, {{region}} and {{vars.K}} as text.
+ * element): {{tenant.*}}, {{region}} and {{vars.K}} as text (out is emptied
+ * first; region may be NULL when there is none). FL_EINPUT for an unknown
+ * name, an unterminated '{{' or a label or var the tenant does not have.
  */
 int fl_render_string(struct fl_buf *out, const struct fl_fleet *fleet, const struct fl_tenant *tenant,
 		     const char *region, const char *tmpl, struct fl_error *err);
@@ -77,5 +79,14 @@ int fl_render_string(struct fl_buf *out, const struct fl_fleet *fleet, const str
  * declared secret: such values show as "(secret)".
  */
 bool fl_template_path_secret(const struct fl_template *tpl, const char *path);
+
+/*
+ * Appends one step to a field path in the syntax of plan diffs: a key as
+ * ".key" ("key" at the root), or as ["k"] (JSON-quoted) when it is not
+ * [A-Za-z0-9_-]+; an index as "[i]". Shared by rendering and diff so that
+ * secret paths and diff paths always agree.
+ */
+int fl_spec_path_key(struct fl_buf *path, const char *key, size_t len);
+int fl_spec_path_index(struct fl_buf *path, size_t index);
 
 #endif
