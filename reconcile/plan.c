@@ -70,6 +70,7 @@ struct plan_scratch {
 	struct fl_render render;
 	struct fl_observed obs;
 	struct fl_buf account;
+	struct fl_diff_scratch diff;
 	struct fl_change *changes;
 	size_t nchanges, cap;
 };
@@ -80,6 +81,7 @@ static void scratch_init(struct plan_scratch *s)
 	fl_render_init(&s->render);
 	fl_observed_init(&s->obs);
 	fl_buf_init(&s->account, 4096);
+	fl_diff_scratch_init(&s->diff);
 }
 
 static void scratch_release(struct plan_scratch *s)
@@ -87,6 +89,7 @@ static void scratch_release(struct plan_scratch *s)
 	fl_render_release_buf(&s->render);
 	fl_observed_release(&s->obs);
 	fl_buf_release(&s->account);
+	fl_diff_scratch_release(&s->diff);
 	free(s->changes);
 }
 
@@ -144,11 +147,6 @@ static bool rendered_has(const struct fl_render *r, const struct fl_observed_res
 	return false;
 }
 
-static int plan_update(struct fl_change *c, struct fl_tenant_plan *tp, const struct fl_observed_res *o,
-		       const char *spec, size_t len, const struct fl_template *tpl, struct fl_error *err)
-{
-	return fl_diff_specs(&c->diff, &c->ndiff, &tp->arena, o->spec, o->spec_len, spec, len, tpl, err);
-}
 
 /* Creates and updates, in release order, for one region. */
 static int plan_desired(struct plan_scratch *s, struct fl_tenant_plan *tp, struct fl_region_plan *rp,
@@ -178,7 +176,8 @@ static int plan_desired(struct plan_scratch *s, struct fl_tenant_plan *tp, struc
 		}
 		c->old_fp = o->fp;
 		tp->updates++;
-		int rc = plan_update(c, tp, o, c->spec, c->spec_len, tpl, err);
+		int rc = fl_diff_specs_scratch(&s->diff, &c->diff, &c->ndiff, &tp->arena, o->spec, o->spec_len,
+					       c->spec, c->spec_len, tpl, err);
 		if (rc)
 			return rc;
 	}

@@ -1,0 +1,90 @@
+/*
+ * Private to fleet.c and tenant.c: the validation context that collects
+ * positioned diagnostics for one file, and the checks both files share.
+ * Nothing outside reconcile/fleet.c and reconcile/tenant.c includes this.
+ */
+#ifndef FL_FLEET_INTERNAL_H
+#define FL_FLEET_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/node.h"
+#include "reconcile/fleet.h"
+
+/* Validation of one file: where its diagnostics go, and how many it made. */
+struct fl_vctx {
+	struct fl_arena *arena;
+	const struct fl_source *src;
+	struct fl_diags *diags;
+	size_t nerrors;
+};
+
+/* Adds a copy of e to diags, or counts it as dropped past FL_FLEET_MAX_DIAGS. */
+void fl_diags_add_(struct fl_diags *diags, const struct fl_error *e);
+
+/* Records an error of code at line:col of the context's file. */
+void fl_vdiag_(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Records an FL_EINPUT error at node (or at 1:1 when node is NULL). */
+void fl_verr_(struct fl_vctx *c, const struct fl_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* True when p's key is key. */
+bool fl_key_is_(const struct fl_pair *p, const char *key);
+/* Reports an unknown key of a mapping in where, suggesting one of allowed (NULL-terminated). */
+void fl_unknown_key_(struct fl_vctx *c, const struct fl_node *key, const char *what,
+		     const char *const *allowed);
+/* How close s is to cand, for suggestions: smaller is closer; SIZE_MAX: not close. */
+size_t fl_suggest_score_(const char *s, const char *cand);
+/* The closest of allowed (NULL-terminated) to s within edit distance 2, or NULL. */
+const char *fl_suggest_(const char *s, const char *const *allowed);
+
+/*
+ * Checks that node has type; else records "expected <what>, got <type>",
+ * with a quoting hint when a string was expected and a scalar was given.
+ */
+bool fl_vexpect_(struct fl_vctx *c, const struct fl_node *node, enum fl_node_type type, const char *what);
+/* Writes a hint like ` (quote it: "123")` for a scalar node into out ("" if none). */
+void fl_quote_hint_(char *out, size_t cap, const struct fl_vctx *c, const struct fl_node *node);
+
+/* The string of node, or NULL after recording "expected a string, got ...". */
+const char *fl_vstring_(struct fl_vctx *c, const struct fl_node *v);
+/* Records each key of required (NULL-terminated) missing from map, named what. */
+void fl_missing_keys_(struct fl_vctx *c, const struct fl_node *map, const char *what,
+		      const char *const *required);
+
+/*
+ * Parses the root of fleet.yaml into f (defaults first, then each key);
+ * problems go to c. Regexes compiled here are freed by fl_fleet_free.
+ */
+void fl_fleet_parse_settings_(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root);
+
+/* Checks a value of var decl (type, pattern, min, max); where names it ("var 'x'"). */
+bool fl_var_value_check_(struct fl_vctx *c, const struct fl_var_decl *decl, const struct fl_node *value);
+
+/* The tenant whose manifest is c->src, file name base (without extension). */
+struct fl_tenant_file_ {
+	const char *path; /* tenants/<file> */
+	const char *base; /* <name> */
+	struct fl_oid blob;
+	const char *text; /* the manifest, once read */
+	size_t off, len;  /* of the text in its chunk's buffer */
+	bool skip;	  /* unreadable or misnamed: not parsed */
+};
+
+/*
+ * Parses and validates one tenant manifest into t, and assigns its wave when
+ * check_waves. The YAML tree goes to scratch, which the caller may release
+ * afterwards: what t keeps is copied into c->arena. Problems go to c. Returns
+ * 0, or a code other than FL_EINPUT or FL_ELIMIT for a failure that is not
+ * about the input (in err).
+ */
+int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scratch,
+		     const struct fl_fleet *fleet, const struct fl_tenant_file_ *file, bool check_waves,
+		     struct fl_error *err);
+
+#endif

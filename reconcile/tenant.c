@@ -1,0 +1,655 @@
+/*
+ * Tenant manifests (SPEC 2): parsing and validation of tenants/<name>.yaml
+ * against the fleet's declarations, wave assignment (SPEC 4), and the
+ * diagnostic helpers that fleet.c shares. Runs on many threads at once: it
+ * only reads the fleet and writes into the tenant and context it is given.
+ */
+#include "reconcile/fleet_internal.h"
+
+#include <inttypes.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/yaml.h"
+#include "core/banned.h"
+
+#define TENANT_NAME_RULE "[a-z0-9][a-z0-9-]{0,62}"
+#define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9._-]{0,127}, no '..'"
+
+/* ---- diagnostics ---- */
+
+void fl_diags_add_(struct fl_diags *diags, const struct fl_error *e)
+{
+	if (diags->len >= FL_FLEET_MAX_DIAGS) {
+		diags->dropped++;
+		return;
+	}
+	FL_GROW(diags->items, diags->cap, diags->len + 1);
+	diags->items[diags->len++] = *e;
+}
+
+void fl_diags_release(struct fl_diags *diags)
+{
+	if (!diags)
+		return;
+	free(diags->items);
+	diags->items = NULL;
+	diags->len = diags->cap = diags->dropped = 0;
+}
+
+static void vdiag(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void vdiag(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, va_list ap)
+{
+	struct fl_error e = FL_ERROR_INIT;
+	char msg[FL_ERROR_MSG_MAX];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	c->nerrors++;
+	if (c->diags->len >= FL_FLEET_MAX_DIAGS) {
+		c->diags->dropped++;
+		return;
+	}
+	fl_error_set_at(&e, code, c->src, line, col, "%s", msg);
+	fl_diags_add_(c->diags, &e);
+}
+
+void fl_vdiag_(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(c, code, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void fl_verr_(struct fl_vctx *c, const struct fl_node *at, const char *fmt, ...)
+{
+	va_list ap;
+	uint32_t line = at && at->line ? at->line : 1, col = at && at->line ? at->col : 1;
+	va_start(ap, fmt);
+	vdiag(c, FL_EINPUT, line, col, fmt, ap);
+	va_end(ap);
+}
+
+bool fl_key_is_(const struct fl_pair *p, const char *key)
+{
+	return strcmp(p->key->v.str.ptr, key) == 0;
+}
+
+/* Levenshtein distance of a and b, or a large number for long strings. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 64 };
+	size_t la = strlen(a), lb = strlen(b), row[MAXLEN + 1];
+
+	if (la > MAXLEN || lb > MAXLEN)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+size_t fl_suggest_score_(const char *s, const char *cand)
+{
+	size_t best = edit_distance(s, cand);
+	const char *part = cand;
+
+	if (best <= 2)
+		return best;
+	/* "colour" for "brand_color": close to one word of a snake_case name. */
+	best = SIZE_MAX;
+	while (*part) {
+		size_t len = strcspn(part, "_");
+		char word[65];
+		if (len >= 4 && len < sizeof(word)) {
+			memcpy(word, part, len);
+			word[len] = '\0';
+			size_t d = edit_distance(s, word);
+			if (d <= 2 && d + 1 < best)
+				best = d + 1;
+		}
+		part += len + (part[len] == '_');
+	}
+	return best;
+}
+
+const char *fl_suggest_(const char *s, const char *const *allowed)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (size_t i = 0; allowed[i]; i++) {
+		size_t d = fl_suggest_score_(s, allowed[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = allowed[i];
+		}
+	}
+	return best;
+}
+
+void fl_unknown_key_(struct fl_vctx *c, const struct fl_node *key, const char *what,
+		     const char *const *allowed)
+{
+	const char *s = key->v.str.ptr, *hint = fl_suggest_(s, allowed);
+
+	if (hint)
+		fl_verr_(c, key, "unknown key '%s' in %s (did you mean '%s'?)", s, what, hint);
+	else
+		fl_verr_(c, key, "unknown key '%s' in %s", s, what);
+}
+
+/* The text of a plain scalar at node's position in the source; *len 0 if unknown. */
+static const char *scalar_text(const struct fl_vctx *c, const struct fl_node *n, size_t *len)
+{
+	const char *p, *end, *q;
+
+	*len = 0;
+	if (!c->src || !c->src->text || !n->line || !n->col)
+		return NULL;
+	p = c->src->text;
+	end = p + c->src->len;
+	for (uint32_t l = 1; l < n->line; l++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return NULL;
+		p = nl + 1;
+	}
+	if ((size_t)(end - p) < n->col - 1)
+		return NULL;
+	p += n->col - 1;
+	for (q = p; q < end && *q != '\n' && *q != '\r' && *q != ',' && *q != ']' && *q != '}'; q++)
+		if (*q == '#' && q > p && (q[-1] == ' ' || q[-1] == '\t'))
+			break;
+	while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	*len = (size_t)(q - p);
+	return p;
+}
+
+void fl_quote_hint_(char *out, size_t cap, const struct fl_vctx *c, const struct fl_node *n)
+{
+	char tmp[64];
+	const char *t;
+	size_t len;
+
+	out[0] = '\0';
+	if (n->type != FL_NODE_INT && n->type != FL_NODE_FLOAT && n->type != FL_NODE_BOOL)
+		return;
+	t = scalar_text(c, n, &len);
+	if (!t || !len || len > 40 || memchr(t, '"', len) || memchr(t, '\\', len)) {
+		if (n->type == FL_NODE_INT)
+			snprintf(tmp, sizeof(tmp), "%" PRId64, n->v.i);
+		else if (n->type == FL_NODE_FLOAT)
+			snprintf(tmp, sizeof(tmp), "%g", n->v.f);
+		else
+			snprintf(tmp, sizeof(tmp), "%s", n->v.b ? "true" : "false");
+		t = tmp;
+		len = strlen(tmp);
+	}
+	snprintf(out, cap, " (quote it: \"%.*s\")", (int)len, t);
+}
+
+bool fl_vexpect_(struct fl_vctx *c, const struct fl_node *node, enum fl_node_type type, const char *what)
+{
+	char hint[96] = "";
+
+	if (node && node->type == type)
+		return true;
+	if (node && type == FL_NODE_STR)
+		fl_quote_hint_(hint, sizeof(hint), c, node);
+	fl_verr_(c, node, "expected %s, got %s%s", what, fl_node_type_name(node ? node->type : FL_NODE_NULL),
+		 hint);
+	return false;
+}
+
+/* ---- names ---- */
+
+bool fl_tenant_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (ch == '-' && i > 0);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool fl_ident_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 128)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
+			return false;
+		if (ch == '.' && i > 0 && s[i - 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+/* ---- var values ---- */
+
+static double num_of(const struct fl_node *v)
+{
+	return v->type == FL_NODE_INT ? (double)v->v.i : v->v.f;
+}
+
+static bool var_type_ok(struct fl_vctx *c, const struct fl_var_decl *d, const struct fl_node *v)
+{
+	static const char *const expect[] = { "a string", "an integer", "a number", "a boolean" };
+	char hint[96] = "";
+	bool ok;
+
+	switch (d->type) {
+	case FL_VAR_STRING:
+		ok = v->type == FL_NODE_STR;
+		break;
+	case FL_VAR_INTEGER:
+		ok = v->type == FL_NODE_INT;
+		break;
+	case FL_VAR_NUMBER:
+		ok = v->type == FL_NODE_INT || v->type == FL_NODE_FLOAT;
+		break;
+	default:
+		ok = v->type == FL_NODE_BOOL;
+		break;
+	}
+	if (ok)
+		return true;
+	if (d->type == FL_VAR_STRING)
+		fl_quote_hint_(hint, sizeof(hint), c, v);
+	fl_verr_(c, v, "expected %s for var '%s', got %s%s", expect[d->type], d->name,
+		 fl_node_type_name(v->type), hint);
+	return false;
+}
+
+static bool var_pattern_ok(struct fl_vctx *c, const struct fl_var_decl *d, const struct fl_node *v)
+{
+	regmatch_t m;
+
+	if (!d->regex || v->type != FL_NODE_STR)
+		return true;
+	if (regexec(d->regex, v->v.str.ptr, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == v->v.str.len)
+		return true;
+	if (d->secret)
+		fl_verr_(c, v, "value of var '%s' does not match pattern '%s'", d->name, d->pattern);
+	else
+		fl_verr_(c, v, "value '%s' of var '%s' does not match pattern '%s'", v->v.str.ptr, d->name,
+			 d->pattern);
+	return false;
+}
+
+static bool var_range_ok(struct fl_vctx *c, const struct fl_var_decl *d, const struct fl_node *v)
+{
+	double x;
+
+	if (v->type != FL_NODE_INT && v->type != FL_NODE_FLOAT)
+		return true;
+	x = num_of(v);
+	if (d->has_min && x < d->min) {
+		fl_verr_(c, v, "var '%s' must be at least %g, got %g", d->name, d->min, x);
+		return false;
+	}
+	if (d->has_max && x > d->max) {
+		fl_verr_(c, v, "var '%s' must be at most %g, got %g", d->name, d->max, x);
+		return false;
+	}
+	return true;
+}
+
+bool fl_var_value_check_(struct fl_vctx *c, const struct fl_var_decl *d, const struct fl_node *v)
+{
+	return var_type_ok(c, d, v) && var_pattern_ok(c, d, v) && var_range_ok(c, d, v);
+}
+
+/* ---- tenant manifests ---- */
+
+static const char *const tenant_keys[] = { "name",     "account", "regions", "canary", "labels",
+					   "services", "vars",	  "state",   NULL };
+static const char *const state_names[] = { "active", "suspended", "decommissioned", NULL };
+
+static void parse_name(struct fl_vctx *c, const struct fl_node *v, const struct fl_tenant_file_ *file)
+{
+	const char *fname = file->path + strlen("tenants/");
+
+	if (!fl_vexpect_(c, v, FL_NODE_STR, "a string"))
+		return;
+	if (!fl_tenant_name_valid(v->v.str.ptr, v->v.str.len))
+		fl_verr_(c, v, "invalid tenant name '%s' (expected " TENANT_NAME_RULE ")", v->v.str.ptr);
+	else if (strcmp(v->v.str.ptr, file->base) != 0)
+		fl_verr_(c, v, "tenant name '%s' does not match file name '%s'", v->v.str.ptr, fname);
+}
+
+static void parse_account(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
+{
+	if (!fl_vexpect_(c, v, FL_NODE_STR, "a string"))
+		return;
+	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
+		fl_verr_(c, v, "invalid account '%s' (expected " IDENT_RULE ")", v->v.str.ptr);
+		return;
+	}
+	t->account = fl_arena_strndup(c->arena, v->v.str.ptr, v->v.str.len);
+	t->account_line = v->line;
+	t->account_col = v->col;
+}
+
+static void parse_regions(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
+{
+	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of regions"))
+		return;
+	if (v->v.seq.len == 0) {
+		fl_verr_(c, v, "expected at least one region");
+		return;
+	}
+	t->regions = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*t->regions));
+	for (size_t i = 0; i < v->v.seq.len; i++) {
+		const struct fl_node *r = v->v.seq.items[i];
+		if (!fl_vexpect_(c, r, FL_NODE_STR, "a string"))
+			continue;
+		if (!fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
+			fl_verr_(c, r, "invalid region '%s' (expected " IDENT_RULE ")", r->v.str.ptr);
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < t->nregions && !dup; j++)
+			dup = strcmp(t->regions[j], r->v.str.ptr) == 0;
+		if (dup)
+			fl_verr_(c, r, "duplicate region '%s'", r->v.str.ptr);
+		else
+			t->regions[t->nregions++] = fl_arena_strndup(c->arena, r->v.str.ptr, r->v.str.len);
+	}
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fl_label *)a)->key, ((const struct fl_label *)b)->key);
+}
+
+static void parse_labels(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
+{
+	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping of labels"))
+		return;
+	t->labels = fl_arena_calloc(c->arena, v->v.map.len, sizeof(*t->labels));
+	for (size_t i = 0; i < v->v.map.len; i++) {
+		const struct fl_pair *p = &v->v.map.items[i];
+		char hint[96] = "";
+		if (p->value->type != FL_NODE_STR) {
+			fl_quote_hint_(hint, sizeof(hint), c, p->value);
+			fl_verr_(c, p->value, "expected a string for label '%s', got %s%s", p->key->v.str.ptr,
+				 fl_node_type_name(p->value->type), hint);
+			continue;
+		}
+		t->labels[t->nlabels].key = fl_arena_strndup(c->arena, p->key->v.str.ptr, p->key->v.str.len);
+		t->labels[t->nlabels++].value =
+			fl_arena_strndup(c->arena, p->value->v.str.ptr, p->value->v.str.len);
+	}
+	qsort(t->labels, t->nlabels, sizeof(*t->labels), label_cmp);
+}
+
+static void unknown_service(struct fl_vctx *c, const struct fl_fleet *fleet, const struct fl_node *s)
+{
+	const char *hint = NULL;
+
+	size_t best_d = SIZE_MAX;
+
+	for (size_t i = 0; i < fleet->nservices; i++) {
+		size_t d = fl_suggest_score_(s->v.str.ptr, fleet->services[i]);
+		if (d < best_d) {
+			best_d = d;
+			hint = fleet->services[i];
+		}
+	}
+	if (hint)
+		fl_verr_(c, s, "unknown service '%s' (did you mean '%s'?)", s->v.str.ptr, hint);
+	else
+		fl_verr_(c, s, "unknown service '%s' (fleet.yaml declares %zu services)", s->v.str.ptr,
+			 fleet->nservices);
+}
+
+static void parse_services(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+			   const struct fl_node *v)
+{
+	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of services"))
+		return;
+	for (size_t i = 0; i < v->v.seq.len; i++) {
+		const struct fl_node *s = v->v.seq.items[i];
+		size_t k;
+		if (!fl_vexpect_(c, s, FL_NODE_STR, "a string"))
+			continue;
+		for (k = 0; k < fleet->nservices; k++)
+			if (strcmp(fleet->services[k], s->v.str.ptr) == 0)
+				break;
+		if (k == fleet->nservices)
+			unknown_service(c, fleet, s);
+		else if (t->services & ((uint64_t)1 << k))
+			fl_verr_(c, s, "duplicate service '%s'", s->v.str.ptr);
+		else
+			t->services |= (uint64_t)1 << k;
+	}
+}
+
+/* A copy of a scalar node in arena (var values are scalars: their types say so). */
+static const struct fl_node *copy_scalar(struct fl_arena *arena, const struct fl_node *v)
+{
+	struct fl_node *n = fl_arena_alloc(arena, sizeof(*n));
+
+	*n = *v;
+	if (v->type == FL_NODE_STR)
+		n->v.str.ptr = fl_arena_strndup(arena, v->v.str.ptr, v->v.str.len);
+	return n;
+}
+
+static const struct fl_var_decl *find_var(const struct fl_fleet *fleet, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < fleet->nvars; i++)
+		if (strcmp(fleet->vars[i].name, name) == 0) {
+			*idx = i;
+			return &fleet->vars[i];
+		}
+	return NULL;
+}
+
+static void unknown_var(struct fl_vctx *c, const struct fl_fleet *fleet, const struct fl_node *key)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (size_t i = 0; i < fleet->nvars; i++) {
+		size_t d = fl_suggest_score_(key->v.str.ptr, fleet->vars[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = fleet->vars[i].name;
+		}
+	}
+	if (best)
+		fl_verr_(c, key, "unknown var '%s' (did you mean '%s'?)", key->v.str.ptr, best);
+	else
+		fl_verr_(c, key, "unknown var '%s' (fleet.yaml declares no such var)", key->v.str.ptr);
+}
+
+static void parse_vars(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+		       const struct fl_node *v)
+{
+	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping of vars"))
+		return;
+	for (size_t i = 0; i < v->v.map.len; i++) {
+		const struct fl_pair *p = &v->v.map.items[i];
+		size_t idx;
+		const struct fl_var_decl *d = find_var(fleet, p->key->v.str.ptr, &idx);
+		if (!d)
+			unknown_var(c, fleet, p->key);
+		else if (fl_var_value_check_(c, d, p->value))
+			t->vars[idx] = copy_scalar(c->arena, p->value);
+	}
+}
+
+static void parse_state(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
+{
+	if (!fl_vexpect_(c, v, FL_NODE_STR, "a string"))
+		return;
+	for (size_t i = 0; state_names[i]; i++)
+		if (strcmp(v->v.str.ptr, state_names[i]) == 0) {
+			t->state = (enum fl_tenant_state)i;
+			return;
+		}
+	fl_verr_(c, v, "invalid state '%s' (expected active, suspended or decommissioned)", v->v.str.ptr);
+}
+
+static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+		      const struct fl_tenant_file_ *file, const struct fl_pair *p)
+{
+	const struct fl_node *v = p->value;
+
+	if (fl_key_is_(p, "name"))
+		parse_name(c, v, file);
+	else if (fl_key_is_(p, "account"))
+		parse_account(t, c, v);
+	else if (fl_key_is_(p, "regions"))
+		parse_regions(t, c, v);
+	else if (fl_key_is_(p, "canary")) {
+		if (fl_vexpect_(c, v, FL_NODE_BOOL, "a boolean"))
+			t->canary = v->v.b;
+	} else if (fl_key_is_(p, "labels"))
+		parse_labels(t, c, v);
+	else if (fl_key_is_(p, "services"))
+		parse_services(t, c, fleet, v);
+	else if (fl_key_is_(p, "vars"))
+		parse_vars(t, c, fleet, v);
+	else if (fl_key_is_(p, "state"))
+		parse_state(t, c, v);
+	else
+		fl_unknown_key_(c, p->key, "tenant", tenant_keys);
+}
+
+/* Required keys and vars, and the defaults of vars not given. */
+static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+			   const struct fl_node *root)
+{
+	static const char *const required[] = { "name", "account", "regions", NULL };
+	const struct fl_node *vars = fl_node_get(root, "vars");
+
+	for (size_t i = 0; required[i]; i++)
+		if (!fl_node_get(root, required[i]))
+			fl_verr_(c, root, "missing required key '%s' in tenant", required[i]);
+	for (size_t i = 0; i < fleet->nvars; i++) {
+		const struct fl_var_decl *d = &fleet->vars[i];
+		if (t->vars[i] || (vars && vars->type == FL_NODE_MAP && fl_node_get(vars, d->name)))
+			continue;
+		if (d->def)
+			t->vars[i] = d->def;
+		else if (d->required)
+			fl_verr_(c, vars && vars->type == FL_NODE_MAP ? vars : root,
+				 "missing required var '%s'", d->name);
+	}
+}
+
+static bool selector_matches(const struct fl_selector *s, const struct fl_tenant *t)
+{
+	switch (s->kind) {
+	case FL_SELECT_CANARY:
+		return t->canary;
+	case FL_SELECT_REST:
+		return true;
+	case FL_SELECT_TENANTS:
+		for (size_t i = 0; i < s->ntenants; i++)
+			if (strcmp(s->tenants[i], t->name) == 0)
+				return true;
+		return false;
+	default:
+		break;
+	}
+	for (size_t i = 0; i < s->nlabels; i++) {
+		const char *have = fl_tenant_label(t, s->labels[i].key);
+		bool any = false;
+		for (size_t j = 0; have && j < s->labels[i].nvalues && !any; j++)
+			any = strcmp(have, s->labels[i].values[j]) == 0;
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+static void assign_wave(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+			const struct fl_node *root)
+{
+	size_t w;
+
+	for (w = 0; w < fleet->nwaves; w++)
+		if (selector_matches(&fleet->waves[w].select, t))
+			break;
+	if (w == fleet->nwaves) {
+		fl_verr_(c, fl_node_get(root, "name"),
+			 "tenant '%s' matches no wave; add a wave with 'select: rest' or change its labels",
+			 t->name);
+		return;
+	}
+	t->wave = w;
+	if (t->canary && w != 0)
+		fl_verr_(c, fl_node_get(root, "canary"),
+			 "canary tenant '%s' falls in wave '%s', but canaries must be in the first wave '%s'",
+			 t->name, fleet->waves[w].name, fleet->waves[0].name);
+}
+
+int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scratch,
+		     const struct fl_fleet *fleet, const struct fl_tenant_file_ *file, bool check_waves,
+		     struct fl_error *err)
+{
+	struct fl_node *root = NULL;
+	struct fl_error e = FL_ERROR_INIT;
+	size_t before = c->nerrors;
+	int rc = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->name = file->base;
+	t->path = file->path;
+	t->blob = file->blob;
+	rc = fl_yaml_load_one(&root, scratch, c->src, NULL, &e);
+	if (rc == FL_EINPUT || rc == FL_ELIMIT) {
+		c->nerrors++;
+		fl_diags_add_(c->diags, &e);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0) {
+		*err = e;
+		goto out;
+	}
+	if (!root || root->type != FL_NODE_MAP) {
+		fl_verr_(c, root, "expected a mapping of tenant settings, got %s",
+			 fl_node_type_name(root ? root->type : FL_NODE_NULL));
+		goto out;
+	}
+	t->vars = fl_arena_calloc(c->arena, fleet->nvars, sizeof(*t->vars));
+	for (size_t i = 0; i < root->v.map.len; i++)
+		parse_key(t, c, fleet, file, &root->v.map.items[i]);
+	check_required(t, c, fleet, root);
+	if (check_waves && c->nerrors == before)
+		assign_wave(t, c, fleet, root);
+out:
+	return rc;
+}
