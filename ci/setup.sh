@@ -15,6 +15,7 @@ packages=(
 	libyaml-dev
 	libxxhash-dev
 	libcmocka-dev
+	python3
 )
 
 installed() {
