@@ -112,7 +112,7 @@ static const char smoke_test[] =
 
 static const struct example_file files[] = {
 	{ "fleet.yaml", fleet_yaml, false },
-	{ "release/base.yaml", release_base, false },
+	{ "release/00-base.yaml", release_base, false },
 	{ "release/api.yaml", release_api, false },
 	{ "release/portal.yaml", release_portal, false },
 	{ "release/reports.yaml", release_reports, false },
