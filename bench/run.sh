@@ -1,0 +1,54 @@
+#!/bin/sh
+# The benchmark, in one command: builds a Release flotilla and flbench into
+# build-bench/, generates (or reuses) fleets of N tenants x M resources, and
+# prints the median wall time and peak RSS of the three plans of
+# docs/benchmarks.md. Usage: bench/run.sh
+#   BENCH_TENANTS    fleet sizes (default "10000 100000")
+#   BENCH_RESOURCES  resources per release (default 50)
+#   BENCH_RUNS       timed runs per scenario (default 5)
+#   BENCH_DIR        where generated fleets are kept (default bench/.data)
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build-bench"
+tenants_list=${BENCH_TENANTS:-"10000 100000"}
+resources=${BENCH_RESOURCES:-50}
+runs=${BENCH_RUNS:-5}
+data=${BENCH_DIR:-"$root/bench/.data"}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (Release) into $build"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$jobs" --target flotilla flbench >/dev/null
+flbench="$build/flbench"
+
+# Plans are timed on a machine that should be otherwise idle: warn when not.
+if [ -r /proc/loadavg ]; then
+	read -r load _ </proc/loadavg
+	echo "== load average $load on $jobs cores (figures are only comparable when it is near 0)"
+fi
+
+results="$data/results.txt"
+mkdir -p "$data"
+: >"$results"
+
+for n in $tenants_list; do
+	dir="$data/t$n-r$resources"
+	want=$(printf 'format 1\ntenants %s\nresources %s\n' "$n" "$resources")
+	if [ -f "$dir/params" ] && [ "$(cat "$dir/params")" = "$want" ]; then
+		echo "== fleet of $n tenants x $resources resources: reusing $dir"
+	else
+		echo "== fleet of $n tenants x $resources resources: generating into $dir"
+		rm -rf "$dir"
+		"$flbench" gen --tenants "$n" --resources "$resources" --out "$dir"
+	fi
+	# The full plan is a target at 10,000 tenants only; past that, it
+	# measures output volume, not planning.
+	only=full,converged,since
+	[ "$n" -gt 10000 ] && only=converged,since
+	echo "== plans of $n tenants ($runs runs each, after one warm-up run)"
+	"$flbench" run --dir "$dir" --runs "$runs" --only "$only" --results "$results"
+done
+
+echo "== scaling"
+"$flbench" report --results "$results"
