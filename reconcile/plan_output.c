@@ -142,15 +142,15 @@ static void json_change(struct fl_buf *out, const struct fl_change *c)
 	json_str_field(out, "kind", c->kind);
 	fl_buf_putc(out, ',');
 	json_str_field(out, "name", c->name);
-	if (c->op != FL_OP_CREATE) {
-		fl_fp_hex(hex, &c->old_fp);
-		fl_buf_putc(out, ',');
-		json_str_field(out, "old_fingerprint", hex);
-	}
 	if (c->op != FL_OP_DELETE) {
 		fl_fp_hex(hex, &c->new_fp);
 		fl_buf_putc(out, ',');
 		json_str_field(out, "new_fingerprint", hex);
+	}
+	if (c->op != FL_OP_CREATE) {
+		fl_fp_hex(hex, &c->old_fp);
+		fl_buf_putc(out, ',');
+		json_str_field(out, "old_fingerprint", hex);
 	}
 	fl_buf_putc(out, ',');
 	json_str_field(out, "op", fl_op_name(c->op));
@@ -221,7 +221,8 @@ static void md_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct
 			char sign = c->op == FL_OP_UPDATE ? '!' : op_sign[c->op];
 			fl_buf_printf(out, "%c %s %s/%s\n", sign, rp->region, c->kind, c->name);
 			for (size_t d = 0; d < c->ndiff; d++)
-				fl_buf_printf(out, "    %s: %s -> %s\n", c->diff[d].path,
+				fl_buf_printf(out, "    %s: %s -> %s\n",
+					      c->diff[d].path[0] ? c->diff[d].path : "(spec)",
 					      c->diff[d].old_json ? c->diff[d].old_json : "(absent)",
 					      c->diff[d].new_json ? c->diff[d].new_json : "(absent)");
 		}
@@ -236,7 +237,8 @@ void fl_plan_write_markdown_head(struct fl_buf *out, struct fl_plan_writer *w,
 	fl_plan_describe(out, s);
 	fl_buf_puts(out, "**\n\n");
 	if (s->withheld)
-		fl_buf_printf(out, "%zu resources left the release and are kept: prune is off.\n\n", s->withheld);
+		fl_buf_printf(out, "%zu resource%s left the release and %s kept: prune is off.\n\n",
+			      s->withheld, s->withheld == 1 ? "" : "s", s->withheld == 1 ? "is" : "are");
 	if (mass_delete)
 		fl_buf_printf(out, "> **Refused:** the plan deletes %zu of %zu resources, more than the guard allows.\n\n",
 			      s->deletes, s->observed);
