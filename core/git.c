@@ -2,17 +2,23 @@
  * Git access with libgit2; see git.h. Files are read straight from the object
  * database, never checked out. A struct fl_repo keeps the trees of the last
  * commit it was asked about, so that reading 100,000 tenant files does not
- * re-parse the commit and its large directories each time.
+ * re-parse the commit and its large directories each time. Notes and tags
+ * are written here too; neither changes a commit's tree, so the cache stays.
  */
 #include "core/git.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -32,6 +38,7 @@ struct dir_slot {
 
 struct fl_repo {
 	git_repository *git;
+	char *gitdir;	/* git_repository_path() without its trailing slash */
 	git_oid commit; /* the commit root and dirs belong to; valid while root */
 	git_tree *root; /* NULL: nothing cached */
 	struct dir_slot dirs[DIR_CACHE_SIZE];
@@ -104,6 +111,16 @@ bool fl_oid_equal(const struct fl_oid *a, const struct fl_oid *b)
 	return memcmp(a->id, b->id, sizeof(a->id)) == 0;
 }
 
+/* Length of path without trailing slashes. */
+static size_t trim_len(const char *path)
+{
+	size_t len = strlen(path);
+
+	while (len && path[len - 1] == '/')
+		len--;
+	return len;
+}
+
 /* Forgets the cached trees. */
 static void cache_drop(struct fl_repo *repo)
 {
@@ -136,6 +153,7 @@ int fl_repo_open(struct fl_repo **out, const char *path, struct fl_error *err)
 		goto out;
 	}
 	*out = fl_calloc(1, sizeof(**out));
+	(*out)->gitdir = fl_strndup(git_repository_path(git), trim_len(git_repository_path(git)));
 	(*out)->git = git;
 	git = NULL;
 out:
@@ -149,6 +167,7 @@ void fl_repo_free(struct fl_repo *repo)
 		return;
 	cache_drop(repo);
 	git_repository_free(repo->git);
+	free(repo->gitdir);
 	free(repo);
 }
 
@@ -283,16 +302,6 @@ static int dir_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *c
 out:
 	free(name);
 	return rc;
-}
-
-/* Length of path without trailing slashes. */
-static size_t trim_len(const char *path)
-{
-	size_t len = strlen(path);
-
-	while (len && path[len - 1] == '/')
-		len--;
-	return len;
 }
 
 /*
@@ -600,6 +609,21 @@ out:
 	return rc;
 }
 
+/*
+ * The author, committer or tagger for now: user.name and user.email from git
+ * configuration, else flotilla's own. *out is the caller's to free.
+ */
+static int signature_now(git_signature **out, git_repository *git, struct fl_error *err)
+{
+	int grc = git_signature_default(out, git);
+
+	if (grc == GIT_ENOTFOUND)
+		grc = git_signature_now(out, "flotilla", "flotilla@localhost");
+	if (grc < 0)
+		return fail_git(err, grc, "cannot make a signature");
+	return 0;
+}
+
 int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *message, struct fl_error *err)
 {
 	git_repository *git = NULL;
@@ -627,13 +651,9 @@ int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *mes
 		rc = fail_git(err, grc, "cannot add the files of '%s'", dir);
 		goto out;
 	}
-	grc = git_signature_default(&sig, git);
-	if (grc == GIT_ENOTFOUND)
-		grc = git_signature_now(&sig, "flotilla", "flotilla@localhost");
-	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot make a signature");
+	rc = signature_now(&sig, git, err);
+	if (rc)
 		goto out;
-	}
 	/* HEAD is unborn in a new repository; else the commit goes on top of it. */
 	grc = git_reference_name_to_id(&parent_id, git, "HEAD");
 	if (grc == 0)
@@ -658,5 +678,437 @@ out:
 	git_tree_free(tree);
 	git_index_free(index);
 	git_repository_free(git);
+	return rc;
+}
+
+const char *fl_repo_gitdir(const struct fl_repo *repo)
+{
+	return repo->gitdir;
+}
+
+int fl_repo_commit_time(long long *out, struct fl_repo *repo, const struct fl_oid *commit,
+			struct fl_error *err)
+{
+	git_commit *c = NULL;
+	git_oid id;
+	char hex[FL_OID_HEX_LEN + 1];
+	int rc = 0, grc;
+
+	*out = 0;
+	to_git(&id, commit);
+	grc = git_commit_lookup(&c, repo->git, &id);
+	if (grc < 0) {
+		fl_oid_hex(hex, commit);
+		rc = fail_git(err, grc, "cannot read commit %s", hex);
+		goto out;
+	}
+	*out = (long long)git_commit_time(c);
+out:
+	git_commit_free(c);
+	return rc;
+}
+
+int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *notes_ref,
+		      const struct fl_oid *commit, struct fl_error *err)
+{
+	git_note *note = NULL;
+	git_blob *blob = NULL;
+	git_oid id;
+	char hex[FL_OID_HEX_LEN + 1], what[FL_ERROR_MSG_MAX];
+	int rc = 0, grc;
+
+	to_git(&id, commit);
+	fl_oid_hex(hex, commit);
+	grc = git_note_read(&note, repo->git, notes_ref, &id);
+	if (grc == GIT_ENOTFOUND) {
+		rc = fl_error_set(err, FL_ENOTFOUND, "commit %.12s has no note in '%s'", hex, notes_ref);
+		goto out;
+	}
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read the note of commit %.12s in '%s'", hex, notes_ref);
+		goto out;
+	}
+	/* The blob rather than git_note_message(): its exact bytes, under out's limit. */
+	grc = git_blob_lookup(&blob, repo->git, git_note_id(note));
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read the note of commit %.12s in '%s'", hex, notes_ref);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "the note of commit %.12s", hex);
+	rc = put_blob(out, blob, what, err);
+out:
+	git_blob_free(blob);
+	git_note_free(note);
+	return rc;
+}
+
+int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
+		       const char *text, size_t len, struct fl_error *err)
+{
+	git_signature *sig = NULL;
+	git_oid id, note_id;
+	char hex[FL_OID_HEX_LEN + 1];
+	char *note = NULL;
+	int rc, grc;
+
+	to_git(&id, commit);
+	fl_oid_hex(hex, commit);
+	/* libgit2 takes the note as a C string. */
+	if (memchr(text, '\0', len)) {
+		rc = fl_error_set(err, FL_EINPUT, "the note of commit %.12s contains a NUL byte", hex);
+		goto out;
+	}
+	note = fl_strndup(text, len);
+	rc = signature_now(&sig, repo->git, err);
+	if (rc)
+		goto out;
+	/*
+	 * One blob, one tree per fanout level and one commit, on top of the
+	 * notes ref's current commit; the ref moves only if nobody else moved it.
+	 */
+	grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot write the note of commit %.12s in '%s'", hex, notes_ref);
+		goto out;
+	}
+out:
+	git_signature_free(sig);
+	free(note);
+	return rc;
+}
+
+/*
+ * Calls cb for the tag ref (named refs/tags/...) if it points, peeled, at a
+ * commit; returns cb's value or an error.
+ */
+static int report_tag(struct fl_repo *repo, git_reference *ref, fl_repo_tag_cb cb, void *payload,
+		      struct fl_error *err)
+{
+	git_reference *direct = NULL;
+	git_object *obj = NULL, *peeled = NULL;
+	struct fl_buf tagger = FL_BUF_INIT;
+	struct fl_repo_tag t = { 0 };
+	const git_object *target;
+	int rc = 0, grc;
+
+	t.name = git_reference_name(ref) + strlen("refs/tags/");
+	t.tagger = "";
+	t.message = "";
+	if ((grc = git_reference_resolve(&direct, ref)) < 0 ||
+	    (grc = git_object_lookup(&obj, repo->git, git_reference_target(direct), GIT_OBJECT_ANY)) < 0) {
+		rc = fail_git(err, grc, "cannot read tag '%s'", t.name);
+		goto out;
+	}
+	target = obj;
+	if (git_object_type(obj) == GIT_OBJECT_TAG) {
+		const git_tag *tag = (const git_tag *)obj;
+		const git_signature *who = git_tag_tagger(tag);
+
+		t.annotated = true;
+		if (who) {
+			/* tagger has no maximum, so printing cannot fail */
+			(void)fl_buf_printf(&tagger, "%s <%s>", who->name, who->email);
+			t.tagger = tagger.ptr;
+			t.time = (long long)who->when.time;
+		}
+		if (git_tag_message(tag))
+			t.message = git_tag_message(tag);
+		grc = git_tag_peel(&peeled, tag);
+		if (grc < 0) {
+			rc = fail_git(err, grc, "cannot read what tag '%s' points at", t.name);
+			goto out;
+		}
+		target = peeled;
+	}
+	if (git_object_type(target) != GIT_OBJECT_COMMIT)
+		goto out;
+	from_git(&t.target, git_object_id(target));
+	rc = cb(&t, payload);
+out:
+	fl_buf_release(&tagger);
+	git_object_free(peeled);
+	git_object_free(obj);
+	git_reference_free(direct);
+	return rc;
+}
+
+int fl_repo_tags(struct fl_repo *repo, const char *prefix, fl_repo_tag_cb cb, void *payload,
+		 struct fl_error *err)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	struct fl_buf glob = FL_BUF_INIT;
+	size_t plen = strlen(prefix), skip = strlen("refs/tags/");
+	int rc = 0, grc;
+
+	/*
+	 * The glob narrows the loose refs read to the prefix's directory; a
+	 * prefix with glob characters of its own is matched by hand only.
+	 */
+	(void)fl_buf_printf(&glob, "refs/tags/%s*", strpbrk(prefix, "*?[\\") ? "" : prefix);
+	grc = git_reference_iterator_glob_new(&it, repo->git, glob.ptr);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot list the tags");
+		goto out;
+	}
+	while ((grc = git_reference_next(&ref, it)) == 0) {
+		const char *name = git_reference_name(ref);
+
+		if (strncmp(name, "refs/tags/", skip) == 0 && strncmp(name + skip, prefix, plen) == 0)
+			rc = report_tag(repo, ref, cb, payload, err);
+		git_reference_free(ref);
+		ref = NULL;
+		if (rc)
+			goto out;
+	}
+	if (grc != GIT_ITEROVER)
+		rc = fail_git(err, grc, "cannot list the tags");
+out:
+	git_reference_iterator_free(it);
+	fl_buf_release(&glob);
+	return rc;
+}
+
+int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_oid *commit,
+		       const char *message, struct fl_error *err)
+{
+	git_reference *ref = NULL;
+	git_object *target = NULL, *existing = NULL;
+	git_signature *sig = NULL;
+	git_buf msg = GIT_BUF_INIT;
+	struct fl_buf refname = FL_BUF_INIT;
+	git_oid id, tag_id;
+	char hex[FL_OID_HEX_LEN + 1], ehex[GIT_OID_HEXSZ + 1];
+	int rc = 0, grc;
+
+	to_git(&id, commit);
+	fl_oid_hex(hex, commit);
+	(void)fl_buf_printf(&refname, "refs/tags/%s", name);
+	grc = git_reference_lookup(&ref, repo->git, refname.ptr);
+	if (grc == GIT_EINVALIDSPEC) {
+		rc = fl_error_set(err, FL_EINPUT, "invalid tag name '%s'", name);
+		goto out;
+	}
+	if (grc == 0) {
+		/* Promoting twice is harmless; promoting another commit under the name is not. */
+		grc = git_reference_peel(&existing, ref, GIT_OBJECT_COMMIT);
+		if (grc == 0 && git_oid_equal(git_object_id(existing), &id))
+			goto out;
+		if (grc == 0)
+			git_oid_tostr(ehex, sizeof(ehex), git_object_id(existing));
+		rc = fl_error_set(err, FL_EINPUT, "tag '%s' exists already%s%.12s", name,
+				  grc == 0 ? " on commit " : "", grc == 0 ? ehex : "");
+		goto out;
+	}
+	if (grc != GIT_ENOTFOUND) {
+		rc = fail_git(err, grc, "cannot read tag '%s'", name);
+		goto out;
+	}
+	grc = git_object_lookup(&target, repo->git, &id, GIT_OBJECT_COMMIT);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot read commit %s", hex);
+		goto out;
+	}
+	rc = signature_now(&sig, repo->git, err);
+	if (rc)
+		goto out;
+	/* Like `git tag -m`: surrounding blank lines dropped, one final newline. */
+	grc = git_message_prettify(&msg, message, 0, 0);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot tag commit %.12s as '%s'", hex, name);
+		goto out;
+	}
+	grc = git_tag_create(&tag_id, repo->git, name, target, sig, msg.ptr, 0);
+	if (grc == GIT_EEXISTS || grc == GIT_EINVALIDSPEC) {
+		rc = fl_error_set(err, FL_EINPUT,
+				  grc == GIT_EEXISTS ? "tag '%s' exists already" : "invalid tag name '%s'",
+				  name);
+		goto out;
+	}
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot tag commit %.12s as '%s'", hex, name);
+		goto out;
+	}
+out:
+	fl_buf_release(&refname);
+	git_buf_dispose(&msg);
+	git_signature_free(sig);
+	git_object_free(existing);
+	git_object_free(target);
+	git_reference_free(ref);
+	return rc;
+}
+
+/* State of an export: where files go. */
+struct exporter {
+	git_repository *git;
+	struct fl_buf path; /* the directory being written, then an entry in it */
+	struct fl_error *err;
+};
+
+static int export_tree(struct exporter *x, const git_tree *tree);
+
+/* A name safe to create in a directory: not empty, no slash, not ".", "..", ".git". */
+static bool safe_name(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+	       strcasecmp(name, ".git") != 0;
+}
+
+static int export_io_error(struct exporter *x, const char *what)
+{
+	return fl_error_set(x->err, FL_EIO, "cannot %s '%s': %s", what, x->path.ptr, strerror(errno));
+}
+
+/* Creates the directory x->path, or accepts an existing one that is not a link. */
+static int export_mkdir(struct exporter *x)
+{
+	struct stat st;
+
+	if (mkdir(x->path.ptr, 0777) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return export_io_error(x, "create directory");
+	if (lstat(x->path.ptr, &st) != 0)
+		return export_io_error(x, "inspect");
+	if (!S_ISDIR(st.st_mode))
+		return fl_error_set(x->err, FL_EIO, "cannot create directory '%s': something else is there",
+				    x->path.ptr);
+	return 0;
+}
+
+/* Removes a file or link at x->path, so that what replaces it is created afresh. */
+static int export_unlink(struct exporter *x)
+{
+	if (unlink(x->path.ptr) != 0 && errno != ENOENT)
+		return export_io_error(x, "replace");
+	return 0;
+}
+
+/* Writes blob to the new file x->path, with mode (less the umask, as git does). */
+static int export_file(struct exporter *x, const git_blob *blob, mode_t mode)
+{
+	const char *p = git_blob_rawcontent(blob);
+	size_t left = (size_t)git_blob_rawsize(blob);
+	int fd, rc;
+
+	rc = export_unlink(x);
+	if (rc)
+		return rc;
+	/* O_EXCL and O_NOFOLLOW: never write through a link or into a file we did not create. */
+	fd = open(x->path.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return export_io_error(x, "create");
+	while (left) {
+		ssize_t n = write(fd, p, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = export_io_error(x, "write");
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (close(fd) != 0 && !rc)
+		rc = export_io_error(x, "write");
+	return rc;
+}
+
+/* Makes x->path a symbolic link to the blob's content. */
+static int export_link(struct exporter *x, const git_blob *blob)
+{
+	size_t len = (size_t)git_blob_rawsize(blob);
+	char *target;
+	int rc;
+
+	if (len == 0 || memchr(git_blob_rawcontent(blob), '\0', len))
+		return fl_error_set(x->err, FL_EINPUT, "symbolic link '%s' has a bad target", x->path.ptr);
+	rc = export_unlink(x);
+	if (rc)
+		return rc;
+	target = fl_strndup(git_blob_rawcontent(blob), len);
+	if (symlink(target, x->path.ptr) != 0)
+		rc = export_io_error(x, "create link");
+	free(target);
+	return rc;
+}
+
+/* Writes one entry of the directory in x->path (which ends in a slash). */
+static int export_entry(struct exporter *x, const git_tree_entry *e)
+{
+	git_object *obj = NULL;
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	const char *name = git_tree_entry_name(e);
+	int rc = 0, grc;
+
+	if (!safe_name(name)) {
+		rc = fl_error_set(x->err, FL_EINPUT, "refusing to export '%s%s': unsafe name", x->path.ptr,
+				  name);
+		goto out;
+	}
+	/* x->path has no maximum, so appending cannot fail. */
+	(void)fl_buf_puts(&x->path, name);
+	/* A submodule is a commit of another repository: nothing to write, like an uninitialised one. */
+	if (mode == GIT_FILEMODE_COMMIT || mode == GIT_FILEMODE_UNREADABLE)
+		goto out;
+	grc = git_tree_entry_to_object(&obj, x->git, e);
+	if (grc < 0) {
+		rc = fail_git(x->err, grc, "cannot read the object for '%s'", x->path.ptr);
+		goto out;
+	}
+	if (mode == GIT_FILEMODE_TREE) {
+		rc = export_mkdir(x);
+		if (rc)
+			goto out;
+		(void)fl_buf_putc(&x->path, '/');
+		rc = export_tree(x, (const git_tree *)obj);
+	} else if (mode == GIT_FILEMODE_LINK) {
+		rc = export_link(x, (const git_blob *)obj);
+	} else {
+		rc = export_file(x, (const git_blob *)obj,
+				 mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+	}
+out:
+	git_object_free(obj);
+	return rc;
+}
+
+/* Writes the entries of tree into x->path, a directory ending in a slash. */
+static int export_tree(struct exporter *x, const git_tree *tree)
+{
+	size_t keep = x->path.len, n = git_tree_entrycount(tree);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = export_entry(x, git_tree_entry_byindex(tree, i));
+		fl_buf_truncate(&x->path, keep);
+	}
+	return rc;
+}
+
+int fl_repo_export_tree(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+			struct fl_error *err)
+{
+	struct exporter x = { repo->git, FL_BUF_INIT, err };
+	git_tree *cached = NULL, *tree = NULL;
+	int rc;
+
+	rc = root_tree(&cached, repo, commit, err);
+	if (rc)
+		goto out;
+	/* Our own reference, so the walk does not depend on the cache. */
+	if (git_tree_dup(&tree, cached) < 0) {
+		rc = fail_git(err, -1, "cannot export to '%s'", dir);
+		goto out;
+	}
+	/* Files go to "<dir>/<path>"; "/" stays "/". */
+	(void)fl_buf_put(&x.path, dir, trim_len(dir));
+	(void)fl_buf_putc(&x.path, '/');
+	rc = export_tree(&x, tree);
+out:
+	fl_buf_release(&x.path);
+	git_tree_free(tree);
 	return rc;
 }

@@ -95,4 +95,63 @@ int fl_repo_is_ancestor(bool *out, struct fl_repo *repo, const struct fl_oid *an
 int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *message,
 			    struct fl_error *err);
 
+/* The repository's git directory (".git" of a work tree, or the bare repository), borrowed. */
+const char *fl_repo_gitdir(const struct fl_repo *repo);
+
+/* The committer time of a commit, in seconds since the epoch. */
+int fl_repo_commit_time(long long *out, struct fl_repo *repo, const struct fl_oid *commit,
+			struct fl_error *err);
+
+/*
+ * Appends the note of commit under notes_ref (like "refs/notes/flotilla")
+ * to out. FL_ENOTFOUND when the commit has no note there.
+ */
+int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *notes_ref,
+		      const struct fl_oid *commit, struct fl_error *err);
+
+/*
+ * Sets (replacing) the note of commit under notes_ref to text, as a new
+ * commit on the notes ref authored like fl_repo_init_commit_all. Readable
+ * afterwards with `git notes --ref=<notes_ref> show <commit>`.
+ */
+int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
+		       const char *text, size_t len, struct fl_error *err);
+
+/* One tag, borrowed for the callback only. */
+struct fl_repo_tag {
+	const char *name;         /* without "refs/tags/" */
+	struct fl_oid target;     /* the commit it points to, peeled */
+	bool annotated;
+	long long time;           /* tagger time; 0 for lightweight tags */
+	const char *tagger;       /* "Name <email>", or "" */
+	const char *message;      /* "" for lightweight tags */
+};
+
+typedef int (*fl_repo_tag_cb)(const struct fl_repo_tag *tag, void *payload);
+
+/*
+ * Calls cb for every tag whose name starts with prefix ("flotilla/promote/"),
+ * annotated or lightweight, that points (after peeling) at a commit; other
+ * tags are skipped. A non-zero return from cb stops and is returned.
+ */
+int fl_repo_tags(struct fl_repo *repo, const char *prefix, fl_repo_tag_cb cb, void *payload,
+		 struct fl_error *err);
+
+/*
+ * Creates the annotated tag refs/tags/<name> on commit with message; the
+ * tagger comes from git configuration, else "flotilla <flotilla@localhost>".
+ * FL_EINPUT when the tag exists already (pointing elsewhere); creating a tag
+ * that exists on the same commit succeeds and changes nothing.
+ */
+int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_oid *commit,
+		       const char *message, struct fl_error *err);
+
+/*
+ * Writes every file of commit's tree under dir (which must exist), keeping
+ * executable bits and symbolic links; no index, no HEAD change.
+ */
+int fl_repo_export_tree(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+			struct fl_error *err);
+
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * Tests of core/git.c against real repositories made with the git command in
  * a temporary directory: a work tree with a few commits, a bare clone of it,
- * and directories committed by fl_repo_init_commit_all().
+ * and directories committed by fl_repo_init_commit_all(). Notes, tags and
+ * exports are checked with the git command too, each in a clone of its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
@@ -646,6 +649,568 @@ static void test_init_commit_all_fails(void **state)
 	run("rm -f %s", file);
 }
 
+/* Clones the work repository to root/name and opens the clone; path gets its path. */
+static struct fl_repo *open_clone(char *path, size_t size, const char *name)
+{
+	struct fl_repo *repo = NULL;
+	struct fl_error err = FL_ERROR_INIT;
+
+	snprintf(path, size, "%s/%s", root, name);
+	run("git clone -q %s %s", work, path);
+	if (fl_repo_open(&repo, path, &err))
+		fail_msg("open %s: %s", path, err.msg);
+	return repo;
+}
+
+static void test_gitdir(void **state)
+{
+	struct fl_repo *repo = NULL;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf real = FL_BUF_INIT;
+	char want[512], path[256];
+
+	(void)state;
+	/* libgit2 resolves links in the path, as pwd -P does. */
+	capture(&real, "cd %s && pwd -P", root);
+	run("git clone -q --bare %s %s/gitdir.git", work, root);
+	static const struct {
+		const char *open, *want; /* under root */
+	} cases[] = {
+		{ "work", "work/.git" },
+		{ "work/.git", "work/.git" },
+		{ "gitdir.git", "gitdir.git" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, cases[i].open);
+		snprintf(want, sizeof(want), "%s/%s", real.ptr, cases[i].want);
+		if (fl_repo_open(&repo, path, &err))
+			fail_msg("%s: %s", cases[i].open, err.msg);
+		if (strcmp(fl_repo_gitdir(repo), want))
+			fail_msg("%s: got '%s', want '%s'", cases[i].open, fl_repo_gitdir(repo), want);
+		fl_repo_free(repo);
+	}
+	fl_buf_release(&real);
+	run("rm -rf %s/gitdir.git", root);
+}
+
+static void test_commit_time(void **state)
+{
+	static const char *const revs[] = { "c1", "c4", "c8", "v1^{commit}" };
+	struct fl_repo *repo = open_work();
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid commit;
+	long long got;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(revs) / sizeof(revs[0]); i++) {
+		struct fl_buf want = FL_BUF_INIT;
+
+		rev_parse(&commit, revs[i]);
+		if (fl_repo_commit_time(&got, repo, &commit, &err))
+			fail_msg("%s: %s", revs[i], err.msg);
+		capture(&want, "git -C %s show -s --format=%%ct '%s^{commit}'", work, revs[i]);
+		if (got != atoll(want.ptr) || got < 1000000000LL)
+			fail_msg("%s: got %lld, want %s", revs[i], got, want.ptr);
+		fl_buf_release(&want);
+	}
+	memset(&commit, 0xab, sizeof(commit));
+	got = 7;
+	assert_int_equal(fl_repo_commit_time(&got, repo, &commit, &err), FL_ENOTFOUND);
+	assert_int_equal(got, 0);
+	assert_non_null(strstr(err.msg, "cannot read commit abab"));
+	fl_repo_free(repo);
+}
+
+/* Checks that `git notes --ref=flotilla show` prints exactly text for rev in dir. */
+static void check_git_note(const char *dir, const char *rev, const char *text)
+{
+	struct fl_buf got = FL_BUF_INIT;
+
+	/* The 'x' keeps a final newline from being trimmed by capture(). */
+	capture(&got, "git -C %s notes --ref=flotilla show %s && echo x", dir, rev);
+	assert_true(got.len >= 1);
+	fl_buf_truncate(&got, got.len - 1);
+	assert_string_equal(got.ptr, text);
+	fl_buf_release(&got);
+}
+
+static void test_notes(void **state)
+{
+	static const char first[] = "{\n  \"flotilla/plan\": \"pending\"\n}\n";
+	static const char second[] = "{\n  \"flotilla/plan\": \"success\",\n  \"tenants\": {}\n}";
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf got = FL_BUF_INIT, small;
+	struct fl_oid head, parent;
+	char dir[256], hex[FL_OID_HEX_LEN + 1], msg[256];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "notes");
+
+	(void)state;
+	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
+	assert_int_equal(fl_repo_resolve(&parent, repo, "HEAD~1", &err), 0);
+	fl_oid_hex(hex, &head);
+
+	/* No notes ref at all yet. */
+	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), FL_ENOTFOUND);
+	snprintf(msg, sizeof(msg), "commit %.12s has no note in 'refs/notes/flotilla'", hex);
+	assert_string_equal(err.msg, msg);
+
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, first, strlen(first), &err),
+			 0);
+	check_git_note(dir, hex, first);
+	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), 0);
+	assert_string_equal(got.ptr, first);
+	fl_buf_clear(&got);
+
+	/* Replaced, not appended; len is honoured (no final newline here). */
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, second, strlen(second), &err),
+			 0);
+	check_git_note(dir, hex, second);
+	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), 0);
+	assert_string_equal(got.ptr, second);
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s rev-list --count refs/notes/flotilla", dir);
+	assert_string_equal(got.ptr, "2");
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s log -1 --format='%%an <%%ae>|%%cn <%%ce>' refs/notes/flotilla", dir);
+	assert_string_equal(got.ptr, "flotilla <flotilla@localhost>|flotilla <flotilla@localhost>");
+	fl_buf_clear(&got);
+
+	/* Another commit has none. */
+	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &parent, &err), FL_ENOTFOUND);
+	assert_string_equal(got.ptr, "");
+
+	/* A note written by git is read back byte for byte; len cuts the text. */
+	run("cd %s && " GIT " notes --ref=flotilla add -m 'by git' HEAD~1", dir);
+	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &parent, &err), 0);
+	assert_string_equal(got.ptr, "by git\n");
+	fl_buf_clear(&got);
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &parent, "abcdef", 3, &err), 0);
+	check_git_note(dir, "HEAD~1", "abc");
+	check_git_note(dir, hex, second);
+
+	/* Limits and bad input. */
+	fl_buf_init(&small, 4);
+	assert_int_equal(fl_repo_note_read(&small, repo, "refs/notes/flotilla", &head, &err), FL_ELIMIT);
+	assert_non_null(strstr(err.msg, "the note of commit"));
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "a\0b", 3, &err), FL_EINPUT);
+	assert_non_null(strstr(err.msg, "contains a NUL byte"));
+	check_git_note(dir, hex, second);
+	/* Another notes ref is separate. */
+	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/commits", &head, &err), FL_ENOTFOUND);
+
+	fl_buf_release(&small);
+	fl_buf_release(&got);
+	fl_repo_free(repo);
+	run("rm -rf %s", dir);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * A rollout rewrites the note of its commit after every tenant: 200 writes,
+ * the note growing by a tenant's result each time, must stay cheap.
+ */
+static void test_note_write_speed(void **state)
+{
+	enum { WRITES = 200 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf text = FL_BUF_INIT, got = FL_BUF_INIT;
+	struct fl_oid head;
+	char dir[256], hex[FL_OID_HEX_LEN + 1];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "notes-speed");
+	double start, ms;
+
+	(void)state;
+	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
+	fl_oid_hex(hex, &head);
+	start = now_ms();
+	for (int i = 0; i < WRITES; i++) {
+		fl_buf_truncate(&text, text.len > 2 ? text.len - 2 : 0);
+		fl_buf_printf(&text,
+			      "%s  \"tenant-%03d\": { \"state\": \"success\", \"wave\": \"canary\" }\n}\n",
+			      i ? ",\n" : "{\n", i);
+		if (fl_repo_note_write(repo, "refs/notes/flotilla", &head, text.ptr, text.len, &err))
+			fail_msg("write %d: %s", i, err.msg);
+	}
+	ms = now_ms() - start;
+	print_message("note write: %d writes in %.1f ms, %.3f ms each (final note %zu bytes)\n", WRITES, ms,
+		      ms / WRITES, text.len);
+	check_git_note(dir, hex, text.ptr);
+	capture(&got, "git -C %s rev-list --count refs/notes/flotilla", dir);
+	assert_string_equal(got.ptr, "200");
+	/* Generous, for slow sanitizer runs: a full re-read per write would blow it. */
+	assert_true(ms / WRITES < 100.0);
+	fl_buf_release(&got);
+	fl_buf_release(&text);
+	fl_repo_free(repo);
+	run("rm -rf %s", dir);
+}
+
+struct tag_list {
+	struct fl_buf text; /* one line per tag */
+	size_t count, stop_after;
+};
+
+static int collect_tag(const struct fl_repo_tag *t, void *payload)
+{
+	struct tag_list *l = payload;
+	char hex[FL_OID_HEX_LEN + 1];
+
+	fl_oid_hex(hex, &t->target);
+	fl_buf_printf(&l->text, "%s %s %s %lld <%s> <%s>\n", t->name, hex,
+		      t->annotated ? "annotated" : "light", t->time, t->tagger, t->message);
+	l->count++;
+	return l->stop_after && l->count == l->stop_after ? 5 : 0;
+}
+
+/* Expects line somewhere in the listing. */
+static void expect_tag(const struct tag_list *l, const char *line)
+{
+	if (!strstr(l->text.ptr, line))
+		fail_msg("missing\n%s\nin\n%s", line, l->text.ptr);
+}
+
+static void test_tags(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf when = FL_BUF_INIT;
+	struct tag_list l = { FL_BUF_INIT, 0, 0 };
+	struct fl_oid c1, c2;
+	char dir[256], h1[FL_OID_HEX_LEN + 1], h2[FL_OID_HEX_LEN + 1], line[512];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "tags");
+
+	(void)state;
+	rev_parse(&c1, "c1");
+	rev_parse(&c2, "c2");
+	fl_oid_hex(h1, &c1);
+	fl_oid_hex(h2, &c2);
+	run("cd %s && " GIT " tag -a flotilla/promote/fleet/%s %s -m why"
+	    " && " GIT " tag flotilla/promote/canary/%s %s"
+	    " && " GIT " -c advice.nestedTag=false tag -a flotilla/promote/nested -m 'tag of a tag' "
+		       "flotilla/promote/fleet/%s"
+	    " && " GIT " tag flotilla/promote/tree %s^{tree}"
+	    " && " GIT " tag -a flotilla/promote/blob -m blob %s:README.md"
+	    " && " GIT " tag -a flotilla/promotexyz -m other %s"
+	    " && " GIT " tag flotilla/other %s",
+	    dir, h1, h1, h2, h2, h1, h1, h1, h1, h1);
+	capture(&when,
+		"git -C %s for-each-ref --format='%%(taggerdate:unix)' refs/tags/flotilla/promote/fleet/%s",
+		dir, h1);
+
+	for (int packed = 0; packed < 2; packed++) {
+		fl_buf_clear(&l.text);
+		l.count = 0;
+		assert_int_equal(fl_repo_tags(repo, "flotilla/promote/", collect_tag, &l, &err), 0);
+		snprintf(line, sizeof(line),
+			 "flotilla/promote/fleet/%s %s annotated %s <Tester <tester@example.com>> <why\n>\n",
+			 h1, h1, when.ptr);
+		expect_tag(&l, line);
+		snprintf(line, sizeof(line), "flotilla/promote/canary/%s %s light 0 <> <>\n", h2, h2);
+		expect_tag(&l, line);
+		snprintf(line, sizeof(line), "flotilla/promote/nested %s annotated ", h1);
+		expect_tag(&l, line);
+		/* The tree, the blob and the tags outside the prefix are skipped. */
+		if (l.count != 3)
+			fail_msg("%s pass: got %zu tags:\n%s", packed ? "packed" : "loose", l.count,
+				 l.text.ptr);
+		run("git -C %s pack-refs --all", dir);
+	}
+
+	/* Every tag with an empty prefix: c1..c8, v1 and the seven above less the tree and blob. */
+	fl_buf_clear(&l.text);
+	l.count = 0;
+	assert_int_equal(fl_repo_tags(repo, "", collect_tag, &l, &err), 0);
+	assert_int_equal(l.count, 8 + 1 + 5);
+	snprintf(line, sizeof(line), "v1 %s annotated", h1);
+	expect_tag(&l, line);
+
+	/* No match, and a stop from the callback. */
+	l.count = 0;
+	assert_int_equal(fl_repo_tags(repo, "nope/", collect_tag, &l, &err), 0);
+	assert_int_equal(l.count, 0);
+	l.stop_after = 1;
+	assert_int_equal(fl_repo_tags(repo, "flotilla/promote/", collect_tag, &l, &err), 5);
+	assert_int_equal(l.count, 1);
+
+	fl_buf_release(&when);
+	fl_buf_release(&l.text);
+	fl_repo_free(repo);
+	run("rm -rf %s", dir);
+}
+
+static void test_tag_create(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf got = FL_BUF_INIT, before = FL_BUF_INIT, want = FL_BUF_INIT;
+	struct tag_list l = { FL_BUF_INIT, 0, 0 };
+	struct fl_oid c1, c2;
+	char dir[256], h1[FL_OID_HEX_LEN + 1], h2[FL_OID_HEX_LEN + 1], name[128], msg[512];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "tag-create");
+
+	(void)state;
+	rev_parse(&c1, "c1");
+	rev_parse(&c2, "c2");
+	fl_oid_hex(h1, &c1);
+	fl_oid_hex(h2, &c2);
+	snprintf(name, sizeof(name), "flotilla/promote/prod/%s", h2);
+
+	assert_int_equal(fl_repo_tag_create(repo, name, &c2, "canary was healthy", &err), 0);
+	capture(&got, "git -C %s cat-file -t refs/tags/%s", dir, name);
+	assert_string_equal(got.ptr, "tag");
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s cat-file -p refs/tags/%s | sed 's/> [0-9]* [-+][0-9]*$/> TIME/'", dir, name);
+	fl_buf_printf(&want,
+		      "object %s\ntype commit\ntag %s\ntagger flotilla <flotilla@localhost> TIME\n\n"
+		      "canary was healthy",
+		      h2, name);
+	assert_string_equal(got.ptr, want.ptr);
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s rev-parse 'refs/tags/%s^{commit}'", dir, name);
+	assert_string_equal(got.ptr, h2);
+	fl_buf_clear(&got);
+
+	/* Listed like a tag made with git. */
+	assert_int_equal(fl_repo_tags(repo, "flotilla/promote/prod/", collect_tag, &l, &err), 0);
+	assert_int_equal(l.count, 1);
+	assert_non_null(strstr(l.text.ptr, " <flotilla <flotilla@localhost>> <canary was healthy\n>\n"));
+
+	/* Again on the same commit: nothing changes. */
+	capture(&before, "git -C %s rev-parse refs/tags/%s", dir, name);
+	assert_int_equal(fl_repo_tag_create(repo, name, &c2, "another reason", &err), 0);
+	capture(&got, "git -C %s rev-parse refs/tags/%s", dir, name);
+	assert_string_equal(got.ptr, before.ptr);
+	fl_buf_clear(&got);
+
+	/* On another commit: refused, and the tag stays. */
+	assert_int_equal(fl_repo_tag_create(repo, name, &c1, "oops", &err), FL_EINPUT);
+	snprintf(msg, sizeof(msg), "tag '%s' exists already on commit %.12s", name, h2);
+	assert_string_equal(err.msg, msg);
+	capture(&got, "git -C %s rev-parse refs/tags/%s", dir, name);
+	assert_string_equal(got.ptr, before.ptr);
+	fl_buf_clear(&got);
+	/* A lightweight tag made by git counts too. */
+	assert_int_equal(fl_repo_tag_create(repo, "c1", &c1, "same", &err), 0);
+	assert_int_equal(fl_repo_tag_create(repo, "c1", &c2, "other", &err), FL_EINPUT);
+
+	/* The configured tagger is used when there is one. */
+	run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
+	fl_repo_free(repo);
+	assert_int_equal(fl_repo_open(&repo, dir, &err), 0);
+	assert_int_equal(fl_repo_tag_create(repo, "flotilla/promote/x", &c1, "\nwhy\n\n", &err), 0);
+	capture(&got,
+		"git -C %s for-each-ref --format='%%(taggername) %%(taggeremail)|%%(contents)' "
+		"refs/tags/flotilla/promote/x",
+		dir);
+	assert_string_equal(got.ptr, "Configured <c@example.com>|why\n");
+	fl_buf_clear(&got);
+
+	/* Bad names and commits. */
+	assert_int_equal(fl_repo_tag_create(repo, "bad..name", &c1, "m", &err), FL_EINPUT);
+	assert_string_equal(err.msg, "invalid tag name 'bad..name'");
+	memset(&c1, 0xab, sizeof(c1));
+	assert_int_equal(fl_repo_tag_create(repo, "flotilla/promote/y", &c1, "m", &err), FL_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "cannot read commit abab"));
+
+	fl_buf_release(&l.text);
+	fl_buf_release(&want);
+	fl_buf_release(&before);
+	fl_buf_release(&got);
+	fl_repo_free(repo);
+	run("rm -rf %s", dir);
+}
+
+/* Expects path (under dir) to be a regular file with content, executable or not. */
+static void expect_file(const char *dir, const char *path, const char *content, bool exec)
+{
+	struct fl_buf got = FL_BUF_INIT;
+	struct stat st;
+	char full[512];
+
+	snprintf(full, sizeof(full), "%s/%s", dir, path);
+	if (lstat(full, &st) != 0 || !S_ISREG(st.st_mode))
+		fail_msg("'%s' is not a file", path);
+	if (((st.st_mode & 0100) != 0) != exec)
+		fail_msg("'%s': mode %o", path, (unsigned)st.st_mode);
+	capture(&got, "cat %s && echo x", full);
+	fl_buf_truncate(&got, got.len - 1);
+	assert_string_equal(got.ptr, content);
+	fl_buf_release(&got);
+}
+
+static void expect_link(const char *dir, const char *path, const char *target)
+{
+	char full[512], got[512];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(full, sizeof(full), "%s/%s", dir, path);
+	if (lstat(full, &st) != 0 || !S_ISLNK(st.st_mode))
+		fail_msg("'%s' is not a link", path);
+	n = readlink(full, got, sizeof(got) - 1);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_string_equal(got, target);
+}
+
+static void test_export_tree(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf got = FL_BUF_INIT;
+	struct fl_repo *repo = NULL;
+	struct fl_oid head, c1, missing;
+	char src[256], out[256], slash[260];
+
+	(void)state;
+	snprintf(src, sizeof(src), "%s/export-src", root);
+	snprintf(out, sizeof(out), "%s/export-out", root);
+	run("mkdir -p %s/charts/web/templates %s && cd %s && " GIT " init -q"
+	    " && printf 'top\\n' >a.txt"
+	    " && printf '#!/bin/sh\\necho hi\\n' >run.sh && chmod 755 run.sh"
+	    " && printf 'kind: Deployment\\n' >charts/web/templates/deploy.yaml"
+	    " && printf '' >charts/web/empty"
+	    " && printf '#!/bin/sh\\n' >charts/web/hook && chmod +x charts/web/hook"
+	    " && ln -s a.txt link && ln -s ../../a.txt charts/web/up && ln -s /etc/hostname abs"
+	    " && " GIT " add -A && " GIT " commit -q -m export",
+	    src, out, src);
+	assert_int_equal(fl_repo_open(&repo, src, &err), 0);
+	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
+
+	for (int pass = 0; pass < 2; pass++) {
+		/* The second pass writes over the first: files and links are replaced. */
+		if (fl_repo_export_tree(repo, &head, out, &err))
+			fail_msg("pass %d: %s", pass, err.msg);
+		expect_file(out, "a.txt", "top\n", false);
+		expect_file(out, "run.sh", "#!/bin/sh\necho hi\n", true);
+		expect_file(out, "charts/web/templates/deploy.yaml", "kind: Deployment\n", false);
+		expect_file(out, "charts/web/empty", "", false);
+		expect_file(out, "charts/web/hook", "#!/bin/sh\n", true);
+		expect_link(out, "link", "a.txt");
+		expect_link(out, "charts/web/up", "../../a.txt");
+		expect_link(out, "abs", "/etc/hostname");
+		/* Nothing else: no .git, no index. */
+		fl_buf_clear(&got);
+		capture(&got, "cd %s && find . | LC_ALL=C sort | tr '\\n' ' '", out);
+		assert_string_equal(
+			got.ptr, ". ./a.txt ./abs ./charts ./charts/web ./charts/web/empty ./charts/web/hook "
+				 "./charts/web/templates ./charts/web/templates/deploy.yaml ./charts/web/up "
+				 "./link ./run.sh ");
+	}
+	/* Into a fresh directory named with a trailing slash. */
+	run("rm -rf %s && mkdir %s", out, out);
+	snprintf(slash, sizeof(slash), "%s/", out);
+	assert_int_equal(fl_repo_export_tree(repo, &head, slash, &err), 0);
+	expect_link(out, "charts/web/up", "../../a.txt");
+	expect_file(out, "charts/web/hook", "#!/bin/sh\n", true);
+	fl_repo_free(repo);
+	run("rm -rf %s && mkdir %s", out, out);
+
+	/* Another repository's commit, with a mode change and a file turned directory. */
+	repo = open_work();
+	rev_parse(&c1, "c8");
+	assert_int_equal(fl_repo_export_tree(repo, &c1, out, &err), 0);
+	expect_file(out, "tenants/gamma.yaml", "name: gamma\n", true);
+	expect_file(out, "conf/a", "a\n", false);
+	fl_buf_clear(&got);
+	assert_int_equal(fl_repo_read_file(&got, repo, &c1, "tenants/acme/x.yaml", &err), 0);
+	assert_string_equal(got.ptr, "x: 2\n");
+
+	memset(&missing, 0xab, sizeof(missing));
+	assert_int_equal(fl_repo_export_tree(repo, &missing, out, &err), FL_ENOTFOUND);
+	/* A missing target directory fails on the first file. */
+	assert_int_equal(fl_repo_export_tree(repo, &c1, "/nonexistent/dir", &err), FL_EIO);
+	assert_non_null(strstr(err.msg, "/nonexistent/dir/"));
+
+	fl_buf_release(&got);
+	fl_repo_free(repo);
+	run("rm -rf %s %s", src, out);
+}
+
+/*
+ * Writes a tree object with one entry (mode, name, id) that git itself would
+ * refuse to make, and a commit of it; *out gets the commit.
+ */
+static void make_bad_commit(struct fl_oid *out, const char *dir, const char *mode, const char *name,
+			    const struct fl_oid *id)
+{
+	struct fl_buf hex = FL_BUF_INIT;
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "git -C %s hash-object -t tree --literally -w --stdin >%s/tree-id", dir,
+		 root);
+	FILE *f = popen(cmd, "w");
+	assert_non_null(f);
+	fprintf(f, "%s %s", mode, name);
+	fputc('\0', f);
+	fwrite(id->id, 1, sizeof(id->id), f);
+	assert_int_equal(pclose(f), 0);
+	capture(&hex, "cd %s && " GIT " commit-tree -m bad $(cat %s/tree-id)", dir, root);
+	parse_oid(out, hex.ptr);
+	fl_buf_release(&hex);
+}
+
+static void test_export_tree_unsafe(void **state)
+{
+	static const struct {
+		const char *mode, *name;
+		bool tree; /* the entry is the tree holding "escaped", else the blob */
+	} cases[] = {
+		{ "40000", "..", true },
+		{ "40000", ".", true },
+		{ "40000", ".git", true },
+		{ "40000", ".GIT", true },
+		{ "100644", "../escaped", false },
+		{ "100644", "sub/escaped", false },
+		{ "100644", "/tmp/escaped", false },
+		{ "100644", "..", false },
+	};
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf hex = FL_BUF_INIT;
+	struct fl_oid blob, tree, bad;
+	char src[256], out[256], escaped[300], msg[512], blob_hex[FL_OID_HEX_LEN + 1];
+	struct fl_repo *repo = open_clone(src, sizeof(src), "unsafe");
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/unsafe-out/inner", root);
+	snprintf(escaped, sizeof(escaped), "%s/unsafe-out/escaped", root);
+	run("mkdir -p %s", out);
+	capture(&hex, "cd %s && printf 'pwned\\n' | git hash-object -w --stdin", src);
+	parse_oid(&blob, hex.ptr);
+	fl_oid_hex(blob_hex, &blob);
+	fl_buf_clear(&hex);
+	capture(&hex, "cd %s && printf '100644 blob %s\\tescaped\\n' | git mktree", src, blob_hex);
+	parse_oid(&tree, hex.ptr);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_bad_commit(&bad, src, cases[i].mode, cases[i].name, cases[i].tree ? &tree : &blob);
+		int rc = fl_repo_export_tree(repo, &bad, out, &err);
+		if (rc != FL_EINPUT)
+			fail_msg("'%s': got %d (%s)", cases[i].name, rc, err.msg);
+		snprintf(msg, sizeof(msg), "refusing to export '%s/%s': unsafe name", out, cases[i].name);
+		assert_string_equal(err.msg, msg);
+		if (access(escaped, F_OK) == 0)
+			fail_msg("'%s': wrote outside the directory", cases[i].name);
+	}
+	/* A link with an empty target. */
+	run("cd %s && printf '' | git hash-object -w --stdin >%s/empty-id", src, root);
+	fl_buf_clear(&hex);
+	capture(&hex, "cat %s/empty-id", root);
+	parse_oid(&blob, hex.ptr);
+	make_bad_commit(&bad, src, "120000", "link", &blob);
+	assert_int_equal(fl_repo_export_tree(repo, &bad, out, &err), FL_EINPUT);
+	snprintf(msg, sizeof(msg), "symbolic link '%s/link' has a bad target", out);
+	assert_string_equal(err.msg, msg);
+
+	fl_buf_release(&hex);
+	fl_repo_free(repo);
+	run("rm -rf %s %s/unsafe-out %s/tree-id %s/empty-id", src, root, root, root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +1228,14 @@ int main(void)
 		cmocka_unit_test(test_read_blob),
 		cmocka_unit_test(test_init_commit_all),
 		cmocka_unit_test(test_init_commit_all_fails),
+		cmocka_unit_test(test_gitdir),
+		cmocka_unit_test(test_commit_time),
+		cmocka_unit_test(test_notes),
+		cmocka_unit_test(test_note_write_speed),
+		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_tag_create),
+		cmocka_unit_test(test_export_tree),
+		cmocka_unit_test(test_export_tree_unsafe),
 	};
 
 	return cmocka_run_group_tests(tests, setup_group, teardown_group);
