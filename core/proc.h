@@ -1,0 +1,42 @@
+/*
+ * Processes: run a command with extra environment, a working directory and
+ * a timeout, capturing what it prints (standard output and error together,
+ * truncated). The child runs in a process group of its own, killed whole on
+ * timeout, and dies with its parent if flotilla itself is killed.
+ */
+#ifndef FL_PROC_H
+#define FL_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+struct fl_proc_opts {
+	const char *const *argv;     /* argv[0] is looked up in PATH unless it has a '/' */
+	const char *const *env;      /* "NAME=value" entries added to the environment; NULL-terminated or NULL */
+	const char *cwd;             /* NULL: the current directory */
+	unsigned timeout_ms;         /* 0: none */
+	size_t max_output;           /* bytes of output kept; the rest is counted, not kept */
+	bool die_with_parent;        /* PR_SET_PDEATHSIG: killed when the caller dies */
+};
+
+struct fl_proc_result {
+	int exit_code;               /* the exit status, or 128 + signal when killed */
+	bool timed_out;
+	bool truncated;              /* output was longer than max_output */
+	long long elapsed_ms;
+};
+
+/*
+ * Runs the command to completion; its output (stdout and stderr
+ * interleaved) is appended to output (may be NULL: discarded). Returns 0
+ * when the command ran (whatever its exit code), FL_EIO or FL_ENOTFOUND
+ * (program missing or not executable) when it could not be started.
+ * Safe to call from several threads at once.
+ */
+int fl_proc_run(struct fl_proc_result *out, struct fl_buf *output, const struct fl_proc_opts *opts,
+		struct fl_error *err);
+
+#endif
