@@ -89,6 +89,12 @@ void fl_session_close(struct fl_session *s);
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_drift(int argc, char **argv);
+/* Hidden: the verify wrapper that flotilla starts itself (reconcile/verify.h). */
+int cmd_verify_exec(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

@@ -16,6 +16,15 @@ static const struct fl_cmd commands[] = {
 	{ "plan", cmd_plan, "Show what a commit would change in every tenant account.",
 	  "[--repo R] [--rev REV] [--tenant T]... [--since REV] [--driver TYPE:ARG] "
 	  "[--format text|json|markdown] [--detailed-exitcode]" },
+	{ "apply", cmd_apply, "Roll a commit out to every account in waves, canaries first.",
+	  "[--repo R] [--rev REV] [--through WAVE] [--tenant T]... [--prune] [--allow-mass-delete] [--wait] "
+	  "[--driver TYPE:ARG] [--format text|json]" },
+	{ "status", cmd_status, "Show each wave's state for a commit: counts, waits, failures.",
+	  "[REV] [--repo R] [--format text|json]" },
+	{ "promote", cmd_promote, "Promote a commit past a wave's manual gate (an annotated tag).",
+	  "REV --wave W [--repo R] [-m MESSAGE]" },
+	{ "drift", cmd_drift, "Report resources that differ from the commit their account's marker names.",
+	  "[--repo R] [--fix] [--driver TYPE:ARG]" },
 	{ "init", cmd_init, "Create a git repository holding an example fleet, committed.", "DIR" },
 	{ "version", cmd_version, "Print flotilla's version.", "" },
 	{ "help", cmd_help, "Show help for flotilla or one of its commands.", "[COMMAND]" },
@@ -38,9 +47,10 @@ static void main_help(FILE *to)
 		    "Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(to, "\nNot built yet: apply, status, promote, drift, watch.\n"
+	fprintf(to, "\nNot built yet: watch.\n"
 		    "Run 'flotilla <command> --help' for a command's options.\n"
-		    "Exit codes: 0 done, 1 error, 2 usage, 3 plan has changes (--detailed-exitcode).\n");
+		    "Exit codes: 0 done, 1 error, 2 usage, 3 plan has changes (--detailed-exitcode),\n"
+		    "4 rollout halted, 5 waiting for a bake or a promotion.\n");
 }
 
 int cmd_help(int argc, char **argv)
@@ -129,6 +139,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv + 1);
+	if (strcmp(argv[1], "__verify-exec") == 0)
+		return cmd_verify_exec(argc - 1, argv + 1);
 	const struct fl_cmd *cmd = fl_cmd_find(argv[1]);
 	if (!cmd) {
 		fprintf(stderr, "flotilla: unknown command '%s' (see 'flotilla --help')\n", argv[1]);

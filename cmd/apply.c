@@ -1,0 +1,274 @@
+/*
+ * flotilla apply: roll a commit out to every account in waves, canaries
+ * first, with statuses in the ledger note. Progress is drawn as one line per
+ * wave on a terminal, plain lines otherwise, or a JSON report at the end.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "reconcile/driver.h"
+#include "reconcile/ledger.h"
+#include "reconcile/plan_output.h"
+#include "reconcile/rollout.h"
+#include "core/banned.h"
+
+struct progress {
+	bool tty, json;
+	size_t drawn;              /* lines of the last frame on the terminal */
+	long long t0;
+	size_t *last_done;         /* per wave: done+failed last printed (plain mode) */
+	enum fl_state *last_state;
+	bool *last_started;
+	bool *last_finished;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void bar(char *out, size_t width, size_t done, size_t total)
+{
+	size_t fill = total ? done * width / total : width;
+	for (size_t i = 0; i < width; i++)
+		out[i] = i < fill ? '#' : '.';
+	out[width] = '\0';
+}
+
+static void wave_line(const struct fl_wave_report *w, long long elapsed_ms, bool with_bar, char *out, size_t cap)
+{
+	char b[24] = "";
+	if (with_bar) {
+		b[0] = '[';
+		bar(b + 1, 20, w->started ? w->done + w->skipped + w->failed : 0, w->total);
+		b[21] = ']';
+		b[22] = ' ';
+		b[23] = '\0';
+	}
+	if (!w->started)
+		snprintf(out, cap, "%-10s %s%s", w->name, b, w->description[0] ? w->description : "not started");
+	else if (w->finished)
+		snprintf(out, cap, "%-10s %s%s: %s (%llds)", w->name, b, fl_state_name(w->state), w->description,
+			 elapsed_ms / 1000);
+	else
+		snprintf(out, cap, "%-10s %s%zu/%zu done, %zu failed, %zu in flight (%llds)", w->name, b,
+			 w->done + w->skipped, w->total, w->failed, w->in_flight, elapsed_ms / 1000);
+}
+
+static void on_progress(const struct fl_rollout_report *report, size_t wave, void *payload)
+{
+	struct progress *p = payload;
+	char line[256];
+	long long elapsed = now_ms() - p->t0;
+	if (p->json)
+		return;
+	if (p->tty) {
+		if (p->drawn)
+			printf("\033[%zuA", p->drawn);
+		for (size_t w = 0; w < report->nwaves; w++) {
+			wave_line(&report->waves[w], elapsed, true, line, sizeof(line));
+			printf("\r\033[K%s\n", line);
+		}
+		p->drawn = report->nwaves;
+		fflush(stdout);
+		return;
+	}
+	/* Plain lines: on a change of state, and every tenth of the wave. */
+	const struct fl_wave_report *w = &report->waves[wave];
+	size_t finished = w->done + w->skipped + w->failed;
+	size_t step = w->total / 10 ? w->total / 10 : 1;
+	bool same_state = p->last_started[wave] == w->started && p->last_state[wave] == w->state &&
+			  p->last_finished[wave] == w->finished;
+	if (same_state && (finished < p->last_done[wave] + step || finished == p->last_done[wave]))
+		return;
+	p->last_done[wave] = finished;
+	p->last_state[wave] = w->state;
+	p->last_started[wave] = w->started;
+	p->last_finished[wave] = w->finished;
+	wave_line(w, elapsed, false, line, sizeof(line));
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static const char *outcome_name(enum fl_rollout_outcome o)
+{
+	switch (o) {
+	case FL_ROLLOUT_DONE: return "done";
+	case FL_ROLLOUT_HALTED: return "halted";
+	case FL_ROLLOUT_WAITING: return "waiting";
+	case FL_ROLLOUT_SUPERSEDED: return "superseded";
+	case FL_ROLLOUT_REFUSED: return "refused";
+	}
+	return "unknown";
+}
+
+static int exit_code(enum fl_rollout_outcome o)
+{
+	switch (o) {
+	case FL_ROLLOUT_DONE: return FL_EXIT_OK;
+	case FL_ROLLOUT_HALTED: return FL_EXIT_HALTED;
+	case FL_ROLLOUT_SUPERSEDED: return FL_EXIT_HALTED;
+	case FL_ROLLOUT_WAITING: return FL_EXIT_WAITING;
+	case FL_ROLLOUT_REFUSED: return FL_EXIT_ERROR;
+	}
+	return FL_EXIT_ERROR;
+}
+
+static void print_json(const struct fl_rollout_report *r, const char *revision)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	fl_buf_puts(&b, "{\"outcome\":");
+	fl_json_put_str(&b, outcome_name(r->outcome), strlen(outcome_name(r->outcome)));
+	fl_buf_printf(&b, ",\"revision\":\"%s\",\"status_failures\":%zu,\"waves\":[", revision, r->status_failures);
+	for (size_t w = 0; w < r->nwaves; w++) {
+		const struct fl_wave_report *wr = &r->waves[w];
+		fl_buf_puts(&b, w ? ",{\"description\":" : "{\"description\":");
+		fl_json_put_str(&b, wr->description, strlen(wr->description));
+		fl_buf_printf(&b, ",\"done\":%zu,\"failed\":%zu,\"name\":", wr->done + wr->skipped, wr->failed);
+		fl_json_put_str(&b, wr->name, strlen(wr->name));
+		fl_buf_printf(&b, ",\"started\":%s,\"state\":\"%s\",\"total\":%zu}", wr->started ? "true" : "false",
+			      fl_state_name(wr->state), wr->total);
+	}
+	fl_buf_puts(&b, "]}\n");
+	fputs(b.ptr, stdout);
+	fl_buf_release(&b);
+}
+
+static void print_summary(const struct fl_rollout_report *r)
+{
+	printf("\n");
+	for (size_t w = 0; w < r->nwaves; w++)
+		printf("  %-10s %-8s %s\n", r->waves[w].name,
+		       r->waves[w].description[0] ? fl_state_name(r->waves[w].state) : "-",
+		       r->waves[w].description[0] ? r->waves[w].description : "not started");
+	const char *what = r->outcome == FL_ROLLOUT_DONE     ? "rollout done"
+			   : r->outcome == FL_ROLLOUT_HALTED ? "rollout halted: a wave failed past its tolerance"
+			   : r->outcome == FL_ROLLOUT_WAITING ? "rollout waiting: a bake or a manual gate holds the next wave"
+			   : r->outcome == FL_ROLLOUT_SUPERSEDED ? "rollout superseded by a newer commit"
+								 : "rollout refused by the mass-delete guard (--allow-mass-delete overrides)";
+	printf("%s\n", what);
+	if (r->superseded_by[0])
+		printf("accounts are already at %.12s\n", r->superseded_by);
+}
+
+static void log_line(enum fl_log_level level, const char *msg, void *payload)
+{
+	(void)payload;
+	if (level >= FL_LOG_WARN)
+		fprintf(stderr, "%s\n", msg);
+}
+
+static int open_driver(struct fl_driver *d, const char *arg, const struct fl_fleet *fleet)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_arena arena;
+	struct fl_driver_conf conf;
+	int rc = FL_EXIT_OK;
+	fl_arena_init(&arena, 1024);
+	if (arg && fl_driver_conf_parse(&conf, &arena, arg, &err)) {
+		fprintf(stderr, "flotilla: %s\n", err.msg);
+		rc = FL_EXIT_USAGE;
+	} else if (fl_driver_open(d, arg ? &conf : &fleet->driver, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+	}
+	fl_arena_release(&arena);
+	return rc;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	const char *repo = NULL, *rev = NULL, *through = NULL, *driver_arg = NULL, *format = NULL;
+	struct fl_opt_list tenants = { 0 };
+	bool prune = false, mass = false, wait = false;
+	const struct fl_opt opts[] = {
+		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		{ FL_OPT_VALUE, "rev", 0, "REV", "the commit to roll out (default: HEAD)", &rev, false },
+		{ FL_OPT_VALUE, "through", 0, "WAVE", "stop after this wave", &through, false },
+		{ FL_OPT_LIST, "tenant", 't', "T", "apply only this tenant (repeatable); wave statuses are left alone", &tenants, false },
+		{ FL_OPT_FLAG, "prune", 0, NULL, "delete resources that left the release", &prune, false },
+		{ FL_OPT_FLAG, "allow-mass-delete", 0, NULL, "accept deletes beyond guard.max_delete_percent", &mass, false },
+		{ FL_OPT_FLAG, "wait", 0, NULL, "sleep through bakes and manual gates instead of exiting 5", &wait, false },
+		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver_arg, false },
+		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default) or json", &format, false },
+		{ .kind = FL_OPT_END },
+	};
+	struct fl_session s = { 0 };
+	struct fl_driver driver = { 0 };
+	struct fl_ledger *ledger = NULL;
+	struct fl_rollout_report report = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct progress p = { 0 };
+	char self[PATH_MAX];
+	int rc = fl_opt_parse(fl_cmd_find("apply"), opts, argc, argv);
+	if (rc) {
+		rc = fl_opt_exit(rc);
+		goto out;
+	}
+	if (format && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+		fprintf(stderr, "flotilla apply: unknown format '%s' (expected text or json)\n", format);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	if ((rc = fl_session_open(&s, repo, rev, NULL)) || (rc = open_driver(&driver, driver_arg, s.fleet)))
+		goto out;
+	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+		goto out;
+	}
+	p.json = format && strcmp(format, "json") == 0;
+	p.tty = !p.json && isatty(STDOUT_FILENO);
+	p.t0 = now_ms();
+	p.last_done = calloc(s.fleet->nwaves + 1, sizeof(*p.last_done));
+	p.last_state = calloc(s.fleet->nwaves + 1, sizeof(*p.last_state));
+	p.last_started = calloc(s.fleet->nwaves + 1, sizeof(*p.last_started));
+	p.last_finished = calloc(s.fleet->nwaves + 1, sizeof(*p.last_finished));
+	if (!p.last_done || !p.last_state || !p.last_started || !p.last_finished) {
+		rc = FL_EXIT_ERROR;
+		goto out;
+	}
+	struct fl_log log = { log_line, NULL, FL_LOG_WARN };
+	struct fl_rollout_opts ropts = {
+		.through = through, .tenants = tenants.len ? tenants.items : NULL, .ntenants = tenants.len,
+		.prune = prune, .allow_mass_delete = mass, .wait = wait, .self_exe = self, .log = &log,
+		.progress = on_progress, .payload = &p,
+	};
+	if (!p.json)
+		printf("Rolling out %s of fleet %s\n", s.fleet->revision, s.fleet->name);
+	if (fl_rollout_run(&report, s.repo, s.fleet, &driver, ledger, &ropts, &err)) {
+		fl_print_error(&err);
+		rc = err.code == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ERROR;
+		goto out;
+	}
+	if (p.json)
+		print_json(&report, s.fleet->revision);
+	else
+		print_summary(&report);
+	if (report.status_failures)
+		fprintf(stderr, "warning: %zu status%s could not be written: %s\n", report.status_failures,
+			report.status_failures == 1 ? "" : "es", report.status_error);
+	rc = exit_code(report.outcome);
+out:
+	free(p.last_done);
+	free(p.last_state);
+	free(p.last_started);
+	free(p.last_finished);
+	fl_rollout_report_release(&report);
+	fl_ledger_free(ledger);
+	fl_driver_close(&driver);
+	fl_session_close(&s);
+	fl_opt_list_release(&tenants);
+	return rc;
+}

@@ -1,0 +1,193 @@
+/*
+ * flotilla drift [--fix]: observe every account fully and report resources
+ * that differ from the commit its marker names; with --fix, apply that
+ * commit again to the drifted tenants, through the same waves and
+ * tolerances.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "reconcile/driver.h"
+#include "reconcile/ledger.h"
+#include "reconcile/plan.h"
+#include "reconcile/plan_output.h"
+#include "reconcile/rollout.h"
+#include "core/banned.h"
+
+/* Tenants grouped by the commit their primary region's marker names. */
+struct group {
+	char revision[FL_OID_HEX_LEN + 1];
+	struct fl_opt_list names;          /* owned strings */
+	struct fl_opt_list drifted;        /* borrowed from names */
+};
+
+struct drift {
+	struct group *groups;
+	size_t n, cap;
+	struct fl_plan_writer w;
+	struct group *current;
+	size_t drifted;
+};
+
+static void add_name(struct fl_opt_list *l, const char *name)
+{
+	FL_GROW(l->items, l->cap, l->len + 1);
+	l->items[l->len++] = name;
+}
+
+static struct group *group_for(struct drift *d, const char *revision)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->groups[i].revision, revision) == 0)
+			return &d->groups[i];
+	FL_GROW(d->groups, d->cap, d->n + 1);
+	struct group *g = &d->groups[d->n++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->revision, sizeof(g->revision), "%s", revision);
+	return g;
+}
+
+static void group_tenants(struct drift *d, const struct fl_fleet *fleet, struct fl_driver *driver)
+{
+	for (size_t i = 0; i < fleet->ntenants; i++) {
+		const struct fl_tenant *t = &fleet->tenants[i];
+		struct fl_marker m;
+		bool found = false;
+		struct fl_error ignored = FL_ERROR_INIT;
+		if (t->state != FL_TENANT_ACTIVE || !t->nregions ||
+		    driver->ops->marker(driver->self, t, t->regions[0], &m, &found, &ignored) || !found)
+			continue;
+		add_name(&group_for(d, m.revision)->names, fl_strdup(t->name));
+	}
+}
+
+static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
+{
+	struct drift *d = payload;
+	struct fl_buf out = FL_BUF_INIT;
+	if (tp->outcome != FL_TENANT_CHANGES && tp->outcome != FL_TENANT_FAILED)
+		return 0;
+	d->drifted++;
+	add_name(&d->current->drifted, tp->tenant->name);
+	fl_plan_write_tenant(&out, &d->w, tp);
+	fputs(out.ptr, stdout);
+	fl_buf_release(&out);
+	return 0;
+}
+
+static int check_group(struct drift *d, struct group *g, const char *repo, struct fl_driver *driver)
+{
+	struct fl_session s = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_plan_summary sum;
+	struct fl_fleet_load_opts lopts = { .only = g->names.items, .nonly = g->names.len };
+	int rc = fl_session_open(&s, repo, g->revision, &lopts);
+	if (rc)
+		return rc;
+	struct fl_plan_opts popts = { .refresh = true };
+	d->w = (struct fl_plan_writer){ .format = FL_FORMAT_TEXT, .fleet = s.fleet };
+	d->current = g;
+	printf("accounts at %.12s: %zu tenant%s\n", g->revision, g->names.len, g->names.len == 1 ? "" : "s");
+	if (fl_plan_run(&sum, s.fleet, driver, &popts, on_tenant, d, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+	}
+	fl_session_close(&s);
+	return rc;
+}
+
+static int fix_group(struct group *g, const char *repo, struct fl_driver *driver)
+{
+	struct fl_session s = { 0 };
+	struct fl_ledger *ledger = NULL;
+	struct fl_rollout_report report = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	int rc = fl_session_open(&s, repo, g->revision, NULL);
+	if (rc)
+		return rc;
+	struct fl_rollout_opts ropts = { .tenants = g->drifted.items, .ntenants = g->drifted.len, .self_exe = self };
+	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
+	    fl_rollout_run(&report, s.repo, s.fleet, driver, ledger, &ropts, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+	} else {
+		printf("fixed at %.12s: %s\n", g->revision,
+		       report.outcome == FL_ROLLOUT_DONE ? "done" : "not finished (see flotilla status)");
+		rc = report.outcome == FL_ROLLOUT_DONE ? FL_EXIT_OK : report.outcome == FL_ROLLOUT_WAITING ? FL_EXIT_WAITING : FL_EXIT_HALTED;
+	}
+	fl_rollout_report_release(&report);
+	fl_ledger_free(ledger);
+	fl_session_close(&s);
+	return rc;
+}
+
+int cmd_drift(int argc, char **argv)
+{
+	const char *repo = NULL, *driver_arg = NULL;
+	bool fix = false;
+	const struct fl_opt opts[] = {
+		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		{ FL_OPT_FLAG, "fix", 0, NULL, "apply the marker's commit again to drifted tenants", &fix, false },
+		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver_arg, false },
+		{ .kind = FL_OPT_END },
+	};
+	struct fl_session head = { 0 };
+	struct fl_driver driver = { 0 };
+	struct fl_arena arena;
+	struct fl_driver_conf conf;
+	struct fl_error err = FL_ERROR_INIT;
+	struct drift d = { 0 };
+	fl_arena_init(&arena, 1024);
+	int rc = fl_opt_parse(fl_cmd_find("drift"), opts, argc, argv);
+	if (rc) {
+		rc = fl_opt_exit(rc);
+		goto out;
+	}
+	if ((rc = fl_session_open(&head, repo, NULL, NULL)))
+		goto out;
+	if (driver_arg && fl_driver_conf_parse(&conf, &arena, driver_arg, &err)) {
+		fprintf(stderr, "flotilla drift: %s\n", err.msg);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	if (fl_driver_open(&driver, driver_arg ? &conf : &head.fleet->driver, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+		goto out;
+	}
+	group_tenants(&d, head.fleet, &driver);
+	for (size_t i = 0; i < d.n && !rc; i++)
+		rc = check_group(&d, &d.groups[i], repo, &driver);
+	if (rc)
+		goto out;
+	printf("drift: %zu tenant%s differ from the commit their accounts record\n", d.drifted,
+	       d.drifted == 1 ? "" : "s");
+	if (!fix) {
+		rc = d.drifted ? FL_EXIT_CHANGES : FL_EXIT_OK;
+		goto out;
+	}
+	for (size_t i = 0; i < d.n && !rc; i++)
+		if (d.groups[i].drifted.len)
+			rc = fix_group(&d.groups[i], repo, &driver);
+out:
+	for (size_t i = 0; i < d.n; i++) {
+		for (size_t j = 0; j < d.groups[i].names.len; j++)
+			free((char *)d.groups[i].names.items[j]);
+		fl_opt_list_release(&d.groups[i].names);
+		fl_opt_list_release(&d.groups[i].drifted);
+	}
+	free(d.groups);
+	fl_driver_close(&driver);
+	fl_session_close(&head);
+	fl_arena_release(&arena);
+	return rc;
+}

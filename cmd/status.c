@@ -1,0 +1,216 @@
+/*
+ * flotilla status [REV]: each wave's state for a commit from its ledger
+ * note: counts, what it waits for (a bake, a promotion), and the tenants
+ * that failed with why.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "reconcile/ledger.h"
+#include "reconcile/rollout.h"
+#include "core/banned.h"
+
+struct wave_view {
+	const char *name;
+	bool known;
+	enum fl_state state;
+	struct fl_buf description;
+	size_t tenants, applied, failed, skipped;
+	long long bake_until;
+	bool gated, promoted;
+};
+
+static void count_tenants(struct wave_view *views, const struct fl_fleet *f, struct fl_ledger *l)
+{
+	for (size_t i = 0; i < f->ntenants; i++) {
+		const struct fl_tenant *t = &f->tenants[i];
+		struct wave_view *v = &views[t->wave];
+		enum fl_tenant_result result;
+		v->tenants++;
+		if (!fl_ledger_tenant(l, t->name, &result, NULL))
+			continue;
+		if (result == FL_RESULT_FAILED)
+			v->failed++;
+		else if (result == FL_RESULT_SKIPPED)
+			v->skipped++;
+		else
+			v->applied++;
+	}
+}
+
+static int build_views(struct wave_view *views, struct fl_session *s, struct fl_ledger *l)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	const struct fl_fleet *f = s->fleet;
+	for (size_t w = 0; w < f->nwaves; w++) {
+		char context[160];
+		struct wave_view *v = &views[w];
+		v->name = f->waves[w].name;
+		fl_buf_init(&v->description, 0);
+		snprintf(context, sizeof(context), "flotilla/wave/%s", v->name);
+		v->known = fl_ledger_context(l, context, &v->state, &v->description);
+		if (w > 0 && f->waves[w - 1].bake_s) {
+			long long t0 = fl_ledger_wave_success_time(l, f->waves[w - 1].name);
+			if (t0 && fl_now() < t0 + f->waves[w - 1].bake_s)
+				v->bake_until = t0 + f->waves[w - 1].bake_s;
+		}
+		v->gated = f->waves[w].gate_manual;
+		if (v->gated && fl_rollout_promoted(&v->promoted, s->repo, &s->commit, v->name, &err)) {
+			fl_print_error(&err);
+			return FL_EXIT_ERROR;
+		}
+	}
+	count_tenants(views, f, l);
+	return 0;
+}
+
+static const char *waiting_for(const struct wave_view *v, char *buf, size_t cap)
+{
+	if (v->known && v->state != FL_STATE_PENDING)
+		return "";
+	if (v->bake_until) {
+		char when[32];
+		fl_time_format(when, v->bake_until);
+		snprintf(buf, cap, "waits: bake until %s", when);
+		return buf;
+	}
+	if (v->gated && !v->promoted)
+		return "waits: promotion (flotilla promote REV --wave ...)";
+	if (v->gated && v->promoted)
+		return "promoted: the next apply starts it";
+	return "";
+}
+
+static void print_text(struct wave_view *views, struct fl_session *s, struct fl_ledger *l)
+{
+	const struct fl_fleet *f = s->fleet;
+	enum fl_state plan_state;
+	struct fl_buf plan = FL_BUF_INIT;
+	char buf[128];
+	printf("fleet %s at %s\n", f->name, f->revision);
+	if (fl_ledger_context(l, "flotilla/plan", &plan_state, &plan))
+		printf("  %-18s %-8s %s\n", "flotilla/plan", fl_state_name(plan_state), plan.ptr);
+	else
+		printf("  %-18s %-8s %s\n", "flotilla/plan", "-", "no rollout recorded for this commit");
+	fl_buf_release(&plan);
+	for (size_t w = 0; w < f->nwaves; w++) {
+		struct wave_view *v = &views[w];
+		char context[160];
+		snprintf(context, sizeof(context), "wave/%s", v->name);
+		printf("  %-18s %-8s %s\n", context, v->known ? fl_state_name(v->state) : "-",
+		       v->known ? v->description.ptr : "not started");
+		printf("  %-18s %-8s %zu tenants: %zu applied, %zu failed, %zu skipped", "", "", v->tenants,
+		       v->applied, v->failed, v->skipped);
+		const char *wait = waiting_for(v, buf, sizeof(buf));
+		printf("%s%s\n", wait[0] ? "; " : "", wait);
+	}
+	bool header = false;
+	for (size_t i = 0; i < f->ntenants; i++) {
+		enum fl_tenant_result result;
+		struct fl_buf why = FL_BUF_INIT;
+		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
+			if (!header)
+				printf("failed tenants:\n");
+			header = true;
+			printf("  %s (wave %s): %s\n", f->tenants[i].name, f->waves[f->tenants[i].wave].name, why.ptr);
+		}
+		fl_buf_release(&why);
+	}
+}
+
+static void put_str_field(struct fl_buf *b, const char *key, const char *value, bool comma)
+{
+	if (comma)
+		fl_buf_putc(b, ',');
+	fl_json_put_str(b, key, strlen(key));
+	fl_buf_putc(b, ':');
+	fl_json_put_str(b, value, strlen(value));
+}
+
+static void print_json(struct wave_view *views, struct fl_session *s, struct fl_ledger *l)
+{
+	const struct fl_fleet *f = s->fleet;
+	struct fl_buf b = FL_BUF_INIT;
+	fl_buf_puts(&b, "{\"failed\":[");
+	size_t nfailed = 0;
+	for (size_t i = 0; i < f->ntenants; i++) {
+		enum fl_tenant_result result;
+		struct fl_buf why = FL_BUF_INIT;
+		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
+			fl_buf_puts(&b, nfailed++ ? ",{" : "{");
+			put_str_field(&b, "error", why.ptr, false);
+			put_str_field(&b, "tenant", f->tenants[i].name, true);
+			put_str_field(&b, "wave", f->waves[f->tenants[i].wave].name, true);
+			fl_buf_putc(&b, '}');
+		}
+		fl_buf_release(&why);
+	}
+	fl_buf_puts(&b, "],");
+	put_str_field(&b, "revision", f->revision, false);
+	fl_buf_puts(&b, ",\"waves\":[");
+	for (size_t w = 0; w < f->nwaves; w++) {
+		struct wave_view *v = &views[w];
+		char when[32] = "";
+		if (v->bake_until)
+			fl_time_format(when, v->bake_until);
+		fl_buf_printf(&b, "%s{\"applied\":%zu,\"awaiting_promotion\":%s,", w ? "," : "", v->applied,
+			      v->gated && !v->promoted ? "true" : "false");
+		put_str_field(&b, "bake_until", when, false);
+		put_str_field(&b, "description", v->known ? v->description.ptr : "", true);
+		fl_buf_printf(&b, ",\"failed\":%zu", v->failed);
+		put_str_field(&b, "name", v->name, true);
+		fl_buf_printf(&b, ",\"skipped\":%zu", v->skipped);
+		put_str_field(&b, "state", v->known ? fl_state_name(v->state) : "none", true);
+		fl_buf_printf(&b, ",\"tenants\":%zu}", v->tenants);
+	}
+	fl_buf_puts(&b, "]}\n");
+	fputs(b.ptr, stdout);
+	fl_buf_release(&b);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *repo = NULL, *rev = NULL, *format = NULL;
+	const struct fl_opt opts[] = {
+		{ FL_OPT_ARG, "REV", 0, NULL, "the commit (default: HEAD)", &rev, false },
+		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default) or json", &format, false },
+		{ .kind = FL_OPT_END },
+	};
+	struct fl_session s = { 0 };
+	struct fl_ledger *ledger = NULL;
+	struct wave_view *views = NULL;
+	struct fl_error err = FL_ERROR_INIT;
+	int rc = fl_opt_parse(fl_cmd_find("status"), opts, argc, argv);
+	if (rc)
+		return fl_opt_exit(rc);
+	if (format && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+		fprintf(stderr, "flotilla status: unknown format '%s' (expected text or json)\n", format);
+		return FL_EXIT_USAGE;
+	}
+	if ((rc = fl_session_open(&s, repo, rev, NULL)))
+		return rc;
+	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+		goto out;
+	}
+	views = calloc(s.fleet->nwaves + 1, sizeof(*views));
+	if (!views || (rc = build_views(views, &s, ledger)))
+		goto out;
+	if (format && strcmp(format, "json") == 0)
+		print_json(views, &s, ledger);
+	else
+		print_text(views, &s, ledger);
+out:
+	for (size_t w = 0; views && w < s.fleet->nwaves; w++)
+		fl_buf_release(&views[w].description);
+	free(views);
+	fl_ledger_free(ledger);
+	fl_session_close(&s);
+	return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * The ledger: what a rollout of one commit has done, kept as a
+ * pretty-printed JSON git note on the commit (refs/notes/flotilla, SPEC 5):
+ * each status context's latest state, each tenant's result with its verify
+ * runs, each wave's success and bake times, and decommission receipts. It
+ * is the durable state that makes apply level-triggered: a rollout killed
+ * at any instant resumes from it and the accounts' markers. Safe to use
+ * from several threads; changes are saved to the note within 250 ms, and
+ * at once by fl_ledger_flush.
+ */
+#ifndef FL_LEDGER_H
+#define FL_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/git.h"
+#include "core/hash.h"
+
+#define FL_NOTES_REF "refs/notes/flotilla"
+#define FL_LEDGER_OUTPUT_MAX 4096    /* bytes of a verify command's output kept */
+
+enum fl_state { FL_STATE_PENDING, FL_STATE_SUCCESS, FL_STATE_FAILURE, FL_STATE_ERROR };
+
+const char *fl_state_name(enum fl_state state);
+
+struct fl_ledger;
+
+/*
+ * Opens the ledger of commit in the repository at gitdir (a handle of its
+ * own, so the caller's struct fl_repo stays single-threaded), reading the
+ * note if there is one. A note that is not a ledger is an error.
+ */
+int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_oid *commit,
+		   struct fl_error *err);
+void fl_ledger_free(struct fl_ledger *ledger);
+
+/* Sets a context's state and description (at most 140 bytes; longer is cut). */
+int fl_ledger_set_context(struct fl_ledger *ledger, const char *context, enum fl_state state,
+			  const char *description, struct fl_error *err);
+/* The state of a context; false when the ledger has none. description may be NULL. */
+bool fl_ledger_context(struct fl_ledger *ledger, const char *context, enum fl_state *state,
+		       struct fl_buf *description);
+
+/* One verify run of a tenant in a region. */
+struct fl_verify_record {
+	const char *name;
+	const char *region;
+	int exit_code;
+	bool timed_out;
+	long long elapsed_ms;
+	long long time;          /* when it finished, seconds since the epoch */
+	const char *output;      /* truncated to FL_LEDGER_OUTPUT_MAX */
+	size_t output_len;
+};
+
+enum fl_tenant_result { FL_RESULT_APPLIED, FL_RESULT_UNCHANGED, FL_RESULT_FAILED, FL_RESULT_SKIPPED,
+			FL_RESULT_DECOMMISSIONED };
+
+const char *fl_tenant_result_name(enum fl_tenant_result result);
+
+/* Records a verify run; written through. */
+int fl_ledger_add_verify(struct fl_ledger *ledger, const char *tenant, const struct fl_verify_record *rec,
+			 struct fl_error *err);
+/* True when the verify `name` passed for tenant in region at this commit. */
+bool fl_ledger_verify_passed(struct fl_ledger *ledger, const char *tenant, const char *region,
+			     const char *name);
+
+/* Records a tenant's result; error may be NULL. */
+int fl_ledger_set_tenant(struct fl_ledger *ledger, const char *tenant, const char *wave,
+			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
+			 struct fl_error *err);
+/* The recorded result of a tenant; false when none. */
+bool fl_ledger_tenant(struct fl_ledger *ledger, const char *tenant, enum fl_tenant_result *result,
+		      struct fl_buf *error);
+
+/* Wave bookkeeping: when it succeeded (0: not yet). Set once; later calls keep the first time. */
+int fl_ledger_wave_succeeded(struct fl_ledger *ledger, const char *wave, long long when,
+			     struct fl_error *err);
+long long fl_ledger_wave_success_time(struct fl_ledger *ledger, const char *wave);
+
+/* One deleted resource of a decommission receipt. */
+struct fl_receipt_item {
+	const char *region, *kind, *name;
+	struct fl_fp fp;
+};
+
+int fl_ledger_add_receipt(struct fl_ledger *ledger, const char *tenant, const struct fl_receipt_item *items,
+			  size_t n, long long when, struct fl_error *err);
+
+/* Saves pending changes to the note now (changes are saved at most every 250 ms otherwise). */
+int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);
+
+/* The note's text as it stands (pretty JSON), for `flotilla status`. */
+int fl_ledger_text(struct fl_ledger *ledger, struct fl_buf *out, struct fl_error *err);
+
+/* The current time (seconds since the epoch); FLOTILLA_NOW overrides it for tests. */
+long long fl_now(void);
+/* Formats t as 2026-11-25T12:45:00Z. */
+void fl_time_format(char out[32], long long t);
+
+#endif

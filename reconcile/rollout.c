@@ -1,0 +1,744 @@
+/*
+ * The rollout engine; see rollout.h. One wave at a time: a dispatcher
+ * starts tenants on threads of their own as strict mode allows, and each
+ * tenant runs plan, apply, observe-again and verify by itself.
+ */
+#include "reconcile/rollout.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "reconcile/plan_output.h"
+#include "reconcile/verify.h"
+#include "core/banned.h"
+
+struct rollout {
+	struct fl_repo *repo;            /* under repo_lock: not thread-safe */
+	pthread_mutex_t repo_lock;
+	const struct fl_fleet *fleet;
+	struct fl_driver *driver;
+	struct fl_ledger *ledger;
+	const struct fl_rollout_opts *opts;
+	struct fl_rollout_report *report;
+	struct fl_plan_opts popts;
+	struct fl_verify_ctx vctx;
+	char *workdir, *receipts;
+	bool partial;                    /* --tenant: wave statuses are left alone */
+	pthread_mutex_t lock;            /* guards everything below and the report */
+	pthread_cond_t cond;
+	bool superseded;
+	struct fl_oid *behind;           /* older commits the accounts were at */
+	size_t nbehind, capbehind;
+	size_t status_failures;
+};
+
+struct job {
+	struct rollout *r;
+	const struct fl_tenant *tenant;
+	size_t wave;
+	pthread_t thread;
+	bool failed, finished, joined;
+};
+
+void fl_rollout_report_release(struct fl_rollout_report *report)
+{
+	free(report->waves);
+	memset(report, 0, sizeof(*report));
+}
+
+void fl_promotion_tag(char *out, size_t cap, const char *wave, const struct fl_oid *commit)
+{
+	char hex[FL_OID_HEX_LEN + 1];
+	fl_oid_hex(hex, commit);
+	snprintf(out, cap, "flotilla/promote/%s/%s", wave, hex);
+}
+
+/* ---- statuses ---- */
+
+static void note_status_error(struct rollout *r, int rc, const struct fl_error *e)
+{
+	if (!rc)
+		return;
+	/* Writing a status never fails a rollout: it is counted and reported at the end. */
+	pthread_mutex_lock(&r->lock);
+	r->report->status_failures++;
+	snprintf(r->report->status_error, sizeof(r->report->status_error), "%s", e->msg);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc)
+{
+	struct fl_error e = FL_ERROR_INIT;
+	note_status_error(r, fl_ledger_set_context(r->ledger, context, state, desc, &e), &e);
+}
+
+static void wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc)
+{
+	char context[160];
+	struct fl_wave_report *wr = &r->report->waves[w];
+	wr->state = state;
+	snprintf(wr->description, sizeof(wr->description), "%s", desc);
+	if (r->partial)
+		return;
+	snprintf(context, sizeof(context), "flotilla/wave/%s", r->fleet->waves[w].name);
+	set_context(r, context, state, desc);
+}
+
+static void describe_running(struct fl_wave_report *wr, char *out, size_t cap)
+{
+	snprintf(out, cap, "applying: %zu/%zu done, %zu failed (tolerance %u)", wr->done + wr->skipped,
+		 wr->total, wr->failed, wr->tolerance);
+}
+
+/* ---- tenants ---- */
+
+static bool is_ancestor(struct rollout *r, const struct fl_oid *a, const struct fl_oid *b)
+{
+	bool yes = false;
+	struct fl_error ignored = FL_ERROR_INIT;
+	pthread_mutex_lock(&r->repo_lock);
+	if (fl_repo_is_ancestor(&yes, r->repo, a, b, &ignored))
+		yes = false;
+	pthread_mutex_unlock(&r->repo_lock);
+	return yes;
+}
+
+static void remember_behind(struct rollout *r, const struct fl_oid *old)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->nbehind; i++)
+		if (fl_oid_equal(&r->behind[i], old))
+			goto out;
+	FL_GROW(r->behind, r->capbehind, r->nbehind + 1);
+	r->behind[r->nbehind++] = *old;
+out:
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Parses a marker's revision; false for none or garbage. */
+static bool marker_oid(struct fl_oid *out, const struct fl_marker *m)
+{
+	for (size_t i = 0; i < sizeof(out->id); i++) {
+		unsigned v;
+		if (sscanf(m->revision + 2 * i, "%2x", &v) != 1)
+			return false;
+		out->id[i] = (unsigned char)v;
+	}
+	return true;
+}
+
+/*
+ * Reads the tenant's markers: *at_rev when every region's marker is at this
+ * commit; *ahead (with its commit) when an account is already at a
+ * descendant of it, so this rollout is superseded for that tenant.
+ */
+static void read_markers(struct rollout *r, const struct fl_tenant *t, bool *at_rev, bool *ahead,
+			 char ahead_rev[FL_OID_HEX_LEN + 1])
+{
+	*at_rev = t->nregions > 0;
+	*ahead = false;
+	for (size_t i = 0; i < t->nregions; i++) {
+		struct fl_marker m;
+		struct fl_oid oid;
+		bool found = false;
+		struct fl_error ignored = FL_ERROR_INIT;
+		if (r->driver->ops->marker(r->driver->self, t, t->regions[i], &m, &found, &ignored) || !found) {
+			*at_rev = false;
+			continue;
+		}
+		if (strcmp(m.revision, r->fleet->revision) == 0)
+			continue;
+		*at_rev = false;
+		if (!marker_oid(&oid, &m))
+			continue;
+		if (is_ancestor(r, &r->fleet->commit, &oid)) {
+			*ahead = true;
+			memcpy(ahead_rev, m.revision, FL_OID_HEX_LEN + 1);
+		} else if (is_ancestor(r, &oid, &r->fleet->commit)) {
+			remember_behind(r, &oid);
+		}
+	}
+}
+
+struct region_write_buf {
+	struct fl_put_res *put;
+	struct fl_res_key *del;
+	struct fl_receipt_item *receipt;
+	size_t nreceipt, capreceipt;
+};
+
+static int write_region(struct rollout *r, const struct fl_tenant_plan *tp, const struct fl_region_plan *rp,
+			struct region_write_buf *b, struct fl_error *err)
+{
+	const struct fl_tenant *t = tp->tenant;
+	bool decommission = t->state == FL_TENANT_DECOMMISSIONED;
+	size_t nput = 0, ndel = 0;
+	free(b->put);
+	free(b->del);
+	b->put = fl_calloc(rp->nchanges, sizeof(*b->put));
+	b->del = fl_calloc(rp->nchanges, sizeof(*b->del));
+	for (size_t i = 0; i < rp->nchanges; i++) {
+		const struct fl_change *c = &rp->changes[i];
+		if (c->op == FL_OP_DELETE) {
+			b->del[ndel++] = (struct fl_res_key){ c->kind, c->name };
+			FL_GROW(b->receipt, b->capreceipt, b->nreceipt + 1);
+			b->receipt[b->nreceipt++] = (struct fl_receipt_item){ rp->region, c->kind, c->name, c->old_fp };
+			continue;
+		}
+		b->put[nput++] = (struct fl_put_res){ c->kind, c->name, c->new_fp, c->spec, c->spec_len,
+						      c->op == FL_OP_UPDATE ? &c->old_fp : NULL };
+	}
+	struct fl_marker marker = { .tenant_fp = tp->tenant_fp };
+	/*
+	 * The inputs fingerprint lets plans trust the marker; resources kept only
+	 * because prune is off must stay visible to a later --prune plan.
+	 */
+	if (!tp->withheld)
+		marker.inputs_fp = tp->inputs_fp;
+	memcpy(marker.revision, r->fleet->revision, sizeof(marker.revision));
+	marker.resources = rp->in_manifest && !decommission ? rp->unchanged + nput : 0;
+	struct fl_region_write w = { rp->region, b->put, nput, b->del, ndel, &marker };
+	return r->driver->ops->apply(r->driver->self, t, &w, err);
+}
+
+/* Observes the tenant again: the account must now hold exactly the plan. */
+static int check_converged(struct rollout *r, const struct fl_tenant *t, struct fl_error *err)
+{
+	struct fl_tenant_plan again;
+	struct fl_plan_opts popts = r->popts;
+	int rc = 0;
+	popts.refresh = true;
+	fl_tenant_plan_init(&again);
+	fl_plan_tenant(&again, r->fleet, r->driver, t, &popts);
+	if (again.outcome == FL_TENANT_FAILED)
+		rc = fl_error_set(err, again.error.code ? again.error.code : FL_EDRIVER,
+				  "observing after the apply: %s", again.error.msg);
+	else if (again.creates || again.updates || again.deletes)
+		rc = fl_error_set(err, FL_EDRIVER,
+				  "after the apply the account still differs from the commit: +%zu ~%zu -%zu",
+				  again.creates, again.updates, again.deletes);
+	fl_tenant_plan_release(&again);
+	fl_arena_release(&again.arena);
+	return rc;
+}
+
+static int apply_changes(struct rollout *r, const struct fl_tenant_plan *tp, struct fl_error *err)
+{
+	const struct fl_tenant *t = tp->tenant;
+	struct region_write_buf b = { 0 };
+	int rc = 0;
+	if (tp->bootstrap && !r->driver->ops->bootstrap) {
+		rc = fl_error_set(err, FL_EDRIVER, "account '%s' does not exist and driver '%s' cannot create accounts",
+				  t->account, r->driver->ops->type);
+		goto out;
+	}
+	if (tp->bootstrap && (rc = r->driver->ops->bootstrap(r->driver->self, t, err)))
+		goto out;
+	for (size_t i = 0; i < tp->nregions && !rc; i++) {
+		rc = write_region(r, tp, &tp->regions[i], &b, err);
+		if (rc)
+			fl_error_prefix(err, "region '%s': ", tp->regions[i].region);
+	}
+	if (!rc)
+		rc = check_converged(r, t, err);
+	if (!rc && t->state == FL_TENANT_DECOMMISSIONED && b.nreceipt) {
+		struct fl_error e = FL_ERROR_INIT;
+		note_status_error(r, fl_ledger_add_receipt(r->ledger, t->name, b.receipt, b.nreceipt, fl_now(), &e),
+				  &e);
+	}
+out:
+	free(b.put);
+	free(b.del);
+	free(b.receipt);
+	return rc;
+}
+
+static int run_verifies(struct rollout *r, const struct fl_tenant *t, const struct fl_wave *wave,
+			struct fl_error *err)
+{
+	struct fl_verify_ctx ctx = r->vctx;
+	struct fl_buf output = FL_BUF_INIT;
+	int rc = 0;
+	ctx.wave = wave;
+	for (size_t i = 0; i < t->nregions && !rc; i++) {
+		for (size_t v = 0; v < wave->nverify && !rc; v++) {
+			const struct fl_verify *verify = &wave->verify[v];
+			struct fl_verify_record rec;
+			struct fl_error e = FL_ERROR_INIT;
+			if (fl_ledger_verify_passed(r->ledger, t->name, t->regions[i], verify->name))
+				continue;
+			fl_buf_clear(&output);
+			if ((rc = fl_verify_run(&rec, &output, &ctx, t, t->regions[i], verify, err)))
+				break;
+			note_status_error(r, fl_ledger_add_verify(r->ledger, t->name, &rec, &e), &e);
+			if (rec.timed_out)
+				rc = fl_error_set(err, FL_EDRIVER, "verify '%s' in %s timed out after %u s", verify->name,
+						  t->regions[i], verify->timeout_s);
+			else if (rec.exit_code != 0)
+				rc = fl_error_set(err, FL_EDRIVER, "verify '%s' in %s exited with %d", verify->name,
+						  t->regions[i], rec.exit_code);
+		}
+	}
+	fl_buf_release(&output);
+	return rc;
+}
+
+/* Plans, applies, observes again and verifies one tenant; the result goes to the ledger. */
+static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
+{
+	const struct fl_wave *wave = &r->fleet->waves[w];
+	struct fl_tenant_plan tp;
+	struct fl_error err = FL_ERROR_INIT, e = FL_ERROR_INIT;
+	enum fl_tenant_result result = FL_RESULT_APPLIED;
+	bool at_rev = false, ahead = false, verify = false;
+	char ahead_rev[FL_OID_HEX_LEN + 1] = "";
+	int rc = 0;
+	fl_tenant_plan_init(&tp);
+	if (t->state == FL_TENANT_SUSPENDED) {
+		result = FL_RESULT_SKIPPED;
+		goto record;
+	}
+	read_markers(r, t, &at_rev, &ahead, ahead_rev);
+	if (ahead) {
+		pthread_mutex_lock(&r->lock);
+		r->superseded = true;
+		memcpy(r->report->superseded_by, ahead_rev, sizeof(ahead_rev));
+		pthread_mutex_unlock(&r->lock);
+		result = FL_RESULT_SKIPPED;
+		fl_error_set(&err, FL_OK, "superseded: the account is at %.12s, a newer commit", ahead_rev);
+		goto record;
+	}
+	fl_plan_tenant(&tp, r->fleet, r->driver, t, &r->popts);
+	if (tp.outcome == FL_TENANT_FAILED) {
+		err = tp.error;
+		rc = err.code ? err.code : FL_EDRIVER;
+	} else if (tp.outcome == FL_TENANT_CONVERGED && tp.from_marker) {
+		/* Nothing to write; verify only if this commit is what the markers record. */
+		result = at_rev ? FL_RESULT_APPLIED : FL_RESULT_UNCHANGED;
+		verify = at_rev;
+	} else {
+		rc = apply_changes(r, &tp, &err);
+		verify = true;
+	}
+	if (!rc && t->state == FL_TENANT_DECOMMISSIONED)
+		result = FL_RESULT_DECOMMISSIONED;
+	else if (!rc && verify)
+		rc = run_verifies(r, t, wave, &err);
+	if (rc)
+		result = FL_RESULT_FAILED;
+record:
+	note_status_error(r, fl_ledger_set_tenant(r->ledger, t->name, wave->name, result,
+						  fl_fp_is_zero(&tp.tenant_fp) ? NULL : &tp.tenant_fp,
+						  err.msg[0] ? err.msg : NULL, &e), &e);
+	fl_log(r->opts->log, result == FL_RESULT_FAILED ? FL_LOG_WARN : FL_LOG_INFO, "%s: %s%s%s", t->name,
+	       fl_tenant_result_name(result), err.msg[0] ? ": " : "", err.msg);
+	fl_tenant_plan_release(&tp);
+	fl_arena_release(&tp.arena);
+	return result != FL_RESULT_FAILED;
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	struct rollout *r = j->r;
+	bool ok = apply_tenant(r, j->tenant, j->wave);
+	pthread_mutex_lock(&r->lock);
+	j->failed = !ok;
+	j->finished = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* ---- waves ---- */
+
+static bool selected(const struct rollout *r, const struct fl_tenant *t)
+{
+	if (!r->opts->tenants)
+		return true;
+	for (size_t i = 0; i < r->opts->ntenants; i++)
+		if (strcmp(r->opts->tenants[i], t->name) == 0)
+			return true;
+	return false;
+}
+
+static void progress(struct rollout *r, size_t w)
+{
+	if (r->opts->progress)
+		r->opts->progress(r->report, w, r->opts->payload);
+}
+
+/* How many more tenants may start now: strict mode keeps failures within tolerance. */
+static size_t room(const struct fl_wave_report *wr)
+{
+	size_t budget = wr->tolerance + 1 > wr->failed ? wr->tolerance + 1 - wr->failed : 0;
+	size_t cap = wr->parallel < budget ? wr->parallel : budget;
+	return cap > wr->in_flight ? cap - wr->in_flight : 0;
+}
+
+/* Joins finished jobs and counts them; called with the lock held. */
+static void reap(struct rollout *r, struct job *jobs, size_t n, struct fl_wave_report *wr)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &jobs[i];
+		if (!j->finished || j->joined)
+			continue;
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(j->thread, NULL);
+		pthread_mutex_lock(&r->lock);
+		j->joined = true;
+		wr->in_flight--;
+		if (j->failed)
+			wr->failed++;
+		else if (j->tenant->state == FL_TENANT_SUSPENDED)
+			wr->skipped++;
+		else
+			wr->done++;
+	}
+}
+
+static int start_job(struct job *j, struct fl_wave_report *wr, struct fl_error *err)
+{
+	if (pthread_create(&j->thread, NULL, job_main, j) != 0)
+		return fl_error_set(err, FL_EINTERNAL, "cannot start a thread for tenant '%s'", j->tenant->name);
+	wr->in_flight++;
+	return 0;
+}
+
+static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n, struct fl_error *err)
+{
+	struct fl_wave_report *wr = &r->report->waves[w];
+	size_t next = 0;
+	int rc = 0;
+	char desc[160];
+	pthread_mutex_lock(&r->lock);
+	while (next < n || wr->in_flight > 0) {
+		bool stop = wr->failed > wr->tolerance || r->superseded || rc;
+		while (!stop && next < n && room(wr) > 0 && !(rc = start_job(&jobs[next], wr, err)))
+			next++;
+		if (wr->in_flight == 0)
+			break;
+		pthread_cond_wait(&r->cond, &r->lock);
+		reap(r, jobs, n, wr);
+		describe_running(wr, desc, sizeof(desc));
+		pthread_mutex_unlock(&r->lock);
+		wave_context(r, w, FL_STATE_PENDING, desc);
+		progress(r, w);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
+{
+	const struct fl_wave *wave = &r->fleet->waves[w];
+	struct fl_wave_report *wr = &r->report->waves[w];
+	struct job *jobs = fl_calloc(r->fleet->ntenants, sizeof(*jobs));
+	size_t n = 0;
+	char desc[160];
+	for (size_t i = 0; i < r->fleet->ntenants; i++) {
+		const struct fl_tenant *t = &r->fleet->tenants[i];
+		if (t->wave == w && selected(r, t))
+			jobs[n++] = (struct job){ .r = r, .tenant = t, .wave = w };
+	}
+	wr->total = n;
+	wr->parallel = fl_amount_resolve(&wave->max_parallel, wave->ntenants, true);
+	wr->tolerance = fl_amount_resolve(&wave->failure_tolerance, wave->ntenants, false);
+	wr->started = true;
+	describe_running(wr, desc, sizeof(desc));
+	wave_context(r, w, FL_STATE_PENDING, desc);
+	progress(r, w);
+	int rc = run_wave_jobs(r, w, jobs, n, err);
+	free(jobs);
+	wr->finished = true;
+	return rc;
+}
+
+/* ---- gates ---- */
+
+struct promo_search {
+	struct rollout *r;
+	bool found;
+};
+
+static int on_promotion(const struct fl_repo_tag *tag, void *payload)
+{
+	struct promo_search *s = payload;
+	bool yes = false;
+	struct fl_error ignored = FL_ERROR_INIT;
+	/* Called with repo_lock held by the caller. */
+	if (!fl_repo_is_ancestor(&yes, s->r->repo, &s->r->fleet->commit, &tag->target, &ignored) && yes) {
+		s->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+int fl_rollout_promoted(bool *out, struct fl_repo *repo, const struct fl_oid *commit, const char *wave,
+			struct fl_error *err)
+{
+	char prefix[256];
+	struct fl_fleet fake = { .commit = *commit };
+	struct rollout r = { .repo = repo, .fleet = &fake };
+	struct promo_search s = { &r, false };
+	snprintf(prefix, sizeof(prefix), "flotilla/promote/%s/", wave);
+	int rc = fl_repo_tags(repo, prefix, on_promotion, &s, err);
+	*out = s.found;
+	return rc < 0 ? rc : 0;
+}
+
+/* 0 when wave w may start now; else *until (bake) or *gate (promotion) say why not. */
+static int gate_check(struct rollout *r, size_t w, long long *until, bool *gate, struct fl_error *err)
+{
+	*until = 0;
+	*gate = false;
+	if (w == 0)
+		return 0;
+	const struct fl_wave *prev = &r->fleet->waves[w - 1];
+	if (prev->bake_s) {
+		long long t0 = fl_ledger_wave_success_time(r->ledger, prev->name);
+		if (t0 == 0)
+			t0 = fl_now();
+		if (fl_now() < t0 + prev->bake_s)
+			*until = t0 + prev->bake_s;
+	}
+	if (r->fleet->waves[w].gate_manual) {
+		bool promoted = false;
+		pthread_mutex_lock(&r->repo_lock);
+		int rc = fl_rollout_promoted(&promoted, r->repo, &r->fleet->commit, r->fleet->waves[w].name, err);
+		pthread_mutex_unlock(&r->repo_lock);
+		if (rc)
+			return rc;
+		*gate = !promoted;
+	}
+	return 0;
+}
+
+static void sleep_s(long long s)
+{
+	struct timespec ts = { (time_t)s, 0 };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Holds until wave w may start; FL_ROLLOUT_WAITING (as 1) when not --wait. */
+static int hold_for_gates(struct rollout *r, size_t w, struct fl_error *err)
+{
+	struct fl_wave_report *wr = &r->report->waves[w];
+	for (;;) {
+		long long until;
+		bool gate;
+		char desc[160], when[32];
+		int rc = gate_check(r, w, &until, &gate, err);
+		if (rc)
+			return rc;
+		if (!until && !gate)
+			return 0;
+		wr->wait_until = until;
+		wr->awaiting_promotion = gate && !until;
+		if (until) {
+			fl_time_format(when, until);
+			snprintf(desc, sizeof(desc), "baking until %.5sZ (%s)", when + 11, when);
+		} else {
+			snprintf(desc, sizeof(desc), "awaiting promotion");
+		}
+		wave_context(r, w, FL_STATE_PENDING, desc);
+		progress(r, w);
+		if (!r->opts->wait)
+			return 1;
+		struct fl_error ignored = FL_ERROR_INIT;
+		fl_ledger_flush(r->ledger, &ignored);
+		long long nap = until ? until - fl_now() : (long long)(r->opts->poll_s ? r->opts->poll_s : 5);
+		sleep_s(nap > 0 ? nap : 1);
+	}
+}
+
+/* ---- the run ---- */
+
+static void mark_rest(struct rollout *r, size_t from, enum fl_state state, const char *desc)
+{
+	for (size_t w = from; w < r->fleet->nwaves; w++)
+		wave_context(r, w, state, desc);
+}
+
+/* Older rollouts whose accounts this one moves on: their unstarted waves are superseded. */
+static void supersede_older(struct rollout *r)
+{
+	char desc[160];
+	snprintf(desc, sizeof(desc), "superseded by %.7s", r->fleet->revision);
+	for (size_t i = 0; i < r->nbehind; i++) {
+		struct fl_ledger *old = NULL;
+		struct fl_error e = FL_ERROR_INIT;
+		if (fl_ledger_open(&old, fl_repo_gitdir(r->repo), &r->behind[i], &e)) {
+			note_status_error(r, e.code, &e);
+			continue;
+		}
+		for (size_t w = 0; w < r->fleet->nwaves; w++) {
+			char context[160];
+			enum fl_state state = FL_STATE_PENDING;
+			snprintf(context, sizeof(context), "flotilla/wave/%s", r->fleet->waves[w].name);
+			bool known = fl_ledger_context(old, context, &state, NULL);
+			if (known && (state == FL_STATE_SUCCESS || state == FL_STATE_FAILURE))
+				continue;
+			if (!known && w == 0)
+				continue; /* never started: not a rollout of ours */
+			note_status_error(r, fl_ledger_set_context(old, context, FL_STATE_ERROR, desc, &e), &e);
+		}
+		note_status_error(r, fl_ledger_flush(old, &e), &e);
+		fl_ledger_free(old);
+	}
+}
+
+static int plan_all(struct rollout *r, struct fl_error *err)
+{
+	struct fl_plan_opts popts = r->popts;
+	struct fl_buf desc = FL_BUF_INIT;
+	int rc = fl_plan_run(&r->report->plan, r->fleet, r->driver, &popts, NULL, NULL, err);
+	if (rc)
+		return rc;
+	bool mass = !r->opts->allow_mass_delete && fl_plan_mass_delete(&r->report->plan, r->fleet->max_delete_percent);
+	if (mass) {
+		fl_buf_printf(&desc, "refused: deletes %zu of %zu resources, over the guard of %u%%",
+			      r->report->plan.deletes, r->report->plan.observed, r->fleet->max_delete_percent);
+		r->report->outcome = FL_ROLLOUT_REFUSED;
+	} else {
+		fl_plan_describe(&desc, &r->report->plan);
+	}
+	if (!r->partial)
+		set_context(r, "flotilla/plan", mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS, desc.ptr);
+	fl_buf_release(&desc);
+	return 0;
+}
+
+static bool needs_verify(const struct fl_fleet *fleet)
+{
+	for (size_t w = 0; w < fleet->nwaves; w++)
+		if (fleet->waves[w].nverify)
+			return true;
+	return false;
+}
+
+static int prepare_verify(struct rollout *r, struct fl_error *err)
+{
+	struct fl_buf path = FL_BUF_INIT;
+	int rc = 0;
+	if (!needs_verify(r->fleet))
+		return 0;
+	if ((rc = fl_verify_workdir(&r->workdir, r->repo, &r->fleet->commit, err)))
+		goto out;
+	fl_buf_printf(&path, "%s/flotilla/verify/%s", fl_repo_gitdir(r->repo), r->fleet->revision);
+	r->receipts = fl_buf_detach(&path, NULL);
+	r->vctx = (struct fl_verify_ctx){ r->fleet, NULL, r->workdir, r->receipts, r->opts->self_exe };
+out:
+	fl_buf_release(&path);
+	return rc;
+}
+
+static int through_index(const struct rollout *r, size_t *out, struct fl_error *err)
+{
+	*out = r->fleet->nwaves - 1;
+	if (!r->opts->through)
+		return 0;
+	int i = fl_fleet_wave_index(r->fleet, r->opts->through);
+	if (i < 0)
+		return fl_error_set(err, FL_EUSAGE, "unknown wave '%s'", r->opts->through);
+	*out = (size_t)i;
+	return 0;
+}
+
+static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
+{
+	char desc[160];
+	for (size_t w = 0; w <= last; w++) {
+		struct fl_wave_report *wr = &r->report->waves[w];
+		int rc = hold_for_gates(r, w, err);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			r->report->outcome = FL_ROLLOUT_WAITING;
+			return 0;
+		}
+		if ((rc = run_wave(r, w, err)))
+			return rc;
+		if (r->superseded) {
+			snprintf(desc, sizeof(desc), "superseded by %.7s", r->report->superseded_by);
+			mark_rest(r, w, FL_STATE_ERROR, desc);
+			r->report->outcome = FL_ROLLOUT_SUPERSEDED;
+			return 0;
+		}
+		if (wr->failed > wr->tolerance) {
+			snprintf(desc, sizeof(desc), "halted: %zu of %zu failed (tolerance %u)", wr->failed, wr->total,
+				 wr->tolerance);
+			wave_context(r, w, FL_STATE_FAILURE, desc);
+			snprintf(desc, sizeof(desc), "not started: wave %s failed", r->fleet->waves[w].name);
+			mark_rest(r, w + 1, FL_STATE_ERROR, desc);
+			r->report->outcome = FL_ROLLOUT_HALTED;
+			return 0;
+		}
+		snprintf(desc, sizeof(desc), "applied %zu/%zu", wr->done + wr->skipped, wr->total);
+		if (wr->failed)
+			snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), ", %zu failed (tolerance %u)",
+				 wr->failed, wr->tolerance);
+		wave_context(r, w, FL_STATE_SUCCESS, desc);
+		if (!r->partial) {
+			struct fl_error e = FL_ERROR_INIT;
+			note_status_error(r, fl_ledger_wave_succeeded(r->ledger, r->fleet->waves[w].name, fl_now(), &e), &e);
+		}
+		progress(r, w);
+	}
+	r->report->outcome = FL_ROLLOUT_DONE;
+	return 0;
+}
+
+int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const struct fl_fleet *fleet,
+		   struct fl_driver *driver, struct fl_ledger *ledger, const struct fl_rollout_opts *opts,
+		   struct fl_error *err)
+{
+	struct rollout r;
+	size_t last = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	out->nwaves = fleet->nwaves;
+	out->waves = fl_calloc(fleet->nwaves ? fleet->nwaves : 1, sizeof(*out->waves));
+	for (size_t w = 0; w < fleet->nwaves; w++)
+		out->waves[w].name = fleet->waves[w].name;
+	r.repo = repo;
+	r.fleet = fleet;
+	r.driver = driver;
+	r.ledger = ledger;
+	r.opts = opts;
+	r.report = out;
+	r.partial = opts->tenants != NULL;
+	r.popts = (struct fl_plan_opts){ .prune = opts->prune || fleet->prune, .tenants = opts->tenants,
+					 .ntenants = opts->ntenants };
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_mutex_init(&r.repo_lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	if ((rc = through_index(&r, &last, err)) || (rc = plan_all(&r, err)))
+		goto out;
+	if (out->outcome == FL_ROLLOUT_REFUSED)
+		goto out;
+	if ((rc = prepare_verify(&r, err)) || (rc = run_waves(&r, last, err)))
+		goto out;
+	supersede_older(&r);
+out:
+	{
+		struct fl_error e = FL_ERROR_INIT;
+		note_status_error(&r, fl_ledger_flush(ledger, &e), &e);
+	}
+	pthread_cond_destroy(&r.cond);
+	pthread_mutex_destroy(&r.repo_lock);
+	pthread_mutex_destroy(&r.lock);
+	free(r.behind);
+	free(r.workdir);
+	free(r.receipts);
+	return rc;
+}
