@@ -596,6 +596,43 @@ static void supersede_older(struct rollout *r)
 	}
 }
 
+struct removed_search {
+	struct rollout *r;
+	const struct fl_oid *old;
+};
+
+static int on_changed(const char *path, void *payload)
+{
+	struct removed_search *s = payload;
+	struct rollout *r = s->r;
+	struct fl_oid id;
+	struct fl_error e = FL_ERROR_INIT;
+	const char *name = path + strlen("tenants/"), *dot = strrchr(path, '.');
+	if (strncmp(path, "tenants/", 8) != 0 || strchr(name, '/') || !dot ||
+	    (strcmp(dot, ".yaml") != 0 && strcmp(dot, ".yml") != 0))
+		return 0;
+	if (fl_repo_path_id(&id, r->repo, &r->fleet->commit, path, &e) != FL_ENOTFOUND)
+		return 0;
+	char tenant[128], why[256];
+	snprintf(tenant, sizeof(tenant), "%.*s", (int)(dot - name), name);
+	snprintf(why, sizeof(why), "tenant file %s was removed without decommissioning the tenant first: "
+		 "its account is left untouched", path);
+	fl_log(r->opts->log, FL_LOG_WARN, "%s: %s", tenant, why);
+	note_status_error(r, fl_ledger_set_tenant(r->ledger, tenant, NULL, FL_RESULT_SKIPPED, NULL, why, &e), &e);
+	return 0;
+}
+
+/* SPEC 4: a tenant file that disappears is reported, and its account left alone. */
+static void report_removed(struct rollout *r)
+{
+	for (size_t i = 0; i < r->nbehind; i++) {
+		struct removed_search s = { r, &r->behind[i] };
+		struct fl_error e = FL_ERROR_INIT;
+		if (fl_repo_changed_paths(r->repo, &r->behind[i], &r->fleet->commit, on_changed, &s, &e))
+			note_status_error(r, e.code, &e);
+	}
+}
+
 static int plan_all(struct rollout *r, struct fl_error *err)
 {
 	struct fl_plan_opts popts = r->popts;
@@ -729,6 +766,8 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	if ((rc = prepare_verify(&r, err)) || (rc = run_waves(&r, last, err)))
 		goto out;
 	supersede_older(&r);
+	if (!r.partial)
+		report_removed(&r);
 out:
 	{
 		struct fl_error e = FL_ERROR_INIT;
