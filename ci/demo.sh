@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds flotilla, scaffolds an example
-# fleet repository and plans it against a directory of accounts.
+# fleet repository, plans it against a directory of accounts, rolls it out
+# (canaries first, a promotion, then the fleet) and shows the statuses.
 #   FLOTILLA_DEMO_DIR  where to create the fleet (default: fleet/ in a fresh
 #                      temporary directory)
 # The accounts live in a sibling directory, "$DEMO.accounts".
@@ -40,10 +41,18 @@ echo "==> flotilla init $DEMO"
 
 step validate
 step plan --driver "dir:$DEMO_ACCOUNTS"
-# Next steps, once they are built:
-#   step apply --driver "dir:$DEMO_ACCOUNTS"
-#   step status
-#   step promote HEAD --wave <wave>
-
+# The canary wave first; the early wave waits behind a manual gate.
+step apply --driver "dir:$DEMO_ACCOUNTS" --through canary
+step status
+step promote HEAD --wave early -m "canaries look good"
+step apply --driver "dir:$DEMO_ACCOUNTS"
+step status
+echo
+echo "==> git notes --ref=flotilla show HEAD   (the statuses, read with plain git)"
+git -C "$DEMO" notes --ref=flotilla show HEAD | sed -n 1,40p
+echo "    ..."
+echo
+echo "==> git tag -l 'flotilla/*'"
+git -C "$DEMO" tag -l 'flotilla/*'
 echo
 echo "==> demo done: fleet in $DEMO, accounts in $DEMO_ACCOUNTS"

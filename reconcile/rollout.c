@@ -139,7 +139,7 @@ static bool marker_oid(struct fl_oid *out, const struct fl_marker *m)
  * descendant of it, so this rollout is superseded for that tenant.
  */
 static void read_markers(struct rollout *r, const struct fl_tenant *t, bool *at_rev, bool *ahead,
-			 char ahead_rev[FL_OID_HEX_LEN + 1])
+			 char ahead_rev[FL_OID_HEX_LEN + 1], struct fl_fp *tenant_fp)
 {
 	*at_rev = t->nregions > 0;
 	*ahead = false;
@@ -152,6 +152,7 @@ static void read_markers(struct rollout *r, const struct fl_tenant *t, bool *at_
 			*at_rev = false;
 			continue;
 		}
+		*tenant_fp = m.tenant_fp;
 		if (strcmp(m.revision, r->fleet->revision) == 0)
 			continue;
 		*at_rev = false;
@@ -298,13 +299,14 @@ static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 	enum fl_tenant_result result = FL_RESULT_APPLIED;
 	bool at_rev = false, ahead = false, verify = false;
 	char ahead_rev[FL_OID_HEX_LEN + 1] = "";
+	struct fl_fp marker_fp = { { 0 } };
 	int rc = 0;
 	fl_tenant_plan_init(&tp);
 	if (t->state == FL_TENANT_SUSPENDED) {
 		result = FL_RESULT_SKIPPED;
 		goto record;
 	}
-	read_markers(r, t, &at_rev, &ahead, ahead_rev);
+	read_markers(r, t, &at_rev, &ahead, ahead_rev, &marker_fp);
 	if (ahead) {
 		pthread_mutex_lock(&r->lock);
 		r->superseded = true;
@@ -322,6 +324,7 @@ static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 		/* Nothing to write; verify only if this commit is what the markers record. */
 		result = at_rev ? FL_RESULT_APPLIED : FL_RESULT_UNCHANGED;
 		verify = at_rev;
+		tp.tenant_fp = marker_fp;
 	} else {
 		rc = apply_changes(r, &tp, &err);
 		verify = true;
