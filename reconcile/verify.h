@@ -26,8 +26,13 @@ struct fl_verify_ctx {
 
 /*
  * Runs (or, when a receipt exists, recalls) verify for tenant in region.
- * rec->output points into output. Returns 0 when the command ran, whatever
- * its exit code (see rec); an error when it could not be run at all.
+ * The receipt is <receipts>/<tenant>/<region>/<verify name, escaped>.
+ * output is emptied first; rec->output points into it (at most
+ * FL_LEDGER_OUTPUT_MAX bytes); rec->name and rec->region are borrowed from
+ * verify and region. Returns 0 when the command ran, whatever its exit code
+ * (see rec; a program that cannot be started is exit code 127); an error
+ * when it could not be run at all (a template error, no receipt from the
+ * wrapper). Safe to call from several threads at once.
  */
 int fl_verify_run(struct fl_verify_record *rec, struct fl_buf *output, const struct fl_verify_ctx *ctx,
 		  const struct fl_tenant *tenant, const char *region, const struct fl_verify *verify,
