@@ -278,6 +278,10 @@ static int run_verifies(struct rollout *r, const struct fl_tenant *t, const stru
 			if ((rc = fl_verify_run(&rec, &output, &ctx, t, t->regions[i], verify, err)))
 				break;
 			note_status_error(r, fl_ledger_add_verify(r->ledger, t->name, &rec, &e), &e);
+			bool passed = rec.exit_code == 0 && !rec.timed_out;
+			/* A failure is retried by the next apply, once the ledger holds this one. */
+			if (!passed && !fl_ledger_flush(r->ledger, &e))
+				fl_verify_forget(&ctx, t, t->regions[i], verify);
 			if (rec.timed_out)
 				rc = fl_error_set(err, FL_EDRIVER, "verify '%s' in %s timed out after %u s", verify->name,
 						  t->regions[i], verify->timeout_s);

@@ -176,6 +176,22 @@ static void put_wrapper_output(struct fl_buf *msg, const struct fl_buf *output)
 		fl_buf_putc(msg, output->ptr[i] == '\n' ? ' ' : output->ptr[i]);
 }
 
+static void receipt_path(struct fl_buf *out, const struct fl_verify_ctx *ctx, const struct fl_tenant *tenant,
+			 const char *region, const struct fl_verify *verify)
+{
+	fl_buf_printf(out, "%s/%s/%s/", ctx->receipts, tenant->name, region);
+	put_sanitized(out, verify->name);
+}
+
+void fl_verify_forget(const struct fl_verify_ctx *ctx, const struct fl_tenant *tenant, const char *region,
+		      const struct fl_verify *verify)
+{
+	struct fl_buf path = FL_BUF_INIT;
+	receipt_path(&path, ctx, tenant, region, verify);
+	unlink(path.ptr);
+	fl_buf_release(&path);
+}
+
 int fl_verify_run(struct fl_verify_record *rec, struct fl_buf *output, const struct fl_verify_ctx *ctx,
 		  const struct fl_tenant *tenant, const char *region, const struct fl_verify *verify,
 		  struct fl_error *err)
@@ -192,8 +208,7 @@ int fl_verify_run(struct fl_verify_record *rec, struct fl_buf *output, const str
 	memset(&res, 0, sizeof(res));
 	fl_buf_clear(output);
 
-	fl_buf_printf(&receipt, "%s/%s/%s/", ctx->receipts, tenant->name, region);
-	put_sanitized(&receipt, verify->name);
+	receipt_path(&receipt, ctx, tenant, region, verify);
 	rc = receipt_read(rec, output, receipt.ptr, err);
 	if (rc != FL_ENOTFOUND)
 		goto out; /* recalled, or a broken receipt */
