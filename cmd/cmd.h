@@ -80,7 +80,8 @@ struct fl_session {
 /*
  * Opens repo_path (default ".") at rev (default "HEAD") and loads its fleet
  * (only the tenants named in opts, when given). Prints every problem and
- * returns the exit code (0 on success).
+ * returns the exit code (0 on success). When s->repo is already open (the
+ * caller opened it), it is used instead and then owned by the session.
  */
 int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev,
 		    const struct fl_fleet_load_opts *opts);

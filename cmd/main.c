@@ -105,8 +105,10 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_diags diags = { 0 };
 	int rc;
+	struct fl_repo *open = s->repo;
 	memset(s, 0, sizeof(*s));
-	if ((rc = fl_repo_open(&s->repo, repo_path ? repo_path : ".", &err)) ||
+	s->repo = open;
+	if ((!s->repo && (rc = fl_repo_open(&s->repo, repo_path ? repo_path : ".", &err))) ||
 	    (rc = fl_repo_resolve(&s->commit, s->repo, rev ? rev : "HEAD", &err))) {
 		fl_print_error(&err);
 		return FL_EXIT_ERROR;

@@ -24,7 +24,10 @@ struct plan_args {
 	bool detailed, prune, refresh, allow_mass_delete;
 };
 
-/* Which tenants --since selects: all when fleet.yaml or the release changed. */
+/*
+ * Which tenants --since selects: all when fleet.yaml or the release changed.
+ * The repository stays open for the session (since_release frees it if not).
+ */
 struct since_set {
 	bool all;
 	struct fl_opt_list names;   /* strings owned (freed with the set) */
@@ -68,6 +71,8 @@ static void since_release(struct since_set *set)
 	for (size_t i = 0; i < set->names.len; i++)
 		free((char *)set->names.items[i]);
 	fl_opt_list_release(&set->names);
+	fl_repo_free(set->repo);
+	set->repo = NULL;
 }
 
 static int since_collect(struct since_set *set, const struct plan_args *a)
@@ -80,13 +85,10 @@ static int since_collect(struct since_set *set, const struct plan_args *a)
 	    (rc = fl_repo_resolve(&old, set->repo, a->since, &err)) ||
 	    (rc = fl_repo_resolve(&new, set->repo, a->rev ? a->rev : "HEAD", &err))) {
 		fl_print_error(&err);
-		fl_repo_free(set->repo);
 		return FL_EXIT_ERROR;
 	}
 	set->rev = &new;
 	rc = fl_repo_changed_paths(set->repo, &old, &new, on_changed_path, set, &err);
-	fl_repo_free(set->repo);
-	set->repo = NULL;
 	set->rev = NULL;
 	if (rc) {
 		fl_print_error(&err);
@@ -234,6 +236,9 @@ int cmd_plan(int argc, char **argv)
 			lopts.nonly = since.names.len;
 		}
 	}
+	/* The session reuses --since's repository and the trees it already read. */
+	s.repo = since.repo;
+	since.repo = NULL;
 	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts)))
 		goto out;
 	rc = run_plan(&s, &a, (enum fl_format)format, NULL, 0);

@@ -15,7 +15,7 @@ int cmd_validate(int argc, char **argv)
 	int rc = fl_opt_parse(fl_cmd_find("validate"), opts, argc, argv);
 	if (rc)
 		return fl_opt_exit(rc);
-	struct fl_session s;
+	struct fl_session s = { 0 };
 	if ((rc = fl_session_open(&s, repo, rev, NULL)))
 		return rc;
 	const struct fl_fleet *f = s.fleet;

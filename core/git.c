@@ -55,6 +55,16 @@ static int init_rc;
 static void init_libgit2(void)
 {
 	init_rc = git_libgit2_init();
+	if (init_rc < 0)
+		return;
+	/*
+	 * A fleet's tenants/ tree is one object of 40 bytes per tenant; libgit2
+	 * caches no tree over 4 KiB by default, so each lookup would inflate it
+	 * again. Keep trees cached, and skip re-hashing every object read from
+	 * our own object database (git itself does not do it either).
+	 */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, (int)GIT_OBJECT_TREE, (size_t)64 * 1024 * 1024);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 }
 
 static int fail_git(struct fl_error *err, int gerr, const char *fmt, ...)
