@@ -60,6 +60,7 @@ void *fl_arena_alloc(struct fl_arena *arena, size_t size)
 	if (rounded > arena->block_size / 4) {
 		/* Large allocations get a block of their own behind the current one. */
 		struct fl_arena_block *big = new_block(arena, rounded);
+		big->used = big->size; /* never the current block for small allocations */
 		if (b) {
 			arena->head = b;
 			big->next = b->next;

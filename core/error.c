@@ -26,7 +26,7 @@ const char *fl_errno_name(int code)
 {
 	if (code == 0)
 		return "OK";
-	if (code < 0 && (size_t)-code <= NCODES)
+	if (code < 0 && code >= -(int)NCODES)
 		return names[-code - 1];
 	return "EUNKNOWN";
 }
@@ -35,7 +35,7 @@ const char *fl_errno_message(int code)
 {
 	if (code == 0)
 		return "success";
-	if (code < 0 && (size_t)-code <= NCODES)
+	if (code < 0 && code >= -(int)NCODES)
 		return messages[-code - 1];
 	return "unknown error";
 }

@@ -155,9 +155,11 @@ int fl_mkdir_p(const char *dir, struct fl_error *err)
 			continue;
 		char saved = path[i];
 		path[i] = '\0';
-		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-			int rc = io_error(err, "cannot create directory", path);
-			return rc;
+		struct stat st;
+		if (mkdir(path, 0777) < 0 && (errno != EEXIST || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))) {
+			if (errno == EEXIST)
+				errno = ENOTDIR;
+			return io_error(err, "cannot create directory", path);
 		}
 		path[i] = saved;
 	}

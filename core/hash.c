@@ -83,8 +83,11 @@ void fl_hasher_update(struct fl_hasher *h, const void *data, size_t len)
 
 void fl_hasher_update_field(struct fl_hasher *h, const void *data, size_t len)
 {
-	uint64_t n = len;
-	XXH3_128bits_update(h->state, &n, sizeof(n));
+	/* The length as 8 little-endian bytes, so fingerprints agree across machines. */
+	unsigned char n[8];
+	for (int i = 0; i < 8; i++)
+		n[i] = (unsigned char)((uint64_t)len >> (8 * i));
+	XXH3_128bits_update(h->state, n, sizeof(n));
 	XXH3_128bits_update(h->state, data, len);
 }
 

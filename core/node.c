@@ -5,17 +5,21 @@
 
 #include "core/banned.h"
 
-const struct fl_node *fl_node_get(const struct fl_node *map, const char *key)
+static const struct fl_node *get_n(const struct fl_node *map, const char *key, size_t klen)
 {
 	if (!map || map->type != FL_NODE_MAP)
 		return NULL;
-	size_t klen = strlen(key);
 	for (size_t i = 0; i < map->v.map.len; i++) {
 		const struct fl_node *k = map->v.map.items[i].key;
 		if (k->v.str.len == klen && memcmp(k->v.str.ptr, key, klen) == 0)
 			return map->v.map.items[i].value;
 	}
 	return NULL;
+}
+
+const struct fl_node *fl_node_get(const struct fl_node *map, const char *key)
+{
+	return get_n(map, key, strlen(key));
 }
 
 const char *fl_node_type_name(enum fl_node_type type)
@@ -55,7 +59,8 @@ bool fl_node_equal(const struct fl_node *a, const struct fl_node *b)
 		if (a->v.map.len != b->v.map.len)
 			return false;
 		for (size_t i = 0; i < a->v.map.len; i++) {
-			const struct fl_node *bv = fl_node_get(b, a->v.map.items[i].key->v.str.ptr);
+			const struct fl_node *ak = a->v.map.items[i].key;
+			const struct fl_node *bv = get_n(b, ak->v.str.ptr, ak->v.str.len);
 			if (!bv || !fl_node_equal(a->v.map.items[i].value, bv))
 				return false;
 		}
