@@ -488,7 +488,8 @@ static void test_mkdir_p_errors(void **state)
 	fl_error_clear(&err);
 	assert_int_equal(fl_mkdir_p(join(path, dir, "plain/sub"), &err), FL_EIO);
 	assert_int_equal(err.code, FL_EIO);
-	assert_non_null(strstr(err.msg, "plain/sub"));
+	/* The error names the component in the way. */
+	assert_non_null(strstr(err.msg, "plain': Not a directory"));
 	expect_file("file in the way", file, "x", 1);
 }
 

@@ -125,6 +125,57 @@ assert_file_exists() {
 	[[ -e $1 ]] || fail "expected $1 to exist"
 }
 
+# assert_json FILE_OR_TEXT WHAT PYTHON: parses the JSON document and runs the
+# Python statements with it bound to d (json and re are imported); a failed
+# assert (or any exception) fails the test with WHAT, Python's message and
+# the document. Example:
+#   assert_json "$OUT_FILE" "apply --format json: outcome done" 'assert d["outcome"] == "done", d["outcome"]'
+assert_json() {
+	local doc msg
+	doc=$(_text "$1")
+	msg=$(printf '%s' "$doc" | python3 -c '
+import json, re, sys
+d = json.load(sys.stdin)
+try:
+    exec(sys.argv[1], {"d": d, "json": json, "re": re})
+except AssertionError as e:
+    print("assertion failed: %s" % (e,))
+    sys.exit(1)
+' "$3" 2>&1) || fail "$2
+$msg
+--- document
+$doc"
+}
+
+# note REPO REV: the ledger note flotilla wrote on the commit (nothing if none).
+note() {
+	git -C "$1" notes --ref=flotilla show "$(git -C "$1" rev-parse "$2")" 2>/dev/null || true
+}
+
+# assert_note REPO REV WHAT PYTHON: assert_json on the note of REV; fails if
+# there is no note.
+assert_note() {
+	local text
+	text=$(note "$1" "$2")
+	[[ -n $text ]] || fail "$3: no note under refs/notes/flotilla on $2"
+	assert_json "$text" "$3" "$4"
+}
+
+# tree_sum DIR: a checksum of every file under DIR, with its path, to compare
+# a directory byte for byte before and after a command ("-" when DIR is missing).
+tree_sum() {
+	if [[ ! -d $1 ]]; then
+		echo -
+		return
+	fi
+	(cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}
+
+# marker_line STATE_FILE: the marker line (line 2) of a dir driver state file.
+marker_line() {
+	sed -n 2p "$1"
+}
+
 # Run directly (CTest does, as e2e/lib), check the helpers themselves.
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	git_repo "$TMP/repo"
@@ -143,6 +194,17 @@ b12" '^b[0-9]+$'
 	(assert_contains "abc" "x") 2>/dev/null && fail "assert_contains passed"
 	(assert_not_contains "abc" "b") 2>/dev/null && fail "assert_not_contains passed"
 	(assert_file_exists "$TMP/nothing") 2>/dev/null && fail "assert_file_exists passed"
+	assert_json '{"a": [1, 2]}' "json helper" 'assert d["a"] == [1, 2]'
+	(assert_json '{"a": 1}' "json helper" 'assert d["a"] == 2') 2>/dev/null && fail "assert_json passed"
+	(assert_json 'not json' "json helper" 'pass') 2>/dev/null && fail "assert_json accepted bad JSON"
+	assert_eq "$(note "$TMP/repo" HEAD)" ""
+	git -C "$TMP/repo" notes --ref=flotilla add -m '{"x": true}' HEAD
+	assert_note "$TMP/repo" HEAD "note helper" 'assert d["x"] is True'
+	assert_eq "$(tree_sum "$TMP/nothing")" -
+	s1=$(tree_sum "$TMP/repo")
+	assert_eq "$(tree_sum "$TMP/repo")" "$s1"
+	echo more >>"$TMP/repo/file"
+	[[ $(tree_sum "$TMP/repo") != "$s1" ]] || fail "tree_sum did not see a changed file"
 	run_fl 0 version
 	(run_fl 0 no-such-command) 2>/dev/null && fail "run_fl accepted a wrong exit code"
 	echo "lib.sh: helpers ok"
