@@ -137,8 +137,17 @@ static const struct fl_observed_res *match_observed(const struct fl_observed *ob
 	return fl_observed_find(obs, tpl->kind, tpl->name);
 }
 
-static bool rendered_has(const struct fl_render *r, const struct fl_observed_res *o)
+static bool rendered_is(const struct fl_render *r, size_t i, const struct fl_observed_res *o)
 {
+	const struct fl_template *tpl = r->items[i].tpl;
+	return strcmp(o->kind, tpl->kind) == 0 && strcmp(o->name, tpl->name) == 0;
+}
+
+static bool rendered_has(const struct fl_render *r, size_t hint, const struct fl_observed_res *o)
+{
+	/* Accounts keep release order: the same index is the usual match. */
+	if (hint < r->len && rendered_is(r, hint, o))
+		return true;
 	for (size_t i = 0; i < r->len; i++) {
 		const struct fl_template *tpl = r->items[i].tpl;
 		if (strcmp(o->kind, tpl->kind) == 0 && strcmp(o->name, tpl->name) == 0)
@@ -190,7 +199,7 @@ static void plan_deletes(struct plan_scratch *s, struct fl_tenant_plan *tp, stru
 {
 	for (size_t i = s->obs.len; i-- > 0;) {
 		const struct fl_observed_res *o = &s->obs.items[i];
-		if (!o->managed || rendered_has(&s->render, o))
+		if (!o->managed || rendered_has(&s->render, i, o))
 			continue;
 		if (!prune) {
 			rp->withheld++;
