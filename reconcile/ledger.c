@@ -1,10 +1,11 @@
 /*
  * The ledger of a commit's rollout, kept in memory as plain records and
- * saved as a pretty JSON git note. Saving is throttled (at most every
- * FLUSH_MS, and always on fl_ledger_flush) because a fleet of thousands of
- * tenants would otherwise rewrite a large note thousands of times; nothing
- * is lost by a crash in between that level-triggered resume cannot rebuild
- * from the accounts' markers and the verify receipts.
+ * saved as a pretty JSON git note. Saving is throttled because a fleet of
+ * thousands of tenants would otherwise rewrite a large note thousands of
+ * times: a change is saved at once when the last save is FLUSH_MS old, and
+ * otherwise by a flusher thread FLUSH_MS after that save. Nothing lost by a
+ * crash in between is beyond what level-triggered resume rebuilds from the
+ * accounts' markers and the verify receipts.
  */
 /* timegm() is a BSD and GNU extension. */
 #define _DEFAULT_SOURCE 1
@@ -12,6 +13,7 @@
 #include "reconcile/ledger.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,10 @@ struct fl_ledger {
 	size_t nwaves, capwaves;
 	bool dirty;
 	long long last_save_ms;
+	pthread_cond_t wake;             /* the flusher waits on it */
+	pthread_t flusher;
+	bool flusher_running, stop;
+	struct fl_error save_error;      /* the last failed save of the flusher */
 };
 
 static const char *const state_names[] = { "pending", "success", "failure", "error" };
@@ -137,6 +143,59 @@ static long long time_parse(const char *s)
 	return (long long)timegm(&tm);
 }
 
+/* ---- text: the note is JSON, so every string in it must be valid UTF-8 ---- */
+
+/* Length of the valid UTF-8 sequence at p (of n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+		   : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (!len || len > n || (len == 2 && p[0] < 0xc2))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	uint32_t c = len == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
+		   : len == 3 ? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)
+		   : len == 4 ? (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 | (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu)
+			      : p[0];
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * A copy of s (len bytes) that is valid UTF-8 and at most max bytes long,
+ * cut on a character boundary: invalid bytes (and NULs) become '?'.
+ */
+static char *clean_text(const char *s, size_t len, size_t max)
+{
+	char *out = fl_malloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		if (n == 0 || s[i] == '\0') {
+			if (o + 1 > max)
+				break;
+			out[o++] = '?';
+			i++;
+			continue;
+		}
+		if (o + n > max)
+			break;
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *clean_str(const char *s, size_t max)
+{
+	return clean_text(s, strlen(s), max);
+}
+
 /* ---- records ---- */
 
 static struct tenant_rec *tenant_get(struct fl_ledger *l, const char *name, bool create)
@@ -149,7 +208,7 @@ static struct tenant_rec *tenant_get(struct fl_ledger *l, const char *name, bool
 	FL_GROW(l->tenants, l->captenants, l->ntenants + 1);
 	struct tenant_rec *t = &l->tenants[l->ntenants++];
 	memset(t, 0, sizeof(*t));
-	t->name = fl_strdup(name);
+	t->name = clean_str(name, SIZE_MAX - 1);
 	return t;
 }
 
@@ -163,7 +222,7 @@ static struct context_rec *context_get(struct fl_ledger *l, const char *name, bo
 	FL_GROW(l->contexts, l->capcontexts, l->ncontexts + 1);
 	struct context_rec *c = &l->contexts[l->ncontexts++];
 	memset(c, 0, sizeof(*c));
-	c->name = fl_strdup(name);
+	c->name = clean_str(name, SIZE_MAX - 1);
 	return c;
 }
 
@@ -177,14 +236,14 @@ static struct wave_rec *wave_get(struct fl_ledger *l, const char *name, bool cre
 	FL_GROW(l->waves, l->capwaves, l->nwaves + 1);
 	struct wave_rec *w = &l->waves[l->nwaves++];
 	memset(w, 0, sizeof(*w));
-	w->name = fl_strdup(name);
+	w->name = clean_str(name, SIZE_MAX - 1);
 	return w;
 }
 
 static void replace_str(char **dst, const char *src)
 {
 	free(*dst);
-	*dst = src ? fl_strdup(src) : NULL;
+	*dst = src ? clean_str(src, SIZE_MAX - 1) : NULL;
 }
 
 static void tenant_free(struct tenant_rec *t)
@@ -379,6 +438,37 @@ static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 	return rc;
 }
 
+static void *flusher_main(void *arg)
+{
+	struct fl_ledger *l = arg;
+	pthread_mutex_lock(&l->lock);
+	while (!l->stop) {
+		if (!l->dirty) {
+			pthread_cond_wait(&l->wake, &l->lock);
+			continue;
+		}
+		long long due = l->last_save_ms + FLUSH_MS, now = mono_ms();
+		if (now < due) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			long long wait = due - now;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+			continue;
+		}
+		struct fl_error e = FL_ERROR_INIT;
+		if (save(l, true, &e))
+			l->save_error = e;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
 /* ---- loading ---- */
 
 static const char *str_of(const struct fl_node *map, const char *key)
@@ -510,12 +600,14 @@ int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_o
 	int rc;
 	*out = NULL;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->wake, NULL);
 	l->commit = *commit;
 	fl_oid_hex(l->revision, commit);
 	if ((rc = fl_repo_open(&l->repo, gitdir, err)) || (rc = load(l, err))) {
 		fl_ledger_free(l);
 		return rc;
 	}
+	l->flusher_running = pthread_create(&l->flusher, NULL, flusher_main, l) == 0;
 	*out = l;
 	return 0;
 }
@@ -524,6 +616,18 @@ void fl_ledger_free(struct fl_ledger *l)
 {
 	if (!l)
 		return;
+	if (l->flusher_running) {
+		pthread_mutex_lock(&l->lock);
+		l->stop = true;
+		pthread_cond_broadcast(&l->wake);
+		pthread_mutex_unlock(&l->lock);
+		pthread_join(l->flusher, NULL);
+	}
+	/* Pending changes are saved: best effort, as there is no one left to tell. */
+	if (l->repo) {
+		struct fl_error ignored = FL_ERROR_INIT;
+		save(l, true, &ignored);
+	}
 	for (size_t i = 0; i < l->ncontexts; i++) {
 		free(l->contexts[i].name);
 		free(l->contexts[i].description);
@@ -536,6 +640,7 @@ void fl_ledger_free(struct fl_ledger *l)
 		free(l->waves[i].name);
 	free(l->waves);
 	fl_repo_free(l->repo);
+	pthread_cond_destroy(&l->wake);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -544,6 +649,13 @@ int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);
 	int rc = save(l, true, err);
+	if (!rc && l->save_error.code) {
+		/* A save of the flusher failed earlier: report it once. */
+		if (err)
+			*err = l->save_error;
+		rc = l->save_error.code;
+		fl_error_clear(&l->save_error);
+	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -554,6 +666,7 @@ int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
 static int changed(struct fl_ledger *l, struct fl_error *err)
 {
 	l->dirty = true;
+	pthread_cond_signal(&l->wake);
 	int rc = save(l, false, err);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -562,16 +675,17 @@ static int changed(struct fl_ledger *l, struct fl_error *err)
 int fl_ledger_set_context(struct fl_ledger *l, const char *context, enum fl_state state,
 			  const char *description, struct fl_error *err)
 {
-	char cut[DESCRIPTION_MAX + 1];
-	snprintf(cut, sizeof(cut), "%s", description ? description : "");
+	char *cut = clean_str(description ? description : "", DESCRIPTION_MAX);
 	pthread_mutex_lock(&l->lock);
 	struct context_rec *c = context_get(l, context, true);
 	if (c->state == state && c->description && strcmp(c->description, cut) == 0) {
 		pthread_mutex_unlock(&l->lock);
+		free(cut);
 		return 0;
 	}
 	c->state = state;
-	replace_str(&c->description, cut);
+	free(c->description);
+	c->description = cut;
 	c->updated = fl_now();
 	return changed(l, err);
 }
@@ -597,11 +711,11 @@ int fl_ledger_add_verify(struct fl_ledger *l, const char *tenant, const struct f
 	struct tenant_rec *t = tenant_get(l, tenant, true);
 	FL_GROW(t->verify, t->capverify, t->nverify + 1);
 	struct verify_rec *v = &t->verify[t->nverify++];
-	size_t n = rec->output_len < FL_LEDGER_OUTPUT_MAX ? rec->output_len : FL_LEDGER_OUTPUT_MAX;
 	memset(v, 0, sizeof(*v));
-	v->name = fl_strdup(rec->name);
-	v->region = fl_strdup(rec->region);
-	v->output = fl_strndup(rec->output ? rec->output : "", rec->output ? n : 0);
+	v->name = clean_str(rec->name, SIZE_MAX - 1);
+	v->region = clean_str(rec->region, SIZE_MAX - 1);
+	v->output = clean_text(rec->output ? rec->output : "", rec->output ? rec->output_len : 0,
+			       FL_LEDGER_OUTPUT_MAX);
 	v->exit_code = rec->exit_code;
 	v->timed_out = rec->timed_out;
 	v->elapsed_ms = rec->elapsed_ms;
@@ -685,9 +799,9 @@ int fl_ledger_add_receipt(struct fl_ledger *l, const char *tenant, const struct 
 	t->receipt = fl_reallocarray(t->receipt, t->nreceipt + n, sizeof(*t->receipt));
 	for (size_t i = 0; i < n; i++) {
 		struct receipt_rec *r = &t->receipt[t->nreceipt++];
-		r->region = fl_strdup(items[i].region);
-		r->kind = fl_strdup(items[i].kind);
-		r->name = fl_strdup(items[i].name);
+		r->region = clean_str(items[i].region, SIZE_MAX - 1);
+		r->kind = clean_str(items[i].kind, SIZE_MAX - 1);
+		r->name = clean_str(items[i].name, SIZE_MAX - 1);
 		fl_fp_hex(r->fp, &items[i].fp);
 	}
 	t->receipt_time = when;

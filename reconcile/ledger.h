@@ -5,8 +5,9 @@
  * runs, each wave's success and bake times, and decommission receipts. It
  * is the durable state that makes apply level-triggered: a rollout killed
  * at any instant resumes from it and the accounts' markers. Safe to use
- * from several threads; changes are saved to the note within 250 ms, and
- * at once by fl_ledger_flush.
+ * from several threads; changes are saved to the note within 250 ms (by a
+ * thread of the ledger's own), at once by fl_ledger_flush, and at the end by
+ * fl_ledger_free.
  */
 #ifndef FL_LEDGER_H
 #define FL_LEDGER_H
@@ -37,7 +38,11 @@ int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_o
 		   struct fl_error *err);
 void fl_ledger_free(struct fl_ledger *ledger);
 
-/* Sets a context's state and description (at most 140 bytes; longer is cut). */
+/*
+ * Sets a context's state and description (at most 140 bytes; longer is cut
+ * on a character boundary). Every string the ledger keeps is made valid
+ * UTF-8 first (invalid bytes become '?'), since the note is JSON.
+ */
 int fl_ledger_set_context(struct fl_ledger *ledger, const char *context, enum fl_state state,
 			  const char *description, struct fl_error *err);
 /* The state of a context; false when the ledger has none. description may be NULL. */
@@ -90,7 +95,7 @@ struct fl_receipt_item {
 int fl_ledger_add_receipt(struct fl_ledger *ledger, const char *tenant, const struct fl_receipt_item *items,
 			  size_t n, long long when, struct fl_error *err);
 
-/* Saves pending changes to the note now (changes are saved at most every 250 ms otherwise). */
+/* Saves pending changes to the note now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);
 
 /* The note's text as it stands (pretty JSON), for `flotilla status`. */
