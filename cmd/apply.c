@@ -17,6 +17,7 @@
 #include "reconcile/ledger.h"
 #include "reconcile/plan_output.h"
 #include "reconcile/rollout.h"
+#include "reconcile/status.h"
 #include "core/banned.h"
 
 struct progress {
@@ -136,7 +137,7 @@ static void print_json(const struct fl_rollout_report *r, const char *revision)
 		fl_buf_printf(&b, ",\"done\":%zu,\"failed\":%zu,\"name\":", wr->done + wr->skipped, wr->failed);
 		fl_json_put_str(&b, wr->name, strlen(wr->name));
 		fl_buf_printf(&b, ",\"started\":%s,\"state\":\"%s\",\"total\":%zu}", wr->started ? "true" : "false",
-			      fl_state_name(wr->state), wr->total);
+			      wr->description[0] ? fl_state_name(wr->state) : "none", wr->total);
 	}
 	fl_buf_puts(&b, "]}\n");
 	fputs(b.ptr, stdout);
@@ -206,6 +207,7 @@ int cmd_apply(int argc, char **argv)
 	struct fl_driver driver = { 0 };
 	struct fl_ledger *ledger = NULL;
 	struct fl_rollout_report report = { 0 };
+	struct fl_statuses statuses = { 0 };
 	struct fl_error err = FL_ERROR_INIT;
 	struct progress p = { 0 };
 	char self[PATH_MAX];
@@ -223,7 +225,8 @@ int cmd_apply(int argc, char **argv)
 	self[n > 0 ? n : 0] = '\0';
 	if ((rc = fl_session_open(&s, repo, rev, NULL)) || (rc = open_driver(&driver, driver_arg, s.fleet)))
 		goto out;
-	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err)) {
+	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
+	    fl_statuses_open(&statuses, s.fleet, ledger, &err)) {
 		fl_print_error(&err);
 		rc = FL_EXIT_ERROR;
 		goto out;
@@ -243,7 +246,7 @@ int cmd_apply(int argc, char **argv)
 	struct fl_rollout_opts ropts = {
 		.through = through, .tenants = tenants.len ? tenants.items : NULL, .ntenants = tenants.len,
 		.prune = prune, .allow_mass_delete = mass, .wait = wait, .self_exe = self, .log = &log,
-		.progress = on_progress, .payload = &p,
+		.statuses = &statuses, .progress = on_progress, .payload = &p,
 	};
 	if (!p.json)
 		printf("Rolling out %s of fleet %s\n", s.fleet->revision, s.fleet->name);
@@ -266,6 +269,7 @@ out:
 	free(p.last_started);
 	free(p.last_finished);
 	fl_rollout_report_release(&report);
+	fl_statuses_close(&statuses);
 	fl_ledger_free(ledger);
 	fl_driver_close(&driver);
 	fl_session_close(&s);

@@ -114,7 +114,8 @@ static int fix_group(struct group *g, const char *repo, struct fl_driver *driver
 	int rc = fl_session_open(&s, repo, g->revision, NULL);
 	if (rc)
 		return rc;
-	struct fl_rollout_opts ropts = { .tenants = g->drifted.items, .ntenants = g->drifted.len, .self_exe = self };
+	struct fl_rollout_opts ropts = { .tenants = g->drifted.items, .ntenants = g->drifted.len, .refresh = true,
+					 .self_exe = self };
 	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
 	    fl_rollout_run(&report, s.repo, s.fleet, driver, ledger, &ropts, &err)) {
 		fl_print_error(&err);
@@ -169,8 +170,8 @@ int cmd_drift(int argc, char **argv)
 		rc = check_group(&d, &d.groups[i], repo, &driver);
 	if (rc)
 		goto out;
-	printf("drift: %zu tenant%s differ from the commit their accounts record\n", d.drifted,
-	       d.drifted == 1 ? "" : "s");
+	printf("drift: %zu tenant%s from the commit %s\n", d.drifted, d.drifted == 1 ? " differs" : "s differ",
+	       d.drifted == 1 ? "its account records" : "their accounts record");
 	if (!fix) {
 		rc = d.drifted ? FL_EXIT_CHANGES : FL_EXIT_OK;
 		goto out;

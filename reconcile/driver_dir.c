@@ -362,6 +362,25 @@ out:
 	return rc;
 }
 
+/*
+ * Removes temporary files an earlier, killed writer left beside name (they
+ * are never renamed into place, so they hold nothing anyone reads).
+ */
+static void remove_stale_temps(const char *dir, const char *name)
+{
+	char prefix[NAME_MAX + 16], path[PATH_MAX];
+	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.tmp.", name);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, plen) == 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path))
+			unlink(path);
+	closedir(d);
+}
+
 static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -389,6 +408,8 @@ static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_e
 		goto out;
 	}
 	rc = fl_file_write_atomic(path, json.ptr, json.len, err);
+	if (!rc)
+		remove_stale_temps(dir, "account.json");
 out:
 	fl_buf_release(&have);
 	fl_buf_release(&json);
@@ -687,6 +708,8 @@ static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl
 	if ((rc = build_state(&next, &cur, w, err)))
 		goto out;
 	rc = fl_file_write_atomic(path, next.ptr, next.len, err);
+	if (!rc)
+		remove_stale_temps(dir, strrchr(path, '/') + 1);
 out:
 	fl_observed_release(&cur);
 	fl_buf_release(&next);

@@ -30,6 +30,7 @@ struct rollout {
 	struct fl_verify_ctx vctx;
 	char *workdir, *receipts;
 	bool partial;                    /* --tenant: wave statuses are left alone */
+	pthread_mutex_t status_lock;     /* status writers are called one at a time */
 	pthread_mutex_t lock;            /* guards everything below and the report */
 	pthread_cond_t cond;
 	bool superseded;
@@ -72,13 +73,21 @@ static void note_status_error(struct rollout *r, int rc, const struct fl_error *
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc)
+static void set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc,
+			bool progress)
 {
 	struct fl_error e = FL_ERROR_INIT;
-	note_status_error(r, fl_ledger_set_context(r->ledger, context, state, desc, &e), &e);
+	if (!r->opts->statuses) {
+		note_status_error(r, fl_ledger_set_context(r->ledger, context, state, desc, &e), &e);
+		return;
+	}
+	struct fl_status_update u = { context, state, desc, progress };
+	pthread_mutex_lock(&r->status_lock);
+	fl_statuses_set(r->opts->statuses, &u);
+	pthread_mutex_unlock(&r->status_lock);
 }
 
-static void wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc)
+static void wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress)
 {
 	char context[160];
 	struct fl_wave_report *wr = &r->report->waves[w];
@@ -87,7 +96,7 @@ static void wave_context(struct rollout *r, size_t w, enum fl_state state, const
 	if (r->partial)
 		return;
 	snprintf(context, sizeof(context), "flotilla/wave/%s", r->fleet->waves[w].name);
-	set_context(r, context, state, desc);
+	set_context(r, context, state, desc, progress);
 }
 
 static void describe_running(struct fl_wave_report *wr, char *out, size_t cap)
@@ -325,9 +334,13 @@ static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 		err = tp.error;
 		rc = err.code ? err.code : FL_EDRIVER;
 	} else if (tp.outcome == FL_TENANT_CONVERGED && tp.from_marker) {
-		/* Nothing to write; verify only if this commit is what the markers record. */
+		/*
+		 * Nothing to write. Verify anyway: every commit a wave rolls out is
+		 * verified on its tenants, so a canary that failed at an earlier
+		 * commit cannot pass by an unrelated commit landing.
+		 */
 		result = at_rev ? FL_RESULT_APPLIED : FL_RESULT_UNCHANGED;
-		verify = at_rev;
+		verify = true;
 		tp.tenant_fp = marker_fp;
 	} else {
 		rc = apply_changes(r, &tp, &err);
@@ -435,7 +448,7 @@ static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n
 		reap(r, jobs, n, wr);
 		describe_running(wr, desc, sizeof(desc));
 		pthread_mutex_unlock(&r->lock);
-		wave_context(r, w, FL_STATE_PENDING, desc);
+		wave_context(r, w, FL_STATE_PENDING, desc, true);
 		progress(r, w);
 		pthread_mutex_lock(&r->lock);
 	}
@@ -460,7 +473,7 @@ static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	wr->tolerance = fl_amount_resolve(&wave->failure_tolerance, wave->ntenants, false);
 	wr->started = true;
 	describe_running(wr, desc, sizeof(desc));
-	wave_context(r, w, FL_STATE_PENDING, desc);
+	wave_context(r, w, FL_STATE_PENDING, desc, false);
 	progress(r, w);
 	int rc = run_wave_jobs(r, w, jobs, n, err);
 	free(jobs);
@@ -556,7 +569,7 @@ static int hold_for_gates(struct rollout *r, size_t w, struct fl_error *err)
 		} else {
 			snprintf(desc, sizeof(desc), "awaiting promotion");
 		}
-		wave_context(r, w, FL_STATE_PENDING, desc);
+		wave_context(r, w, FL_STATE_PENDING, desc, false);
 		progress(r, w);
 		if (!r->opts->wait)
 			return 1;
@@ -572,7 +585,7 @@ static int hold_for_gates(struct rollout *r, size_t w, struct fl_error *err)
 static void mark_rest(struct rollout *r, size_t from, enum fl_state state, const char *desc)
 {
 	for (size_t w = from; w < r->fleet->nwaves; w++)
-		wave_context(r, w, state, desc);
+		wave_context(r, w, state, desc, false);
 }
 
 /* Older rollouts whose accounts this one moves on: their unstarted waves are superseded. */
@@ -655,8 +668,11 @@ static int plan_all(struct rollout *r, struct fl_error *err)
 	} else {
 		fl_plan_describe(&desc, &r->report->plan);
 	}
-	if (!r->partial)
-		set_context(r, "flotilla/plan", mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS, desc.ptr);
+	/* The plan status describes the commit's plan: the first one, unless refused now. */
+	enum fl_state known;
+	if (!r->partial && (mass || !fl_ledger_context(r->ledger, "flotilla/plan", &known, NULL) ||
+			    known != FL_STATE_SUCCESS))
+		set_context(r, "flotilla/plan", mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS, desc.ptr, false);
 	fl_buf_release(&desc);
 	return 0;
 }
@@ -720,7 +736,7 @@ static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 		if (wr->failed > wr->tolerance) {
 			snprintf(desc, sizeof(desc), "halted: %zu of %zu failed (tolerance %u)", wr->failed, wr->total,
 				 wr->tolerance);
-			wave_context(r, w, FL_STATE_FAILURE, desc);
+			wave_context(r, w, FL_STATE_FAILURE, desc, false);
 			snprintf(desc, sizeof(desc), "not started: wave %s failed", r->fleet->waves[w].name);
 			mark_rest(r, w + 1, FL_STATE_ERROR, desc);
 			r->report->outcome = FL_ROLLOUT_HALTED;
@@ -730,7 +746,7 @@ static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 		if (wr->failed)
 			snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), ", %zu failed (tolerance %u)",
 				 wr->failed, wr->tolerance);
-		wave_context(r, w, FL_STATE_SUCCESS, desc);
+		wave_context(r, w, FL_STATE_SUCCESS, desc, false);
 		if (!r->partial) {
 			struct fl_error e = FL_ERROR_INIT;
 			note_status_error(r, fl_ledger_wave_succeeded(r->ledger, r->fleet->waves[w].name, fl_now(), &e), &e);
@@ -761,9 +777,10 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	r.opts = opts;
 	r.report = out;
 	r.partial = opts->tenants != NULL;
-	r.popts = (struct fl_plan_opts){ .prune = opts->prune || fleet->prune, .tenants = opts->tenants,
-					 .ntenants = opts->ntenants };
+	r.popts = (struct fl_plan_opts){ .prune = opts->prune || fleet->prune, .refresh = opts->refresh,
+					 .tenants = opts->tenants, .ntenants = opts->ntenants };
 	pthread_mutex_init(&r.lock, NULL);
+	pthread_mutex_init(&r.status_lock, NULL);
 	pthread_mutex_init(&r.repo_lock, NULL);
 	pthread_cond_init(&r.cond, NULL);
 	if ((rc = through_index(&r, &last, err)) || (rc = plan_all(&r, err)))
@@ -779,9 +796,17 @@ out:
 	{
 		struct fl_error e = FL_ERROR_INIT;
 		note_status_error(&r, fl_ledger_flush(ledger, &e), &e);
+		if (opts->statuses) {
+			fl_statuses_flush(opts->statuses);
+			out->status_failures += opts->statuses->failures;
+			if (opts->statuses->failures)
+				snprintf(out->status_error, sizeof(out->status_error), "%s",
+					 opts->statuses->last_error.msg);
+		}
 	}
 	pthread_cond_destroy(&r.cond);
 	pthread_mutex_destroy(&r.repo_lock);
+	pthread_mutex_destroy(&r.status_lock);
 	pthread_mutex_destroy(&r.lock);
 	free(r.behind);
 	free(r.workdir);

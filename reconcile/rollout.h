@@ -21,6 +21,7 @@
 #include "reconcile/fleet.h"
 #include "reconcile/ledger.h"
 #include "reconcile/plan.h"
+#include "reconcile/status.h"
 
 enum fl_rollout_outcome {
 	FL_ROLLOUT_DONE,         /* every wave asked for succeeded */
@@ -63,10 +64,12 @@ struct fl_rollout_opts {
 	size_t ntenants;
 	bool prune;                      /* --prune, or fleet.yaml prune */
 	bool allow_mass_delete;
+	bool refresh;                    /* observe every account instead of trusting markers (drift --fix) */
 	bool wait;                       /* sleep through bakes and gates instead of returning WAITING */
 	unsigned poll_s;                 /* how often --wait looks for a promotion (default 5) */
 	const char *self_exe;            /* this binary, for the verify wrapper */
 	const struct fl_log *log;
+	struct fl_statuses *statuses;    /* where contexts go; NULL: the ledger's note only */
 	fl_rollout_progress_cb progress;
 	void *payload;
 };
