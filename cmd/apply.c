@@ -108,6 +108,7 @@ static const char *outcome_name(enum fl_rollout_outcome o)
 	case FL_ROLLOUT_WAITING: return "waiting";
 	case FL_ROLLOUT_SUPERSEDED: return "superseded";
 	case FL_ROLLOUT_REFUSED: return "refused";
+	case FL_ROLLOUT_CANCELLED: return "cancelled";
 	}
 	return "unknown";
 }
@@ -120,6 +121,7 @@ static int exit_code(enum fl_rollout_outcome o)
 	case FL_ROLLOUT_SUPERSEDED: return FL_EXIT_HALTED;
 	case FL_ROLLOUT_WAITING: return FL_EXIT_WAITING;
 	case FL_ROLLOUT_REFUSED: return FL_EXIT_ERROR;
+	case FL_ROLLOUT_CANCELLED: return FL_EXIT_WAITING;
 	}
 	return FL_EXIT_ERROR;
 }
@@ -155,6 +157,7 @@ static void print_summary(const struct fl_rollout_report *r)
 			   : r->outcome == FL_ROLLOUT_HALTED ? "rollout halted: a wave failed past its tolerance"
 			   : r->outcome == FL_ROLLOUT_WAITING ? "rollout waiting: a bake or a manual gate holds the next wave"
 			   : r->outcome == FL_ROLLOUT_SUPERSEDED ? "rollout superseded by a newer commit"
+			   : r->outcome == FL_ROLLOUT_CANCELLED ? "rollout stopped by a signal after in-flight tenants finished"
 								 : "rollout refused by the mass-delete guard (--allow-mass-delete overrides)";
 	printf("%s\n", what);
 	if (r->superseded_by[0])
@@ -246,7 +249,7 @@ int cmd_apply(int argc, char **argv)
 	struct fl_rollout_opts ropts = {
 		.through = through, .tenants = tenants.len ? tenants.items : NULL, .ntenants = tenants.len,
 		.prune = prune, .allow_mass_delete = mass, .wait = wait, .self_exe = self, .log = &log,
-		.statuses = &statuses, .progress = on_progress, .payload = &p,
+		.statuses = &statuses, .progress = on_progress, .payload = &p, .cancel = fl_stop_flag(),
 	};
 	if (!p.json)
 		printf("Rolling out %s of fleet %s\n", s.fleet->revision, s.fleet->name);

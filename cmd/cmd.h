@@ -87,7 +87,12 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 		    const struct fl_fleet_load_opts *opts);
 void fl_session_close(struct fl_session *s);
 
+/* Set by SIGTERM and SIGINT once fl_stop_on_signals ran: long commands stop cleanly. */
+const volatile int *fl_stop_flag(void);
+void fl_stop_on_signals(void);
+
 int cmd_validate(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_apply(int argc, char **argv);

@@ -3,6 +3,7 @@
  * and what the subcommands share (opening the repository, loading the
  * fleet, printing errors).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@ static const struct fl_cmd commands[] = {
 	  "REV --wave W [--repo R] [-m MESSAGE]" },
 	{ "drift", cmd_drift, "Report resources that differ from the commit their account's marker names.",
 	  "[--repo R] [--fix] [--driver TYPE:ARG]" },
+	{ "watch", cmd_watch, "Keep rolling out new commits of a branch, as a long-lived agent.",
+	  "--repo URL [--branch B] [--interval 30s] [--driver TYPE:ARG]" },
 	{ "init", cmd_init, "Create a git repository holding an example fleet, committed.", "DIR" },
 	{ "version", cmd_version, "Print flotilla's version.", "" },
 	{ "help", cmd_help, "Show help for flotilla or one of its commands.", "[COMMAND]" },
@@ -47,8 +50,7 @@ static void main_help(FILE *to)
 		    "Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(to, "\nNot built yet: watch.\n"
-		    "Run 'flotilla <command> --help' for a command's options.\n"
+	fprintf(to, "\nRun 'flotilla <command> --help' for a command's options.\n"
 		    "Exit codes: 0 done, 1 error, 2 usage, 3 plan has changes (--detailed-exitcode),\n"
 		    "4 rollout halted, 5 waiting for a bake or a promotion.\n");
 }
@@ -76,6 +78,29 @@ int cmd_version(int argc, char **argv)
 		return fl_opt_exit(rc);
 	printf("flotilla %s\n", FL_VERSION);
 	return FL_EXIT_OK;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+const volatile int *fl_stop_flag(void)
+{
+	return (const volatile int *)&stop_flag;
+}
+
+void fl_stop_on_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 void fl_print_error(const struct fl_error *err)

@@ -431,6 +431,11 @@ static int start_job(struct job *j, struct fl_wave_report *wr, struct fl_error *
 	return 0;
 }
 
+static bool cancelled(const struct rollout *r)
+{
+	return r->opts->cancel && *r->opts->cancel;
+}
+
 static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n, struct fl_error *err)
 {
 	struct fl_wave_report *wr = &r->report->waves[w];
@@ -439,7 +444,7 @@ static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n
 	char desc[160];
 	pthread_mutex_lock(&r->lock);
 	while (next < n || wr->in_flight > 0) {
-		bool stop = wr->failed > wr->tolerance || r->superseded || rc;
+		bool stop = wr->failed > wr->tolerance || r->superseded || rc || cancelled(r);
 		while (!stop && next < n && room(wr) > 0 && !(rc = start_job(&jobs[next], wr, err)))
 			next++;
 		if (wr->in_flight == 0)
@@ -571,7 +576,7 @@ static int hold_for_gates(struct rollout *r, size_t w, struct fl_error *err)
 		}
 		wave_context(r, w, FL_STATE_PENDING, desc, false);
 		progress(r, w);
-		if (!r->opts->wait)
+		if (!r->opts->wait || cancelled(r))
 			return 1;
 		struct fl_error ignored = FL_ERROR_INIT;
 		fl_ledger_flush(r->ledger, &ignored);
@@ -727,6 +732,10 @@ static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 		}
 		if ((rc = run_wave(r, w, err)))
 			return rc;
+		if (cancelled(r)) {
+			r->report->outcome = FL_ROLLOUT_CANCELLED;
+			return 0;
+		}
 		if (r->superseded) {
 			snprintf(desc, sizeof(desc), "superseded by %.7s", r->report->superseded_by);
 			mark_rest(r, w, FL_STATE_ERROR, desc);

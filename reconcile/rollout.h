@@ -29,6 +29,7 @@ enum fl_rollout_outcome {
 	FL_ROLLOUT_WAITING,      /* a bake or a manual gate holds the next wave */
 	FL_ROLLOUT_SUPERSEDED,   /* accounts are already at a newer commit */
 	FL_ROLLOUT_REFUSED,      /* the mass-delete guard refused the plan */
+	FL_ROLLOUT_CANCELLED,    /* stopped by opts->cancel; run again to go on */
 };
 
 struct fl_wave_report {
@@ -70,6 +71,8 @@ struct fl_rollout_opts {
 	const char *self_exe;            /* this binary, for the verify wrapper */
 	const struct fl_log *log;
 	struct fl_statuses *statuses;    /* where contexts go; NULL: the ledger's note only */
+	/* When it becomes non-zero (a signal), no new tenant starts; in-flight ones finish. */
+	const volatile int *cancel;
 	fl_rollout_progress_cb progress;
 	void *payload;
 };

@@ -1,0 +1,95 @@
+/*
+ * flotilla watch: a long-lived agent. Every interval it runs apply on the
+ * branch's newest commit (fetching first when --repo is a URL): a new
+ * commit supersedes the old rollout, bakes end and promotions are picked
+ * up on the next round. SIGTERM or SIGINT stops it cleanly once in-flight
+ * tenants finish.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "core/banned.h"
+
+/* Parses 30s, 5m, 1h, 1h30m or a number of seconds; 0 on error. */
+static unsigned parse_interval(const char *s)
+{
+	unsigned long total = 0;
+	const char *p = s;
+	if (!*p)
+		return 0;
+	while (*p) {
+		char *end;
+		unsigned long n = strtoul(p, &end, 10);
+		if (end == p || n > 86400)
+			return 0;
+		unsigned long unit = *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+		if (*end == 'h' || *end == 'm' || *end == 's')
+			end++;
+		else if (*end)
+			return 0;
+		total += n * unit;
+		p = end;
+	}
+	return total > 0 && total <= 7 * 86400 ? (unsigned)total : 0;
+}
+
+/* Sleeps seconds, waking early when a stop signal arrives. */
+static void nap(unsigned seconds)
+{
+	for (unsigned i = 0; i < seconds * 10 && !*fl_stop_flag(); i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	const char *repo = NULL, *branch = NULL, *interval_s = NULL, *driver = NULL, *cache = NULL;
+	const struct fl_opt opts[] = {
+		{ FL_OPT_VALUE, "repo", 0, "URL", "the fleet repository: a URL or a local path (required)", &repo, false },
+		{ FL_OPT_VALUE, "branch", 0, "B", "the branch to follow (default: the repository's HEAD)", &branch, false },
+		{ FL_OPT_VALUE, "interval", 0, "DURATION", "how often to look for work (default 30s)", &interval_s, false },
+		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver, false },
+		{ FL_OPT_VALUE, "cache-dir", 0, "DIR", "where remote repositories are cached", &cache, false },
+		{ .kind = FL_OPT_END },
+	};
+	int rc = fl_opt_parse(fl_cmd_find("watch"), opts, argc, argv);
+	if (rc)
+		return fl_opt_exit(rc);
+	if (!repo) {
+		fprintf(stderr, "flotilla watch: --repo is required\nusage: flotilla watch --repo URL [--branch B]\n");
+		return FL_EXIT_USAGE;
+	}
+	unsigned interval = parse_interval(interval_s ? interval_s : "30s");
+	if (!interval) {
+		fprintf(stderr, "flotilla watch: bad --interval '%s' (expected like 30s, 5m, 1h)\n", interval_s);
+		return FL_EXIT_USAGE;
+	}
+	fl_stop_on_signals();
+	printf("watching %s (%s) every %us; SIGTERM or SIGINT stops after in-flight tenants\n", repo,
+	       branch ? branch : "HEAD", interval);
+	fflush(stdout);
+	while (!*fl_stop_flag()) {
+		/* Each round is a plain apply: level-triggered, it picks up where anything left off. */
+		const char *args[12] = { "apply", "--repo", repo, "--rev", branch ? branch : "HEAD" };
+		int n = 5;
+		if (driver) {
+			args[n++] = "--driver";
+			args[n++] = driver;
+		}
+		if (cache) {
+			args[n++] = "--cache-dir";
+			args[n++] = cache;
+		}
+		args[n] = NULL;
+		rc = cmd_apply(n, (char **)args);
+		printf("watch: round ended with exit %d; next in %us\n", rc, interval);
+		fflush(stdout);
+		nap(interval);
+	}
+	printf("watch: stopped\n");
+	return FL_EXIT_OK;
+}
