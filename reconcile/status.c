@@ -18,8 +18,18 @@ int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, stru
 		out->len = 1;
 	for (size_t i = 0; i < fleet->nstatus && !rc; i++) {
 		const char *type = fleet->status[i].type;
-		if (strcmp(type, "git-notes") != 0)
-			rc = fl_error_set(err, FL_EINPUT, "status type '%s' is not available in this build yet", type);
+		if (strcmp(type, "git-notes") == 0)
+			continue; /* opened above, once */
+		if (strcmp(type, "github") == 0 || strcmp(type, "gitlab") == 0 ||
+		    strcmp(type, "gitea") == 0) {
+			rc = fl_status_forge_open(&out->items[out->len], &fleet->status[i], fleet->revision,
+						  err);
+			if (!rc)
+				out->len++;
+		} else {
+			rc = fl_error_set(err, FL_EINPUT, "status type '%s' is not available in this build",
+					  type);
+		}
 	}
 	if (rc)
 		fl_statuses_close(out);

@@ -60,4 +60,15 @@ void fl_statuses_close(struct fl_statuses *s);
 /* The git-notes writer over a ledger (status_notes.c). */
 int fl_status_notes_open(struct fl_status_writer *out, struct fl_ledger *ledger, struct fl_error *err);
 
+/*
+ * A forge writer (status_forge.c) for conf, of type github, gitlab or gitea,
+ * reporting on commit revision (40 hex digits). FL_EINPUT for an entry it
+ * cannot use: repo or project, api_url (a token over plain http to a host
+ * that is not loopback), target_url. The token is read from the variable
+ * token_env names at each send: a missing one fails each send, not the open.
+ * *out is freed through its ops.
+ */
+int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_conf *conf, const char *revision,
+			 struct fl_error *err);
+
 #endif

@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""A fake forge for the commit-status tests: GitHub, GitLab or Gitea/Forgejo.
+
+Plays one forge (--kind) on 127.0.0.1 at a port the OS chooses, printed as
+"PORT <n>" on the first line of standard output. It enforces what each
+forge's documented commit-status API enforces, strictly: POST only, the
+exact path shape (owner/repo, or GitLab's URL-encoded project path, and a
+40-hex sha), the auth header that forge accepts with the configured token
+(else 401), Content-Type application/json, a JSON object body with the
+required fields and allowed states, and for GitLab the state transitions of
+its status state machine (a status cannot be enqueued twice, nor run twice).
+
+For the tests:
+  GET  /_statuses  the accepted statuses, in order, as a JSON list
+  GET  /_stats     {"requests": n, "accepted": n, "rejected": n, "faults": n}
+  POST /_faults    a JSON list of faults for the next API requests, in order:
+                   "500", "429" (with Retry-After: 1), "drop" (the
+                   connection is closed without an answer), "401"
+  POST /_reset     forget statuses, counters and pending faults
+The same faults may be queued from the command line: --fault 500 --fault drop.
+Only python3's standard library is used.
+"""
+
+import argparse
+import json
+import re
+import socket
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HEX40 = re.compile(r"^[0-9a-fA-F]{40}$")
+NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+STATES = {
+    "github": {"error", "failure", "pending", "success"},
+    "gitlab": {"pending", "running", "success", "failed", "canceled"},
+    "gitea": {"pending", "success", "error", "failure", "warning"},
+}
+PREFIX = {"github": "", "gitlab": "/api/v4", "gitea": "/api/v1"}
+GITHUB_API_VERSIONS = {"2022-11-28", "2026-03-10"}
+
+
+class Forge:
+    """What the server remembers; every access holds lock."""
+
+    def __init__(self, args):
+        self.kind = args.kind
+        self.token = args.token
+        self.repo = args.repo
+        self.project = args.project
+        self.prefix = PREFIX[args.kind] if args.prefix is None else args.prefix.rstrip("/")
+        self.lock = threading.Lock()
+        self.faults = list(args.fault or [])
+        self.reset(keep_faults=True)
+
+    def reset(self, keep_faults=False):
+        self.statuses = []
+        self.requests = 0
+        self.accepted = 0
+        self.rejected = 0
+        self.faulted = 0
+        # GitLab: (sha, name) -> state of the status still pending or running
+        self.active = {}
+        if not keep_faults:
+            self.faults = []
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-forge/1"
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        if self.server.verbose:
+            sys.stderr.write("fake_forge: " + (fmt % args) + "\n")
+
+    # ---- plumbing ----
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def answer(self, status, doc, extra=None):
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ---- the test endpoints ----
+
+    def test_endpoint(self, method, raw):
+        f = self.server.forge
+        if method == "GET" and self.path == "/_statuses":
+            with f.lock:
+                return self.answer(200, f.statuses)
+        if method == "GET" and self.path == "/_stats":
+            with f.lock:
+                return self.answer(200, {"requests": f.requests, "accepted": f.accepted,
+                                         "rejected": f.rejected, "faults": f.faulted})
+        if method == "POST" and self.path == "/_faults":
+            try:
+                faults = json.loads(raw or b"[]")
+                assert isinstance(faults, list)
+                assert all(x in ("500", "429", "drop", "401") for x in faults)
+            except (ValueError, AssertionError):
+                return self.answer(400, {"message": "expected a list of \"500\", \"429\", \"drop\", \"401\""})
+            with f.lock:
+                f.faults.extend(faults)
+            return self.answer(200, {"faults": len(f.faults)})
+        if method == "POST" and self.path == "/_reset":
+            with f.lock:
+                f.reset()
+            return self.answer(200, {})
+        return self.answer(404, {"message": "Not Found"})
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def do_PATCH(self):
+        self.handle_any("PATCH")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def handle_any(self, method):
+        raw = self.body()
+        if self.path.startswith("/_"):
+            return self.test_endpoint(method, raw)
+        f = self.server.forge
+        with f.lock:
+            f.requests += 1
+            fault = f.faults.pop(0) if f.faults else None
+            if fault:
+                f.faulted += 1
+        if fault == "drop":
+            return self.drop()
+        if fault == "500":
+            return self.answer(500, {"message": "Internal Server Error"})
+        if fault == "429":
+            return self.answer(429, {"message": "API rate limit exceeded"}, {"Retry-After": "1"})
+        status, doc = self.api(method, raw, fault == "401")
+        with f.lock:
+            if status < 300:
+                f.accepted += 1
+            else:
+                f.rejected += 1
+        self.answer(status, doc)
+
+    # ---- the forge APIs ----
+
+    def api(self, method, raw, force_401):
+        f = self.server.forge
+        path = self.path.split("?", 1)[0]
+        if not path.startswith(f.prefix + "/"):
+            return 404, {"message": "Not Found"}
+        rest = path[len(f.prefix):]
+        if f.kind == "gitlab":
+            m = re.match(r"^/projects/([^/]+)/statuses/([^/]+)$", rest)
+            where = urllib.parse.unquote(m.group(1)) if m else None
+            want = f.project
+        else:
+            m = re.match(r"^/repos/([^/]+)/([^/]+)/statuses/([^/]+)$", rest)
+            where = (m.group(1) + "/" + m.group(2)) if m else None
+            want = f.repo
+        if not m:
+            return 404, {"message": "Not Found"}
+        sha = m.groups()[-1]
+        if method != "POST":
+            return 405, {"message": "Method Not Allowed"}
+        if not self.authorised() or force_401:
+            return 401, {"message": "401 Unauthorized" if f.kind == "gitlab" else "Bad credentials"}
+        if want is not None and where != want:
+            return 404, {"message": "404 Project Not Found" if f.kind == "gitlab" else "Not Found"}
+        if not HEX40.match(sha):
+            return (404 if f.kind != "gitea" else 422), {"message": "No commit found for SHA: " + sha}
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return 415, {"message": "Unsupported Media Type: expected application/json, got '%s'" % ctype}
+        if f.kind == "github":
+            if not self.headers.get("User-Agent"):
+                return 403, {"message": "Request forbidden by administrative rules. "
+                                        "Please make sure your request has a User-Agent header"}
+            version = self.headers.get("X-GitHub-Api-Version")
+            if version is not None and version not in GITHUB_API_VERSIONS:
+                return 400, {"message": "Unsupported 'X-GitHub-Api-Version' header specified: " + version}
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return 400, {"message": "Problems parsing JSON"}
+        if not isinstance(doc, dict):
+            return 400, {"message": "Body should be a JSON object"}
+        return getattr(self, "api_" + f.kind)(sha.lower(), doc)
+
+    def authorised(self):
+        f = self.server.forge
+        auth = self.headers.get("Authorization")
+        if f.kind == "gitlab":
+            token = self.headers.get("PRIVATE-TOKEN")
+            if token is not None:
+                return token == f.token
+            return auth == "Bearer " + f.token
+        # GitHub takes "Bearer" and "token"; Gitea documents "token" and takes "Bearer" too.
+        return auth in ("Bearer " + f.token, "token " + f.token)
+
+    @staticmethod
+    def bad_url(u):
+        return u is not None and not (isinstance(u, str) and re.match(r"^https?://[^/\s]+", u))
+
+    @staticmethod
+    def bad_str(doc, key):
+        return key in doc and doc[key] is not None and not isinstance(doc[key], str)
+
+    def record(self, entry):
+        f = self.server.forge
+        entry["id"] = len(f.statuses) + 1
+        f.statuses.append(entry)
+        return entry
+
+    def api_github(self, sha, doc):
+        f = self.server.forge
+        state = doc.get("state")
+        errors = []
+        if state not in STATES["github"]:
+            errors.append({"resource": "Status", "field": "state", "code": "custom",
+                           "message": "state is not included in the list"})
+        for key in ("description", "context", "target_url"):
+            if self.bad_str(doc, key):
+                errors.append({"resource": "Status", "field": key, "code": "invalid"})
+        desc = doc.get("description")
+        if isinstance(desc, str) and len(desc) > 140:
+            errors.append({"resource": "Status", "field": "description", "code": "custom",
+                           "message": "description is too long (maximum is 140 characters)"})
+        if self.bad_url(doc.get("target_url")):
+            errors.append({"resource": "Status", "field": "target_url", "code": "custom",
+                           "message": "target_url must use http(s) scheme"})
+        if errors:
+            return 422, {"message": "Validation Failed", "errors": errors}
+        with f.lock:
+            e = self.record({"sha": sha, "context": doc.get("context") or "default", "state": state,
+                             "description": desc, "target_url": doc.get("target_url"),
+                             "accept": self.headers.get("Accept"),
+                             "api_version": self.headers.get("X-GitHub-Api-Version")})
+        return 201, e
+
+    def api_gitlab(self, sha, doc):
+        f = self.server.forge
+        state = doc.get("state")
+        if state is None:
+            return 400, {"error": "state is missing"}
+        if state not in STATES["gitlab"]:
+            return 400, {"error": "state does not have a valid value"}
+        for key in ("name", "description", "target_url", "ref"):
+            if self.bad_str(doc, key):
+                return 400, {"error": key + " is invalid"}
+        if self.bad_url(doc.get("target_url")):
+            return 400, {"message": {"target_url": ["is blocked: only allowed schemes are http, https"]}}
+        name = doc.get("name") or doc.get("context") or "default"
+        with f.lock:
+            key = (sha, name)
+            cur = f.active.get(key)
+            # GitLab finds the pending or running status of that name, else makes a new one,
+            # then fires the event of the state asked for; some transitions do not exist.
+            event = {"pending": "enqueue", "running": "run"}.get(state)
+            if state == "pending" and cur in ("pending", "running"):
+                bad = True
+            elif state == "running" and cur == "running":
+                bad = True
+            else:
+                bad = False
+            if bad:
+                msg = ("Cannot transition status via :%s from :%s (Reason(s): Status cannot transition via "
+                       "\"%s\")" % (event, cur, event))
+                return 400, {"message": msg}
+            if state in ("pending", "running"):
+                f.active[key] = state
+            else:
+                f.active.pop(key, None)
+            e = self.record({"sha": sha, "name": name, "context": name, "state": state,
+                             "description": doc.get("description"), "target_url": doc.get("target_url")})
+        return 201, e
+
+    def api_gitea(self, sha, doc):
+        f = self.server.forge
+        state = doc.get("state")
+        if state not in STATES["gitea"]:
+            return 422, [{"fieldNames": ["State"], "classification": "InvalidState",
+                          "message": "invalid commit status state"}]
+        for key in ("description", "context", "target_url"):
+            if self.bad_str(doc, key):
+                return 422, [{"fieldNames": [key], "classification": "TypeError", "message": "expected a string"}]
+        with f.lock:
+            e = self.record({"sha": sha, "context": doc.get("context") or "default", "state": state,
+                             "description": doc.get("description"), "target_url": doc.get("target_url")})
+        return 201, e
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--kind", required=True, choices=sorted(STATES))
+    p.add_argument("--token", required=True, help="the one token accepted")
+    p.add_argument("--repo", help="owner/name that exists (github, gitea); any if omitted")
+    p.add_argument("--project", help="the project path that exists (gitlab); any if omitted")
+    p.add_argument("--prefix", help="API path prefix (default: '' github, /api/v4 gitlab, /api/v1 gitea)")
+    p.add_argument("--fault", action="append", choices=["500", "429", "drop", "401"],
+                   help="a fault for the next API request (repeatable, in order)")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.forge = Forge(args)
+    server.verbose = args.verbose
+    print("PORT %d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
