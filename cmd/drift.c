@@ -74,7 +74,10 @@ static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
 	if (tp->outcome != FL_TENANT_CHANGES && tp->outcome != FL_TENANT_FAILED)
 		return 0;
 	d->drifted++;
-	add_name(&d->current->drifted, tp->tenant->name);
+	/* The group's own copy of the name: the plan's fleet is gone before --fix runs. */
+	for (size_t i = 0; i < d->current->names.len; i++)
+		if (strcmp(d->current->names.items[i], tp->tenant->name) == 0)
+			add_name(&d->current->drifted, d->current->names.items[i]);
 	fl_plan_write_tenant(&out, &d->w, tp);
 	fputs(out.ptr, stdout);
 	fl_buf_release(&out);

@@ -453,7 +453,8 @@ static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n
 		reap(r, jobs, n, wr);
 		describe_running(wr, desc, sizeof(desc));
 		pthread_mutex_unlock(&r->lock);
-		wave_context(r, w, FL_STATE_PENDING, desc, true);
+		if (!wr->succeeded_before)
+			wave_context(r, w, FL_STATE_PENDING, desc, true);
 		progress(r, w);
 		pthread_mutex_lock(&r->lock);
 	}
@@ -478,7 +479,17 @@ static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	wr->tolerance = fl_amount_resolve(&wave->failure_tolerance, wave->ntenants, false);
 	wr->started = true;
 	describe_running(wr, desc, sizeof(desc));
-	wave_context(r, w, FL_STATE_PENDING, desc, false);
+	/*
+	 * A wave that already succeeded for this commit is run again only to
+	 * confirm it (level-triggered); its status stays success unless that
+	 * changes, so forges do not see it flip back to pending.
+	 */
+	char context[160];
+	enum fl_state known;
+	snprintf(context, sizeof(context), "flotilla/wave/%s", wave->name);
+	wr->succeeded_before = fl_ledger_context(r->ledger, context, &known, NULL) && known == FL_STATE_SUCCESS;
+	if (!wr->succeeded_before)
+		wave_context(r, w, FL_STATE_PENDING, desc, false);
 	progress(r, w);
 	int rc = run_wave_jobs(r, w, jobs, n, err);
 	free(jobs);

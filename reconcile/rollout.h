@@ -41,6 +41,7 @@ struct fl_wave_report {
 	unsigned tolerance, parallel;
 	long long wait_until;            /* bake: when the wave may start */
 	bool awaiting_promotion;
+	bool succeeded_before;           /* an earlier run succeeded: statuses stay success while confirming */
 	long long started_ms;            /* monotonic, for elapsed times */
 };
 
