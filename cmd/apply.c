@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/remote_repo.h"
 #include "core/buf.h"
 #include "core/json.h"
 #include "reconcile/driver.h"
@@ -258,6 +259,7 @@ int cmd_apply(int argc, char **argv)
 		rc = err.code == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ERROR;
 		goto out;
 	}
+	fl_remote_publish(&s, false);
 	if (p.json)
 		print_json(&report, s.fleet->revision);
 	else

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/remote_repo.h"
 #include "core/buf.h"
 #include "core/banned.h"
 
@@ -133,14 +134,17 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 	struct fl_repo *open = s->repo;
 	memset(s, 0, sizeof(*s));
 	s->repo = open;
-	if ((!s->repo && (rc = fl_repo_open(&s->repo, repo_path ? repo_path : ".", &err))) ||
+	if ((!s->repo && (rc = fl_repo_location(&repo_path, repo_path, &err))) ||
+	    (!s->repo && (rc = fl_repo_open(&s->repo, repo_path ? repo_path : ".", &err))) ||
 	    (rc = fl_repo_resolve(&s->commit, s->repo, rev ? rev : "HEAD", &err))) {
 		fl_print_error(&err);
+		fl_session_close(s);
 		return FL_EXIT_ERROR;
 	}
 	if ((rc = fl_fleet_load(&s->fleet, s->repo, &s->commit, opts, &diags, &err))) {
 		print_diags(&diags, &err);
 		fl_diags_release(&diags);
+		fl_session_close(s);
 		return FL_EXIT_ERROR;
 	}
 	fl_diags_release(&diags);

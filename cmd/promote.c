@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/remote_repo.h"
 #include "reconcile/rollout.h"
 #include "core/banned.h"
 
@@ -47,6 +48,7 @@ int cmd_promote(int argc, char **argv)
 		goto out;
 	}
 	printf("promoted %.12s into wave %s: tag %s\n", s.fleet->revision, wave, tag);
+	rc = fl_remote_publish(&s, true);
 out:
 	fl_session_close(&s);
 	return rc;

@@ -130,7 +130,9 @@ int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, str
 			rc = fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
 		else
 			rc = fl_driver_dir_open(out, conf->root, err);
-	} else if (strcmp(conf->type, "exec") == 0 || strcmp(conf->type, "http") == 0) {
+	} else if (strcmp(conf->type, "exec") == 0) {
+		rc = fl_driver_exec_open(out, conf, err);
+	} else if (strcmp(conf->type, "http") == 0) {
 		rc = fl_error_set(err, FL_EINPUT, "driver '%s' is not available in this build yet",
 				  conf->type);
 	} else {

@@ -118,4 +118,12 @@ void fl_driver_close(struct fl_driver *driver);
 /* The dir driver (driver_dir.c): each account a directory under root. */
 int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error *err);
 
+/*
+ * The exec driver (driver_exec.c): conf->command run once per operation,
+ * speaking the JSON protocol of docs/drivers.md; conf->node may set a
+ * timeout. FL_EINPUT for a missing command, an unknown template variable in
+ * it or a bad timeout.
+ */
+int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
+
 #endif

@@ -508,7 +508,7 @@ static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 
 static const char *const guard_keys[] = { "max_delete_percent", NULL };
 static const char *const driver_keys[] = { "type",	"root",	   "command",	"endpoint", "token_file",
-					   "token_env", "ca_file", "cert_file", "key_file", NULL };
+					   "token_env", "ca_file", "cert_file", "key_file", "timeout", NULL };
 static const char *const status_keys[] = { "type",    "repo",	    "project", "token_env",
 					   "api_url", "target_url", "ca_file", NULL };
 

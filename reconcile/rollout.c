@@ -34,6 +34,7 @@ struct rollout {
 	pthread_mutex_t lock;            /* guards everything below and the report */
 	pthread_cond_t cond;
 	bool superseded;
+	size_t unreaped;                 /* jobs finished but not yet joined */
 	struct fl_oid *behind;           /* older commits the accounts were at */
 	size_t nbehind, capbehind;
 	size_t status_failures;
@@ -371,6 +372,7 @@ static void *job_main(void *arg)
 	pthread_mutex_lock(&r->lock);
 	j->failed = !ok;
 	j->finished = true;
+	r->unreaped++;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -413,6 +415,7 @@ static void reap(struct rollout *r, struct job *jobs, size_t n, struct fl_wave_r
 		pthread_join(j->thread, NULL);
 		pthread_mutex_lock(&r->lock);
 		j->joined = true;
+		r->unreaped--;
 		wr->in_flight--;
 		if (j->failed)
 			wr->failed++;
@@ -449,7 +452,9 @@ static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n
 			next++;
 		if (wr->in_flight == 0)
 			break;
-		pthread_cond_wait(&r->cond, &r->lock);
+		/* A job may have finished while the lock was dropped below: wait only for news. */
+		while (r->unreaped == 0)
+			pthread_cond_wait(&r->cond, &r->lock);
 		reap(r, jobs, n, wr);
 		describe_running(wr, desc, sizeof(desc));
 		pthread_mutex_unlock(&r->lock);
@@ -535,14 +540,11 @@ static int gate_check(struct rollout *r, size_t w, long long *until, bool *gate,
 {
 	*until = 0;
 	*gate = false;
-	if (w == 0)
-		return 0;
-	const struct fl_wave *prev = &r->fleet->waves[w - 1];
-	if (prev->bake_s) {
+	const struct fl_wave *prev = w > 0 ? &r->fleet->waves[w - 1] : NULL;
+	if (prev && prev->bake_s) {
+		/* No success time: the earlier wave never ran whole (a --tenant apply); no bake to count. */
 		long long t0 = fl_ledger_wave_success_time(r->ledger, prev->name);
-		if (t0 == 0)
-			t0 = fl_now();
-		if (fl_now() < t0 + prev->bake_s)
+		if (t0 && fl_now() < t0 + prev->bake_s)
 			*until = t0 + prev->bake_s;
 	}
 	if (r->fleet->waves[w].gate_manual) {

@@ -209,9 +209,11 @@ static void expect_bool(const struct fl_node *n, bool want)
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
-		size_t n = s[i] < 0x80 ? 1 : s[i] >= 0xc2 && s[i] < 0xe0 ? 2 : s[i] >= 0xe0 && s[i] < 0xf0 ? 3
-					      : s[i] >= 0xf0 && s[i] < 0xf5			     ? 4
-												     : 0;
+		size_t n = s[i] < 0x80			 ? 1
+			   : s[i] >= 0xc2 && s[i] < 0xe0 ? 2
+			   : s[i] >= 0xe0 && s[i] < 0xf0 ? 3
+			   : s[i] >= 0xf0 && s[i] < 0xf5 ? 4
+							 : 0;
 		if (!n || i + n > len)
 			return false;
 		for (size_t k = 1; k < n; k++)
@@ -279,8 +281,10 @@ static void test_names(void **state)
 		enum fl_tenant_result result;
 		const char *name;
 	} results[] = {
-		{ FL_RESULT_APPLIED, "applied" },	{ FL_RESULT_UNCHANGED, "unchanged" },
-		{ FL_RESULT_FAILED, "failed" },		{ FL_RESULT_SKIPPED, "skipped" },
+		{ FL_RESULT_APPLIED, "applied" },
+		{ FL_RESULT_UNCHANGED, "unchanged" },
+		{ FL_RESULT_FAILED, "failed" },
+		{ FL_RESULT_SKIPPED, "skipped" },
 		{ FL_RESULT_DECOMMISSIONED, "decommissioned" },
 	};
 	for (size_t i = 0; i < N_ELEMS(states); i++)
@@ -298,8 +302,8 @@ static void test_contexts(void **state)
 	enum fl_state st;
 	char longer[201];
 
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS, "3 tenants change: +2 ~5 -0",
-					       &err),
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS,
+					       "3 tenants change: +2 ~5 -0", &err),
 			 0);
 	assert_true(fl_ledger_context(l, "flotilla/plan", &st, &desc));
 	assert_int_equal(st, FL_STATE_SUCCESS);
@@ -337,8 +341,8 @@ static void test_contexts(void **state)
 
 	/* The same state and description again is no change: no save, the first update time stays. */
 	set_now(NOW + 60);
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS, "3 tenants change: +2 ~5 -0",
-					       &err),
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS,
+					       "3 tenants change: +2 ~5 -0", &err),
 			 0);
 	flush(l);
 	assert_int_equal(notes_commits(e), commits);
@@ -348,9 +352,11 @@ static void test_contexts(void **state)
 		const struct fl_node *doc = note_doc(&arena, &text, e);
 		expect_str(at(doc, "contexts", "flotilla/plan", "updated", NULL), NOW_TEXT);
 		expect_str(at(doc, "contexts", "flotilla/plan", "state", NULL), "success");
-		expect_str(at(doc, "contexts", "flotilla/plan", "description", NULL), "3 tenants change: +2 ~5 -0");
+		expect_str(at(doc, "contexts", "flotilla/plan", "description", NULL),
+			   "3 tenants change: +2 ~5 -0");
 		expect_str(at(doc, "contexts", "flotilla/wave/canary", "state", NULL), "pending");
-		assert_int_equal(at(doc, "contexts", "flotilla/wave/canary", "description", NULL)->v.str.len, 140);
+		assert_int_equal(at(doc, "contexts", "flotilla/wave/canary", "description", NULL)->v.str.len,
+				 140);
 		expect_str(at(doc, "contexts", "flotilla/wave/fleet", "description", NULL), "");
 		expect_str(at(doc, "contexts", "flotilla/wave/fleet", "state", NULL), "failure");
 		expect_str(at(doc, "contexts", "flotilla/wave/early", "state", NULL), "error");
@@ -359,8 +365,8 @@ static void test_contexts(void **state)
 	}
 
 	/* The same description with another state is a change, at the new time. */
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_FAILURE, "3 tenants change: +2 ~5 -0",
-					       &err),
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_FAILURE,
+					       "3 tenants change: +2 ~5 -0", &err),
 			 0);
 	flush(l);
 	assert_int_equal(notes_commits(e), commits + 1);
@@ -463,8 +469,10 @@ static void test_tenants_and_verify(void **state)
 		{ "unknown tenant", "nobody", "us-east-1", "smoke", false },
 	};
 	for (size_t i = 0; i < N_ELEMS(passed); i++)
-		if (fl_ledger_verify_passed(l, passed[i].tenant, passed[i].region, passed[i].verify) != passed[i].want)
-			fail_msg("case '%s': want %s", passed[i].name, passed[i].want ? "passed" : "not passed");
+		if (fl_ledger_verify_passed(l, passed[i].tenant, passed[i].region, passed[i].verify) !=
+		    passed[i].want)
+			fail_msg("case '%s': want %s", passed[i].name,
+				 passed[i].want ? "passed" : "not passed");
 	/* A verify run does not make a result. */
 	assert_false(fl_ledger_tenant(l, "zed", &res, NULL));
 
@@ -517,8 +525,9 @@ static void test_tenants_and_verify(void **state)
 	fl_arena_release(&arena);
 
 	/* A failed tenant's error lands in the note. */
-	assert_int_equal(fl_ledger_set_tenant(l, "gamma", "fleet", FL_RESULT_FAILED, &fp, "boom \"quoted\"\n", &err),
-			 0);
+	assert_int_equal(
+		fl_ledger_set_tenant(l, "gamma", "fleet", FL_RESULT_FAILED, &fp, "boom \"quoted\"\n", &err),
+		0);
 	flush(l);
 	fl_buf_clear(&text);
 	fl_arena_init(&arena, 4096);
@@ -595,7 +604,8 @@ static void test_receipts(void **state)
 		fl_fp_of(&items[i].fp, key, strlen(key));
 		fl_fp_hex(hex[i], &items[i].fp);
 	}
-	assert_int_equal(fl_ledger_set_tenant(l, "gone", "fleet", FL_RESULT_DECOMMISSIONED, NULL, NULL, &err), 0);
+	assert_int_equal(fl_ledger_set_tenant(l, "gone", "fleet", FL_RESULT_DECOMMISSIONED, NULL, NULL, &err),
+			 0);
 	assert_int_equal(fl_ledger_add_receipt(l, "gone", items, 2, NOW - 5, &err), 0);
 	/* A second batch (another region) adds to the receipt; the time is the latest. */
 	assert_int_equal(fl_ledger_add_receipt(l, "gone", items + 2, 1, NOW, &err), 0);
@@ -642,13 +652,16 @@ static void test_reopen_reads_everything_back(void **state)
 	enum fl_tenant_result res;
 
 	fl_fp_of(&fp, "x", 1);
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS, "2 tenants change", &err), 0);
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1", &err), 0);
+	assert_int_equal(
+		fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS, "2 tenants change", &err), 0);
+	assert_int_equal(
+		fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1", &err), 0);
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/fleet", FL_STATE_ERROR,
 					       "not started: wave canary failed", &err),
 			 0);
 	assert_int_equal(fl_ledger_set_tenant(l, "acme", "canary", FL_RESULT_APPLIED, &fp, NULL, &err), 0);
-	assert_int_equal(fl_ledger_set_tenant(l, "beta", "fleet", FL_RESULT_FAILED, &fp, "it broke", &err), 0);
+	assert_int_equal(fl_ledger_set_tenant(l, "beta", "fleet", FL_RESULT_FAILED, &fp, "it broke", &err),
+			 0);
 	assert_int_equal(fl_ledger_set_tenant(l, "sleepy", "fleet", FL_RESULT_SKIPPED, NULL, NULL, &err), 0);
 	struct fl_verify_record ok = { "smoke", "us-east-1", 0, false, 12, NOW - 3, "fine\n", 5 };
 	struct fl_verify_record bad = { "smoke", "eu-west-1", 2, false, 13, NOW - 2, "bad\n", 4 };
@@ -658,7 +671,8 @@ static void test_reopen_reads_everything_back(void **state)
 	assert_int_equal(fl_ledger_add_verify(l, "acme", &slow, &err), 0);
 	assert_int_equal(fl_ledger_wave_succeeded(l, "canary", NOW - 100, &err), 0);
 	struct fl_receipt_item item = { "us-east-1", "service", "api", fp };
-	assert_int_equal(fl_ledger_set_tenant(l, "gone", "fleet", FL_RESULT_DECOMMISSIONED, NULL, NULL, &err), 0);
+	assert_int_equal(fl_ledger_set_tenant(l, "gone", "fleet", FL_RESULT_DECOMMISSIONED, NULL, NULL, &err),
+			 0);
 	assert_int_equal(fl_ledger_add_receipt(l, "gone", &item, 1, NOW, &err), 0);
 	flush(l);
 	assert_int_equal(fl_ledger_text(l, &before, &err), 0);
@@ -741,7 +755,8 @@ static void test_note_that_is_not_a_ledger(void **state)
 		assert_non_null(f);
 		assert_true(fputs(cases[i].note, f) >= 0);
 		assert_int_equal(fclose(f), 0);
-		run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s 2>/dev/null",
+		run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s "
+		    "2>/dev/null",
 		    e->dir, path, e->hex);
 		int rc = fl_ledger_open(&l, e->dir, &e->commit, &err);
 		if (rc != FL_EINPUT)
@@ -753,11 +768,12 @@ static void test_note_that_is_not_a_ledger(void **state)
 	/* A ledger note with unknown states and odd entries loads what it can. */
 	FILE *f = fopen(path, "wb");
 	assert_non_null(f);
-	assert_true(fputs("{\"format\": 1, \"contexts\": {\"a\": {\"state\": \"bogus\"}, "
-			  "\"b\": {\"state\": \"error\", \"description\": \"d\"}}, "
-			  "\"tenants\": {\"t\": {\"result\": \"nonsense\", \"verify\": [{\"name\": \"v\"}]}}, "
-			  "\"extra\": true}\n",
-			  f) >= 0);
+	assert_true(
+		fputs("{\"format\": 1, \"contexts\": {\"a\": {\"state\": \"bogus\"}, "
+		      "\"b\": {\"state\": \"error\", \"description\": \"d\"}}, "
+		      "\"tenants\": {\"t\": {\"result\": \"nonsense\", \"verify\": [{\"name\": \"v\"}]}}, "
+		      "\"extra\": true}\n",
+		      f) >= 0);
 	assert_int_equal(fclose(f), 0);
 	run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s 2>/dev/null",
 	    e->dir, path, e->hex);
@@ -777,22 +793,22 @@ static void test_now_and_time_format(void **state)
 {
 	static const struct {
 		const char *env; /* NULL: unset */
-		bool clock;      /* true: the real clock */
+		bool clock;	 /* true: the real clock */
 		long long want;
 	} nows[] = {
-		{ "1795610700", false, 1795610700LL }, { "0", false, 0 }, { "42", false, 42 },
-		{ "", true, 0 },			       { NULL, true, 0 },
+		{ "1795610700", false, 1795610700LL },
+		{ "0", false, 0 },
+		{ "42", false, 42 },
+		{ "", true, 0 },
+		{ NULL, true, 0 },
 	};
 	static const struct {
 		long long t;
 		const char *want;
 	} formats[] = {
-		{ 0, "1970-01-01T00:00:00Z" },
-		{ 1795610700LL, "2026-11-25T12:45:00Z" },
-		{ 951868799LL, "2000-02-29T23:59:59Z" },
-		{ 951868800LL, "2000-03-01T00:00:00Z" },
-		{ -1, "1969-12-31T23:59:59Z" },
-		{ 253402300799LL, "9999-12-31T23:59:59Z" },
+		{ 0, "1970-01-01T00:00:00Z" },		 { 1795610700LL, "2026-11-25T12:45:00Z" },
+		{ 951868799LL, "2000-02-29T23:59:59Z" }, { 951868800LL, "2000-03-01T00:00:00Z" },
+		{ -1, "1969-12-31T23:59:59Z" },		 { 253402300799LL, "9999-12-31T23:59:59Z" },
 	};
 	(void)state;
 
@@ -807,15 +823,16 @@ static void test_now_and_time_format(void **state)
 		if (!nows[i].clock && got != nows[i].want)
 			fail_msg("FLOTILLA_NOW='%s': got %lld, want %lld", nows[i].env, got, nows[i].want);
 		if (nows[i].clock && (got < before || got > after))
-			fail_msg("FLOTILLA_NOW %s: got %lld, want the clock (%lld..%lld)", nows[i].env ? "empty" : "unset",
-				 got, before, after);
+			fail_msg("FLOTILLA_NOW %s: got %lld, want the clock (%lld..%lld)",
+				 nows[i].env ? "empty" : "unset", got, before, after);
 	}
 	for (size_t i = 0; i < N_ELEMS(formats); i++) {
 		char out[32];
 		memset(out, '#', sizeof(out));
 		fl_time_format(out, formats[i].t);
 		if (strcmp(out, formats[i].want) != 0)
-			fail_msg("fl_time_format(%lld): got '%s', want '%s'", formats[i].t, out, formats[i].want);
+			fail_msg("fl_time_format(%lld): got '%s', want '%s'", formats[i].t, out,
+				 formats[i].want);
 	}
 	set_now(NOW);
 }
@@ -835,8 +852,9 @@ static void *write_tenants(void *arg)
 		struct fl_fp fp;
 		snprintf(name, sizeof(name), "t%d-%02d", w->id, i);
 		fl_fp_of(&fp, name, strlen(name));
-		if (fl_ledger_set_tenant(w->ledger, name, "fleet", i % 5 == 0 ? FL_RESULT_FAILED : FL_RESULT_APPLIED,
-					 &fp, i % 5 == 0 ? "failed" : NULL, &err))
+		if (fl_ledger_set_tenant(w->ledger, name, "fleet",
+					 i % 5 == 0 ? FL_RESULT_FAILED : FL_RESULT_APPLIED, &fp,
+					 i % 5 == 0 ? "failed" : NULL, &err))
 			w->failures++;
 		struct fl_verify_record rec = { "smoke", "us-east-1", 0, false, 1, NOW, "ok", 2 };
 		if (i % 10 == 0 && fl_ledger_add_verify(w->ledger, name, &rec, &err))
@@ -898,14 +916,11 @@ static void test_concurrent_set_tenant(void **state)
 }
 
 /*
- * BUG (ledger.c, fl_ledger_set_context): the description is cut at 140 bytes
- * with snprintf, which can split a multi-byte UTF-8 character. The note
- * then holds invalid UTF-8, fl_json_parse rejects it, and every later
- * fl_ledger_open of the commit fails with FL_EINPUT ("invalid UTF-8 in
- * string"), so `flotilla apply` / `status` can no longer read this commit.
- * This test fails until the cut respects character boundaries.
+ * A description cut at 140 bytes must not split a multi-byte character:
+ * the note would hold invalid UTF-8, fl_json_parse would reject it, and the
+ * commit's ledger could never be opened again (fixed in bafe27e).
  */
-static void test_bug_description_cut_splits_utf8(void **state)
+static void test_description_cut_on_a_character_boundary(void **state)
 {
 	struct env *e = *state;
 	struct fl_ledger *l = open_ledger(e);
@@ -914,14 +929,13 @@ static void test_bug_description_cut_splits_utf8(void **state)
 	char text[160];
 	enum fl_state st;
 
-	/* 139 ASCII bytes, then "é" (2 bytes): byte 140 is the first half of it. */
+	/* 139 ASCII bytes, then "\xc3\xa9" (2 bytes): byte 140 is the first half of it. */
 	memset(text, 'a', 139);
 	memcpy(text + 139, "\xc3\xa9 and more", sizeof("\xc3\xa9 and more"));
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, text, &err), 0);
 	assert_true(fl_ledger_context(l, "flotilla/wave/canary", &st, &desc));
 	assert_true(desc.len <= 140);
-	if (!utf8_valid((const unsigned char *)desc.ptr, desc.len))
-		print_message("BUG: the 140-byte cut left a partial UTF-8 character\n");
+	assert_true(utf8_valid((const unsigned char *)desc.ptr, desc.len));
 	flush(l);
 	fl_ledger_free(l);
 
@@ -929,33 +943,33 @@ static void test_bug_description_cut_splits_utf8(void **state)
 	int rc = fl_ledger_open(&l, e->dir, &e->commit, &err);
 	if (rc) {
 		fl_buf_release(&desc);
-		fail_msg("BUG: the ledger no longer opens after a cut description: %s", err.msg);
+		fail_msg("the ledger no longer opens after a cut description: %s", err.msg);
 	}
 	fl_buf_clear(&desc);
 	assert_true(fl_ledger_context(l, "flotilla/wave/canary", &st, &desc));
 	assert_true(utf8_valid((const unsigned char *)desc.ptr, desc.len));
+	assert_int_equal(desc.len, 139);
 	assert_int_equal(strncmp(desc.ptr, text, desc.len), 0);
 	fl_ledger_free(l);
 	fl_buf_release(&desc);
 }
 
 /*
- * BUG (ledger.c, fl_ledger_add_verify / verify_node): a verify command's
- * output goes into the note byte for byte (fl_json_put_str escapes only
- * quotes, backslashes and control characters). Output that is not valid
- * UTF-8 (binary bytes, or a multi-byte character split by the
- * FL_LEDGER_OUTPUT_MAX cut) makes the note unparsable: every later
- * fl_ledger_open of the commit fails with FL_EINPUT, so one smoke test that
- * prints a stray byte makes the rollout of that commit impossible to resume.
+ * A verify command's output that is not valid UTF-8 (binary bytes, or a
+ * character split by the FL_LEDGER_OUTPUT_MAX cut) must not make the note
+ * unparsable, or one smoke test printing a stray byte would make the
+ * commit's rollout impossible to resume (fixed in bafe27e: invalid bytes
+ * become '?').
  */
-static void test_bug_verify_output_not_utf8(void **state)
+static void test_verify_output_kept_valid_utf8(void **state)
 {
 	struct env *e = *state;
 	static const char *const names[] = { "binary", "split at the cut" };
 	char *split = malloc(FL_LEDGER_OUTPUT_MAX + 8);
+	struct fl_buf text = FL_BUF_INIT;
 
 	assert_non_null(split);
-	/* FL_LEDGER_OUTPUT_MAX - 1 ASCII bytes, then "é": the cut keeps only its first byte. */
+	/* FL_LEDGER_OUTPUT_MAX - 1 ASCII bytes, then a 2-byte character: the cut keeps only its first byte. */
 	memset(split, 'a', FL_LEDGER_OUTPUT_MAX - 1);
 	memcpy(split + FL_LEDGER_OUTPUT_MAX - 1, "\xc3\xa9\n", 3);
 	const char *outputs[] = { "ok \xff\xfe\x80 done\n", split };
@@ -975,7 +989,7 @@ static void test_bug_verify_output_not_utf8(void **state)
 		l = NULL;
 		int rc = fl_ledger_open(&l, e->dir, &e->commit, &err);
 		if (rc) {
-			print_message("BUG: case '%s': the ledger no longer opens: %s\n", names[i], err.msg);
+			print_message("case '%s': the ledger no longer opens: %s\n", names[i], err.msg);
 			broken++;
 			/* Start the next case from a readable note. */
 			run("git -C '%s' notes --ref=flotilla remove %s 2>/dev/null", e->dir, e->hex);
@@ -986,18 +1000,32 @@ static void test_bug_verify_output_not_utf8(void **state)
 	}
 	free(split);
 	if (broken)
-		fail_msg("BUG: %zu of %zu verify outputs made the note unreadable", broken, N_ELEMS(names));
+		fail_msg("%zu of %zu verify outputs made the note unreadable", broken, N_ELEMS(names));
+
+	/* What the note holds: valid UTF-8, the binary case readable around the replaced bytes. */
+	struct fl_arena arena;
+	fl_arena_init(&arena, 4096);
+	const struct fl_node *doc = note_doc(&arena, &text, e);
+	const struct fl_node *verify = at(doc, "tenants", "acme", "verify", NULL);
+	assert_int_equal(verify->v.seq.len, 2);
+	const struct fl_node *bin = at(verify->v.seq.items[0], "output", NULL);
+	assert_true(utf8_valid((const unsigned char *)bin->v.str.ptr, bin->v.str.len));
+	assert_int_equal(strncmp(bin->v.str.ptr, "ok ", 3), 0);
+	assert_non_null(strstr(bin->v.str.ptr, " done\n"));
+	const struct fl_node *cut = at(verify->v.seq.items[1], "output", NULL);
+	assert_true(cut->v.str.len <= FL_LEDGER_OUTPUT_MAX);
+	assert_true(utf8_valid((const unsigned char *)cut->v.str.ptr, cut->v.str.len));
+	fl_arena_release(&arena);
+	fl_buf_release(&text);
 }
 
 /*
- * BUG (ledger.c, save/changed; contract in ledger.h and docs/rollout.md):
- * the header promises "changes are saved to the note within 250 ms", but
- * nothing saves a change on its own: a change made less than 250 ms after
- * the last save is written only by a later change or by fl_ledger_flush.
- * During a long verify the note keeps showing an old state indefinitely,
- * and fl_ledger_free drops it.
+ * ledger.h: "changes are saved to the note within 250 ms (by a thread of
+ * the ledger's own), at once by fl_ledger_flush, and at the end by
+ * fl_ledger_free" (fixed in bafe27e; before, a change held back by the
+ * throttle waited for the next change or a flush, and free dropped it).
  */
-static void test_bug_changes_saved_within_250ms(void **state)
+static void test_changes_saved_within_250ms_and_by_free(void **state)
 {
 	struct env *e = *state;
 	struct fl_ledger *l = open_ledger(e);
@@ -1005,16 +1033,27 @@ static void test_bug_changes_saved_within_250ms(void **state)
 	struct fl_buf note = FL_BUF_INIT;
 	struct timespec nap = { 0, 600 * 1000000L };
 
-	/* The first change is saved at once (no save yet), the second is held back. */
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "first", &err), 0);
-	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "second", &err), 0);
+	/* The first change is saved at once (no save yet), the second is held back by the throttle. */
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "first", &err),
+			 0);
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "second", &err),
+			 0);
 	nanosleep(&nap, NULL);
 	assert_true(note_show(&note, e));
 	bool saved = strstr(note.ptr, "\"second\"") != NULL;
+	fl_buf_clear(&note);
+
+	/* A change right before free, never flushed. */
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_SUCCESS, "third", &err),
+			 0);
 	fl_ledger_free(l);
+	assert_true(note_show(&note, e));
+	bool freed = strstr(note.ptr, "\"third\"") != NULL;
 	fl_buf_release(&note);
 	if (!saved)
-		fail_msg("BUG: 600 ms after a change the note still shows the state before it");
+		fail_msg("600 ms after a change the note still shows the state before it");
+	if (!freed)
+		fail_msg("fl_ledger_free dropped a change instead of saving it");
 }
 
 int main(void)
@@ -1030,9 +1069,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_note_that_is_not_a_ledger, setup, teardown),
 		cmocka_unit_test(test_now_and_time_format),
 		cmocka_unit_test_setup_teardown(test_concurrent_set_tenant, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bug_description_cut_splits_utf8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bug_verify_output_not_utf8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bug_changes_saved_within_250ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_description_cut_on_a_character_boundary, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_verify_output_kept_valid_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_saved_within_250ms_and_by_free, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
