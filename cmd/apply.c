@@ -197,6 +197,7 @@ int cmd_apply(int argc, char **argv)
 	bool prune = false, mass = false, wait = false;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		FL_OPT_CACHE_DIR,
 		{ FL_OPT_VALUE, "rev", 0, "REV", "the commit to roll out (default: HEAD)", &rev, false },
 		{ FL_OPT_VALUE, "through", 0, "WAVE", "stop after this wave", &through, false },
 		{ FL_OPT_LIST, "tenant", 't', "T", "apply only this tenant (repeatable); wave statuses are left alone", &tenants, false },

@@ -52,6 +52,12 @@ struct fl_cmd {
 	const char *usage;     /* one line of arguments, for help */
 };
 
+/* --cache-dir, shared by every command that takes --repo: it sets FLOTILLA_CACHE_DIR. */
+extern const char *fl_opt_cache_dir;
+#define FL_OPT_CACHE_DIR \
+	{ FL_OPT_VALUE, "cache-dir", 0, "DIR", "where remote repositories are cached (default: $XDG_CACHE_HOME/flotilla)", \
+	  &fl_opt_cache_dir, false }
+
 /*
  * Parses argv[1..] (argv[0] is the command name) with opts, ending in an
  * FL_OPT_END entry. Prints help and returns 1 for --help; prints a usage

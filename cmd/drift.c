@@ -140,6 +140,7 @@ int cmd_drift(int argc, char **argv)
 	bool fix = false;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		FL_OPT_CACHE_DIR,
 		{ FL_OPT_FLAG, "fix", 0, NULL, "apply the marker's commit again to drifted tenants", &fix, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver_arg, false },
 		{ .kind = FL_OPT_END },

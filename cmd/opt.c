@@ -8,6 +8,8 @@
 #include "core/alloc.h"
 #include "core/banned.h"
 
+const char *fl_opt_cache_dir;
+
 void fl_opt_list_release(struct fl_opt_list *list)
 {
 	free(list->items);
@@ -136,6 +138,9 @@ int fl_opt_parse(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, 
 	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++)
 		if (o->kind == FL_OPT_ARG && o->required && !*(const char **)o->target)
 			return usage_error(cmd, "missing argument", o->name);
+	/* The remote cache is found through the environment by cmd/remote_repo.c. */
+	if (fl_opt_cache_dir && setenv("FLOTILLA_CACHE_DIR", fl_opt_cache_dir, 1) != 0)
+		return usage_error(cmd, "cannot use", fl_opt_cache_dir);
 	return 0;
 }
 

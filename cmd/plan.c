@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/remote_repo.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "reconcile/driver.h"
@@ -80,8 +81,10 @@ static int since_collect(struct since_set *set, const struct plan_args *a)
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_oid old, new;
 	int rc;
+	const char *path = NULL;
 	memset(set, 0, sizeof(*set));
-	if ((rc = fl_repo_open(&set->repo, a->repo ? a->repo : ".", &err)) ||
+	if ((rc = fl_repo_location(&path, a->repo, &err)) ||
+	    (rc = fl_repo_open(&set->repo, path ? path : ".", &err)) ||
 	    (rc = fl_repo_resolve(&old, set->repo, a->since, &err)) ||
 	    (rc = fl_repo_resolve(&new, set->repo, a->rev ? a->rev : "HEAD", &err))) {
 		fl_print_error(&err);
@@ -192,6 +195,7 @@ int cmd_plan(int argc, char **argv)
 	struct plan_args a = { 0 };
 	const struct fl_opt opts[] = {
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &a.repo, false },
+		FL_OPT_CACHE_DIR,
 		{ FL_OPT_VALUE, "rev", 0, "REV", "the commit to plan (default: HEAD)", &a.rev, false },
 		{ FL_OPT_LIST, "tenant", 't', "T", "plan only this tenant (repeatable)", &a.tenants, false },
 		{ FL_OPT_VALUE, "since", 0, "REV", "plan only tenants whose inputs changed since REV", &a.since, false },

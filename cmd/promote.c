@@ -18,6 +18,7 @@ int cmd_promote(int argc, char **argv)
 		{ FL_OPT_VALUE, "wave", 'w', "W", "the wave whose gate it passes (required)", &wave, false },
 		{ FL_OPT_VALUE, "message", 'm', "MESSAGE", "why (the tag's message)", &message, false },
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		FL_OPT_CACHE_DIR,
 		{ .kind = FL_OPT_END },
 	};
 	struct fl_session s = { 0 };

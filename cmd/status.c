@@ -178,6 +178,7 @@ int cmd_status(int argc, char **argv)
 	const struct fl_opt opts[] = {
 		{ FL_OPT_ARG, "REV", 0, NULL, "the commit (default: HEAD)", &rev, false },
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		FL_OPT_CACHE_DIR,
 		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default) or json", &format, false },
 		{ .kind = FL_OPT_END },
 	};

@@ -9,6 +9,7 @@ int cmd_validate(int argc, char **argv)
 	const char *repo = NULL, *rev = NULL;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
+		FL_OPT_CACHE_DIR,
 		{ FL_OPT_VALUE, "rev", 0, "REV", "the commit to validate (default: HEAD)", &rev, false },
 		{ .kind = FL_OPT_END },
 	};

@@ -47,13 +47,13 @@ static void nap(unsigned seconds)
 
 int cmd_watch(int argc, char **argv)
 {
-	const char *repo = NULL, *branch = NULL, *interval_s = NULL, *driver = NULL, *cache = NULL;
+	const char *repo = NULL, *branch = NULL, *interval_s = NULL, *driver = NULL;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_VALUE, "repo", 0, "URL", "the fleet repository: a URL or a local path (required)", &repo, false },
 		{ FL_OPT_VALUE, "branch", 0, "B", "the branch to follow (default: the repository's HEAD)", &branch, false },
 		{ FL_OPT_VALUE, "interval", 0, "DURATION", "how often to look for work (default 30s)", &interval_s, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver, false },
-		{ FL_OPT_VALUE, "cache-dir", 0, "DIR", "where remote repositories are cached", &cache, false },
+		FL_OPT_CACHE_DIR,
 		{ .kind = FL_OPT_END },
 	};
 	int rc = fl_opt_parse(fl_cmd_find("watch"), opts, argc, argv);
@@ -79,10 +79,6 @@ int cmd_watch(int argc, char **argv)
 		if (driver) {
 			args[n++] = "--driver";
 			args[n++] = driver;
-		}
-		if (cache) {
-			args[n++] = "--cache-dir";
-			args[n++] = cache;
 		}
 		args[n] = NULL;
 		rc = cmd_apply(n, (char **)args);

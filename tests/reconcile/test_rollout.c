@@ -1139,10 +1139,9 @@ static void test_partial_does_not_enforce_bakes(void **state)
 	fl_rollout_report_release(&rep);
 	env_close(&e);
 	if (got != FL_ROLLOUT_DONE)
-		fail_msg(
-			"BUG: --tenant r1 returned outcome %d (waiting until %lld), want DONE: bakes are not "
-			"enforced for --tenant",
-			(int)got, until);
+		fail_msg("--tenant r1 returned outcome %d (waiting until %lld), want DONE: bakes are not "
+			 "enforced for --tenant",
+			 (int)got, until);
 }
 
 /*
