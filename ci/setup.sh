@@ -16,6 +16,9 @@ packages=(
 	libxxhash-dev
 	libcmocka-dev
 	python3
+	openssl
+	curl
+	procps
 )
 
 installed() {
