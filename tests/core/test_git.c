@@ -19,32 +19,16 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/git.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false -c tag.gpgsign=false"
+#define GIT FL_TEST_GIT
 
 /* The temporary directory, shared by the tests of the group. */
 static char root[64];
 static char work[128]; /* root/work: the repository with tags c1..c8 */
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void capture(struct fl_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Runs a shell command made from fmt; fails the test unless it succeeds. */
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 /* Runs a shell command and appends its standard output to out, minus a final newline. */
 static void capture(struct fl_buf *out, const char *fmt, ...)
@@ -110,7 +94,7 @@ static int setup_group(void **state)
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	snprintf(work, sizeof(work), "%s/work", root);
 
-	run("mkdir -p %s/tenants/acme && cd %s && " GIT " init -q"
+	fl_test_run("mkdir -p %s/tenants/acme && cd %s && " GIT " init -q"
 	    " && printf 'hello\\n' >README.md"
 	    " && printf 'conf\\n' >conf"
 	    " && printf 'name: acme\\n' >tenants/acme.yaml"
@@ -139,7 +123,7 @@ static int setup_group(void **state)
 static int teardown_group(void **state)
 {
 	(void)state;
-	run("rm -rf %s", root);
+	fl_test_run("rm -rf %s", root);
 	return 0;
 }
 
@@ -186,7 +170,7 @@ static void test_open(void **state)
 	};
 
 	(void)state;
-	run("git clone -q --bare %s %s/bare.git && mkdir -p %s/plain", work, root, root);
+	fl_test_run("git clone -q --bare %s %s/bare.git && mkdir -p %s/plain", work, root, root);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fl_repo *repo = NULL;
 		struct fl_error err = FL_ERROR_INIT;
@@ -209,7 +193,7 @@ static void test_open(void **state)
 		assert_true(fl_oid_equal(&head, &want));
 		fl_repo_free(repo);
 	}
-	run("rm -rf %s/bare.git %s/plain", root, root);
+	fl_test_run("rm -rf %s/bare.git %s/plain", root, root);
 	fl_repo_free(NULL);
 }
 
@@ -594,7 +578,7 @@ static void test_init_commit_all(void **state)
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/init", root);
-	run("mkdir -p %s/sub", dir);
+	fl_test_run("mkdir -p %s/sub", dir);
 	write_file(dir, "a.txt", "alpha\n");
 	write_file(dir, "sub/b.txt", "beta\n");
 
@@ -614,7 +598,7 @@ static void test_init_commit_all(void **state)
 	fl_buf_clear(&got);
 
 	/* Again on the existing repository: a second commit on top, by the configured author. */
-	run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
+	fl_test_run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
 	write_file(dir, "c.txt", "gamma\n");
 	assert_int_equal(fl_repo_init_commit_all(&second, dir, "second", &err), 0);
 	capture(&got, "git -C %s log --oneline | wc -l", dir);
@@ -632,7 +616,7 @@ static void test_init_commit_all(void **state)
 
 	assert_int_equal(fl_repo_init_commit_all(NULL, dir, "third", &err), 0);
 	fl_buf_release(&got);
-	run("rm -rf %s", dir);
+	fl_test_run("rm -rf %s", dir);
 }
 
 static void test_init_commit_all_fails(void **state)
@@ -646,7 +630,7 @@ static void test_init_commit_all_fails(void **state)
 	int rc = fl_repo_init_commit_all(NULL, file, "m", &err);
 	assert_int_equal(rc, FL_EGIT);
 	assert_non_null(strstr(err.msg, "cannot create a repository in '"));
-	run("rm -f %s", file);
+	fl_test_run("rm -f %s", file);
 }
 
 /* Clones the work repository to root/name and opens the clone; path gets its path. */
@@ -656,7 +640,7 @@ static struct fl_repo *open_clone(char *path, size_t size, const char *name)
 	struct fl_error err = FL_ERROR_INIT;
 
 	snprintf(path, size, "%s/%s", root, name);
-	run("git clone -q %s %s", work, path);
+	fl_test_run("git clone -q %s %s", work, path);
 	if (fl_repo_open(&repo, path, &err))
 		fail_msg("open %s: %s", path, err.msg);
 	return repo;
@@ -672,7 +656,7 @@ static void test_gitdir(void **state)
 	(void)state;
 	/* libgit2 resolves links in the path, as pwd -P does. */
 	capture(&real, "cd %s && pwd -P", root);
-	run("git clone -q --bare %s %s/gitdir.git", work, root);
+	fl_test_run("git clone -q --bare %s %s/gitdir.git", work, root);
 	static const struct {
 		const char *open, *want; /* under root */
 	} cases[] = {
@@ -690,7 +674,7 @@ static void test_gitdir(void **state)
 		fl_repo_free(repo);
 	}
 	fl_buf_release(&real);
-	run("rm -rf %s/gitdir.git", root);
+	fl_test_run("rm -rf %s/gitdir.git", root);
 }
 
 static void test_commit_time(void **state)
@@ -780,7 +764,7 @@ static void test_notes(void **state)
 	assert_string_equal(got.ptr, "");
 
 	/* A note written by git is read back byte for byte; len cuts the text. */
-	run("cd %s && " GIT " notes --ref=flotilla add -m 'by git' HEAD~1", dir);
+	fl_test_run("cd %s && " GIT " notes --ref=flotilla add -m 'by git' HEAD~1", dir);
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &parent, &err), 0);
 	assert_string_equal(got.ptr, "by git\n");
 	fl_buf_clear(&got);
@@ -801,7 +785,7 @@ static void test_notes(void **state)
 	fl_buf_release(&small);
 	fl_buf_release(&got);
 	fl_repo_free(repo);
-	run("rm -rf %s", dir);
+	fl_test_run("rm -rf %s", dir);
 }
 
 static double now_ms(void)
@@ -849,7 +833,7 @@ static void test_note_write_speed(void **state)
 	fl_buf_release(&got);
 	fl_buf_release(&text);
 	fl_repo_free(repo);
-	run("rm -rf %s", dir);
+	fl_test_run("rm -rf %s", dir);
 }
 
 struct tag_list {
@@ -890,7 +874,7 @@ static void test_tags(void **state)
 	rev_parse(&c2, "c2");
 	fl_oid_hex(h1, &c1);
 	fl_oid_hex(h2, &c2);
-	run("cd %s && " GIT " tag -a flotilla/promote/fleet/%s %s -m why"
+	fl_test_run("cd %s && " GIT " tag -a flotilla/promote/fleet/%s %s -m why"
 	    " && " GIT " tag flotilla/promote/canary/%s %s"
 	    " && " GIT " -c advice.nestedTag=false tag -a flotilla/promote/nested -m 'tag of a tag' "
 		       "flotilla/promote/fleet/%s"
@@ -919,7 +903,7 @@ static void test_tags(void **state)
 		if (l.count != 3)
 			fail_msg("%s pass: got %zu tags:\n%s", packed ? "packed" : "loose", l.count,
 				 l.text.ptr);
-		run("git -C %s pack-refs --all", dir);
+		fl_test_run("git -C %s pack-refs --all", dir);
 	}
 
 	/* Every tag with an empty prefix: c1..c8, v1 and the seven above less the tree and blob. */
@@ -941,7 +925,7 @@ static void test_tags(void **state)
 	fl_buf_release(&when);
 	fl_buf_release(&l.text);
 	fl_repo_free(repo);
-	run("rm -rf %s", dir);
+	fl_test_run("rm -rf %s", dir);
 }
 
 static void test_tag_create(void **state)
@@ -999,7 +983,7 @@ static void test_tag_create(void **state)
 	assert_int_equal(fl_repo_tag_create(repo, "c1", &c2, "other", &err), FL_EINPUT);
 
 	/* The configured tagger is used when there is one. */
-	run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
+	fl_test_run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
 	fl_repo_free(repo);
 	assert_int_equal(fl_repo_open(&repo, dir, &err), 0);
 	assert_int_equal(fl_repo_tag_create(repo, "flotilla/promote/x", &c1, "\nwhy\n\n", &err), 0);
@@ -1022,7 +1006,7 @@ static void test_tag_create(void **state)
 	fl_buf_release(&before);
 	fl_buf_release(&got);
 	fl_repo_free(repo);
-	run("rm -rf %s", dir);
+	fl_test_run("rm -rf %s", dir);
 }
 
 /* Expects path (under dir) to be a regular file with content, executable or not. */
@@ -1069,7 +1053,7 @@ static void test_export_tree(void **state)
 	(void)state;
 	snprintf(src, sizeof(src), "%s/export-src", root);
 	snprintf(out, sizeof(out), "%s/export-out", root);
-	run("mkdir -p %s/charts/web/templates %s && cd %s && " GIT " init -q"
+	fl_test_run("mkdir -p %s/charts/web/templates %s && cd %s && " GIT " init -q"
 	    " && printf 'top\\n' >a.txt"
 	    " && printf '#!/bin/sh\\necho hi\\n' >run.sh && chmod 755 run.sh"
 	    " && printf 'kind: Deployment\\n' >charts/web/templates/deploy.yaml"
@@ -1102,13 +1086,13 @@ static void test_export_tree(void **state)
 				 "./link ./run.sh ");
 	}
 	/* Into a fresh directory named with a trailing slash. */
-	run("rm -rf %s && mkdir %s", out, out);
+	fl_test_run("rm -rf %s && mkdir %s", out, out);
 	snprintf(slash, sizeof(slash), "%s/", out);
 	assert_int_equal(fl_repo_export_tree(repo, &head, slash, &err), 0);
 	expect_link(out, "charts/web/up", "../../a.txt");
 	expect_file(out, "charts/web/hook", "#!/bin/sh\n", true);
 	fl_repo_free(repo);
-	run("rm -rf %s && mkdir %s", out, out);
+	fl_test_run("rm -rf %s && mkdir %s", out, out);
 
 	/* Another repository's commit, with a mode change and a file turned directory. */
 	repo = open_work();
@@ -1128,7 +1112,7 @@ static void test_export_tree(void **state)
 
 	fl_buf_release(&got);
 	fl_repo_free(repo);
-	run("rm -rf %s %s", src, out);
+	fl_test_run("rm -rf %s %s", src, out);
 }
 
 /*
@@ -1178,7 +1162,7 @@ static void test_export_tree_unsafe(void **state)
 	(void)state;
 	snprintf(out, sizeof(out), "%s/unsafe-out/inner", root);
 	snprintf(escaped, sizeof(escaped), "%s/unsafe-out/escaped", root);
-	run("mkdir -p %s", out);
+	fl_test_run("mkdir -p %s", out);
 	capture(&hex, "cd %s && printf 'pwned\\n' | git hash-object -w --stdin", src);
 	parse_oid(&blob, hex.ptr);
 	fl_oid_hex(blob_hex, &blob);
@@ -1197,7 +1181,7 @@ static void test_export_tree_unsafe(void **state)
 			fail_msg("'%s': wrote outside the directory", cases[i].name);
 	}
 	/* A link with an empty target. */
-	run("cd %s && printf '' | git hash-object -w --stdin >%s/empty-id", src, root);
+	fl_test_run("cd %s && printf '' | git hash-object -w --stdin >%s/empty-id", src, root);
 	fl_buf_clear(&hex);
 	capture(&hex, "cat %s/empty-id", root);
 	parse_oid(&blob, hex.ptr);
@@ -1208,7 +1192,7 @@ static void test_export_tree_unsafe(void **state)
 
 	fl_buf_release(&hex);
 	fl_repo_free(repo);
-	run("rm -rf %s %s/unsafe-out %s/tree-id %s/empty-id", src, root, root, root);
+	fl_test_run("rm -rf %s %s/unsafe-out %s/tree-id %s/empty-id", src, root, root, root);
 }
 
 int main(void)

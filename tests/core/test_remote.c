@@ -18,31 +18,16 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/remote.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false -c tag.gpgsign=false"
+#define GIT FL_TEST_GIT
 #define NOTES "refs/notes/flotilla"
 
 static char root[64];
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void capture(struct fl_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 /* Appends a command's standard output to out, minus a final newline. */
 static void capture(struct fl_buf *out, const char *fmt, ...)
@@ -188,7 +173,7 @@ static void world_init(struct world *w, const char *name)
 	snprintf(w->url, sizeof(w->url), "file://%s", w->server);
 	snprintf(w->cache, sizeof(w->cache), "%s/cache/one", w->dir);
 	snprintf(w->other, sizeof(w->other), "%s/cache/two", w->dir);
-	run("mkdir -p %s && " GIT " init -q %s && echo one >%s/f && " GIT " -C %s add f && " GIT
+	fl_test_run("mkdir -p %s && " GIT " init -q %s && echo one >%s/f && " GIT " -C %s add f && " GIT
 	    " -C %s commit -q -m one && " GIT " init -q --bare %s && " GIT " -C %s push -q %s main",
 	    w->dir, w->work, w->work, w->work, w->work, w->server, w->work, w->server);
 }
@@ -196,7 +181,7 @@ static void world_init(struct world *w, const char *name)
 /* Commits a new file version in work and pushes it (and branch other at it, if asked). */
 static void server_commit(const struct world *w, const char *text)
 {
-	run("echo %s >%s/f && " GIT " -C %s commit -q -am %s && " GIT " -C %s push -q %s main", text, w->work,
+	fl_test_run("echo %s >%s/f && " GIT " -C %s commit -q -am %s && " GIT " -C %s push -q %s main", text, w->work,
 	    w->work, text, w->work, w->server);
 }
 
@@ -235,7 +220,7 @@ static void test_sync_creates_and_follows(void **state)
 
 	(void)state;
 	world_init(&w, "follow");
-	run(GIT " -C %s tag -a v1 -m v1 && " GIT " -C %s push -q %s v1 && " GIT
+	fl_test_run(GIT " -C %s tag -a v1 -m v1 && " GIT " -C %s push -q %s v1 && " GIT
 		" -C %s push -q %s main:other",
 	    w.work, w.work, w.server, w.work, w.server);
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
@@ -250,9 +235,9 @@ static void test_sync_creates_and_follows(void **state)
 
 	/* A new commit arrives; a branch deleted on the server goes; HEAD follows the server's. */
 	server_commit(&w, "two");
-	run(GIT " --git-dir=%s symbolic-ref HEAD refs/heads/other && " GIT " -C %s push -q %s :main",
+	fl_test_run(GIT " --git-dir=%s symbolic-ref HEAD refs/heads/other && " GIT " -C %s push -q %s :main",
 	    w.server, w.work, w.server);
-	run(GIT " -C %s push -q %s main:other", w.work, w.server);
+	fl_test_run(GIT " -C %s push -q %s main:other", w.work, w.server);
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
 	fl_buf_clear(&out);
 	fl_buf_clear(&want);
@@ -264,7 +249,7 @@ static void test_sync_creates_and_follows(void **state)
 	assert_string_equal(out.ptr, want.ptr);
 
 	/* opts.branch wins over the server's HEAD; a missing one is FL_ENOTFOUND. */
-	run(GIT " -C %s push -q %s HEAD~1:refs/heads/old", w.work, w.server);
+	fl_test_run(GIT " -C %s push -q %s HEAD~1:refs/heads/old", w.work, w.server);
 	opts.branch = "old";
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
 	fl_buf_clear(&out);
@@ -314,7 +299,7 @@ static void test_sync_merges_notes(void **state)
 	assert_string_equal(out.ptr, "");
 
 	/* The server's notes are taken as they are when the cache has none. */
-	run(GIT " --git-dir=%s notes --ref=flotilla add -m server-head main && " GIT
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -m server-head main && " GIT
 		" --git-dir=%s notes --ref=flotilla add -m server-first main~1",
 	    w.server, w.server);
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
@@ -323,8 +308,8 @@ static void test_sync_merges_notes(void **state)
 	assert_string_equal(out.ptr, "1");
 
 	/* Both sides add notes: a merge commit; a note on both sides goes through the callback. */
-	run(GIT " --git-dir=%s notes --ref=flotilla add -f -m cache-head main 2>/dev/null", w.cache);
-	run(GIT " --git-dir=%s notes --ref=flotilla add -f -m server-first-again main~1 2>/dev/null",
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -f -m cache-head main 2>/dev/null", w.cache);
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -f -m server-first-again main~1 2>/dev/null",
 	    w.server);
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
 	fl_buf_clear(&out);
@@ -350,8 +335,8 @@ static void test_sync_merges_notes(void **state)
 	fl_buf_release(&again);
 
 	/* A failing merge is reported with the commit. */
-	run(GIT " --git-dir=%s notes --ref=flotilla add -f -m x main 2>/dev/null", w.cache);
-	run(GIT " --git-dir=%s notes --ref=flotilla add -f -m y main 2>/dev/null", w.server);
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -f -m x main 2>/dev/null", w.cache);
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -f -m y main 2>/dev/null", w.server);
 	opts.merge = failing_merge;
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), FL_EINPUT);
 	assert_non_null(strstr(err.msg, "cannot merge the notes of commit "));
@@ -377,7 +362,7 @@ static void test_push(void **state)
 	assert_int_equal(res.pushed, 0);
 
 	/* A note and two promotion tags go; another tag stays. */
-	run(GIT " --git-dir=%s notes --ref=flotilla add -m mine main && " GIT
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -m mine main && " GIT
 		" --git-dir=%s tag -a flotilla/promote/early/x -m why main && " GIT
 		" --git-dir=%s tag flotilla/promote/fleet/y main && " GIT " --git-dir=%s tag private main",
 	    w.cache, w.cache, w.cache, w.cache);
@@ -394,8 +379,8 @@ static void test_push(void **state)
 
 	/* Another agent pushes notes first: ours are refused, merged, pushed again. */
 	assert_int_equal(fl_remote_sync(w.other, w.url, &opts, &err), 0);
-	run(GIT " --git-dir=%s notes --ref=flotilla add -f -m theirs main 2>/dev/null", w.other);
-	run(GIT " --git-dir=%s notes --ref=flotilla add -f -m ours main 2>/dev/null", w.cache);
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -f -m theirs main 2>/dev/null", w.other);
+	fl_test_run(GIT " --git-dir=%s notes --ref=flotilla add -f -m ours main 2>/dev/null", w.cache);
 	assert_int_equal(fl_remote_push(&res, w.other, w.url, refs, 2, &opts, &err), 0);
 	assert_int_equal(res.merges, 0);
 	assert_int_equal(fl_remote_push(&res, w.cache, w.url, refs, 2, &opts, &err), 0);
@@ -410,7 +395,7 @@ static void test_push(void **state)
 	assert_string_equal(out.ptr, "3");
 
 	/* A tag the remote has on another object is refused, and not retried. */
-	run(GIT " --git-dir=%s tag -f -a flotilla/promote/early/x -m other main 2>/dev/null", w.other);
+	fl_test_run(GIT " --git-dir=%s tag -f -a flotilla/promote/early/x -m other main 2>/dev/null", w.other);
 	assert_int_equal(fl_remote_push(&res, w.other, w.url, refs, 2, &opts, &err), FL_EREFUSED);
 	assert_string_equal(err.msg, "tag 'flotilla/promote/early/x' exists on the remote on another object");
 	fl_buf_release(&out);
@@ -449,7 +434,7 @@ static int setup_group(void **state)
 static int teardown_group(void **state)
 {
 	(void)state;
-	run("rm -rf %s", root);
+	fl_test_run("rm -rf %s", root);
 	return 0;
 }
 

@@ -20,26 +20,10 @@
 #include "core/error.h"
 #include "core/git.h"
 #include "reconcile/fleet.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false"
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
+#define GIT FL_TEST_GIT
 
 /* $FL_FIXTURES/bad, or fixtures/bad beside tests/ in the source tree. */
 static void corpus_dir(char *out, size_t cap)
@@ -85,8 +69,8 @@ static int check_case(const char *corpus, const char *name)
 	read_first_line(expected, sizeof(expected), path);
 	snprintf(dir, sizeof(dir), "/tmp/fl-test-corpus-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	run("cp -r '%s/%s/.' '%s/' && rm -f '%s/expected'", corpus, name, dir, dir);
-	run("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -q --allow-empty -m bad", dir);
+	fl_test_run("cp -r '%s/%s/.' '%s/' && rm -f '%s/expected'", corpus, name, dir, dir);
+	fl_test_run("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -q --allow-empty -m bad", dir);
 	assert_int_equal(fl_repo_open(&repo, dir, &err), 0);
 	assert_int_equal(fl_repo_resolve(&commit, repo, "HEAD", &err), 0);
 	rc = fl_fleet_load(&fleet, repo, &commit, NULL, &diags, &err);
@@ -105,7 +89,7 @@ static int check_case(const char *corpus, const char *name)
 	fl_diags_release(&diags);
 	fl_fleet_free(fleet);
 	fl_repo_free(repo);
-	run("rm -rf '%s'", dir);
+	fl_test_run("rm -rf '%s'", dir);
 	return bad;
 }
 

@@ -18,32 +18,16 @@
 #include "core/error.h"
 #include "core/git.h"
 #include "reconcile/fleet.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false"
+#define GIT FL_TEST_GIT
 
 /* A file of a test fleet; content NULL removes the file from a base. */
 struct file {
 	const char *path;
 	const char *content;
 };
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static void write_file(const char *dir, const char *path, const char *content)
 {
@@ -53,7 +37,7 @@ static void write_file(const char *dir, const char *path, const char *content)
 	snprintf(full, sizeof(full), "%s/%s", dir, path);
 	char *slash = strrchr(full, '/');
 	*slash = '\0';
-	run("mkdir -p '%s'", full);
+	fl_test_run("mkdir -p '%s'", full);
 	*slash = '/';
 	f = fopen(full, "wb");
 	assert_non_null(f);
@@ -81,7 +65,7 @@ static void make_repo(char dir[64], const struct file *base, const struct file *
 	for (size_t i = 0; over && over[i].path; i++)
 		if (over[i].content)
 			write_file(dir, over[i].path, over[i].content);
-	run("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -q --allow-empty -m fleet", dir);
+	fl_test_run("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -q --allow-empty -m fleet", dir);
 }
 
 struct loaded {
@@ -109,7 +93,7 @@ static void unload(struct loaded *l)
 	fl_fleet_free(l->fleet);
 	fl_diags_release(&l->diags);
 	fl_repo_free(l->repo);
-	run("rm -rf '%s'", l->dir);
+	fl_test_run("rm -rf '%s'", l->dir);
 }
 
 /* The first line of the formatted first problem. */

@@ -25,31 +25,15 @@
 #include "core/json.h"
 #include "core/node.h"
 #include "reconcile/ledger.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false"
+#define GIT FL_TEST_GIT
 
 /* 2026-11-25T12:45:00Z */
 #define NOW 1795610700LL
 #define NOW_TEXT "2026-11-25T12:45:00Z"
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 /* Runs a shell command, appends its standard output to out; returns its exit status. */
 static int capture(struct fl_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -95,7 +79,7 @@ static int setup(void **state)
 	assert_non_null(e);
 	snprintf(e->dir, sizeof(e->dir), "/tmp/fl-test-ledger-XXXXXX");
 	assert_non_null(mkdtemp(e->dir));
-	run("cd '%s' && " GIT " init -q && echo hello > README && " GIT " add -A && " GIT
+	fl_test_run("cd '%s' && " GIT " init -q && echo hello > README && " GIT " add -A && " GIT
 	    " commit -q -m first",
 	    e->dir);
 	assert_int_equal(fl_repo_open(&repo, e->dir, &err), 0);
@@ -110,7 +94,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	run("rm -rf '%s'", e->dir);
+	fl_test_run("rm -rf '%s'", e->dir);
 	free(e);
 	unsetenv("FLOTILLA_NOW");
 	return 0;
@@ -755,7 +739,7 @@ static void test_note_that_is_not_a_ledger(void **state)
 		assert_non_null(f);
 		assert_true(fputs(cases[i].note, f) >= 0);
 		assert_int_equal(fclose(f), 0);
-		run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s "
+		fl_test_run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s "
 		    "2>/dev/null",
 		    e->dir, path, e->hex);
 		int rc = fl_ledger_open(&l, e->dir, &e->commit, &err);
@@ -775,7 +759,7 @@ static void test_note_that_is_not_a_ledger(void **state)
 		      "\"extra\": true}\n",
 		      f) >= 0);
 	assert_int_equal(fclose(f), 0);
-	run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s 2>/dev/null",
+	fl_test_run("git -C '%s' -c user.name=T -c user.email=t@e notes --ref=flotilla add -f -F '%s' %s 2>/dev/null",
 	    e->dir, path, e->hex);
 	struct fl_ledger *l = open_ledger(e);
 	enum fl_state st;
@@ -992,7 +976,7 @@ static void test_verify_output_kept_valid_utf8(void **state)
 			print_message("case '%s': the ledger no longer opens: %s\n", names[i], err.msg);
 			broken++;
 			/* Start the next case from a readable note. */
-			run("git -C '%s' notes --ref=flotilla remove %s 2>/dev/null", e->dir, e->hex);
+			fl_test_run("git -C '%s' notes --ref=flotilla remove %s 2>/dev/null", e->dir, e->hex);
 			continue;
 		}
 		assert_true(fl_ledger_verify_passed(l, "acme", "us-east-1", verify));

@@ -24,33 +24,17 @@
 #include "reconcile/fleet.h"
 #include "reconcile/plan.h"
 #include "reconcile/render.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false"
+#define GIT FL_TEST_GIT
 
 /* A file of a test fleet; content NULL removes it. */
 struct file {
 	const char *path;
 	const char *content;
 };
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static void write_text(const char *path, const char *content)
 {
@@ -136,7 +120,7 @@ static void put_files(struct env *e, const struct file *files)
 		}
 		char *slash = strrchr(path, '/');
 		*slash = '\0';
-		run("mkdir -p '%s'", path);
+		fl_test_run("mkdir -p '%s'", path);
 		*slash = '/';
 		write_text(path, files[i].content);
 	}
@@ -164,7 +148,7 @@ static void load_head(struct env *e)
 static void commit(struct env *e, const struct file *files)
 {
 	put_files(e, files);
-	run("cd '%s' && " GIT " add -A && " GIT " commit -q --allow-empty -m change", e->repo_dir);
+	fl_test_run("cd '%s' && " GIT " add -A && " GIT " commit -q --allow-empty -m change", e->repo_dir);
 	load_head(e);
 }
 
@@ -177,9 +161,9 @@ static void env_open(struct env *e, const struct file *files)
 	assert_non_null(mkdtemp(e->tmp));
 	snprintf(e->repo_dir, sizeof(e->repo_dir), "%s/repo", e->tmp);
 	snprintf(e->accounts, sizeof(e->accounts), "%s/accounts", e->tmp);
-	run("mkdir -p '%s' '%s' && cd '%s' && " GIT " init -q", e->repo_dir, e->accounts, e->repo_dir);
+	fl_test_run("mkdir -p '%s' '%s' && cd '%s' && " GIT " init -q", e->repo_dir, e->accounts, e->repo_dir);
 	put_files(e, files);
-	run("cd '%s' && " GIT " add -A && " GIT " commit -q -m fleet", e->repo_dir);
+	fl_test_run("cd '%s' && " GIT " add -A && " GIT " commit -q -m fleet", e->repo_dir);
 	assert_int_equal(fl_repo_open(&e->repo, e->repo_dir, &err), 0);
 	load_head(e);
 	assert_int_equal(fl_driver_dir_open(&e->drv, e->accounts, &err), 0);
@@ -190,7 +174,7 @@ static void env_close(struct env *e)
 	fl_fleet_free(e->fleet);
 	fl_repo_free(e->repo);
 	fl_driver_close(&e->drv);
-	run("rm -rf '%s'", e->tmp);
+	fl_test_run("rm -rf '%s'", e->tmp);
 }
 
 static const struct fl_tenant *tenant(const struct env *e, const char *name)
@@ -696,7 +680,7 @@ static void test_identity_mismatch_fails_one_tenant(void **state)
 	env_open(&e, base_fleet);
 	/* An account that exists but reports another id, with no marker yet. */
 	snprintf(path, sizeof(path), "%s/222", e.accounts);
-	run("mkdir -p '%s'", path);
+	fl_test_run("mkdir -p '%s'", path);
 	snprintf(path, sizeof(path), "%s/222/account.json", e.accounts);
 	write_text(path, "{\"account\":\"999\",\"tenant\":\"beta\"}\n");
 

@@ -35,31 +35,15 @@
 #include "reconcile/ledger.h"
 #include "reconcile/rollout.h"
 #include "reconcile/verify.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false"
+#define GIT FL_TEST_GIT
 #define MAX_WAVES 8
 
 /* 2026-11-25T12:45:00Z */
 #define NOW 1795610700LL
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static void write_text(const char *path, const char *content)
 {
@@ -137,7 +121,7 @@ static void put_file(struct env *e, const char *rel, const char *content)
 	}
 	char *slash = strrchr(path, '/');
 	*slash = '\0';
-	run("mkdir -p '%s'", path);
+	fl_test_run("mkdir -p '%s'", path);
 	*slash = '/';
 	write_text(path, content);
 }
@@ -176,7 +160,7 @@ static void load_head(struct env *e)
 
 static void commit_all(struct env *e)
 {
-	run("cd '%s' && chmod +x ci/check && " GIT " add -A && " GIT " commit -q --allow-empty -m change",
+	fl_test_run("cd '%s' && chmod +x ci/check && " GIT " add -A && " GIT " commit -q --allow-empty -m change",
 	    e->repo_dir);
 	load_head(e);
 }
@@ -191,7 +175,7 @@ static void env_open(struct env *e, const char *fleet_yaml, const struct tspec *
 	snprintf(e->repo_dir, sizeof(e->repo_dir), "%s/repo", e->tmp);
 	snprintf(e->accounts, sizeof(e->accounts), "%s/accounts", e->tmp);
 	snprintf(e->log, sizeof(e->log), "%s/verify.log", e->tmp);
-	run("mkdir -p '%s' '%s' && cd '%s' && " GIT " init -q", e->repo_dir, e->accounts, e->repo_dir);
+	fl_test_run("mkdir -p '%s' '%s' && cd '%s' && " GIT " init -q", e->repo_dir, e->accounts, e->repo_dir);
 	put_file(e, "fleet.yaml", fleet_yaml);
 	put_file(e, "release/a.yaml", RELEASE);
 	put_file(e, "ci/check", CHECK_SCRIPT);
@@ -211,7 +195,7 @@ static void env_close(struct env *e)
 	fl_fleet_free(e->fleet);
 	fl_repo_free(e->repo);
 	fl_driver_close(&e->drv);
-	run("rm -rf '%s'", e->tmp);
+	fl_test_run("rm -rf '%s'", e->tmp);
 	unsetenv("FL_TEST_LOG");
 	unsetenv("FL_TEST_FAIL");
 	unsetenv("FLOTILLA_NOW");
@@ -582,7 +566,7 @@ static void test_identity_failure_counts_against_tolerance(void **state)
 	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
 	/* b's account (1001) exists and says it is 999. */
 	snprintf(path, sizeof(path), "%s/1001", e.accounts);
-	run("mkdir -p '%s'", path);
+	fl_test_run("mkdir -p '%s'", path);
 	snprintf(path, sizeof(path), "%s/1001/account.json", e.accounts);
 	write_text(path, "{\"account\":\"999\",\"tenant\":\"b\"}\n");
 
@@ -887,7 +871,7 @@ static void test_promotion_of_a_descendant(void **state)
 	assert_false(promoted);
 
 	/* A lightweight tag made with plain git counts too. */
-	run("cd '%s' && git tag flotilla/promote/canary/x HEAD", e.repo_dir);
+	fl_test_run("cd '%s' && git tag flotilla/promote/canary/x HEAD", e.repo_dir);
 	assert_int_equal(fl_rollout_promoted(&promoted, e.repo, &first, "canary", &err), 0);
 	assert_true(promoted);
 	env_close(&e);
@@ -1377,7 +1361,7 @@ static void test_supersede(void **state)
 	fl_ledger_free(old);
 
 	/* Rolling the first commit out again would roll accounts back: superseded. */
-	run("cd '%s' && " GIT " checkout -q HEAD~1", e.repo_dir);
+	fl_test_run("cd '%s' && " GIT " checkout -q HEAD~1", e.repo_dir);
 	load_head(&e);
 	assert_true(fl_oid_equal(&e.fleet->commit, &first));
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_SUPERSEDED);

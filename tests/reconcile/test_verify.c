@@ -27,26 +27,10 @@
 #include "reconcile/fleet.h"
 #include "reconcile/ledger.h"
 #include "reconcile/verify.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
-#define GIT \
-	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
-	" -c commit.gpgsign=false"
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
+#define GIT FL_TEST_GIT
 
 static void write_file(const char *dir, const char *path, const char *content)
 {
@@ -56,7 +40,7 @@ static void write_file(const char *dir, const char *path, const char *content)
 	snprintf(full, sizeof(full), "%s/%s", dir, path);
 	char *slash = strrchr(full, '/');
 	*slash = '\0';
-	run("mkdir -p '%s'", full);
+	fl_test_run("mkdir -p '%s'", full);
 	*slash = '/';
 	f = fopen(full, "wb");
 	assert_non_null(f);
@@ -118,8 +102,8 @@ static int setup(void **state)
 		   "name: acme\naccount: \"123\"\nregions: [us-east-1, eu-west-1]\ncanary: true\n");
 	write_file(w->dir, "ci/check", check_script);
 	write_file(w->dir, "ci/data", "data from the commit\n");
-	run("chmod +x '%s/ci/check'", w->dir);
-	run("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -q -m fleet", w->dir);
+	fl_test_run("chmod +x '%s/ci/check'", w->dir);
+	fl_test_run("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -q -m fleet", w->dir);
 	/* The script's files must come from the commit, not the work tree. */
 	write_file(w->dir, "ci/data", "uncommitted\n");
 
@@ -148,7 +132,7 @@ static int teardown(void **state)
 	free(w->workdir);
 	fl_fleet_free(w->fleet);
 	fl_repo_free(w->repo);
-	run("rm -rf '%s' '%s' '%s'", w->dir, w->receipts, w->log);
+	fl_test_run("rm -rf '%s' '%s' '%s'", w->dir, w->receipts, w->log);
 	free(w);
 	return 0;
 }
@@ -203,7 +187,7 @@ static void test_workdir(void **state)
 	free(again);
 	char ls[512];
 	snprintf(ls, sizeof(ls), "test \"$(ls -A '%s/.git/flotilla/trees')\" = %s", w->dir, hex);
-	run("%s", ls);
+	fl_test_run("%s", ls);
 }
 
 /* Runs a verify named name with argv on acme in region; returns fl_verify_run's code. */

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""A fake of the account API of the http driver (docs/drivers.md "## http").
+
+python3 stdlib only. It keeps accounts in memory and enforces the API's
+documented rules strictly: methods, paths, bearer tokens, JSON bodies,
+X-Flotilla-Fingerprint, If-Match / If-None-Match (412) and If-* required on
+resource writes (428). It is an asyncio server (one thread, no thread per
+connection) with Nagle off, so that at 100 clients and 20 ms of injected
+latency it is not itself the bottleneck of bench/http_bench.sh.
+
+It listens on 127.0.0.1 on a port the OS picks, prints "PORT <n>" as its
+first line of standard output, and exits when standard input closes (so a
+test that dies takes it along) or on SIGTERM. HTTP/1.1 with keep-alive only.
+
+Usage: account_api.py [--tls CERT KEY [--client-ca CA]] [--tokens FILE]
+                      [--latency-ms N]
+  --tls           serve https with this certificate and key
+  --client-ca     require a client certificate signed by CA
+  --tokens FILE   JSON {"<account>": "<token>", "*": "<token>"}: requests to
+                  an account need "Authorization: Bearer <token>" ("*" for
+                  accounts not listed); without it, no token is needed
+  --latency-ms N  every account request waits N ms before it is answered
+
+The account API, under /v1/accounts/<account> (see docs/drivers.md):
+  GET    /identity                         {"account","tenant"} or 404
+  PUT    /identity                         create: 201; same account: 200; another: 409
+  GET    /regions                          {"regions": [...]} (404: no account)
+  GET    /regions/<r>                      {"marker", "resources"} or 404, ETag
+  GET    /regions/<r>/marker               {"marker": {...}} or 404
+  PUT    /regions/<r>/marker               body: a marker
+  GET    /regions/<r>/resources/<k>/<n>    {"kind","name","managed","spec"}, ETag
+  PUT    /regions/<r>/resources/<k>/<n>    body: the spec; X-Flotilla-Fingerprint;
+                                           If-Match: "<fp>" or If-None-Match: *
+  DELETE /regions/<r>/resources/<k>/<n>    204 (If-Match optional); 404 when gone
+
+The ETag of a resource is the X-Flotilla-Fingerprint it was last PUT with
+(this fake cannot compute XXH3-128; a real server computes it from the spec).
+
+Test hooks (not counted as requests):
+  GET  /_state    {"accounts": ..., "requests": n, "by_method": {...}, "faults": [...]}
+  POST /_state    {"accounts": ...} replaces the accounts (seeding, hand edits)
+  POST /_faults   {"status": 500|429|412|"reset", "count": n, "retry_after": s,
+                   "method": "PUT", "path": "substring"}: the next n matching
+                  account requests get that answer ("reset": the connection is
+                  closed without one); faults queue up
+  DELETE /_faults forgets every fault
+  POST /_tokens   replaces the token map, like --tokens
+  POST /_reset    forgets accounts, faults and counters
+"""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import sys
+
+ACCOUNTS = {}       # account -> {"identity": {...}, "regions": {region: REGION}}
+# REGION: {"marker": {...} or None, "resources": {"kind/name": {"kind", "name",
+# "managed", "spec", "etag"}} (dict order = order of first PUT), "version": n}
+FAULTS = []         # {"status", "count", "retry_after", "method", "path"}
+TOKENS = None       # None: no tokens needed; else account -> token ("*": the rest)
+COUNTS = {"requests": 0, "by_method": {}}
+LATENCY = 0.0
+
+IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
+ACCOUNT_PATH = re.compile(r"^/v1/accounts/([^/]+)(/.*)?$")
+REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
+           401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 411: "Length Required", 412: "Precondition Failed",
+           413: "Payload Too Large", 431: "Request Header Fields Too Large", 415: "Unsupported Media Type",
+           428: "Precondition Required", 429: "Too Many Requests",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+MAX_BODY = 64 * 1024 * 1024
+
+
+class Answer(Exception):
+    """Raised by a handler to answer at once."""
+
+    def __init__(self, status, error=None, headers=None):
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error} if error else None
+        self.headers = headers or {}
+
+
+class Reset(Exception):
+    """Close the connection without an answer."""
+
+
+def valid_marker(m):
+    return (isinstance(m, dict) and set(m) == {"revision", "tenant_fingerprint",
+                                               "inputs_fingerprint", "resources"}
+            and isinstance(m["revision"], str) and HEX40.match(m["revision"])
+            and isinstance(m["tenant_fingerprint"], str) and HEX32.match(m["tenant_fingerprint"])
+            and isinstance(m["inputs_fingerprint"], str) and HEX32.match(m["inputs_fingerprint"])
+            and isinstance(m["resources"], int) and not isinstance(m["resources"], bool)
+            and m["resources"] >= 0)
+
+
+def json_body(req):
+    ctype = req["headers"].get("content-type", "")
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        raise Answer(415, "expected Content-Type: application/json")
+    try:
+        return json.loads(req["body"].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Answer(400, "body is not JSON: %s" % e)
+
+
+def check_token(account, headers):
+    if TOKENS is None:
+        return
+    want = TOKENS.get(account, TOKENS.get("*"))
+    if want is None:
+        return
+    if headers.get("authorization") != "Bearer " + want:
+        raise Answer(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+
+
+def take_fault(method, path):
+    for f in FAULTS:
+        if f.get("count", 1) <= 0:
+            continue
+        if f.get("method") and f["method"] != method:
+            continue
+        if f.get("path") and f["path"] not in path:
+            continue
+        f["count"] = f.get("count", 1) - 1
+        return f
+    return None
+
+
+def region_of(acct, region, create=False):
+    regions = acct["regions"]
+    if region not in regions:
+        if not create:
+            return None
+        regions[region] = {"marker": None, "resources": {}, "version": 0}
+    return regions[region]
+
+
+def region_holds_state(r):
+    return r is not None and (r["marker"] is not None or len(r["resources"]) > 0)
+
+
+def quoted(etag):
+    return '"%s"' % etag
+
+
+def handle_account(req, account, rest):
+    method = req["method"]
+    if not IDENT.match(account):
+        raise Answer(400, "invalid account '%s'" % account)
+    check_token(account, req["headers"])
+    acct = ACCOUNTS.get(account)
+    parts = rest.strip("/").split("/") if rest not in (None, "", "/") else []
+
+    def need(allowed):
+        if method not in allowed:
+            raise Answer(405, "method %s not allowed here" % method, {"Allow": ", ".join(allowed)})
+
+    def need_account():
+        if acct is None:
+            raise Answer(404, "no such account")
+        return acct
+
+    if parts == ["identity"]:
+        need(["GET", "PUT"])
+        if method == "GET":
+            return 200, dict(need_account()["identity"]), {}
+        body = json_body(req)
+        if (not isinstance(body, dict) or set(body) != {"account", "tenant"}
+                or not isinstance(body["account"], str) or not IDENT.match(body["account"])
+                or not isinstance(body["tenant"], str) or not body["tenant"]):
+            raise Answer(400, 'expected {"account": "<id>", "tenant": "<name>"}')
+        if acct is None:
+            ACCOUNTS[account] = {"identity": body, "regions": {}}
+            return 201, dict(body), {}
+        if acct["identity"]["account"] != body["account"]:
+            raise Answer(409, "account reports id '%s', not '%s'"
+                         % (acct["identity"]["account"], body["account"]))
+        return 200, dict(acct["identity"]), {}
+
+    if parts == ["regions"]:
+        need(["GET"])
+        regions = sorted(r for r, v in need_account()["regions"].items() if region_holds_state(v))
+        return 200, {"regions": regions}, {}
+
+    if len(parts) < 2 or parts[0] != "regions":
+        raise Answer(404, "no such path")
+    region = parts[1]
+    if not IDENT.match(region):
+        raise Answer(400, "invalid region '%s'" % region)
+
+    if len(parts) == 2:
+        need(["GET"])
+        r = region_of(need_account(), region)
+        if not region_holds_state(r):
+            raise Answer(404, "region holds nothing")
+        resources = [{"kind": v["kind"], "name": v["name"], "managed": v["managed"], "spec": v["spec"]}
+                     for v in r["resources"].values()]
+        return 200, {"marker": r["marker"], "resources": resources}, {"ETag": quoted("r%d" % r["version"])}
+
+    if parts[2:] == ["marker"]:
+        need(["GET", "PUT"])
+        a = need_account()
+        if method == "GET":
+            r = region_of(a, region)
+            if r is None or r["marker"] is None:
+                raise Answer(404, "no marker")
+            return 200, {"marker": r["marker"]}, {}
+        body = json_body(req)
+        if not valid_marker(body):
+            raise Answer(400, "expected a marker {revision, tenant_fingerprint, inputs_fingerprint, resources}")
+        r = region_of(a, region, create=True)
+        r["marker"] = body
+        r["version"] += 1
+        return 200, {"marker": body}, {}
+
+    if len(parts) == 5 and parts[2] == "resources":
+        kind, name = parts[3], parts[4]
+        if not IDENT.match(kind) or not IDENT.match(name):
+            raise Answer(400, "invalid kind or name '%s/%s'" % (kind, name))
+        need(["GET", "PUT", "DELETE"])
+        a = need_account()
+        key = kind + "/" + name
+        r = region_of(a, region, create=method == "PUT")
+        cur = r["resources"].get(key) if r else None
+        if_match = req["headers"].get("if-match")
+        if_none = req["headers"].get("if-none-match")
+        if method == "GET":
+            if cur is None:
+                raise Answer(404, "no such resource")
+            return 200, {"kind": kind, "name": name, "managed": cur["managed"], "spec": cur["spec"]}, \
+                {"ETag": quoted(cur["etag"])}
+        if method == "DELETE":
+            if cur is None:
+                raise Answer(404, "no such resource")
+            if if_match is not None and if_match != "*" and if_match != quoted(cur["etag"]):
+                raise Answer(412, "resource %s has ETag %s" % (key, quoted(cur["etag"])))
+            del r["resources"][key]
+            r["version"] += 1
+            return 204, None, {}
+        fp = req["headers"].get("x-flotilla-fingerprint", "")
+        if not HEX32.match(fp):
+            raise Answer(400, "X-Flotilla-Fingerprint must be 32 lowercase hex digits")
+        if if_match is None and if_none is None:
+            raise Answer(428, "a resource write needs If-Match or If-None-Match: *")
+        if if_none is not None:
+            if if_none != "*" or if_match is not None:
+                raise Answer(400, "If-None-Match must be * and come alone")
+            if cur is not None:
+                raise Answer(412, "resource %s exists" % key, {"ETag": quoted(cur["etag"])})
+        elif cur is None:
+            raise Answer(412, "resource %s does not exist" % key)
+        elif if_match != quoted(cur["etag"]):
+            raise Answer(412, "resource %s has ETag %s" % (key, quoted(cur["etag"])),
+                         {"ETag": quoted(cur["etag"])})
+        spec = json_body(req)
+        r["resources"][key] = {"kind": kind, "name": name, "managed": True, "spec": spec, "etag": fp}
+        r["version"] += 1
+        return (201 if cur is None else 200), {"kind": kind, "name": name}, {"ETag": quoted(fp)}
+
+    raise Answer(404, "no such path")
+
+
+def handle_control(req, path):
+    global TOKENS
+    method = req["method"]
+    if path == "/_state" and method == "GET":
+        return 200, {"accounts": ACCOUNTS, "requests": COUNTS["requests"],
+                     "by_method": COUNTS["by_method"], "faults": FAULTS}, {}
+    if path == "/_state" and method == "POST":
+        body = json_body(req)
+        ACCOUNTS.clear()
+        for name, acct in body.get("accounts", {}).items():
+            for r in acct.get("regions", {}).values():
+                r.setdefault("marker", None)
+                r.setdefault("resources", {})
+                r.setdefault("version", 0)
+            ACCOUNTS[name] = acct
+        return 200, {}, {}
+    if path == "/_faults" and method == "POST":
+        body = json_body(req)
+        if not isinstance(body, dict) or body.get("status") not in (500, 503, 429, 412, "reset"):
+            raise Answer(400, 'expected {"status": 500|503|429|412|"reset", "count": n, ...}')
+        body.setdefault("count", 1)
+        FAULTS.append(body)
+        return 200, {}, {}
+    if path == "/_faults" and method == "DELETE":
+        FAULTS.clear()
+        return 200, {}, {}
+    if path == "/_tokens" and method == "POST":
+        body = json_body(req)
+        TOKENS = body if body else None
+        return 200, {}, {}
+    if path == "/_reset" and method == "POST":
+        ACCOUNTS.clear()
+        FAULTS.clear()
+        COUNTS["requests"] = 0
+        COUNTS["by_method"] = {}
+        return 200, {}, {}
+    raise Answer(404, "no such path")
+
+
+async def dispatch(req):
+    path = req["path"].split("?", 1)[0]
+    if path.startswith("/_"):
+        return handle_control(req, path)
+    COUNTS["requests"] += 1
+    COUNTS["by_method"][req["method"]] = COUNTS["by_method"].get(req["method"], 0) + 1
+    if LATENCY:
+        await asyncio.sleep(LATENCY)
+    fault = take_fault(req["method"], path)
+    if fault:
+        if fault["status"] == "reset":
+            raise Reset()
+        headers = {}
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        raise Answer(fault["status"], "injected fault", headers)
+    m = ACCOUNT_PATH.match(path)
+    if not m:
+        raise Answer(404, "no such path (the API lives under /v1/accounts/<account>)")
+    return handle_account(req, m.group(1), m.group(2))
+
+
+def render(status, body, headers, head_only=False):
+    data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Unknown")),
+             "Server: flotilla-account-api", "Content-Length: %d" % len(data)]
+    if body is not None:
+        lines.append("Content-Type: application/json")
+    for k, v in headers.items():
+        lines.append("%s: %s" % (k, v))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if head_only else data)
+
+
+async def read_request(reader):
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    except asyncio.LimitOverrunError:
+        raise Answer(431, "request headers too large")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, version = lines[0].split(" ")
+    except ValueError:
+        raise Answer(400, "bad request line")
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "transfer-encoding" in headers:
+        raise Answer(411, "send a Content-Length, not chunks")
+    n = int(headers.get("content-length") or 0)
+    if n > MAX_BODY:
+        raise Answer(413, "body too large")
+    body = await reader.readexactly(n) if n else b""
+    return {"method": method, "path": target, "version": version, "headers": headers, "body": body}
+
+
+async def serve(reader, writer):
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+    try:
+        while True:
+            keep = True
+            try:
+                req = await read_request(reader)
+                if req is None:
+                    break
+                keep = (req["headers"].get("connection", "").lower() != "close"
+                        and req["version"] == "HTTP/1.1")
+                try:
+                    status, body, headers = await dispatch(req)
+                except Answer as a:
+                    status, body, headers = a.status, a.body, a.headers
+                writer.write(render(status, body, headers, req["method"] == "HEAD"))
+            except Answer as a:  # the request itself was malformed
+                writer.write(render(a.status, a.body, {"Connection": "close"}))
+                keep = False
+            await writer.drain()
+            if not keep:
+                break
+    except Reset:
+        transport = writer.transport
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        transport.abort()
+        return
+    except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+        pass
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 (a client that already went away)
+        pass
+
+
+def main(argv):
+    global TOKENS, LATENCY
+    tls = None
+    cert = key = client_ca = None
+    i = 1
+    usage = "usage: account_api.py [--tls CERT KEY [--client-ca CA]] [--tokens FILE] [--latency-ms N]\n"
+    try:
+        while i < len(argv):
+            if argv[i] == "--tls":
+                cert, key = argv[i + 1], argv[i + 2]
+                i += 3
+            elif argv[i] == "--client-ca":
+                client_ca = argv[i + 1]
+                i += 2
+            elif argv[i] == "--tokens":
+                with open(argv[i + 1]) as f:
+                    TOKENS = json.load(f)
+                i += 2
+            elif argv[i] == "--latency-ms":
+                LATENCY = int(argv[i + 1]) / 1000.0
+                i += 2
+            else:
+                raise IndexError
+    except (IndexError, ValueError):
+        sys.stderr.write(usage)
+        return 2
+    if cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        tls.set_alpn_protocols(["http/1.1"])
+        if client_ca:
+            tls.load_verify_locations(client_ca)
+            tls.verify_mode = ssl.CERT_REQUIRED
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls, backlog=1024,
+                                            ssl_handshake_timeout=10 if tls else None)
+        port = server.sockets[0].getsockname()[1]
+        sys.stdout.write("PORT %d\n" % port)
+        sys.stdout.flush()
+        done = loop.create_future()
+
+        def stdin_closed():
+            try:
+                data = os.read(0, 4096)
+            except OSError:
+                data = b""
+            if not data and not done.done():
+                loop.remove_reader(0)
+                done.set_result(None)
+
+        try:
+            loop.add_reader(0, stdin_closed)
+        except (OSError, ValueError):
+            pass  # standard input is not a pipe (/dev/null, a file): SIGTERM stops us
+        loop.add_signal_handler(signal.SIGTERM, lambda: done.done() or done.set_result(None))
+        await done
+        server.close()
+
+    asyncio.run(run())
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
