@@ -133,8 +133,7 @@ int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, str
 	} else if (strcmp(conf->type, "exec") == 0) {
 		rc = fl_driver_exec_open(out, conf, err);
 	} else if (strcmp(conf->type, "http") == 0) {
-		rc = fl_error_set(err, FL_EINPUT, "driver '%s' is not available in this build yet",
-				  conf->type);
+		rc = fl_driver_http_open(out, conf, err);
 	} else {
 		rc = fl_error_set(err, FL_EINPUT, "unknown driver type '%s' (expected dir, exec or http)",
 				  conf->type);

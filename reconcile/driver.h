@@ -126,4 +126,14 @@ int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error 
  */
 int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
 
+/*
+ * The http driver (driver_http.c): the REST account API of docs/drivers.md
+ * at conf->endpoint, a URL template with {{tenant.name}} and
+ * {{tenant.account}}; token_file or token_env, ca_file, and from conf->node
+ * cert_file, key_file and timeout. FL_EINPUT for a missing or bad endpoint,
+ * an unknown template variable, a token configured for plain http to a
+ * remote host, or a bad timeout.
+ */
+int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
+
 #endif

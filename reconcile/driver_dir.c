@@ -46,29 +46,9 @@ struct dir_driver {
 	char *root; /* as given; relative roots resolve against the current directory */
 };
 
-/*
- * The rule of fl_ident_valid (fleet.h, tenant.c), kept here so the driver
- * links without the fleet loader: [A-Za-z0-9][A-Za-z0-9._-]{0,127} without
- * "..", so never '/' and never a path step up.
- */
-static bool ident_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > IDENT_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-		if (c == '.' && s[i - 1] == '.')
-			return false;
-	}
-	return true;
-}
-
 static int check_account(const char *account, struct fl_error *err)
 {
-	if (!account || !ident_ok(account, strlen(account)))
+	if (!account || !fl_ident_valid(account, strlen(account)))
 		return fl_error_set(err, FL_EINPUT, "account id '%s' cannot name a directory",
 				    account ? account : "");
 	return 0;
@@ -76,7 +56,7 @@ static int check_account(const char *account, struct fl_error *err)
 
 static int check_region(const char *region, struct fl_error *err)
 {
-	if (!region || !ident_ok(region, strlen(region)))
+	if (!region || !fl_ident_valid(region, strlen(region)))
 		return fl_error_set(err, FL_EINPUT, "region '%s' cannot name a file", region ? region : "");
 	return 0;
 }
@@ -188,11 +168,11 @@ static bool split_line(char *p, char *eol, char **ksp, char **nsp)
 		return false;
 	char *kind = p + 2;
 	char *sp1 = memchr(kind, ' ', (size_t)(eol - kind));
-	if (!sp1 || !ident_ok(kind, (size_t)(sp1 - kind)))
+	if (!sp1 || !fl_ident_valid(kind, (size_t)(sp1 - kind)))
 		return false;
 	char *name = sp1 + 1;
 	char *sp2 = memchr(name, ' ', (size_t)(eol - name));
-	if (!sp2 || sp2 + 1 == eol || !ident_ok(name, (size_t)(sp2 - name)))
+	if (!sp2 || sp2 + 1 == eol || !fl_ident_valid(name, (size_t)(sp2 - name)))
 		return false;
 	*ksp = sp1;
 	*nsp = sp2;
@@ -444,7 +424,7 @@ static int dir_regions(void *self, const struct fl_tenant *tenant, fl_region_cb 
 		    memcmp(de->d_name + len - STATE_SUFFIX_LEN, STATE_SUFFIX, STATE_SUFFIX_LEN) != 0)
 			continue;
 		len -= STATE_SUFFIX_LEN;
-		if (!ident_ok(de->d_name, len))
+		if (!fl_ident_valid(de->d_name, len))
 			continue;
 		memcpy(region, de->d_name, len);
 		region[len] = '\0';
@@ -525,7 +505,7 @@ static int check_write(const struct fl_region_write *w, struct fl_error *err)
 	int rc = 0;
 	for (size_t i = 0; i < w->nput && !rc; i++) {
 		const struct fl_put_res *p = &w->put[i];
-		if (!ident_ok(p->kind, strlen(p->kind)) || !ident_ok(p->name, strlen(p->name)))
+		if (!fl_ident_valid(p->kind, strlen(p->kind)) || !fl_ident_valid(p->name, strlen(p->name)))
 			rc = fl_error_set(err, FL_EINPUT,
 					  "resource '%s/%s' cannot be stored (bad kind or name)", p->kind,
 					  p->name);
