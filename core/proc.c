@@ -15,10 +15,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -350,6 +352,55 @@ static void keep_output(struct fl_buf *output, size_t max_output, size_t *kept, 
 		*truncated = true;
 }
 
+/*
+ * Starts the child with posix_spawn: glibc's runs it in a vfork-like clone
+ * that never executes our code, so a multi-threaded caller cannot leave it
+ * stuck on a lock another thread held at fork (fork() is kept for
+ * die_with_parent, which posix_spawn cannot ask for). Returns the spawn
+ * error (0 on success), after the same PATH search as run_child.
+ */
+static int spawn_child(pid_t *pid, const struct spawn *sp)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int rc = 0, last = ENOENT;
+	bool denied = false;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	if (sp->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, sp->cwd);
+	posix_spawn_file_actions_adddup2(&fa, sp->devnull, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, sp->out_w, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, sp->out_w, STDERR_FILENO);
+	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+	for (size_t i = 0; i < sp->npaths; i++) {
+		rc = posix_spawn(pid, sp->paths[i], &fa, &attr, sp->argv, sp->envp);
+		if (rc == ENOEXEC) {
+			sp->sh_argv[1] = sp->paths[i];
+			rc = posix_spawn(pid, sp->sh_argv[0], &fa, &attr, sp->sh_argv, sp->envp);
+		}
+		if (rc == 0 || (rc != ENOENT && rc != ENOTDIR && rc != EACCES && rc != ESTALE && rc != ENODEV &&
+				rc != ETIMEDOUT))
+			break;
+		denied |= rc == EACCES;
+		last = rc;
+	}
+	if (rc && sp->npaths && (rc == ENOENT || rc == ENOTDIR || rc == EACCES))
+		rc = denied ? EACCES : last;
+	if (!sp->npaths)
+		rc = ENOENT;
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
 int fl_proc_run(struct fl_proc_result *out, struct fl_buf *output, const struct fl_proc_opts *opts,
 		struct fl_error *err)
 {
@@ -386,18 +437,37 @@ int fl_proc_run(struct fl_proc_result *out, struct fl_buf *output, const struct 
 	sp.err_w = err_pipe[1];
 	sp.devnull = devnull;
 
-	/* Only this thread's mask: no handler of ours may run in the child. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		run_child(&sp);
-	int fork_errno = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		rc = fl_error_set(err, FL_EIO, "cannot run '%s': fork: %s", prog, strerror(fork_errno));
-		goto out;
+	if (!opts->die_with_parent) {
+		struct stat st;
+		if (opts->cwd && (stat(opts->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+			struct child_failure failure = { STAGE_CHDIR, errno ? errno : ENOTDIR };
+			if (stat(opts->cwd, &st) == 0)
+				failure.errnum = ENOTDIR;
+			rc = failure_error(err, &failure, prog, opts->cwd);
+			goto out;
+		}
+		int serr = spawn_child(&pid, &sp);
+		if (serr) {
+			pid = -1;
+			struct child_failure failure = { STAGE_EXEC, serr };
+			rc = failure_error(err, &failure, prog, opts->cwd);
+			goto out;
+		}
+		close_fd(&err_pipe[1]);
+	} else {
+		/* Only this thread's mask: no handler of ours may run in the child. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pid = fork();
+		if (pid == 0)
+			run_child(&sp);
+		int fork_errno = errno;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (pid < 0) {
+			rc = fl_error_set(err, FL_EIO, "cannot run '%s': fork: %s", prog, strerror(fork_errno));
+			goto out;
+		}
 	}
 	/* Also here, so a kill of the group cannot come before the child made it. */
 	setpgid(pid, pid);
