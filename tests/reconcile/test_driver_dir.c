@@ -901,10 +901,11 @@ static void test_driver_open(void **state)
 	assert_int_equal(fl_driver_open(&drv, &conf, &err), 0);
 	assert_string_equal(drv.ops->type, "exec");
 	fl_driver_close(&drv);
-	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "http:https://x", &err), 0);
-	assert_int_equal(fl_driver_open(&drv, &conf, &err), FL_EINPUT);
-	assert_string_equal(err.msg, "driver 'http' is not available in this build yet");
-	assert_null(drv.ops);
+	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "http:https://x/{{tenant.account}}", &err), 0);
+	assert_int_equal(fl_driver_open(&drv, &conf, &err), 0);
+	assert_string_equal(drv.ops->type, "http");
+	fl_driver_close(&drv);
+	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "ftp:x", &err), FL_EUSAGE);
 
 	assert_int_equal(fl_driver_dir_open(&drv, "", &err), FL_EINPUT);
 	fl_arena_release(&arena);

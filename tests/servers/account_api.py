@@ -37,7 +37,11 @@ The ETag of a resource is the X-Flotilla-Fingerprint it was last PUT with
 (this fake cannot compute XXH3-128; a real server computes it from the spec).
 
 Test hooks (not counted as requests):
-  GET  /_state    {"accounts": ..., "requests": n, "by_method": {...}, "faults": [...]}
+  GET  /_state    {"accounts": ..., "requests": n, "by_method": {...},
+                  "peak_in_flight": most requests waiting out the latency at once,
+                  "mean_in_flight": their mean (sampled every 10 ms while busy),
+                  "busy_s": seconds from the first account request to the last,
+                  "faults": [...]}
   POST /_state    {"accounts": ...} replaces the accounts (seeding, hand edits)
   POST /_faults   {"status": 500|429|412|"reset", "count": n, "retry_after": s,
                    "method": "PUT", "path": "substring"}: the next n matching
@@ -56,13 +60,14 @@ import signal
 import socket
 import ssl
 import sys
+import time
 
 ACCOUNTS = {}       # account -> {"identity": {...}, "regions": {region: REGION}}
 # REGION: {"marker": {...} or None, "resources": {"kind/name": {"kind", "name",
 # "managed", "spec", "etag"}} (dict order = order of first PUT), "version": n}
 FAULTS = []         # {"status", "count", "retry_after", "method", "path"}
 TOKENS = None       # None: no tokens needed; else account -> token ("*": the rest)
-COUNTS = {"requests": 0, "by_method": {}}
+COUNTS = {"requests": 0, "by_method": {}, "in_flight": 0, "peak_in_flight": 0, "samples": []}
 LATENCY = 0.0
 
 IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -269,12 +274,29 @@ def handle_account(req, account, rest):
     raise Answer(404, "no such path")
 
 
+def mean_in_flight():
+    """The mean number of requests waiting out the latency, over the sampled span."""
+    samples = COUNTS["samples"]
+    return sum(samples) / len(samples) if samples else 0.0
+
+
+async def sample_in_flight():
+    """Samples in_flight every 10 ms while account requests come in (for benchmarks)."""
+    while True:
+        await asyncio.sleep(0.01)
+        if COUNTS["requests"] and time.monotonic() - COUNTS.get("last", 0) < 0.1:
+            COUNTS["samples"].append(COUNTS["in_flight"])
+
+
 def handle_control(req, path):
     global TOKENS
     method = req["method"]
     if path == "/_state" and method == "GET":
         return 200, {"accounts": ACCOUNTS, "requests": COUNTS["requests"],
-                     "by_method": COUNTS["by_method"], "faults": FAULTS}, {}
+                     "by_method": COUNTS["by_method"], "peak_in_flight": COUNTS["peak_in_flight"],
+                     "busy_s": round(COUNTS.get("last", 0) - COUNTS.get("first", 0), 4),
+                     "mean_in_flight": round(mean_in_flight(), 1),
+                     "faults": FAULTS}, {}
     if path == "/_state" and method == "POST":
         body = json_body(req)
         ACCOUNTS.clear()
@@ -302,32 +324,49 @@ def handle_control(req, path):
     if path == "/_reset" and method == "POST":
         ACCOUNTS.clear()
         FAULTS.clear()
-        COUNTS["requests"] = 0
-        COUNTS["by_method"] = {}
+        COUNTS.update({"requests": 0, "by_method": {}, "peak_in_flight": 0, "samples": []})
+        COUNTS.pop("first", None)
+        COUNTS.pop("last", None)
         return 200, {}, {}
     raise Answer(404, "no such path")
 
 
-async def dispatch(req):
+def begin(req):
+    """Counts an account request; returns its path, or None for a test hook."""
     path = req["path"].split("?", 1)[0]
     if path.startswith("/_"):
-        return handle_control(req, path)
+        return None
+    now = time.monotonic()
+    if COUNTS["requests"] == 0:
+        COUNTS["first"] = now
     COUNTS["requests"] += 1
     COUNTS["by_method"][req["method"]] = COUNTS["by_method"].get(req["method"], 0) + 1
-    if LATENCY:
-        await asyncio.sleep(LATENCY)
-    fault = take_fault(req["method"], path)
-    if fault:
-        if fault["status"] == "reset":
-            raise Reset()
-        headers = {}
-        if fault.get("retry_after") is not None:
-            headers["Retry-After"] = str(fault["retry_after"])
-        raise Answer(fault["status"], "injected fault", headers)
-    m = ACCOUNT_PATH.match(path)
-    if not m:
-        raise Answer(404, "no such path (the API lives under /v1/accounts/<account>)")
-    return handle_account(req, m.group(1), m.group(2))
+    COUNTS["in_flight"] += 1
+    COUNTS["peak_in_flight"] = max(COUNTS["peak_in_flight"], COUNTS["in_flight"])
+    return path
+
+
+def answer(req, path):
+    """The answer (status, body, headers) to req; raises Reset to close without one."""
+    try:
+        if path is None:
+            return handle_control(req, req["path"].split("?", 1)[0])
+        COUNTS["in_flight"] -= 1
+        COUNTS["last"] = time.monotonic()
+        fault = take_fault(req["method"], path)
+        if fault:
+            if fault["status"] == "reset":
+                raise Reset()
+            headers = {}
+            if fault.get("retry_after") is not None:
+                headers["Retry-After"] = str(fault["retry_after"])
+            raise Answer(fault["status"], "injected fault", headers)
+        m = ACCOUNT_PATH.match(path)
+        if not m:
+            raise Answer(404, "no such path (the API lives under /v1/accounts/<account>)")
+        return handle_account(req, m.group(1), m.group(2))
+    except Answer as a:
+        return a.status, a.body, a.headers
 
 
 def render(status, body, headers, head_only=False):
@@ -341,13 +380,8 @@ def render(status, body, headers, head_only=False):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if head_only else data)
 
 
-async def read_request(reader):
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    except asyncio.LimitOverrunError:
-        raise Answer(431, "request headers too large")
+def parse_head(head):
+    """The request line and headers of head (bytes up to the blank line)."""
     lines = head.decode("latin-1").split("\r\n")
     try:
         method, target, version = lines[0].split(" ")
@@ -355,61 +389,103 @@ async def read_request(reader):
         raise Answer(400, "bad request line")
     headers = {}
     for line in lines[1:]:
-        if not line:
-            continue
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
     if "transfer-encoding" in headers:
         raise Answer(411, "send a Content-Length, not chunks")
-    n = int(headers.get("content-length") or 0)
-    if n > MAX_BODY:
-        raise Answer(413, "body too large")
-    body = await reader.readexactly(n) if n else b""
-    return {"method": method, "path": target, "version": version, "headers": headers, "body": body}
-
-
-async def serve(reader, writer):
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
     try:
-        while True:
-            keep = True
-            try:
-                req = await read_request(reader)
-                if req is None:
-                    break
-                keep = (req["headers"].get("connection", "").lower() != "close"
-                        and req["version"] == "HTTP/1.1")
-                try:
-                    status, body, headers = await dispatch(req)
-                except Answer as a:
-                    status, body, headers = a.status, a.body, a.headers
-                writer.write(render(status, body, headers, req["method"] == "HEAD"))
-            except Answer as a:  # the request itself was malformed
-                writer.write(render(a.status, a.body, {"Connection": "close"}))
-                keep = False
-            await writer.drain()
-            if not keep:
-                break
-    except Reset:
-        transport = writer.transport
+        n = int(headers.get("content-length") or 0)
+    except ValueError:
+        raise Answer(400, "bad Content-Length")
+    if n < 0 or n > MAX_BODY:
+        raise Answer(413, "body too large")
+    return {"method": method, "path": target, "version": version, "headers": headers, "length": n}
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: requests one at a time, each answered after the latency.
+
+    A protocol with a timer per request rather than a task per connection: a
+    connection costs little, which matters because flotilla opens one per request.
+    """
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.buf = b""
+        self.busy = False  # a request is waiting out the latency
+        self.closing = False
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-        transport.abort()
-        return
-    except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
-        pass
-    try:
-        writer.close()
-    except Exception:  # noqa: BLE001 (a client that already went away)
-        pass
+
+    def data_received(self, data):
+        self.buf += data
+        self.next_request()
+
+    def eof_received(self):
+        self.closing = True
+        if not self.busy:
+            self.transport.close()
+        return True
+
+    def next_request(self):
+        if self.busy or self.closing:
+            return
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buf) > 65536:
+                self.fail(431, "request headers too large")
+            return
+        try:
+            req = parse_head(self.buf[:end])
+        except Answer as a:
+            return self.fail(a.status, a.body["error"])
+        total = end + 4 + req["length"]
+        if len(self.buf) < total:
+            return
+        req["body"] = self.buf[end + 4:total]
+        self.buf = self.buf[total:]
+        self.busy = True
+        path = begin(req)
+        if path is not None and LATENCY:
+            asyncio.get_running_loop().call_later(LATENCY, self.respond, req, path)
+        else:
+            self.respond(req, path)
+
+    def respond(self, req, path):
+        self.busy = False
+        if self.transport.is_closing():  # the client gave up waiting
+            if path is not None:
+                COUNTS["in_flight"] -= 1
+            return
+        try:
+            status, body, headers = answer(req, path)
+        except Reset:
+            sock = self.transport.get_extra_info("socket")
+            try:
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.transport.abort()
+            return
+        keep = req["headers"].get("connection", "").lower() != "close" and req["version"] == "HTTP/1.1"
+        self.transport.write(render(status, body, headers, req["method"] == "HEAD"))
+        if not keep or self.closing:
+            self.closing = True
+            self.transport.close()
+            return
+        if self.buf:
+            self.next_request()
+
+    def fail(self, status, error):
+        self.closing = True
+        self.transport.write(render(status, {"error": error}, {"Connection": "close"}))
+        self.transport.close()
 
 
 def main(argv):
@@ -448,9 +524,11 @@ def main(argv):
 
     async def run():
         loop = asyncio.get_running_loop()
-        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls, backlog=1024,
-                                            ssl_handshake_timeout=10 if tls else None)
+        loop.set_exception_handler(lambda loop, context: None)  # failed handshakes are part of the tests
+        server = await loop.create_server(Connection, "127.0.0.1", 0, ssl=tls, backlog=1024,
+                                          ssl_handshake_timeout=10 if tls else None)
         port = server.sockets[0].getsockname()[1]
+        sampler = asyncio.ensure_future(sample_in_flight()) if LATENCY else None
         sys.stdout.write("PORT %d\n" % port)
         sys.stdout.flush()
         done = loop.create_future()
@@ -470,6 +548,8 @@ def main(argv):
             pass  # standard input is not a pipe (/dev/null, a file): SIGTERM stops us
         loop.add_signal_handler(signal.SIGTERM, lambda: done.done() or done.set_result(None))
         await done
+        if sampler:
+            sampler.cancel()
         server.close()
 
     asyncio.run(run())
