@@ -23,15 +23,15 @@
 #define DEFAULT_TIMEOUT_S 30
 #define MAX_TIMEOUT_S (24 * 3600)
 #define OBSERVE_MAX ((size_t)256 * 1024 * 1024) /* an observe answer */
-#define ANSWER_MAX ((size_t)1024 * 1024)         /* any other answer */
+#define ANSWER_MAX ((size_t)1024 * 1024)	/* any other answer */
 #define TOKEN_MAX ((size_t)64 * 1024)
 #define SHOWN_ERROR_MAX 200 /* bytes of a server's error message kept in ours */
 #define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 struct http_driver {
-	char *endpoint;	  /* URL template, without a trailing '/' */
-	char *token_file; /* path template, or NULL */
-	char *token_env;  /* variable name template, or NULL */
+	char *endpoint;			      /* URL template, without a trailing '/' */
+	char *token_file;		      /* path template, or NULL */
+	char *token_env;		      /* variable name template, or NULL */
 	char *ca_file, *cert_file, *key_file; /* or NULL */
 	unsigned timeout_ms;		      /* per try */
 };
@@ -41,8 +41,8 @@ struct op {
 	const struct http_driver *d;
 	const char *what; /* "observe", for messages */
 	const struct fl_tenant *tenant;
-	const char *region; /* NULL for operations without one */
-	struct fl_buf base; /* the endpoint, expanded */
+	const char *region;  /* NULL for operations without one */
+	struct fl_buf base;  /* the endpoint, expanded */
 	struct fl_buf token; /* empty: none; wiped on release */
 	struct fl_buf url;   /* of the request in flight */
 };
@@ -74,7 +74,8 @@ static int expand(struct fl_buf *out, const char *tmpl, const char *key, const s
 			break;
 		const char *close = strstr(open + 2, "}}");
 		if (!close)
-			return fl_error_set(err, FL_EINPUT, "unterminated '{{' in driver %s '%.200s'", key, tmpl);
+			return fl_error_set(err, FL_EINPUT, "unterminated '{{' in driver %s '%.200s'", key,
+					    tmpl);
 		const char *a = open + 2, *b = close;
 		while (a < b && is_blank(*a))
 			a++;
@@ -84,13 +85,15 @@ static int expand(struct fl_buf *out, const char *tmpl, const char *key, const s
 		bool name = len == 11 && memcmp(a, "tenant.name", len) == 0;
 		bool account = len == 14 && memcmp(a, "tenant.account", len) == 0;
 		if (!name && !account)
-			return fl_error_set(err, FL_EINPUT,
-					    "unknown template variable '%.*s' in driver %s (expected tenant.name "
-					    "or tenant.account)",
-					    (int)(len > 100 ? 100 : len), a, key);
+			return fl_error_set(
+				err, FL_EINPUT,
+				"unknown template variable '%.*s' in driver %s (expected tenant.name "
+				"or tenant.account)",
+				(int)(len > 100 ? 100 : len), a, key);
 		const char *val = !t ? "t" : name ? t->name : t->account;
 		/* Both go into URLs and paths: never '/', '..' or anything to escape. */
-		if (!val || !(name ? fl_tenant_name_valid(val, strlen(val)) : fl_ident_valid(val, strlen(val))))
+		if (!val ||
+		    !(name ? fl_tenant_name_valid(val, strlen(val)) : fl_ident_valid(val, strlen(val))))
 			return fl_error_set(err, FL_EINPUT, "%s '%.128s' cannot go into the driver %s",
 					    name ? "tenant name" : "account", val ? val : "", key);
 		if ((rc = fl_buf_puts(out, val)))
@@ -108,8 +111,8 @@ static int expand(struct fl_buf *out, const char *tmpl, const char *key, const s
 static void prefix(struct fl_error *err, const struct op *o)
 {
 	if (o->region)
-		fl_error_prefix(err, "http driver: %s of tenant '%s' in region '%s': ", o->what, o->tenant->name,
-				o->region);
+		fl_error_prefix(err, "http driver: %s of tenant '%s' in region '%s': ", o->what,
+				o->tenant->name, o->region);
 	else
 		fl_error_prefix(err, "http driver: %s of tenant '%s': ", o->what, o->tenant->name);
 }
@@ -414,8 +417,8 @@ static int fill_observed(struct fl_observed *out, const struct fl_node *answer, 
 		const struct fl_node *managed = fl_node_get(r, "managed");
 		const struct fl_node *spec = fl_node_get(r, "spec");
 		if (!managed || managed->type != FL_NODE_BOOL || !spec) {
-			rc = bad_answer(err, o, "resource %s/%s needs \"spec\" and a boolean \"managed\"", kind,
-					name);
+			rc = bad_answer(err, o, "resource %s/%s needs \"spec\" and a boolean \"managed\"",
+					kind, name);
 			goto out;
 		}
 		for (size_t j = 0; j < out->len; j++)
@@ -491,8 +494,8 @@ out:
 	return rc;
 }
 
-static int http_observe(void *self, const struct fl_tenant *tenant, const char *region, struct fl_observed *out,
-			struct fl_error *err)
+static int http_observe(void *self, const struct fl_tenant *tenant, const char *region,
+			struct fl_observed *out, struct fl_error *err)
 {
 	struct op o;
 	struct fl_http_response resp;
@@ -594,7 +597,8 @@ static int http_regions(void *self, const struct fl_tenant *tenant, fl_region_cb
 	for (size_t i = 0; i < list->v.seq.len; i++) {
 		const struct fl_node *r = list->v.seq.items[i];
 		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &o, "region %zu is not a valid name (expected " IDENT_RULE ")", i + 1);
+			rc = bad_answer(err, &o, "region %zu is not a valid name (expected " IDENT_RULE ")",
+					i + 1);
 			goto out;
 		}
 	}
@@ -684,7 +688,8 @@ out:
 	return rc;
 }
 
-static int delete_resource(struct op *o, const struct fl_res_key *k, struct fl_buf *path, struct fl_error *err)
+static int delete_resource(struct op *o, const struct fl_res_key *k, struct fl_buf *path,
+			   struct fl_error *err)
 {
 	struct fl_http_response resp;
 	int rc = 0;
@@ -714,8 +719,8 @@ static int put_marker(struct op *o, const struct fl_marker *m, struct fl_buf *pa
 	fl_buf_clear(path);
 	fl_buf_printf(path, "/regions/%s/marker", o->region);
 	response_init(&resp, ANSWER_MAX);
-	if (!(rc = op_send(o, &resp, "PUT", path->ptr, NULL, body.ptr, body.len, err)) && resp.status != 200 &&
-	    resp.status != 201 && resp.status != 204)
+	if (!(rc = op_send(o, &resp, "PUT", path->ptr, NULL, body.ptr, body.len, err)) &&
+	    resp.status != 200 && resp.status != 201 && resp.status != 204)
 		rc = unexpected(o, "PUT", &resp, err);
 	fl_buf_release(&resp.body);
 	fl_buf_release(&body);
@@ -738,12 +743,14 @@ static int http_apply(void *self, const struct fl_tenant *tenant, const struct f
 	for (size_t i = 0; i < w->nput && !rc; i++)
 		if (!fl_ident_valid(w->put[i].kind, strlen(w->put[i].kind)) ||
 		    !fl_ident_valid(w->put[i].name, strlen(w->put[i].name)))
-			rc = fl_error_set(err, FL_EINPUT, "resource '%.128s/%.128s' cannot be written (bad kind or name)",
+			rc = fl_error_set(err, FL_EINPUT,
+					  "resource '%.128s/%.128s' cannot be written (bad kind or name)",
 					  w->put[i].kind, w->put[i].name);
 	for (size_t i = 0; i < w->ndel && !rc; i++)
 		if (!fl_ident_valid(w->del[i].kind, strlen(w->del[i].kind)) ||
 		    !fl_ident_valid(w->del[i].name, strlen(w->del[i].name)))
-			rc = fl_error_set(err, FL_EINPUT, "resource '%.128s/%.128s' cannot be deleted (bad kind or name)",
+			rc = fl_error_set(err, FL_EINPUT,
+					  "resource '%.128s/%.128s' cannot be deleted (bad kind or name)",
 					  w->del[i].kind, w->del[i].name);
 	if (rc) {
 		prefix(err, &o);
@@ -921,8 +928,9 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 	if ((rc = expand(&scratch, ep, "endpoint", NULL, err)))
 		goto out;
 	if ((conf->token_file || conf->token_env) && !fl_http_token_allowed(scratch.ptr)) {
-		rc = fl_error_set(err, FL_EINPUT,
-				  "driver 'http' will not send a token over plain http to '%.200s' (use https)", ep);
+		rc = fl_error_set(
+			err, FL_EINPUT,
+			"driver 'http' will not send a token over plain http to '%.200s' (use https)", ep);
 		goto out;
 	}
 	fl_buf_clear(&scratch);

@@ -70,8 +70,8 @@ static void find_script(void)
 	}
 	const char *here = __FILE__;
 	const char *slash = strstr(here, "reconcile/test_driver_http.c");
-	snprintf(script_path, sizeof(script_path), "%.*sservers/account_api.py", slash ? (int)(slash - here) : 0,
-		 here);
+	snprintf(script_path, sizeof(script_path), "%.*sservers/account_api.py",
+		 slash ? (int)(slash - here) : 0, here);
 }
 
 static int server_start(struct server *s, const char *const *extra)
@@ -423,8 +423,10 @@ static void test_lifecycle(void **state)
 
 	/* Canonical specs, as the engine hands them over: nested, unicode, floats, escapes. */
 	struct fl_put_res puts[] = {
-		put_of("network", "vpc", "{\"cidr\":\"10.0.0.0/16\",\"tags\":{\"a\":[1,2.5,-3e-07,null,true]}}"),
-		put_of("bucket", "uploads", "{\"name\":\"acme-uploads\",\"note\":\"h\xc3\xa9llo \\\"q\\\"\\n\"}"),
+		put_of("network", "vpc",
+		       "{\"cidr\":\"10.0.0.0/16\",\"tags\":{\"a\":[1,2.5,-3e-07,null,true]}}"),
+		put_of("bucket", "uploads",
+		       "{\"name\":\"acme-uploads\",\"note\":\"h\xc3\xa9llo \\\"q\\\"\\n\"}"),
 		put_of("service", "api", "{\"image\":\"registry.example/api:1.42.0\",\"replicas\":3}"),
 	};
 	struct fl_region_write w = { "us-east-1", puts, N_ELEMS(puts), NULL, 0, &m1 };
@@ -456,7 +458,8 @@ static void test_lifecycle(void **state)
 	free(dump);
 
 	/* An update that names the fingerprint it expects. */
-	struct fl_put_res upd[] = { put_of("service", "api", "{\"image\":\"registry.example/api:2\",\"replicas\":3}") };
+	struct fl_put_res upd[] = { put_of("service", "api",
+					   "{\"image\":\"registry.example/api:2\",\"replicas\":3}") };
 	upd[0].if_match = &puts[2].fp;
 	struct fl_region_write wu = { "us-east-1", upd, 1, NULL, 0, &m1 };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &wu, &err), &err);
@@ -503,10 +506,12 @@ static void test_precondition_failed(void **state)
 	struct fl_put_res v2[] = { put_of("service", "api", "{\"replicas\":2}") };
 	v2[0].if_match = &v1[0].fp;
 	assert_int_equal(apply_puts(f, &t, v2, 1, &err), FL_EDRIVER);
-	assert_string_equal(err.msg, "http driver: apply of tenant 'acme' in region 'us-east-1': resource "
-				     "service/api changed during the apply (HTTP 412 Precondition Failed); the "
-				     "next apply plans again");
-	assert_ok(f->drv.ops->marker(f->drv.self, &t, "us-east-1", &(struct fl_marker){ 0 }, &(bool){ 0 }, &err),
+	assert_string_equal(err.msg,
+			    "http driver: apply of tenant 'acme' in region 'us-east-1': resource "
+			    "service/api changed during the apply (HTTP 412 Precondition Failed); the "
+			    "next apply plans again");
+	assert_ok(f->drv.ops->marker(f->drv.self, &t, "us-east-1", &(struct fl_marker){ 0 }, &(bool){ 0 },
+				     &err),
 		  &err);
 
 	/* ... but when the account already holds what flotilla wanted, the put is done. */
@@ -548,14 +553,16 @@ static void test_tokens(void **state)
 	struct fl_tenant acme = tenant_of("acme", "111111111111"), beta = tenant_of("beta", "222222222222");
 	bool found = false;
 	char node[512], path[256];
-	control_do(&tls_srv, "POST", "/_tokens", "{\"111111111111\": \"acme-secret\", \"*\": \"fleet-secret\"}");
+	control_do(&tls_srv, "POST", "/_tokens",
+		   "{\"111111111111\": \"acme-secret\", \"*\": \"fleet-secret\"}");
 
 	/* Without a token: 401, a driver error that says so. */
 	open_ok(f, &tls_srv, NULL);
 	assert_int_equal(f->drv.ops->identity(f->drv.self, &acme, &account, &found, &err), FL_EDRIVER);
 	assert_non_null(strstr(err.msg, "http driver: identity of tenant 'acme': GET https://127.0.0.1:"));
-	assert_non_null(strstr(err.msg, "/v1/accounts/111111111111/identity answered HTTP 401 (the account API "
-					"refused the token): missing or wrong bearer token"));
+	assert_non_null(strstr(err.msg,
+			       "/v1/accounts/111111111111/identity answered HTTP 401 (the account API "
+			       "refused the token): missing or wrong bearer token"));
 
 	/* token_file, per tenant, trimmed. */
 	snprintf(path, sizeof(path), "%s/acme.token", tmpdir);
@@ -597,8 +604,8 @@ static void test_tls(void **state)
 	char node[512];
 
 	/* Verified by default: without the CA, the system's CAs do not know the server. */
-	snprintf(node, sizeof(node), "{\"endpoint\": \"https://127.0.0.1:%d/v1/accounts/{{tenant.account}}\"}",
-		 tls_srv.port);
+	snprintf(node, sizeof(node),
+		 "{\"endpoint\": \"https://127.0.0.1:%d/v1/accounts/{{tenant.account}}\"}", tls_srv.port);
 	open_ok(f, NULL, node);
 	assert_int_equal(f->drv.ops->identity(f->drv.self, &t, &account, &found, &err), FL_EIO);
 	assert_non_null(strstr(err.msg, "http driver: identity of tenant 'acme': GET https://127.0.0.1:"));
@@ -642,8 +649,10 @@ static void test_retries(void **state)
 	assert_true(now_ms() - t0 >= 950);
 
 	/* A connection closed without an answer, in the middle of an apply: the put is tried again. */
-	control_do(&tls_srv, "POST", "/_faults", "{\"status\": \"reset\", \"count\": 2, \"method\": \"PUT\"}");
-	struct fl_put_res puts[] = { put_of("service", "api", "{\"replicas\":1}"), put_of("job", "j", "[1]") };
+	control_do(&tls_srv, "POST", "/_faults",
+		   "{\"status\": \"reset\", \"count\": 2, \"method\": \"PUT\"}");
+	struct fl_put_res puts[] = { put_of("service", "api", "{\"replicas\":1}"),
+				     put_of("job", "j", "[1]") };
 	assert_ok(apply_puts(f, &t, puts, 2, &err), &err);
 	assert_ok(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), &err);
 	assert_holds(&f->obs, puts, 2);
@@ -652,7 +661,8 @@ static void test_retries(void **state)
 	/* Past every try: the last answer, in the error. */
 	control_do(&tls_srv, "POST", "/_faults", "{\"status\": 503, \"count\": 10}");
 	assert_int_equal(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), FL_EDRIVER);
-	assert_non_null(strstr(err.msg, "/regions/us-east-1 answered HTTP 503 after 5 tries: injected fault"));
+	assert_non_null(
+		strstr(err.msg, "/regions/us-east-1 answered HTTP 503 after 5 tries: injected fault"));
 	assert_false(f->obs.exists);
 	control_do(&tls_srv, "DELETE", "/_faults", NULL);
 	fl_buf_release(&account);
@@ -679,8 +689,9 @@ static void test_identity_mismatch(void **state)
 	assert_true(found);
 	assert_string_equal(account.ptr, "111111111111"); /* the engine compares and refuses */
 	assert_int_equal(f->drv.ops->bootstrap(f->drv.self, &copy, &err), FL_EIDENTITY);
-	assert_string_equal(err.msg, "http driver: bootstrap of tenant 'acme': the account exists with another "
-				     "identity: account reports id '111111111111', not '999999999999'");
+	assert_string_equal(err.msg,
+			    "http driver: bootstrap of tenant 'acme': the account exists with another "
+			    "identity: account reports id '111111111111', not '999999999999'");
 	fl_buf_release(&account);
 }
 
@@ -766,15 +777,19 @@ static void test_open_errors(void **state)
 		{ "query", "{\"endpoint\": \"https://x/a?b=1\"}",
 		  "driver 'http' endpoint 'https://x/a?b=1' may not have a query or a fragment" },
 		{ "unknown variable", "{\"endpoint\": \"https://x/{{region}}\"}",
-		  "unknown template variable 'region' in driver endpoint (expected tenant.name or tenant.account)" },
+		  "unknown template variable 'region' in driver endpoint (expected tenant.name or "
+		  "tenant.account)" },
 		{ "open braces", "{\"endpoint\": \"https://x/{{tenant.name\"}",
 		  "unterminated '{{' in driver endpoint 'https://x/{{tenant.name'" },
 		{ "token in the clear", "{\"endpoint\": \"http://deploy.example/a\", \"token_env\": \"T\"}",
-		  "driver 'http' will not send a token over plain http to 'http://deploy.example/a' (use https)" },
-		{ "both tokens", "{\"endpoint\": \"https://x/a\", \"token_env\": \"T\", \"token_file\": \"/t\"}",
+		  "driver 'http' will not send a token over plain http to 'http://deploy.example/a' (use "
+		  "https)" },
+		{ "both tokens",
+		  "{\"endpoint\": \"https://x/a\", \"token_env\": \"T\", \"token_file\": \"/t\"}",
 		  "driver 'http' takes token_file or token_env, not both" },
 		{ "bad token template", "{\"endpoint\": \"https://x/a\", \"token_file\": \"/t/{{vars.x}}\"}",
-		  "unknown template variable 'vars.x' in driver token_file (expected tenant.name or tenant.account)" },
+		  "unknown template variable 'vars.x' in driver token_file (expected tenant.name or "
+		  "tenant.account)" },
 		{ "key without cert", "{\"endpoint\": \"https://x/a\", \"key_file\": \"k.pem\"}",
 		  "driver 'http' has a key_file but no cert_file" },
 		{ "bad timeout", "{\"endpoint\": \"https://x/a\", \"timeout\": \"5 minutes\"}",
@@ -784,21 +799,24 @@ static void test_open_errors(void **state)
 		struct fl_error err = FL_ERROR_INIT;
 		int rc = open_http(f, NULL, cases[i].node, &err);
 		if (rc != FL_EINPUT || strcmp(err.msg, cases[i].want) != 0)
-			fail_msg("case '%s': got %d '%s', want '%s'", cases[i].name, rc, err.msg, cases[i].want);
+			fail_msg("case '%s': got %d '%s', want '%s'", cases[i].name, rc, err.msg,
+				 cases[i].want);
 		assert_null(f->drv.ops);
 	}
 
 	/* Plain http to loopback, token and all, and a timeout: fine. */
 	struct fl_error err = FL_ERROR_INIT;
 	assert_ok(open_http(f, NULL,
-			    "{\"endpoint\": \"http://127.0.0.1:1/v1/accounts/{{tenant.account}}/\", \"token_env\": "
+			    "{\"endpoint\": \"http://127.0.0.1:1/v1/accounts/{{tenant.account}}/\", "
+			    "\"token_env\": "
 			    "\"T\", \"timeout\": \"2m\"}",
 			    &err),
 		  &err);
 	/* --driver http:URL */
 	struct fl_driver_conf conf;
-	assert_ok(fl_driver_conf_parse(&conf, &f->arena, "http:https://x/v1/accounts/{{tenant.account}}", &err),
-		  &err);
+	assert_ok(
+		fl_driver_conf_parse(&conf, &f->arena, "http:https://x/v1/accounts/{{tenant.account}}", &err),
+		&err);
 	fl_driver_close(&f->drv);
 	assert_ok(fl_driver_open(&f->drv, &conf, &err), &err);
 	assert_string_equal(f->drv.ops->type, "http");
@@ -808,8 +826,9 @@ static void test_open_errors(void **state)
 	struct fl_buf account = FL_BUF_INIT;
 	bool found = false;
 	assert_int_equal(f->drv.ops->identity(f->drv.self, &bad, &account, &found, &err), FL_EINPUT);
-	assert_string_equal(err.msg, "http driver: identity of tenant 'acme': account '../etc' cannot go into the "
-				     "driver endpoint");
+	assert_string_equal(err.msg,
+			    "http driver: identity of tenant 'acme': account '../etc' cannot go into the "
+			    "driver endpoint");
 	fl_buf_release(&account);
 }
 
