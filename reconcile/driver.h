@@ -77,6 +77,9 @@ typedef int (*fl_region_cb)(const char *region, void *payload);
 
 struct fl_driver_ops {
 	const char *type;
+	/* Operations wait on a network or a program, not the CPU: plans then
+	 * keep many tenants in flight instead of one per core. */
+	bool io_bound;
 	/* The account id the account reports into account; *found false when
 	 * the account does not exist (bootstrap makes it). */
 	int (*identity)(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,

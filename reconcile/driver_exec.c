@@ -1028,6 +1028,7 @@ static void exec_free(void *self)
 
 static const struct fl_driver_ops exec_ops = {
 	.type = "exec",
+	.io_bound = true,
 	.identity = exec_identity,
 	.observe = exec_observe,
 	.marker = exec_marker,

@@ -823,6 +823,7 @@ static void http_free(void *self)
 
 static const struct fl_driver_ops http_ops = {
 	.type = "http",
+	.io_bound = true,
 	.identity = http_identity,
 	.observe = http_observe,
 	.marker = http_marker,

@@ -470,10 +470,12 @@ static int select_tenants(const struct fl_tenant ***out, size_t *n, const struct
 	return 0;
 }
 
-static unsigned thread_count(const struct fl_plan_opts *opts)
+static unsigned thread_count(const struct fl_plan_opts *opts, const struct fl_driver *driver)
 {
 	if (opts->threads)
 		return opts->threads;
+	if (driver->ops->io_bound)
+		return FL_PLAN_IO_THREADS;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
@@ -482,7 +484,7 @@ int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struc
 		const struct fl_plan_opts *opts, fl_plan_cb cb, void *payload, struct fl_error *err)
 {
 	struct run run;
-	unsigned nthreads = thread_count(opts);
+	unsigned nthreads = thread_count(opts, driver);
 	pthread_t *threads = NULL;
 	unsigned started = 0;
 	memset(out, 0, sizeof(*out));

@@ -71,11 +71,14 @@ void fl_tenant_plan_release(struct fl_tenant_plan *tp);
 struct fl_plan_opts {
 	bool prune;                      /* fleet.yaml prune, or --prune */
 	bool refresh;                    /* observe every account, ignoring markers */
-	unsigned threads;                /* 0: one per core */
+	unsigned threads;                /* 0: one per core, or FL_PLAN_IO_THREADS for an io_bound driver */
 	/* Tenants to plan by name (NULL: every tenant of the fleet). */
 	const char *const *tenants;
 	size_t ntenants;
 };
+
+/* Tenants planned at once through a driver that waits on the network. */
+#define FL_PLAN_IO_THREADS 64
 
 struct fl_plan_summary {
 	size_t tenants;                  /* planned */
