@@ -20,7 +20,10 @@
 #include <strings.h>
 #include <time.h>
 
+/* Calls go through the table below (curl's type-checking macros would hide it). */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include "core/alloc.h"
 #include "core/banned.h"
@@ -38,12 +41,92 @@
  * a request while the process exits.
  */
 
+/*
+ * libcurl is loaded on first use, not linked: its dependencies (GnuTLS,
+ * Kerberos, LDAP, ...) cost every flotilla process about 3 ms of start-up,
+ * which commands that never speak HTTP (plan --since, validate) should not
+ * pay. One table of the functions we call, filled once.
+ */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	void (*free)(void *);
+	time_t (*getdate)(const char *, const time_t *);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd[], unsigned int, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	const char *(*multi_strerror)(CURLMcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	CURLU *(*url)(void);
+	void (*url_cleanup)(CURLU *);
+	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+} fl_curl;
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+static char global_error[160];
+
+static bool load_curl(void)
+{
+	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(global_error, sizeof(global_error), "%s", dlerror());
+		return false;
+	}
+	/* The handle stays open for the life of the process, like a linked library. */
+#define FL_CURL_SYM(field, name) \
+	if (!(*(void **)&fl_curl.field = dlsym(lib, name))) { \
+		snprintf(global_error, sizeof(global_error), "libcurl has no %s", name); \
+		return false; \
+	}
+	FL_CURL_SYM(global_init, "curl_global_init")
+	FL_CURL_SYM(easy_init, "curl_easy_init")
+	FL_CURL_SYM(easy_cleanup, "curl_easy_cleanup")
+	FL_CURL_SYM(easy_setopt, "curl_easy_setopt")
+	FL_CURL_SYM(easy_getinfo, "curl_easy_getinfo")
+	FL_CURL_SYM(easy_strerror, "curl_easy_strerror")
+	FL_CURL_SYM(free, "curl_free")
+	FL_CURL_SYM(getdate, "curl_getdate")
+	FL_CURL_SYM(multi_init, "curl_multi_init")
+	FL_CURL_SYM(multi_cleanup, "curl_multi_cleanup")
+	FL_CURL_SYM(multi_add_handle, "curl_multi_add_handle")
+	FL_CURL_SYM(multi_remove_handle, "curl_multi_remove_handle")
+	FL_CURL_SYM(multi_setopt, "curl_multi_setopt")
+	FL_CURL_SYM(multi_perform, "curl_multi_perform")
+	FL_CURL_SYM(multi_poll, "curl_multi_poll")
+	FL_CURL_SYM(multi_info_read, "curl_multi_info_read")
+	FL_CURL_SYM(multi_strerror, "curl_multi_strerror")
+	FL_CURL_SYM(slist_append, "curl_slist_append")
+	FL_CURL_SYM(slist_free_all, "curl_slist_free_all")
+	FL_CURL_SYM(url, "curl_url")
+	FL_CURL_SYM(url_cleanup, "curl_url_cleanup")
+	FL_CURL_SYM(url_get, "curl_url_get")
+	FL_CURL_SYM(url_set, "curl_url_set")
+#undef FL_CURL_SYM
+	return true;
+}
 
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (load_curl())
+		global_rc = fl_curl.global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static bool curl_ready(void)
+{
+	pthread_once(&global_once, global_init);
+	return global_rc == CURLE_OK;
 }
 
 /* ---- small helpers ---- */
@@ -84,9 +167,9 @@ struct url_parts {
 
 static void url_parts_release(struct url_parts *u)
 {
-	curl_free(u->scheme);
-	curl_free(u->host);
-	curl_free(u->shown);
+	fl_curl.free(u->scheme);
+	fl_curl.free(u->host);
+	fl_curl.free(u->shown);
 	u->scheme = u->host = u->shown = NULL;
 }
 
@@ -94,24 +177,24 @@ static void url_parts_release(struct url_parts *u)
 static bool url_parse(struct url_parts *out, const char *url)
 {
 	bool ok = false;
-	CURLU *u = curl_url();
+	CURLU *u = fl_curl.url();
 	out->scheme = out->host = out->shown = NULL;
 	if (!u)
 		return false;
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+	if (fl_curl.url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
 		goto out;
-	if (curl_url_get(u, CURLUPART_SCHEME, &out->scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &out->host, 0) != CURLUE_OK)
+	if (fl_curl.url_get(u, CURLUPART_SCHEME, &out->scheme, 0) != CURLUE_OK ||
+	    fl_curl.url_get(u, CURLUPART_HOST, &out->host, 0) != CURLUE_OK)
 		goto out;
-	curl_url_set(u, CURLUPART_USER, NULL, 0);
-	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-	if (curl_url_get(u, CURLUPART_URL, &out->shown, 0) != CURLUE_OK)
+	fl_curl.url_set(u, CURLUPART_USER, NULL, 0);
+	fl_curl.url_set(u, CURLUPART_PASSWORD, NULL, 0);
+	if (fl_curl.url_get(u, CURLUPART_URL, &out->shown, 0) != CURLUE_OK)
 		goto out;
 	ok = true;
 out:
 	if (!ok)
 		url_parts_release(out);
-	curl_url_cleanup(u);
+	fl_curl.url_cleanup(u);
 	return ok;
 }
 
@@ -141,8 +224,7 @@ bool fl_http_token_allowed(const char *url)
 	struct url_parts u;
 	bool allowed = false;
 
-	pthread_once(&global_once, global_init);
-	if (!url || !url_parse(&u, url))
+	if (!curl_ready() || !url || !url_parse(&u, url))
 		return false;
 	if (strcasecmp(u.scheme, "https") == 0)
 		allowed = true;
@@ -194,7 +276,7 @@ static long parse_retry_after(const char *v)
 			return -1;
 		return s > 86400 * 365 ? 86400L * 365 * 1000 : (long)s * 1000;
 	}
-	time_t at = curl_getdate(v, NULL);
+	time_t at = fl_curl.getdate(v, NULL);
 	if (at == -1)
 		return -1;
 	time_t now = time(NULL);
@@ -263,7 +345,7 @@ static bool has_header(const char *const *headers, const char *name)
 
 static struct curl_slist *add_header(struct curl_slist *list, const char *line)
 {
-	struct curl_slist *next = curl_slist_append(list, line);
+	struct curl_slist *next = fl_curl.slist_append(list, line);
 	if (!next) {
 		fprintf(stderr, "flotilla: out of memory\n");
 		abort();
@@ -323,7 +405,7 @@ static int xfer_setup(struct xfer *x, bool multiplex)
 		goto out;
 	}
 
-	x->easy = curl_easy_init();
+	x->easy = fl_curl.easy_init();
 	if (!x->easy) {
 		rc = fl_error_set(x->err, FL_EIO, "%s %s: cannot create a curl handle", x->method,
 				  x->shown_url);
@@ -335,7 +417,7 @@ static int xfer_setup(struct xfer *x, bool multiplex)
 #define SET(opt, val) \
 	do { \
 		if (cc == CURLE_OK) \
-			cc = curl_easy_setopt(e, opt, val); \
+			cc = fl_curl.easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, req->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -384,7 +466,7 @@ static int xfer_setup(struct xfer *x, bool multiplex)
 #undef SET
 	if (cc != CURLE_OK)
 		rc = fl_error_set(x->err, FL_EIO, "%s %s: %s", x->method, x->shown_url,
-				  curl_easy_strerror(cc));
+				  fl_curl.easy_strerror(cc));
 out:
 	url_parts_release(&u);
 	return rc;
@@ -393,14 +475,14 @@ out:
 static void xfer_release(struct xfer *x)
 {
 	if (x->easy)
-		curl_easy_cleanup(x->easy);
+		fl_curl.easy_cleanup(x->easy);
 	if (x->headers) {
 		/* The token line: wipe it before it goes back to the allocator. */
 		for (struct curl_slist *h = x->headers; h; h = h->next)
 			memset(h->data, 0, strlen(h->data));
-		curl_slist_free_all(x->headers);
+		fl_curl.slist_free_all(x->headers);
 	}
-	curl_free(x->shown_url);
+	fl_curl.free(x->shown_url);
 	x->easy = NULL;
 	x->headers = NULL;
 	x->shown_url = NULL;
@@ -471,8 +553,8 @@ static const char *lower_first(char *msg)
 static bool xfer_finish_try(struct xfer *x, CURLcode cc)
 {
 	long status = 0, version = 0;
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
+	fl_curl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	fl_curl.easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
 	x->resp->status = status;
 	x->resp->http_version = version == CURL_HTTP_VERSION_2_0 ? 2
 				: version == CURL_HTTP_VERSION_3 ? 3
@@ -492,7 +574,7 @@ static bool xfer_finish_try(struct xfer *x, CURLcode cc)
 	}
 	if (cc != CURLE_OK) {
 		char msg[CURL_ERROR_SIZE];
-		snprintf(msg, sizeof(msg), "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		snprintf(msg, sizeof(msg), "%s", x->errbuf[0] ? x->errbuf : fl_curl.easy_strerror(cc));
 		*x->rc = fl_error_set(x->err, FL_EIO, "%s %s: %s (after %u %s)", x->method, x->shown_url,
 				      lower_first(msg), x->resp->attempts,
 				      x->resp->attempts == 1 ? "try" : "tries");
@@ -549,10 +631,10 @@ static bool engine_start(CURLM *multi, struct xfer *x)
 {
 	xfer_reset_try(x);
 	x->resp->attempts++;
-	CURLMcode mc = curl_multi_add_handle(multi, x->easy);
+	CURLMcode mc = fl_curl.multi_add_handle(multi, x->easy);
 	if (mc != CURLM_OK) {
 		*x->rc = fl_error_set(x->err, FL_EIO, "%s %s: %s", x->method, x->shown_url,
-				      curl_multi_strerror(mc));
+				      fl_curl.multi_strerror(mc));
 		return false;
 	}
 	return true;
@@ -560,16 +642,16 @@ static bool engine_start(CURLM *multi, struct xfer *x)
 
 static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct fl_error *err)
 {
-	CURLM *multi = curl_multi_init();
+	CURLM *multi = fl_curl.multi_init();
 	struct heap waiting = { NULL, 0, 0 };
 	size_t next_new = 0, done = 0, running = 0;
 	int rc = 0;
 
 	if (!multi)
 		return fl_error_set(err, FL_EIO, "cannot create a curl multi handle");
-	curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_parallel);
-	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)max_parallel);
+	fl_curl.multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	fl_curl.multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_parallel);
+	fl_curl.multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)max_parallel);
 
 	while (done < n) {
 		long long now = now_ms();
@@ -598,21 +680,21 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 		}
 
 		int still;
-		CURLMcode mc = curl_multi_perform(multi, &still);
+		CURLMcode mc = fl_curl.multi_perform(multi, &still);
 		if (mc != CURLM_OK) {
-			rc = fl_error_set(err, FL_EIO, "http: %s", curl_multi_strerror(mc));
+			rc = fl_error_set(err, FL_EIO, "http: %s", fl_curl.multi_strerror(mc));
 			break;
 		}
 		CURLMsg *msg;
 		int queued;
-		while ((msg = curl_multi_info_read(multi, &queued))) {
+		while ((msg = fl_curl.multi_info_read(multi, &queued))) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			CURL *easy = msg->easy_handle;
 			CURLcode cc = msg->data.result; /* read before remove_handle frees msg */
 			struct xfer *x = NULL;
-			curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-			curl_multi_remove_handle(multi, easy);
+			fl_curl.easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+			fl_curl.multi_remove_handle(multi, easy);
 			running--;
 			if (xfer_finish_try(x, cc)) {
 				xfer_release(x);
@@ -633,9 +715,9 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 			timeout = until <= 0 ? 0 : until < timeout ? (int)until : timeout;
 		}
 		if (timeout > 0) {
-			mc = curl_multi_poll(multi, NULL, 0, timeout, NULL);
+			mc = fl_curl.multi_poll(multi, NULL, 0, timeout, NULL);
 			if (mc != CURLM_OK) {
-				rc = fl_error_set(err, FL_EIO, "http: %s", curl_multi_strerror(mc));
+				rc = fl_error_set(err, FL_EIO, "http: %s", fl_curl.multi_strerror(mc));
 				break;
 			}
 		}
@@ -646,7 +728,7 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 		struct xfer *x = &xs[i];
 		if (!x->easy)
 			continue;
-		curl_multi_remove_handle(multi, x->easy);
+		fl_curl.multi_remove_handle(multi, x->easy);
 		*x->rc = fl_error_set(x->err, FL_EIO, "%s %s: aborted (%s)", x->method,
 				      x->shown_url ? x->shown_url : "",
 				      err && err->code ? err->msg : "http engine failed");
@@ -656,7 +738,7 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 		*xs[i].rc =
 			fl_error_set(xs[i].err, FL_EIO, "%s: not started (http engine failed)", xs[i].method);
 	free(waiting.v);
-	curl_multi_cleanup(multi);
+	fl_curl.multi_cleanup(multi);
 	return rc;
 }
 
@@ -687,11 +769,11 @@ static void xfer_init(struct xfer *x, struct fl_http_response *resp, int *rc, st
 
 static int global_check(struct fl_error *err)
 {
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return fl_error_set(err, FL_EIO, "cannot initialise libcurl: %s",
-				    curl_easy_strerror(global_rc));
-	return 0;
+	if (curl_ready())
+		return 0;
+	if (global_error[0])
+		return fl_error_set(err, FL_EIO, "cannot load libcurl: %s", global_error);
+	return fl_error_set(err, FL_EIO, "cannot initialise libcurl: %s", fl_curl.easy_strerror(global_rc));
 }
 
 int fl_http_request(struct fl_http_response *resp, const struct fl_http_request *req, struct fl_error *err)
