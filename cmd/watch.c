@@ -11,29 +11,20 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "reconcile/fleet.h"
 #include "core/banned.h"
 
-/* Parses 30s, 5m, 1h, 1h30m or a number of seconds; 0 on error. */
+/* Parses 30s, 5m, 1h30m (fleet.yaml's durations) or a number of seconds; 0 on error. */
 static unsigned parse_interval(const char *s)
 {
-	unsigned long total = 0;
-	const char *p = s;
-	if (!*p)
-		return 0;
-	while (*p) {
-		char *end;
-		unsigned long n = strtoul(p, &end, 10);
-		if (end == p || n > 86400)
-			return 0;
-		unsigned long unit = *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
-		if (*end == 'h' || *end == 'm' || *end == 's')
-			end++;
-		else if (*end)
-			return 0;
-		total += n * unit;
-		p = end;
-	}
-	return total > 0 && total <= 7 * 86400 ? (unsigned)total : 0;
+	unsigned secs = 0;
+	char *end;
+	unsigned long n = strtoul(s, &end, 10);
+	if (end != s && !*end)
+		secs = n <= 7 * 86400 ? (unsigned)n : 0;
+	else if (!fl_duration_parse(&secs, s))
+		secs = 0;
+	return secs <= 7 * 86400 ? secs : 0;
 }
 
 /* Sleeps seconds, waking early when a stop signal arrives. */

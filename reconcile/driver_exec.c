@@ -1043,29 +1043,12 @@ static const struct fl_driver_ops exec_ops = {
 /* Seconds of a duration like 90, "90s", "5m", "1h30m" or "1d"; 0 when malformed. */
 static unsigned parse_timeout(const struct fl_node *v)
 {
+	unsigned secs = 0;
 	if (v->type == FL_NODE_INT)
 		return v->v.i > 0 && v->v.i <= MAX_TIMEOUT_S ? (unsigned)v->v.i : 0;
-	if (v->type != FL_NODE_STR || !v->v.str.len)
+	if (v->type != FL_NODE_STR || !fl_duration_parse(&secs, v->v.str.ptr))
 		return 0;
-	static const char units[] = "dhms";
-	static const unsigned secs[] = { 86400, 3600, 60, 1 };
-	unsigned long long total = 0;
-	size_t next_unit = 0;
-	for (const char *p = v->v.str.ptr; *p;) {
-		unsigned long long n = 0;
-		const char *start = p;
-		while (*p >= '0' && *p <= '9' && n <= MAX_TIMEOUT_S)
-			n = n * 10 + (unsigned)(*p++ - '0');
-		const char *u = *p ? strchr(units + next_unit, *p) : NULL;
-		if (p == start || !u)
-			return 0;
-		next_unit = (size_t)(u - units) + 1;
-		total += n * secs[u - units];
-		if (total > MAX_TIMEOUT_S)
-			return 0;
-		p++;
-	}
-	return (unsigned)total;
+	return secs <= MAX_TIMEOUT_S ? secs : 0;
 }
 
 int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)

@@ -20,8 +20,7 @@
 
 /* ---- small values: durations, amounts, names ---- */
 
-/* Parses a duration like 30s, 15m, 2h, 1h30m or 1d (units in decreasing order). */
-static bool parse_duration(unsigned *out, const char *s)
+bool fl_duration_parse(unsigned *out, const char *s)
 {
 	static const char units[] = "dhms";
 	static const uint64_t secs[] = { 86400, 3600, 60, 1 };
@@ -98,7 +97,7 @@ static void parse_amount(struct fl_amount *out, struct fl_vctx *c, const struct 
 
 static void parse_duration_node(unsigned *out, struct fl_vctx *c, const struct fl_node *v, const char *key)
 {
-	if (v->type == FL_NODE_STR && parse_duration(out, v->v.str.ptr))
+	if (v->type == FL_NODE_STR && fl_duration_parse(out, v->v.str.ptr))
 		return;
 	if (v->type == FL_NODE_STR)
 		fl_verr_(c, v, "invalid %s '%s' (expected a duration like 30s, 15m, 2h, 1h30m or 1d)", key,
