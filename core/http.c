@@ -640,9 +640,40 @@ static bool engine_start(CURLM *multi, struct xfer *x)
 	return true;
 }
 
+/*
+ * Single requests reuse their thread's multi handle, and with it its open
+ * connections: a driver thread that talks to one account API keeps one
+ * connection instead of a handshake per request. The handle goes with the
+ * thread (the key's destructor).
+ */
+static pthread_key_t thread_multi_key;
+static pthread_once_t thread_multi_once = PTHREAD_ONCE_INIT;
+
+static void thread_multi_free(void *multi)
+{
+	fl_curl.multi_cleanup(multi);
+}
+
+static void thread_multi_init(void)
+{
+	pthread_key_create(&thread_multi_key, thread_multi_free);
+}
+
+static CURLM *thread_multi(void)
+{
+	pthread_once(&thread_multi_once, thread_multi_init);
+	CURLM *multi = pthread_getspecific(thread_multi_key);
+	if (!multi && (multi = fl_curl.multi_init()) && pthread_setspecific(thread_multi_key, multi) != 0) {
+		fl_curl.multi_cleanup(multi);
+		multi = NULL;
+	}
+	return multi;
+}
+
 static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct fl_error *err)
 {
-	CURLM *multi = fl_curl.multi_init();
+	bool shared = n == 1;
+	CURLM *multi = shared ? thread_multi() : fl_curl.multi_init();
 	struct heap waiting = { NULL, 0, 0 };
 	size_t next_new = 0, done = 0, running = 0;
 	int rc = 0;
@@ -651,7 +682,7 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 		return fl_error_set(err, FL_EIO, "cannot create a curl multi handle");
 	fl_curl.multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	fl_curl.multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_parallel);
-	fl_curl.multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)max_parallel);
+	fl_curl.multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)(shared ? 4 : max_parallel));
 
 	while (done < n) {
 		long long now = now_ms();
@@ -738,7 +769,8 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 		*xs[i].rc =
 			fl_error_set(xs[i].err, FL_EIO, "%s: not started (http engine failed)", xs[i].method);
 	free(waiting.v);
-	fl_curl.multi_cleanup(multi);
+	if (!shared)
+		fl_curl.multi_cleanup(multi);
 	return rc;
 }
 

@@ -416,12 +416,13 @@ static void test_retries(void **state)
 		const char *path;
 		long status;
 		unsigned attempts;
+		unsigned reused; /* tries libcurl may make itself: a dropped reused connection is retried once */
 	} cases[] = {
-		{ "/status/200", 200, 1 }, { "/status/404", 404, 1 }, { "/status/412", 412, 1 },
-		{ "/status/400", 400, 1 }, { "/status/503", 503, 3 }, { "/status/500", 500, 3 },
-		{ "/status/599", 599, 3 }, { "/status/429", 429, 3 }, { "/flaky/1", 200, 2 },
-		{ "/flaky/2", 200, 3 },	   { "/flaky/5", 503, 3 },    { "/drop/1", 200, 2 },
-		{ "/drop/2", 200, 3 },
+		{ "/status/200", 200, 1, 0 }, { "/status/404", 404, 1, 0 }, { "/status/412", 412, 1, 0 },
+		{ "/status/400", 400, 1, 0 }, { "/status/503", 503, 3, 0 }, { "/status/500", 500, 3, 0 },
+		{ "/status/599", 599, 3, 0 }, { "/status/429", 429, 3, 0 }, { "/flaky/1", 200, 2, 0 },
+		{ "/flaky/2", 200, 3, 0 },	   { "/flaky/5", 503, 3, 0 },    { "/drop/1", 200, 2, 1 },
+		{ "/drop/2", 200, 3, 1 },
 	};
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		char path[96], url[160];
@@ -432,7 +433,9 @@ static void test_retries(void **state)
 		struct fl_error err = FL_ERROR_INIT;
 
 		int rc = fl_http_request(&resp, &req, &err);
-		if (rc != 0 || resp.status != cases[i].status || resp.attempts != cases[i].attempts)
+		bool attempts_ok = resp.attempts <= cases[i].attempts &&
+				   resp.attempts + cases[i].reused >= cases[i].attempts;
+		if (rc != 0 || resp.status != cases[i].status || !attempts_ok)
 			fail_msg("case '%s': rc %d status %ld attempts %u: %s", cases[i].path, rc,
 				 resp.status, resp.attempts, err.msg);
 		fl_buf_release(&resp.body);

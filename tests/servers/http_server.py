@@ -70,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
     def answer(self, status, body=b"", headers=None, chunked=False):
         if isinstance(body, str):
             body = body.encode()
+        if status in (204, 304):
+            body = b""  # RFC 9110: no content; bytes sent anyway would poison a kept-alive connection
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
