@@ -10,6 +10,7 @@
 #define _GNU_SOURCE 1
 
 #include "reconcile/driver.h"
+#include "reconcile/driver_answer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,6 @@
 #define ANSWER_MAX ((size_t)256 * 1024 * 1024)
 #define STDERR_TAIL 2048
 #define CHUNK 65536
-#define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 struct exec_driver {
 	char **command; /* argv templates, owned */
@@ -680,69 +680,15 @@ out:
 
 /* ---- answers ---- */
 
-static const struct fl_node *get_type(const struct fl_node *map, const char *key, enum fl_node_type type)
-{
-	const struct fl_node *v = fl_node_get(map, key);
-	return v && v->type == type ? v : NULL;
-}
-
-static bool is_hex(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return false;
-	return true;
-}
-
-#define MARKER_SHAPE \
-	"{\"revision\": 40 hex digits, \"tenant_fingerprint\": 32 hex digits, \"inputs_fingerprint\": 32 " \
-	"hex digits, \"resources\": a count}"
-
 /* Parses a marker object; *has false for null. */
 static int parse_marker(struct fl_marker *m, bool *has, const struct fl_node *v, const struct call *c,
 			struct fl_error *err)
 {
-	memset(m, 0, sizeof(*m));
-	*has = false;
-	if (!v || v->type == FL_NODE_NULL)
-		return 0;
-	const struct fl_node *rev = get_type(v, "revision", FL_NODE_STR);
-	const struct fl_node *tfp = get_type(v, "tenant_fingerprint", FL_NODE_STR);
-	const struct fl_node *ifp = get_type(v, "inputs_fingerprint", FL_NODE_STR);
-	const struct fl_node *n = get_type(v, "resources", FL_NODE_INT);
-	if (v->type != FL_NODE_MAP || !rev || rev->v.str.len != FL_OID_HEX_LEN ||
-	    !is_hex(rev->v.str.ptr, FL_OID_HEX_LEN) || !tfp ||
-	    fl_fp_parse(&m->tenant_fp, tfp->v.str.ptr, tfp->v.str.len) || !ifp ||
-	    fl_fp_parse(&m->inputs_fp, ifp->v.str.ptr, ifp->v.str.len) || !n || n->v.i < 0)
-		return bad_answer(err, c, "marker is not " MARKER_SHAPE " or null");
-	for (size_t i = 0; i < FL_OID_HEX_LEN; i++) {
-		char ch = rev->v.str.ptr[i];
-		m->revision[i] = ch >= 'A' && ch <= 'F' ? (char)(ch - 'A' + 'a') : ch;
-	}
-	m->revision[FL_OID_HEX_LEN] = '\0';
-	m->resources = (size_t)n->v.i;
-	*has = true;
-	return 0;
+	int rc = fl_answer_marker(m, has, v, false, err);
+	return rc ? bad_answer(err, c, "%s", err->msg) : 0;
 }
 
 /* A kind, name or region of an answer: a string by the rule of fl_ident_valid. */
-static const char *ident(const struct fl_node *map, const char *key, const struct call *c, int *rc,
-			 struct fl_error *err)
-{
-	const struct fl_node *v = fl_node_get(map, key);
-	if (!v || v->type != FL_NODE_STR) {
-		*rc = bad_answer(err, c, "%s is missing or not a string", key);
-		return NULL;
-	}
-	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
-		*rc = bad_answer(err, c, "%s '%.128s' is not a valid name (expected " IDENT_RULE ")", key,
-				 v->v.str.ptr);
-		return NULL;
-	}
-	return v->v.str.ptr;
-}
-
 /*
  * Fills out from an observe answer: kinds and names copied into out->arena,
  * specs in canonical form into out->raw, each fingerprint computed here.
@@ -750,7 +696,6 @@ static const char *ident(const struct fl_node *map, const char *key, const struc
 static int fill_observed(struct fl_observed *out, const struct fl_node *answer, const struct call *c,
 			 struct fl_error *err)
 {
-	size_t *offs = NULL;
 	int rc = 0;
 	const struct fl_node *ex = fl_node_get(answer, "exists");
 	const struct fl_node *res = fl_node_get(answer, "resources");
@@ -763,54 +708,12 @@ static int fill_observed(struct fl_observed *out, const struct fl_node *answer, 
 	}
 	if ((rc = parse_marker(&out->marker, &out->has_marker, fl_node_get(answer, "marker"), c, err)))
 		goto out;
-	size_t n = res && res->type == FL_NODE_SEQ ? res->v.seq.len : 0;
-	offs = fl_calloc(n + 1, sizeof(*offs));
-	FL_GROW(out->items, out->cap, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct fl_node *r = res->v.seq.items[i];
-		if (r->type != FL_NODE_MAP) {
-			rc = bad_answer(err, c, "resource %zu is not an object", i + 1);
-			goto out;
-		}
-		const char *kind = ident(r, "kind", c, &rc, err);
-		const char *name = kind ? ident(r, "name", c, &rc, err) : NULL;
-		if (!name)
-			goto out;
-		const struct fl_node *managed = fl_node_get(r, "managed");
-		const struct fl_node *spec = fl_node_get(r, "spec");
-		if ((managed && managed->type != FL_NODE_BOOL) || !spec) {
-			rc = bad_answer(err, c, "resource %s/%s needs \"spec\" and a boolean \"managed\"",
-					kind, name);
-			goto out;
-		}
-		for (size_t j = 0; j < out->len; j++)
-			if (strcmp(out->items[j].kind, kind) == 0 && strcmp(out->items[j].name, name) == 0) {
-				rc = bad_answer(err, c, "resource %s/%s is listed twice", kind, name);
-				goto out;
-			}
-		struct fl_error jerr = FL_ERROR_INIT;
-		offs[i] = out->raw.len;
-		int crc = fl_json_canonical(&out->raw, spec, &jerr);
-		if (crc) {
-			rc = bad_answer(err, c, "spec of %s/%s: %s", kind, name, jerr.msg);
-			goto out;
-		}
-		struct fl_observed_res *o = &out->items[out->len++];
-		memset(o, 0, sizeof(*o));
-		o->kind = fl_arena_strdup(&out->arena, kind);
-		o->name = fl_arena_strdup(&out->arena, name);
-		o->managed = managed && managed->v.b;
-		o->spec_len = out->raw.len - offs[i];
-	}
-	/* raw may have moved while it grew: point into it only now. */
-	for (size_t i = 0; i < out->len; i++) {
-		struct fl_observed_res *o = &out->items[i];
-		o->spec = out->raw.ptr + offs[i];
-		fl_fp_of(&o->fp, o->spec, o->spec_len);
+	if ((rc = fl_answer_resources(out, res, false, err))) {
+		rc = bad_answer(err, c, "%s", err->msg);
+		goto out;
 	}
 	out->exists = ex ? ex->v.b : out->len > 0 || out->has_marker;
 out:
-	free(offs);
 	return rc;
 }
 
@@ -832,7 +735,7 @@ static int exec_identity(void *self, const struct fl_tenant *tenant, struct fl_b
 		goto out;
 	if (id->type != FL_NODE_STR || !fl_ident_valid(id->v.str.ptr, id->v.str.len)) {
 		rc = bad_answer(err, &c,
-				"expected {\"account\": \"<id>\"|null}, an id by the rule " IDENT_RULE);
+				"expected {\"account\": \"<id>\"|null}, an id by the rule " FL_ANSWER_IDENT_RULE);
 		goto out;
 	}
 	fl_buf_clear(account);
@@ -917,7 +820,7 @@ static int exec_regions(void *self, const struct fl_tenant *tenant, fl_region_cb
 	for (size_t i = 0; i < list->v.seq.len; i++) {
 		const struct fl_node *r = list->v.seq.items[i];
 		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &c, "region %zu is not a valid name (expected " IDENT_RULE ")",
+			rc = bad_answer(err, &c, "region %zu is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
 					i + 1);
 			goto out;
 		}
@@ -932,8 +835,8 @@ out:
 /* An answer of apply or bootstrap: {"ok": true}, or {"ok": false, "error": "..."}. */
 static int check_ok(const struct fl_node *a, const struct call *c, struct fl_error *err)
 {
-	const struct fl_node *ok = get_type(a, "ok", FL_NODE_BOOL);
-	const struct fl_node *why = get_type(a, "error", FL_NODE_STR);
+	const struct fl_node *ok = fl_answer_get(a, "ok", FL_NODE_BOOL);
+	const struct fl_node *why = fl_answer_get(a, "error", FL_NODE_STR);
 	if (ok && ok->v.b)
 		return 0;
 	if (ok && why)

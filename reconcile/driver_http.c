@@ -7,6 +7,7 @@
  * call builds its own request, so any operation may run on many threads.
  */
 #include "reconcile/driver.h"
+#include "reconcile/driver_answer.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +27,6 @@
 #define ANSWER_MAX ((size_t)1024 * 1024)	/* any other answer */
 #define TOKEN_MAX ((size_t)64 * 1024)
 #define SHOWN_ERROR_MAX 200 /* bytes of a server's error message kept in ours */
-#define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 struct http_driver {
 	char *endpoint;			      /* URL template, without a trailing '/' */
@@ -326,63 +326,12 @@ static void response_init(struct fl_http_response *resp, size_t max)
 
 /* ---- answers ---- */
 
-static const struct fl_node *get_type(const struct fl_node *map, const char *key, enum fl_node_type type)
-{
-	const struct fl_node *v = fl_node_get(map, key);
-	return v && v->type == type ? v : NULL;
-}
-
-static bool is_lower_hex(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-#define MARKER_SHAPE \
-	"{\"revision\": 40 hex digits, \"tenant_fingerprint\": 32 hex digits, \"inputs_fingerprint\": 32 " \
-	"hex digits, \"resources\": a count}"
-
 /* Parses a marker object into m; *has false for null or absent. */
 static int parse_marker(struct fl_marker *m, bool *has, const struct fl_node *v, const struct op *o,
 			struct fl_error *err)
 {
-	memset(m, 0, sizeof(*m));
-	*has = false;
-	if (!v || v->type == FL_NODE_NULL)
-		return 0;
-	const struct fl_node *rev = get_type(v, "revision", FL_NODE_STR);
-	const struct fl_node *tfp = get_type(v, "tenant_fingerprint", FL_NODE_STR);
-	const struct fl_node *ifp = get_type(v, "inputs_fingerprint", FL_NODE_STR);
-	const struct fl_node *n = get_type(v, "resources", FL_NODE_INT);
-	if (v->type != FL_NODE_MAP || !rev || rev->v.str.len != FL_OID_HEX_LEN ||
-	    !is_lower_hex(rev->v.str.ptr, FL_OID_HEX_LEN) || !tfp ||
-	    fl_fp_parse(&m->tenant_fp, tfp->v.str.ptr, tfp->v.str.len) || !ifp ||
-	    fl_fp_parse(&m->inputs_fp, ifp->v.str.ptr, ifp->v.str.len) || !n || n->v.i < 0)
-		return bad_answer(err, o, "marker is not " MARKER_SHAPE " or null");
-	memcpy(m->revision, rev->v.str.ptr, FL_OID_HEX_LEN);
-	m->revision[FL_OID_HEX_LEN] = '\0';
-	m->resources = (size_t)n->v.i;
-	*has = true;
-	return 0;
-}
-
-/* A kind or name of an answer: a string by the rule of fl_ident_valid. */
-static const char *ident(const struct fl_node *map, const char *key, const struct op *o, int *rc,
-			 struct fl_error *err)
-{
-	const struct fl_node *v = fl_node_get(map, key);
-	if (!v || v->type != FL_NODE_STR) {
-		*rc = bad_answer(err, o, "%s is missing or not a string", key);
-		return NULL;
-	}
-	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
-		*rc = bad_answer(err, o, "%s '%.128s' is not a valid name (expected " IDENT_RULE ")", key,
-				 v->v.str.ptr);
-		return NULL;
-	}
-	return v->v.str.ptr;
+	int rc = fl_answer_marker(m, has, v, true, err);
+	return rc ? bad_answer(err, o, "%s", err->msg) : 0;
 }
 
 /*
@@ -392,7 +341,6 @@ static const char *ident(const struct fl_node *map, const char *key, const struc
 static int fill_observed(struct fl_observed *out, const struct fl_node *answer, const struct op *o,
 			 struct fl_error *err)
 {
-	size_t *offs = NULL;
 	int rc = 0;
 	const struct fl_node *res = fl_node_get(answer, "resources");
 	if (!res || res->type != FL_NODE_SEQ) {
@@ -401,53 +349,12 @@ static int fill_observed(struct fl_observed *out, const struct fl_node *answer, 
 	}
 	if ((rc = parse_marker(&out->marker, &out->has_marker, fl_node_get(answer, "marker"), o, err)))
 		goto out;
-	size_t n = res->v.seq.len;
-	offs = fl_calloc(n + 1, sizeof(*offs));
-	FL_GROW(out->items, out->cap, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct fl_node *r = res->v.seq.items[i];
-		if (r->type != FL_NODE_MAP) {
-			rc = bad_answer(err, o, "resource %zu is not an object", i + 1);
-			goto out;
-		}
-		const char *kind = ident(r, "kind", o, &rc, err);
-		const char *name = kind ? ident(r, "name", o, &rc, err) : NULL;
-		if (!name)
-			goto out;
-		const struct fl_node *managed = fl_node_get(r, "managed");
-		const struct fl_node *spec = fl_node_get(r, "spec");
-		if (!managed || managed->type != FL_NODE_BOOL || !spec) {
-			rc = bad_answer(err, o, "resource %s/%s needs \"spec\" and a boolean \"managed\"",
-					kind, name);
-			goto out;
-		}
-		for (size_t j = 0; j < out->len; j++)
-			if (strcmp(out->items[j].kind, kind) == 0 && strcmp(out->items[j].name, name) == 0) {
-				rc = bad_answer(err, o, "resource %s/%s is listed twice", kind, name);
-				goto out;
-			}
-		struct fl_error jerr = FL_ERROR_INIT;
-		offs[i] = out->raw.len;
-		if (fl_json_canonical(&out->raw, spec, &jerr)) {
-			rc = bad_answer(err, o, "spec of %s/%s: %s", kind, name, jerr.msg);
-			goto out;
-		}
-		struct fl_observed_res *ob = &out->items[out->len++];
-		memset(ob, 0, sizeof(*ob));
-		ob->kind = fl_arena_strdup(&out->arena, kind);
-		ob->name = fl_arena_strdup(&out->arena, name);
-		ob->managed = managed->v.b;
-		ob->spec_len = out->raw.len - offs[i];
-	}
-	/* raw may have moved while it grew: point into it only now. */
-	for (size_t i = 0; i < out->len; i++) {
-		struct fl_observed_res *ob = &out->items[i];
-		ob->spec = out->raw.ptr + offs[i];
-		fl_fp_of(&ob->fp, ob->spec, ob->spec_len);
+	if ((rc = fl_answer_resources(out, res, true, err))) {
+		rc = bad_answer(err, o, "%s", err->msg);
+		goto out;
 	}
 	out->exists = true;
 out:
-	free(offs);
 	return rc;
 }
 
@@ -476,9 +383,9 @@ static int http_identity(void *self, const struct fl_tenant *tenant, struct fl_b
 	}
 	if ((rc = answer_object(&a, &arena, &o, &resp, err)))
 		goto out;
-	const struct fl_node *id = get_type(a, "account", FL_NODE_STR);
+	const struct fl_node *id = fl_answer_get(a, "account", FL_NODE_STR);
 	if (!id || !fl_ident_valid(id->v.str.ptr, id->v.str.len)) {
-		rc = bad_answer(err, &o, "expected {\"account\": \"<id>\"}, an id by the rule " IDENT_RULE);
+		rc = bad_answer(err, &o, "expected {\"account\": \"<id>\"}, an id by the rule " FL_ANSWER_IDENT_RULE);
 		goto out;
 	}
 	fl_buf_clear(account);
@@ -588,7 +495,7 @@ static int http_regions(void *self, const struct fl_tenant *tenant, fl_region_cb
 	}
 	if ((rc = answer_object(&a, &arena, &o, &resp, err)))
 		goto out;
-	const struct fl_node *list = get_type(a, "regions", FL_NODE_SEQ);
+	const struct fl_node *list = fl_answer_get(a, "regions", FL_NODE_SEQ);
 	if (!list) {
 		rc = bad_answer(err, &o, "expected {\"regions\": [\"<region>\", ...]}");
 		goto out;
@@ -597,7 +504,7 @@ static int http_regions(void *self, const struct fl_tenant *tenant, fl_region_cb
 	for (size_t i = 0; i < list->v.seq.len; i++) {
 		const struct fl_node *r = list->v.seq.items[i];
 		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &o, "region %zu is not a valid name (expected " IDENT_RULE ")",
+			rc = bad_answer(err, &o, "region %zu is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
 					i + 1);
 			goto out;
 		}
