@@ -5,8 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,4 +27,94 @@ void fl_test_run(const char *fmt, ...)
 	assert_true(n > 0 && (size_t)n < sizeof(cmd));
 	if (system(cmd) != 0)
 		fail_msg("command failed: %s", cmd);
+}
+
+void fl_test_server_script(char *out, size_t cap, const char *name)
+{
+	const char *fixtures = getenv("FL_FIXTURES");
+	if (fixtures) {
+		snprintf(out, cap, "%s/../tests/servers/%s", fixtures, name);
+		if (access(out, R_OK) == 0)
+			return;
+	}
+	const char *here = __FILE__;
+	const char *slash = strstr(here, "testlib.c");
+	snprintf(out, cap, "%.*sservers/%s", slash ? (int)(slash - here) : 0, here, name);
+}
+
+int fl_test_server_start(struct fl_test_server *s, const char *script, const char *const *extra)
+{
+	int in[2], out[2];
+	const char *argv[16] = { "python3", script };
+	size_t argc = 2;
+	for (; extra && *extra && argc < sizeof(argv) / sizeof(argv[0]) - 1; extra++)
+		argv[argc++] = *extra;
+	argv[argc] = NULL;
+
+	if (pipe(in) != 0 || pipe(out) != 0)
+		return -1;
+	s->pid = fork();
+	if (s->pid < 0)
+		return -1;
+	if (s->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execvp("python3", (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	s->in_fd = in[1];
+	FILE *f = fdopen(out[0], "r");
+	char line[64];
+	s->port = 0;
+	if (f && fgets(line, sizeof(line), f))
+		sscanf(line, "PORT %d", &s->port);
+	if (f)
+		fclose(f);
+	return s->port > 0 ? 0 : -1;
+}
+
+void fl_test_server_stop(struct fl_test_server *s)
+{
+	if (s->pid <= 0)
+		return;
+	close(s->in_fd);
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+	s->pid = 0;
+}
+
+int fl_test_certs_make(struct fl_test_certs *c, const char *prefix)
+{
+	char cmd[2048];
+	snprintf(c->dir, sizeof(c->dir), "/tmp/fl-test-%s-XXXXXX", prefix);
+	if (!mkdtemp(c->dir))
+		return -1;
+	snprintf(c->ca_pem, sizeof(c->ca_pem), "%s/ca.pem", c->dir);
+	snprintf(c->server_pem, sizeof(c->server_pem), "%s/server.pem", c->dir);
+	snprintf(c->server_key, sizeof(c->server_key), "%s/server.key", c->dir);
+	snprintf(c->client_pem, sizeof(c->client_pem), "%s/client.pem", c->dir);
+	snprintf(c->client_key, sizeof(c->client_key), "%s/client.key", c->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && exec >openssl.log 2>&1 && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "  -keyout ca.key -out ca.pem -days 2 -subj /CN=flotilla-test-ca "
+		 "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
+		 "&& "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "  -CA ca.pem -CAkey ca.key -keyout server.key -out server.pem -days 2 -subj /CN=127.0.0.1 "
+		 "  -addext subjectAltName=IP:127.0.0.1,DNS:localhost -addext basicConstraints=CA:FALSE "
+		 "  -addext extendedKeyUsage=serverAuth && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "  -CA ca.pem -CAkey ca.key -keyout client.key -out client.pem -days 2 -subj "
+		 "/CN=flotilla-client "
+		 "  -addext basicConstraints=CA:FALSE -addext extendedKeyUsage=clientAuth",
+		 c->dir);
+	int rc = system(cmd);
+	return WIFEXITED(rc) && WEXITSTATUS(rc) == 0 ? 0 : -1;
 }

@@ -14,4 +14,29 @@
 /* Runs the formatted shell command; fails the current test if it does not exit 0. */
 void fl_test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A loopback test server of tests/servers/ (it prints "PORT <n>" first). */
+struct fl_test_server {
+	pid_t pid;
+	int in_fd; /* its stdin: closing it stops the server */
+	int port;
+};
+
+/* The path of tests/servers/<name>, found from FL_FIXTURES or this file's place. */
+void fl_test_server_script(char *out, size_t cap, const char *name);
+/* Starts python3 script with extra arguments (NULL-terminated, or NULL); 0 or -1. */
+int fl_test_server_start(struct fl_test_server *s, const char *script, const char *const *extra);
+void fl_test_server_stop(struct fl_test_server *s);
+
+/* A test CA, a server certificate for 127.0.0.1 and a client certificate, in a new directory. */
+struct fl_test_certs {
+	char dir[64];
+	char ca_pem[128], server_pem[128], server_key[128], client_pem[128], client_key[128];
+};
+
+/* Makes them with the openssl command under /tmp/fl-test-<prefix>-XXXXXX; 0 or -1. */
+int fl_test_certs_make(struct fl_test_certs *c, const char *prefix);
+
 #endif

@@ -29,21 +29,15 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/http.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the test server ---- */
 
-struct server {
-	pid_t pid;
-	int in_fd; /* its stdin: closing it stops the server */
-	int port;
-};
-
-static struct server plain, tls;
-static char tmpdir[64];
-static char ca_pem[128], client_pem[128], client_key[128], server_pem[128], server_key[128];
+static struct fl_test_server plain, tls;
+static struct fl_test_certs certs;
 static char script_path[512];
 
 static long long now_ms(void)
@@ -53,115 +47,17 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* tests/servers/http_server.py, found from FL_FIXTURES (the source tree's fixtures/) or this file. */
-static void find_script(void)
-{
-	const char *fixtures = getenv("FL_FIXTURES");
-	if (fixtures) {
-		snprintf(script_path, sizeof(script_path), "%s/../tests/servers/http_server.py", fixtures);
-		if (access(script_path, R_OK) == 0)
-			return;
-	}
-	const char *here = __FILE__;
-	const char *slash = strstr(here, "core/test_http.c");
-	snprintf(script_path, sizeof(script_path), "%.*sservers/http_server.py",
-		 slash ? (int)(slash - here) : 0, here);
-}
-
-static int server_start(struct server *s, const char *const *extra)
-{
-	int in[2], out[2];
-	const char *argv[16] = { "python3", script_path };
-	size_t argc = 2;
-	for (; extra && *extra && argc < N_ELEMS(argv) - 1; extra++)
-		argv[argc++] = *extra;
-	argv[argc] = NULL;
-
-	if (pipe(in) != 0 || pipe(out) != 0)
-		return -1;
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	s->in_fd = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[64];
-	s->port = 0;
-	if (f && fgets(line, sizeof(line), f))
-		sscanf(line, "PORT %d", &s->port);
-	if (f)
-		fclose(f);
-	return s->port > 0 ? 0 : -1;
-}
-
-static void server_stop(struct server *s)
-{
-	if (s->pid <= 0)
-		return;
-	close(s->in_fd);
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
-}
-
-static int run(const char *cmd)
-{
-	int rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
-static int make_certs(void)
-{
-	char cmd[2048];
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/fl-test-http-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", tmpdir);
-	snprintf(server_pem, sizeof(server_pem), "%s/server.pem", tmpdir);
-	snprintf(server_key, sizeof(server_key), "%s/server.key", tmpdir);
-	snprintf(client_pem, sizeof(client_pem), "%s/client.pem", tmpdir);
-	snprintf(client_key, sizeof(client_key), "%s/client.key", tmpdir);
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && exec >openssl.log 2>&1 && "
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "  -keyout ca.key -out ca.pem -days 2 -subj /CN=flotilla-test-ca "
-		 "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
-		 "&& "
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "  -CA ca.pem -CAkey ca.key -keyout server.key -out server.pem -days 2 -subj /CN=127.0.0.1 "
-		 "  -addext subjectAltName=IP:127.0.0.1,DNS:localhost -addext basicConstraints=CA:FALSE "
-		 "  -addext extendedKeyUsage=serverAuth && "
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "  -CA ca.pem -CAkey ca.key -keyout client.key -out client.pem -days 2 -subj "
-		 "/CN=flotilla-client "
-		 "  -addext basicConstraints=CA:FALSE -addext extendedKeyUsage=clientAuth",
-		 tmpdir);
-	return run(cmd) == 0 ? 0 : -1;
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
-	find_script();
-	if (make_certs() != 0) {
-		fprintf(stderr, "cannot make test certificates in %s\n", tmpdir);
+	fl_test_server_script(script_path, sizeof(script_path), "http_server.py");
+	if (fl_test_certs_make(&certs, "http") != 0) {
+		fprintf(stderr, "cannot make test certificates in %s\n", certs.dir);
 		return -1;
 	}
-	const char *tls_args[] = { "--tls", server_pem, server_key, "--client-ca", ca_pem, NULL };
-	if (server_start(&plain, NULL) != 0 || server_start(&tls, tls_args) != 0) {
+	const char *tls_args[] = { "--tls", certs.server_pem, certs.server_key, "--client-ca", certs.ca_pem, NULL };
+	if (fl_test_server_start(&plain, script_path, NULL) != 0 || fl_test_server_start(&tls, script_path, tls_args) != 0) {
 		fprintf(stderr, "cannot start %s\n", script_path);
 		return -1;
 	}
@@ -172,16 +68,17 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	char cmd[128];
-	server_stop(&plain);
-	server_stop(&tls);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	run(cmd);
+	fl_test_server_stop(&plain);
+	fl_test_server_stop(&tls);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", certs.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", certs.dir);
 	return 0;
 }
 
 /* ---- helpers ---- */
 
-static char *url_for(char *out, size_t size, const struct server *s, const char *scheme, const char *path)
+static char *url_for(char *out, size_t size, const struct fl_test_server *s, const char *scheme, const char *path)
 {
 	snprintf(out, size, "%s://127.0.0.1:%d%s", scheme, s->port, path);
 	return out;
@@ -668,7 +565,7 @@ static void test_tls(void **state)
 	struct fl_error err = FL_ERROR_INIT;
 
 	/* Trusted through the test CA. */
-	req.tls.ca_file = ca_pem;
+	req.tls.ca_file = certs.ca_pem;
 	req.bearer = "s3cret-token";
 	if (fl_http_request(&resp, &req, &err) != 0)
 		fail_msg("with the test CA: %s", err.msg);
@@ -678,8 +575,8 @@ static void test_tls(void **state)
 	assert_non_null(strstr(resp.body.ptr, "\"client_cn\": \"\""));
 
 	/* With a client certificate, which the server checks against the same CA. */
-	req.tls.cert_file = client_pem;
-	req.tls.key_file = client_key;
+	req.tls.cert_file = certs.client_pem;
+	req.tls.key_file = certs.client_key;
 	if (fl_http_request(&resp, &req, &err) != 0)
 		fail_msg("with a client certificate: %s", err.msg);
 	assert_non_null(strstr(resp.body.ptr, "\"client_cn\": \"flotilla-client\""));
@@ -693,7 +590,7 @@ static void test_tls(void **state)
 	assert_null(strstr(err.msg, "s3cret"));
 
 	/* A client certificate file that does not exist. */
-	req.tls.ca_file = ca_pem;
+	req.tls.ca_file = certs.ca_pem;
 	req.tls.cert_file = "/nonexistent/client.pem";
 	assert_int_equal(fl_http_request(&resp, &req, &err), FL_EIO);
 	assert_int_equal(resp.attempts, 1);
@@ -767,7 +664,7 @@ static void test_many_tls(void **state)
 	url_for(url, sizeof(url), &tls, "https", "/slow/5");
 	for (size_t i = 0; i < N; i++) {
 		reqs[i] = fast_request("GET", url);
-		reqs[i].tls.ca_file = ca_pem;
+		reqs[i].tls.ca_file = certs.ca_pem;
 		fl_buf_init(&resps[i].body, 0);
 	}
 	assert_int_equal(fl_http_request_many(resps, rcs, errs, reqs, N, 8, &err), 0);

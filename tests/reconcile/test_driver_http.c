@@ -31,6 +31,7 @@
 #include "core/json.h"
 #include "reconcile/driver.h"
 #include "reconcile/fleet.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -41,15 +42,8 @@
 
 /* ---- the fake account API ---- */
 
-struct server {
-	pid_t pid;
-	int in_fd; /* its stdin: closing it stops the server */
-	int port;
-};
-
-static struct server tls_srv, mtls_srv, slow_srv;
-static char tmpdir[64];
-static char ca_pem[128], client_pem[128], client_key[128], server_pem[128], server_key[128];
+static struct fl_test_server tls_srv, mtls_srv, slow_srv;
+static struct fl_test_certs certs;
 static char script_path[512];
 
 static long long now_ms(void)
@@ -59,119 +53,22 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* tests/servers/account_api.py, found from FL_FIXTURES (the source tree's fixtures/) or this file. */
-static void find_script(void)
-{
-	const char *fixtures = getenv("FL_FIXTURES");
-	if (fixtures) {
-		snprintf(script_path, sizeof(script_path), "%s/../tests/servers/account_api.py", fixtures);
-		if (access(script_path, R_OK) == 0)
-			return;
-	}
-	const char *here = __FILE__;
-	const char *slash = strstr(here, "reconcile/test_driver_http.c");
-	snprintf(script_path, sizeof(script_path), "%.*sservers/account_api.py",
-		 slash ? (int)(slash - here) : 0, here);
-}
-
-static int server_start(struct server *s, const char *const *extra)
-{
-	int in[2], out[2];
-	const char *argv[16] = { "python3", script_path };
-	size_t argc = 2;
-	for (; extra && *extra && argc < N_ELEMS(argv) - 1; extra++)
-		argv[argc++] = *extra;
-	argv[argc] = NULL;
-	if (pipe(in) != 0 || pipe(out) != 0)
-		return -1;
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	s->in_fd = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[64];
-	s->port = 0;
-	if (f && fgets(line, sizeof(line), f))
-		sscanf(line, "PORT %d", &s->port);
-	if (f)
-		fclose(f);
-	return s->port > 0 ? 0 : -1;
-}
-
-static void server_stop(struct server *s)
-{
-	if (s->pid <= 0)
-		return;
-	close(s->in_fd);
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
-}
-
-static int run(const char *cmd)
-{
-	int rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
-static int make_certs(void)
-{
-	char cmd[2048];
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/fl-test-drvhttp-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", tmpdir);
-	snprintf(server_pem, sizeof(server_pem), "%s/server.pem", tmpdir);
-	snprintf(server_key, sizeof(server_key), "%s/server.key", tmpdir);
-	snprintf(client_pem, sizeof(client_pem), "%s/client.pem", tmpdir);
-	snprintf(client_key, sizeof(client_key), "%s/client.key", tmpdir);
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && exec >openssl.log 2>&1 && "
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "  -keyout ca.key -out ca.pem -days 2 -subj /CN=flotilla-test-ca "
-		 "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
-		 "&& "
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "  -CA ca.pem -CAkey ca.key -keyout server.key -out server.pem -days 2 -subj /CN=127.0.0.1 "
-		 "  -addext subjectAltName=IP:127.0.0.1,DNS:localhost -addext basicConstraints=CA:FALSE "
-		 "  -addext extendedKeyUsage=serverAuth && "
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "  -CA ca.pem -CAkey ca.key -keyout client.key -out client.pem -days 2 -subj "
-		 "/CN=flotilla-client "
-		 "  -addext basicConstraints=CA:FALSE -addext extendedKeyUsage=clientAuth",
-		 tmpdir);
-	return run(cmd) == 0 ? 0 : -1;
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
-	find_script();
-	if (make_certs() != 0) {
-		fprintf(stderr, "cannot make test certificates in %s\n", tmpdir);
+	fl_test_server_script(script_path, sizeof(script_path), "account_api.py");
+	if (fl_test_certs_make(&certs, "drvhttp") != 0) {
+		fprintf(stderr, "cannot make test certificates in %s\n", certs.dir);
 		return -1;
 	}
 	char latency[16];
 	snprintf(latency, sizeof(latency), "%d", LATENCY_MS);
-	const char *tls_args[] = { "--tls", server_pem, server_key, NULL };
-	const char *mtls_args[] = { "--tls", server_pem, server_key, "--client-ca", ca_pem, NULL };
-	const char *slow_args[] = { "--tls", server_pem, server_key, "--latency-ms", latency, NULL };
-	if (server_start(&tls_srv, tls_args) != 0 || server_start(&mtls_srv, mtls_args) != 0 ||
-	    server_start(&slow_srv, slow_args) != 0) {
+	const char *tls_args[] = { "--tls", certs.server_pem, certs.server_key, NULL };
+	const char *mtls_args[] = { "--tls", certs.server_pem, certs.server_key, "--client-ca", certs.ca_pem, NULL };
+	const char *slow_args[] = { "--tls", certs.server_pem, certs.server_key, "--latency-ms", latency, NULL };
+	if (fl_test_server_start(&tls_srv, script_path, tls_args) != 0 || fl_test_server_start(&mtls_srv, script_path, mtls_args) != 0 ||
+	    fl_test_server_start(&slow_srv, script_path, slow_args) != 0) {
 		fprintf(stderr, "cannot start %s\n", script_path);
 		return -1;
 	}
@@ -182,11 +79,12 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	char cmd[128];
-	server_stop(&tls_srv);
-	server_stop(&mtls_srv);
-	server_stop(&slow_srv);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	run(cmd);
+	fl_test_server_stop(&tls_srv);
+	fl_test_server_stop(&mtls_srv);
+	fl_test_server_stop(&slow_srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", certs.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", certs.dir);
 	return 0;
 }
 
@@ -205,7 +103,7 @@ static void assert_ok(int rc, const struct fl_error *err)
 }
 
 /* Sends method path (and body) to the server's test hooks; returns the answer's body (caller frees). */
-static char *control(const struct server *s, const char *method, const char *path, const char *body)
+static char *control(const struct fl_test_server *s, const char *method, const char *path, const char *body)
 {
 	char url[256];
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", s->port, path);
@@ -215,9 +113,9 @@ static char *control(const struct server *s, const char *method, const char *pat
 	req.url = url;
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
-	req.tls.ca_file = ca_pem;
-	req.tls.cert_file = client_pem;
-	req.tls.key_file = client_key;
+	req.tls.ca_file = certs.ca_pem;
+	req.tls.cert_file = certs.client_pem;
+	req.tls.key_file = certs.client_key;
 	struct fl_http_response resp = { .body = FL_BUF_INIT };
 	struct fl_error err = FL_ERROR_INIT;
 	assert_ok(fl_http_request(&resp, &req, &err), &err);
@@ -226,13 +124,13 @@ static char *control(const struct server *s, const char *method, const char *pat
 	return fl_buf_detach(&resp.body, NULL);
 }
 
-static void control_do(const struct server *s, const char *method, const char *path, const char *body)
+static void control_do(const struct fl_test_server *s, const char *method, const char *path, const char *body)
 {
 	free(control(s, method, path, body));
 }
 
 /* How many account requests the server has answered since its last reset. */
-static long requests_seen(const struct server *s)
+static long requests_seen(const struct fl_test_server *s)
 {
 	char *state = control(s, "GET", "/_state", NULL);
 	const char *p = strstr(state, "\"requests\":");
@@ -271,7 +169,7 @@ static int teardown(void **state)
  * Opens f->drv on the server s (NULL: the endpoint as given in node_json)
  * with the driver entry node_json (may be NULL), as fleet.yaml would give it.
  */
-static int open_http(struct fixture *f, const struct server *s, const char *node_json, struct fl_error *err)
+static int open_http(struct fixture *f, const struct fl_test_server *s, const char *node_json, struct fl_error *err)
 {
 	struct fl_driver_conf conf;
 	memset(&conf, 0, sizeof(conf));
@@ -296,13 +194,13 @@ static int open_http(struct fixture *f, const struct server *s, const char *node
 		snprintf(ep, 128, "https://127.0.0.1:%d/v1/accounts/{{tenant.account}}", s->port);
 		conf.endpoint = ep;
 		if (!conf.ca_file)
-			conf.ca_file = ca_pem;
+			conf.ca_file = certs.ca_pem;
 	}
 	fl_driver_close(&f->drv);
 	return fl_driver_open(&f->drv, &conf, err);
 }
 
-static void open_ok(struct fixture *f, const struct server *s, const char *node_json)
+static void open_ok(struct fixture *f, const struct fl_test_server *s, const char *node_json)
 {
 	struct fl_error err = FL_ERROR_INIT;
 	assert_ok(open_http(f, s, node_json, &err), &err);
@@ -565,11 +463,11 @@ static void test_tokens(void **state)
 			       "refused the token): missing or wrong bearer token"));
 
 	/* token_file, per tenant, trimmed. */
-	snprintf(path, sizeof(path), "%s/acme.token", tmpdir);
+	snprintf(path, sizeof(path), "%s/acme.token", certs.dir);
 	write_file(path, "  acme-secret\n");
-	snprintf(path, sizeof(path), "%s/beta.token", tmpdir);
+	snprintf(path, sizeof(path), "%s/beta.token", certs.dir);
 	write_file(path, "fleet-secret\n");
-	snprintf(node, sizeof(node), "{\"token_file\": \"%s/{{tenant.name}}.token\"}", tmpdir);
+	snprintf(node, sizeof(node), "{\"token_file\": \"%s/{{tenant.name}}.token\"}", certs.dir);
 	open_ok(f, &tls_srv, node);
 	assert_ok(f->drv.ops->identity(f->drv.self, &acme, &account, &found, &err), &err);
 	assert_ok(f->drv.ops->identity(f->drv.self, &beta, &account, &found, &err), &err);
@@ -613,7 +511,7 @@ static void test_tls(void **state)
 	/* A server that wants a client certificate: refused without, fine with one. */
 	open_ok(f, &mtls_srv, NULL);
 	assert_int_not_equal(f->drv.ops->identity(f->drv.self, &t, &account, &found, &err), 0);
-	snprintf(node, sizeof(node), "{\"cert_file\": \"%s\", \"key_file\": \"%s\"}", client_pem, client_key);
+	snprintf(node, sizeof(node), "{\"cert_file\": \"%s\", \"key_file\": \"%s\"}", certs.client_pem, certs.client_key);
 	open_ok(f, &mtls_srv, node);
 	assert_ok(f->drv.ops->identity(f->drv.self, &t, &account, &found, &err), &err);
 	assert_false(found);
@@ -680,7 +578,7 @@ static void test_identity_mismatch(void **state)
 	char node[256];
 	snprintf(node, sizeof(node),
 		 "{\"endpoint\": \"https://127.0.0.1:%d/v1/accounts/{{tenant.name}}\", \"ca_file\": \"%s\"}",
-		 tls_srv.port, ca_pem);
+		 tls_srv.port, certs.ca_pem);
 	open_ok(f, NULL, node);
 
 	struct fl_tenant first = tenant_of("acme", "111111111111"), copy = tenant_of("acme", "999999999999");
