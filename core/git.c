@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -752,6 +754,24 @@ out:
 	return rc;
 }
 
+/*
+ * A writer killed while it held a ref's lock leaves <ref>.lock behind, and
+ * every later write of the ref fails. A notes ref is locked for a few
+ * milliseconds per write, so a lock file older than STALE_LOCK_S is left
+ * by a dead writer: it is removed. True when one was.
+ */
+#define STALE_LOCK_S 10
+
+static bool remove_stale_lock(struct fl_repo *repo, const char *ref)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.lock", repo->gitdir, ref) >= sizeof(path) ||
+	    stat(path, &st) != 0 || time(NULL) - st.st_mtime < STALE_LOCK_S)
+		return false;
+	return unlink(path) == 0;
+}
+
 int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
 		       const char *text, size_t len, struct fl_error *err)
 {
@@ -777,6 +797,8 @@ int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct
 	 * notes ref's current commit; the ref moves only if nobody else moved it.
 	 */
 	grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
+	if (grc == GIT_ELOCKED && remove_stale_lock(repo, notes_ref))
+		grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
 	if (grc < 0) {
 		rc = fail_git(err, grc, "cannot write the note of commit %.12s in '%s'", hex, notes_ref);
 		goto out;

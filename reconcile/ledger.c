@@ -431,10 +431,10 @@ static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 	if (!rc)
 		rc = fl_repo_note_write(l->repo, FL_NOTES_REF, &l->commit, text.ptr, text.len, err);
 	fl_buf_release(&text);
-	if (!rc) {
+	if (!rc)
 		l->dirty = false;
-		l->last_save_ms = mono_ms();
-	}
+	/* After a failure too: a failing save is retried a period later, not by every change. */
+	l->last_save_ms = mono_ms();
 	return rc;
 }
 
@@ -462,6 +462,7 @@ static void *flusher_main(void *arg)
 			continue;
 		}
 		struct fl_error e = FL_ERROR_INIT;
+		/* save() stamps the attempt, so a failing save is retried a period later. */
 		if (save(l, true, &e))
 			l->save_error = e;
 	}
