@@ -1,4 +1,5 @@
-/* File reads with limits, atomic replacement and directory creation. */
+/* File reads with limits, atomic replacement, directory creation and file locks. */
+#define _DEFAULT_SOURCE 1 /* flock(); CMake sets only _POSIX_C_SOURCE */
 #include "core/fsutil.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,4 +166,26 @@ int fl_mkdir_p(const char *dir, struct fl_error *err)
 		path[i] = saved;
 	}
 	return 0;
+}
+
+int fl_file_lock(int *fd, const char *path, struct fl_error *err)
+{
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return io_error(err, "cannot open", path);
+	while (flock(*fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int rc = io_error(err, "cannot lock", path);
+			close(*fd);
+			*fd = -1;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void fl_file_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the only descriptor drops the lock */
 }

@@ -32,4 +32,12 @@ int fl_file_write_atomic(const char *path, const void *data, size_t len, struct 
 /* Creates dir and its missing parents (mode 0777 & ~umask); existing is fine. */
 int fl_mkdir_p(const char *dir, struct fl_error *err);
 
+/*
+ * Takes an exclusive advisory lock (flock) on path, creating the file, and
+ * waits for it. The kernel drops the lock when its holder dies, so a killed
+ * holder never leaves it taken. *fd is the lock; fl_file_unlock() drops it.
+ */
+int fl_file_lock(int *fd, const char *path, struct fl_error *err);
+void fl_file_unlock(int fd);
+
 #endif

@@ -25,6 +25,7 @@
 #include <git2.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/banned.h"
 
 _Static_assert(sizeof(((struct fl_oid *)0)->id) == GIT_OID_RAWSZ, "fl_oid is a SHA-1");
@@ -755,21 +756,59 @@ out:
 }
 
 /*
- * A writer killed while it held a ref's lock leaves <ref>.lock behind, and
- * every later write of the ref fails. A notes ref is locked for a few
- * milliseconds per write, so a lock file older than STALE_LOCK_S is left
- * by a dead writer: it is removed. True when one was.
+ * flotilla's writers of refs (threads and processes: apply, watch, the
+ * notes merge) take <gitdir>/flotilla-refs.lock first. Holding it, a
+ * "<ref>.lock" in the way belongs either to a plain git command, which
+ * holds it for milliseconds, or to a flotilla killed mid-write, which
+ * would block every later write for good. So the lock file is waited for,
+ * and one that stays REF_LOCK_WAIT_MS unchanged is a leftover: removed.
  */
-#define STALE_LOCK_S 10
+#define REF_LOCK_WAIT_MS 2000
+#define REF_LOCK_POLL_MS 10
 
-static bool remove_stale_lock(struct fl_repo *repo, const char *ref)
+int fl_ref_guard_take(int *fd, const char *gitdir, struct fl_error *err)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.lock", repo->gitdir, ref) >= sizeof(path) ||
-	    stat(path, &st) != 0 || time(NULL) - st.st_mtime < STALE_LOCK_S)
+	size_t len = strlen(gitdir);
+	const char *sep = len && gitdir[len - 1] == '/' ? "" : "/";
+
+	*fd = -1;
+	if ((size_t)snprintf(path, sizeof(path), "%s%sflotilla-refs.lock", gitdir, sep) >= sizeof(path))
+		return fl_error_set(err, FL_EIO, "git directory path too long: '%s'", gitdir);
+	return fl_file_lock(fd, path, err);
+}
+
+void fl_ref_guard_drop(int fd)
+{
+	fl_file_unlock(fd);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+bool fl_ref_lock_clear(const char *gitdir, const char *ref)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(gitdir);
+	const char *sep = len && gitdir[len - 1] == '/' ? "" : "/";
+	struct stat first, now;
+	const struct timespec poll = { 0, REF_LOCK_POLL_MS * 1000000L };
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s.lock", gitdir, sep, ref) >= sizeof(path))
 		return false;
-	return unlink(path) == 0;
+	if (stat(path, &first) != 0)
+		return errno == ENOENT; /* gone already: try again */
+	for (int waited = 0; waited < REF_LOCK_WAIT_MS; waited += REF_LOCK_POLL_MS) {
+		nanosleep(&poll, NULL);
+		if (stat(path, &now) != 0)
+			return errno == ENOENT;
+		if (!same_file(&first, &now))
+			first = now; /* another git command took it since: wait for that one */
+	}
+	return unlink(path) == 0 || errno == ENOENT;
 }
 
 int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
@@ -779,7 +818,7 @@ int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct
 	git_oid id, note_id;
 	char hex[FL_OID_HEX_LEN + 1];
 	char *note = NULL;
-	int rc, grc;
+	int rc, grc, guard;
 
 	to_git(&id, commit);
 	fl_oid_hex(hex, commit);
@@ -796,9 +835,12 @@ int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct
 	 * One blob, one tree per fanout level and one commit, on top of the
 	 * notes ref's current commit; the ref moves only if nobody else moved it.
 	 */
+	if ((rc = fl_ref_guard_take(&guard, repo->gitdir, err)))
+		goto out;
 	grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
-	if (grc == GIT_ELOCKED && remove_stale_lock(repo, notes_ref))
+	if (grc == GIT_ELOCKED && fl_ref_lock_clear(repo->gitdir, notes_ref))
 		grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
+	fl_ref_guard_drop(guard);
 	if (grc < 0) {
 		rc = fail_git(err, grc, "cannot write the note of commit %.12s in '%s'", hex, notes_ref);
 		goto out;

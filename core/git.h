@@ -117,6 +117,22 @@ int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *note
 int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
 		       const char *text, size_t len, struct fl_error *err);
 
+/*
+ * Serialises flotilla's writers of the refs of the repository at gitdir,
+ * across threads and processes: an advisory lock that dies with its holder.
+ * fl_repo_note_write takes it; so must any other writer of a notes ref.
+ */
+int fl_ref_guard_take(int *fd, const char *gitdir, struct fl_error *err);
+void fl_ref_guard_drop(int fd);
+
+/*
+ * Called holding the guard, after a write of ref (like "refs/notes/flotilla")
+ * failed because "<gitdir>/<ref>.lock" exists: waits for a git command's lock
+ * to go and removes one left by a killed writer. True when the write should
+ * be tried again.
+ */
+bool fl_ref_lock_clear(const char *gitdir, const char *ref);
+
 /* One tag, borrowed for the callback only. */
 struct fl_repo_tag {
 	const char *name;         /* without "refs/tags/" */

@@ -19,6 +19,7 @@
 #include <git2.h>
 
 #include "core/alloc.h"
+#include "core/git.h"
 #include "core/hash.h"
 #include "core/banned.h"
 
@@ -440,9 +441,10 @@ out:
  * Brings the remote's notes (in "<notes_ref>-remote") into notes_ref:
  * nothing when the local ref has them already, a fast-forward when it is
  * behind, else a merge commit. *merged tells whether anything changed.
+ * A "<notes_ref>.lock" left by a killed writer is cleared, once.
  */
-static int merge_notes(bool *merged, git_repository *repo, const struct fl_remote_opts *opts,
-		       struct fl_error *err)
+static int merge_notes_guarded(bool *merged, git_repository *repo,
+			       const struct fl_remote_opts *opts, struct fl_error *err)
 {
 	git_reference *ref = NULL;
 	struct fl_buf rref = FL_BUF_INIT;
@@ -462,6 +464,9 @@ static int merge_notes(bool *merged, git_repository *repo, const struct fl_remot
 	if (grc == GIT_ENOTFOUND) {
 		grc = git_reference_create(&ref, repo, opts->notes_ref, &remote, 0,
 					   "flotilla: notes from the remote");
+		if (grc == GIT_ELOCKED && fl_ref_lock_clear(git_repository_path(repo), opts->notes_ref))
+			grc = git_reference_create(&ref, repo, opts->notes_ref, &remote, 0,
+						   "flotilla: notes from the remote");
 		*merged = grc == 0;
 		if (grc < 0)
 			rc = fail_git(err, NULL, grc, "cannot create '%s'", opts->notes_ref);
@@ -480,6 +485,9 @@ static int merge_notes(bool *merged, git_repository *repo, const struct fl_remot
 	/* Only if nobody wrote a note meanwhile; else the caller's next attempt merges again. */
 	grc = git_reference_create_matching(&ref, repo, opts->notes_ref, &target, 1, &local,
 					    "flotilla: merge the remote's notes");
+	if (grc == GIT_ELOCKED && fl_ref_lock_clear(git_repository_path(repo), opts->notes_ref))
+		grc = git_reference_create_matching(&ref, repo, opts->notes_ref, &target, 1, &local,
+						    "flotilla: merge the remote's notes");
 	if (grc < 0) {
 		rc = fail_git(err, NULL, grc, "cannot update '%s'", opts->notes_ref);
 		goto out;
@@ -488,6 +496,23 @@ static int merge_notes(bool *merged, git_repository *repo, const struct fl_remot
 out:
 	git_reference_free(ref);
 	fl_buf_release(&rref);
+	return rc;
+}
+
+/*
+ * merge_notes_guarded under the ref guard that flotilla's note writers
+ * share.
+ */
+static int merge_notes(bool *merged, git_repository *repo, const struct fl_remote_opts *opts,
+		       struct fl_error *err)
+{
+	const char *gitdir = git_repository_path(repo);
+	int guard, rc;
+
+	if ((rc = fl_ref_guard_take(&guard, gitdir, err)))
+		return rc;
+	rc = merge_notes_guarded(merged, repo, opts, err);
+	fl_ref_guard_drop(guard);
 	return rc;
 }
 

@@ -5,7 +5,6 @@
  * a receipt; a flotilla killed and started again reads the receipt instead
  * of running the command a second time.
  */
-#define _DEFAULT_SOURCE 1 /* flock(); CMake sets only _POSIX_C_SOURCE */
 
 #include "reconcile/verify.h"
 
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -330,18 +328,9 @@ static int verify_exec(int argc, char **argv, struct fl_error *err)
 			goto out;
 	}
 	fl_buf_printf(&lock_path, "%s.lock", receipt);
-	fd = open(lock_path.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = io_error(err, "cannot open", lock_path.ptr);
-		goto out;
-	}
 	/* Blocking: a wrapper already running for this receipt (maybe orphaned) finishes first. */
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			rc = io_error(err, "cannot lock", lock_path.ptr);
-			goto out;
-		}
-	}
+	if ((rc = fl_file_lock(&fd, lock_path.ptr, err)))
+		goto out;
 	if (access(receipt, F_OK) == 0)
 		goto out; /* it ran already */
 
@@ -365,8 +354,7 @@ static int verify_exec(int argc, char **argv, struct fl_error *err)
 		       output.len);
 	rc = fl_file_write_atomic(receipt, receipt_data.ptr, receipt_data.len, err);
 out:
-	if (fd >= 0)
-		close(fd); /* releases the lock, after the receipt is in place */
+	fl_file_unlock(fd); /* after the receipt is in place */
 	fl_buf_release(&dir);
 	fl_buf_release(&lock_path);
 	fl_buf_release(&output);

@@ -4,6 +4,8 @@
  * and directories committed by fl_repo_init_commit_all(). Notes, tags and
  * exports are checked with the git command too, each in a clone of its own.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -788,6 +790,86 @@ static void test_notes(void **state)
 	fl_test_run("rm -rf %s", dir);
 }
 
+/* A flotilla killed while it wrote the notes ref leaves its lock file behind. */
+static void test_note_write_clears_leftover_lock(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid head;
+	char dir[256], hex[FL_OID_HEX_LEN + 1], lock[512];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "notes-lock");
+
+	(void)state;
+	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
+	fl_oid_hex(hex, &head);
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "one", 3, &err), 0);
+	snprintf(lock, sizeof(lock), "%s/refs/notes/flotilla.lock", fl_repo_gitdir(repo));
+	fl_test_run("touch %s", lock);
+
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "two", 3, &err), 0);
+	check_git_note(dir, hex, "two");
+	assert_int_equal(access(lock, F_OK), -1);
+	fl_repo_free(repo);
+	fl_test_run("rm -rf %s", dir);
+}
+
+/* Plays `git update-ref`: takes the ref's lock, holds it a while, commits it by rename. */
+struct git_writer {
+	char lock[512], ref[512], oid[FL_OID_HEX_LEN + 2];
+	int renamed;
+};
+
+static void *git_writer_run(void *arg)
+{
+	struct git_writer *w = arg;
+	FILE *f = fopen(w->lock, "wx");
+
+	if (!f) {
+		w->renamed = -2;
+		return NULL;
+	}
+	fputs(w->oid, f);
+	fclose(f);
+	struct timespec hold = { 0, 300 * 1000000L };
+	nanosleep(&hold, NULL);
+	w->renamed = rename(w->lock, w->ref);
+	return NULL;
+}
+
+/* A lock that a live git command holds is waited for, never taken from it. */
+static void test_note_write_waits_for_git(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf got = FL_BUF_INIT;
+	struct fl_oid head, parent;
+	char dir[256], hex[FL_OID_HEX_LEN + 1];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "notes-git-lock");
+	struct git_writer w = { .renamed = -1 };
+	pthread_t thread;
+
+	(void)state;
+	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
+	assert_int_equal(fl_repo_resolve(&parent, repo, "HEAD~1", &err), 0);
+	fl_oid_hex(hex, &head);
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &parent, "by git", 6, &err), 0);
+	capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
+	snprintf(w.oid, sizeof(w.oid), "%s\n", got.ptr);
+	snprintf(w.lock, sizeof(w.lock), "%s/refs/notes/flotilla.lock", fl_repo_gitdir(repo));
+	snprintf(w.ref, sizeof(w.ref), "%s/refs/notes/flotilla", fl_repo_gitdir(repo));
+
+	assert_int_equal(pthread_create(&thread, NULL, git_writer_run, &w), 0);
+	while (access(w.lock, F_OK) != 0 && w.renamed == -1)
+		sched_yield();
+	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "mine", 4, &err), 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(w.renamed, 0);
+	check_git_note(dir, hex, "mine");
+	check_git_note(dir, "HEAD~1", "by git");
+
+	fl_buf_release(&got);
+	fl_repo_free(repo);
+	fl_test_run("rm -rf %s", dir);
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -1215,6 +1297,8 @@ int main(void)
 		cmocka_unit_test(test_gitdir),
 		cmocka_unit_test(test_commit_time),
 		cmocka_unit_test(test_notes),
+		cmocka_unit_test(test_note_write_clears_leftover_lock),
+		cmocka_unit_test(test_note_write_waits_for_git),
 		cmocka_unit_test(test_note_write_speed),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_tag_create),
