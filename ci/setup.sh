@@ -16,6 +16,9 @@ packages=(
 	libxxhash-dev
 	libcmocka-dev
 	python3
+	python3-h2
+	openssh-server
+	openssh-client
 	openssl
 	curl
 	procps
