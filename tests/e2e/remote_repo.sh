@@ -12,6 +12,10 @@
 #     runs, agent A rolls the same commit out and pushes first; B's push is
 #     refused, B merges (per commit, per context, latest wins) and pushes
 #     again; the server's note then holds both agents' statuses.
+#  4. The same race lost on the server: agent A pushes while B's push is
+#     inside the server's pre-receive hook, after B's client read the notes
+#     ref. receive-pack refuses B's update ("failed to update ref"); B
+#     fetches, merges and pushes again.
 source "$(dirname "$0")/lib.sh"
 
 HTTP_SERVER=$FL_SOURCE/tests/servers/git_http_server.py
@@ -208,4 +212,38 @@ FLOTILLA_CACHE_DIR=$TMP/cache-a run_fl 0 status --repo "$HURL"
 assert_contains "$OUT" "fleet"
 assert_json "$(note_at "$TMP/cache-a/$(ls "$TMP/cache-a")" "$C3")" "agent A's cache after a fetch" \
 	'assert d["contexts"]["flotilla/wave/fleet"]["state"] == "success", d["contexts"]'
+# ---- 4. a push refused by the server itself: the remote moved during it ----
+
+sed -i 's/default: 14 }/default: 16 }/' "$W/fleet.yaml"
+commit "$W" "seats, once more"
+git -C "$W" push -q "$SRV/fleet.git" main
+C4=$(git -C "$W" rev-parse HEAD)
+# Runs inside B's receive-pack, once: agent A (later than B) rolls C4 out to
+# its canaries and pushes its notes; then B's own update goes ahead against
+# a notes ref that has moved since B's client read it.
+cat >"$SRV/fleet.git/hooks/pre-receive" <<EOF
+#!/bin/sh
+cat >/dev/null
+mkdir "$TMP/pre-receive.once" 2>/dev/null || exit 0
+env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES \\
+	-u FL_TEST_HOOK FLOTILLA_GIT_TOKEN="$TOKEN" FLOTILLA_CACHE_DIR="$TMP/cache-a" FLOTILLA_NOW=$((T0 + 300)) \\
+	"$FLOTILLA" apply --repo "$HURL" --through canary --driver "dir:$TMP/acc-a" >"$TMP/pre-receive.log" 2>&1
+EOF
+chmod +x "$SRV/fleet.git/hooks/pre-receive"
+
+export FLOTILLA_CACHE_DIR=$TMP/cache-b
+FLOTILLA_NOW=$((T0 + 200)) run_fl 0 apply --repo "$HURL" --through canary --driver "dir:$TMP/acc-b"
+assert_file_exists "$TMP/pre-receive.once"
+assert_contains "$TMP/pre-receive.log" "pushed 1 ref to $HURL"
+assert_contains "$ERR" "the remote's notes had moved: merged them and pushed again (1 merge)"
+assert_contains "$ERR" "pushed 1 ref to $HURL"
+rm "$SRV/fleet.git/hooks/pre-receive"
+
+assert_json "$(note_at "$SRV/fleet.git" "$C4")" "the merged note after a refusal by the server" "
+c, t = d['contexts'], d['tenants']
+a, b = '2027-01-15T08:05:00Z', '2027-01-15T08:03:20Z'   # T0 + 300, T0 + 200
+assert c['flotilla/wave/canary']['updated'] == a, c
+assert [v['time'] for v in t['acme-test']['verify']] == [b, a], t['acme-test']['verify']
+"
+assert_eq "$(git --git-dir="$SRV/fleet.git" log -1 --format=%s refs/notes/flotilla)" "Notes merged by flotilla"
 echo "remote_repo: ok"
