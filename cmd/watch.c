@@ -63,9 +63,21 @@ int cmd_watch(int argc, char **argv)
 	printf("watching %s (%s) every %us; SIGTERM or SIGINT stops after in-flight tenants\n", repo,
 	       branch ? branch : "HEAD", interval);
 	fflush(stdout);
+	/*
+	 * The branch by its full name, so that a tag or a file of the same name
+	 * never stands in for it. A URL's cache mirrors the remote's branches
+	 * as its own refs/heads/, so the name means the remote's branch there.
+	 */
+	char rev[512] = "HEAD";
+	if (branch && strncmp(branch, "refs/heads/", 11) == 0)
+		branch += 11;
+	if (branch && (size_t)snprintf(rev, sizeof(rev), "refs/heads/%s", branch) >= sizeof(rev)) {
+		fprintf(stderr, "flotilla watch: --branch is too long\n");
+		return FL_EXIT_USAGE;
+	}
 	while (!*fl_stop_flag()) {
 		/* Each round is a plain apply: level-triggered, it picks up where anything left off. */
-		const char *args[12] = { "apply", "--repo", repo, "--rev", branch ? branch : "HEAD" };
+		const char *args[12] = { "apply", "--repo", repo, "--rev", rev };
 		int n = 5;
 		if (driver) {
 			args[n++] = "--driver";

@@ -58,3 +58,24 @@ if kill -0 "$pid" 2>/dev/null; then
 fi
 wait "$pid" || fail "watch exited $? after SIGTERM, expected 0"
 assert_contains "$TMP/watch.log" "watch: stopped"
+
+# --branch follows that branch alone, by its full name: neither the checked
+# out branch moving on nor a tag of the same name stands in for it.
+git branch release "$second"
+sed -i 's/replicas: 3/replicas: 4/' release/api.yaml
+commit . "main moves on"
+third=$(git rev-parse HEAD)
+git tag release "$third"
+git checkout -q release
+sed -i 's/replicas: 3/replicas: 5/' release/api.yaml
+commit . "a fix on the release branch"
+fix=$(git rev-parse HEAD)
+git checkout -q -
+
+"$FLOTILLA" watch --repo "$TMP/f" --branch release --driver "dir:$TMP/acc" --interval 1s >"$TMP/watch.log" 2>&1 &
+pid=$!
+wait_for "$fix" canary success
+assert_contains "$TMP/watch.log" "watching $TMP/f (release)"
+[ "$(wave_state "$third" canary)" = none ] || fail "watch --branch release rolled out main's commit (or the tag)"
+kill -TERM "$pid"
+wait "$pid" || fail "watch --branch exited $? after SIGTERM, expected 0"
