@@ -105,21 +105,26 @@ static struct fl_change *push_change(struct plan_scratch *s, enum fl_op op, cons
 	return c;
 }
 
-/* True when every region's marker proves the tenant converged to these inputs. */
+/*
+ * True when every region's marker proves the tenant converged to these
+ * inputs; the markers are read unless known has them.
+ */
 static bool converged_by_markers(struct fl_tenant_plan *tp, struct fl_driver *driver,
-				 const struct fl_tenant *tenant)
+				 const struct fl_tenant *tenant, const struct fl_known_markers *known)
 {
 	if (!driver->ops->marker)
 		return false;
 	size_t resources = 0;
 	for (size_t i = 0; i < tenant->nregions; i++) {
-		struct fl_marker m;
-		bool found = false;
+		struct fl_marker read;
+		const struct fl_marker *m = known ? &known->m[i] : &read;
+		bool found = known && known->found[i];
 		struct fl_error ignored = FL_ERROR_INIT;
-		if (driver->ops->marker(driver->self, tenant, tenant->regions[i], &m, &found, &ignored) ||
-		    !found || !fl_fp_equal(&m.inputs_fp, &tp->inputs_fp))
+		if (!known && driver->ops->marker(driver->self, tenant, tenant->regions[i], &read, &found, &ignored))
 			return false;
-		resources += m.resources;
+		if (!found || !fl_fp_equal(&m->inputs_fp, &tp->inputs_fp))
+			return false;
+		resources += m->resources;
 	}
 	tp->resources = tp->observed = resources;
 	return true;
@@ -337,14 +342,14 @@ static int plan_tenant_full(struct plan_scratch *s, struct fl_tenant_plan *tp, c
 
 static void plan_tenant_with(struct plan_scratch *s, struct fl_tenant_plan *tp, const struct fl_fleet *fleet,
 			     struct fl_driver *driver, const struct fl_tenant *tenant,
-			     const struct fl_plan_opts *opts)
+			     const struct fl_plan_opts *opts, const struct fl_known_markers *known)
 {
 	tp->tenant = tenant;
 	fl_inputs_fp(&tp->inputs_fp, fleet, tenant);
 	if (tenant->state == FL_TENANT_SUSPENDED) {
 		tp->outcome = FL_TENANT_SKIPPED;
 	} else if (tenant->state == FL_TENANT_ACTIVE && !opts->refresh &&
-		   converged_by_markers(tp, driver, tenant)) {
+		   converged_by_markers(tp, driver, tenant, known)) {
 		tp->outcome = FL_TENANT_CONVERGED;
 		tp->from_marker = true;
 	} else if (plan_tenant_full(s, tp, fleet, driver, opts, &tp->error)) {
@@ -355,13 +360,20 @@ static void plan_tenant_with(struct plan_scratch *s, struct fl_tenant_plan *tp, 
 	}
 }
 
-void fl_plan_tenant(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, struct fl_driver *driver,
-		    const struct fl_tenant *tenant, const struct fl_plan_opts *opts)
+void fl_plan_tenant_known(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, struct fl_driver *driver,
+			  const struct fl_tenant *tenant, const struct fl_plan_opts *opts,
+			  const struct fl_known_markers *known)
 {
 	struct plan_scratch s;
 	scratch_init(&s);
-	plan_tenant_with(&s, tp, fleet, driver, tenant, opts);
+	plan_tenant_with(&s, tp, fleet, driver, tenant, opts, known);
 	scratch_release(&s);
+}
+
+void fl_plan_tenant(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, struct fl_driver *driver,
+		    const struct fl_tenant *tenant, const struct fl_plan_opts *opts)
+{
+	fl_plan_tenant_known(tp, fleet, driver, tenant, opts, NULL);
 }
 
 /*
@@ -438,7 +450,7 @@ static void *worker(void *arg)
 		size_t idx = run->next++;
 		pthread_mutex_unlock(&run->lock);
 		plan_tenant_with(&s, &run->slots[idx % run->window], run->fleet, run->driver,
-				 run->tenants[idx], run->opts);
+				 run->tenants[idx], run->opts, NULL);
 		pthread_mutex_lock(&run->lock);
 		run->done[idx % run->window] = true;
 		if (!run->delivering)

@@ -109,6 +109,21 @@ void fl_plan_tenant(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, str
 		    const struct fl_tenant *tenant, const struct fl_plan_opts *opts);
 
 /*
+ * The markers of a tenant's regions, in tenant->regions order, as a caller
+ * that needed them first has just read them: found[i] false for a region
+ * with no marker, or one that could not be read.
+ */
+struct fl_known_markers {
+	const struct fl_marker *m;
+	const bool *found;
+};
+
+/* fl_plan_tenant without reading the markers again: a request per region saved. */
+void fl_plan_tenant_known(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, struct fl_driver *driver,
+			  const struct fl_tenant *tenant, const struct fl_plan_opts *opts,
+			  const struct fl_known_markers *known);
+
+/*
  * The inputs fingerprint of a tenant: what rendering its resources reads
  * (the render format, fleet.yaml, the release tree and the tenant's
  * manifest, by git ids). Equal inputs render equal resources, so a marker

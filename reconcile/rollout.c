@@ -144,33 +144,35 @@ static bool marker_oid(struct fl_oid *out, const struct fl_marker *m)
 }
 
 /*
- * Reads the tenant's markers: *at_rev when every region's marker is at this
- * commit; *ahead (with its commit) when an account is already at a
- * descendant of it, so this rollout is superseded for that tenant.
+ * Reads the tenant's markers into m and found (t->nregions each), kept for
+ * the tenant's plan: *at_rev when every region's marker is at this commit;
+ * *ahead (with its commit) when an account is already at a descendant of
+ * it, so this rollout is superseded for that tenant.
  */
-static void read_markers(struct rollout *r, const struct fl_tenant *t, bool *at_rev, bool *ahead,
-			 char ahead_rev[FL_OID_HEX_LEN + 1], struct fl_fp *tenant_fp)
+static void read_markers(struct rollout *r, const struct fl_tenant *t, struct fl_marker *m, bool *found,
+			 bool *at_rev, bool *ahead, char ahead_rev[FL_OID_HEX_LEN + 1], struct fl_fp *tenant_fp)
 {
 	*at_rev = t->nregions > 0;
 	*ahead = false;
 	for (size_t i = 0; i < t->nregions; i++) {
-		struct fl_marker m;
 		struct fl_oid oid;
-		bool found = false;
 		struct fl_error ignored = FL_ERROR_INIT;
-		if (r->driver->ops->marker(r->driver->self, t, t->regions[i], &m, &found, &ignored) || !found) {
+		found[i] = false;
+		if (r->driver->ops->marker(r->driver->self, t, t->regions[i], &m[i], &found[i], &ignored) ||
+		    !found[i]) {
+			found[i] = false;
 			*at_rev = false;
 			continue;
 		}
-		*tenant_fp = m.tenant_fp;
-		if (strcmp(m.revision, r->fleet->revision) == 0)
+		*tenant_fp = m[i].tenant_fp;
+		if (strcmp(m[i].revision, r->fleet->revision) == 0)
 			continue;
 		*at_rev = false;
-		if (!marker_oid(&oid, &m))
+		if (!marker_oid(&oid, &m[i]))
 			continue;
 		if (is_ancestor(r, &r->fleet->commit, &oid)) {
 			*ahead = true;
-			memcpy(ahead_rev, m.revision, FL_OID_HEX_LEN + 1);
+			memcpy(ahead_rev, m[i].revision, FL_OID_HEX_LEN + 1);
 		} else if (is_ancestor(r, &oid, &r->fleet->commit)) {
 			remember_behind(r, &oid);
 		}
@@ -314,13 +316,16 @@ static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 	bool at_rev = false, ahead = false, verify = false;
 	char ahead_rev[FL_OID_HEX_LEN + 1] = "";
 	struct fl_fp marker_fp = { { 0 } };
+	struct fl_marker *markers = fl_calloc(t->nregions ? t->nregions : 1, sizeof(*markers));
+	bool *found = fl_calloc(t->nregions ? t->nregions : 1, sizeof(*found));
+	struct fl_known_markers known = { markers, found };
 	int rc = 0;
 	fl_tenant_plan_init(&tp);
 	if (t->state == FL_TENANT_SUSPENDED) {
 		result = FL_RESULT_SKIPPED;
 		goto record;
 	}
-	read_markers(r, t, &at_rev, &ahead, ahead_rev, &marker_fp);
+	read_markers(r, t, markers, found, &at_rev, &ahead, ahead_rev, &marker_fp);
 	if (ahead) {
 		pthread_mutex_lock(&r->lock);
 		r->superseded = true;
@@ -330,7 +335,7 @@ static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 		fl_error_set(&err, FL_OK, "superseded: the account is at %.12s, a newer commit", ahead_rev);
 		goto record;
 	}
-	fl_plan_tenant(&tp, r->fleet, r->driver, t, &r->popts);
+	fl_plan_tenant_known(&tp, r->fleet, r->driver, t, &r->popts, &known);
 	if (tp.outcome == FL_TENANT_FAILED) {
 		err = tp.error;
 		rc = err.code ? err.code : FL_EDRIVER;
@@ -361,6 +366,8 @@ record:
 	       fl_tenant_result_name(result), err.msg[0] ? ": " : "", err.msg);
 	fl_tenant_plan_release(&tp);
 	fl_arena_release(&tp.arena);
+	free(markers);
+	free(found);
 	return result != FL_RESULT_FAILED;
 }
 

@@ -9,6 +9,7 @@
  * and fails for the tenants named in $FL_TEST_FAIL.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -542,6 +543,50 @@ static void test_three_waves_done(void **state)
 	for (size_t w = 0; w < 3; w++)
 		assert_int_equal(fl_ledger_wave_success_time(e.ledger, rep.waves[w].name), NOW);
 	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
+/* The dir driver with its marker reads counted. */
+static const struct fl_driver_ops *counted_inner;
+static atomic_size_t marker_reads;
+
+static int counted_marker(void *self, const struct fl_tenant *tenant, const char *region,
+			  struct fl_marker *out, bool *found, struct fl_error *err)
+{
+	atomic_fetch_add(&marker_reads, 1);
+	return counted_inner->marker(self, tenant, region, out, found, err);
+}
+
+/*
+ * Each tenant's markers are read once by the fleet-wide plan and once when
+ * its wave reaches it, which also decides supersede: the tenant's own plan
+ * reuses that read rather than asking the account again.
+ */
+static void test_markers_read_once_per_wave(void **state)
+{
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	struct fl_driver_ops counted;
+	(void)state;
+
+	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
+	counted_inner = e.drv.ops;
+	counted = *e.drv.ops;
+	counted.marker = counted_marker;
+	e.drv.ops = &counted;
+	memset(&opts, 0, sizeof(opts));
+
+	/* 7 active tenants of one region each (r5 is suspended): new accounts, then converged ones. */
+	for (int run = 0; run < 2; run++) {
+		atomic_store(&marker_reads, 0);
+		rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+		assert_int_equal(rep.plan.tenants_changed, run == 0 ? 7 : 0);
+		assert_int_equal(atomic_load(&marker_reads), 7 + 7);
+		fl_rollout_report_release(&rep);
+	}
+	e.drv.ops = counted_inner;
 	env_close(&e);
 }
 
@@ -1476,6 +1521,7 @@ int main(int argc, char **argv)
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_waves_done),
+		cmocka_unit_test(test_markers_read_once_per_wave),
 		cmocka_unit_test(test_identity_failure_counts_against_tolerance),
 		cmocka_unit_test(test_strict_tolerance_scheduling),
 		cmocka_unit_test(test_failed_wave_halts),
