@@ -102,6 +102,9 @@ static int fail_git(struct fl_error *err, const struct creds *c, int gerr, const
 		(void)fl_buf_puts(&what, c->why);
 	else
 		(void)fl_buf_puts(&what, e && e->message ? e->message : "unknown error");
+	/* Over ssh, libgit2's message can be the server's stderr ("fatal: ...\n"): keep it one line. */
+	while (what.len && (what.ptr[what.len - 1] == '\n' || what.ptr[what.len - 1] == '\r'))
+		fl_buf_truncate(&what, what.len - 1);
 	put_scrubbed(&once, what.ptr, c && c->opts ? c->opts->token : NULL);
 	put_scrubbed(&twice, once.ptr, password);
 	rc = fl_error_set(err, gerr == GIT_ENOTFOUND ? FL_ENOTFOUND : FL_EGIT, "%s", twice.ptr);
@@ -228,6 +231,23 @@ static int acquire(git_credential **out, const char *url, const char *username_f
 	const struct fl_remote_opts *o = c->opts;
 	const char *user = username_from_url && *username_from_url ? username_from_url : NULL;
 
+	/*
+	 * Keys first: an ssh server that takes passwords as well as keys (sshd's
+	 * default) offers both at once, and the token is never an ssh password.
+	 * Asked for a password first, an ssh fetch failed with "set
+	 * FLOTILLA_GIT_TOKEN" though FLOTILLA_SSH_KEY or an agent was there.
+	 */
+	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		if (c->ssh_asked++) {
+			snprintf(c->why, sizeof(c->why), "authentication failed: the server refused %s",
+				 o->ssh_key ? "the key of FLOTILLA_SSH_KEY" : "the keys of the ssh agent");
+			return GIT_EUSER;
+		}
+		if (o->ssh_key)
+			return git_credential_ssh_key_new(out, user ? user : "git", NULL, o->ssh_key,
+							  o->ssh_passphrase);
+		return git_credential_ssh_key_from_agent(out, user ? user : "git");
+	}
 	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
 		if (!o->token) {
 			snprintf(c->why, sizeof(c->why),
@@ -250,17 +270,6 @@ static int acquire(git_credential **out, const char *url, const char *username_f
 	}
 	if (allowed & GIT_CREDENTIAL_USERNAME)
 		return git_credential_username_new(out, user ? user : "git");
-	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
-		if (c->ssh_asked++) {
-			snprintf(c->why, sizeof(c->why), "authentication failed: the server refused %s",
-				 o->ssh_key ? "the key of FLOTILLA_SSH_KEY" : "the keys of the ssh agent");
-			return GIT_EUSER;
-		}
-		if (o->ssh_key)
-			return git_credential_ssh_key_new(out, user ? user : "git", NULL, o->ssh_key,
-							  o->ssh_passphrase);
-		return git_credential_ssh_key_from_agent(out, user ? user : "git");
-	}
 	snprintf(c->why, sizeof(c->why), "the server asks for a kind of credentials flotilla does not have");
 	return GIT_EUSER;
 }
