@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A fake of the account API of the http driver (docs/drivers.md "## http").
 
-python3 stdlib only. It keeps accounts in memory and enforces the API's
+python3 stdlib only (and, with --http2 alone, the h2 package: Debian's
+python3-h2). It keeps accounts in memory and enforces the API's
 documented rules strictly: methods, paths, bearer tokens, JSON bodies,
 X-Flotilla-Fingerprint, If-Match / If-None-Match (412) and If-* required on
 resource writes (428). It is an asyncio server (one thread, no thread per
@@ -10,12 +11,19 @@ latency it is not itself the bottleneck of bench/http_bench.sh.
 
 It listens on 127.0.0.1 on a port the OS picks, prints "PORT <n>" as its
 first line of standard output, and exits when standard input closes (so a
-test that dies takes it along) or on SIGTERM. HTTP/1.1 with keep-alive only.
+test that dies takes it along) or on SIGTERM. HTTP/1.1 with keep-alive; with
+--http2, HTTP/2 too, over TLS, for clients that offer "h2" in ALPN. Both
+protocols go through one request handler (serve()), so every rule, fault,
+latency and counter below is the same on both.
 
-Usage: account_api.py [--tls CERT KEY [--client-ca CA]] [--tokens FILE]
+Usage: account_api.py [--tls CERT KEY [--client-ca CA] [--http2]] [--tokens FILE]
                       [--latency-ms N]
   --tls           serve https with this certificate and key
   --client-ca     require a client certificate signed by CA
+  --http2         offer HTTP/2 ("h2") before http/1.1 in ALPN; needs --tls and
+                  a python3 that can import h2 (Debian: /usr/bin/python3 with
+                  python3-h2); exits 2 when it cannot. Streams of one
+                  connection are answered concurrently, each after the latency
   --tokens FILE   JSON {"<account>": "<token>", "*": "<token>"}: requests to
                   an account need "Authorization: Bearer <token>" ("*" for
                   accounts not listed); without it, no token is needed
@@ -38,6 +46,10 @@ The ETag of a resource is the X-Flotilla-Fingerprint it was last PUT with
 
 Test hooks (not counted as requests):
   GET  /_state    {"accounts": ..., "requests": n, "by_method": {...},
+                  "by_protocol": {"HTTP/1.1": n, "HTTP/2": n}: account requests
+                  by the protocol they came over ("HTTP/1.0" if one did),
+                  "connections": {"HTTP/1.1": n, "HTTP/2": n}: connections
+                  opened, by the protocol ALPN chose (test hooks' included),
                   "peak_in_flight": most requests waiting out the latency at once,
                   "mean_in_flight": their mean (sampled every 10 ms while busy),
                   "busy_s": seconds from the first account request to the last,
@@ -46,7 +58,9 @@ Test hooks (not counted as requests):
   POST /_faults   {"status": 500|429|412|"reset", "count": n, "retry_after": s,
                    "method": "PUT", "path": "substring"}: the next n matching
                   account requests get that answer ("reset": the connection is
-                  closed without one); faults queue up
+                  closed without one; over HTTP/2 the request's stream is reset
+                  (RST_STREAM INTERNAL_ERROR), as closing the connection would
+                  also fail the other requests multiplexed on it); faults queue up
   DELETE /_faults forgets every fault
   POST /_tokens   replaces the token map, like --tokens
   POST /_reset    forgets accounts, faults and counters
@@ -67,8 +81,10 @@ ACCOUNTS = {}       # account -> {"identity": {...}, "regions": {region: REGION}
 # "managed", "spec", "etag"}} (dict order = order of first PUT), "version": n}
 FAULTS = []         # {"status", "count", "retry_after", "method", "path"}
 TOKENS = None       # None: no tokens needed; else account -> token ("*": the rest)
-COUNTS = {"requests": 0, "by_method": {}, "in_flight": 0, "peak_in_flight": 0, "samples": []}
+COUNTS = {"requests": 0, "by_method": {}, "by_protocol": {}, "connections": {}, "in_flight": 0,
+          "peak_in_flight": 0, "samples": []}
 LATENCY = 0.0
+h2 = None           # the h2 package, imported by main() only with --http2
 
 IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -293,7 +309,9 @@ def handle_control(req, path):
     method = req["method"]
     if path == "/_state" and method == "GET":
         return 200, {"accounts": ACCOUNTS, "requests": COUNTS["requests"],
-                     "by_method": COUNTS["by_method"], "peak_in_flight": COUNTS["peak_in_flight"],
+                     "by_method": COUNTS["by_method"], "by_protocol": COUNTS["by_protocol"],
+                     "connections": COUNTS["connections"],
+                     "peak_in_flight": COUNTS["peak_in_flight"],
                      "busy_s": round(COUNTS.get("last", 0) - COUNTS.get("first", 0), 4),
                      "mean_in_flight": round(mean_in_flight(), 1),
                      "faults": FAULTS}, {}
@@ -324,7 +342,8 @@ def handle_control(req, path):
     if path == "/_reset" and method == "POST":
         ACCOUNTS.clear()
         FAULTS.clear()
-        COUNTS.update({"requests": 0, "by_method": {}, "peak_in_flight": 0, "samples": []})
+        COUNTS.update({"requests": 0, "by_method": {}, "by_protocol": {}, "connections": {},
+                       "peak_in_flight": 0, "samples": []})
         COUNTS.pop("first", None)
         COUNTS.pop("last", None)
         return 200, {}, {}
@@ -341,6 +360,7 @@ def begin(req):
         COUNTS["first"] = now
     COUNTS["requests"] += 1
     COUNTS["by_method"][req["method"]] = COUNTS["by_method"].get(req["method"], 0) + 1
+    COUNTS["by_protocol"][req["version"]] = COUNTS["by_protocol"].get(req["version"], 0) + 1
     COUNTS["in_flight"] += 1
     COUNTS["peak_in_flight"] = max(COUNTS["peak_in_flight"], COUNTS["in_flight"])
     return path
@@ -369,14 +389,58 @@ def answer(req, path):
         return a.status, a.body, a.headers
 
 
-def render(status, body, headers, head_only=False):
+def serve(req, alive, send, reset):
+    """Answers req, the same way over either protocol: counts it, waits out the
+    latency (account requests only), then calls send(status, body, headers),
+    or reset() for a "reset" fault. alive() false by then: the client gave up
+    waiting (closed the connection, or reset the stream), and nothing is sent.
+    req: {"method", "path", "version", "headers" (lower-case names), "body"}."""
+    path = begin(req)
+
+    def respond():
+        if not alive():
+            if path is not None:
+                COUNTS["in_flight"] -= 1
+            return
+        try:
+            status, body, headers = answer(req, path)
+        except Reset:
+            return reset()
+        send(status, body, headers)
+
+    if path is not None and LATENCY:
+        asyncio.get_running_loop().call_later(LATENCY, respond)
+    else:
+        respond()
+
+
+def count_connection(protocol):
+    COUNTS["connections"][protocol] = COUNTS["connections"].get(protocol, 0) + 1
+
+
+def nodelay(transport):
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+def response_fields(status, body, headers):
+    """The body bytes and header fields of an answer, for either protocol."""
     data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Unknown")),
-             "Server: flotilla-account-api", "Content-Length: %d" % len(data)]
+    fields = [("Server", "flotilla-account-api"), ("Content-Length", "%d" % len(data))]
     if body is not None:
-        lines.append("Content-Type: application/json")
-    for k, v in headers.items():
-        lines.append("%s: %s" % (k, v))
+        fields.append(("Content-Type", "application/json"))
+    fields.extend(headers.items())
+    return data, fields
+
+
+def render(status, body, headers, head_only=False):
+    data, fields = response_fields(status, body, headers)
+    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Unknown"))]
+    lines.extend("%s: %s" % (k, v) for k, v in fields)
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if head_only else data)
 
 
@@ -408,19 +472,22 @@ class Connection(asyncio.Protocol):
 
     A protocol with a timer per request rather than a task per connection: a
     connection costs little, which matters because flotilla opens one per request.
+    With --http2, a TLS connection whose ALPN chose "h2" is handed to H2Connection.
     """
 
     def connection_made(self, transport):
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+            other = H2Connection()
+            transport.set_protocol(other)
+            other.connection_made(transport)
+            return
+        count_connection("HTTP/1.1")
         self.transport = transport
         self.buf = b""
         self.busy = False  # a request is waiting out the latency
         self.closing = False
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        nodelay(transport)
 
     def data_received(self, data):
         self.buf += data
@@ -450,29 +517,11 @@ class Connection(asyncio.Protocol):
         req["body"] = self.buf[end + 4:total]
         self.buf = self.buf[total:]
         self.busy = True
-        path = begin(req)
-        if path is not None and LATENCY:
-            asyncio.get_running_loop().call_later(LATENCY, self.respond, req, path)
-        else:
-            self.respond(req, path)
+        serve(req, lambda: not self.transport.is_closing(),
+              lambda status, body, headers: self.send(req, status, body, headers), self.reset)
 
-    def respond(self, req, path):
+    def send(self, req, status, body, headers):
         self.busy = False
-        if self.transport.is_closing():  # the client gave up waiting
-            if path is not None:
-                COUNTS["in_flight"] -= 1
-            return
-        try:
-            status, body, headers = answer(req, path)
-        except Reset:
-            sock = self.transport.get_extra_info("socket")
-            try:
-                if sock is not None:
-                    sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.transport.abort()
-            return
         keep = req["headers"].get("connection", "").lower() != "close" and req["version"] == "HTTP/1.1"
         self.transport.write(render(status, body, headers, req["method"] == "HEAD"))
         if not keep or self.closing:
@@ -482,18 +531,136 @@ class Connection(asyncio.Protocol):
         if self.buf:
             self.next_request()
 
+    def reset(self):
+        self.busy = False
+        sock = self.transport.get_extra_info("socket")
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.transport.abort()
+
     def fail(self, status, error):
         self.closing = True
         self.transport.write(render(status, {"error": error}, {"Connection": "close"}))
         self.transport.close()
 
 
+class H2Connection(asyncio.Protocol):
+    """One HTTP/2 connection (ALPN "h2", --http2): its streams are requests,
+    each handed to serve() once its body has come, so they wait out the
+    latency at once. An answer larger than the client's flow-control window
+    is sent as the window opens."""
+
+    def connection_made(self, transport):
+        count_connection("HTTP/2")
+        self.transport = transport
+        self.closing = False
+        # stream id -> {"state": "reading" (its body), "serving" (in serve()),
+        # "sending" (the answer's unsent bytes in "out"), "headers", "body", "out"}
+        self.streams = {}
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
+                                                                         header_encoding="latin-1"))
+        self.conn.initiate_connection()
+        nodelay(transport)
+        self.flush()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def data_received(self, data):
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            self.flush()  # the GOAWAY h2 prepared
+            self.transport.close()
+            return
+        for ev in events:
+            if isinstance(ev, h2.events.RequestReceived):
+                self.streams[ev.stream_id] = {"state": "reading", "headers": ev.headers,
+                                              "body": bytearray(), "out": b""}
+            elif isinstance(ev, h2.events.DataReceived):
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                st = self.streams.get(ev.stream_id)
+                if st is not None and st["state"] == "reading":
+                    st["body"] += ev.data
+                    if len(st["body"]) > MAX_BODY:  # answered at once and not counted, as over HTTP/1.1
+                        self.send(ev.stream_id, False, 413, {"error": "body too large"}, {})
+            elif isinstance(ev, h2.events.StreamEnded):
+                st = self.streams.get(ev.stream_id)
+                if st is not None and st["state"] == "reading":
+                    self.request(ev.stream_id, st)
+            elif isinstance(ev, h2.events.StreamReset):
+                self.streams.pop(ev.stream_id, None)  # the client gave up on it
+            elif isinstance(ev, h2.events.WindowUpdated):
+                for sid, st in list(self.streams.items()):
+                    if st["state"] == "sending" and ev.stream_id in (0, sid):
+                        self.pump(sid, st)
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.closing = True
+        self.flush()
+        self.close_if_idle()
+
+    def request(self, sid, st):
+        headers = {}
+        for name, value in st["headers"]:
+            headers[name.lower()] = value
+        req = {"method": headers.pop(":method", ""), "path": headers.pop(":path", ""),
+               "version": "HTTP/2", "headers": {k: v for k, v in headers.items() if not k.startswith(":")},
+               "body": bytes(st["body"])}
+        st.update(state="serving", headers=None, body=None)
+        serve(req, lambda: not self.transport.is_closing() and self.streams.get(sid) is st,
+              lambda status, body, headers: self.send(sid, req["method"] == "HEAD", status, body, headers),
+              lambda: self.reset(sid))
+
+    def send(self, sid, head_only, status, body, headers):
+        st = self.streams[sid]
+        data, fields = response_fields(status, body, headers)
+        st.update(state="sending", headers=None, body=None, out=b"" if head_only else data)
+        self.conn.send_headers(sid, [(":status", str(status))] + [(k.lower(), v) for k, v in fields],
+                               end_stream=not st["out"])
+        self.pump(sid, st)
+        self.flush()
+        self.close_if_idle()
+
+    def pump(self, sid, st):
+        """Sends what of the answer on stream sid the flow-control windows allow."""
+        while st["out"]:
+            n = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size,
+                    len(st["out"]))
+            if n <= 0:
+                return
+            chunk, st["out"] = st["out"][:n], st["out"][n:]
+            self.conn.send_data(sid, chunk, end_stream=not st["out"])
+        del self.streams[sid]
+
+    def reset(self, sid):
+        del self.streams[sid]
+        self.conn.reset_stream(sid, h2.errors.ErrorCodes.INTERNAL_ERROR)
+        self.flush()
+        self.close_if_idle()
+
+    def close_if_idle(self):
+        if self.closing and not self.streams:
+            self.transport.close()
+
+    def eof_received(self):
+        self.closing = True
+        self.close_if_idle()
+        return True
+
+
 def main(argv):
-    global TOKENS, LATENCY
+    global TOKENS, LATENCY, h2
     tls = None
     cert = key = client_ca = None
+    http2 = False
     i = 1
-    usage = "usage: account_api.py [--tls CERT KEY [--client-ca CA]] [--tokens FILE] [--latency-ms N]\n"
+    usage = ("usage: account_api.py [--tls CERT KEY [--client-ca CA] [--http2]] [--tokens FILE]"
+             " [--latency-ms N]\n")
     try:
         while i < len(argv):
             if argv[i] == "--tls":
@@ -502,6 +669,9 @@ def main(argv):
             elif argv[i] == "--client-ca":
                 client_ca = argv[i + 1]
                 i += 2
+            elif argv[i] == "--http2":
+                http2 = True
+                i += 1
             elif argv[i] == "--tokens":
                 with open(argv[i + 1]) as f:
                     TOKENS = json.load(f)
@@ -514,10 +684,24 @@ def main(argv):
     except (IndexError, ValueError):
         sys.stderr.write(usage)
         return 2
+    if http2 and not cert:
+        sys.stderr.write("account_api.py: --http2 needs --tls (HTTP/2 is negotiated with ALPN)\n" + usage)
+        return 2
+    if http2:
+        try:
+            import h2.config
+            import h2.connection
+            import h2.errors
+            import h2.events
+            import h2.exceptions
+        except ImportError as e:
+            sys.stderr.write("account_api.py: --http2 needs the h2 package (Debian: python3-h2), which %s "
+                             "cannot import: %s\n" % (sys.executable, e))
+            return 2
     if cert:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(cert, key)
-        tls.set_alpn_protocols(["http/1.1"])
+        tls.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
         if client_ca:
             tls.load_verify_locations(client_ca)
             tls.verify_mode = ssl.CERT_REQUIRED
