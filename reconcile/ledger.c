@@ -2,8 +2,11 @@
  * The ledger of a commit's rollout, kept in memory as plain records and
  * saved as a pretty JSON git note. Saving is throttled because a fleet of
  * thousands of tenants would otherwise rewrite a large note thousands of
- * times: a change is saved at once when the last save is FLUSH_MS old, and
- * otherwise by a flusher thread FLUSH_MS after that save. Nothing lost by a
+ * times: a flusher thread saves a change at once when the last save is
+ * FLUSH_MS old, and otherwise FLUSH_MS after that save. The note is written
+ * with the lock dropped, so tenants finishing meanwhile record their results
+ * instead of waiting for git (they stalled a wave of 100 tenants in flight
+ * every FLUSH_MS while the writer held the lock). Nothing lost by a
  * crash in between is beyond what level-triggered resume rebuilds from the
  * accounts' markers and the verify receipts.
  */
@@ -82,6 +85,8 @@ struct fl_ledger {
 	bool dirty;
 	long long last_save_ms;
 	pthread_cond_t wake;             /* the flusher waits on it */
+	pthread_cond_t saved;            /* a save ended: saving went false */
+	bool saving;                     /* a note is being written, the lock dropped */
 	pthread_t flusher;
 	bool flusher_running, stop;
 	struct fl_error save_error;      /* the last failed save of the flusher */
@@ -421,18 +426,31 @@ static int render_text(const struct fl_ledger *l, struct fl_buf *out, struct fl_
 	return rc;
 }
 
-/* Called with the lock held. */
+/*
+ * Called with the lock held, which it drops while git writes the note. One
+ * save at a time: l->repo is not shared between threads, and a later save
+ * must not be overtaken by an earlier one.
+ */
 static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 {
+	while (l->saving)
+		pthread_cond_wait(&l->saved, &l->lock);
 	if (!l->dirty || (!force && mono_ms() - l->last_save_ms < FLUSH_MS))
 		return 0;
 	struct fl_buf text = FL_BUF_INIT;
 	int rc = render_text(l, &text, err);
-	if (!rc)
-		rc = fl_repo_note_write(l->repo, FL_NOTES_REF, &l->commit, text.ptr, text.len, err);
-	fl_buf_release(&text);
-	if (!rc)
+	if (!rc) {
 		l->dirty = false;
+		l->saving = true;
+		pthread_mutex_unlock(&l->lock);
+		rc = fl_repo_note_write(l->repo, FL_NOTES_REF, &l->commit, text.ptr, text.len, err);
+		pthread_mutex_lock(&l->lock);
+		l->saving = false;
+		pthread_cond_broadcast(&l->saved);
+		if (rc)
+			l->dirty = true;
+	}
+	fl_buf_release(&text);
 	/* After a failure too: a failing save is retried a period later, not by every change. */
 	l->last_save_ms = mono_ms();
 	return rc;
@@ -602,6 +620,7 @@ int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_o
 	*out = NULL;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->wake, NULL);
+	pthread_cond_init(&l->saved, NULL);
 	l->commit = *commit;
 	fl_oid_hex(l->revision, commit);
 	if ((rc = fl_repo_open(&l->repo, gitdir, err)) || (rc = load(l, err))) {
@@ -627,7 +646,9 @@ void fl_ledger_free(struct fl_ledger *l)
 	/* Pending changes are saved: best effort, as there is no one left to tell. */
 	if (l->repo) {
 		struct fl_error ignored = FL_ERROR_INIT;
+		pthread_mutex_lock(&l->lock);
 		save(l, true, &ignored);
+		pthread_mutex_unlock(&l->lock);
 	}
 	for (size_t i = 0; i < l->ncontexts; i++) {
 		free(l->contexts[i].name);
@@ -642,6 +663,7 @@ void fl_ledger_free(struct fl_ledger *l)
 	free(l->waves);
 	fl_repo_free(l->repo);
 	pthread_cond_destroy(&l->wake);
+	pthread_cond_destroy(&l->saved);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -663,12 +685,15 @@ int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
 
 /* ---- changes ---- */
 
-/* Ends a change: marks the ledger dirty and saves it if the last save is old enough. */
+/* Ends a change: marks the ledger dirty for the flusher (saved here only without one). */
 static int changed(struct fl_ledger *l, struct fl_error *err)
 {
+	int rc = 0;
 	l->dirty = true;
-	pthread_cond_signal(&l->wake);
-	int rc = save(l, false, err);
+	if (l->flusher_running)
+		pthread_cond_signal(&l->wake);
+	else
+		rc = save(l, false, err);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

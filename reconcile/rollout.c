@@ -34,18 +34,27 @@ struct rollout {
 	pthread_mutex_t lock;            /* guards everything below and the report */
 	pthread_cond_t cond;
 	bool superseded;
-	size_t unreaped;                 /* jobs finished but not yet joined */
 	struct fl_oid *behind;           /* older commits the accounts were at */
 	size_t nbehind, capbehind;
 	size_t status_failures;
 };
 
-struct job {
+/*
+ * One wave's tenants, worked through by a pool of threads that each take
+ * the next tenant themselves. A thread per tenant, started and joined by
+ * the coordinator, left slots empty while it created threads: a wave of 100
+ * tenants in flight on a network driver ran at 87 on average.
+ * The counts are under r->lock; the coordinator copies them into the
+ * report, which only it writes.
+ */
+struct wave_run {
 	struct rollout *r;
-	const struct fl_tenant *tenant;
-	size_t wave;
-	pthread_t thread;
-	bool failed, finished, joined;
+	size_t w;
+	const struct fl_tenant **tenants;
+	size_t n;
+	size_t next, in_flight, done, skipped, failed;
+	size_t finished;                 /* tenants finished so far, for the coordinator */
+	size_t workers;                  /* pool threads still running */
 };
 
 void fl_rollout_report_release(struct fl_rollout_report *report)
@@ -371,20 +380,6 @@ record:
 	return result != FL_RESULT_FAILED;
 }
 
-static void *job_main(void *arg)
-{
-	struct job *j = arg;
-	struct rollout *r = j->r;
-	bool ok = apply_tenant(r, j->tenant, j->wave);
-	pthread_mutex_lock(&r->lock);
-	j->failed = !ok;
-	j->finished = true;
-	r->unreaped++;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
 /* ---- waves ---- */
 
 static bool selected(const struct rollout *r, const struct fl_tenant *t)
@@ -403,74 +398,105 @@ static void progress(struct rollout *r, size_t w)
 		r->opts->progress(r->report, w, r->opts->payload);
 }
 
-/* How many more tenants may start now: strict mode keeps failures within tolerance. */
-static size_t room(const struct fl_wave_report *wr)
-{
-	size_t budget = wr->tolerance + 1 > wr->failed ? wr->tolerance + 1 - wr->failed : 0;
-	size_t cap = wr->parallel < budget ? wr->parallel : budget;
-	return cap > wr->in_flight ? cap - wr->in_flight : 0;
-}
-
-/* Joins finished jobs and counts them; called with the lock held. */
-static void reap(struct rollout *r, struct job *jobs, size_t n, struct fl_wave_report *wr)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct job *j = &jobs[i];
-		if (!j->finished || j->joined)
-			continue;
-		pthread_mutex_unlock(&r->lock);
-		pthread_join(j->thread, NULL);
-		pthread_mutex_lock(&r->lock);
-		j->joined = true;
-		r->unreaped--;
-		wr->in_flight--;
-		if (j->failed)
-			wr->failed++;
-		else if (j->tenant->state == FL_TENANT_SUSPENDED)
-			wr->skipped++;
-		else
-			wr->done++;
-	}
-}
-
-static int start_job(struct job *j, struct fl_wave_report *wr, struct fl_error *err)
-{
-	if (pthread_create(&j->thread, NULL, job_main, j) != 0)
-		return fl_error_set(err, FL_EINTERNAL, "cannot start a thread for tenant '%s'", j->tenant->name);
-	wr->in_flight++;
-	return 0;
-}
-
 static bool cancelled(const struct rollout *r)
 {
 	return r->opts->cancel && *r->opts->cancel;
 }
 
-static int run_wave_jobs(struct rollout *r, size_t w, struct job *jobs, size_t n, struct fl_error *err)
+/* How many more tenants may start now: strict mode keeps failures within tolerance. */
+static size_t room(const struct wave_run *wv)
 {
-	struct fl_wave_report *wr = &r->report->waves[w];
-	size_t next = 0;
-	int rc = 0;
-	char desc[160];
+	const struct fl_wave_report *wr = &wv->r->report->waves[wv->w];
+	size_t budget = wr->tolerance + 1 > wv->failed ? wr->tolerance + 1 - wv->failed : 0;
+	size_t cap = wr->parallel < budget ? wr->parallel : budget;
+	return cap > wv->in_flight ? cap - wv->in_flight : 0;
+}
+
+/* No tenant starts any more: all started, past tolerance, superseded or cancelled. Under r->lock. */
+static bool wave_closed(const struct wave_run *wv)
+{
+	const struct fl_wave_report *wr = &wv->r->report->waves[wv->w];
+	return wv->next == wv->n || wv->failed > wr->tolerance || wv->r->superseded || cancelled(wv->r);
+}
+
+static void *worker_main(void *arg)
+{
+	struct wave_run *wv = arg;
+	struct rollout *r = wv->r;
 	pthread_mutex_lock(&r->lock);
-	while (next < n || wr->in_flight > 0) {
-		bool stop = wr->failed > wr->tolerance || r->superseded || rc || cancelled(r);
-		while (!stop && next < n && room(wr) > 0 && !(rc = start_job(&jobs[next], wr, err)))
-			next++;
-		if (wr->in_flight == 0)
-			break;
-		/* A job may have finished while the lock was dropped below: wait only for news. */
-		while (r->unreaped == 0)
+	while (!wave_closed(wv)) {
+		/* Strict mode: wait for an in-flight tenant to end before taking another. */
+		if (room(wv) == 0) {
 			pthread_cond_wait(&r->cond, &r->lock);
-		reap(r, jobs, n, wr);
+			continue;
+		}
+		const struct fl_tenant *t = wv->tenants[wv->next++];
+		wv->in_flight++;
+		pthread_mutex_unlock(&r->lock);
+		bool ok = apply_tenant(r, t, wv->w);
+		pthread_mutex_lock(&r->lock);
+		wv->in_flight--;
+		if (!ok)
+			wv->failed++;
+		else if (t->state == FL_TENANT_SUSPENDED)
+			wv->skipped++;
+		else
+			wv->done++;
+		wv->finished++;
+		pthread_cond_broadcast(&r->cond);
+	}
+	wv->workers--;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Copies the pool's counts into the report; under r->lock. */
+static void publish(const struct wave_run *wv, struct fl_wave_report *wr)
+{
+	wr->done = wv->done;
+	wr->skipped = wv->skipped;
+	wr->failed = wv->failed;
+	wr->in_flight = wv->in_flight;
+}
+
+/* Starts the pool, then reports each tenant that finishes until the pool has ended. */
+static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
+{
+	struct rollout *r = wv->r;
+	struct fl_wave_report *wr = &r->report->waves[wv->w];
+	size_t cap = wr->parallel < (size_t)wr->tolerance + 1 ? wr->parallel : (size_t)wr->tolerance + 1;
+	size_t nthreads = cap < wv->n ? cap : wv->n, started = 0, seen = 0;
+	pthread_t *threads = fl_calloc(nthreads ? nthreads : 1, sizeof(*threads));
+	char desc[160];
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (; started < nthreads; started++) {
+		if (pthread_create(&threads[started], NULL, worker_main, wv) != 0)
+			break;
+		wv->workers++;
+	}
+	if (nthreads && !started)
+		rc = fl_error_set(err, FL_EINTERNAL, "cannot start a thread for the tenants of wave '%s'",
+				  r->fleet->waves[wv->w].name);
+	while (wv->workers > 0) {
+		while (wv->finished == seen && wv->workers > 0)
+			pthread_cond_wait(&r->cond, &r->lock);
+		seen = wv->finished;
+		publish(wv, wr);
 		describe_running(wr, desc, sizeof(desc));
 		pthread_mutex_unlock(&r->lock);
 		if (!wr->succeeded_before)
-			wave_context(r, w, FL_STATE_PENDING, desc, true);
-		progress(r, w);
+			wave_context(r, wv->w, FL_STATE_PENDING, desc, true);
+		progress(r, wv->w);
 		pthread_mutex_lock(&r->lock);
 	}
+	publish(wv, wr);
 	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
 	return rc;
 }
 
@@ -478,15 +504,15 @@ static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
 {
 	const struct fl_wave *wave = &r->fleet->waves[w];
 	struct fl_wave_report *wr = &r->report->waves[w];
-	struct job *jobs = fl_calloc(r->fleet->ntenants, sizeof(*jobs));
-	size_t n = 0;
+	struct wave_run wv = { .r = r, .w = w };
 	char desc[160];
+	wv.tenants = fl_calloc(r->fleet->ntenants ? r->fleet->ntenants : 1, sizeof(*wv.tenants));
 	for (size_t i = 0; i < r->fleet->ntenants; i++) {
 		const struct fl_tenant *t = &r->fleet->tenants[i];
 		if (t->wave == w && selected(r, t))
-			jobs[n++] = (struct job){ .r = r, .tenant = t, .wave = w };
+			wv.tenants[wv.n++] = t;
 	}
-	wr->total = n;
+	wr->total = wv.n;
 	wr->parallel = fl_amount_resolve(&wave->max_parallel, wave->ntenants, true);
 	wr->tolerance = fl_amount_resolve(&wave->failure_tolerance, wave->ntenants, false);
 	wr->started = true;
@@ -503,8 +529,8 @@ static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	if (!wr->succeeded_before)
 		wave_context(r, w, FL_STATE_PENDING, desc, false);
 	progress(r, w);
-	int rc = run_wave_jobs(r, w, jobs, n, err);
-	free(jobs);
+	int rc = run_wave_jobs(&wv, err);
+	free(wv.tenants);
 	wr->finished = true;
 	return rc;
 }
