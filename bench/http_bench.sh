@@ -112,25 +112,28 @@ import json, sys
 d = json.load(sys.stdin)
 n = sum(len(r["resources"]) for a in d["accounts"].values() for r in a["regions"].values())
 assert len(d["accounts"]) == int(sys.argv[1]) and n == int(sys.argv[1]) * int(sys.argv[2]), "accounts not as expected"
-print(d["requests"])' "$want" "$resources")
+print(d["requests"], d["latency_overshoot_ms"])' "$want" "$resources")
+	overshoot=${requests#* }
+	requests=${requests%% *}
 	stop_server
 }
 
 # One line of the table: NAME, then from wall_s and requests: the bound,
 # the efficiency and the effective parallelism.
 report() { # NAME LATENCY_MS
-	local bound=0 eff=- par=-
+	local bound=0 eff=- par=- late=-
 	if (($2 > 0)); then
+		late=$(printf '%.2f' "$overshoot")
 		bound=$(echo "$requests * $2 / 1000 / $parallel" | bc -l)
 		eff=$(printf '%.1f%%' "$(echo "100 * $bound / $wall_s" | bc -l)")
 		par=$(printf '%.1f' "$(echo "$requests * $2 / 1000 / $wall_s" | bc -l)")
 	fi
-	printf '%-14s %9d %8.1f %8.2f %8.2f %7s %9s\n' "$1" "$requests" \
-		"$(echo "$requests / $tenants" | bc -l)" "$wall_s" "$bound" "$eff" "$par"
+	printf '%-14s %9d %8.1f %8.2f %8.2f %7s %9s %8s\n' "$1" "$requests" \
+		"$(echo "$requests / $tenants" | bc -l)" "$wall_s" "$bound" "$eff" "$par" "$late"
 }
 
 echo "== $tenants accounts x $resources resources, latency $latency ms, max_parallel $parallel, $(nproc) cores"
-printf '%-14s %9s %8s %8s %8s %7s %9s\n' run requests req/ten wall_s bound_s eff parallel
+printf '%-14s %9s %8s %8s %8s %7s %9s %8s\n' run requests req/ten wall_s bound_s eff parallel late_ms
 best=0
 for ((k = 1; k <= runs; k++)); do
 	measure "$latency" apply
