@@ -38,9 +38,10 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void bar(char *out, size_t width, size_t done, size_t total)
+/* A wave with no tenants (not started yet, or none selected) is empty until it has finished. */
+static void bar(char *out, size_t width, size_t done, size_t total, bool finished)
 {
-	size_t fill = total ? done * width / total : width;
+	size_t fill = total ? done * width / total : finished ? width : 0;
 	for (size_t i = 0; i < width; i++)
 		out[i] = i < fill ? '#' : '.';
 	out[width] = '\0';
@@ -51,7 +52,7 @@ static void wave_line(const struct fl_wave_report *w, long long elapsed_ms, bool
 	char b[24] = "";
 	if (with_bar) {
 		b[0] = '[';
-		bar(b + 1, 20, w->started ? w->done + w->skipped + w->failed : 0, w->total);
+		bar(b + 1, 20, w->started ? w->done + w->skipped + w->failed : 0, w->total, w->finished);
 		b[21] = ']';
 		b[22] = ' ';
 		b[23] = '\0';
