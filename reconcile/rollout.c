@@ -767,15 +767,34 @@ out:
 	return rc;
 }
 
+/*
+ * The last wave to run: --through's, and with --tenant (apply --tenant,
+ * drift --fix) no later than the last wave holding a chosen tenant, so that
+ * a gate or bake of a later wave, which none of them is in, does not leave
+ * the rollout waiting.
+ */
 static int through_index(const struct rollout *r, size_t *out, struct fl_error *err)
 {
 	*out = r->fleet->nwaves - 1;
-	if (!r->opts->through)
-		return 0;
-	int i = fl_fleet_wave_index(r->fleet, r->opts->through);
-	if (i < 0)
-		return fl_error_set(err, FL_EUSAGE, "unknown wave '%s'", r->opts->through);
-	*out = (size_t)i;
+	if (r->opts->through) {
+		int i = fl_fleet_wave_index(r->fleet, r->opts->through);
+		if (i < 0)
+			return fl_error_set(err, FL_EUSAGE, "unknown wave '%s'", r->opts->through);
+		*out = (size_t)i;
+	}
+	if (r->partial) {
+		size_t last_chosen = 0;
+		bool any = false;
+		for (size_t i = 0; i < r->fleet->ntenants; i++) {
+			const struct fl_tenant *t = &r->fleet->tenants[i];
+			if (selected(r, t) && (!any || t->wave > last_chosen)) {
+				last_chosen = t->wave;
+				any = true;
+			}
+		}
+		if (any && last_chosen < *out)
+			*out = last_chosen;
+	}
 	return 0;
 }
 

@@ -182,3 +182,23 @@ assert_not_contains "$state" '"seats":30'
 assert_contains "$state2" 'm network vpc {"cidr":"10.0.0.0/16"}'
 run_fl 0 drift --driver "dir:$ACC"
 assert_contains "$OUT" "drift: 0 tenants differ from the commit their accounts record"
+
+# A drifted canary is fixed without waiting on a later wave's gate: at a
+# new commit B rolled out through the canaries only (early not promoted),
+# drift --fix of canary-a runs the canary wave and is done (exit 0), not
+# left waiting on early's promotion, which none of its tenants is behind.
+sed -i 's|10.0.0.0/16|10.1.0.0/16|' release/00-app.yaml
+commit . "a commit B, rolled out to the canaries only"
+B=$(git rev-parse HEAD)
+run_fl 0 apply --driver "dir:$ACC" --through canary
+state3=$ACC/100000000001/us-east-1.state
+grep -q "^marker $B " "$state3" || fail "canary-a should be at B: $(head -2 "$state3")"
+sed -i '/^m network vpc /d' "$state3"
+run_fl 3 drift --driver "dir:$ACC"
+assert_contains "$OUT" "accounts at ${B:0:12}: 2 tenants"
+assert_contains "$OUT" "tenant canary-a (wave canary, account 100000000001)"
+run_fl 0 drift --driver "dir:$ACC" --fix
+assert_contains "$OUT" "fixed at ${B:0:12}: done"
+assert_contains "$state3" 'm network vpc {"cidr":"10.1.0.0/16"}'
+# The gate still holds the rest of the fleet at B.
+run_fl 5 apply --driver "dir:$ACC"
