@@ -482,21 +482,36 @@ static int select_tenants(const struct fl_tenant ***out, size_t *n, const struct
 	return 0;
 }
 
-static unsigned thread_count(const struct fl_plan_opts *opts, const struct fl_driver *driver)
+/*
+ * One planner per core for a CPU-bound driver. An io_bound one (exec, http)
+ * waits on round trips: as many planners as the widest wave may apply at
+ * once, and at least FL_PLAN_IO_THREADS, since the account API is sized
+ * for that many requests in flight; never more than there are tenants.
+ */
+static unsigned thread_count(const struct fl_plan_opts *opts, const struct fl_driver *driver,
+			     const struct fl_fleet *fleet)
 {
 	if (opts->threads)
 		return opts->threads;
-	if (driver->ops->io_bound)
-		return FL_PLAN_IO_THREADS;
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+	if (!driver->ops->io_bound) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+	}
+	unsigned widest = FL_PLAN_IO_THREADS;
+	for (size_t w = 0; w < fleet->nwaves; w++) {
+		unsigned p = fl_amount_resolve(&fleet->waves[w].max_parallel, fleet->waves[w].ntenants, true);
+		widest = p > widest ? p : widest;
+	}
+	if (widest > FL_PLAN_IO_THREADS_MAX)
+		widest = FL_PLAN_IO_THREADS_MAX;
+	return fleet->ntenants && fleet->ntenants < widest ? (unsigned)fleet->ntenants : widest;
 }
 
 int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struct fl_driver *driver,
 		const struct fl_plan_opts *opts, fl_plan_cb cb, void *payload, struct fl_error *err)
 {
 	struct run run;
-	unsigned nthreads = thread_count(opts, driver);
+	unsigned nthreads = thread_count(opts, driver, fleet);
 	pthread_t *threads = NULL;
 	unsigned started = 0;
 	memset(out, 0, sizeof(*out));

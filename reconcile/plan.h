@@ -71,7 +71,7 @@ void fl_tenant_plan_release(struct fl_tenant_plan *tp);
 struct fl_plan_opts {
 	bool prune;                      /* fleet.yaml prune, or --prune */
 	bool refresh;                    /* observe every account, ignoring markers */
-	unsigned threads;                /* 0: one per core, or FL_PLAN_IO_THREADS for an io_bound driver */
+	unsigned threads;                /* 0: one per core; io_bound drivers: the widest wave, 64-256 */
 	/* Tenants to plan by name (NULL: every tenant of the fleet). */
 	const char *const *tenants;
 	size_t ntenants;
@@ -79,6 +79,7 @@ struct fl_plan_opts {
 
 /* Tenants planned at once through a driver that waits on the network. */
 #define FL_PLAN_IO_THREADS 64
+#define FL_PLAN_IO_THREADS_MAX 256
 
 struct fl_plan_summary {
 	size_t tenants;                  /* planned */

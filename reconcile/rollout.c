@@ -705,25 +705,10 @@ static void report_removed(struct rollout *r)
 }
 
 /* As many planners as the widest wave will apply at once, for drivers that wait on I/O. */
-static unsigned plan_threads(const struct rollout *r)
-{
-	unsigned widest = 0;
-	if (!r->driver->ops->io_bound)
-		return 0;
-	for (size_t w = 0; w < r->fleet->nwaves; w++) {
-		unsigned p = fl_amount_resolve(&r->fleet->waves[w].max_parallel, r->fleet->waves[w].ntenants, true);
-		widest = p > widest ? p : widest;
-	}
-	widest = widest < FL_PLAN_IO_THREADS ? FL_PLAN_IO_THREADS : widest;
-	return widest > 256 ? 256 : widest;
-}
-
 static int plan_all(struct rollout *r, struct fl_error *err)
 {
-	struct fl_plan_opts popts = r->popts;
-	popts.threads = plan_threads(r);
 	struct fl_buf desc = FL_BUF_INIT;
-	int rc = fl_plan_run(&r->report->plan, r->fleet, r->driver, &popts, NULL, NULL, err);
+	int rc = fl_plan_run(&r->report->plan, r->fleet, r->driver, &r->popts, NULL, NULL, err);
 	if (rc)
 		return rc;
 	bool mass = !r->opts->allow_mass_delete && fl_plan_mass_delete(&r->report->plan, r->fleet->max_delete_percent);
