@@ -738,7 +738,10 @@ def main(argv):
 
         # Only a pipe, socket or terminal tells of its end; /dev/null or a file would
         # read as ended at once under select(). Without one, SIGTERM stops us.
-        mode = os.fstat(0).st_mode
+        try:
+            mode = os.fstat(0).st_mode
+        except OSError:
+            mode = 0  # standard input closed
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(0):
             loop.add_reader(0, stdin_closed)
         loop.add_signal_handler(signal.SIGTERM, lambda: done.done() or done.set_result(None))
