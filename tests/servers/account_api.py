@@ -665,6 +665,15 @@ class H2Connection(asyncio.Protocol):
 
 def main(argv):
     global TOKENS, LATENCY, h2
+    # Only a pipe, socket or terminal tells of its end; /dev/null or a file
+    # would read as ended at once under select(). Without one, SIGTERM stops
+    # us. Asked before the event loop opens anything: with standard input
+    # closed, its own descriptors would take the number 0.
+    try:
+        mode = os.fstat(0).st_mode
+    except OSError:
+        mode = 0
+    watch_stdin = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(0)
     tls = None
     cert = key = client_ca = None
     http2 = False
@@ -736,13 +745,7 @@ def main(argv):
                 loop.remove_reader(0)
                 done.set_result(None)
 
-        # Only a pipe, socket or terminal tells of its end; /dev/null or a file would
-        # read as ended at once under select(). Without one, SIGTERM stops us.
-        try:
-            mode = os.fstat(0).st_mode
-        except OSError:
-            mode = 0  # standard input closed
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(0):
+        if watch_stdin:
             loop.add_reader(0, stdin_closed)
         loop.add_signal_handler(signal.SIGTERM, lambda: done.done() or done.set_result(None))
         await done
