@@ -643,40 +643,15 @@ static bool engine_start(CURLM *multi, struct xfer *x)
 /*
  * Single requests reuse their thread's multi handle, and with it its open
  * connections: a driver thread that talks to one account API keeps one
- * connection instead of a handshake per request. When the thread ends, its
- * handle waits among the idle ones for the next thread, connections and
- * all: a rollout's planners end just before its wave's threads start, and
- * each of those would otherwise open its connection anew (100 handshakes
- * at once against one account API at the start of every wave). A handle is
- * used by one thread at a time, as libcurl requires.
+ * connection instead of a handshake per request. The handle goes with the
+ * thread (the key's destructor).
  */
-#define IDLE_MULTI_MAX 256
-
 static pthread_key_t thread_multi_key;
 static pthread_once_t thread_multi_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
-static CURLM *idle_multi[IDLE_MULTI_MAX];
-static size_t nidle;
 
 static void thread_multi_free(void *multi)
 {
-	pthread_mutex_lock(&idle_lock);
-	bool kept = nidle < IDLE_MULTI_MAX;
-	if (kept)
-		idle_multi[nidle++] = multi;
-	pthread_mutex_unlock(&idle_lock);
-	if (!kept)
-		fl_curl.multi_cleanup(multi);
-}
-
-static CURLM *idle_multi_take(void)
-{
-	CURLM *multi = NULL;
-	pthread_mutex_lock(&idle_lock);
-	if (nidle)
-		multi = idle_multi[--nidle];
-	pthread_mutex_unlock(&idle_lock);
-	return multi ? multi : fl_curl.multi_init();
+	fl_curl.multi_cleanup(multi);
 }
 
 static void thread_multi_init(void)
@@ -688,8 +663,8 @@ static CURLM *thread_multi(void)
 {
 	pthread_once(&thread_multi_once, thread_multi_init);
 	CURLM *multi = pthread_getspecific(thread_multi_key);
-	if (!multi && (multi = idle_multi_take()) && pthread_setspecific(thread_multi_key, multi) != 0) {
-		thread_multi_free(multi);
+	if (!multi && (multi = fl_curl.multi_init()) && pthread_setspecific(thread_multi_key, multi) != 0) {
+		fl_curl.multi_cleanup(multi);
 		multi = NULL;
 	}
 	return multi;
