@@ -107,14 +107,14 @@ measure() { # LATENCY_MS COMMAND
 	t1=$(date +%s.%N)
 	wall_s=$(echo "$t1 - $t0" | bc -l)
 	[[ $2 == apply ]] || want=0
-	requests=$(curl -sS "http://127.0.0.1:$port/_state" | python3 -c '
+	local counts
+	counts=$(curl -sS "http://127.0.0.1:$port/_state" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 n = sum(len(r["resources"]) for a in d["accounts"].values() for r in a["regions"].values())
 assert len(d["accounts"]) == int(sys.argv[1]) and n == int(sys.argv[1]) * int(sys.argv[2]), "accounts not as expected"
 print(d["requests"], d["latency_overshoot_ms"])' "$want" "$resources")
-	overshoot=${requests#* }
-	requests=${requests%% *}
+	read -r requests overshoot <<<"$counts"
 	stop_server
 }
 

@@ -486,7 +486,7 @@ static int select_tenants(const struct fl_tenant ***out, size_t *n, const struct
  * One planner per core for a CPU-bound driver. An io_bound one (exec, http)
  * waits on round trips: as many planners as the widest wave may apply at
  * once, and at least FL_PLAN_IO_THREADS, since the account API is sized
- * for that many requests in flight; never more than there are tenants.
+ * for that many requests in flight. fl_plan_run caps it by the tenants.
  */
 static unsigned thread_count(const struct fl_plan_opts *opts, const struct fl_driver *driver,
 			     const struct fl_fleet *fleet)
@@ -502,9 +502,7 @@ static unsigned thread_count(const struct fl_plan_opts *opts, const struct fl_dr
 		unsigned p = fl_amount_resolve(&fleet->waves[w].max_parallel, fleet->waves[w].ntenants, true);
 		widest = p > widest ? p : widest;
 	}
-	if (widest > FL_PLAN_IO_THREADS_MAX)
-		widest = FL_PLAN_IO_THREADS_MAX;
-	return fleet->ntenants && fleet->ntenants < widest ? (unsigned)fleet->ntenants : widest;
+	return widest > FL_PLAN_IO_THREADS_MAX ? FL_PLAN_IO_THREADS_MAX : widest;
 }
 
 int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struct fl_driver *driver,
@@ -519,6 +517,9 @@ int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struc
 	int rc = select_tenants(&run.tenants, &run.n, fleet, opts, err);
 	if (rc)
 		return rc;
+	/* No more planners, and no larger a window, than tenants to plan (plan --tenant: one). */
+	if (run.n && run.n < nthreads)
+		nthreads = (unsigned)run.n;
 	run.fleet = fleet;
 	run.driver = driver;
 	run.opts = opts;

@@ -53,7 +53,6 @@ struct wave_run {
 	const struct fl_tenant **tenants;
 	size_t n;
 	size_t next, in_flight, done, skipped, failed;
-	size_t finished;                 /* tenants finished so far, for the coordinator */
 	size_t workers;                  /* pool threads still running */
 };
 
@@ -403,13 +402,23 @@ static bool cancelled(const struct rollout *r)
 	return r->opts->cancel && *r->opts->cancel;
 }
 
-/* How many more tenants may start now: strict mode keeps failures within tolerance. */
+/* Most tenants in flight: max_parallel, and strict mode's tolerance + 1 - failures so far. */
+static size_t flight_cap(const struct fl_wave_report *wr, size_t failed)
+{
+	size_t budget = wr->tolerance + 1 > failed ? wr->tolerance + 1 - failed : 0;
+	return wr->parallel < budget ? wr->parallel : budget;
+}
+
+/* How many more tenants may start now. Under r->lock. */
 static size_t room(const struct wave_run *wv)
 {
-	const struct fl_wave_report *wr = &wv->r->report->waves[wv->w];
-	size_t budget = wr->tolerance + 1 > wv->failed ? wr->tolerance + 1 - wv->failed : 0;
-	size_t cap = wr->parallel < budget ? wr->parallel : budget;
+	size_t cap = flight_cap(&wv->r->report->waves[wv->w], wv->failed);
 	return cap > wv->in_flight ? cap - wv->in_flight : 0;
+}
+
+static size_t ended(const struct wave_run *wv)
+{
+	return wv->done + wv->skipped + wv->failed;
 }
 
 /* No tenant starts any more: all started, past tolerance, superseded or cancelled. Under r->lock. */
@@ -442,7 +451,6 @@ static void *worker_main(void *arg)
 			wv->skipped++;
 		else
 			wv->done++;
-		wv->finished++;
 		pthread_cond_broadcast(&r->cond);
 	}
 	wv->workers--;
@@ -465,7 +473,7 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 {
 	struct rollout *r = wv->r;
 	struct fl_wave_report *wr = &r->report->waves[wv->w];
-	size_t cap = wr->parallel < (size_t)wr->tolerance + 1 ? wr->parallel : (size_t)wr->tolerance + 1;
+	size_t cap = flight_cap(wr, 0);
 	size_t nthreads = cap < wv->n ? cap : wv->n, started = 0, seen = 0;
 	pthread_t *threads = fl_calloc(nthreads ? nthreads : 1, sizeof(*threads));
 	char desc[160];
@@ -481,9 +489,9 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 		rc = fl_error_set(err, FL_EINTERNAL, "cannot start a thread for the tenants of wave '%s'",
 				  r->fleet->waves[wv->w].name);
 	while (wv->workers > 0) {
-		while (wv->finished == seen && wv->workers > 0)
+		while (ended(wv) == seen && wv->workers > 0)
 			pthread_cond_wait(&r->cond, &r->lock);
-		seen = wv->finished;
+		seen = ended(wv);
 		publish(wv, wr);
 		describe_running(wr, desc, sizeof(desc));
 		pthread_mutex_unlock(&r->lock);
@@ -704,7 +712,6 @@ static void report_removed(struct rollout *r)
 	}
 }
 
-/* As many planners as the widest wave will apply at once, for drivers that wait on I/O. */
 static int plan_all(struct rollout *r, struct fl_error *err)
 {
 	struct fl_buf desc = FL_BUF_INIT;
