@@ -63,8 +63,8 @@ static void wave_line(const struct fl_wave_report *w, long long elapsed_ms, bool
 		snprintf(out, cap, "%-10s %s%s: %s (%llds)", w->name, b, fl_state_name(w->state), w->description,
 			 elapsed_ms / 1000);
 	else
-		snprintf(out, cap, "%-10s %s%zu/%zu done, %zu failed, %zu in flight (%llds)", w->name, b,
-			 w->done + w->skipped, w->total, w->failed, w->in_flight, elapsed_ms / 1000);
+		snprintf(out, cap, "%-10s %s%zu/%zu done, %zu suspended, %zu failed, %zu in flight (%llds)", w->name,
+			 b, w->done, w->total, w->skipped, w->failed, w->in_flight, elapsed_ms / 1000);
 }
 
 static void on_progress(const struct fl_rollout_report *report, size_t wave, void *payload)
@@ -133,15 +133,20 @@ static void print_json(const struct fl_rollout_report *r, const char *revision)
 	struct fl_buf b = FL_BUF_INIT;
 	fl_buf_puts(&b, "{\"outcome\":");
 	fl_json_put_str(&b, outcome_name(r->outcome), strlen(outcome_name(r->outcome)));
+	if (r->held_by[0]) {
+		fl_buf_puts(&b, ",\"held_by\":");
+		fl_json_put_str(&b, r->held_by, strlen(r->held_by));
+	}
 	fl_buf_printf(&b, ",\"revision\":\"%s\",\"status_failures\":%zu,\"waves\":[", revision, r->status_failures);
 	for (size_t w = 0; w < r->nwaves; w++) {
 		const struct fl_wave_report *wr = &r->waves[w];
 		fl_buf_puts(&b, w ? ",{\"description\":" : "{\"description\":");
 		fl_json_put_str(&b, wr->description, strlen(wr->description));
-		fl_buf_printf(&b, ",\"done\":%zu,\"failed\":%zu,\"name\":", wr->done + wr->skipped, wr->failed);
+		fl_buf_printf(&b, ",\"done\":%zu,\"failed\":%zu,\"name\":", wr->done, wr->failed);
 		fl_json_put_str(&b, wr->name, strlen(wr->name));
-		fl_buf_printf(&b, ",\"started\":%s,\"state\":\"%s\",\"total\":%zu}", wr->started ? "true" : "false",
-			      wr->description[0] ? fl_state_name(wr->state) : "none", wr->total);
+		fl_buf_printf(&b, ",\"started\":%s,\"state\":\"%s\",\"suspended\":%zu,\"total\":%zu}",
+			      wr->started ? "true" : "false", wr->description[0] ? fl_state_name(wr->state) : "none",
+			      wr->skipped, wr->total);
 	}
 	fl_buf_puts(&b, "]}\n");
 	fputs(b.ptr, stdout);
@@ -162,6 +167,8 @@ static void print_summary(const struct fl_rollout_report *r)
 			   : r->outcome == FL_ROLLOUT_CANCELLED ? "rollout stopped by a signal after in-flight tenants finished"
 								 : "rollout refused by the mass-delete guard (--allow-mass-delete overrides)";
 	printf("%s\n", what);
+	if (r->held_by[0])
+		printf("%s\n", r->held_by);
 	if (r->superseded_by[0])
 		printf("accounts are already at %.12s\n", r->superseded_by);
 }
@@ -254,6 +261,8 @@ int cmd_apply(int argc, char **argv)
 		.prune = prune, .allow_mass_delete = mass, .wait = wait, .self_exe = self, .log = &log,
 		.statuses = &statuses, .progress = on_progress, .payload = &p, .cancel = fl_stop_flag(),
 	};
+	/* SIGTERM (a CI job cancelled) or SIGINT: in-flight tenants finish, statuses are written. */
+	fl_stop_on_signals();
 	if (!p.json)
 		printf("Rolling out %s of fleet %s\n", s.fleet->revision, s.fleet->name);
 	if (fl_rollout_run(&report, s.repo, s.fleet, &driver, ledger, &ropts, &err)) {

@@ -33,6 +33,7 @@ struct drift {
 	struct fl_plan_writer w;
 	struct group *current;
 	size_t drifted;
+	size_t unmanaged, unmanaged_tenants;   /* reported, never fixed: flotilla did not create them */
 };
 
 static void add_name(struct fl_opt_list *l, const char *name)
@@ -67,20 +68,30 @@ static void group_tenants(struct drift *d, const struct fl_fleet *fleet, struct 
 	}
 }
 
+static void print_tenant(struct drift *d, const struct fl_tenant_plan *tp)
+{
+	struct fl_buf out = FL_BUF_INIT;
+	fl_plan_write_tenant(&out, &d->w, tp);
+	fputs(out.ptr, stdout);
+	fl_buf_release(&out);
+}
+
 static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
 {
 	struct drift *d = payload;
-	struct fl_buf out = FL_BUF_INIT;
-	if (tp->outcome != FL_TENANT_CHANGES && tp->outcome != FL_TENANT_FAILED)
+	d->unmanaged += tp->unmanaged;
+	d->unmanaged_tenants += tp->unmanaged > 0;
+	if (tp->outcome != FL_TENANT_CHANGES && tp->outcome != FL_TENANT_FAILED) {
+		if (tp->unmanaged)
+			print_tenant(d, tp);
 		return 0;
+	}
 	d->drifted++;
 	/* The group's own copy of the name: the plan's fleet is gone before --fix runs. */
 	for (size_t i = 0; i < d->current->names.len; i++)
 		if (strcmp(d->current->names.items[i], tp->tenant->name) == 0)
 			add_name(&d->current->drifted, d->current->names.items[i]);
-	fl_plan_write_tenant(&out, &d->w, tp);
-	fputs(out.ptr, stdout);
-	fl_buf_release(&out);
+	print_tenant(d, tp);
 	return 0;
 }
 
@@ -118,7 +129,8 @@ static int fix_group(struct group *g, const char *repo, struct fl_driver *driver
 	if (rc)
 		return rc;
 	struct fl_rollout_opts ropts = { .tenants = g->drifted.items, .ntenants = g->drifted.len, .refresh = true,
-					 .self_exe = self };
+					 .self_exe = self, .cancel = fl_stop_flag() };
+	fl_stop_on_signals();
 	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
 	    fl_rollout_run(&report, s.repo, s.fleet, driver, ledger, &ropts, &err)) {
 		fl_print_error(&err);
@@ -126,6 +138,8 @@ static int fix_group(struct group *g, const char *repo, struct fl_driver *driver
 	} else {
 		printf("fixed at %.12s: %s\n", g->revision,
 		       report.outcome == FL_ROLLOUT_DONE ? "done" : "not finished (see flotilla status)");
+		if (report.held_by[0])
+			printf("%s\n", report.held_by);
 		rc = report.outcome == FL_ROLLOUT_DONE ? FL_EXIT_OK : report.outcome == FL_ROLLOUT_WAITING ? FL_EXIT_WAITING : FL_EXIT_HALTED;
 	}
 	fl_rollout_report_release(&report);
@@ -176,6 +190,10 @@ int cmd_drift(int argc, char **argv)
 		goto out;
 	printf("drift: %zu tenant%s from the commit %s\n", d.drifted, d.drifted == 1 ? " differs" : "s differ",
 	       d.drifted == 1 ? "its account records" : "their accounts record");
+	/* Like an orphaned resource in Argo CD: a warning, not drift; --fix leaves it. */
+	if (d.unmanaged)
+		printf("unmanaged: %zu resource%s in %zu tenant%s not created by flotilla, left alone\n", d.unmanaged,
+		       d.unmanaged == 1 ? "" : "s", d.unmanaged_tenants, d.unmanaged_tenants == 1 ? "" : "s");
 	if (!fix) {
 		rc = d.drifted ? FL_EXIT_CHANGES : FL_EXIT_OK;
 		goto out;

@@ -198,6 +198,28 @@ static int plan_desired(struct plan_scratch *s, struct fl_tenant_plan *tp, struc
 	return 0;
 }
 
+/*
+ * Resources someone else put in the account: only what flotilla created
+ * may be deleted (SPEC 3), so these are reported and left alone.
+ */
+static void plan_unmanaged(struct plan_scratch *s, struct fl_tenant_plan *tp, struct fl_region_plan *rp)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->obs.len; i++)
+		n += !s->obs.items[i].managed && !rendered_has(&s->render, i, &s->obs.items[i]);
+	if (!n)
+		return;
+	rp->unmanaged = fl_arena_calloc(&tp->arena, n, sizeof(*rp->unmanaged));
+	for (size_t i = 0; i < s->obs.len; i++) {
+		const struct fl_observed_res *o = &s->obs.items[i];
+		if (o->managed || rendered_has(&s->render, i, o))
+			continue;
+		rp->unmanaged[rp->nunmanaged++] = (struct fl_res_key){ fl_arena_strdup(&tp->arena, o->kind),
+								       fl_arena_strdup(&tp->arena, o->name) };
+	}
+	tp->unmanaged += n;
+}
+
 /* Deletes, in reverse order, of managed resources the release no longer has. */
 static void plan_deletes(struct plan_scratch *s, struct fl_tenant_plan *tp, struct fl_region_plan *rp,
 			 bool prune)
@@ -238,6 +260,7 @@ static int plan_region(struct plan_scratch *s, struct fl_tenant_plan *tp, struct
 	if ((rc = plan_desired(s, tp, rp, tenant_hash, err)))
 		return rc;
 	plan_deletes(s, tp, rp, prune);
+	plan_unmanaged(s, tp, rp);
 	rp->nchanges = s->nchanges;
 	rp->changes = fl_arena_calloc(&tp->arena, s->nchanges, sizeof(*rp->changes));
 	if (s->nchanges)
@@ -291,34 +314,59 @@ out:
 	return rc;
 }
 
+static int identity_in(struct fl_buf *account, struct fl_driver *driver, const struct fl_tenant *tenant,
+		       bool *found, struct fl_error *err)
+{
+	*found = false;
+	fl_buf_clear(account);
+	int rc = driver->ops->identity(driver->self, tenant, account, found, err);
+	if (rc || !*found)
+		return rc;
+	if (strcmp(account->ptr, tenant->account) != 0)
+		return fl_error_set(err, FL_EIDENTITY,
+				    "the account reports id '%s', but the manifest names '%s': nothing is written",
+				    account->ptr, tenant->account);
+	return 0;
+}
+
+int fl_tenant_identity(bool *found, struct fl_driver *driver, const struct fl_tenant *tenant,
+		       struct fl_error *err)
+{
+	struct fl_buf account = FL_BUF_INIT;
+	int rc = identity_in(&account, driver, tenant, found, err);
+	fl_buf_release(&account);
+	return rc;
+}
+
 static int check_identity(struct plan_scratch *s, struct fl_tenant_plan *tp, struct fl_driver *driver,
 			  struct fl_error *err)
 {
 	bool found = false;
-	fl_buf_clear(&s->account);
-	int rc = driver->ops->identity(driver->self, tp->tenant, &s->account, &found, err);
-	if (rc)
-		return rc;
-	if (!found) {
-		tp->bootstrap = true;
-		return 0;
-	}
-	if (strcmp(s->account.ptr, tp->tenant->account) != 0)
-		return fl_error_set(err, FL_EIDENTITY,
-				    "the account reports id '%s', but the manifest names '%s': nothing is written",
-				    s->account.ptr, tp->tenant->account);
-	return 0;
+	int rc = identity_in(&s->account, driver, tp->tenant, &found, err);
+	tp->bootstrap = !rc && !found;
+	return rc;
 }
 
+/*
+ * True when the identity still has to be checked; false when the caller
+ * checked it already (known), whose finding of a missing account is kept.
+ */
+static bool identity_unchecked(struct fl_tenant_plan *tp, const struct fl_known_markers *known)
+{
+	if (!known || !known->identity_checked)
+		return true;
+	tp->bootstrap = !known->account_found;
+	return false;
+}
+
+/* After check_identity: renders, observes and diffs every region. */
 static int plan_tenant_full(struct plan_scratch *s, struct fl_tenant_plan *tp, const struct fl_fleet *fleet,
 			    struct fl_driver *driver, const struct fl_plan_opts *opts, struct fl_error *err)
 {
 	const struct fl_tenant *tenant = tp->tenant;
 	bool decommission = tenant->state == FL_TENANT_DECOMMISSIONED;
 	struct fl_hasher h;
-	int rc = check_identity(s, tp, driver, err);
-	if (rc)
-		return rc;
+	int rc = 0;
 	if (decommission && tp->bootstrap) {
 		tp->bootstrap = false; /* no account, nothing to delete */
 		return 0;
@@ -348,7 +396,10 @@ static void plan_tenant_with(struct plan_scratch *s, struct fl_tenant_plan *tp, 
 	fl_inputs_fp(&tp->inputs_fp, fleet, tenant);
 	if (tenant->state == FL_TENANT_SUSPENDED) {
 		tp->outcome = FL_TENANT_SKIPPED;
-	} else if (tenant->state == FL_TENANT_ACTIVE && !opts->refresh &&
+	} else if (identity_unchecked(tp, known) && check_identity(s, tp, driver, &tp->error)) {
+		/* First, converged or not: a marker in the wrong account proves nothing. */
+		tp->outcome = FL_TENANT_FAILED;
+	} else if (tenant->state == FL_TENANT_ACTIVE && !opts->refresh && !tp->bootstrap &&
 		   converged_by_markers(tp, driver, tenant, known)) {
 		tp->outcome = FL_TENANT_CONVERGED;
 		tp->from_marker = true;
@@ -407,10 +458,12 @@ static void count(struct fl_plan_summary *sum, const struct fl_tenant_plan *tp)
 	sum->tenants++;
 	sum->tenants_changed += tp->outcome == FL_TENANT_CHANGES;
 	sum->tenants_failed += tp->outcome == FL_TENANT_FAILED;
+	sum->tenants_suspended += tp->outcome == FL_TENANT_SKIPPED;
 	sum->creates += tp->creates;
 	sum->updates += tp->updates;
 	sum->deletes += tp->deletes;
 	sum->withheld += tp->withheld;
+	sum->unmanaged += tp->unmanaged;
 	sum->resources += tp->resources;
 	sum->observed += tp->observed;
 }

@@ -40,6 +40,8 @@ struct fl_region_plan {
 	size_t nchanges;
 	size_t withheld;                 /* deletes not planned because prune is off */
 	size_t unchanged;                /* desired resources already in place */
+	struct fl_res_key *unmanaged;    /* in the account, not created by flotilla: reported, left alone */
+	size_t nunmanaged;
 };
 
 enum fl_tenant_outcome {
@@ -57,6 +59,7 @@ struct fl_tenant_plan {
 	struct fl_region_plan *regions;
 	size_t nregions;
 	size_t creates, updates, deletes, withheld;
+	size_t unmanaged;                /* resources flotilla did not create, all regions */
 	size_t resources;                /* desired resources, all regions */
 	size_t observed;                 /* managed resources the account holds now */
 	struct fl_fp tenant_fp;          /* over the rendered resources; zero if from_marker */
@@ -85,7 +88,9 @@ struct fl_plan_summary {
 	size_t tenants;                  /* planned */
 	size_t tenants_changed;
 	size_t tenants_failed;
+	size_t tenants_suspended;        /* left as they are: neither converged nor changed */
 	size_t creates, updates, deletes, withheld;
+	size_t unmanaged;                /* resources the accounts hold that flotilla did not create */
 	size_t resources;                /* desired, over planned tenants */
 	size_t observed;                 /* managed resources the accounts hold now */
 };
@@ -112,12 +117,25 @@ void fl_plan_tenant(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, str
 /*
  * The markers of a tenant's regions, in tenant->regions order, as a caller
  * that needed them first has just read them: found[i] false for a region
- * with no marker, or one that could not be read.
+ * with no marker, or one that could not be read. The caller may have
+ * checked the identity too (identity_checked), so the plan does not ask
+ * the driver again.
  */
 struct fl_known_markers {
 	const struct fl_marker *m;
 	const bool *found;
+	bool identity_checked;           /* the account reported the manifest's id already */
+	bool account_found;              /* with identity_checked: false when the account does not exist */
 };
+
+/*
+ * The identity check of SPEC 4: the account must report the id the
+ * manifest names. 0 with *found false when the account does not exist yet;
+ * FL_EIDENTITY naming both ids on a mismatch; the driver's code when it
+ * cannot tell.
+ */
+int fl_tenant_identity(bool *found, struct fl_driver *driver, const struct fl_tenant *tenant,
+		       struct fl_error *err);
 
 /* fl_plan_tenant without reading the markers again: a request per region saved. */
 void fl_plan_tenant_known(struct fl_tenant_plan *tp, const struct fl_fleet *fleet, struct fl_driver *driver,

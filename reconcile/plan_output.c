@@ -41,6 +41,11 @@ static const char *outcome_name(enum fl_tenant_outcome o)
 
 static const char op_sign[] = { '+', '~', '-' };
 
+static bool region_shown(const struct fl_region_plan *rp)
+{
+	return rp->nchanges || rp->withheld || rp->nunmanaged;
+}
+
 static const char *op_color(const struct fl_plan_writer *w, enum fl_op op)
 {
 	if (!w->color)
@@ -51,13 +56,17 @@ static const char *op_color(const struct fl_plan_writer *w, enum fl_op op)
 void fl_plan_describe(struct fl_buf *out, const struct fl_plan_summary *s)
 {
 	if (s->tenants_changed == 0 && s->tenants_failed == 0) {
-		fl_buf_printf(out, "no changes: %zu tenant%s converged", s->tenants, s->tenants == 1 ? "" : "s");
-		return;
+		size_t converged = s->tenants - s->tenants_suspended;
+		fl_buf_printf(out, "no changes: %zu tenant%s converged", converged, converged == 1 ? "" : "s");
+	} else {
+		fl_buf_printf(out, "%zu tenant%s change: +%zu ~%zu -%zu", s->tenants_changed,
+			      s->tenants_changed == 1 ? "" : "s", s->creates, s->updates, s->deletes);
+		if (s->tenants_failed)
+			fl_buf_printf(out, ", %zu failed", s->tenants_failed);
 	}
-	fl_buf_printf(out, "%zu tenant%s change: +%zu ~%zu -%zu", s->tenants_changed,
-		      s->tenants_changed == 1 ? "" : "s", s->creates, s->updates, s->deletes);
-	if (s->tenants_failed)
-		fl_buf_printf(out, ", %zu failed", s->tenants_failed);
+	/* A suspended tenant is left as it is: counting it as converged would claim what nobody checked. */
+	if (s->tenants_suspended)
+		fl_buf_printf(out, ", %zu suspended", s->tenants_suspended);
 }
 
 /* ---- text ---- */
@@ -86,7 +95,7 @@ static void text_tenant(struct fl_buf *out, struct fl_plan_writer *w, const stru
 	fl_buf_puts(out, tp->bootstrap ? " [new account: bootstrap]\n" : "\n");
 	for (size_t r = 0; r < tp->nregions; r++) {
 		const struct fl_region_plan *rp = &tp->regions[r];
-		if (!rp->nchanges && !rp->withheld)
+		if (!region_shown(rp))
 			continue;
 		fl_buf_printf(out, "  region %s%s\n", rp->region, rp->in_manifest ? "" : " (not in the manifest)");
 		for (size_t i = 0; i < rp->nchanges; i++) {
@@ -98,6 +107,9 @@ static void text_tenant(struct fl_buf *out, struct fl_plan_writer *w, const stru
 		if (rp->withheld)
 			fl_buf_printf(out, "    (%zu resource%s left the release; --prune deletes them)\n",
 				      rp->withheld, rp->withheld == 1 ? "" : "s");
+		for (size_t i = 0; i < rp->nunmanaged; i++)
+			fl_buf_printf(out, "    ? %s/%s (unmanaged: not created by flotilla, left alone)\n",
+				      rp->unmanaged[i].kind, rp->unmanaged[i].name);
 	}
 }
 
@@ -169,7 +181,15 @@ static void json_region(struct fl_buf *out, const struct fl_region_plan *rp)
 	}
 	fl_buf_printf(out, "],\"in_manifest\":%s,", rp->in_manifest ? "true" : "false");
 	json_str_field(out, "region", rp->region);
-	fl_buf_printf(out, ",\"withheld_deletes\":%zu}", rp->withheld);
+	fl_buf_puts(out, ",\"unmanaged\":[");
+	for (size_t i = 0; i < rp->nunmanaged; i++) {
+		fl_buf_puts(out, i ? ",{" : "{");
+		json_str_field(out, "kind", rp->unmanaged[i].kind);
+		fl_buf_putc(out, ',');
+		json_str_field(out, "name", rp->unmanaged[i].name);
+		fl_buf_putc(out, '}');
+	}
+	fl_buf_printf(out, "],\"withheld_deletes\":%zu}", rp->withheld);
 }
 
 static void json_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct fl_tenant_plan *tp)
@@ -189,14 +209,14 @@ static void json_tenant(struct fl_buf *out, struct fl_plan_writer *w, const stru
 	size_t n = 0;
 	for (size_t r = 0; r < tp->nregions; r++) {
 		const struct fl_region_plan *rp = &tp->regions[r];
-		if (!rp->nchanges && !rp->withheld)
+		if (!region_shown(rp))
 			continue;
 		if (n++)
 			fl_buf_putc(out, ',');
 		json_region(out, rp);
 	}
-	fl_buf_printf(out, "],\"summary\":{\"creates\":%zu,\"deletes\":%zu,\"updates\":%zu},", tp->creates,
-		      tp->deletes, tp->updates);
+	fl_buf_printf(out, "],\"summary\":{\"creates\":%zu,\"deletes\":%zu,\"unmanaged\":%zu,\"updates\":%zu},",
+		      tp->creates, tp->deletes, tp->unmanaged, tp->updates);
 	json_str_field(out, "wave", wave_name(w, t));
 	fl_buf_putc(out, '}');
 }
@@ -226,6 +246,9 @@ static void md_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct
 					      c->diff[d].old_json ? c->diff[d].old_json : "(absent)",
 					      c->diff[d].new_json ? c->diff[d].new_json : "(absent)");
 		}
+		for (size_t i = 0; i < rp->nunmanaged; i++)
+			fl_buf_printf(out, "? %s %s/%s (unmanaged, left alone)\n", rp->region, rp->unmanaged[i].kind,
+				      rp->unmanaged[i].name);
 	}
 	fl_buf_puts(out, "```\n\n</details>\n");
 }
@@ -262,7 +285,7 @@ void fl_plan_write_begin(struct fl_buf *out, struct fl_plan_writer *w)
 
 void fl_plan_write_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct fl_tenant_plan *tp)
 {
-	if (tp->outcome == FL_TENANT_CONVERGED || tp->outcome == FL_TENANT_SKIPPED)
+	if ((tp->outcome == FL_TENANT_CONVERGED && !tp->unmanaged) || tp->outcome == FL_TENANT_SKIPPED)
 		return;
 	if (w->format == FL_FORMAT_JSON)
 		json_tenant(out, w, tp);
@@ -280,9 +303,10 @@ void fl_plan_write_end(struct fl_buf *out, struct fl_plan_writer *w, const struc
 		fl_buf_printf(out,
 			      "\n],\"summary\":{\"creates\":%zu,\"deletes\":%zu,\"mass_delete\":%s,"
 			      "\"resources\":%zu,\"tenants\":%zu,\"tenants_changed\":%zu,\"tenants_failed\":%zu,"
-			      "\"updates\":%zu,\"withheld_deletes\":%zu}}\n",
+			      "\"tenants_suspended\":%zu,\"unmanaged\":%zu,\"updates\":%zu,\"withheld_deletes\":%zu}}\n",
 			      s->creates, s->deletes, mass_delete ? "true" : "false", s->resources, s->tenants,
-			      s->tenants_changed, s->tenants_failed, s->updates, s->withheld);
+			      s->tenants_changed, s->tenants_failed, s->tenants_suspended, s->unmanaged, s->updates,
+			      s->withheld);
 		return;
 	}
 	if (w->format != FL_FORMAT_TEXT)
@@ -295,6 +319,9 @@ void fl_plan_write_end(struct fl_buf *out, struct fl_plan_writer *w, const struc
 	if (s->withheld)
 		fl_buf_printf(out, "%zu resource%s left the release and %s kept: prune is off (--prune deletes them)\n",
 			      s->withheld, s->withheld == 1 ? "" : "s", s->withheld == 1 ? "is" : "are");
+	if (s->unmanaged)
+		fl_buf_printf(out, "%zu resource%s in the accounts %s not created by flotilla (unmanaged): left alone\n",
+			      s->unmanaged, s->unmanaged == 1 ? "" : "s", s->unmanaged == 1 ? "was" : "were");
 	if (mass_delete)
 		fl_buf_printf(out, "refused: the plan deletes %zu of %zu resources, more than guard.max_delete_percent "
 			      "allows (--allow-mass-delete overrides)\n", s->deletes, s->observed);

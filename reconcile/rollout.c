@@ -96,6 +96,11 @@ static void set_context(struct rollout *r, const char *context, enum fl_state st
 	pthread_mutex_unlock(&r->status_lock);
 }
 
+static void wave_context_name(char *out, size_t cap, const char *wave)
+{
+	snprintf(out, cap, "flotilla/wave/%s", wave);
+}
+
 static void wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress)
 {
 	char context[160];
@@ -104,14 +109,25 @@ static void wave_context(struct rollout *r, size_t w, enum fl_state state, const
 	snprintf(wr->description, sizeof(wr->description), "%s", desc);
 	if (r->partial)
 		return;
-	snprintf(context, sizeof(context), "flotilla/wave/%s", r->fleet->waves[w].name);
+	wave_context_name(context, sizeof(context), r->fleet->waves[w].name);
 	set_context(r, context, state, desc, progress);
+}
+
+/* ", 2 suspended": suspended tenants are left alone, never counted as applied. */
+static void describe_suspended(const struct fl_wave_report *wr, char *out, size_t cap)
+{
+	if (wr->skipped)
+		snprintf(out, cap, ", %zu suspended", wr->skipped);
+	else if (cap)
+		out[0] = '\0';
 }
 
 static void describe_running(struct fl_wave_report *wr, char *out, size_t cap)
 {
-	snprintf(out, cap, "applying: %zu/%zu done, %zu failed (tolerance %u)", wr->done + wr->skipped,
-		 wr->total, wr->failed, wr->tolerance);
+	char suspended[48];
+	describe_suspended(wr, suspended, sizeof(suspended));
+	snprintf(out, cap, "applying: %zu/%zu done%s, %zu failed (tolerance %u)", wr->done, wr->total, suspended,
+		 wr->failed, wr->tolerance);
 }
 
 /* ---- tenants ---- */
@@ -326,11 +342,16 @@ static bool apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 	struct fl_fp marker_fp = { { 0 } };
 	struct fl_marker *markers = fl_calloc(t->nregions ? t->nregions : 1, sizeof(*markers));
 	bool *found = fl_calloc(t->nregions ? t->nregions : 1, sizeof(*found));
-	struct fl_known_markers known = { markers, found };
+	struct fl_known_markers known = { markers, found, true, false };
 	int rc = 0;
 	fl_tenant_plan_init(&tp);
 	if (t->state == FL_TENANT_SUSPENDED) {
 		result = FL_RESULT_SKIPPED;
+		goto record;
+	}
+	/* Before anything else, converged or not: markers in the wrong account prove nothing. */
+	if ((rc = fl_tenant_identity(&known.account_found, r->driver, t, &err))) {
+		result = FL_RESULT_FAILED;
 		goto record;
 	}
 	read_markers(r, t, markers, found, &at_rev, &ahead, ahead_rev, &marker_fp);
@@ -532,7 +553,7 @@ static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	 */
 	char context[160];
 	enum fl_state known;
-	snprintf(context, sizeof(context), "flotilla/wave/%s", wave->name);
+	wave_context_name(context, sizeof(context), wave->name);
 	wr->succeeded_before = fl_ledger_context(r->ledger, context, &known, NULL) && known == FL_STATE_SUCCESS;
 	if (!wr->succeeded_before)
 		wave_context(r, w, FL_STATE_PENDING, desc, false);
@@ -630,6 +651,8 @@ static int hold_for_gates(struct rollout *r, size_t w, struct fl_error *err)
 		}
 		wave_context(r, w, FL_STATE_PENDING, desc, false);
 		progress(r, w);
+		snprintf(r->report->held_by, sizeof(r->report->held_by), "wave '%s' is %s", r->fleet->waves[w].name,
+			 desc);
 		if (!r->opts->wait || cancelled(r))
 			return 1;
 		struct fl_error ignored = FL_ERROR_INIT;
@@ -662,7 +685,7 @@ static void supersede_older(struct rollout *r)
 		for (size_t w = 0; w < r->fleet->nwaves; w++) {
 			char context[160];
 			enum fl_state state = FL_STATE_PENDING;
-			snprintf(context, sizeof(context), "flotilla/wave/%s", r->fleet->waves[w].name);
+			wave_context_name(context, sizeof(context), r->fleet->waves[w].name);
 			bool known = fl_ledger_context(old, context, &state, NULL);
 			if (known && (state == FL_STATE_SUCCESS || state == FL_STATE_FAILURE))
 				continue;
@@ -790,11 +813,59 @@ static int through_index(const struct rollout *r, size_t *out, struct fl_error *
 	return 0;
 }
 
+static bool wave_has_chosen(const struct rollout *r, size_t w)
+{
+	for (size_t i = 0; i < r->fleet->ntenants; i++)
+		if (r->fleet->tenants[i].wave == w && selected(r, &r->fleet->tenants[i]))
+			return true;
+	return false;
+}
+
+/*
+ * --tenant (and drift --fix): no shortcut past the canaries. Wave w's
+ * chosen tenants are written only when every earlier wave has succeeded
+ * for this commit, as a whole rollout records it; a partial run never
+ * records that itself. False when they have; else true, with the
+ * report's outcome (waiting, or halted when one failed) and held_by set.
+ */
+static bool held_by_earlier(struct rollout *r, size_t w)
+{
+	struct fl_buf desc = FL_BUF_INIT;
+	bool held = false;
+	for (size_t e = 0; e < w && !held; e++) {
+		struct fl_wave_report *er = &r->report->waves[e];
+		const char *name = r->fleet->waves[e].name;
+		char context[160];
+		enum fl_state state = FL_STATE_PENDING;
+		fl_buf_clear(&desc);
+		wave_context_name(context, sizeof(context), name);
+		bool known = fl_ledger_context(r->ledger, context, &state, &desc);
+		er->state = state;
+		snprintf(er->description, sizeof(er->description), "%s", known ? desc.ptr : "not started for this commit");
+		if (known && state == FL_STATE_SUCCESS)
+			continue;
+		held = true;
+		r->report->outcome = known && (state == FL_STATE_FAILURE || state == FL_STATE_ERROR)
+					     ? FL_ROLLOUT_HALTED
+					     : FL_ROLLOUT_WAITING;
+		snprintf(r->report->held_by, sizeof(r->report->held_by),
+			 "wave '%s' has not succeeded for %.12s (%s%s%s): tenants of wave '%s' wait for it", name,
+			 r->fleet->revision, known ? fl_state_name(state) : "not started", known ? ": " : "",
+			 known ? desc.ptr : "", r->fleet->waves[w].name);
+	}
+	fl_buf_release(&desc);
+	return held;
+}
+
 static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 {
 	char desc[160];
 	for (size_t w = 0; w <= last; w++) {
 		struct fl_wave_report *wr = &r->report->waves[w];
+		if (r->partial && !wave_has_chosen(r, w))
+			continue;
+		if (r->partial && held_by_earlier(r, w))
+			return 0;
 		int rc = hold_for_gates(r, w, err);
 		if (rc < 0)
 			return rc;
@@ -818,12 +889,16 @@ static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 			snprintf(desc, sizeof(desc), "halted: %zu of %zu failed (tolerance %u)", wr->failed, wr->total,
 				 wr->tolerance);
 			wave_context(r, w, FL_STATE_FAILURE, desc, false);
+			snprintf(r->report->held_by, sizeof(r->report->held_by), "wave '%s' %s", r->fleet->waves[w].name,
+				 desc);
 			snprintf(desc, sizeof(desc), "not started: wave %s failed", r->fleet->waves[w].name);
 			mark_rest(r, w + 1, FL_STATE_ERROR, desc);
 			r->report->outcome = FL_ROLLOUT_HALTED;
 			return 0;
 		}
-		snprintf(desc, sizeof(desc), "applied %zu/%zu", wr->done + wr->skipped, wr->total);
+		char suspended[48];
+		describe_suspended(wr, suspended, sizeof(suspended));
+		snprintf(desc, sizeof(desc), "applied %zu/%zu%s", wr->done, wr->total, suspended);
 		if (wr->failed)
 			snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), ", %zu failed (tolerance %u)",
 				 wr->failed, wr->tolerance);

@@ -51,6 +51,7 @@ struct fl_rollout_report {
 	struct fl_wave_report *waves;    /* fleet->nwaves entries, owned */
 	size_t nwaves;
 	char superseded_by[FL_OID_HEX_LEN + 1];
+	char held_by[320];               /* WAITING, HALTED: which wave holds the rollout, and why */
 	size_t status_failures;          /* statuses that could not be written */
 	char status_error[FL_ERROR_MSG_MAX];
 };

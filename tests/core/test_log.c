@@ -106,13 +106,26 @@ static void test_levels(void **state)
 	}
 }
 
+/*
+ * A NULL log and a log without a sink drop the message: nothing reaches
+ * the payload (a sink-less log still carries one), and a log with a sink
+ * used afterwards gets only its own message.
+ */
 static void test_null_log(void **state)
 {
-	struct fl_log no_sink = { NULL, NULL, FL_LOG_DEBUG };
+	struct record untouched = { .calls = 7, .level = FL_LOG_WARN, .msg = "before", .len = 6 };
+	struct record rec = untouched;
+	struct record after = { 0 };
+	struct fl_log no_sink = { NULL, &rec, FL_LOG_DEBUG };
+	struct fl_log sink = { record_sink, &after, FL_LOG_DEBUG };
 
 	(void)state;
 	fl_log(NULL, FL_LOG_ERROR, "dropped %d", 1);
 	fl_log(&no_sink, FL_LOG_ERROR, "dropped %d", 2);
+	assert_memory_equal(&rec, &untouched, sizeof(rec));
+	fl_log(&sink, FL_LOG_INFO, "kept %d", 3);
+	assert_int_equal(after.calls, 1);
+	assert_string_equal(after.msg, "kept 3");
 }
 
 int main(void)

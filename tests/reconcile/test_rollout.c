@@ -488,7 +488,7 @@ static void test_three_waves_done(void **state)
 	assert_string_equal(rep.waves[2].name, "fleet");
 	expect_wave(&rep, "canary", FL_STATE_SUCCESS, 1, 1, 0, 0, "applied 1/1");
 	expect_wave(&rep, "early", FL_STATE_SUCCESS, 2, 2, 0, 0, "applied 2/2");
-	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 5, 4, 0, 1, "applied 5/5");
+	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 5, 4, 0, 1, "applied 4/5, 1 suspended");
 	assert_int_equal(wave(&rep, "canary")->parallel, 1);
 	assert_int_equal(wave(&rep, "early")->parallel, 2);
 	assert_int_equal(wave(&rep, "fleet")->parallel, 3);
@@ -505,10 +505,10 @@ static void test_three_waves_done(void **state)
 	assert_int_equal(rep.plan.deletes, 0);
 	assert_string_equal(rep.superseded_by, "");
 
-	expect_context(&e, "flotilla/plan", FL_STATE_SUCCESS, "7 tenants change: +7 ~0 -0");
+	expect_context(&e, "flotilla/plan", FL_STATE_SUCCESS, "7 tenants change: +7 ~0 -0, 1 suspended");
 	expect_context(&e, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1");
 	expect_context(&e, "flotilla/wave/early", FL_STATE_SUCCESS, "applied 2/2");
-	expect_context(&e, "flotilla/wave/fleet", FL_STATE_SUCCESS, "applied 5/5");
+	expect_context(&e, "flotilla/wave/fleet", FL_STATE_SUCCESS, "applied 4/5, 1 suspended");
 	for (size_t i = 0; i < 7; i++) {
 		expect_tenant(&e, three_wave_tenants[i].name, FL_RESULT_APPLIED, NULL);
 		assert_true(account_written(&e, i));
@@ -535,10 +535,10 @@ static void test_three_waves_done(void **state)
 	set_now(NOW + 100);
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
 	expect_wave(&rep, "canary", FL_STATE_SUCCESS, 1, 1, 0, 0, "applied 1/1");
-	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 5, 4, 0, 1, "applied 5/5");
+	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 5, 4, 0, 1, "applied 4/5, 1 suspended");
 	assert_int_equal(rep.plan.tenants_changed, 0);
 	/* The plan status is the first apply's plan; later runs of the commit leave it. */
-	expect_context(&e, "flotilla/plan", FL_STATE_SUCCESS, "7 tenants change: +7 ~0 -0");
+	expect_context(&e, "flotilla/plan", FL_STATE_SUCCESS, "7 tenants change: +7 ~0 -0, 1 suspended");
 	expect_tenant(&e, "r1", FL_RESULT_APPLIED, NULL);
 	for (size_t w = 0; w < 3; w++)
 		assert_int_equal(fl_ledger_wave_success_time(e.ledger, rep.waves[w].name), NOW);
@@ -578,12 +578,16 @@ static void test_markers_read_once_per_wave(void **state)
 	e.drv.ops = &counted;
 	memset(&opts, 0, sizeof(opts));
 
-	/* 7 active tenants of one region each (r5 is suspended): new accounts, then converged ones. */
+	/*
+	 * 7 active tenants of one region each (r5 is suspended): new accounts,
+	 * whose plan reads no marker (the identity says there is no account
+	 * yet), then converged ones.
+	 */
 	for (int run = 0; run < 2; run++) {
 		atomic_store(&marker_reads, 0);
 		rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
 		assert_int_equal(rep.plan.tenants_changed, run == 0 ? 7 : 0);
-		assert_int_equal(atomic_load(&marker_reads), 7 + 7);
+		assert_int_equal(atomic_load(&marker_reads), run == 0 ? 7 : 7 + 7);
 		fl_rollout_report_release(&rep);
 	}
 	e.drv.ops = counted_inner;
@@ -628,6 +632,182 @@ static void test_identity_failure_counts_against_tolerance(void **state)
 	assert_false(account_written(&e, 1));
 	assert_true(account_written(&e, 0));
 	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
+/*
+ * SPEC 4: identity is checked for every tenant, converged or not. b's
+ * account converges, then starts reporting another id (a directory copied
+ * by hand): the next apply fails b, names both ids and runs no verify there.
+ */
+static void test_identity_checked_on_converged_tenants(void **state)
+{
+	static const char fleet_yaml[] = "version: 1\n"
+					 "name: rollco\n"
+					 "waves:\n"
+					 "  - name: fleet\n"
+					 "    select: rest\n" VERIFY("0");
+	static const struct tspec tenants[] = { { "a", NULL }, { "b", NULL } };
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	struct interval *iv = NULL;
+	char path[256];
+	(void)state;
+
+	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
+	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+	/* A new commit that changes nothing rendered: both tenants converged, verified again. */
+	put_file(&e, "docs.txt", "unrelated\n");
+	commit_all(&e);
+	snprintf(path, sizeof(path), "%s/1001/account.json", e.accounts);
+	write_text(path, "{\"account\":\"999\",\"tenant\":\"b\"}\n");
+	fl_test_run("rm -f '%s'", e.log);
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	expect_tenant(&e, "b", FL_RESULT_FAILED, "the account reports id '999', but the manifest names '1001'");
+	expect_tenant(&e, "a", FL_RESULT_UNCHANGED, NULL);
+	size_t n = read_intervals(&e, &iv);
+	assert_non_null(interval_of(iv, n, "a"));
+	assert_null(interval_of(iv, n, "b"));
+	free(iv);
+	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
+/* The dir driver, except that apply silently drops the last resource it is asked to put. */
+static const struct fl_driver_ops *lossy_inner;
+
+static int lossy_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
+		       struct fl_error *err)
+{
+	struct fl_region_write less = *w;
+	if (less.nput)
+		less.nput--;
+	return lossy_inner->apply(self, tenant, &less, err);
+}
+
+/* SPEC 4: after writing, the account is observed again and must match the plan. */
+static void test_account_checked_after_apply(void **state)
+{
+	static const char fleet_yaml[] = "version: 1\n"
+					 "name: rollco\n"
+					 "waves:\n"
+					 "  - name: fleet\n"
+					 "    select: rest\n" VERIFY("0");
+	static const struct tspec tenants[] = { { "a", NULL } };
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	struct fl_driver_ops lossy;
+	struct interval *iv = NULL;
+	(void)state;
+
+	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
+	lossy_inner = e.drv.ops;
+	lossy = *e.drv.ops;
+	lossy.apply = lossy_apply;
+	e.drv.ops = &lossy;
+	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	expect_tenant(&e, "a", FL_RESULT_FAILED, "after the apply the account still differs from the commit: +1 ~0 -0");
+	/* Never verified: the account does not hold what the commit says. */
+	size_t n = read_intervals(&e, &iv);
+	assert_int_equal(n, 0);
+	free(iv);
+	fl_rollout_report_release(&rep);
+	e.drv.ops = lossy_inner;
+	env_close(&e);
+}
+
+/* The dir driver, except that its first apply raises the cancel flag (a SIGTERM arriving). */
+static const struct fl_driver_ops *cancelling_inner;
+static volatile int cancel_flag;
+
+static int cancelling_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
+			    struct fl_error *err)
+{
+	cancel_flag = 1;
+	return cancelling_inner->apply(self, tenant, w, err);
+}
+
+/* A cancel lets the tenant in flight finish and starts no other, in this wave or a later one. */
+static void test_cancel_starts_no_new_tenant(void **state)
+{
+	static const char fleet_yaml[] = "version: 1\n"
+					 "name: rollco\n"
+					 "waves:\n"
+					 "  - name: canary\n"
+					 "    select: { canary: true }\n"
+					 "  - name: fleet\n"
+					 "    select: rest\n"
+					 "    max_parallel: 1\n";
+	static const struct tspec tenants[] = { { "c1", CANARY }, { "a", NULL }, { "b", NULL }, { "c", NULL } };
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	struct fl_driver_ops cancelling;
+	(void)state;
+
+	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
+	cancelling_inner = e.drv.ops;
+	cancelling = *e.drv.ops;
+	cancelling.apply = cancelling_apply;
+	e.drv.ops = &cancelling;
+	cancel_flag = 0;
+	memset(&opts, 0, sizeof(opts));
+	opts.cancel = &cancel_flag;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_CANCELLED);
+	/* c1 was in flight and finished; nothing after it started. */
+	expect_tenant(&e, "c1", FL_RESULT_APPLIED, NULL);
+	assert_false(wave(&rep, "fleet")->started);
+	expect_no_tenant(&e, "a");
+	assert_false(account_written(&e, 1));
+	fl_rollout_report_release(&rep);
+
+	/* Run again: it goes on where it stopped. */
+	e.drv.ops = cancelling_inner;
+	cancel_flag = 0;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 3, 3, 0, 0, "applied 3/3");
+	fl_rollout_report_release(&rep);
+
+	/* Cancelled inside a wave: the tenant in flight ends, the others wait. */
+	put_file(&e, "release/b.yaml", "kind: config\nname: extra\nspec: { x: 1 }\n");
+	commit_all(&e);
+	e.drv.ops = &cancelling;
+	cancel_flag = 0;
+	opts.through = NULL;
+	{
+		static const char *const fleet_only[] = { "a", "b", "c" };
+		/* Canary first, as a whole rollout; then the fleet wave alone is cancelled in its first tenant. */
+		e.drv.ops = cancelling_inner;
+		opts.through = "canary";
+		rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+		fl_rollout_report_release(&rep);
+		opts.through = NULL;
+		e.drv.ops = &cancelling;
+		rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_CANCELLED);
+		const struct fl_wave_report *fw = wave(&rep, "fleet");
+		assert_int_equal(fw->done, 1);
+		assert_int_equal(fw->in_flight, 0);
+		size_t written = 0;
+		for (size_t i = 0; i < N_ELEMS(fleet_only); i++) {
+			enum fl_tenant_result res;
+			struct fl_buf why = FL_BUF_INIT;
+			if (fl_ledger_tenant(e.ledger, fleet_only[i], &res, &why) && res == FL_RESULT_APPLIED)
+				written++;
+			fl_buf_release(&why);
+		}
+		/* Only the tenant already in flight: the ledger still has the others at the older commit. */
+		assert_int_equal(written, 1);
+		fl_rollout_report_release(&rep);
+	}
+	e.drv.ops = cancelling_inner;
 	env_close(&e);
 }
 
@@ -1054,7 +1234,87 @@ static void test_through_stops_after_a_wave(void **state)
 	/* The rest. */
 	opts.through = NULL;
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
-	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 5, 4, 0, 1, "applied 5/5");
+	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 5, 4, 0, 1, "applied 4/5, 1 suspended");
+	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
+/* SPEC 4: no shortcut past the canaries. */
+static void test_partial_waits_for_earlier_waves(void **state)
+{
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	static const char *const fleet_tenant[] = { "r2" };
+	(void)state;
+
+	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
+	memset(&opts, 0, sizeof(opts));
+	opts.tenants = fleet_tenant;
+	opts.ntenants = 1;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_WAITING);
+	assert_non_null(strstr(rep.held_by, "wave 'canary' has not succeeded"));
+	assert_false(wave(&rep, "fleet")->started);
+	assert_false(wave(&rep, "canary")->started);
+	expect_no_tenant(&e, "r2");
+	assert_false(account_written(&e, 4));
+	fl_rollout_report_release(&rep);
+
+	/* The canaries alone: early has not run, so r2 still waits, now for it. */
+	opts.tenants = NULL;
+	opts.ntenants = 0;
+	opts.through = "canary";
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+	opts.through = NULL;
+	opts.tenants = fleet_tenant;
+	opts.ntenants = 1;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_WAITING);
+	assert_non_null(strstr(rep.held_by, "wave 'early' has not succeeded"));
+	assert_false(account_written(&e, 4));
+	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
+/* An earlier wave that failed holds a partial apply with exit 4 (halted), naming it. */
+static void test_partial_halts_after_a_failed_wave(void **state)
+{
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	static const char *const only[] = { "r1" };
+	(void)state;
+
+	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
+	memset(&opts, 0, sizeof(opts));
+	opts.through = "early";
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+	/* The next commit's canary fails. */
+	put_file(&e, "release/b.yaml", "kind: config\nname: extra\nspec: { x: 1 }\n");
+	put_file(&e, "fleet.yaml", "version: 1\n"
+				   "name: rollco\n"
+				   "waves:\n"
+				   "  - name: canary\n"
+				   "    select: { canary: true }\n" VERIFY("0")
+				   "  - name: early\n"
+				   "    select: { labels: { ring: early } }\n"
+				   "  - name: fleet\n"
+				   "    select: rest\n");
+	commit_all(&e);
+	assert_int_equal(setenv("FL_TEST_FAIL", "c1", 1), 0);
+	opts.through = NULL;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	fl_rollout_report_release(&rep);
+	opts.tenants = only;
+	opts.ntenants = 1;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	assert_non_null(strstr(rep.held_by, "wave 'canary' has not succeeded"));
+	assert_non_null(strstr(rep.held_by, "failure"));
+	expect_no_tenant(&e, "r1");
+	assert_false(account_written(&e, 3));
 	fl_rollout_report_release(&rep);
 	env_close(&e);
 }
@@ -1066,47 +1326,42 @@ static void test_partial_leaves_wave_statuses_alone(void **state)
 	struct fl_rollout_opts opts;
 	struct watch wt;
 	struct fl_error err = FL_ERROR_INIT;
-	static const char *const only[] = { "r2", "e1" };
+	static const char *const only[] = { "r2", "c1" };
 	static const char *const unknown[] = { "nobody" };
 	(void)state;
 
 	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
 	memset(&opts, 0, sizeof(opts));
-	opts.tenants = only;
-	opts.ntenants = N_ELEMS(only);
+	/* A canary of a new commit may go alone: no wave comes before it. */
+	opts.tenants = only + 1;
+	opts.ntenants = 1;
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
-	assert_int_equal(wave(&rep, "canary")->total, 0);
-	expect_wave(&rep, "early", FL_STATE_SUCCESS, 1, 1, 0, 0, NULL);
-	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 1, 1, 0, 0, NULL);
-	/* Parallelism is still of the whole wave. */
-	assert_int_equal(wave(&rep, "fleet")->parallel, 3);
-	assert_int_equal(rep.plan.tenants, 2);
+	expect_wave(&rep, "canary", FL_STATE_SUCCESS, 1, 1, 0, 0, NULL);
+	assert_false(wave(&rep, "early")->started);
 	expect_no_context(&e, "flotilla/plan");
 	expect_no_context(&e, "flotilla/wave/canary");
-	expect_no_context(&e, "flotilla/wave/early");
-	expect_no_context(&e, "flotilla/wave/fleet");
-	for (size_t w = 0; w < 3; w++)
-		assert_int_equal(fl_ledger_wave_success_time(e.ledger, rep.waves[w].name), 0);
-	expect_tenant(&e, "r2", FL_RESULT_APPLIED, NULL);
-	expect_tenant(&e, "e1", FL_RESULT_APPLIED, NULL);
-	expect_no_tenant(&e, "c1");
-	expect_no_tenant(&e, "r1");
-	assert_true(account_written(&e, 4));
-	assert_false(account_written(&e, 3));
-	assert_false(account_written(&e, 0));
+	assert_int_equal(fl_ledger_wave_success_time(e.ledger, "canary"), 0);
+	expect_tenant(&e, "c1", FL_RESULT_APPLIED, NULL);
+	assert_true(account_written(&e, 0));
+	assert_false(account_written(&e, 1));
 	fl_rollout_report_release(&rep);
 
-	/* After a full run, a partial one changes no wave status either. */
+	/* After a full run, a partial one may write any tenant, and changes no wave status. */
 	opts.tenants = NULL;
 	opts.ntenants = 0;
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
 	fl_rollout_report_release(&rep);
 	opts.tenants = only;
-	opts.ntenants = 1;
+	opts.ntenants = 2;
 	set_now(NOW + 50);
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
-	expect_context(&e, "flotilla/plan", FL_STATE_SUCCESS, "5 tenants change: +5 ~0 -0");
-	expect_context(&e, "flotilla/wave/fleet", FL_STATE_SUCCESS, "applied 5/5");
+	/* Parallelism is still of the whole wave; waves between are not run again. */
+	assert_int_equal(wave(&rep, "fleet")->parallel, 3);
+	assert_false(wave(&rep, "early")->started);
+	assert_string_equal(wave(&rep, "early")->description, "applied 2/2");
+	assert_int_equal(rep.plan.tenants, 2);
+	expect_context(&e, "flotilla/plan", FL_STATE_SUCCESS, "6 tenants change: +6 ~0 -0, 1 suspended");
+	expect_context(&e, "flotilla/wave/fleet", FL_STATE_SUCCESS, "applied 4/5, 1 suspended");
 	for (size_t w = 0; w < 3; w++)
 		assert_int_equal(fl_ledger_wave_success_time(e.ledger, rep.waves[w].name), NOW);
 	fl_rollout_report_release(&rep);
@@ -1119,36 +1374,34 @@ static void test_partial_leaves_wave_statuses_alone(void **state)
 	env_close(&e);
 }
 
-/* docs/rollout.md: "--tenant T applies only those tenants (manual gates still apply ...)". */
+/* docs/rollout.md: "--tenant T ... manual gates still apply". */
 static void test_partial_still_waits_for_gates(void **state)
 {
 	struct env e;
 	struct fl_rollout_report rep;
 	struct fl_rollout_opts opts;
 	struct watch wt;
-	static const char *const only[] = { "r1" };
+	static const char *const only[] = { "e1" };
 	(void)state;
 
 	env_open(&e, GATED, gated_tenants, N_ELEMS(gated_tenants));
 	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_WAITING);
+	fl_rollout_report_release(&rep);
 	opts.tenants = only;
 	opts.ntenants = 1;
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_WAITING);
 	assert_true(wave(&rep, "early")->awaiting_promotion);
-	expect_no_context(&e, "flotilla/wave/early");
-	expect_no_tenant(&e, "r1");
+	assert_string_equal(rep.held_by, "wave 'early' is awaiting promotion");
+	expect_context(&e, "flotilla/wave/early", FL_STATE_PENDING, "awaiting promotion");
+	expect_no_tenant(&e, "e1");
+	assert_false(account_written(&e, 1));
 	fl_rollout_report_release(&rep);
 	env_close(&e);
 }
 
-/*
- * Regression (was a bug in rollout.c gate_check): docs/rollout.md says
- * `--tenant T` applies only those tenants and that "bakes are not enforced"
- * then. gate_check enforced the bake anyway and, since a partial run never
- * records wave success times and "now" was taken for a missing one, a
- * --tenant run for any tenant past a baking wave always returned WAITING.
- */
-static void test_partial_does_not_enforce_bakes(void **state)
+/* A partial apply waits out the bake of the wave before, as a whole rollout does. */
+static void test_partial_enforces_bakes(void **state)
 {
 	struct env e;
 	struct fl_rollout_report rep;
@@ -1159,18 +1412,23 @@ static void test_partial_does_not_enforce_bakes(void **state)
 
 	env_open(&e, BAKED, baked_tenants, N_ELEMS(baked_tenants));
 	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_WAITING);
+	fl_rollout_report_release(&rep);
 	opts.tenants = only;
 	opts.ntenants = 1;
-	struct fl_error err = FL_ERROR_INIT;
-	assert_int_equal(rollout(&e, &rep, &opts, &wt, &err), 0);
-	enum fl_rollout_outcome got = rep.outcome;
-	long long until = wave(&rep, "fleet")->wait_until;
+	set_now(NOW + 60);
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_WAITING);
+	assert_int_equal(wave(&rep, "fleet")->wait_until, NOW + 15 * 60);
+	assert_non_null(strstr(rep.held_by, "wave 'fleet' is baking until 13:00Z"));
+	assert_false(account_written(&e, 1));
+	fl_rollout_report_release(&rep);
+	set_now(NOW + 15 * 60);
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	expect_tenant(&e, "r1", FL_RESULT_APPLIED, NULL);
+	assert_true(account_written(&e, 1));
+	assert_false(account_written(&e, 2));
 	fl_rollout_report_release(&rep);
 	env_close(&e);
-	if (got != FL_ROLLOUT_DONE)
-		fail_msg("--tenant r1 returned outcome %d (waiting until %lld), want DONE: bakes are not "
-			 "enforced for --tenant",
-			 (int)got, until);
 }
 
 /*
@@ -1523,6 +1781,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_three_waves_done),
 		cmocka_unit_test(test_markers_read_once_per_wave),
 		cmocka_unit_test(test_identity_failure_counts_against_tolerance),
+		cmocka_unit_test(test_identity_checked_on_converged_tenants),
+		cmocka_unit_test(test_account_checked_after_apply),
+		cmocka_unit_test(test_cancel_starts_no_new_tenant),
 		cmocka_unit_test(test_strict_tolerance_scheduling),
 		cmocka_unit_test(test_failed_wave_halts),
 		cmocka_unit_test(test_failed_verify_runs_again_on_rerun),
@@ -1531,9 +1792,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_polls_for_promotion),
 		cmocka_unit_test(test_bake_holds_the_next_wave),
 		cmocka_unit_test(test_through_stops_after_a_wave),
+		cmocka_unit_test(test_partial_waits_for_earlier_waves),
+		cmocka_unit_test(test_partial_halts_after_a_failed_wave),
 		cmocka_unit_test(test_partial_leaves_wave_statuses_alone),
 		cmocka_unit_test(test_partial_still_waits_for_gates),
-		cmocka_unit_test(test_partial_does_not_enforce_bakes),
+		cmocka_unit_test(test_partial_enforces_bakes),
 		cmocka_unit_test(test_manual_gate_on_first_wave),
 		cmocka_unit_test(test_mass_delete_refused_unless_allowed),
 		cmocka_unit_test(test_amount_resolve),
