@@ -49,7 +49,9 @@ static void bar(char *out, size_t width, size_t done, size_t total, bool finishe
 
 static void wave_line(const struct fl_wave_report *w, long long elapsed_ms, bool with_bar, char *out, size_t cap)
 {
-	char b[24] = "";
+	char b[24] = "", suspended[40] = "";
+	if (w->skipped)
+		snprintf(suspended, sizeof(suspended), ", %zu suspended", w->skipped);
 	if (with_bar) {
 		b[0] = '[';
 		bar(b + 1, 20, w->started ? w->done + w->skipped + w->failed : 0, w->total, w->finished);
@@ -63,8 +65,8 @@ static void wave_line(const struct fl_wave_report *w, long long elapsed_ms, bool
 		snprintf(out, cap, "%-10s %s%s: %s (%llds)", w->name, b, fl_state_name(w->state), w->description,
 			 elapsed_ms / 1000);
 	else
-		snprintf(out, cap, "%-10s %s%zu/%zu done, %zu suspended, %zu failed, %zu in flight (%llds)", w->name,
-			 b, w->done, w->total, w->skipped, w->failed, w->in_flight, elapsed_ms / 1000);
+		snprintf(out, cap, "%-10s %s%zu/%zu done%s, %zu failed, %zu in flight (%llds)", w->name, b, w->done,
+			 w->total, suspended, w->failed, w->in_flight, elapsed_ms / 1000);
 }
 
 static void on_progress(const struct fl_rollout_report *report, size_t wave, void *payload)
@@ -131,12 +133,10 @@ static int exit_code(enum fl_rollout_outcome o)
 static void print_json(const struct fl_rollout_report *r, const char *revision)
 {
 	struct fl_buf b = FL_BUF_INIT;
-	fl_buf_puts(&b, "{\"outcome\":");
+	fl_buf_puts(&b, "{\"held_by\":");
+	fl_json_put_str(&b, r->held_by, strlen(r->held_by));
+	fl_buf_puts(&b, ",\"outcome\":");
 	fl_json_put_str(&b, outcome_name(r->outcome), strlen(outcome_name(r->outcome)));
-	if (r->held_by[0]) {
-		fl_buf_puts(&b, ",\"held_by\":");
-		fl_json_put_str(&b, r->held_by, strlen(r->held_by));
-	}
 	fl_buf_printf(&b, ",\"revision\":\"%s\",\"status_failures\":%zu,\"waves\":[", revision, r->status_failures);
 	for (size_t w = 0; w < r->nwaves; w++) {
 		const struct fl_wave_report *wr = &r->waves[w];

@@ -179,7 +179,7 @@ commit . "api 3; fleet-c suspended"
 D=$(git rev-parse HEAD)
 before=$(tree_sum "$FC")
 promote_apply 0
-assert_matches "$OUT" '^  fleet +success +applied 3/3$'
+assert_matches "$OUT" '^  fleet +success +applied 2/3, 1 suspended$'
 assert_eq "$(tree_sum "$FC")" "$before"
 assert_contains "$FA/eu-west-1.state" '"image":"registry.example/api:3"'
 assert_not_contains "$FC/eu-west-1.state" '"image":"registry.example/api:3"'

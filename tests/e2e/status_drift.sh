@@ -124,13 +124,14 @@ cd "$F"
 # ---- apply --format json -----------------------------------------------------------
 run_fl 5 apply --driver "dir:$ACC" --format json
 assert_json "$OUT_FILE" "apply --format json of a waiting rollout: only JSON on stdout, outcome waiting" '
-assert list(d) == ["outcome", "revision", "status_failures", "waves"], list(d)
+assert list(d) == ["held_by", "outcome", "revision", "status_failures", "waves"], list(d)
+assert d["held_by"] == "wave \x27early\x27 is awaiting promotion", d["held_by"]
 assert d["outcome"] == "waiting" and d["revision"] == "'"$A"'" and d["status_failures"] == 0, d
-keys = ["description", "done", "failed", "name", "started", "state", "total"]
+keys = ["description", "done", "failed", "name", "started", "state", "suspended", "total"]
 for w in d["waves"]:
     assert list(w) == keys, list(w)
 c, e, f = d["waves"]
-assert c == {"description": "applied 1/2, 1 failed (tolerance 1)", "done": 1, "failed": 1, "name": "canary", "started": True, "state": "success", "total": 2}, c
+assert c == {"description": "applied 1/2, 1 failed (tolerance 1)", "done": 1, "failed": 1, "name": "canary", "started": True, "state": "success", "suspended": 0, "total": 2}, c
 assert (e["name"], e["started"], e["state"], e["description"]) == ("early", False, "pending", "awaiting promotion"), e
 assert (f["name"], f["started"], f["description"]) == ("fleet", False, ""), f
 '

@@ -481,7 +481,8 @@ static void test_json(void **state)
 		 "\"regions\":[{\"changes\":[{\"diff\":[],\"kind\":\"service\",\"name\":\"api\","
 		 "\"new_fingerprint\":\"%s\",\"op\":\"create\"}],\"in_manifest\":true,\"region\":\"eu-west-"
 		 "1\","
-		 "\"withheld_deletes\":0}],\"summary\":{\"creates\":1,\"deletes\":0,\"updates\":0},"
+		 "\"unmanaged\":[],\"withheld_deletes\":0}],\"summary\":{\"creates\":1,\"deletes\":0,"
+		 "\"unmanaged\":0,\"updates\":0},"
 		 "\"wave\":\"fleet\"},",
 		 hex);
 	if (!strstr(out.ptr, want_beta))
@@ -513,8 +514,8 @@ static void test_json_empty(void **state)
 	fl_plan_write_end(&out, &pw, &sum, false);
 	expect_text(out.ptr, "{\"fleet\":\"testco\",\"revision\":\"" REV "\",\"tenants\":[\n],"
 			     "\"summary\":{\"creates\":0,\"deletes\":0,\"mass_delete\":false,\"resources\":0,"
-			     "\"tenants\":2,\"tenants_changed\":0,\"tenants_failed\":0,\"updates\":0,"
-			     "\"withheld_deletes\":0}}\n");
+			     "\"tenants\":2,\"tenants_changed\":0,\"tenants_failed\":0,\"tenants_suspended\":0,"
+			     "\"unmanaged\":0,\"updates\":0,\"withheld_deletes\":0}}\n");
 	fl_arena_init(&arena, 4096);
 	struct fl_source src = { "plan.json", out.ptr, out.len };
 	assert_int_equal(fl_json_parse(&root, &arena, &src, &err), 0);
@@ -654,17 +655,21 @@ static void test_whole_spec_diff(void **state)
 static void test_describe(void **state)
 {
 	static const struct {
-		size_t tenants, changed, failed, creates, updates, deletes;
+		size_t tenants, changed, failed, creates, updates, deletes, suspended;
 		const char *want;
 	} cases[] = {
-		{ 0, 0, 0, 0, 0, 0, "no changes: 0 tenants converged" },
-		{ 1, 0, 0, 0, 0, 0, "no changes: 1 tenant converged" },
-		{ 40, 0, 0, 0, 0, 0, "no changes: 40 tenants converged" },
-		{ 8, 3, 0, 2, 5, 0, "3 tenants change: +2 ~5 -0" },
-		{ 8, 1, 0, 1, 0, 0, "1 tenant change: +1 ~0 -0" },
-		{ 8, 2, 1, 1, 1, 1, "2 tenants change: +1 ~1 -1, 1 failed" },
-		{ 8, 0, 2, 0, 0, 0, "0 tenants change: +0 ~0 -0, 2 failed" },
-		{ 100000, 99999, 0, 1000000, 0, 7, "99999 tenants change: +1000000 ~0 -7" },
+		{ 0, 0, 0, 0, 0, 0, 0, "no changes: 0 tenants converged" },
+		{ 1, 0, 0, 0, 0, 0, 0, "no changes: 1 tenant converged" },
+		{ 40, 0, 0, 0, 0, 0, 0, "no changes: 40 tenants converged" },
+		{ 8, 3, 0, 2, 5, 0, 0, "3 tenants change: +2 ~5 -0" },
+		{ 8, 1, 0, 1, 0, 0, 0, "1 tenant change: +1 ~0 -0" },
+		{ 8, 2, 1, 1, 1, 1, 0, "2 tenants change: +1 ~1 -1, 1 failed" },
+		{ 8, 0, 2, 0, 0, 0, 0, "0 tenants change: +0 ~0 -0, 2 failed" },
+		{ 100000, 99999, 0, 1000000, 0, 7, 0, "99999 tenants change: +1000000 ~0 -7" },
+		/* Suspended tenants are neither converged nor changed. */
+		{ 8, 0, 0, 0, 0, 0, 2, "no changes: 6 tenants converged, 2 suspended" },
+		{ 1, 0, 0, 0, 0, 0, 1, "no changes: 0 tenants converged, 1 suspended" },
+		{ 8, 2, 1, 1, 1, 0, 3, "2 tenants change: +1 ~1 -0, 1 failed, 3 suspended" },
 	};
 	(void)state;
 
@@ -678,6 +683,7 @@ static void test_describe(void **state)
 		s.creates = cases[i].creates;
 		s.updates = cases[i].updates;
 		s.deletes = cases[i].deletes;
+		s.tenants_suspended = cases[i].suspended;
 		fl_buf_puts(&out, "> ");
 		fl_plan_describe(&out, &s);
 		if (strcmp(out.ptr + 2, cases[i].want) != 0)
