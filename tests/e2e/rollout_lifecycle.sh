@@ -241,7 +241,7 @@ assert_note "$F" "$G" "a removed tenant is reported in the note, skipped, and co
 t = d["tenants"]["fleet-a"]
 assert t["result"] == "skipped" and "wave" not in t, t
 assert t["error"] == "'"$WHY"'", t["error"]
-assert d["contexts"]["flotilla/wave/fleet"]["description"] == "applied 2/2", d["contexts"]["flotilla/wave/fleet"]
+assert d["contexts"]["flotilla/wave/fleet"]["description"] == "applied 1/2, 1 suspended", d["contexts"]["flotilla/wave/fleet"]
 '
 run_fl 0 apply --driver "dir:$ACC" --prune --allow-mass-delete
 assert_eq "$(tree_sum "$FA")" "$before"
