@@ -251,7 +251,9 @@ static void test_good_fleet_settings(void **state)
 	assert_int_equal(w[1].select.nlabels, 2);
 	assert_string_equal(w[1].select.labels[0].key, "ring");
 	assert_int_equal(w[1].select.labels[0].nvalues, 2);
-	assert_string_equal(w[1].select.labels[0].values[1], "beta");
+	/* Written [early, beta]: kept sorted, for lookups. */
+	assert_string_equal(w[1].select.labels[0].values[0], "beta");
+	assert_string_equal(w[1].select.labels[0].values[1], "early");
 	assert_true(w[1].max_parallel.percent && w[1].max_parallel.value == 25);
 	assert_true(!w[1].failure_tolerance.percent && w[1].failure_tolerance.value == 1);
 	assert_true(w[1].gate_manual);

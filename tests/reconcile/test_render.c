@@ -104,6 +104,7 @@ static struct fx *fx_new(void)
 	fx_vars(fx);
 	fx->fleet.vars = fx->vars;
 	fx->fleet.nvars = NVARS;
+	fl_fleet_index_vars(&fx->fleet);
 	fx->fleet.services = (const char **)services;
 	fx->fleet.nservices = 3;
 	fx->fleet.templates = fx->templates;
