@@ -55,7 +55,7 @@ struct loader {
 	size_t nrel;
 	struct fl_template *tpl; /* templates while reading (malloc) */
 	size_t ntpl, tplcap;
-	struct tpl_at *tpl_at;	 /* by tpl index: where a duplicate is reported */
+	struct tpl_at *tpl_at; /* by tpl index: where a duplicate is reported */
 	size_t tpl_at_cap;
 	struct fl_tenant_file_ *files; /* tenant files, in name order (malloc) */
 	size_t nfiles, filecap;
@@ -967,8 +967,8 @@ static int var_ptr_cmp(const void *a, const void *b)
 
 void fl_fleet_index_vars(struct fl_fleet *fleet)
 {
-	const struct fl_var_decl **v = fl_arena_calloc(&fleet->arena, fleet->nvars ? fleet->nvars : 1,
-						       sizeof(*v));
+	const struct fl_var_decl **v =
+		fl_arena_calloc(&fleet->arena, fleet->nvars ? fleet->nvars : 1, sizeof(*v));
 
 	for (size_t i = 0; i < fleet->nvars; i++)
 		v[i] = &fleet->vars[i];

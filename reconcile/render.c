@@ -742,7 +742,8 @@ static void sort_secrets(struct program *p)
 {
 	size_t n = 0;
 
-	qsort(p->secrets, p->nsecrets, sizeof(*p->secrets), secret_cmp);
+	if (p->nsecrets > 1) /* secrets is NULL when there are none */
+		qsort(p->secrets, p->nsecrets, sizeof(*p->secrets), secret_cmp);
 	for (size_t i = 0; i < p->nsecrets; i++) {
 		if (n && strcmp(p->secrets[n - 1], p->secrets[i]) == 0)
 			free(p->secrets[i]);
