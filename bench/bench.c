@@ -1206,12 +1206,233 @@ static int cmd_report(int argc, char **argv)
 	return 0;
 }
 
+/* ---- checks: validation of inputs that grow ----
+ *
+ * `flbench checks` times fl_fleet_load on fleets built so that one kind of
+ * input grows: the release's resources (the duplicate check), the names
+ * and label values of wave selectors against as many tenants, and the
+ * declared vars with a tenant and a template using them all. Each at n and
+ * 10n: a check in O(n log n) takes a little over 10 times as long at 10n,
+ * a quadratic one 100 times. Plus the tenant of 60,000 regions that once
+ * took 7.5 s to validate.
+ */
+
+struct check_fleet {
+	const char *name;
+	int (*write)(const char *dir, unsigned long n);
+	bool at_n_only;          /* its size is fixed: one row */
+};
+
+static int put_file(const char *dir, const char *name, const struct fl_buf *text)
+{
+	char path[PATH_MAX];
+	struct fl_error err = FL_ERROR_INIT;
+	char *slash;
+	int rc = path_join(path, dir, name);
+
+	if (rc)
+		return rc;
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	rc = fl_mkdir_p(path, &err);
+	*slash = '/';
+	if (!rc)
+		rc = fl_file_write_atomic(path, text->ptr, text->len, &err);
+	if (rc)
+		fprintf(stderr, "flbench: %s: %s\n", path, err.msg);
+	return rc;
+}
+
+#define CHECK_HEAD "version: 1\nname: checks\n"
+
+/* fleet.yaml with extra (waves and vars), and tenant t0 with extra keys. */
+static int put_base(const char *dir, const char *fleet_extra, const char *tenant_extra)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	int rc;
+
+	fl_buf_printf(&b, CHECK_HEAD "%s", fleet_extra);
+	rc = put_file(dir, "fleet.yaml", &b);
+	fl_buf_clear(&b);
+	fl_buf_printf(&b, "name: t0\naccount: a0\n%s", tenant_extra);
+	if (!rc)
+		rc = put_file(dir, "tenants/t0.yaml", &b);
+	fl_buf_release(&b);
+	return rc;
+}
+
+static int write_regions(const char *dir, unsigned long n)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	int rc;
+
+	(void)n;
+	fl_buf_puts(&b, "regions:\n");
+	for (unsigned long i = 0; i < 60000; i++)
+		fl_buf_printf(&b, "  - r%05lu\n", i);
+	rc = put_base(dir, "waves: [{ name: all, select: rest }]\n", b.ptr);
+	fl_buf_release(&b);
+	return rc;
+}
+
+static int write_resources(const char *dir, unsigned long n)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	char name[64];
+	int rc = put_base(dir, "waves: [{ name: all, select: rest }]\n", "regions: [r1]\n");
+
+	for (unsigned long i = 0; i < n && !rc; i++) {
+		fl_buf_printf(&b, "---\nkind: config\nname: c%07lu\nspec: { t: \"{{tenant.name}}\" }\n", i);
+		if ((i + 1) % 5000 == 0 || i + 1 == n) {
+			snprintf(name, sizeof(name), "release/r%03lu.yaml", i / 5000);
+			rc = put_file(dir, name, &b);
+			fl_buf_clear(&b);
+		}
+	}
+	fl_buf_release(&b);
+	return rc;
+}
+
+static int write_selectors(const char *dir, unsigned long n)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	char name[64];
+	int rc;
+
+	fl_buf_puts(&b, "waves:\n  - name: listed\n    select: { tenants: [");
+	for (unsigned long i = 1; i < n; i += 2)
+		fl_buf_printf(&b, "%st%lu", i > 1 ? ", " : "", i);
+	fl_buf_puts(&b, "] }\n  - name: ringed\n    select: { labels: { ring: [");
+	for (unsigned long i = 0; i < n; i++)
+		fl_buf_printf(&b, "%sv%lu", i ? ", " : "", n - 1 - i);
+	fl_buf_puts(&b, "] } }\n  - name: rest\n    select: rest\n");
+	rc = put_base(dir, b.ptr, "regions: [r1]\nlabels: { ring: v0 }\n");
+	for (unsigned long i = 1; i < n && !rc; i++) {
+		fl_buf_clear(&b);
+		fl_buf_printf(&b, "name: t%lu\naccount: a%lu\nregions: [r1]\nlabels: { ring: v%lu }\n", i, i, i);
+		snprintf(name, sizeof(name), "tenants/t%lu.yaml", i);
+		rc = put_file(dir, name, &b);
+	}
+	fl_buf_release(&b);
+	return rc;
+}
+
+static int write_vars(const char *dir, unsigned long n)
+{
+	struct fl_buf decl = FL_BUF_INIT, set = FL_BUF_INIT, tpl = FL_BUF_INIT;
+	int rc;
+
+	fl_buf_puts(&decl, "waves: [{ name: all, select: rest }]\nvars:\n");
+	fl_buf_puts(&set, "regions: [r1]\nvars:\n");
+	fl_buf_puts(&tpl, "kind: config\nname: all\nspec:\n");
+	for (unsigned long i = 0; i < n; i++) {
+		/* Declared in one order, set and used in the reverse. */
+		fl_buf_printf(&decl, "  v%06lu: { type: string }\n", i);
+		fl_buf_printf(&set, "  v%06lu: x\n", n - 1 - i);
+		fl_buf_printf(&tpl, "  k%06lu: \"{{vars.v%06lu}}\"\n", i, n - 1 - i);
+	}
+	rc = put_base(dir, decl.ptr, set.ptr);
+	if (!rc)
+		rc = put_file(dir, "release/all.yaml", &tpl);
+	fl_buf_release(&decl);
+	fl_buf_release(&set);
+	fl_buf_release(&tpl);
+	return rc;
+}
+
+static const struct check_fleet check_fleets[] = {
+	{ "one tenant of 60,000 regions", write_regions, true },
+	{ "resources (duplicate check)", write_resources, false },
+	{ "tenants x selector names and label values", write_selectors, false },
+	{ "vars declared, set by a tenant, used by a template", write_vars, false },
+};
+
+/* Writes the fleet into dir/repo and commits it. */
+static int make_check_repo(const char *dir, const struct check_fleet *cf, unsigned long n)
+{
+	const char *const init[] = { "git", "init", "-q", dir, NULL };
+	const char *const add[] = { "git", "-C", dir, "add", "-A", NULL };
+	const char *const commit[] = { "git", "-C", dir, "-c", "user.name=flbench", "-c",
+				       "user.email=flbench@localhost", "commit", "-q", "-m", "checks", NULL };
+	const char *const rm[] = { "rm", "-rf", dir, NULL };
+
+	if (run_cmd(rm) || run_cmd(init) || cf->write(dir, n))
+		return -1;
+	return run_cmd(add) || run_cmd(commit) ? -1 : 0;
+}
+
+/* The median wall time of runs loads of the fleet at dir; *valid says whether it loaded. */
+static int time_load(double *ms, bool *valid, const char *dir, unsigned long runs)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_repo *repo = NULL;
+	struct fl_oid commit;
+	double t[64];
+	int rc = fl_repo_open(&repo, dir, &err);
+
+	if (!rc)
+		rc = fl_repo_resolve(&commit, repo, "HEAD", &err);
+	for (unsigned long i = 0; i < runs && !rc; i++) {
+		struct fl_diags diags = { NULL, 0, 0, 0 };
+		struct fl_fleet *fleet = NULL;
+		double t0 = now_ms();
+		int lrc = fl_fleet_load(&fleet, repo, &commit, NULL, &diags, &err);
+		t[i] = now_ms() - t0;
+		*valid = lrc == 0;
+		if (lrc < 0 && lrc != FL_EINPUT && lrc != FL_ELIMIT)
+			rc = lrc;
+		fl_fleet_free(fleet);
+		fl_diags_release(&diags);
+	}
+	if (rc)
+		fprintf(stderr, "flbench: %s: %s\n", dir, err.msg);
+	fl_repo_free(repo);
+	*ms = median(t, runs);
+	return rc;
+}
+
+static int cmd_checks(int argc, char **argv)
+{
+	const char *out = NULL;
+	unsigned long n = 2000, runs = 3;
+	const struct bopt opts[] = { { "out", BOPT_STR, &out }, { "n", BOPT_ULONG, &n },
+				     { "runs", BOPT_ULONG, &runs } };
+	char dir[PATH_MAX];
+
+	if (bopt_parse(opts, 3, argc, argv) || !out || n < 10 || n > 50000 || runs < 1 || runs > 64) {
+		fprintf(stderr, "usage: flbench checks --out DIR [--n N (10..50000)] [--runs K (1..64)]\n");
+		return 2;
+	}
+	if (path_join(dir, out, "checks"))
+		return 1;
+	printf("%-52s %8s %10s %8s %10s %6s\n", "validation of", "n", "ms", "10n", "ms", "ratio");
+	for (size_t i = 0; i < sizeof(check_fleets) / sizeof(check_fleets[0]); i++) {
+		const struct check_fleet *cf = &check_fleets[i];
+		double ms[2] = { 0, 0 };
+		bool valid[2] = { false, false };
+		for (int k = 0; k < (cf->at_n_only ? 1 : 2); k++)
+			if (make_check_repo(dir, cf, k ? 10 * n : n) ||
+			    time_load(&ms[k], &valid[k], dir, runs))
+				return 1;
+		if (cf->at_n_only)
+			printf("%-52s %8s %10.1f  (%s)\n", cf->name, "-", ms[0],
+			       valid[0] ? "valid" : "rejected");
+		else
+			printf("%-52s %8lu %10.1f %8lu %10.1f %6.1f%s\n", cf->name, n, ms[0], 10 * n, ms[1],
+			       ms[1] / ms[0], valid[0] && valid[1] ? "" : "  (rejected)");
+	}
+	return 0;
+}
+
+/* ---- main ---- */
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: flbench gen --tenants N --resources M --out DIR\n"
 		   "       flbench run --dir DIR [--runs K] [--flotilla PATH] [--only full,converged,since] "
 		   "[--results FILE]\n"
 		   "       flbench report --results FILE\n"
+		   "       flbench checks --out DIR [--n N] [--runs K]\n"
 		   "bench/run.sh runs all of it; docs/benchmarks.md explains the figures.\n");
 }
 
@@ -1227,6 +1448,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1, argv[0]);
 	if (strcmp(argv[1], "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "checks") == 0)
+		return cmd_checks(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;

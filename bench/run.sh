@@ -7,6 +7,7 @@
 #   BENCH_RESOURCES  resources per release (default 50)
 #   BENCH_RUNS       timed runs per scenario (default 5)
 #   BENCH_DIR        where generated fleets are kept (default bench/.data)
+#   BENCH_CHECKS_N   size n of the validation checks, timed at n and 10n (default 2000)
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,3 +53,6 @@ done
 
 echo "== scaling"
 "$flbench" report --results "$results"
+
+echo "== validation checks at n and 10n (O(n log n): a ratio near 10, not 100)"
+"$flbench" checks --out "$data" --n "${BENCH_CHECKS_N:-2000}" --runs "$runs"

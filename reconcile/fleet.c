@@ -6,6 +6,7 @@
  */
 #include "reconcile/fleet.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -38,6 +39,11 @@ struct release_file {
 
 struct chunk;
 
+struct tpl_at {
+	const struct fl_source *src; /* its release file, in loader.rel */
+	uint32_t line, col;	     /* of its name */
+};
+
 struct loader {
 	struct fl_fleet *f;
 	struct fl_repo *repo;
@@ -49,6 +55,8 @@ struct loader {
 	size_t nrel;
 	struct fl_template *tpl; /* templates while reading (malloc) */
 	size_t ntpl, tplcap;
+	struct tpl_at *tpl_at; /* by tpl index: where a duplicate is reported */
+	size_t tpl_at_cap;
 	struct fl_tenant_file_ *files; /* tenant files, in name order (malloc) */
 	size_t nfiles, filecap;
 	struct chunk *chunks; /* tenant manifests, read and parsed in chunks */
@@ -60,6 +68,7 @@ struct loader {
 	struct fl_diags d_compile;
 	struct fl_diags d_tenants;
 	struct fl_diags d_cross;
+	struct fl_diags d_render; /* tenants whose rendering passes a limit */
 };
 
 /* Records a problem with a whole file (not inside its text) at 1:1. */
@@ -178,21 +187,69 @@ static const char *release_ident(struct fl_vctx *c, const struct fl_node *v, con
 	return v->v.str.ptr;
 }
 
-static void check_unique_template(struct loader *ld, struct fl_vctx *c, const struct fl_template *t,
-				  const struct fl_node *at)
+/* Keeps a template that parsed cleanly; duplicates are dropped once all are read. */
+static void add_template(struct loader *ld, struct fl_vctx *c, const struct fl_template *t,
+			 const struct fl_node *at)
 {
-	for (size_t i = 0; i < ld->ntpl; i++) {
-		const struct fl_template *o = &ld->tpl[i];
-		if (strcmp(o->kind, t->kind) == 0 && strcmp(o->name, t->name) == 0) {
-			fl_verr_(c, at, "duplicate resource kind '%s' name '%s' (first at %s:%u)", t->kind,
-				 t->name, o->path, o->line);
-			return;
-		}
-	}
 	FL_GROW(ld->tpl, ld->tplcap, ld->ntpl + 1);
+	FL_GROW(ld->tpl_at, ld->tpl_at_cap, ld->ntpl + 1);
 	ld->tpl[ld->ntpl] = *t;
-	ld->tpl[ld->ntpl].index = ld->ntpl;
+	ld->tpl_at[ld->ntpl].src = c->src;
+	ld->tpl_at[ld->ntpl].line = at && at->line ? at->line : 1;
+	ld->tpl_at[ld->ntpl].col = at && at->line ? at->col : 1;
 	ld->ntpl++;
+}
+
+/* By kind, then name, then release order (templates are one array). */
+static int tpl_ptr_cmp(const void *a, const void *b)
+{
+	const struct fl_template *x = *(const struct fl_template *const *)a,
+				 *y = *(const struct fl_template *const *)b;
+	int c = strcmp(x->kind, y->kind);
+
+	if (!c)
+		c = strcmp(x->name, y->name);
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/*
+ * A (kind, name) is one resource: every later template with the same pair is
+ * reported at its name and dropped. Sorting finds them in O(n log n); the
+ * reports then go out in release order.
+ */
+static void drop_duplicate_templates(struct loader *ld)
+{
+	size_t n = ld->ntpl, kept = 0;
+	const struct fl_template **v = fl_calloc(n ? n : 1, sizeof(*v));
+	size_t *first = fl_calloc(n ? n : 1, sizeof(*first));
+
+	for (size_t i = 0; i < n; i++) {
+		v[i] = &ld->tpl[i];
+		first[i] = i;
+	}
+	qsort(v, n, sizeof(*v), tpl_ptr_cmp);
+	for (size_t i = 1, head = 0; i < n; i++) {
+		if (strcmp(v[i]->kind, v[head]->kind) != 0 || strcmp(v[i]->name, v[head]->name) != 0)
+			head = i;
+		else
+			first[v[i] - ld->tpl] = (size_t)(v[head] - ld->tpl);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct fl_template *t = &ld->tpl[i], *o = &ld->tpl[first[i]];
+		struct fl_vctx c = { NULL, ld->tpl_at[i].src, &ld->d_files, 0 };
+		if (first[i] != i) {
+			fl_vdiag_(&c, FL_EINPUT, ld->tpl_at[i].line, ld->tpl_at[i].col,
+				  "duplicate resource kind '%s' name '%s' (first at %s:%u)", t->kind, t->name,
+				  o->path, o->line);
+			continue;
+		}
+		ld->tpl[kept] = *t;
+		ld->tpl[kept].index = kept;
+		kept++;
+	}
+	ld->ntpl = kept;
+	free(first);
+	free(v);
 }
 
 static void parse_release_doc(struct loader *ld, struct fl_vctx *c, const struct fl_node *doc)
@@ -222,7 +279,7 @@ static void parse_release_doc(struct loader *ld, struct fl_vctx *c, const struct
 	}
 	fl_missing_keys_(c, doc, "release document", required);
 	if (c->nerrors == before)
-		check_unique_template(ld, c, &t, fl_node_get(doc, "name"));
+		add_template(ld, c, &t, fl_node_get(doc, "name"));
 }
 
 static int parse_release_file(struct loader *ld, struct release_file *rf)
@@ -367,15 +424,13 @@ static int find_only_tenants(struct loader *ld)
 {
 	static const char *const exts[] = { ".yaml", ".yml" };
 	struct fl_buf path = FL_BUF_INIT;
+	bool *again = fl_repeated_names_(ld->opts->only, ld->opts->nonly);
 	int rc = 0;
 
 	for (size_t i = 0; i < ld->opts->nonly && rc == 0; i++) {
 		const char *name = ld->opts->only[i];
 		size_t before = ld->nfiles;
-		bool again = false;
-		for (size_t j = 0; j < i && !again; j++)
-			again = strcmp(ld->opts->only[j], name) == 0;
-		if (again)
+		if (again[i])
 			continue;
 		if (!fl_tenant_name_valid(name, strlen(name))) {
 			file_error(&ld->d_tenants, FL_EINPUT, NULL,
@@ -398,6 +453,7 @@ static int find_only_tenants(struct loader *ld)
 		if (rc == 0 && ld->nfiles == before)
 			file_error(&ld->d_tenants, FL_EINPUT, NULL, "unknown tenant '%s'", name);
 	}
+	free(again);
 	fl_buf_release(&path);
 	return rc;
 }
@@ -685,11 +741,14 @@ static void check_selected_names(struct loader *ld)
 					names[n++] = ld->files[i].base;
 			qsort(names, n, sizeof(*names), str_ptr_cmp);
 		}
+		/* The list as written, for the order and positions (s->tenants is sorted). */
 		const struct fl_node *list = fl_node_get(s->node, "tenants");
-		for (size_t i = 0; i < s->ntenants; i++)
-			if (!bsearch(&s->tenants[i], names, n, sizeof(*names), str_ptr_cmp))
-				fl_verr_(&c, list->v.seq.items[i], "wave '%s' selects unknown tenant '%s'",
-					 f->waves[w].name, s->tenants[i]);
+		for (size_t i = 0; i < list->v.seq.len; i++) {
+			const struct fl_node *name = list->v.seq.items[i];
+			if (!bsearch(&name->v.str.ptr, names, n, sizeof(*names), str_ptr_cmp))
+				fl_verr_(&c, name, "wave '%s' selects unknown tenant '%s'", f->waves[w].name,
+					 name->v.str.ptr);
+		}
 	}
 	free(names);
 }
@@ -739,6 +798,40 @@ static int compile_templates(struct loader *ld)
 	return rc == FL_EINPUT || rc == FL_ELIMIT || ld->d_compile.len ? 0 : rc;
 }
 
+/* The release file at path, with its text for the caret, or one without text. */
+static struct fl_source release_source(const struct loader *ld, const char *path)
+{
+	struct fl_source src = { path, NULL, 0 };
+
+	for (size_t i = 0; i < ld->nrel; i++)
+		if (strcmp(ld->rel[i].path, path) == 0)
+			src = ld->rel[i].src;
+	return src;
+}
+
+/*
+ * Every tenant's rendering must fit the limits of render.h. Checked here
+ * from sizes alone, so that validate reports it and plan and apply stop
+ * before any tenant is touched; rendering checks again as it allocates.
+ */
+static void check_render_sizes(struct loader *ld)
+{
+	const struct fl_fleet *f = ld->f;
+
+	for (size_t i = 0; i < f->ntenants; i++) {
+		struct fl_error e = FL_ERROR_INIT, at = FL_ERROR_INIT;
+		if (fl_render_check_tenant(f, &f->tenants[i], &e) == 0)
+			continue;
+		if (ld->d_render.len >= FL_FLEET_MAX_DIAGS) {
+			ld->d_render.dropped++; /* no search for the file of an error not kept */
+			continue;
+		}
+		struct fl_source src = release_source(ld, e.path);
+		fl_error_set_at(&at, e.code, &src, e.line, e.col, "%s", e.msg);
+		fl_diags_add_(&ld->d_render, &at);
+	}
+}
+
 static void merge_diags(struct fl_diags *dst, struct fl_diags *src)
 {
 	for (size_t i = 0; i < src->len; i++)
@@ -756,6 +849,7 @@ static int report(struct loader *ld, struct fl_diags *diags)
 	merge_diags(&all, &ld->d_compile);
 	merge_diags(&all, &ld->d_tenants);
 	merge_diags(&all, &ld->d_cross);
+	merge_diags(&all, &ld->d_render);
 	if (all.len) {
 		rc = all.items[0].code == FL_ELIMIT ? FL_ELIMIT : FL_EINPUT;
 		*ld->err = all.items[0];
@@ -773,6 +867,7 @@ static void loader_release(struct loader *ld)
 		fl_buf_release(&ld->rel[i].text);
 	free(ld->rel);
 	free(ld->tpl);
+	free(ld->tpl_at);
 	free(ld->files);
 	for (size_t k = 0; k < ld->nchunks; k++)
 		fl_buf_release(&ld->chunks[k].text);
@@ -783,6 +878,7 @@ static void loader_release(struct loader *ld)
 	fl_diags_release(&ld->d_compile);
 	fl_diags_release(&ld->d_tenants);
 	fl_diags_release(&ld->d_cross);
+	fl_diags_release(&ld->d_render);
 }
 
 static int load(struct loader *ld)
@@ -796,13 +892,17 @@ static int load(struct loader *ld)
 		goto out; /* nothing else can be checked without the settings of fleet.yaml */
 	if ((rc = load_release(ld)) < 0)
 		goto out;
+	drop_duplicate_templates(ld);
 	finish_templates(ld);
 	if ((rc = load_tenants(ld)) < 0)
 		goto out;
 	check_cross_tenant(ld);
 	finish_tenants(ld);
-	if (ld->fleet_ok && ld->d_files.len == 0)
+	if (ld->fleet_ok && ld->d_files.len == 0) {
 		rc = compile_templates(ld);
+		if (rc == 0 && ld->d_compile.len == 0)
+			check_render_sizes(ld);
+	}
 out:
 	return rc;
 }
@@ -858,6 +958,52 @@ void fl_fleet_free(struct fl_fleet *fleet)
 }
 
 /* ---- lookups ---- */
+
+static int var_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct fl_var_decl *const *)a)->name,
+		      (*(const struct fl_var_decl *const *)b)->name);
+}
+
+void fl_fleet_index_vars(struct fl_fleet *fleet)
+{
+	const struct fl_var_decl **v =
+		fl_arena_calloc(&fleet->arena, fleet->nvars ? fleet->nvars : 1, sizeof(*v));
+
+	for (size_t i = 0; i < fleet->nvars; i++)
+		v[i] = &fleet->vars[i];
+	qsort(v, fleet->nvars, sizeof(*v), var_ptr_cmp);
+	fleet->vars_by_name = v;
+}
+
+/* A name that need not end in NUL, as a bsearch key. */
+struct name_key {
+	const char *s;
+	size_t len;
+};
+
+static int var_key_cmp(const void *key, const void *elem)
+{
+	const struct name_key *k = key;
+	const char *name = (*(const struct fl_var_decl *const *)elem)->name;
+	size_t nlen = strlen(name);
+	int c = memcmp(k->s, name, k->len < nlen ? k->len : nlen);
+
+	/* strcmp's order, which sorted the index: on a tie the shorter first. */
+	return c ? c : (k->len > nlen) - (k->len < nlen);
+}
+
+const struct fl_var_decl *fl_fleet_var(const struct fl_fleet *fleet, const char *name, size_t len)
+{
+	struct name_key key = { name, len };
+	const struct fl_var_decl *const *found;
+
+	if (!fleet->nvars)
+		return NULL;
+	assert(fleet->vars_by_name);
+	found = bsearch(&key, fleet->vars_by_name, fleet->nvars, sizeof(*fleet->vars_by_name), var_key_cmp);
+	return found ? *found : NULL;
+}
 
 static int tenant_key_cmp(const void *key, const void *elem)
 {

@@ -18,6 +18,10 @@
 /* Size limits for files of the fleet repository. */
 #define FL_FLEET_MAX_FILE (1024 * 1024)
 #define FL_FLEET_MAX_DIAGS 50
+/* Regions per tenant: AWS has about 35; the rest is headroom (docs/design.md). */
+#define FL_TENANT_MAX_REGIONS 64
+/* Waves per fleet: every tenant is matched against each in turn. */
+#define FL_FLEET_MAX_WAVES 100
 
 enum fl_var_type { FL_VAR_STRING, FL_VAR_INTEGER, FL_VAR_NUMBER, FL_VAR_BOOLEAN };
 
@@ -39,7 +43,7 @@ enum fl_selector_kind { FL_SELECT_CANARY, FL_SELECT_LABELS, FL_SELECT_TENANTS, F
 /* labels: every key must match (AND) one of its listed values (OR). */
 struct fl_label_match {
 	const char *key;
-	const char **values;
+	const char **values;           /* sorted (strcmp), for bsearch */
 	size_t nvalues;
 };
 
@@ -47,7 +51,7 @@ struct fl_selector {
 	enum fl_selector_kind kind;
 	struct fl_label_match *labels;
 	size_t nlabels;
-	const char **tenants;
+	const char **tenants;          /* sorted (strcmp), for bsearch; node has the order written */
 	size_t ntenants;
 	const struct fl_node *node;    /* the selector as written, for positions */
 };
@@ -138,6 +142,7 @@ struct fl_fleet {
 	const char *name;
 	struct fl_var_decl *vars;
 	size_t nvars;
+	const struct fl_var_decl **vars_by_name;  /* see fl_fleet_index_vars */
 	const char **services;         /* at most 64 */
 	size_t nservices;
 	struct fl_wave *waves;
@@ -182,6 +187,15 @@ struct fl_fleet_load_opts {
 int fl_fleet_load(struct fl_fleet **out, struct fl_repo *repo, const struct fl_oid *commit,
 		  const struct fl_fleet_load_opts *opts, struct fl_diags *diags, struct fl_error *err);
 void fl_fleet_free(struct fl_fleet *fleet);
+
+/*
+ * Fills fleet->vars_by_name (in the fleet's arena) from fleet->vars, so that
+ * fl_fleet_var finds a var in O(log n): called once the vars are parsed, and
+ * by whoever builds a fleet by hand.
+ */
+void fl_fleet_index_vars(struct fl_fleet *fleet);
+/* The var declared as name[0..len), or NULL; needs fl_fleet_index_vars. */
+const struct fl_var_decl *fl_fleet_var(const struct fl_fleet *fleet, const char *name, size_t len);
 
 /* The tenant called name, or NULL. */
 const struct fl_tenant *fl_fleet_tenant(const struct fl_fleet *fleet, const char *name);

@@ -33,6 +33,13 @@ void fl_vdiag_(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const c
 void fl_verr_(struct fl_vctx *c, const struct fl_node *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * For each of names[0..n), whether an earlier one is the same string: how
+ * every duplicate check over a list finds its duplicates, in O(n log n).
+ * The caller frees the array.
+ */
+bool *fl_repeated_names_(const char *const *names, size_t n);
+
 /* True when p's key is key. */
 bool fl_key_is_(const struct fl_pair *p, const char *key);
 /* Reports an unknown key of a mapping in where, suggesting one of allowed (NULL-terminated). */

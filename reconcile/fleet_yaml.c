@@ -274,6 +274,7 @@ static void parse_vars(struct fl_fleet *f, struct fl_vctx *c, const struct fl_no
 	f->nvars = v->v.map.len;
 	for (size_t i = 0; i < v->v.map.len; i++)
 		parse_var(&f->vars[i], c, &v->v.map.items[i]);
+	fl_fleet_index_vars(f);
 }
 
 /* ---- services ---- */
@@ -312,6 +313,11 @@ static const char *const wave_keys[] = { "name", "select", "max_parallel", "fail
 static const char *const selector_keys[] = { "canary", "labels", "tenants", NULL };
 static const char *const verify_keys[] = { "name", "run", "timeout", NULL };
 
+static int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 #define SELECTOR_FORMS "'rest', { canary: true }, { labels: {...} } or { tenants: [...] }"
 
 static void parse_label_match(struct fl_label_match *m, struct fl_vctx *c, const struct fl_pair *p)
@@ -332,7 +338,9 @@ static void parse_label_match(struct fl_label_match *m, struct fl_vctx *c, const
 			 m->key, fl_node_type_name(v->type), hint);
 		return;
 	}
-	parse_strings(&m->values, &m->nvalues, c, v, "a label");
+	/* Sorted: every tenant is looked up in the list (tenant.c). */
+	if (parse_strings(&m->values, &m->nvalues, c, v, "a label"))
+		qsort(m->values, m->nvalues, sizeof(*m->values), str_ptr_cmp);
 }
 
 static void parse_select_tenants(struct fl_selector *s, struct fl_vctx *c, const struct fl_node *v)
@@ -343,6 +351,8 @@ static void parse_select_tenants(struct fl_selector *s, struct fl_vctx *c, const
 		if (!fl_tenant_name_valid(s->tenants[i], strlen(s->tenants[i])))
 			fl_verr_(c, v->v.seq.items[i],
 				 "invalid tenant name '%s' (expected " TENANT_NAME_RULE ")", s->tenants[i]);
+	/* Sorted: every tenant is looked up in the list (tenant.c). */
+	qsort(s->tenants, s->ntenants, sizeof(*s->tenants), str_ptr_cmp);
 }
 
 static void parse_select_map(struct fl_selector *s, struct fl_vctx *c, const struct fl_node *v)
@@ -483,6 +493,11 @@ static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 		return;
 	if (v->v.seq.len == 0) {
 		fl_verr_(c, v, "expected at least one wave");
+		return;
+	}
+	if (v->v.seq.len > FL_FLEET_MAX_WAVES) {
+		/* Each tenant tries the waves in turn: the cap keeps that linear. */
+		fl_verr_(c, v->v.seq.items[FL_FLEET_MAX_WAVES], "more than %d waves", FL_FLEET_MAX_WAVES);
 		return;
 	}
 	f->waves = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*f->waves));

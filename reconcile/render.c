@@ -34,6 +34,13 @@ struct op {
 	uint32_t form;
 };
 
+/* How often a program writes one slot in one form: its size is the literal plus these. */
+struct use {
+	uint32_t slot;
+	uint32_t form;
+	size_t count;
+};
+
 struct program {
 	struct program_set *set;
 	char *lit;             /* all literal bytes, in output order */
@@ -41,6 +48,8 @@ struct program {
 	struct op *ops;
 	size_t nops, ops_cap;
 	size_t tail_len;       /* literal bytes after the last op */
+	struct use *uses;      /* each (slot, form) of the ops once, with its count */
+	size_t nuses;
 	int service;           /* bit in tenant->services; -1: every tenant; -2: none */
 	char **secrets;        /* paths of fields that use a secret var */
 	size_t nsecrets, secrets_cap;
@@ -51,7 +60,7 @@ struct program {
 struct program_set {
 	struct program *progs;
 	size_t nprogs;
-	char **labels;         /* label keys used anywhere, slot SLOT_VARS + nvars + j */
+	char **labels;         /* label keys used anywhere, sorted: slot SLOT_VARS + nvars + j */
 	size_t nlabels, labels_cap;
 	size_t nslots;
 };
@@ -79,16 +88,6 @@ static bool name_has_prefix(const char *s, size_t len, const char *prefix)
 	return len > n && memcmp(s, prefix, n) == 0;
 }
 
-static size_t find_var(const struct fl_fleet *fleet, const char *key, size_t len)
-{
-	size_t i = 0;
-
-	while (i < fleet->nvars && !(strlen(fleet->vars[i].name) == len &&
-				     memcmp(fleet->vars[i].name, key, len) == 0))
-		i++;
-	return i;
-}
-
 /* Classifies the name inside {{ }} (already trimmed). */
 static struct name classify(const struct fl_fleet *fleet, const char *s, size_t len)
 {
@@ -105,11 +104,14 @@ static struct name classify(const struct fl_fleet *fleet, const char *s, size_t 
 		n.key = s + strlen("tenant.labels.");
 		n.keylen = len - strlen("tenant.labels.");
 	} else if (name_has_prefix(s, len, "vars.")) {
+		const struct fl_var_decl *d;
 		n.key = s + strlen("vars.");
 		n.keylen = len - strlen("vars.");
-		n.var = find_var(fleet, n.key, n.keylen);
-		if (n.var < fleet->nvars)
+		d = fl_fleet_var(fleet, n.key, n.keylen);
+		if (d) {
 			n.kind = NAME_VAR;
+			n.var = (size_t)(d - fleet->vars);
+		}
 	}
 	return n;
 }
@@ -214,24 +216,65 @@ int fl_spec_path_index(struct fl_buf *path, size_t index)
 	return fl_buf_printf(path, "[%zu]", index);
 }
 
-/* True when a is b, or a proper ancestor of it ("" is everyone's). */
-static bool path_covers(const char *a, size_t alen, const char *b, size_t blen)
+/* Index of the first of sorted[0..n) that is not less than key[0..len). */
+static size_t lower_bound(char *const *sorted, size_t n, const char *key, size_t len)
 {
-	return alen <= blen && memcmp(a, b, alen) == 0 &&
-	       (alen == blen || alen == 0 || b[alen] == '.' || b[alen] == '[');
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		size_t mlen = strlen(sorted[mid]);
+		int c = memcmp(sorted[mid], key, mlen < len ? mlen : len);
+		if (c < 0 || (c == 0 && mlen < len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
+static bool secret_is(const struct program *p, const char *path, size_t len)
+{
+	size_t i = lower_bound(p->secrets, p->nsecrets, path, len);
+
+	return i < p->nsecrets && strlen(p->secrets[i]) == len && memcmp(p->secrets[i], path, len) == 0;
+}
+
+/* True when a secret path starts with path[0..len) followed by sep: a descendant. */
+static bool secret_below(const struct program *p, struct fl_buf *tmp, const char *path, size_t len,
+			 char sep)
+{
+	size_t i;
+
+	fl_buf_clear(tmp);
+	if (fl_buf_put(tmp, path, len) || fl_buf_putc(tmp, sep))
+		return true; /* cannot tell: say secret, never leak */
+	i = lower_bound(p->secrets, p->nsecrets, tmp->ptr, tmp->len);
+	return i < p->nsecrets && strncmp(p->secrets[i], tmp->ptr, tmp->len) == 0;
+}
+
+/*
+ * A field is secret when a secret path is the field itself, one of its
+ * ancestors or one of its descendants. The secrets are sorted: ancestors
+ * are looked up one by one (a path has few), descendants are the run of
+ * paths that start with "path." or "path[".
+ */
 bool fl_template_path_secret(const struct fl_template *tpl, const char *path)
 {
 	const struct program *prog = tpl ? tpl->compiled : NULL;
+	struct fl_buf tmp = FL_BUF_INIT;
 	size_t plen = strlen(path);
 	bool secret = false;
 
-	for (size_t i = 0; prog && i < prog->nsecrets && !secret; i++) {
-		const char *s = prog->secrets[i];
-		size_t slen = strlen(s);
-		secret = path_covers(path, plen, s, slen) || path_covers(s, slen, path, plen);
-	}
+	if (!prog || !prog->nsecrets)
+		return false;
+	secret = plen == 0 || secret_is(prog, "", 0);
+	for (size_t i = 1; i <= plen && !secret; i++)
+		if (i == plen || path[i] == '.' || path[i] == '[')
+			secret = secret_is(prog, path, i);
+	if (!secret)
+		secret = secret_below(prog, &tmp, path, plen, '.') || secret_below(prog, &tmp, path, plen, '[');
+	fl_buf_release(&tmp);
 	return secret;
 }
 
@@ -333,19 +376,13 @@ static int put_escaped(struct fl_buf *out, const char *s, size_t len)
 	return rc;
 }
 
+/* A provisional slot of its own for each label reference: see finish_labels. */
 static uint32_t intern_label(struct program_set *set, const struct fl_fleet *fleet,
 			     const char *key, size_t len)
 {
-	size_t j = 0;
-
-	while (j < set->nlabels && !(strlen(set->labels[j]) == len &&
-				     memcmp(set->labels[j], key, len) == 0))
-		j++;
-	if (j == set->nlabels) {
-		FL_GROW(set->labels, set->labels_cap, set->nlabels + 1);
-		set->labels[set->nlabels++] = fl_strndup(key, len);
-	}
-	return (uint32_t)(SLOT_VARS + fleet->nvars + j);
+	FL_GROW(set->labels, set->labels_cap, set->nlabels + 1);
+	set->labels[set->nlabels++] = fl_strndup(key, len);
+	return (uint32_t)(SLOT_VARS + fleet->nvars + set->nlabels - 1);
 }
 
 static uint32_t slot_of(struct compiler *c, const struct name *n)
@@ -584,15 +621,21 @@ static int service_bit(const struct fl_fleet *fleet, const char *service)
 	return bit;
 }
 
+static int source_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fl_source *)a)->path, ((const struct fl_source *)b)->path);
+}
+
+/* The file of tpl among sources (sorted by path), or one without text. */
 static struct fl_source source_of(const struct fl_template *tpl,
 				  const struct fl_render_sources *sources)
 {
-	struct fl_source src = { tpl->path, NULL, 0 };
+	struct fl_source key = { tpl->path, NULL, 0 };
+	const struct fl_source *found = NULL;
 
-	for (size_t i = 0; sources && i < sources->len; i++)
-		if (sources->items[i].path && tpl->path && strcmp(sources->items[i].path, tpl->path) == 0)
-			src = sources->items[i];
-	return src;
+	if (tpl->path && sources->len)
+		found = bsearch(&key, sources->items, sources->len, sizeof(*sources->items), source_cmp);
+	return found ? *found : key;
 }
 
 static int compile_template(struct program_set *set, struct fl_fleet *fleet, size_t i,
@@ -619,23 +662,129 @@ static int compile_template(struct program_set *set, struct fl_fleet *fleet, siz
 	return c.prog->failed ? FL_EINPUT : 0;
 }
 
+/* By key, then by place, so that the first reference of a key sorts first. */
+static int label_ref_cmp(const void *a, const void *b)
+{
+	char *const *x = *(char *const *const *)a, *const *y = *(char *const *const *)b;
+	int c = strcmp(*x, *y);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/*
+ * Gives equal label keys one slot once every template is compiled: each
+ * reference took a provisional slot of its own, and sorting them finds the
+ * equal keys in O(n log n) instead of a search through the keys per reference.
+ */
+static void finish_labels(struct program_set *set, const struct fl_fleet *fleet)
+{
+	size_t n = set->nlabels, base = SLOT_VARS + fleet->nvars, nuniq = 0;
+	char ***v = fl_calloc(n ? n : 1, sizeof(*v));
+	uint32_t *slot = fl_calloc(n ? n : 1, sizeof(*slot));
+	char **uniq = fl_calloc(n ? n : 1, sizeof(*uniq));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = &set->labels[i];
+	qsort(v, n, sizeof(*v), label_ref_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (nuniq && strcmp(*v[i], uniq[nuniq - 1]) == 0)
+			free(*v[i]);
+		else
+			uniq[nuniq++] = *v[i];
+		slot[v[i] - set->labels] = (uint32_t)(base + nuniq - 1);
+	}
+	for (size_t i = 0; i < set->nprogs; i++)
+		for (size_t j = 0; j < set->progs[i].nops; j++)
+			if (set->progs[i].ops[j].slot >= base)
+				set->progs[i].ops[j].slot = slot[set->progs[i].ops[j].slot - base];
+	free(set->labels);
+	set->labels = uniq;
+	set->nlabels = nuniq;
+	set->labels_cap = n ? n : 1;
+	free(slot);
+	free(v);
+}
+
+static int use_cmp(const void *a, const void *b)
+{
+	const struct use *x = a, *y = b;
+
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return (x->form > y->form) - (x->form < y->form);
+}
+
+/* Counts the program's ops by (slot, form): what its size depends on. */
+static void count_uses(struct program *p)
+{
+	size_t n = 0;
+
+	p->uses = fl_calloc(p->nops ? p->nops : 1, sizeof(*p->uses));
+	for (size_t i = 0; i < p->nops; i++)
+		p->uses[i] = (struct use){ p->ops[i].slot, p->ops[i].form, 1 };
+	qsort(p->uses, p->nops, sizeof(*p->uses), use_cmp);
+	for (size_t i = 0; i < p->nops; i++) {
+		if (n && p->uses[n - 1].slot == p->uses[i].slot && p->uses[n - 1].form == p->uses[i].form)
+			p->uses[n - 1].count++;
+		else
+			p->uses[n++] = p->uses[i];
+	}
+	p->nuses = n;
+}
+
+static int secret_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts the secret paths and drops repeats, for fl_template_path_secret. */
+static void sort_secrets(struct program *p)
+{
+	size_t n = 0;
+
+	if (p->nsecrets > 1) /* secrets is NULL when there are none */
+		qsort(p->secrets, p->nsecrets, sizeof(*p->secrets), secret_cmp);
+	for (size_t i = 0; i < p->nsecrets; i++) {
+		if (n && strcmp(p->secrets[n - 1], p->secrets[i]) == 0)
+			free(p->secrets[i]);
+		else
+			p->secrets[n++] = p->secrets[i];
+	}
+	p->nsecrets = n;
+}
+
 int fl_render_compile(struct fl_fleet *fleet, const struct fl_render_sources *sources,
 		      struct fl_diags *diags)
 {
+	struct fl_render_sources sorted = { NULL, 0 };
+	struct fl_source *items = NULL;
 	struct program_set *set = NULL;
 	int rc = 0;
 
 	fl_render_release(fleet);
 	if (!fleet->ntemplates)
 		goto out;
+	/* Sorted copies, so that each template finds its file in O(log n). */
+	items = fl_calloc(sources ? sources->len + 1 : 1, sizeof(*items));
+	for (size_t i = 0; sources && i < sources->len; i++)
+		if (sources->items[i].path)
+			items[sorted.len++] = sources->items[i];
+	qsort(items, sorted.len, sizeof(*items), source_cmp);
+	sorted.items = items;
 	set = fl_calloc(1, sizeof(*set));
 	set->progs = fl_calloc(fleet->ntemplates, sizeof(*set->progs));
 	set->nprogs = fleet->ntemplates;
 	for (size_t i = 0; i < fleet->ntemplates; i++)
-		if (compile_template(set, fleet, i, sources, diags))
+		if (compile_template(set, fleet, i, &sorted, diags))
 			rc = FL_EINPUT;
+	finish_labels(set, fleet);
+	for (size_t i = 0; i < set->nprogs; i++) {
+		count_uses(&set->progs[i]);
+		sort_secrets(&set->progs[i]);
+	}
 	set->nslots = SLOT_VARS + fleet->nvars + set->nlabels;
 out:
+	free(items);
 	return rc;
 }
 
@@ -643,6 +792,7 @@ static void program_release(struct program *p)
 {
 	free(p->lit);
 	free(p->ops);
+	free(p->uses);
 	for (size_t i = 0; i < p->nsecrets; i++)
 		free(p->secrets[i]);
 	free(p->secrets);
@@ -689,6 +839,7 @@ struct render_call {
 	const char *region;
 	struct slotval *slots;   /* set->nslots of them */
 	struct fl_buf scratch;   /* the forms of the resolved values */
+	bool lenient;            /* measuring only: a missing value counts as empty */
 	struct fl_error *err;
 };
 
@@ -710,15 +861,31 @@ void fl_render_release_buf(struct fl_render *r)
 	r->len = r->cap = 0;
 }
 
+/* A name that need not end in NUL, as a bsearch key. */
+struct name_key {
+	const char *s;
+	size_t len;
+};
+
+static int label_key_cmp(const void *key, const void *elem)
+{
+	const struct name_key *k = key;
+	const char *lkey = ((const struct fl_label *)elem)->key;
+	size_t llen = strlen(lkey);
+	int c = memcmp(k->s, lkey, k->len < llen ? k->len : llen);
+
+	return c ? c : (k->len > llen) - (k->len < llen);
+}
+
+/* The tenant's value of label key[0..keylen), or NULL; its labels are sorted. */
 static const char *label_of(const struct fl_tenant *tenant, const char *key, size_t keylen)
 {
-	const char *value = NULL;
+	struct name_key k = { key, keylen };
+	const struct fl_label *l = NULL;
 
-	for (size_t i = 0; i < tenant->nlabels && !value; i++)
-		if (strlen(tenant->labels[i].key) == keylen &&
-		    memcmp(tenant->labels[i].key, key, keylen) == 0)
-			value = tenant->labels[i].value;
-	return value;
+	if (tenant->nlabels)
+		l = bsearch(&k, tenant->labels, tenant->nlabels, sizeof(*tenant->labels), label_key_cmp);
+	return l ? l->value : NULL;
 }
 
 static int slot_from_str(struct render_call *call, struct slotval *v, const char *s)
@@ -751,20 +918,24 @@ static int slot_from_node(struct render_call *call, struct slotval *v, const str
 	return rc;
 }
 
-static int missing(const struct fl_template *tpl, struct fl_error *err, const char *what,
-		   const char *tenant, const char *key)
+static int missing(struct render_call *call, struct slotval *v, const struct fl_template *tpl,
+		   const char *what, const char *key)
 {
 	struct fl_source src = { tpl->path, NULL, 0 };
+	const char *tenant = call->tenant->name;
 	int rc;
 
-	if (strcmp(what, "label") == 0)
-		rc = fl_error_set_at(err, FL_EINPUT, &src, tpl->line, tpl->col,
+	if (call->lenient) {
+		memset(v, 0, sizeof(*v)); /* rendering will report it */
+		rc = 0;
+	} else if (strcmp(what, "label") == 0) {
+		rc = fl_error_set_at(call->err, FL_EINPUT, &src, tpl->line, tpl->col,
 				     "tenant '%s' has no label '%s' used by %s", tenant, key,
 				     tpl->path ? tpl->path : "a template");
-	else
-		rc = fl_error_set_at(err, FL_EINPUT, &src, tpl->line, tpl->col,
-				     "tenant '%s' does not set var '%s' and it has no default", tenant,
-				     key);
+	} else {
+		rc = fl_error_set_at(call->err, FL_EINPUT, &src, tpl->line, tpl->col,
+				     "tenant '%s' does not set var '%s' and it has no default", tenant, key);
+	}
 	return rc;
 }
 
@@ -783,13 +954,62 @@ static int resolve(struct render_call *call, uint32_t slot, const struct fl_temp
 	} else if (slot < SLOT_VARS + nvars) {
 		node = t->vars ? t->vars[slot - SLOT_VARS] : NULL;
 		rc = node ? slot_from_node(call, v, node)
-			  : missing(tpl, call->err, "var", t->name, call->fleet->vars[slot - SLOT_VARS].name);
+			  : missing(call, v, tpl, "var", call->fleet->vars[slot - SLOT_VARS].name);
 	} else {
 		key = call->set->labels[slot - SLOT_VARS - nvars];
 		label = label_of(t, key, strlen(key));
-		rc = label ? slot_from_str(call, v, label) : missing(tpl, call->err, "label", t->name, key);
+		rc = label ? slot_from_str(call, v, label) : missing(call, v, tpl, "label", key);
 	}
 	v->resolved = !rc;
+	return rc;
+}
+
+/*
+ * Resolves what tpl uses into *need, the bytes it renders to: its literal
+ * plus each value times its count. Stops as soon as the sum passes
+ * FL_RENDER_MAX_RESOURCE, which it therefore never adds up far beyond, and
+ * so cannot overflow: a 400 KB var used 3,000 times costs one multiplication.
+ */
+static int measure(struct render_call *call, const struct fl_template *tpl, size_t *need)
+{
+	const struct program *p = tpl->compiled;
+	size_t n = p->lit_len;
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nuses && !rc && n <= FL_RENDER_MAX_RESOURCE; i++) {
+		const struct use *u = &p->uses[i];
+		size_t len;
+		if (!call->slots[u->slot].resolved && (rc = resolve(call, u->slot, tpl)))
+			break;
+		len = call->slots[u->slot].len[u->form];
+		if (len && u->count > (FL_RENDER_MAX_RESOURCE - n) / len)
+			n = FL_RENDER_MAX_RESOURCE + 1;
+		else
+			n += u->count * len;
+	}
+	*need = n;
+	return rc;
+}
+
+/* FL_ELIMIT, positioned at tpl, when need more bytes after total pass a limit. */
+static int check_limits(const struct render_call *call, const struct fl_template *tpl, size_t need,
+			size_t total)
+{
+	struct fl_source src = { tpl->path, NULL, 0 };
+	int rc = 0;
+
+	if (need > FL_RENDER_MAX_RESOURCE)
+		rc = fl_error_set_at(call->err, FL_ELIMIT, &src, tpl->line, tpl->col,
+				     "rendered JSON of resource kind '%s' name '%s' exceeds the limit of "
+				     "%zu bytes per resource (tenant '%s', region '%s')",
+				     tpl->kind, tpl->name, (size_t)FL_RENDER_MAX_RESOURCE, call->tenant->name,
+				     call->region);
+	else if (need > FL_RENDER_MAX_REGION - total)
+		rc = fl_error_set_at(call->err, FL_ELIMIT, &src, tpl->line, tpl->col,
+				     "rendered JSON of tenant '%s' in region '%s' exceeds the limit of %zu "
+				     "bytes per tenant and region at resource kind '%s' name '%s'",
+				     call->tenant->name, call->region, (size_t)FL_RENDER_MAX_REGION,
+				     tpl->kind, tpl->name);
 	return rc;
 }
 
@@ -826,23 +1046,20 @@ static char *emit(char *w, const struct program *p, const struct render_call *ca
 
 static int render_one(struct render_call *call, struct fl_render *r, const struct fl_template *tpl)
 {
-	const struct program *p = tpl->compiled;
-	size_t need = p->lit_len, start = r->json.len;
+	size_t need = 0, start = r->json.len;
 	char *end;
-	int rc = 0;
+	int rc;
 
-	/* Resolving first keeps scratch still while emit reads it. */
-	for (size_t i = 0; i < p->nops && !rc; i++) {
-		const struct op *op = &p->ops[i];
-		if (!call->slots[op->slot].resolved)
-			rc = resolve(call, op->slot, tpl);
-		need += call->slots[op->slot].len[op->form];
-	}
+	/* Measuring first checks the limits before a byte is allocated, and
+	 * resolves every value, so scratch keeps still while emit reads it. */
+	rc = measure(call, tpl, &need);
+	if (!rc)
+		rc = check_limits(call, tpl, need, start);
 	if (!rc && (rc = fl_buf_grow(&r->json, need)))
 		fl_error_set(call->err, rc, "rendered specs exceed %zu bytes", r->json.max);
 	if (rc)
 		goto out;
-	end = emit(r->json.ptr + start, p, call);
+	end = emit(r->json.ptr + start, tpl->compiled, call);
 	r->json.len = (size_t)(end - r->json.ptr);
 	*end = '\0';
 	rc = push_item(r, tpl, start);
@@ -871,29 +1088,85 @@ static int render_all(struct render_call *call, struct fl_render *r)
 	return rc;
 }
 
+/* Sets up call for tenant; slots on stack when they fit. The caller ends it with call_end. */
+static int call_begin(struct render_call *call, struct slotval *stack, const struct fl_fleet *fleet,
+		      const struct fl_tenant *tenant, struct fl_error *err)
+{
+	memset(call, 0, sizeof(*call));
+	call->fleet = fleet;
+	call->set = set_of(fleet);
+	call->tenant = tenant;
+	call->slots = stack;
+	call->err = err;
+	fl_buf_init(&call->scratch, 0);
+	if (!call->set)
+		return fleet->ntemplates ? fl_error_set(err, FL_EINTERNAL, "templates were not compiled") : 0;
+	if (call->set->nslots > STACK_SLOTS)
+		call->slots = fl_calloc(call->set->nslots, sizeof(*call->slots));
+	else
+		memset(stack, 0, call->set->nslots * sizeof(*stack));
+	return 0;
+}
+
+static void call_end(struct render_call *call, struct slotval *stack)
+{
+	if (call->slots != stack)
+		free(call->slots);
+	fl_buf_release(&call->scratch);
+}
+
 int fl_render_tenant_region(struct fl_render *r, const struct fl_fleet *fleet,
 			    const struct fl_tenant *tenant, const char *region, struct fl_error *err)
 {
 	struct slotval stack[STACK_SLOTS];
-	struct render_call call = { fleet, set_of(fleet), tenant, region, stack, FL_BUF_INIT, err };
-	int rc = 0;
+	struct render_call call;
+	int rc;
 
 	fl_buf_clear(&r->json);
 	r->len = 0;
-	if (!call.set) {
-		if (fleet->ntemplates)
-			rc = fl_error_set(err, FL_EINTERNAL, "templates were not compiled");
-		goto out;
+	rc = call_begin(&call, stack, fleet, tenant, err);
+	call.region = region;
+	if (!rc && call.set)
+		rc = render_all(&call, r);
+	call_end(&call, stack);
+	return rc;
+}
+
+/* Measures every template tenant subscribes to in call->region against the limits. */
+static int check_region(struct render_call *call)
+{
+	size_t total = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < call->fleet->ntemplates && !rc; i++) {
+		const struct fl_template *tpl = &call->fleet->templates[i];
+		const struct program *p = tpl->compiled;
+		size_t need = 0;
+		if (p->failed || !subscribed(p, call->tenant))
+			continue;
+		rc = measure(call, tpl, &need);
+		if (!rc)
+			rc = check_limits(call, tpl, need, total);
+		total += need;
 	}
-	if (call.set->nslots > STACK_SLOTS)
-		call.slots = fl_calloc(call.set->nslots, sizeof(*call.slots));
-	else
-		memset(stack, 0, call.set->nslots * sizeof(*stack));
-	rc = render_all(&call, r);
-out:
-	if (call.slots != stack)
-		free(call.slots);
-	fl_buf_release(&call.scratch);
+	return rc;
+}
+
+int fl_render_check_tenant(const struct fl_fleet *fleet, const struct fl_tenant *tenant,
+			   struct fl_error *err)
+{
+	struct slotval stack[STACK_SLOTS];
+	struct render_call call;
+	int rc = call_begin(&call, stack, fleet, tenant, err);
+
+	call.lenient = true;
+	for (size_t i = 0; !rc && call.set && i < tenant->nregions; i++) {
+		/* Only the region changes: the other values stay resolved. */
+		call.region = tenant->regions[i];
+		call.slots[SLOT_REGION].resolved = false;
+		rc = check_region(&call);
+	}
+	call_end(&call, stack);
 	return rc;
 }
 

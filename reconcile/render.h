@@ -16,6 +16,14 @@
 #include "core/hash.h"
 #include "reconcile/fleet.h"
 
+/*
+ * Rendered JSON is bounded (SPEC 9): per resource, and per tenant and
+ * region, the sum of its resources. Past either, rendering stops with
+ * FL_ELIMIT before it allocates (docs/fleet-validation.md).
+ */
+#define FL_RENDER_MAX_RESOURCE ((size_t)1 << 20)
+#define FL_RENDER_MAX_REGION ((size_t)16 << 20)
+
 /* Sources of the fleet's files by path, for positioned compile errors. */
 struct fl_render_sources {
 	const struct fl_source *items;
@@ -53,10 +61,22 @@ void fl_render_release_buf(struct fl_render *r);
 /*
  * Renders every template tenant subscribes to for region into r (emptied
  * first). FL_EINPUT when a template uses a label or var that the tenant
- * does not have; err is positioned at the template.
+ * does not have; FL_ELIMIT when a resource would pass FL_RENDER_MAX_RESOURCE
+ * or the region FL_RENDER_MAX_REGION, found before anything is written. In
+ * both, err is positioned at the template.
  */
 int fl_render_tenant_region(struct fl_render *r, const struct fl_fleet *fleet,
 			    const struct fl_tenant *tenant, const char *region, struct fl_error *err);
+
+/*
+ * Checks that every region of tenant renders within the limits, without
+ * rendering: the sizes come from the compiled templates and the tenant's
+ * values, in time linear in the templates' substitutions. FL_ELIMIT, with
+ * err as fl_render_tenant_region sets it, for the first resource past a
+ * limit. A label or var the tenant lacks counts as empty: rendering reports it.
+ */
+int fl_render_check_tenant(const struct fl_fleet *fleet, const struct fl_tenant *tenant,
+			   struct fl_error *err);
 
 /* The canonical spec of an item. */
 static inline const char *fl_rendered_json(const struct fl_render *r, const struct fl_rendered *item)

@@ -76,6 +76,29 @@ void fl_verr_(struct fl_vctx *c, const struct fl_node *at, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* By string, then by place in the array, so that the first of equals sorts first. */
+static int name_ptr_cmp(const void *a, const void *b)
+{
+	const char *const *x = *(const char *const *const *)a, *const *y = *(const char *const *const *)b;
+	int c = strcmp(*x, *y);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+bool *fl_repeated_names_(const char *const *names, size_t n)
+{
+	const char *const **v = fl_calloc(n ? n : 1, sizeof(*v));
+	bool *again = fl_calloc(n ? n : 1, sizeof(*again));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = &names[i];
+	qsort(v, n, sizeof(*v), name_ptr_cmp);
+	for (size_t i = 1; i < n; i++)
+		again[v[i] - names] = strcmp(*v[i], *v[i - 1]) == 0;
+	free(v);
+	return again;
+}
+
 bool fl_key_is_(const struct fl_pair *p, const char *key)
 {
 	return strcmp(p->key->v.str.ptr, key) == 0;
@@ -358,31 +381,48 @@ static void parse_account(struct fl_tenant *t, struct fl_vctx *c, const struct f
 	t->account_col = v->col;
 }
 
+static bool region_ok(const struct fl_node *r)
+{
+	return r->type == FL_NODE_STR && fl_ident_valid(r->v.str.ptr, r->v.str.len);
+}
+
 static void parse_regions(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
 {
+	const char **names = NULL;
+	bool *again = NULL;
+	size_t n = 0;
+
 	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of regions"))
 		return;
 	if (v->v.seq.len == 0) {
 		fl_verr_(c, v, "expected at least one region");
 		return;
 	}
-	t->regions = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*t->regions));
-	for (size_t i = 0; i < v->v.seq.len; i++) {
+	if (v->v.seq.len > FL_TENANT_MAX_REGIONS) {
+		fl_verr_(c, v->v.seq.items[FL_TENANT_MAX_REGIONS],
+			 "more than %d regions (the limit per tenant)", FL_TENANT_MAX_REGIONS);
+		return;
+	}
+	/* Duplicates among the valid names first, so that errors still come in order. */
+	names = fl_calloc(v->v.seq.len, sizeof(*names));
+	for (size_t i = 0; i < v->v.seq.len; i++)
+		if (region_ok(v->v.seq.items[i]))
+			names[n++] = v->v.seq.items[i]->v.str.ptr;
+	again = fl_repeated_names_(names, n);
+	t->regions = fl_arena_calloc(c->arena, n ? n : 1, sizeof(*t->regions));
+	for (size_t i = 0, k = 0; i < v->v.seq.len; i++) {
 		const struct fl_node *r = v->v.seq.items[i];
 		if (!fl_vexpect_(c, r, FL_NODE_STR, "a string"))
 			continue;
-		if (!fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
+		if (!region_ok(r))
 			fl_verr_(c, r, "invalid region '%s' (expected " IDENT_RULE ")", r->v.str.ptr);
-			continue;
-		}
-		bool dup = false;
-		for (size_t j = 0; j < t->nregions && !dup; j++)
-			dup = strcmp(t->regions[j], r->v.str.ptr) == 0;
-		if (dup)
+		else if (again[k++])
 			fl_verr_(c, r, "duplicate region '%s'", r->v.str.ptr);
 		else
 			t->regions[t->nregions++] = fl_arena_strndup(c->arena, r->v.str.ptr, r->v.str.len);
 	}
+	free(again);
+	free(names);
 }
 
 static int label_cmp(const void *a, const void *b)
@@ -464,22 +504,13 @@ static const struct fl_node *copy_scalar(struct fl_arena *arena, const struct fl
 	return n;
 }
 
-static const struct fl_var_decl *find_var(const struct fl_fleet *fleet, const char *name, size_t *idx)
-{
-	for (size_t i = 0; i < fleet->nvars; i++)
-		if (strcmp(fleet->vars[i].name, name) == 0) {
-			*idx = i;
-			return &fleet->vars[i];
-		}
-	return NULL;
-}
-
 static void unknown_var(struct fl_vctx *c, const struct fl_fleet *fleet, const struct fl_node *key)
 {
 	const char *best = NULL;
 	size_t best_d = SIZE_MAX;
 
-	for (size_t i = 0; i < fleet->nvars; i++) {
+	/* A suggestion costs a pass over every var: only for an error that is kept. */
+	for (size_t i = 0; i < fleet->nvars && c->diags->len < FL_FLEET_MAX_DIAGS; i++) {
 		size_t d = fl_suggest_score_(key->v.str.ptr, fleet->vars[i].name);
 		if (d < best_d) {
 			best_d = d;
@@ -492,19 +523,22 @@ static void unknown_var(struct fl_vctx *c, const struct fl_fleet *fleet, const s
 		fl_verr_(c, key, "unknown var '%s' (fleet.yaml declares no such var)", key->v.str.ptr);
 }
 
+/* Sets given[i] for each var i the mapping names, valid or not. */
 static void parse_vars(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
-		       const struct fl_node *v)
+		       const struct fl_node *v, bool *given)
 {
 	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping of vars"))
 		return;
 	for (size_t i = 0; i < v->v.map.len; i++) {
 		const struct fl_pair *p = &v->v.map.items[i];
-		size_t idx;
-		const struct fl_var_decl *d = find_var(fleet, p->key->v.str.ptr, &idx);
-		if (!d)
+		const struct fl_var_decl *d = fl_fleet_var(fleet, p->key->v.str.ptr, p->key->v.str.len);
+		if (!d) {
 			unknown_var(c, fleet, p->key);
-		else if (fl_var_value_check_(c, d, p->value))
-			t->vars[idx] = copy_scalar(c->arena, p->value);
+			continue;
+		}
+		given[d - fleet->vars] = true;
+		if (fl_var_value_check_(c, d, p->value))
+			t->vars[d - fleet->vars] = copy_scalar(c->arena, p->value);
 	}
 }
 
@@ -521,7 +555,7 @@ static void parse_state(struct fl_tenant *t, struct fl_vctx *c, const struct fl_
 }
 
 static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
-		      const struct fl_tenant_file_ *file, const struct fl_pair *p)
+		      const struct fl_tenant_file_ *file, const struct fl_pair *p, bool *given)
 {
 	const struct fl_node *v = p->value;
 
@@ -539,7 +573,7 @@ static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fl
 	else if (fl_key_is_(p, "services"))
 		parse_services(t, c, fleet, v);
 	else if (fl_key_is_(p, "vars"))
-		parse_vars(t, c, fleet, v);
+		parse_vars(t, c, fleet, v, given);
 	else if (fl_key_is_(p, "state"))
 		parse_state(t, c, v);
 	else
@@ -548,7 +582,7 @@ static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fl
 
 /* Required keys and vars, and the defaults of vars not given. */
 static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
-			   const struct fl_node *root)
+			   const struct fl_node *root, const bool *given)
 {
 	static const char *const required[] = { "name", "account", "regions", NULL };
 	const struct fl_node *vars = fl_node_get(root, "vars");
@@ -558,7 +592,7 @@ static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct 
 			fl_verr_(c, root, "missing required key '%s' in tenant", required[i]);
 	for (size_t i = 0; i < fleet->nvars; i++) {
 		const struct fl_var_decl *d = &fleet->vars[i];
-		if (t->vars[i] || (vars && vars->type == FL_NODE_MAP && fl_node_get(vars, d->name)))
+		if (t->vars[i] || given[i])
 			continue;
 		if (d->def)
 			t->vars[i] = d->def;
@@ -568,6 +602,12 @@ static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct 
 	}
 }
 
+static int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* O(log n) in the selector's lists: they are sorted (fleet_yaml.c). */
 static bool selector_matches(const struct fl_selector *s, const struct fl_tenant *t)
 {
 	switch (s->kind) {
@@ -576,19 +616,14 @@ static bool selector_matches(const struct fl_selector *s, const struct fl_tenant
 	case FL_SELECT_REST:
 		return true;
 	case FL_SELECT_TENANTS:
-		for (size_t i = 0; i < s->ntenants; i++)
-			if (strcmp(s->tenants[i], t->name) == 0)
-				return true;
-		return false;
+		return bsearch(&t->name, s->tenants, s->ntenants, sizeof(*s->tenants), str_ptr_cmp) != NULL;
 	default:
 		break;
 	}
 	for (size_t i = 0; i < s->nlabels; i++) {
 		const char *have = fl_tenant_label(t, s->labels[i].key);
-		bool any = false;
-		for (size_t j = 0; have && j < s->labels[i].nvalues && !any; j++)
-			any = strcmp(have, s->labels[i].values[j]) == 0;
-		if (!any)
+		if (!have || !bsearch(&have, s->labels[i].values, s->labels[i].nvalues,
+				      sizeof(*s->labels[i].values), str_ptr_cmp))
 			return false;
 	}
 	return true;
@@ -622,6 +657,7 @@ int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *sc
 	struct fl_node *root = NULL;
 	struct fl_error e = FL_ERROR_INIT;
 	size_t before = c->nerrors;
+	bool *given = NULL; /* by var index: named in vars, valid or not */
 	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -645,9 +681,10 @@ int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *sc
 		goto out;
 	}
 	t->vars = fl_arena_calloc(c->arena, fleet->nvars, sizeof(*t->vars));
+	given = fl_arena_calloc(scratch, fleet->nvars ? fleet->nvars : 1, sizeof(*given));
 	for (size_t i = 0; i < root->v.map.len; i++)
-		parse_key(t, c, fleet, file, &root->v.map.items[i]);
-	check_required(t, c, fleet, root);
+		parse_key(t, c, fleet, file, &root->v.map.items[i], given);
+	check_required(t, c, fleet, root, given);
 	if (check_waves && c->nerrors == before)
 		assign_wave(t, c, fleet, root);
 out:

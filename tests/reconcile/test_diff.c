@@ -51,6 +51,7 @@ static struct fx *fx_new(const char *yaml)
 	fx->vars[1] = (struct fl_var_decl){ .name = "user" };
 	fx->fleet.vars = fx->vars;
 	fx->fleet.nvars = 2;
+	fl_fleet_index_vars(&fx->fleet);
 	assert_int_equal(fl_yaml_load_one(&spec, &fx->fleet.arena, &src, NULL, &err), 0);
 	fx->tpl = (struct fl_template){ .kind = "db", .name = "db", .spec = spec,
 					.path = "release/db.yaml", .line = 1, .col = 1 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/git.h"
@@ -251,7 +252,9 @@ static void test_good_fleet_settings(void **state)
 	assert_int_equal(w[1].select.nlabels, 2);
 	assert_string_equal(w[1].select.labels[0].key, "ring");
 	assert_int_equal(w[1].select.labels[0].nvalues, 2);
-	assert_string_equal(w[1].select.labels[0].values[1], "beta");
+	/* Written [early, beta]: kept sorted, for lookups. */
+	assert_string_equal(w[1].select.labels[0].values[0], "beta");
+	assert_string_equal(w[1].select.labels[0].values[1], "early");
 	assert_true(w[1].max_parallel.percent && w[1].max_parallel.value == 25);
 	assert_true(!w[1].failure_tolerance.percent && w[1].failure_tolerance.value == 1);
 	assert_true(w[1].gate_manual);
@@ -810,6 +813,197 @@ static void test_bad_cases(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* ---- bounds: caps on input, and duplicates found by sorting ---- */
+
+/* "name: acme ... regions: [<list>]" on line 3, with the base's vars. */
+static char *tenant_with_regions(const char *list)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	size_t len;
+
+	fl_buf_printf(&b, "name: acme\naccount: \"111\"\nregions: [%s]\nvars: { display_name: Acme }\n", list);
+	return fl_buf_detach(&b, &len);
+}
+
+/* n regions r00, r01, ... joined by ", ". */
+static char *regions_list(size_t n)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++)
+		fl_buf_printf(&b, "%sr%02zu", i ? ", " : "", i);
+	return fl_buf_detach(&b, &len);
+}
+
+static void make_regions(struct file *over, size_t n)
+{
+	char *list = regions_list(n);
+
+	over[0] = (struct file){ "tenants/acme.yaml", tenant_with_regions(list) };
+	free(list);
+}
+
+static void make_64_regions(struct file *over)
+{
+	make_regions(over, 64);
+}
+
+static void make_65_regions(struct file *over)
+{
+	make_regions(over, 65);
+}
+
+static void make_duplicate_regions(struct file *over)
+{
+	over[0] = (struct file){ "tenants/acme.yaml", tenant_with_regions("a, b, a, c, b/x, b, a") };
+}
+
+static void make_duplicate_resources(struct file *over)
+{
+	over[0] = (struct file){ "release/x.yaml", fl_strdup("kind: service\nname: web\n---\nkind: service\n"
+							     "name: api\n---\nkind: service\nname: web\n") };
+}
+
+/* A release of nbig templates, each the display name uses times; a title of title_len. */
+static void make_render(struct file *over, size_t nbig, size_t uses, size_t title_len)
+{
+	struct fl_buf rel = FL_BUF_INIT, tenant = FL_BUF_INIT;
+	size_t len;
+
+	for (size_t i = 0; i < nbig; i++) {
+		fl_buf_printf(&rel, "---\nkind: config\nname: c%02zu\nspec:\n", i);
+		for (size_t k = 0; k < uses; k++)
+			fl_buf_puts(&rel, "  - \"{{vars.display_name}}\"\n");
+	}
+	fl_buf_puts(&tenant, "name: acme\naccount: \"111\"\nregions: [us-east-1]\nvars: { display_name: ");
+	for (size_t i = 0; i < title_len; i++)
+		fl_buf_putc(&tenant, 'x');
+	fl_buf_puts(&tenant, " }\n");
+	over[0] = (struct file){ "release/big.yaml", fl_buf_detach(&rel, &len) };
+	over[1] = (struct file){ "tenants/acme.yaml", fl_buf_detach(&tenant, &len) };
+}
+
+/* 3,000 uses of a 502-byte value: one resource of 1.5 MB. */
+static void make_big_resource(struct file *over)
+{
+	make_render(over, 1, 3000, 500);
+}
+
+/* 17 resources of 1,040 x 1,003 bytes (under 1 MiB each): the 17th passes 16 MiB. */
+static void make_big_region(struct file *over)
+{
+	make_render(over, 17, 1040, 1000);
+}
+
+static void make_waves(struct file *over, size_t n)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	size_t len;
+
+	fl_buf_puts(&b, FLEET_HEAD VARS("seats: { type: integer }") "waves:\n");
+	for (size_t i = 0; i < n; i++)
+		fl_buf_printf(&b, "  - { name: w%03zu, select: %s }\n", i, i + 1 == n ? "rest" : "{ canary: true }");
+	over[0] = (struct file){ "fleet.yaml", fl_buf_detach(&b, &len) };
+}
+
+static void make_100_waves(struct file *over)
+{
+	make_waves(over, 100);
+}
+
+static void make_101_waves(struct file *over)
+{
+	make_waves(over, 101);
+}
+
+static void make_selector_names(struct file *over)
+{
+	over[0] = (struct file){ "fleet.yaml",
+				 fl_strdup(FLEET_HEAD VARS("seats: { type: integer }")
+					   "waves: [{ name: a, select: { tenants: [zed, beta, acme, ghost] } },"
+					   " { name: b, select: rest }]\n") };
+}
+
+struct bound_case {
+	const char *name;
+	void (*make)(struct file *over);  /* fills over with malloc'd contents */
+	int rc;
+	const char *diags[4];             /* first lines of all problems, in order */
+};
+
+static const struct bound_case bound_cases[] = {
+	{ "64 regions", make_64_regions, 0, { NULL } },
+	{ "65 regions", make_65_regions, FL_EINPUT,
+	  { "tenants/acme.yaml:3:331: error: more than 64 regions (the limit per tenant)" } },
+	{ "duplicate regions, in order", make_duplicate_regions, FL_EINPUT,
+	  { "tenants/acme.yaml:3:17: error: duplicate region 'a'",
+	    "tenants/acme.yaml:3:23: error: invalid region 'b/x' (expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}, "
+	    "no '..')",
+	    "tenants/acme.yaml:3:28: error: duplicate region 'b'",
+	    "tenants/acme.yaml:3:31: error: duplicate region 'a'" } },
+	{ "duplicate resources, in order", make_duplicate_resources, FL_EINPUT,
+	  { "release/x.yaml:5:7: error: duplicate resource kind 'service' name 'api' (first at "
+	    "release/api.yaml:1)",
+	    "release/x.yaml:8:7: error: duplicate resource kind 'service' name 'web' (first at "
+	    "release/x.yaml:1)" } },
+	{ "resource past 1 MiB", make_big_resource, FL_ELIMIT,
+	  { "release/big.yaml:2:1: error: rendered JSON of resource kind 'config' name 'c00' exceeds the "
+	    "limit of 1048576 bytes per resource (tenant 'acme', region 'us-east-1')" } },
+	{ "tenant-region past 16 MiB", make_big_region, FL_ELIMIT,
+	  { "release/big.yaml:16706:1: error: rendered JSON of tenant 'acme' in region 'us-east-1' exceeds "
+	    "the limit of 16777216 bytes per tenant and region at resource kind 'config' name 'c16'" } },
+	{ "100 waves", make_100_waves, 0, { NULL } },
+	{ "101 waves", make_101_waves, FL_EINPUT, { "fleet.yaml:108:5: error: more than 100 waves" } },
+	{ "unknown selected tenants, as written", make_selector_names, FL_EINPUT,
+	  { "fleet.yaml:7:40: error: wave 'a' selects unknown tenant 'zed'",
+	    "fleet.yaml:7:57: error: wave 'a' selects unknown tenant 'ghost'" } },
+};
+
+/* Compares every problem's first line with c->diags; returns how many differ. */
+static size_t compare_diags(const struct bound_case *c, const struct loaded *l)
+{
+	size_t n = 0, bad = 0;
+
+	while (n < 4 && c->diags[n])
+		n++;
+	if (l->rc != c->rc || l->diags.len != n) {
+		fprintf(stderr, "case '%s': rc %d with %zu problems, want rc %d with %zu\n", c->name, l->rc,
+			l->diags.len, c->rc, n);
+		bad++;
+	}
+	for (size_t i = 0; i < l->diags.len; i++) {
+		struct fl_buf b = FL_BUF_INIT;
+		fl_error_format(&b, &l->diags.items[i]);
+		b.ptr[strcspn(b.ptr, "\n")] = '\0';
+		if (i >= n || strcmp(b.ptr, c->diags[i]) != 0) {
+			fprintf(stderr, "case '%s': problem %zu is\n  %s\nwant\n  %s\n", c->name, i, b.ptr,
+				i < n ? c->diags[i] : "(none)");
+			bad++;
+		}
+		fl_buf_release(&b);
+	}
+	return bad;
+}
+
+static void test_bounds(void **state)
+{
+	size_t failures = 0;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bound_cases) / sizeof(bound_cases[0]); i++) {
+		struct file over[3] = { { NULL, NULL }, { NULL, NULL }, { NULL, NULL } };
+		struct loaded l;
+		bound_cases[i].make(over);
+		load_with(&l, base, over, NULL);
+		failures += compare_diags(&bound_cases[i], &l);
+		unload(&l);
+		for (size_t k = 0; over[k].path; k++)
+			free((char *)over[k].content);
+	}
+	assert_int_equal(failures, 0);
+}
+
 /* ---- the small functions ---- */
 
 static void test_names(void **state)
@@ -879,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_only),
 		cmocka_unit_test(test_threads_same_diags),
 		cmocka_unit_test(test_bad_cases),
+		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_amounts),
 	};

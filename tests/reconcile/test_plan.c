@@ -719,6 +719,51 @@ static void test_identity_mismatch_fails_one_tenant(void **state)
 	env_close(&e);
 }
 
+/*
+ * Load refuses a fleet that renders past a limit, but rendering checks again
+ * as it allocates: a tenant whose var grew past 1 MiB (swapped in here, as a
+ * library caller could) fails alone, with the positioned error, and the
+ * other tenants plan as before.
+ */
+static void test_render_limit_fails_one_tenant(void **state)
+{
+	size_t len = ((size_t)1 << 20) + 1;
+	struct fl_node big = { 0 };
+	char *title = malloc(len + 1);
+	struct fl_tenant *beta;
+	const struct fl_node *was;
+	struct fl_tenant_plan tp;
+	struct env e;
+	(void)state;
+
+	assert_non_null(title);
+	memset(title, 'x', len);
+	title[len] = '\0';
+	big.type = FL_NODE_STR;
+	big.v.str.ptr = title;
+	big.v.str.len = len;
+	env_open(&e, base_fleet);
+	beta = (struct fl_tenant *)tenant(&e, "beta");
+	was = beta->vars[0];
+	beta->vars[0] = &big; /* display_name */
+
+	plan(&tp, &e, "beta", false, false);
+	assert_int_equal(tp.outcome, FL_TENANT_FAILED);
+	assert_int_equal(tp.error.code, FL_ELIMIT);
+	assert_string_equal(tp.error.msg, "region 'eu-west-1': rendered JSON of resource kind 'service' name 'api' exceeds the "
+					  "limit of 1048576 bytes per resource (tenant 'beta', region 'eu-west-1')");
+	assert_string_equal(tp.error.path, "release/a.yaml");
+	assert_int_equal(tp.error.line, 1);
+	fl_tenant_plan_release(&tp);
+	plan(&tp, &e, "acme", false, false);
+	assert_int_equal(tp.outcome, FL_TENANT_CHANGES);
+	fl_tenant_plan_release(&tp);
+
+	beta->vars[0] = was;
+	free(title);
+	env_close(&e);
+}
+
 static void test_tenant_states(void **state)
 {
 	struct env e;
@@ -1060,6 +1105,7 @@ int main(void)
 		cmocka_unit_test(test_template_change_updates_with_field_diff),
 		cmocka_unit_test(test_removed_templates_withheld_or_deleted),
 		cmocka_unit_test(test_identity_mismatch_fails_one_tenant),
+		cmocka_unit_test(test_render_limit_fails_one_tenant),
 		cmocka_unit_test(test_tenant_states),
 		cmocka_unit_test(test_region_dropped_from_manifest),
 		cmocka_unit_test(test_hand_edited_spec_is_drift),

@@ -2,7 +2,8 @@
  * Tests of reconcile/render.c: typed and embedded substitution, canonical
  * output (checked against fl_json_canonical of a tree substituted by hand),
  * service filtering, missing labels and vars, compile errors with their
- * positions, plain strings and secret paths.
+ * positions, plain strings and secret paths, and the limits on rendered
+ * JSON per resource and per tenant and region.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,6 +105,7 @@ static struct fx *fx_new(void)
 	fx_vars(fx);
 	fx->fleet.vars = fx->vars;
 	fx->fleet.nvars = NVARS;
+	fl_fleet_index_vars(&fx->fleet);
 	fx->fleet.services = (const char **)services;
 	fx->fleet.nservices = 3;
 	fx->fleet.templates = fx->templates;
@@ -615,6 +617,138 @@ static void test_no_templates(void **state)
 	fx_free(fx);
 }
 
+/* ---- limits on rendered JSON ---- */
+
+/* The limits of SPEC 9, written out: the test holds the code to the spec. */
+#define MIB ((size_t)1 << 20)
+#define MAX_RESOURCE MIB
+#define MAX_REGION (16 * MIB)
+
+struct limit_case {
+	const char *name;
+	size_t title_len;   /* vars.display_name: this many 'x' */
+	size_t uses;        /* refs to it in each big template: a list when more than 1 */
+	size_t nbig;        /* templates of the title */
+	bool one_more;      /* then one template rendering one byte, "1" */
+	int rc;
+	size_t bad;         /* the template of the error */
+	const char *msg;    /* %s: that template's name */
+};
+
+static const struct limit_case limit_cases[] = {
+	{ "resource at the limit", MAX_RESOURCE - 2, 1, 1, false, 0, 0, NULL },
+	{ "resource one byte past", MAX_RESOURCE - 1, 1, 1, false, FL_ELIMIT, 0,
+	  "rendered JSON of resource kind 'service' name '%s' exceeds the limit of 1048576 bytes per "
+	  "resource (tenant 'acme', region 'eu-west-1')" },
+	{ "var used 3,000 times", 40000, 3000, 1, false, FL_ELIMIT, 0,
+	  "rendered JSON of resource kind 'service' name '%s' exceeds the limit of 1048576 bytes per "
+	  "resource (tenant 'acme', region 'eu-west-1')" },
+	{ "region at the limit", MAX_RESOURCE - 2, 1, 16, false, 0, 0, NULL },
+	{ "region one byte past", MAX_RESOURCE - 2, 1, 16, true, FL_ELIMIT, 16,
+	  "rendered JSON of tenant 'acme' in region 'eu-west-1' exceeds the limit of 16777216 bytes per "
+	  "tenant and region at resource kind 'service' name '%s'" },
+	{ "region past by a resource", MAX_RESOURCE - 2, 1, 17, false, FL_ELIMIT, 16,
+	  "rendered JSON of tenant 'acme' in region 'eu-west-1' exceeds the limit of 16777216 bytes per "
+	  "tenant and region at resource kind 'service' name '%s'" },
+};
+
+/* A template of uses references to the title: the ref itself, or a list of them. */
+static char *title_template(size_t uses)
+{
+	static const char ref[] = "\"{{vars.display_name}}\"";
+	struct fl_buf b = FL_BUF_INIT;
+	size_t len;
+
+	for (size_t i = 0; i < uses; i++)
+		fl_buf_printf(&b, "%s%s", uses == 1 ? "" : i ? ", " : "[", ref);
+	if (uses > 1)
+		fl_buf_putc(&b, ']');
+	return fl_buf_detach(&b, &len);
+}
+
+/* A fixture for case c: its templates added and compiled. */
+static struct fx *limit_fx(const struct limit_case *c)
+{
+	struct fx *fx = fx_new();
+	char *title = malloc(c->title_len + 1), *yaml = title_template(c->uses);
+
+	assert_non_null(title);
+	memset(title, 'x', c->title_len);
+	title[c->title_len] = '\0';
+	fx->tenant_vars[VAR_DISPLAY] = new_str(&fx->fleet.arena, title);
+	for (size_t i = 0; i < c->nbig; i++)
+		fx_add(fx, yaml, NULL)->line = (uint32_t)(i + 3);
+	if (c->one_more)
+		fx_add(fx, "1", NULL)->line = (uint32_t)(c->nbig + 3);
+	assert_int_equal(fx_compile(fx), 0);
+	free(yaml);
+	free(title);
+	return fx;
+}
+
+static void check_limit_error(const struct limit_case *c, struct fx *fx, const struct fl_error *err,
+			      const char *how)
+{
+	const char *hole = strstr(c->msg, "%s");
+	char want[FL_ERROR_MSG_MAX];
+
+	snprintf(want, sizeof(want), "%.*s%s%s", (int)(hole - c->msg), c->msg, fx->paths[c->bad], hole + 2);
+	CHECK(c->name, strcmp(err->msg, want) == 0, "%s: message %s", how, err->msg);
+	CHECK(c->name, strcmp(err->path, fx->paths[c->bad]) == 0 && err->line == c->bad + 3 && err->col == 1,
+	      "%s: at %s:%u:%u", how, err->path, err->line, err->col);
+}
+
+static void test_render_limits(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(limit_cases) / sizeof(limit_cases[0]); i++) {
+		const struct limit_case *c = &limit_cases[i];
+		struct fx *fx = limit_fx(c);
+		struct fl_error err = FL_ERROR_INIT;
+		int rc = fl_render_tenant_region(&fx->r, &fx->fleet, &fx->tenant, "eu-west-1", &err);
+		size_t total = 0;
+
+		CHECK(c->name, rc == c->rc, "render: rc %d (%s), want %d", rc, err.msg, c->rc);
+		for (size_t k = 0; k < fx->r.len; k++)
+			total += fx->r.items[k].len;
+		if (c->rc) {
+			check_limit_error(c, fx, &err, "render");
+			/* Stopped before the bytes: the buffer grew (by doubling) to hold
+			 * what fit, never to what was asked for. */
+			CHECK(c->name, fx->r.json.cap <= 2 * MAX_REGION, "buffer of %zu bytes", fx->r.json.cap);
+			CHECK(c->name, fx->r.len == c->bad, "%zu resources rendered", fx->r.len);
+		} else {
+			CHECK(c->name, fx->r.len == c->nbig && total == c->nbig * MAX_RESOURCE,
+			      "%zu resources, %zu bytes", fx->r.len, total);
+		}
+		fx_free(fx);
+	}
+}
+
+/* The check at load time finds what rendering finds, without rendering. */
+static void test_render_check_tenant(void **state)
+{
+	static const char *regions[] = { "eu-west-1", "us-east-1" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(limit_cases) / sizeof(limit_cases[0]); i++) {
+		const struct limit_case *c = &limit_cases[i];
+		struct fx *fx = limit_fx(c);
+		struct fl_error err = FL_ERROR_INIT;
+		int rc;
+
+		/* The first region past a limit is the one named. */
+		fx->tenant.regions = regions;
+		fx->tenant.nregions = 2;
+		rc = fl_render_check_tenant(&fx->fleet, &fx->tenant, &err);
+		CHECK(c->name, rc == c->rc, "check: rc %d (%s), want %d", rc, err.msg, c->rc);
+		if (c->rc)
+			check_limit_error(c, fx, &err, "check");
+		CHECK(c->name, fx->r.json.cap == 0, "the check rendered");
+		fx_free(fx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +762,8 @@ int main(void)
 		cmocka_unit_test(test_secret_paths),
 		cmocka_unit_test(test_path_syntax),
 		cmocka_unit_test(test_no_templates),
+		cmocka_unit_test(test_render_limits),
+		cmocka_unit_test(test_render_check_tenant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
