@@ -30,6 +30,7 @@ struct rollout {
 	struct fl_verify_ctx vctx;
 	char *workdir, *receipts;
 	bool partial;                    /* --tenant: wave statuses are left alone */
+	const char **chosen;             /* --tenant's names, sorted */
 	pthread_mutex_t status_lock;     /* status writers are called one at a time */
 	pthread_mutex_t lock;            /* guards everything below and the report */
 	pthread_cond_t cond;
@@ -402,14 +403,26 @@ record:
 
 /* ---- waves ---- */
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts a copy of --tenant's names, so selected() is a binary search: drift --fix may name thousands. */
+static void sort_chosen(struct rollout *r)
+{
+	if (!r->opts->tenants)
+		return;
+	r->chosen = fl_calloc(r->opts->ntenants ? r->opts->ntenants : 1, sizeof(*r->chosen));
+	memcpy(r->chosen, r->opts->tenants, r->opts->ntenants * sizeof(*r->chosen));
+	qsort(r->chosen, r->opts->ntenants, sizeof(*r->chosen), cmp_name);
+}
+
 static bool selected(const struct rollout *r, const struct fl_tenant *t)
 {
 	if (!r->opts->tenants)
 		return true;
-	for (size_t i = 0; i < r->opts->ntenants; i++)
-		if (strcmp(r->opts->tenants[i], t->name) == 0)
-			return true;
-	return false;
+	return bsearch(&t->name, r->chosen, r->opts->ntenants, sizeof(*r->chosen), cmp_name) != NULL;
 }
 
 static void progress(struct rollout *r, size_t w)
@@ -939,6 +952,7 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	pthread_mutex_init(&r.status_lock, NULL);
 	pthread_mutex_init(&r.repo_lock, NULL);
 	pthread_cond_init(&r.cond, NULL);
+	sort_chosen(&r);
 	if ((rc = through_index(&r, &last, err)) || (rc = plan_all(&r, err)))
 		goto out;
 	if (out->outcome == FL_ROLLOUT_REFUSED)
@@ -965,6 +979,7 @@ out:
 	pthread_mutex_destroy(&r.status_lock);
 	pthread_mutex_destroy(&r.lock);
 	free(r.behind);
+	free(r.chosen);
 	free(r.workdir);
 	free(r.receipts);
 	return rc;
