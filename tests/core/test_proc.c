@@ -150,7 +150,7 @@ static void test_run(void **state)
 	(void)state;
 	for (size_t i = 0; i < N_ELEMS(run_cases); i++) {
 		const struct run_case *c = &run_cases[i];
-		struct fl_proc_opts opts = { c->argv, c->env, c->cwd, 10000, c->max_output, i % 2 == 0 };
+		struct fl_proc_opts opts = { c->argv, c->env, c->cwd, 10000, c->max_output, i % 2 == 0, NULL };
 		struct fl_proc_result res;
 		struct fl_error err = FL_ERROR_INIT;
 		struct fl_buf out;
@@ -186,7 +186,7 @@ static void test_run(void **state)
 static void test_truncation(void **state)
 {
 	const char *argv[] = { "sh", "-c", "yes | head -c 100000", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 10000, 1000, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 10000, 1000, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -207,7 +207,7 @@ static void test_truncation(void **state)
 static void test_output_buffers(void **state)
 {
 	const char *argv[] = { "echo", "hello", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -248,7 +248,7 @@ static void test_script_in_cwd(void **state)
 
 	(void)state;
 	scratch_make(&s);
-	struct fl_proc_opts opts = { argv, NULL, s.dir, 10000, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, s.dir, 10000, BIG, false, NULL };
 	fl_buf_init(&out, 0);
 	fl_buf_init(&want, 0);
 	fl_buf_printf(&want, "from script in %s\n", s.dir);
@@ -266,7 +266,7 @@ static void test_script_in_cwd(void **state)
 static void test_timeout(void **state)
 {
 	const char *argv[] = { "sleep", "5", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 200, BIG, true };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 200, BIG, true, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 
@@ -282,7 +282,7 @@ static void test_timeout(void **state)
 static void test_timeout_after_eof(void **state)
 {
 	const char *argv[] = { "sh", "-c", "echo bye; exec >/dev/null 2>&1; sleep 5", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 300, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 300, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -305,7 +305,7 @@ static void test_timeout_after_eof(void **state)
 static void test_grandchild_holds_pipe(void **state)
 {
 	const char *argv[] = { "sh", "-c", "sleep 5 & echo $!", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 500, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 500, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -327,7 +327,7 @@ static void test_grandchild_holds_pipe(void **state)
 static void test_grandchild_detached(void **state)
 {
 	const char *argv[] = { "sh", "-c", "sleep 5 >/dev/null 2>&1 & echo $!", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -361,7 +361,7 @@ static void test_die_with_parent(void **state)
 		snprintf(script, sizeof(script), "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 5", pidfile,
 			 pidfile, pidfile);
 		const char *argv[] = { "sh", "-c", script, NULL };
-		struct fl_proc_opts opts = { argv, NULL, NULL, 10000, BIG, true };
+		struct fl_proc_opts opts = { argv, NULL, NULL, 10000, BIG, true, NULL };
 		struct fl_proc_result res;
 		fl_proc_run(&res, NULL, &opts, NULL);
 		_exit(0);
@@ -408,7 +408,7 @@ static void *worker_main(void *arg)
 		snprintf(want, sizeof(want), "%d-%d\n", w->id, i);
 		const char *argv[] = { "sh", "-c", "echo \"$FL_T-$FL_I\"; exit \"$FL_I\"", NULL };
 		const char *env[] = { tvar, ivar, NULL };
-		struct fl_proc_opts opts = { argv, env, "/", 10000, BIG, true };
+		struct fl_proc_opts opts = { argv, env, "/", 10000, BIG, true, NULL };
 		struct fl_proc_result res;
 		struct fl_error err = FL_ERROR_INIT;
 		struct fl_buf out;

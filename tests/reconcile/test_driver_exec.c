@@ -253,7 +253,7 @@ static long commits_of(const struct fixture *f, const char *account)
 	struct fl_error err = FL_ERROR_INIT;
 	snprintf(repo, sizeof(repo), "%s/%s", f->accounts, account);
 	const char *argv[] = { "git", "-C", repo, "rev-list", "--count", "HEAD", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 30000, 4096, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 30000, 4096, false, NULL };
 	assert_ok(fl_proc_run(&res, &out, &opts, &err), &err);
 	assert_int_equal(res.exit_code, 0);
 	long n = strtol(out.ptr, NULL, 10);

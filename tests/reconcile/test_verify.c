@@ -195,7 +195,7 @@ static int verify(struct world *w, struct fl_verify_record *rec, struct fl_buf *
 		  const char **argv, size_t argc, unsigned timeout_s, const char *region,
 		  struct fl_error *err)
 {
-	struct fl_verify v = { name, argv, argc, timeout_s };
+	struct fl_verify v = { .name = name, .argv = argv, .argc = argc, .timeout_s = timeout_s };
 	return fl_verify_run(rec, output, &w->ctx, w->tenant, region, &v, err);
 }
 
@@ -433,7 +433,7 @@ static void test_errors(void **state)
 	/* A wrapper that writes no receipt: its exit code and output are the error. */
 	struct fl_verify_ctx ctx = w->ctx;
 	const char *argv[] = { "true" };
-	struct fl_verify v = { "nowrap", argv, 1, 60 };
+	struct fl_verify v = { .name = "nowrap", .argv = argv, .argc = 1, .timeout_s = 60 };
 	fl_error_clear(&err);
 	ctx.self_exe = "/bin/echo";
 	assert_int_equal(fl_verify_run(&rec, &out, &ctx, w->tenant, "us-east-1", &v, &err), FL_EIO);
