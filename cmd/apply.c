@@ -190,10 +190,15 @@ static int open_driver(struct fl_driver *d, const char *arg, const struct fl_fle
 	if (arg && fl_driver_conf_parse(&conf, &arena, arg, &err)) {
 		fprintf(stderr, "flotilla: %s\n", err.msg);
 		rc = FL_EXIT_USAGE;
-	} else if (fl_driver_open(d, arg ? &conf : &fleet->driver, &err)) {
+		goto out;
+	}
+	/* The operator's driver is kept from the fleet's secrets too. */
+	conf.drop_env = fleet->secret_env;
+	if (fl_driver_open(d, arg ? &conf : &fleet->driver, &err)) {
 		fl_print_error(&err);
 		rc = FL_EXIT_ERROR;
 	}
+out:
 	fl_arena_release(&arena);
 	return rc;
 }

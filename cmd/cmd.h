@@ -75,6 +75,8 @@ const struct fl_cmd *fl_cmd_find(const char *name);
 
 /* Prints an error as path:line:col: error: message with the source line. */
 void fl_print_error(const struct fl_error *err);
+/* Prints every problem of a fleet that failed to load (err when diags is empty). */
+void fl_print_diags(const struct fl_diags *diags, const struct fl_error *err);
 
 /* The repository and fleet of --repo and --rev, loaded and validated. */
 struct fl_session {

@@ -178,6 +178,8 @@ int cmd_drift(int argc, char **argv)
 		rc = FL_EXIT_USAGE;
 		goto out;
 	}
+	/* The operator's driver is kept from the fleet's secrets too. */
+	conf.drop_env = head.fleet->secret_env;
 	if (fl_driver_open(&driver, driver_arg ? &conf : &head.fleet->driver, &err)) {
 		fl_print_error(&err);
 		rc = FL_EXIT_ERROR;

@@ -112,7 +112,7 @@ void fl_print_error(const struct fl_error *err)
 	fl_buf_release(&b);
 }
 
-static void print_diags(const struct fl_diags *diags, const struct fl_error *err)
+void fl_print_diags(const struct fl_diags *diags, const struct fl_error *err)
 {
 	if (diags->len == 0) {
 		fl_print_error(err);
@@ -142,7 +142,7 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 		return FL_EXIT_ERROR;
 	}
 	if ((rc = fl_fleet_load(&s->fleet, s->repo, &s->commit, opts, &diags, &err))) {
-		print_diags(&diags, &err);
+		fl_print_diags(&diags, &err);
 		fl_diags_release(&diags);
 		fl_session_close(s);
 		return FL_EXIT_ERROR;

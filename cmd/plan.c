@@ -15,6 +15,7 @@
 #include "reconcile/driver.h"
 #include "reconcile/plan.h"
 #include "reconcile/plan_output.h"
+#include "reconcile/trust.h"
 #include "core/banned.h"
 
 #define FLUSH_AT (256 * 1024)
@@ -34,6 +35,7 @@ struct since_set {
 	struct fl_opt_list names;   /* strings owned (freed with the set) */
 	struct fl_repo *repo;
 	const struct fl_oid *rev;
+	struct fl_oid base;         /* --since's commit: trusted, unlike the head */
 };
 
 static int tenant_of_path(const char *path, size_t *len)
@@ -79,19 +81,19 @@ static void since_release(struct since_set *set)
 static int since_collect(struct since_set *set, const struct plan_args *a)
 {
 	struct fl_error err = FL_ERROR_INIT;
-	struct fl_oid old, new;
+	struct fl_oid new;
 	int rc;
 	const char *path = NULL;
 	memset(set, 0, sizeof(*set));
 	if ((rc = fl_repo_location(&path, a->repo, &err)) ||
 	    (rc = fl_repo_open(&set->repo, path ? path : ".", &err)) ||
-	    (rc = fl_repo_resolve(&old, set->repo, a->since, &err)) ||
+	    (rc = fl_repo_resolve(&set->base, set->repo, a->since, &err)) ||
 	    (rc = fl_repo_resolve(&new, set->repo, a->rev ? a->rev : "HEAD", &err))) {
 		fl_print_error(&err);
 		return FL_EXIT_ERROR;
 	}
 	set->rev = &new;
-	rc = fl_repo_changed_paths(set->repo, &old, &new, on_changed_path, set, &err);
+	rc = fl_repo_changed_paths(set->repo, &set->base, &new, on_changed_path, set, &err);
 	set->rev = NULL;
 	if (rc) {
 		fl_print_error(&err);
@@ -122,6 +124,10 @@ static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
 	return 0;
 }
 
+/*
+ * The driver of the trusted fleet (the base with --since), or --driver's,
+ * which is the operator's and wins; either way kept from its secrets.
+ */
 static int open_driver(struct fl_driver *d, const struct plan_args *a, const struct fl_fleet *fleet)
 {
 	struct fl_error err = FL_ERROR_INIT;
@@ -134,6 +140,7 @@ static int open_driver(struct fl_driver *d, const struct plan_args *a, const str
 		rc = FL_EXIT_USAGE;
 		goto out;
 	}
+	conf.drop_env = fleet->secret_env;
 	if ((rc = fl_driver_open(d, a->driver ? &conf : &fleet->driver, &err))) {
 		fl_print_error(&err);
 		rc = FL_EXIT_ERROR;
@@ -143,7 +150,12 @@ out:
 	return rc;
 }
 
+/*
+ * Plans s->fleet (the head) through the driver of trusted: the head's own
+ * fleet, or with --since the base's, whose differences trust describes.
+ */
 static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_format format,
+		    const struct fl_fleet *trusted, const struct fl_trust_changes *trust,
 		    const char *const *only, size_t nonly)
 {
 	struct fl_driver driver = { 0 };
@@ -156,11 +168,12 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 		.tenants = only,
 		.ntenants = nonly,
 	};
-	int rc = open_driver(&driver, a, s->fleet);
+	int rc = open_driver(&driver, a, trusted);
 	if (rc)
 		return rc;
 	o.w.format = format;
 	o.w.fleet = s->fleet;
+	o.w.trust = trust;
 	o.w.color = format == FL_FORMAT_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	fl_buf_init(&o.buf, 0);
 	fl_plan_write_begin(&o.buf, &o.w);
@@ -181,12 +194,37 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	flush(&o, true);
 	if (mass || sum.tenants_failed)
 		rc = FL_EXIT_ERROR;
-	else if (a->detailed && (sum.tenants_changed))
+	else if (a->detailed && (sum.tenants_changed || (trust && fl_trust_changed(trust))))
 		rc = FL_EXIT_CHANGES;
 out:
 	fflush(stdout);
 	fl_buf_release(&o.buf);
 	fl_driver_close(&driver);
+	return rc;
+}
+
+/*
+ * The fleet of --since's commit, for its settings alone (no tenant is
+ * loaded): the driver, statuses and verify commands a pull request's head
+ * may not choose. A base that does not load is an error: there is then no
+ * trusted driver to plan with.
+ */
+static int load_base(struct fl_fleet **out, struct fl_session *s, const struct fl_oid *base)
+{
+	static const char *const none[1] = { NULL };
+	struct fl_fleet_load_opts opts = { .only = none, .nonly = 0 };
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	char hex[FL_OID_HEX_LEN + 1];
+	int rc = FL_EXIT_OK;
+	if (fl_fleet_load(out, s->repo, base, &opts, &diags, &err)) {
+		fl_oid_hex(hex, base);
+		fprintf(stderr, "flotilla plan: the fleet of --since %.7s, whose driver a preview uses, does not load:\n",
+			hex);
+		fl_print_diags(&diags, &err);
+		rc = FL_EXIT_ERROR;
+	}
+	fl_diags_release(&diags);
 	return rc;
 }
 
@@ -210,6 +248,8 @@ int cmd_plan(int argc, char **argv)
 	const struct fl_cmd *cmd = fl_cmd_find("plan");
 	struct since_set since = { 0 };
 	struct fl_session s = { 0 };
+	struct fl_fleet *base = NULL;
+	struct fl_trust_changes trust = { 0 };
 	int rc = fl_opt_parse(cmd, opts, argc, argv);
 	if (rc) {
 		rc = fl_opt_exit(rc);
@@ -231,22 +271,31 @@ int cmd_plan(int argc, char **argv)
 		lopts.only = a.tenants.items;
 		lopts.nonly = a.tenants.len;
 	}
-	if (a.since) {
-		if ((rc = since_collect(&since, &a)))
-			goto out;
-		if (!since.all) {
-			/* A non-NULL empty list loads no tenant at all. */
-			lopts.only = since.names.items ? since.names.items : (const char *const *)&since;
-			lopts.nonly = since.names.len;
-		}
-	}
+	if (a.since && (rc = since_collect(&since, &a)))
+		goto out;
 	/* The session reuses --since's repository and the trees it already read. */
 	s.repo = since.repo;
 	since.repo = NULL;
 	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts)))
 		goto out;
-	rc = run_plan(&s, &a, (enum fl_format)format, NULL, 0);
+	if (!a.since) {
+		rc = run_plan(&s, &a, (enum fl_format)format, s.fleet, NULL, NULL, 0);
+		goto out;
+	}
+	if ((rc = load_base(&base, &s, &since.base)))
+		goto out;
+	fl_trust_compare(&trust, s.fleet, base);
+	/*
+	 * Every tenant is loaded, so that the guard weighs the deletes against
+	 * the whole fleet as the full plan does; only the changed ones are
+	 * planned. A non-NULL empty list plans none.
+	 */
+	rc = run_plan(&s, &a, (enum fl_format)format, base, &trust,
+		      since.all ? NULL : since.names.items ? since.names.items : (const char *const *)&since,
+		      since.all ? 0 : since.names.len);
 out:
+	fl_trust_changes_release(&trust);
+	fl_fleet_free(base);
 	fl_session_close(&s);
 	since_release(&since);
 	fl_opt_list_release(&a.tenants);

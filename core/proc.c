@@ -60,11 +60,40 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * The environment: environ with each "NAME=value" of extra replacing the
- * entries of the same name, or appended. FL_EINPUT for an entry without a name.
- */
-static int build_env(char ***out, const char *const *extra, struct fl_error *err)
+bool fl_env_name_matches(const char *pattern, const char *name, size_t len)
+{
+	size_t p = 0, n = 0, star = SIZE_MAX, resume = 0;
+	while (n < len) {
+		if (pattern[p] == '*') {
+			star = p++;
+			resume = n;
+		} else if (pattern[p] && pattern[p] == name[n]) {
+			p++;
+			n++;
+		} else if (star != SIZE_MAX) {
+			/* Let the last '*' take one more character and try again. */
+			p = star + 1;
+			n = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (pattern[p] == '*')
+		p++;
+	return pattern[p] == '\0';
+}
+
+static bool dropped(const char *entry, const char *const *unset)
+{
+	const char *eq = strchr(entry, '=');
+	size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+	for (; unset && *unset; unset++)
+		if (fl_env_name_matches(*unset, entry, len))
+			return true;
+	return false;
+}
+
+int fl_env_build(char ***out, const char *const *extra, const char *const *unset, struct fl_error *err)
 {
 	size_t n = 0, m = 0;
 	while (environ && environ[n])
@@ -72,13 +101,15 @@ static int build_env(char ***out, const char *const *extra, struct fl_error *err
 	while (extra && extra[m])
 		m++;
 	char **envp = fl_calloc(n + m + 1, sizeof(*envp));
+	size_t len = 0;
 	for (size_t i = 0; i < n; i++)
-		envp[i] = environ[i];
-	size_t len = n;
+		if (!dropped(environ[i], unset))
+			envp[len++] = environ[i];
 	for (size_t j = 0; j < m; j++) {
 		const char *eq = strchr(extra[j], '=');
 		if (!eq || eq == extra[j]) {
 			free(envp);
+			*out = NULL;
 			return fl_error_set(err, FL_EINPUT,
 					    "invalid environment entry '%s': expected NAME=value", extra[j]);
 		}
@@ -420,7 +451,7 @@ int fl_proc_run(struct fl_proc_result *out, struct fl_buf *output, const struct 
 	sp.cwd = opts->cwd;
 	sp.die_with_parent = opts->die_with_parent;
 	sp.parent = getpid();
-	rc = build_env(&sp.envp, opts->env, err);
+	rc = fl_env_build(&sp.envp, opts->env, opts->unset, err);
 	if (rc)
 		goto out;
 	build_paths(&sp, prog);

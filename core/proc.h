@@ -20,6 +20,9 @@ struct fl_proc_opts {
 	unsigned timeout_ms;         /* 0: none */
 	size_t max_output;           /* bytes of output kept; the rest is counted, not kept */
 	bool die_with_parent;        /* PR_SET_PDEATHSIG: killed when the caller dies */
+	/* Patterns of names dropped from the inherited environment before env
+	 * is added (fl_env_build); NULL-terminated or NULL. */
+	const char *const *unset;
 };
 
 struct fl_proc_result {
@@ -28,6 +31,23 @@ struct fl_proc_result {
 	bool truncated;              /* output was longer than max_output */
 	long long elapsed_ms;
 };
+
+/*
+ * True when the variable name (len bytes, not NUL-terminated) matches
+ * pattern, in which '*' stands for any run of characters and everything
+ * else for itself.
+ */
+bool fl_env_name_matches(const char *pattern, const char *name, size_t len);
+
+/*
+ * The environment of a child: environ without every variable a pattern of
+ * unset matches (NULL-terminated, or NULL: none), then each "NAME=value" of
+ * extra replacing the entry of that name or appended. extra goes in after
+ * the drop, so what a caller adds there on purpose is never dropped.
+ * *out is NULL-terminated and the caller's to free; its strings are
+ * borrowed from environ and extra. FL_EINPUT for an entry without a name.
+ */
+int fl_env_build(char ***out, const char *const *extra, const char *const *unset, struct fl_error *err);
 
 /*
  * Runs the command to completion; its output (stdout and stderr

@@ -32,6 +32,8 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/proc.h"
+#include "reconcile/secret_env.h"
 #include "core/banned.h"
 
 #define PROTOCOL_VERSION 1
@@ -44,6 +46,8 @@
 struct exec_driver {
 	char **command; /* argv templates, owned */
 	size_t ncommand;
+	char **drop;    /* patterns of variables the program never sees, NULL-terminated, owned */
+	struct fl_env_list pass; /* what pass_env hands on, read when the driver opened */
 	unsigned timeout_s;
 	atomic_bool no_marker; /* the program answered {"unsupported":true} to marker */
 };
@@ -322,8 +326,8 @@ out:
  * program ran (whatever its exit status: see r), FL_EDRIVER when it could
  * not be started, FL_EIO when talking to it failed.
  */
-static int run_program(struct run *r, char *const *argv, const char *input, size_t input_len,
-		       unsigned timeout_s, struct fl_error *err)
+static int run_program(struct run *r, char *const *argv, char *const *envp, const char *input,
+		       size_t input_len, unsigned timeout_s, struct fl_error *err)
 {
 	int in_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
 	pid_t pid = -1;
@@ -374,7 +378,7 @@ static int run_program(struct run *r, char *const *argv, const char *input, size
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr,
 				 POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
 	if (e) {
 		pid = -1;
 		rc = fl_error_set(err, FL_EDRIVER, "cannot run driver '%s': %s", argv[0], strerror(e));
@@ -497,14 +501,15 @@ static int call_program(const struct fl_node **answer, struct fl_arena *arena, c
 			const struct fl_buf *request, struct fl_error *err)
 {
 	struct run r;
-	char **argv = NULL;
+	char **argv = NULL, **envp = NULL;
 	char what[128];
 	memset(&r, 0, sizeof(r));
 	fl_buf_init(&r.out, ANSWER_MAX);
 	fl_buf_init(&r.err, 0);
 	*answer = NULL;
 	int rc = build_argv(&argv, c, err);
-	if (rc || (rc = run_program(&r, argv, request->ptr, request->len, c->d->timeout_s, err)))
+	if (rc || (rc = fl_env_build(&envp, fl_env_list_entries(&c->d->pass), (const char *const *)c->d->drop, err)) ||
+	    (rc = run_program(&r, argv, envp, request->ptr, request->len, c->d->timeout_s, err)))
 		goto out;
 	if (r.timed_out) {
 		snprintf(what, sizeof(what), "timed out after %u s", c->d->timeout_s);
@@ -540,6 +545,7 @@ static int call_program(const struct fl_node **answer, struct fl_arena *arena, c
 	*answer = root;
 out:
 	free_argv(argv, c->d->ncommand);
+	free(envp);
 	fl_buf_release(&r.out);
 	fl_buf_release(&r.err);
 	return rc;
@@ -926,6 +932,10 @@ static void exec_free(void *self)
 	if (!d)
 		return;
 	free_argv(d->command, d->ncommand);
+	for (size_t i = 0; d->drop && d->drop[i]; i++)
+		free(d->drop[i]);
+	free(d->drop);
+	fl_env_list_release(&d->pass);
 	free(d);
 }
 
@@ -995,6 +1005,15 @@ int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf
 	for (size_t i = 0; i < conf->ncommand; i++)
 		d->command[i] = fl_strdup(conf->command[i]);
 	d->ncommand = conf->ncommand;
+	/* Copied: the driver may outlive the fleet its configuration came from. */
+	const char *const *drop = conf->drop_env ? conf->drop_env : fl_secret_env_own;
+	size_t ndrop = 0;
+	while (drop[ndrop])
+		ndrop++;
+	d->drop = fl_calloc(ndrop + 1, sizeof(*d->drop));
+	for (size_t i = 0; i < ndrop; i++)
+		d->drop[i] = fl_strdup(drop[i]);
+	fl_env_list_pass(&d->pass, conf->pass_env, conf->npass_env);
 	d->timeout_s = timeout;
 	atomic_init(&d->no_marker, false);
 	out->ops = &exec_ops;

@@ -67,6 +67,10 @@ struct fl_verify {
 	const char **argv;       /* templates: {{tenant.name}}, {{region}}, ... */
 	size_t argc;
 	unsigned timeout_s;
+	/* Secret variables handed on to the command on purpose (docs/security.md). */
+	const char **pass_env;
+	size_t npass_env;
+	const struct fl_node *pass_env_node;   /* as written, for positions; NULL: none */
 };
 
 struct fl_wave {
@@ -89,6 +93,11 @@ struct fl_driver_conf {
 	size_t ncommand;
 	const char *endpoint; /* http */
 	const char *token_file, *token_env, *ca_file;
+	const char **pass_env; /* exec: secret variables handed on on purpose */
+	size_t npass_env;
+	/* Variables kept from the programs the driver starts (secret_env.h);
+	 * NULL: flotilla's own secrets only. */
+	const char *const *drop_env;
 	const struct fl_node *node;  /* the whole entry, for driver-specific keys */
 };
 
@@ -152,6 +161,9 @@ struct fl_fleet {
 	struct fl_driver_conf driver;
 	struct fl_status_conf *status;
 	size_t nstatus;
+	/* What no program flotilla starts may see (secret_env.h), NULL-terminated;
+	 * driver.drop_env is the same list. */
+	const char *const *secret_env;
 	struct fl_template *templates; /* in release order */
 	size_t ntemplates;
 	struct fl_tenant *tenants;     /* sorted by name */

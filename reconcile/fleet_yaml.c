@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reconcile/secret_env.h"
 #include "core/banned.h"
 
 #define TENANT_NAME_RULE "[a-z0-9][a-z0-9-]{0,62}"
@@ -134,6 +135,41 @@ static bool parse_strings(const char ***out, size_t *n, struct fl_vctx *c, const
 const char *fl_vstring_(struct fl_vctx *c, const struct fl_node *v)
 {
 	return fl_vexpect_(c, v, FL_NODE_STR, "a string") ? v->v.str.ptr : NULL;
+}
+
+/* An environment variable's name: [A-Za-z_][A-Za-z0-9_]*. */
+static bool env_name_valid(const char *s)
+{
+	if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+		return false;
+	for (s++; *s; s++)
+		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+			return false;
+	return true;
+}
+
+/*
+ * pass_env: names of secret variables handed on on purpose. Their syntax is
+ * checked here; whether each is a secret at all, once the whole of
+ * fleet.yaml is read (check_pass_env).
+ */
+static void parse_pass_env(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
+			   const struct fl_node *v)
+{
+	*node = v;
+	if (!parse_strings(out, n, c, v, "pass_env"))
+		return;
+	for (size_t i = 0; i < *n; i++) {
+		const struct fl_node *item = v->v.seq.items[i];
+		if (!env_name_valid((*out)[i])) {
+			fl_verr_(c, item, "invalid variable name '%s' in pass_env (expected [A-Za-z_][A-Za-z0-9_]*)",
+				 (*out)[i]);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp((*out)[j], (*out)[i]) == 0)
+				fl_verr_(c, item, "duplicate variable '%s' in pass_env", (*out)[i]);
+	}
 }
 
 static bool var_name_valid(const char *s)
@@ -311,7 +347,7 @@ static void parse_services(struct fl_fleet *f, struct fl_vctx *c, const struct f
 static const char *const wave_keys[] = { "name", "select", "max_parallel", "failure_tolerance",
 					 "bake", "gate",   "verify",	   NULL };
 static const char *const selector_keys[] = { "canary", "labels", "tenants", NULL };
-static const char *const verify_keys[] = { "name", "run", "timeout", NULL };
+static const char *const verify_keys[] = { "name", "run", "timeout", "pass_env", NULL };
 
 static int str_ptr_cmp(const void *a, const void *b)
 {
@@ -425,6 +461,8 @@ static void parse_verify_one(struct fl_verify *out, struct fl_vctx *c, const str
 			parse_strings(&out->argv, &out->argc, c, p->value, "run");
 		} else if (fl_key_is_(p, "timeout")) {
 			parse_duration_node(&out->timeout_s, c, p->value, "timeout");
+		} else if (fl_key_is_(p, "pass_env")) {
+			parse_pass_env(&out->pass_env, &out->npass_env, &out->pass_env_node, c, p->value);
 		} else {
 			fl_unknown_key_(c, p->key, "verify", verify_keys);
 		}
@@ -522,7 +560,8 @@ static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 
 static const char *const guard_keys[] = { "max_delete_percent", NULL };
 static const char *const driver_keys[] = { "type",	"root",	   "command",	"endpoint", "token_file",
-					   "token_env", "ca_file", "cert_file", "key_file", "timeout", NULL };
+					   "token_env", "ca_file", "cert_file", "key_file", "timeout",
+					   "pass_env",	NULL };
 static const char *const status_keys[] = { "type",    "repo",	    "project", "token_env",
 					   "api_url", "target_url", "ca_file", NULL };
 
@@ -547,6 +586,14 @@ static void parse_driver_key(struct fl_driver_conf *d, struct fl_vctx *c, const 
 		return;
 	if (fl_key_is_(p, "command")) {
 		parse_strings(&d->command, &d->ncommand, c, p->value, "command");
+		return;
+	}
+	if (fl_key_is_(p, "pass_env")) {
+		const struct fl_node *ignored;
+		if (strcmp(d->type, "exec") != 0)
+			fl_verr_(c, p->key, "pass_env is only for the exec driver (no other driver starts a program)");
+		else
+			parse_pass_env(&d->pass_env, &d->npass_env, &ignored, c, p->value);
 		return;
 	}
 	const char **slot = fl_key_is_(p, "root")	  ? &d->root
@@ -687,14 +734,45 @@ static void parse_fleet_key(struct fl_fleet *f, struct fl_vctx *c, const struct 
 
 static void set_defaults(struct fl_fleet *f)
 {
-	static const struct fl_driver_conf dir_driver = { "dir", "accounts", NULL, 0,	NULL,
-							  NULL,	 NULL,	     NULL, NULL };
+	static const struct fl_driver_conf dir_driver = { .type = "dir", .root = "accounts" };
 
 	f->max_delete_percent = 10;
 	f->driver = dir_driver;
 	f->status = fl_arena_calloc(&f->arena, 1, sizeof(*f->status));
 	f->status[0].type = "git-notes";
 	f->nstatus = 1;
+}
+
+/*
+ * Each name of a pass_env must be a secret flotilla drops: handing on one it
+ * keeps anyway is a mistake (a typo, most likely), and the fleet
+ * repository's own credentials are never handed on.
+ */
+static void check_pass_env(struct fl_vctx *c, const struct fl_fleet *f, const char *const *names, size_t n,
+			   const struct fl_node *node)
+{
+	for (size_t i = 0; node && node->type == FL_NODE_SEQ && i < n && i < node->v.seq.len; i++) {
+		const struct fl_node *at = node->v.seq.items[i];
+		if (fl_secret_env_never_passed(names[i]))
+			fl_verr_(c, at, "'%s' is flotilla's own credential for the fleet repository: it is never handed on",
+				 names[i]);
+		else if (!fl_secret_env_drops(f->secret_env, names[i]))
+			fl_verr_(c, at,
+				 "'%s' is not a secret flotilla removes, so pass_env cannot name it (secrets: AWS "
+				 "credentials and the token_env of a status entry or the http driver)",
+				 names[i]);
+	}
+}
+
+static void check_all_pass_env(struct fl_vctx *c, const struct fl_fleet *f)
+{
+	const struct fl_node *dn = f->driver.node ? fl_node_get(f->driver.node, "pass_env") : NULL;
+	check_pass_env(c, f, f->driver.pass_env, f->driver.npass_env, dn);
+	for (size_t w = 0; w < f->nwaves; w++)
+		for (size_t v = 0; v < f->waves[w].nverify; v++) {
+			const struct fl_verify *vf = &f->waves[w].verify[v];
+			check_pass_env(c, f, vf->pass_env, vf->npass_env, vf->pass_env_node);
+		}
 }
 
 void fl_fleet_parse_settings_(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root)
@@ -710,4 +788,8 @@ void fl_fleet_parse_settings_(struct fl_fleet *f, struct fl_vctx *c, const struc
 	for (size_t i = 0; i < root->v.map.len; i++)
 		parse_fleet_key(f, c, &root->v.map.items[i]);
 	fl_missing_keys_(c, root, "fleet.yaml", required);
+	/* Built from the statuses and driver just read. */
+	f->secret_env = fl_secret_env_build(&f->arena, f);
+	f->driver.drop_env = f->secret_env;
+	check_all_pass_env(c, f);
 }

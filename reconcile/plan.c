@@ -558,6 +558,77 @@ static unsigned thread_count(const struct fl_plan_opts *opts, const struct fl_dr
 	return widest > FL_PLAN_IO_THREADS_MAX ? FL_PLAN_IO_THREADS_MAX : widest;
 }
 
+/*
+ * The guard's denominator is the whole fleet's whatever subset is planned
+ * (plan --since, apply --tenant), so that a subset's deletes are judged as
+ * the full plan judges them: the tenants not planned count what their
+ * markers say they hold, as a converged tenant of the full plan does, and
+ * suspended ones nothing, as there. A marker that cannot be read counts
+ * nothing, which can only make the guard stricter.
+ */
+struct unplanned {
+	const struct fl_fleet *fleet;
+	struct fl_driver *driver;
+	const bool *planned;             /* by index into fleet->tenants */
+	pthread_mutex_t lock;
+	size_t next, resources;
+};
+
+static size_t marker_resources(struct fl_driver *driver, const struct fl_tenant *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nregions; i++) {
+		struct fl_marker m;
+		bool found = false;
+		struct fl_error ignored = FL_ERROR_INIT;
+		if (driver->ops->marker(driver->self, t, t->regions[i], &m, &found, &ignored) == 0 && found)
+			n += m.resources;
+	}
+	return n;
+}
+
+static void *count_worker(void *arg)
+{
+	struct unplanned *u = arg;
+	size_t sum = 0;
+	for (;;) {
+		pthread_mutex_lock(&u->lock);
+		size_t i = u->next++;
+		pthread_mutex_unlock(&u->lock);
+		if (i >= u->fleet->ntenants)
+			break;
+		const struct fl_tenant *t = &u->fleet->tenants[i];
+		if (!u->planned[i] && t->state != FL_TENANT_SUSPENDED)
+			sum += marker_resources(u->driver, t);
+	}
+	pthread_mutex_lock(&u->lock);
+	u->resources += sum;
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+static size_t count_unplanned(const struct fl_fleet *fleet, struct fl_driver *driver,
+			      const struct fl_tenant *const *planned, size_t nplanned, unsigned nthreads)
+{
+	struct unplanned u = { .fleet = fleet, .driver = driver };
+	bool *mark = fl_calloc(fleet->ntenants ? fleet->ntenants : 1, sizeof(*mark));
+	pthread_t *threads = fl_calloc(nthreads, sizeof(*threads));
+	unsigned started = 0;
+	for (size_t i = 0; i < nplanned; i++)
+		mark[planned[i] - fleet->tenants] = true;
+	u.planned = mark;
+	pthread_mutex_init(&u.lock, NULL);
+	for (unsigned i = 1; i < nthreads && pthread_create(&threads[i], NULL, count_worker, &u) == 0; i++)
+		started++;
+	count_worker(&u);
+	for (unsigned i = 1; i <= started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&u.lock);
+	free(threads);
+	free(mark);
+	return u.resources;
+}
+
 int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struct fl_driver *driver,
 		const struct fl_plan_opts *opts, fl_plan_cb cb, void *payload, struct fl_error *err)
 {
@@ -600,6 +671,12 @@ int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struc
 	deliver(&run);
 	pthread_mutex_unlock(&run.lock);
 	rc = run.stop;
+	/* Without deletes the guard cannot trip: the other tenants' markers are not read. */
+	size_t rest = fleet->ntenants > run.n ? fleet->ntenants - run.n : 0;
+	if (!rc && opts->tenants && out->deletes && rest && driver->ops->marker) {
+		unsigned n = thread_count(opts, driver, fleet);
+		out->observed += count_unplanned(fleet, driver, run.tenants, run.n, rest < n ? (unsigned)rest : n);
+	}
 	for (size_t i = 0; i < run.window; i++)
 		fl_tenant_plan_release(&run.slots[i]);
 	pthread_mutex_destroy(&run.lock);

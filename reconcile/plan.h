@@ -92,7 +92,11 @@ struct fl_plan_summary {
 	size_t creates, updates, deletes, withheld;
 	size_t unmanaged;                /* resources the accounts hold that flotilla did not create */
 	size_t resources;                /* desired, over planned tenants */
-	size_t observed;                 /* managed resources the accounts hold now */
+	/* Managed resources the accounts hold now: the guard's denominator.
+	 * When only some tenants are planned and they delete anything, the
+	 * other tenants count too, from their markers (fleet-wide, like the
+	 * full plan). */
+	size_t observed;
 };
 
 /*
@@ -150,7 +154,7 @@ void fl_plan_tenant_known(struct fl_tenant_plan *tp, const struct fl_fleet *flee
  */
 void fl_inputs_fp(struct fl_fp *out, const struct fl_fleet *fleet, const struct fl_tenant *tenant);
 
-/* True when deletes exceed max_delete_percent of the resources the fleet holds. */
+/* True when deletes exceed max_delete_percent of the resources the fleet holds (s->observed). */
 bool fl_plan_mass_delete(const struct fl_plan_summary *s, unsigned max_delete_percent);
 
 #endif

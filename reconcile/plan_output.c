@@ -253,12 +253,49 @@ static void md_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct
 	fl_buf_puts(out, "```\n\n</details>\n");
 }
 
+/* ---- settings a pull request's head may not decide ---- */
+
+/* One line per setting taken from the base: text, or a Markdown list. */
+static void trust_lines(struct fl_buf *out, const struct fl_trust_changes *t, bool markdown)
+{
+	const char *item = markdown ? "- " : "", *code = markdown ? "`" : "";
+	if (t->driver)
+		fl_buf_printf(out, "%sfleet.yaml: driver changed (taken from BASE %s%.7s%s; the head's is not run)\n",
+			      item, code, t->base, code);
+	for (size_t i = 0; i < t->nverify; i++)
+		fl_buf_printf(out,
+			      "%sfleet.yaml: verify of wave %s changed (taken from BASE %s%.7s%s; the head's is not run)\n",
+			      item, t->verify[i], code, t->base, code);
+	if (t->status)
+		fl_buf_printf(out, "%sfleet.yaml: status changed (taken from BASE %s%.7s%s; the head's is not used)\n",
+			      item, code, t->base, code);
+	if (fl_trust_changed(t))
+		fl_buf_putc(out, '\n');
+}
+
+/* "since": {"base", "driver_changed", "status_changed", "verify_changed"}, then a comma. */
+static void trust_json(struct fl_buf *out, const struct fl_trust_changes *t)
+{
+	fl_buf_puts(out, "\"since\":{");
+	json_str_field(out, "base", t->base);
+	fl_buf_printf(out, ",\"driver_changed\":%s,\"status_changed\":%s,\"verify_changed\":[",
+		      t->driver ? "true" : "false", t->status ? "true" : "false");
+	for (size_t i = 0; i < t->nverify; i++) {
+		if (i)
+			fl_buf_putc(out, ',');
+		fl_json_put_str(out, t->verify[i], strlen(t->verify[i]));
+	}
+	fl_buf_puts(out, "]},");
+}
+
 void fl_plan_write_markdown_head(struct fl_buf *out, struct fl_plan_writer *w,
 				 const struct fl_plan_summary *s, bool mass_delete)
 {
 	fl_buf_printf(out, "### flotilla plan for `%s` (%s)\n\n**", w->fleet->revision, w->fleet->name);
 	fl_plan_describe(out, s);
 	fl_buf_puts(out, "**\n\n");
+	if (w->trust)
+		trust_lines(out, w->trust, true);
 	if (s->withheld)
 		fl_buf_printf(out, "%zu resource%s left the release and %s kept: prune is off.\n\n",
 			      s->withheld, s->withheld == 1 ? "" : "s", s->withheld == 1 ? "is" : "are");
@@ -276,10 +313,15 @@ void fl_plan_write_begin(struct fl_buf *out, struct fl_plan_writer *w)
 		json_str_field(out, "fleet", w->fleet->name ? w->fleet->name : "");
 		fl_buf_putc(out, ',');
 		json_str_field(out, "revision", w->fleet->revision);
-		fl_buf_puts(out, ",\"tenants\":[");
+		fl_buf_putc(out, ',');
+		if (w->trust)
+			trust_json(out, w->trust);
+		fl_buf_puts(out, "\"tenants\":[");
 	} else if (w->format == FL_FORMAT_TEXT) {
 		fl_buf_printf(out, "Plan of fleet %s at %s\n\n", w->fleet->name ? w->fleet->name : "",
 			      w->fleet->revision);
+		if (w->trust)
+			trust_lines(out, w->trust, false);
 	}
 }
 

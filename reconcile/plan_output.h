@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "reconcile/fleet.h"
 #include "reconcile/plan.h"
+#include "reconcile/trust.h"
 
 enum fl_format { FL_FORMAT_TEXT, FL_FORMAT_JSON, FL_FORMAT_MARKDOWN };
 
@@ -21,6 +22,9 @@ struct fl_plan_writer {
 	enum fl_format format;
 	bool color;                  /* ANSI colours in text */
 	const struct fl_fleet *fleet;
+	/* plan --since: the settings taken from the base, where the head's
+	 * differ; NULL for other plans. */
+	const struct fl_trust_changes *trust;
 	size_t written;              /* tenants written so far */
 };
 

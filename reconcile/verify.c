@@ -23,6 +23,7 @@
 #include "core/fsutil.h"
 #include "core/proc.h"
 #include "reconcile/render.h"
+#include "reconcile/secret_env.h"
 #include "core/banned.h"
 
 /*
@@ -140,15 +141,6 @@ static int put_sanitized(struct fl_buf *out, const char *name)
 
 /* ---- running a verify ---- */
 
-/* "NAME=value", allocated. */
-static char *env_entry(const char *name, const char *value)
-{
-	size_t len = strlen(name) + 1 + strlen(value) + 1;
-	char *s = fl_malloc(len);
-	snprintf(s, len, "%s=%s", name, value);
-	return s;
-}
-
 /* Milliseconds as flotilla and the wrapper wait for them: 0 stays 0 (no timeout). */
 static unsigned timeout_ms(unsigned seconds, unsigned extra_ms)
 {
@@ -195,7 +187,8 @@ int fl_verify_run(struct fl_verify_record *rec, struct fl_buf *output, const str
 		  struct fl_error *err)
 {
 	struct fl_buf receipt = FL_BUF_INIT, arg = FL_BUF_INIT, wrapper_out = FL_BUF_INIT, msg = FL_BUF_INIT;
-	char **rendered = NULL, *env[6] = { NULL };
+	struct fl_env_list env = { 0 };
+	char **rendered = NULL;
 	const char **argv = NULL;
 	char timeout[32];
 	struct fl_proc_result res;
@@ -238,15 +231,21 @@ int fl_verify_run(struct fl_verify_record *rec, struct fl_buf *output, const str
 	for (size_t i = 0; i < verify->argc; i++)
 		argv[6 + i] = rendered[i];
 
-	env[0] = env_entry("FLOTILLA_TENANT", tenant->name);
-	env[1] = env_entry("FLOTILLA_ACCOUNT", tenant->account ? tenant->account : "");
-	env[2] = env_entry("FLOTILLA_REGION", region);
-	env[3] = env_entry("FLOTILLA_REVISION", ctx->fleet->revision);
-	env[4] = env_entry("FLOTILLA_WAVE", ctx->wave ? ctx->wave->name : "");
+	/*
+	 * The wrapper passes its environment on unchanged, so secrets are
+	 * dropped here; what the verify entry hands on by pass_env goes back in.
+	 */
+	fl_env_list_pass(&env, verify->pass_env, verify->npass_env);
+	fl_env_list_add(&env, "FLOTILLA_TENANT", tenant->name);
+	fl_env_list_add(&env, "FLOTILLA_ACCOUNT", tenant->account ? tenant->account : "");
+	fl_env_list_add(&env, "FLOTILLA_REGION", region);
+	fl_env_list_add(&env, "FLOTILLA_REVISION", ctx->fleet->revision);
+	fl_env_list_add(&env, "FLOTILLA_WAVE", ctx->wave ? ctx->wave->name : "");
 
 	struct fl_proc_opts opts = {
 		.argv = argv,
-		.env = (const char *const *)env,
+		.env = fl_env_list_entries(&env),
+		.unset = ctx->fleet->secret_env ? ctx->fleet->secret_env : fl_secret_env_own,
 		.cwd = NULL,
 		/* A safety net only: the wrapper enforces the command's own timeout. */
 		.timeout_ms = timeout_ms(verify->timeout_s, WRAPPER_GRACE_MS),
@@ -276,8 +275,7 @@ out:
 		free(rendered[i]);
 	free(rendered);
 	free(argv);
-	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
-		free(env[i]);
+	fl_env_list_release(&env);
 	fl_buf_release(&receipt);
 	fl_buf_release(&arg);
 	fl_buf_release(&wrapper_out);

@@ -150,7 +150,7 @@ static void test_run(void **state)
 	(void)state;
 	for (size_t i = 0; i < N_ELEMS(run_cases); i++) {
 		const struct run_case *c = &run_cases[i];
-		struct fl_proc_opts opts = { c->argv, c->env, c->cwd, 10000, c->max_output, i % 2 == 0 };
+		struct fl_proc_opts opts = { c->argv, c->env, c->cwd, 10000, c->max_output, i % 2 == 0, NULL };
 		struct fl_proc_result res;
 		struct fl_error err = FL_ERROR_INIT;
 		struct fl_buf out;
@@ -186,7 +186,7 @@ static void test_run(void **state)
 static void test_truncation(void **state)
 {
 	const char *argv[] = { "sh", "-c", "yes | head -c 100000", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 10000, 1000, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 10000, 1000, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -207,7 +207,7 @@ static void test_truncation(void **state)
 static void test_output_buffers(void **state)
 {
 	const char *argv[] = { "echo", "hello", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -248,7 +248,7 @@ static void test_script_in_cwd(void **state)
 
 	(void)state;
 	scratch_make(&s);
-	struct fl_proc_opts opts = { argv, NULL, s.dir, 10000, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, s.dir, 10000, BIG, false, NULL };
 	fl_buf_init(&out, 0);
 	fl_buf_init(&want, 0);
 	fl_buf_printf(&want, "from script in %s\n", s.dir);
@@ -266,7 +266,7 @@ static void test_script_in_cwd(void **state)
 static void test_timeout(void **state)
 {
 	const char *argv[] = { "sleep", "5", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 200, BIG, true };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 200, BIG, true, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 
@@ -282,7 +282,7 @@ static void test_timeout(void **state)
 static void test_timeout_after_eof(void **state)
 {
 	const char *argv[] = { "sh", "-c", "echo bye; exec >/dev/null 2>&1; sleep 5", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 300, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 300, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -305,7 +305,7 @@ static void test_timeout_after_eof(void **state)
 static void test_grandchild_holds_pipe(void **state)
 {
 	const char *argv[] = { "sh", "-c", "sleep 5 & echo $!", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 500, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 500, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -327,7 +327,7 @@ static void test_grandchild_holds_pipe(void **state)
 static void test_grandchild_detached(void **state)
 {
 	const char *argv[] = { "sh", "-c", "sleep 5 >/dev/null 2>&1 & echo $!", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 0, BIG, false, NULL };
 	struct fl_proc_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out;
@@ -361,7 +361,7 @@ static void test_die_with_parent(void **state)
 		snprintf(script, sizeof(script), "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 5", pidfile,
 			 pidfile, pidfile);
 		const char *argv[] = { "sh", "-c", script, NULL };
-		struct fl_proc_opts opts = { argv, NULL, NULL, 10000, BIG, true };
+		struct fl_proc_opts opts = { argv, NULL, NULL, 10000, BIG, true, NULL };
 		struct fl_proc_result res;
 		fl_proc_run(&res, NULL, &opts, NULL);
 		_exit(0);
@@ -408,7 +408,7 @@ static void *worker_main(void *arg)
 		snprintf(want, sizeof(want), "%d-%d\n", w->id, i);
 		const char *argv[] = { "sh", "-c", "echo \"$FL_T-$FL_I\"; exit \"$FL_I\"", NULL };
 		const char *env[] = { tvar, ivar, NULL };
-		struct fl_proc_opts opts = { argv, env, "/", 10000, BIG, true };
+		struct fl_proc_opts opts = { argv, env, "/", 10000, BIG, true, NULL };
 		struct fl_proc_result res;
 		struct fl_error err = FL_ERROR_INIT;
 		struct fl_buf out;
@@ -444,12 +444,102 @@ static void test_threads(void **state)
 	}
 }
 
+/* ---- dropping variables from the child's environment ---- */
+
+/* clang-format off */
+static const struct match_case {
+	const char *pattern, *name;
+	bool want;
+} match_cases[] = {
+	{ "GH_TOKEN", "GH_TOKEN", true },
+	{ "GH_TOKEN", "GH_TOKENS", false },
+	{ "GH_TOKEN", "GH_TOKE", false },
+	{ "TOK_*", "TOK_acme", true },
+	{ "TOK_*", "TOK_", true },
+	{ "TOK_*", "TOKEN", false },
+	{ "*_TOKEN", "GITEA_TOKEN", true },
+	{ "A*B*C", "AxxBxxBC", true },
+	{ "A*B", "AxxBc", false },
+	{ "**", "", true },
+	{ "", "X", false },
+};
+
+static const struct scrub_case {
+	const char *name;
+	const char *unset[3];
+	const char *env[2];
+	const char *present[3];   /* lines that must be in the child's env */
+	const char *absent[3];    /* names (with '=') that must not be */
+} scrub_cases[] = {
+	{ "nothing dropped", { NULL }, { NULL },
+	  { "FL_T_SECRET=s3cret", "FL_T_TOK_acme=t1", "FL_T_TOKEN=kept" }, { NULL } },
+	{ "a name", { "FL_T_SECRET", NULL }, { NULL },
+	  { "FL_T_TOK_acme=t1", "FL_T_TOKEN=kept", NULL }, { "FL_T_SECRET=", NULL } },
+	{ "a pattern", { "FL_T_TOK_*", NULL }, { NULL },
+	  { "FL_T_SECRET=s3cret", "FL_T_TOKEN=kept", NULL }, { "FL_T_TOK_acme=", NULL } },
+	{ "handed back on purpose", { "FL_T_SECRET", "FL_T_TOK_*", NULL }, { "FL_T_SECRET=handed", NULL },
+	  { "FL_T_SECRET=handed", "FL_T_TOKEN=kept", NULL }, { "FL_T_TOK_acme=", "FL_T_SECRET=s3cret", NULL } },
+};
+/* clang-format on */
+
+static void test_env_name_matches(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(match_cases); i++) {
+		const struct match_case *c = &match_cases[i];
+		if (fl_env_name_matches(c->pattern, c->name, strlen(c->name)) != c->want)
+			fail_msg("'%s' against '%s': want %d", c->pattern, c->name, c->want);
+	}
+}
+
+/* Whole lines of env's output, so that FL_T_TOKEN=kept never passes for FL_T_TOK_*. */
+static bool has_line_starting(const char *out, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, prefix, n) == 0)
+			return true;
+	return false;
+}
+
+static void test_env_scrub(void **state)
+{
+	const char *argv[] = { "env", NULL };
+	(void)state;
+	assert_int_equal(setenv("FL_T_SECRET", "s3cret", 1), 0);
+	assert_int_equal(setenv("FL_T_TOK_acme", "t1", 1), 0);
+	assert_int_equal(setenv("FL_T_TOKEN", "kept", 1), 0);
+	for (size_t i = 0; i < N_ELEMS(scrub_cases); i++) {
+		const struct scrub_case *c = &scrub_cases[i];
+		struct fl_proc_opts opts = { argv, c->env[0] ? c->env : NULL, NULL, 10000, BIG, i % 2 == 0,
+					     c->unset[0] ? c->unset : NULL };
+		struct fl_proc_result res;
+		struct fl_error err = FL_ERROR_INIT;
+		struct fl_buf out;
+		fl_buf_init(&out, 0);
+		if (fl_proc_run(&res, &out, &opts, &err) || res.exit_code != 0)
+			fail_msg("%s: env did not run: %s", c->name, err.msg);
+		for (size_t j = 0; j < 3 && c->present[j]; j++)
+			if (!has_line_starting(out.ptr, c->present[j]))
+				fail_msg("%s: '%s' missing from:\n%s", c->name, c->present[j], out.ptr);
+		for (size_t j = 0; j < 3 && c->absent[j]; j++)
+			if (has_line_starting(out.ptr, c->absent[j]))
+				fail_msg("%s: '%s' reached the child:\n%s", c->name, c->absent[j], out.ptr);
+		fl_buf_release(&out);
+	}
+	unsetenv("FL_T_SECRET");
+	unsetenv("FL_T_TOK_acme");
+	unsetenv("FL_T_TOKEN");
+}
+
 int main(void)
 {
 	/* Read by the "env inherited" and "env overrides" cases. */
 	setenv("FL_TEST_PARENT", "parent", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run),
+		cmocka_unit_test(test_env_name_matches),
+		cmocka_unit_test(test_env_scrub),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_output_buffers),
 		cmocka_unit_test(test_script_in_cwd),

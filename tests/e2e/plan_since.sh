@@ -30,3 +30,34 @@ assert_contains "$OUT" "Plan: 7 tenants change"
 
 run_fl 1 plan --driver "dir:$TMP/acc" --since no-such-rev
 assert_contains "$ERR" "no-such-rev"
+
+# The mass-delete guard weighs the deletes of the tenants --since plans
+# against the whole fleet, as the full plan and apply do: one tenant's
+# decommission (4 of 43 resources, under the 10% guard) passes all three,
+# two (8 of 43) are refused by all three.
+run_fl 0 init "$TMP/g"
+cd "$TMP/g"
+git config user.name "flotilla tests"
+git config user.email "tests@flotilla.invalid"
+run_fl 5 apply --driver "dir:$TMP/gacc"
+run_fl 0 promote HEAD --wave early -m "canaries look fine"
+run_fl 0 apply --driver "dir:$TMP/gacc"
+sed -i '$a state: decommissioned' tenants/stark.yaml
+commit . "stark leaves"
+run_fl 0 plan --driver "dir:$TMP/gacc" --since HEAD~1
+assert_contains "$OUT" "Plan: 1 tenant change: +0 ~0 -4"
+assert_not_contains "$OUT" "refused"
+run_fl 0 plan --driver "dir:$TMP/gacc"
+assert_contains "$OUT" "Plan: 1 tenant change: +0 ~0 -4"
+assert_not_contains "$OUT" "refused"
+# apply --tenant plans the one tenant too; not refused, it waits for the canaries.
+run_fl 5 apply --driver "dir:$TMP/gacc" --tenant stark
+assert_not_contains "$OUT" "refused"
+sed -i 's/^state: .*/state: decommissioned/' tenants/wonka.yaml
+commit . "wonka leaves too"
+run_fl 1 plan --driver "dir:$TMP/gacc" --since HEAD~2
+assert_contains "$OUT" "refused: the plan deletes 8 of 43 resources"
+run_fl 1 plan --driver "dir:$TMP/gacc"
+assert_contains "$OUT" "refused: the plan deletes 8 of 43 resources"
+run_fl 1 apply --driver "dir:$TMP/gacc" --tenant stark --tenant wonka
+assert_contains "$OUT$ERR" "refused"

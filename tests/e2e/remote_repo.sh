@@ -173,8 +173,9 @@ C3=$(git -C "$W" rev-parse HEAD)
 T0=1800000000
 cat >"$TMP/hook.sh" <<EOF
 #!/bin/sh
-# Agent A, with a cache and accounts of its own, later than B.
-exec env -u FL_TEST_HOOK FLOTILLA_CACHE_DIR="$TMP/cache-a" FLOTILLA_NOW=$((T0 + 100)) \\
+# Agent A, with a cache, accounts and a token of its own (B's verify, which
+# starts it, never sees B's: docs/security.md), later than B.
+exec env -u FL_TEST_HOOK FLOTILLA_GIT_TOKEN="$TOKEN" FLOTILLA_CACHE_DIR="$TMP/cache-a" FLOTILLA_NOW=$((T0 + 100)) \\
 	"$FLOTILLA" apply --repo "$HURL" --through canary --driver "dir:$TMP/acc-a"
 EOF
 chmod +x "$TMP/hook.sh"

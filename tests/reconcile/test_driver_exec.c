@@ -26,6 +26,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/proc.h"
@@ -253,7 +254,7 @@ static long commits_of(const struct fixture *f, const char *account)
 	struct fl_error err = FL_ERROR_INIT;
 	snprintf(repo, sizeof(repo), "%s/%s", f->accounts, account);
 	const char *argv[] = { "git", "-C", repo, "rev-list", "--count", "HEAD", NULL };
-	struct fl_proc_opts opts = { argv, NULL, NULL, 30000, 4096, false };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 30000, 4096, false, NULL };
 	assert_ok(fl_proc_run(&res, &out, &opts, &err), &err);
 	assert_int_equal(res.exit_code, 0);
 	long n = strtol(out.ptr, NULL, 10);
@@ -777,6 +778,89 @@ static void test_conf_parse(void **state)
 	assert_string_equal(f->drv.ops->type, "exec");
 }
 
+/*
+ * The program never sees what drop_env names (a '*' stands for any run of
+ * characters), nor flotilla's own secrets when the conf names nothing,
+ * except what pass_env hands on. One row per configuration.
+ */
+/* clang-format off */
+static const struct secrets_case {
+	const char *name;
+	const char *drop[9];       /* NULL-terminated; drop[0] NULL: the conf names none */
+	const char *pass[2];
+	const char *seen[3];       /* "NAME=value" lines the program must see */
+	const char *unseen[8];     /* "NAME=" prefixes it must not */
+} secrets_cases[] = {
+	{ "the fleet's list", { "FLOTILLA_GIT_TOKEN", "FLOTILLA_SSH_PASSPHRASE", "AWS_ACCESS_KEY_ID",
+				"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "FL_T_STATUS_TOKEN", "FL_T_TOK_*", NULL },
+	  { NULL }, { "FL_T_PLAIN=plain", NULL },
+	  { "FLOTILLA_GIT_TOKEN=", "FLOTILLA_SSH_PASSPHRASE=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=",
+	    "AWS_SESSION_TOKEN=", "FL_T_STATUS_TOKEN=", "FL_T_TOK_acme=", NULL } },
+	{ "handed on", { "FLOTILLA_GIT_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", NULL },
+	  { "AWS_SESSION_TOKEN", NULL }, { "AWS_SESSION_TOKEN=aws-session", "FL_T_PLAIN=plain", NULL },
+	  { "FLOTILLA_GIT_TOKEN=", "AWS_ACCESS_KEY_ID=", NULL } },
+	{ "no list: flotilla's own", { NULL }, { NULL }, { "FL_T_STATUS_TOKEN=status", NULL },
+	  { "FLOTILLA_GIT_TOKEN=", "FLOTILLA_SSH_PASSPHRASE=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=",
+	    "AWS_SESSION_TOKEN=", NULL } },
+};
+/* clang-format on */
+
+static bool has_line_starting(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, prefix, n) == 0)
+			return true;
+	return false;
+}
+
+static void test_secrets_dropped(void **state)
+{
+	static const char *const secrets[][2] = {
+		{ "FLOTILLA_GIT_TOKEN", "git" },	  { "FLOTILLA_SSH_PASSPHRASE", "ssh" },
+		{ "AWS_ACCESS_KEY_ID", "aws-id" },	  { "AWS_SECRET_ACCESS_KEY", "aws-secret" },
+		{ "AWS_SESSION_TOKEN", "aws-session" }, { "FL_T_STATUS_TOKEN", "status" },
+		{ "FL_T_TOK_acme", "tenant-token" },	  { "FL_T_PLAIN", "plain" },
+	};
+	struct fixture *f = *state;
+	char path[256], body[512];
+	snprintf(path, sizeof(path), "%s/env.out", f->tmp);
+	snprintf(body, sizeof(body), "env >'%s'\necho '{\"account\": null, \"marker\": null}'\n", path);
+	const char *prog = script(f, "envdump", body);
+	for (size_t i = 0; i < N_ELEMS(secrets); i++)
+		assert_int_equal(setenv(secrets[i][0], secrets[i][1], 1), 0);
+	for (size_t i = 0; i < N_ELEMS(secrets_cases); i++) {
+		const struct secrets_case *c = &secrets_cases[i];
+		struct fl_error err = FL_ERROR_INIT;
+		struct fl_driver_conf conf;
+		struct fl_buf account = FL_BUF_INIT, seen = FL_BUF_INIT;
+		bool found = true;
+		memset(&conf, 0, sizeof(conf));
+		conf.type = "exec";
+		conf.command = fl_arena_calloc(&f->arena, 1, sizeof(*conf.command));
+		conf.command[0] = prog;
+		conf.ncommand = 1;
+		conf.drop_env = c->drop[0] ? c->drop : NULL;
+		conf.pass_env = (const char **)c->pass;
+		conf.npass_env = c->pass[0] ? 1 : 0;
+		fl_driver_close(&f->drv);
+		assert_ok(fl_driver_open(&f->drv, &conf, &err), &err);
+		struct fl_tenant t = tenant_of("acme", "111111111111");
+		assert_ok(f->drv.ops->identity(f->drv.self, &t, &account, &found, &err), &err);
+		assert_ok(fl_file_read(&seen, path, &err), &err);
+		for (size_t j = 0; j < N_ELEMS(c->seen) && c->seen[j]; j++)
+			if (!has_line_starting(seen.ptr, c->seen[j]))
+				fail_msg("%s: the program did not see '%s'", c->name, c->seen[j]);
+		for (size_t j = 0; j < N_ELEMS(c->unseen) && c->unseen[j]; j++)
+			if (has_line_starting(seen.ptr, c->unseen[j]))
+				fail_msg("%s: the program saw '%s'", c->name, c->unseen[j]);
+		fl_buf_release(&account);
+		fl_buf_release(&seen);
+	}
+	for (size_t i = 0; i < N_ELEMS(secrets); i++)
+		unsetenv(secrets[i][0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +873,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_dropped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

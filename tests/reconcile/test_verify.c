@@ -70,7 +70,12 @@ static const char fleet_yaml[] = "version: 1\n"
 				 "      - name: smoke\n"
 				 "        run: [\"ci/check\", \"{{tenant.name}}\"]\n"
 				 "  - name: rest\n"
-				 "    select: rest\n";
+				 "    select: rest\n"
+				 "driver: { type: http, endpoint: \"http://127.0.0.1:1/{{tenant.account}}\",\n"
+				 "          token_env: \"FL_T_TOK_{{tenant.name}}\" }\n"
+				 "status:\n"
+				 "  - { type: git-notes }\n"
+				 "  - { type: github, repo: o/n, token_env: FL_T_STATUS_TOKEN }\n";
 
 /* One test's world: the repository, its fleet, the exported files and a receipts directory. */
 struct world {
@@ -195,7 +200,7 @@ static int verify(struct world *w, struct fl_verify_record *rec, struct fl_buf *
 		  const char **argv, size_t argc, unsigned timeout_s, const char *region,
 		  struct fl_error *err)
 {
-	struct fl_verify v = { name, argv, argc, timeout_s };
+	struct fl_verify v = { .name = name, .argv = argv, .argc = argc, .timeout_s = timeout_s };
 	return fl_verify_run(rec, output, &w->ctx, w->tenant, region, &v, err);
 }
 
@@ -433,7 +438,7 @@ static void test_errors(void **state)
 	/* A wrapper that writes no receipt: its exit code and output are the error. */
 	struct fl_verify_ctx ctx = w->ctx;
 	const char *argv[] = { "true" };
-	struct fl_verify v = { "nowrap", argv, 1, 60 };
+	struct fl_verify v = { .name = "nowrap", .argv = argv, .argc = 1, .timeout_s = 60 };
 	fl_error_clear(&err);
 	ctx.self_exe = "/bin/echo";
 	assert_int_equal(fl_verify_run(&rec, &out, &ctx, w->tenant, "us-east-1", &v, &err), FL_EIO);
@@ -460,6 +465,68 @@ static void test_errors(void **state)
 	fl_buf_release(&out);
 }
 
+/*
+ * Secrets (SPEC 9): flotilla's own, AWS keys, a status entry's token_env and
+ * the http driver's per-tenant token_env never reach a verify command, nor
+ * the wrapper; pass_env hands one on. One row per verify entry.
+ */
+/* clang-format off */
+static const struct secrets_case {
+	const char *name;
+	const char *pass[2];
+	const char *seen[3];
+	const char *unseen[8];
+} secrets_cases[] = {
+	{ "dropped", { NULL }, { "FL_T_PLAIN=plain", "FLOTILLA_TENANT=acme", NULL },
+	  { "FLOTILLA_GIT_TOKEN=", "FLOTILLA_SSH_PASSPHRASE=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=",
+	    "AWS_SESSION_TOKEN=", "FL_T_STATUS_TOKEN=", "FL_T_TOK_acme=", NULL } },
+	{ "handed on", { "AWS_SESSION_TOKEN", NULL }, { "AWS_SESSION_TOKEN=aws-session", "FL_T_PLAIN=plain", NULL },
+	  { "FLOTILLA_GIT_TOKEN=", "AWS_ACCESS_KEY_ID=", "FL_T_TOK_acme=", NULL } },
+};
+/* clang-format on */
+
+static bool has_line_starting(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, prefix, n) == 0)
+			return true;
+	return false;
+}
+
+static void test_secrets_dropped(void **state)
+{
+	static const char *const secrets[][2] = {
+		{ "FLOTILLA_GIT_TOKEN", "git" },	  { "FLOTILLA_SSH_PASSPHRASE", "ssh" },
+		{ "AWS_ACCESS_KEY_ID", "aws-id" },	  { "AWS_SECRET_ACCESS_KEY", "aws-secret" },
+		{ "AWS_SESSION_TOKEN", "aws-session" }, { "FL_T_STATUS_TOKEN", "status" },
+		{ "FL_T_TOK_acme", "tenant-token" },	  { "FL_T_PLAIN", "plain" },
+	};
+	struct world *w = *state;
+	const char *argv[] = { "sh", "-c", "env | grep -E '^(FLOTILLA_|AWS_|FL_T_)'" };
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		assert_int_equal(setenv(secrets[i][0], secrets[i][1], 1), 0);
+	for (size_t i = 0; i < sizeof(secrets_cases) / sizeof(secrets_cases[0]); i++) {
+		const struct secrets_case *c = &secrets_cases[i];
+		struct fl_verify v = { .name = c->name, .argv = argv, .argc = 3, .timeout_s = 60,
+				       .pass_env = (const char **)c->pass, .npass_env = c->pass[0] ? 1 : 0 };
+		struct fl_verify_record rec;
+		struct fl_buf out = FL_BUF_INIT;
+		struct fl_error err = FL_ERROR_INIT;
+		if (fl_verify_run(&rec, &out, &w->ctx, w->tenant, "us-east-1", &v, &err))
+			fail_msg("%s: verify failed: %s", c->name, err.msg);
+		for (size_t j = 0; j < 3 && c->seen[j]; j++)
+			if (!has_line_starting(out.ptr, c->seen[j]))
+				fail_msg("%s: the command did not see '%s' in:\n%s", c->name, c->seen[j], out.ptr);
+		for (size_t j = 0; j < 8 && c->unseen[j]; j++)
+			if (has_line_starting(out.ptr, c->unseen[j]))
+				fail_msg("%s: the command saw '%s'", c->name, c->unseen[j]);
+		fl_buf_release(&out);
+	}
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		unsetenv(secrets[i][0]);
+}
+
 int main(int argc, char **argv)
 {
 	/* This binary is also the wrapper that fl_verify_run starts. */
@@ -474,6 +541,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_killed_flotilla_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_dropped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
