@@ -373,9 +373,9 @@ static void remove_stale_temps(const char *dir)
  * Waits for the writer lock of the account directory dir (<dir>/.lock, an
  * flock that the kernel drops when its holder dies, so a killed run never
  * leaves an account locked), then clears what dead writers left. flock
- * belongs to the open file, not the process: two threads of one run that
- * write the same account (two tenants may share one) exclude each other as
- * two runs do. *fd is -1 on failure; fl_file_unlock() drops the lock.
+ * belongs to the open file, not the process, so two threads exclude each
+ * other as two runs do: nothing here relies on validation giving each
+ * account to one tenant. *fd is -1 on failure; fl_file_unlock() drops it.
  */
 static int lock_account(int *fd, const char *dir, struct fl_error *err)
 {

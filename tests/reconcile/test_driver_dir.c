@@ -895,9 +895,9 @@ static const struct live_case live_cases[] = {
 
 /*
  * Writer A (this thread) holds the account lock and has its temporary file
- * written; writer B (another thread, as apply runs two tenants of one
- * account) must wait for A, leave A's temporary alone, and build on what A
- * wrote. Waiting is checked, not timed: B is seen asleep in flock(), or done.
+ * written; writer B (another thread of this process: flock must keep
+ * threads apart too) must wait for A, leave A's temporary alone, and build
+ * on what A wrote. Waiting is checked, not timed: B is seen asleep in flock(), or done.
  */
 static void test_live_writer_temp_kept(void **state)
 {
