@@ -109,11 +109,57 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* "." name ".tmp." pid "." and mkstemp's six letters and digits. */
+#define TEMP_MID ".tmp."
+#define TEMP_MID_LEN (sizeof(TEMP_MID) - 1)
+#define TEMP_RANDOM_LEN 6
+
+/*
+ * The template of path's temporary file, ".<name>.tmp.<pid>.XXXXXX" beside
+ * it: the leading dot keeps it apart from every file named by a region,
+ * resource or account (they start with a letter or a digit), so no such
+ * file can ever look like another one's temporary; the pid says which
+ * process left it, for whoever reads the directory.
+ */
+static int temp_template(char *out, size_t size, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path) + 1 : 0;
+	int n = snprintf(out, size, "%.*s.%s" TEMP_MID "%ld.XXXXXX", dirlen, path, path + dirlen,
+			 (long)getpid());
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+bool fl_file_is_temp(const char *name)
+{
+	size_t len = strlen(name);
+	/* Parsed from the end: the name itself may hold ".tmp." and digits. */
+	if (len < 1 + 1 + TEMP_MID_LEN + 1 + 1 + TEMP_RANDOM_LEN || name[0] != '.')
+		return false;
+	const char *p = name + len - TEMP_RANDOM_LEN;
+	for (size_t i = 0; i < TEMP_RANDOM_LEN; i++)
+		if (!is_alnum(p[i]))
+			return false;
+	if (*--p != '.')
+		return false;
+	const char *digits_end = p;
+	while (p > name && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	if (p == digits_end || (size_t)(p - name) < 1 + 1 + TEMP_MID_LEN)
+		return false;
+	return memcmp(p - TEMP_MID_LEN, TEMP_MID, TEMP_MID_LEN) == 0;
+}
+
 int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, rc = 0;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
+	if (temp_template(tmp, sizeof(tmp), path))
 		return fl_error_set(err, FL_EIO, "path too long: '%s'", path);
 	fd = mkstemp(tmp);
 	if (fd < 0)

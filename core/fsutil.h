@@ -5,6 +5,7 @@
 #ifndef FL_FSUTIL_H
 #define FL_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -25,9 +26,17 @@ int fl_file_read_head(struct fl_buf *out, const char *path, size_t max, struct f
 /*
  * Replaces path with data atomically: after a crash at any instant, path
  * holds either its old content or all of data, never a mix. The temporary
- * file lives beside path and is removed on failure.
+ * file lives beside path, named ".<name>.tmp.<pid>.XXXXXX", and is removed
+ * on failure; a crash can leave it behind (fl_file_is_temp recognises it).
  */
 int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err);
+
+/*
+ * Whether name (one path component) has the form of fl_file_write_atomic's
+ * temporary files. A name that starts with a letter or a digit, like every
+ * name fl_ident_valid accepts, never does.
+ */
+bool fl_file_is_temp(const char *name);
 
 /* Creates dir and its missing parents (mode 0777 & ~umask); existing is fine. */
 int fl_mkdir_p(const char *dir, struct fl_error *err);

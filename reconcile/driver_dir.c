@@ -3,7 +3,8 @@
  * <root>/<account> holding account.json (its identity) and one <region>.state
  * file per region, each replaced whole and atomically. docs/drivers.md
  * describes the layout. No state is shared between calls, so any operation
- * may run on many threads at once for different tenants.
+ * may run on many threads at once; writers of one account, in this process
+ * or another, take turns through the account's lock file.
  */
 #include "reconcile/driver.h"
 
@@ -38,6 +39,8 @@
 #define IDENT_MAX 128
 #define STATE_MAX ((size_t)256 * 1024 * 1024)
 #define IDENTITY_MAX ((size_t)64 * 1024)
+/* The writers' lock of an account: a leading dot, so no region's file can be named so. */
+#define LOCK_FILE ".lock"
 
 #define LINE_EXPECTED "expected '<m|u> <kind> <name> <spec>'"
 #define MARKER_EXPECTED "expected 'marker none' or 'marker <revision> <tenant_fp> <inputs_fp> <resources>'"
@@ -343,22 +346,52 @@ out:
 }
 
 /*
- * Removes temporary files an earlier, killed writer left beside name (they
- * are never renamed into place, so they hold nothing anyone reads).
+ * Removes every temporary file (fl_file_is_temp) in the account directory
+ * dir. Only for a holder of the account's lock: every such file there was
+ * made by a writer while it held that lock (bootstrap and apply, the only
+ * writers), and a writer renames or removes its own before it lets the lock
+ * go, so one that is still there belongs to a writer that died holding the
+ * lock (or could not remove it): nobody will ever use it again. Best
+ * effort: a file that stays is ignored by every operation, and the next
+ * writer tries again.
  */
-static void remove_stale_temps(const char *dir, const char *name)
+static void remove_stale_temps(const char *dir)
 {
-	char prefix[NAME_MAX + 16], path[PATH_MAX];
-	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.tmp.", name);
+	char path[PATH_MAX];
 	DIR *d = opendir(dir);
-	struct dirent *e;
+	const struct dirent *e;
 	if (!d)
 		return;
 	while ((e = readdir(d)))
-		if (strncmp(e->d_name, prefix, plen) == 0 &&
+		if (fl_file_is_temp(e->d_name) &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path))
 			unlink(path);
 	closedir(d);
+}
+
+/*
+ * Waits for the writer lock of the account directory dir (<dir>/.lock, an
+ * flock that the kernel drops when its holder dies, so a killed run never
+ * leaves an account locked), then clears what dead writers left. flock
+ * belongs to the open file, not the process, so two threads exclude each
+ * other as two runs do: nothing here relies on validation giving each
+ * account to one tenant. *fd is -1 on failure; fl_file_unlock() drops it.
+ */
+static int lock_account(int *fd, const char *dir, struct fl_error *err)
+{
+	char path[PATH_MAX];
+	int rc = 0;
+	*fd = -1;
+	int n = snprintf(path, sizeof(path), "%s/" LOCK_FILE, dir);
+	if (n < 0 || n >= (int)sizeof(path)) {
+		rc = fl_error_set(err, FL_EINPUT, "path of account directory '%s' is too long", dir);
+		goto out;
+	}
+	if ((rc = fl_file_lock(fd, path, err)))
+		goto out;
+	remove_stale_temps(dir);
+out:
+	return rc;
 }
 
 static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
@@ -366,10 +399,13 @@ static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_e
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct fl_buf have = FL_BUF_INIT, json = FL_BUF_INIT;
 	bool found = false;
+	int lock = -1;
 	int rc = account_path(dir, self, tenant, NULL, err);
 	if (rc || (rc = account_path(path, self, tenant, "account.json", err)))
 		goto out;
-	if ((rc = fl_mkdir_p(dir, err)) || (rc = read_identity(&have, &found, path, err)))
+	/* Read under the lock too: of two runs bootstrapping at once, the second finds the first's file. */
+	if ((rc = fl_mkdir_p(dir, err)) || (rc = lock_account(&lock, dir, err)) ||
+	    (rc = read_identity(&have, &found, path, err)))
 		goto out;
 	if (found) {
 		/* Another tenant of the same account is fine; the file is not rewritten. */
@@ -388,9 +424,8 @@ static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_e
 		goto out;
 	}
 	rc = fl_file_write_atomic(path, json.ptr, json.len, err);
-	if (!rc)
-		remove_stale_temps(dir, "account.json");
 out:
+	fl_file_unlock(lock);
 	fl_buf_release(&have);
 	fl_buf_release(&json);
 	return rc;
@@ -418,7 +453,7 @@ static int dir_regions(void *self, const struct fl_tenant *tenant, fl_region_cb 
 				rc = fl_error_set(err, FL_EIO, "cannot list '%s': %s", dir, strerror(errno));
 			break;
 		}
-		/* Temporary files (<region>.state.tmp.XXXXXX) do not end in .state. */
+		/* Neither temporary files (.<region>.state.tmp.<pid>.XXXXXX) nor .lock end in .state. */
 		size_t len = strlen(de->d_name);
 		if (len <= STATE_SUFFIX_LEN ||
 		    memcmp(de->d_name + len - STATE_SUFFIX_LEN, STATE_SUFFIX, STATE_SUFFIX_LEN) != 0)
@@ -541,6 +576,22 @@ static int put_marker(struct fl_buf *out, const struct fl_marker *m, bool has)
 			     m->resources);
 }
 
+/*
+ * Whether put p may replace o (the resource as the account holds it, NULL
+ * when absent): its if_match holds, or o is already exactly p's spec. The
+ * latter is another writer having made the same change (two overlapping
+ * runs of one commit); writing it again overwrites nobody's work.
+ */
+static bool put_allowed(const struct fl_put_res *p, const struct fl_observed_res *o)
+{
+	if (!p->if_match)
+		return true;
+	if (!o)
+		return false;
+	return fl_fp_equal(&o->fp, p->if_match) ||
+	       (o->spec_len == p->spec_len && memcmp(o->spec, p->spec, p->spec_len) == 0);
+}
+
 /* A list of new puts, linked through next[] in the order they are emitted. */
 struct plist {
 	size_t head, tail;
@@ -601,7 +652,7 @@ static int build_state(struct fl_buf *out, const struct fl_observed *obs, const 
 	for (size_t i = 0; i < w->nput; i++) {
 		const struct fl_put_res *p = &w->put[i];
 		const struct wkey *k = wset_slot(&set, p->kind, p->name);
-		if (p->if_match && (k->obs == NONE || !fl_fp_equal(&obs->items[k->obs].fp, p->if_match))) {
+		if (!put_allowed(p, k->obs == NONE ? NULL : &obs->items[k->obs])) {
 			rc = fl_error_set(err, FL_EDRIVER, "resource %s/%s changed since it was observed",
 					  p->kind, p->name);
 			goto out;
@@ -665,6 +716,7 @@ static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl
 	struct fl_observed cur;
 	struct fl_buf next = FL_BUF_INIT;
 	struct stat st;
+	int lock = -1;
 	fl_observed_init(&cur);
 	next.max = STATE_MAX;
 	int rc = account_path(dir, d, tenant, NULL, err);
@@ -680,7 +732,8 @@ static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl
 				  tenant->account);
 		goto out;
 	}
-	if ((rc = dir_observe(self, tenant, w->region, &cur, err)))
+	/* Read, change, write: all under the lock, so no other writer's change is lost in between. */
+	if ((rc = lock_account(&lock, dir, err)) || (rc = dir_observe(self, tenant, w->region, &cur, err)))
 		goto out;
 	/* Nothing to write into a region that holds nothing: do not create it. */
 	if (!cur.exists && w->nput == 0 && !w->marker)
@@ -688,9 +741,8 @@ static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl
 	if ((rc = build_state(&next, &cur, w, err)))
 		goto out;
 	rc = fl_file_write_atomic(path, next.ptr, next.len, err);
-	if (!rc)
-		remove_stale_temps(dir, strrchr(path, '/') + 1);
 out:
+	fl_file_unlock(lock);
 	fl_observed_release(&cur);
 	fl_buf_release(&next);
 	return rc;

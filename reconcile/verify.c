@@ -121,8 +121,8 @@ out:
 /*
  * A verify name as one path component, one-to-one so that two names never
  * share a receipt: [A-Za-z0-9-] stay, every other byte becomes _XX (hex).
- * The result never holds a '.', so it cannot be ".", "..", nor end like
- * the wrapper's "<receipt>.lock" or fl_file_write_atomic's "<path>.tmp.*".
+ * The result never holds a '.', so it cannot be ".", "..", nor look like
+ * the wrapper's "<receipt>.lock" or fl_file_write_atomic's temporary files.
  */
 static int put_sanitized(struct fl_buf *out, const char *name)
 {

@@ -1,6 +1,7 @@
 /*
  * Tests for core/fsutil.c: atomic writes that create and replace files and
- * leave no temporary behind, whole-file and head reads with their limits and
+ * leave no temporary behind, the form of their temporary files, whole-file
+ * and head reads with their limits and
  * error codes, and mkdir_p. Each test works in its own fresh directory under
  * $TMPDIR (or /tmp), removed afterwards.
  */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,6 +253,84 @@ static void test_write_missing_dir_code(void **state)
 	join(path, dir, "missing/x");
 	assert_int_equal(fl_file_write_atomic(path, "d", 1, &err), FL_ENOTFOUND);
 	assert_int_equal(fl_file_write_atomic(path, "d", 1, NULL), FL_ENOTFOUND);
+}
+
+/* ---- temporary files ---- */
+
+/*
+ * The names of the temporary files fl_file_write_atomic makes, seen with
+ * inotify (the file is gone once the call returns). Each must be
+ * ".<target>.tmp.<pid>." and six more, and fl_file_is_temp must know it.
+ */
+static void test_write_temp_name(void **state)
+{
+	const struct dir *dir = *state;
+	static const char *const targets[] = { "out.txt", "us-east-1.state", "a.tmp.1.state" };
+	struct fl_error err = FL_ERROR_INIT;
+	char path[PATH_MAX], want[NAME_MAX + 1];
+	_Alignas(struct inotify_event) char events[4096];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_true(inotify_add_watch(fd, dir->path, IN_CREATE) >= 0);
+	for (size_t i = 0; i < N_ELEMS(targets); i++) {
+		size_t seen = 0;
+		assert_int_equal(fl_file_write_atomic(join(path, dir, targets[i]), "x", 1, &err), 0);
+		int n = snprintf(want, sizeof(want), ".%s.tmp.%ld.", targets[i], (long)getpid());
+		assert_true(n > 0 && (size_t)n < sizeof(want));
+		ssize_t len = read(fd, events, sizeof(events));
+		for (ssize_t off = 0; len > 0 && off < len;) {
+			const struct inotify_event *e = (const struct inotify_event *)(events + off);
+			off += (ssize_t)(sizeof(*e) + e->len);
+			seen++; /* the target itself only ever appears by a rename */
+			if (strncmp(e->name, want, (size_t)n) != 0 || strlen(e->name) != (size_t)n + 6)
+				fail_msg("%s: temporary '%s', want '%sXXXXXX'", targets[i], e->name, want);
+			if (!fl_file_is_temp(e->name))
+				fail_msg("%s: fl_file_is_temp refuses its own temporary '%s'", targets[i], e->name);
+		}
+		if (seen != 1)
+			fail_msg("%s: %zu temporary files created, want 1", targets[i], seen);
+	}
+	close(fd);
+}
+
+struct temp_case {
+	const char *name;
+	bool temp;
+};
+
+static const struct temp_case temp_cases[] = {
+	{ ".eu.state.tmp.1.AbCdEf", true },
+	{ ".account.json.tmp.4242.a1B2c3", true },
+	{ ".a.tmp.1.state.tmp.99.zzzzzz", true },   /* the target itself holds the form */
+	{ ".x.tmp.12345678901.000000", true },
+	/* Names a region, resource or account file can have: a letter or digit first. */
+	{ "eu.state", false },
+	{ "eu.state.tmp.AbC123", false },           /* the old form */
+	{ "eu.state.tmp.4242.AbCdEf", false },
+	{ "account.json.tmp.1.AbCdEf.state", false },
+	/* Near misses. */
+	{ ".lock", false },
+	{ ".keep", false },
+	{ ".tmp.1.AbCdEf", false },                 /* no target name */
+	{ ".eu.state.tmp..AbCdEf", false },         /* no pid */
+	{ ".eu.state.tmp.x1.AbCdEf", false },
+	{ ".eu.state.tmp.1.AbCd", false },          /* five random, not six */
+	{ ".eu.state.tmp.1.AbCdEfG", false },
+	{ ".eu.state.tmp.1.AbC-Ef", false },
+	{ ".eu.state.tmp.1AbCdEf", false },
+	{ ".eu.state.tnp.1.AbCdEf", false },
+	{ "", false },
+	{ ".", false },
+};
+
+static void test_is_temp(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(temp_cases); i++)
+		if (fl_file_is_temp(temp_cases[i].name) != temp_cases[i].temp)
+			fail_msg("'%s': fl_file_is_temp says %d, want %d", temp_cases[i].name,
+				 !temp_cases[i].temp, temp_cases[i].temp);
 }
 
 /* ---- read ---- */
@@ -521,6 +601,8 @@ int main(void)
 		T(test_write_large),
 		T(test_write_fails_cleanly),
 		T(test_write_missing_dir_code),
+		T(test_write_temp_name),
+		cmocka_unit_test(test_is_temp),
 		T(test_read),
 		T(test_read_large),
 		T(test_read_errors),

@@ -2,11 +2,18 @@
  * Tests for reconcile/driver_dir.c and the generic parts of reconcile/driver.c:
  * bootstrap and identity, apply then observe and marker, optimistic updates,
  * deletes, hand-added lines, malformed state files, region listing, atomic
- * writes leaving no temporary files, path safety, and --driver parsing.
+ * writes leaving no temporary files, writers of one account taking turns
+ * (a live writer's temporary kept, a killed writer's lock and temporary
+ * gone), path safety, and --driver parsing.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -447,6 +456,15 @@ static void test_update_if_match(void **state)
 	read_all(&after, path);
 	assert_string_equal(before.ptr, after.ptr);
 
+	/* Stale too, but the account already holds exactly v2: another writer made
+	 * this very change (an overlapping run of the same commit), so it is done. */
+	struct fl_put_res v2_again = v2;
+	v2_again.if_match = &v1.fp;
+	w.put = &v2_again;
+	apply_ok(f, &t, &w);
+	read_all(&after, path);
+	assert_string_equal(before.ptr, after.ptr);
+
 	/* if_match on a resource that is gone fails too. */
 	struct fl_put_res ghost = put_of("bucket", "ghost", "{}");
 	ghost.if_match = &v1.fp;
@@ -732,7 +750,9 @@ static void test_no_temporary_files_left(void **state)
 	for (int i = 0; i < 5; i++)
 		apply_ok(f, &t, &w);
 	/* A failed apply (stale if_match) leaves nothing behind either. */
-	p.if_match = &m.tenant_fp;
+	struct fl_put_res stale = put_of("k", "n", "2");
+	stale.if_match = &m.tenant_fp;
+	w.put = &stale;
 	assert_int_equal(f->drv.ops->apply(f->drv.self, &t, &w, &err), FL_EDRIVER);
 
 	snprintf(dir, sizeof(dir), "%s/111", f->root);
@@ -741,14 +761,280 @@ static void test_no_temporary_files_left(void **state)
 	const struct dirent *de;
 	size_t files = 0;
 	while ((de = readdir(dh))) {
-		if (de->d_name[0] == '.')
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		files++;
-		if (strcmp(de->d_name, "account.json") != 0 && strcmp(de->d_name, "eu.state") != 0)
+		if (strcmp(de->d_name, "account.json") != 0 && strcmp(de->d_name, "eu.state") != 0 &&
+		    strcmp(de->d_name, ".lock") != 0)
 			fail_msg("unexpected file '%s' in the account", de->d_name);
 	}
 	closedir(dh);
-	assert_int_equal(files, 2);
+	assert_int_equal(files, 3);
+}
+
+/* ---- writers of one account ---- */
+
+/* path <root>/<account>/<file> into out (PATH_MAX bytes). */
+static char *account_file(char *out, const struct fixture *f, const char *account, const char *file)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s/%s", f->root, account, file);
+	if (n < 0 || n >= PATH_MAX)
+		fail_msg("path of '%s' is too long", file);
+	return out;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+struct lookalike_case {
+	const char *name;
+	const char *account;
+	const char *region;    /* written again and again; NULL: the identity is */
+	const char *lookalike; /* a region named like one of its temporary files */
+};
+
+static const struct lookalike_case lookalike_cases[] = {
+	{ "old temporary of a region", "201", "us-east-1", "us-east-1.state.tmp.AbC123" },
+	{ "temporary with a pid", "202", "eu", "eu.state.tmp.4242.AbCdEf" },
+	{ "old temporary of the identity", "203", NULL, "account.json.tmp.AbC123" },
+};
+
+/* A region named like another file's temporary keeps its state through writes of that file. */
+static void test_lookalike_region_keeps_state(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const want[] = { "m k n 1" };
+	for (size_t i = 0; i < N_ELEMS(lookalike_cases); i++) {
+		const struct lookalike_case *c = &lookalike_cases[i];
+		struct fl_tenant t = tenant_of("acme", c->account);
+		struct fl_put_res p = put_of("k", "n", "1");
+		struct fl_region_write w = { c->lookalike, &p, 1, NULL, 0, NULL };
+		char path[PATH_MAX];
+
+		bootstrap_ok(f, &t);
+		apply_ok(f, &t, &w);
+		for (int round = 0; round < 2; round++) {
+			if (c->region) {
+				w.region = c->region;
+				apply_ok(f, &t, &w);
+				continue;
+			}
+			if (unlink(account_file(path, f, c->account, "account.json")) < 0)
+				fail_msg("%s: cannot remove account.json: %s", c->name, strerror(errno));
+			bootstrap_ok(f, &t);
+		}
+		char file[PATH_MAX];
+		snprintf(file, sizeof(file), "%s.state", c->lookalike);
+		if (!exists(account_file(path, f, c->account, file)))
+			fail_msg("%s: region '%s' lost its state file", c->name, c->lookalike);
+		observe_ok(f, &t, c->lookalike);
+		expect_items(&f->obs, want, 1);
+	}
+}
+
+/* A writer on a thread of its own, as apply runs tenants. */
+struct writer_job {
+	struct fixture *f;
+	struct fl_tenant tenant;
+	struct fl_region_write write; /* region NULL: bootstrap instead */
+	struct fl_error err;
+	int rc;
+	atomic_bool done;
+};
+
+static void *writer_main(void *payload)
+{
+	struct writer_job *job = payload;
+	const struct fl_driver_ops *ops = job->f->drv.ops;
+	if (job->write.region)
+		job->rc = ops->apply(job->f->drv.self, &job->tenant, &job->write, &job->err);
+	else
+		job->rc = ops->bootstrap(job->f->drv.self, &job->tenant, &job->err);
+	atomic_store(&job->done, true);
+	return NULL;
+}
+
+/* Whether a thread of this process sleeps in flock(): a "-> FLOCK" line of /proc/locks with our pid. */
+static bool waiting_for_flock(void)
+{
+	FILE *fp = fopen("/proc/locks", "r");
+	char line[256];
+	bool found = false;
+	if (!fp)
+		fail_msg("cannot read /proc/locks: %s", strerror(errno));
+	while (!found && fgets(line, sizeof(line), fp)) {
+		const char *arrow = strstr(line, "-> FLOCK");
+		long pid = 0;
+		/* "<n>: -> FLOCK  ADVISORY  WRITE <pid> <maj>:<min>:<inode> <start> <end>" */
+		if (arrow && sscanf(arrow, "-> FLOCK %*s %*s %ld", &pid) == 1 && pid == (long)getpid())
+			found = true;
+	}
+	fclose(fp);
+	return found;
+}
+
+struct live_case {
+	const char *name;
+	const char *file;    /* what writer A is replacing when B comes */
+	const char *a_text;  /* A's new content of it */
+	const char *b_region; /* B applies a put of k/b there; NULL: B bootstraps */
+	const char *want;    /* file once both are done */
+};
+
+static const struct live_case live_cases[] = {
+	{ "apply to the same region", "eu.state", "flotilla-state 1\nmarker none\nm k a 2\n", "eu",
+	  "flotilla-state 1\nmarker none\nm k a 2\nm k b 1\n" },
+	{ "apply to another region", "eu.state", "flotilla-state 1\nmarker none\nm k a 2\n", "us",
+	  "flotilla-state 1\nmarker none\nm k a 2\n" },
+	{ "bootstrap", "account.json", "{\"account\":\"301\",\"tenant\":\"first\"}\n", NULL,
+	  "{\"account\":\"301\",\"tenant\":\"first\"}\n" },
+};
+
+/*
+ * Writer A (this thread) holds the account lock and has its temporary file
+ * written; writer B (another thread of this process: flock must keep
+ * threads apart too) must wait for A, leave A's temporary alone, and build
+ * on what A wrote. Waiting is checked, not timed: B is seen asleep in flock(), or done.
+ */
+static void test_live_writer_temp_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct fl_buf got = FL_BUF_INIT;
+	for (size_t i = 0; i < N_ELEMS(live_cases); i++) {
+		const struct live_case *c = &live_cases[i];
+		const char *account = c->b_region ? "300" : "301";
+		struct fl_put_res p = put_of("k", "b", "1");
+		struct writer_job job = { .f = f, .tenant = tenant_of("second", account) };
+		char dir[PATH_MAX], lock[PATH_MAX], temp[PATH_MAX], target[PATH_MAX], name[NAME_MAX];
+		struct fl_error err = FL_ERROR_INIT;
+		pthread_t thread;
+		int fd = -1;
+
+		job.write = (struct fl_region_write){ c->b_region, &p, 1, NULL, 0, NULL };
+		atomic_init(&job.done, false);
+		snprintf(dir, sizeof(dir), "%s/%s", f->root, account);
+		if (fl_mkdir_p(dir, &err))
+			fail_msg("%s: %s", c->name, err.msg);
+		if (c->b_region) {
+			struct fl_tenant first = tenant_of("first", account);
+			bootstrap_ok(f, &first);
+		}
+		if (fl_file_lock(&fd, account_file(lock, f, account, ".lock"), &err))
+			fail_msg("%s: %s", c->name, err.msg);
+		snprintf(name, sizeof(name), ".%s.tmp.%ld.AbCdEf", c->file, (long)getpid());
+		write_file(account_file(temp, f, account, name), c->a_text);
+
+		assert_int_equal(pthread_create(&thread, NULL, writer_main, &job), 0);
+		while (!atomic_load(&job.done) && !waiting_for_flock())
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		if (atomic_load(&job.done))
+			fail_msg("%s: writer B went ahead while A held the account lock (rc %d %s)", c->name,
+				 job.rc, job.err.msg);
+		if (!exists(temp))
+			fail_msg("%s: the live writer's temporary '%s' was removed", c->name, name);
+		/* A finishes: its rename must still work, then it lets go. */
+		if (rename(temp, account_file(target, f, account, c->file)) < 0)
+			fail_msg("%s: A cannot rename into %s: %s", c->name, c->file, strerror(errno));
+		fl_file_unlock(fd);
+		assert_int_equal(pthread_join(thread, NULL), 0);
+		if (job.rc)
+			fail_msg("%s: writer B failed: %s", c->name, job.err.msg);
+		read_all(&got, target);
+		if (strcmp(got.ptr, c->want) != 0)
+			fail_msg("%s: %s holds '%s', want '%s'", c->name, c->file, got.ptr, c->want);
+		if (c->b_region && strcmp(c->b_region, "eu") != 0) {
+			observe_ok(f, &job.tenant, c->b_region);
+			static const char *const b_only[] = { "m k b 1" };
+			expect_items(&f->obs, b_only, 1);
+		}
+	}
+	fl_buf_release(&got);
+}
+
+struct killed_case {
+	const char *name;
+	const char *temp_of;  /* the file the killed writer was replacing */
+	bool next_bootstraps; /* the next writer bootstraps; else it applies to eu */
+};
+
+static const struct killed_case killed_cases[] = {
+	{ "killed writing a region, next applies", "eu.state", false },
+	{ "killed writing another region, next applies", "us.state", false },
+	{ "killed writing the identity, next bootstraps", "account.json", true },
+	{ "killed writing a region, next bootstraps", "eu.state", true },
+};
+
+/* Not temporary files of this driver: an older flotilla's (it may be live: it
+ * takes no lock), a hand-made file, and near misses of the form. */
+static const char *const not_temps[] = {
+	"eu.state.tmp.AbC123", ".keep", "notes.tmp.1.AbCdEf", ".eu.state.tmp.x1.AbCdEf", ".eu.state.tmp.1.AbCd",
+};
+
+/*
+ * A child takes the account lock, starts a write and is killed (SIGKILL: no
+ * clean-up of its own). The next writer must not wait for it, and removes
+ * its temporary, which no one can ever rename now, but nothing else.
+ */
+static void test_killed_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct fl_tenant t = tenant_of("acme", "400");
+	struct fl_put_res p = put_of("k", "n", "1");
+	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL };
+	char lock[PATH_MAX], temp[PATH_MAX], name[NAME_MAX], path[PATH_MAX];
+
+	bootstrap_ok(f, &t);
+	account_file(lock, f, "400", ".lock");
+	for (size_t i = 0; i < N_ELEMS(not_temps); i++)
+		write_file(account_file(path, f, "400", not_temps[i]), "x");
+	for (size_t i = 0; i < N_ELEMS(killed_cases); i++) {
+		const struct killed_case *c = &killed_cases[i];
+		int ready[2], status = 0;
+		char byte = 0;
+
+		assert_int_equal(pipe(ready), 0);
+		pid_t child = fork();
+		assert_true(child >= 0);
+		if (child == 0) {
+			struct fl_error err = FL_ERROR_INIT;
+			int fd = -1;
+			close(ready[0]);
+			snprintf(name, sizeof(name), ".%s.tmp.%ld.AbCdEf", c->temp_of, (long)getpid());
+			if (fl_file_lock(&fd, lock, &err) ||
+			    open(account_file(temp, f, "400", name), O_WRONLY | O_CREAT | O_EXCL, 0644) < 0 ||
+			    write(ready[1], "y", 1) != 1)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		close(ready[1]);
+		ssize_t n = read(ready[0], &byte, 1);
+		close(ready[0]);
+		if (n != 1)
+			fail_msg("%s: the child could not take the lock", c->name);
+		snprintf(name, sizeof(name), ".%s.tmp.%ld.AbCdEf", c->temp_of, (long)child);
+		account_file(temp, f, "400", name);
+		assert_int_equal(kill(child, SIGKILL), 0);
+		assert_int_equal(waitpid(child, &status, 0), child);
+		assert_true(WIFSIGNALED(status));
+		assert_true(exists(temp));
+
+		if (c->next_bootstraps)
+			bootstrap_ok(f, &t);
+		else
+			apply_ok(f, &t, &w);
+		if (exists(temp))
+			fail_msg("%s: the killed writer's temporary '%s' is still there", c->name, name);
+		for (size_t j = 0; j < N_ELEMS(not_temps); j++)
+			if (!exists(account_file(path, f, "400", not_temps[j])))
+				fail_msg("%s: '%s' was removed", c->name, not_temps[j]);
+	}
+	observe_ok(f, &t, "eu");
+	static const char *const want[] = { "m k n 1" };
+	expect_items(&f->obs, want, 1);
 }
 
 static void test_path_safety(void **state)
@@ -930,6 +1216,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hand_edit_is_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_temporary_files_left, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookalike_region_keeps_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_writer_temp_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observed_reuse, setup, teardown),
 		cmocka_unit_test(test_conf_parse),
