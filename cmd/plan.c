@@ -151,6 +151,30 @@ out:
 }
 
 /*
+ * --since loads only the changed tenants, which keeps a preview as cheap as
+ * the change. Deletes are weighed against the whole fleet, as the full plan
+ * weighs them: only then are the other manifests loaded, and their markers
+ * read.
+ */
+static int weigh_whole_fleet(struct fl_plan_summary *sum, struct fl_session *s, struct fl_driver *driver,
+			     const struct fl_plan_opts *popts)
+{
+	struct fl_fleet *all = NULL;
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	int rc = FL_EXIT_OK;
+	if (fl_fleet_load(&all, s->repo, &s->commit, NULL, &diags, &err)) {
+		fl_print_diags(&diags, &err);
+		rc = FL_EXIT_ERROR;
+	} else {
+		sum->observed += fl_plan_count_rest(all, driver, popts);
+	}
+	fl_diags_release(&diags);
+	fl_fleet_free(all);
+	return rc;
+}
+
+/*
  * Plans s->fleet (the head) through the driver of trusted: the head's own
  * fleet, or with --since the base's, whose differences trust describes.
  */
@@ -182,6 +206,8 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 		rc = rc == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ERROR;
 		goto out;
 	}
+	if (only && sum.deletes && (rc = weigh_whole_fleet(&sum, s, &driver, &popts)))
+		goto out;
 	bool mass = !a->allow_mass_delete && fl_plan_mass_delete(&sum, s->fleet->max_delete_percent);
 	if (format == FL_FORMAT_MARKDOWN) {
 		struct fl_buf head = FL_BUF_INIT;
@@ -271,28 +297,29 @@ int cmd_plan(int argc, char **argv)
 		lopts.only = a.tenants.items;
 		lopts.nonly = a.tenants.len;
 	}
-	if (a.since && (rc = since_collect(&since, &a)))
-		goto out;
+	if (a.since) {
+		if ((rc = since_collect(&since, &a)))
+			goto out;
+		if (!since.all) {
+			/* A non-NULL empty list loads no tenant at all. */
+			lopts.only = since.names.items ? since.names.items : (const char *const *)&since;
+			lopts.nonly = since.names.len;
+		}
+	}
 	/* The session reuses --since's repository and the trees it already read. */
 	s.repo = since.repo;
 	since.repo = NULL;
 	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts)))
 		goto out;
 	if (!a.since) {
-		rc = run_plan(&s, &a, (enum fl_format)format, s.fleet, NULL, NULL, 0);
+		rc = run_plan(&s, &a, (enum fl_format)format, s.fleet, NULL, lopts.only, lopts.nonly);
 		goto out;
 	}
 	if ((rc = load_base(&base, &s, &since.base)))
 		goto out;
 	fl_trust_compare(&trust, s.fleet, base);
-	/*
-	 * Every tenant is loaded, so that the guard weighs the deletes against
-	 * the whole fleet as the full plan does; only the changed ones are
-	 * planned. A non-NULL empty list plans none.
-	 */
-	rc = run_plan(&s, &a, (enum fl_format)format, base, &trust,
-		      since.all ? NULL : since.names.items ? since.names.items : (const char *const *)&since,
-		      since.all ? 0 : since.names.len);
+	/* Only the changed tenants are loaded and planned; the guard still weighs the whole fleet. */
+	rc = run_plan(&s, &a, (enum fl_format)format, base, &trust, lopts.only, lopts.nonly);
 out:
 	fl_trust_changes_release(&trust);
 	fl_fleet_free(base);

@@ -607,15 +607,13 @@ static void *count_worker(void *arg)
 	return NULL;
 }
 
-static size_t count_unplanned(const struct fl_fleet *fleet, struct fl_driver *driver,
-			      const struct fl_tenant *const *planned, size_t nplanned, unsigned nthreads)
+/* mark: by index into fleet->tenants, the tenants planned (owned, freed here). */
+static size_t count_unplanned(const struct fl_fleet *fleet, struct fl_driver *driver, bool *mark,
+			      unsigned nthreads)
 {
 	struct unplanned u = { .fleet = fleet, .driver = driver };
-	bool *mark = fl_calloc(fleet->ntenants ? fleet->ntenants : 1, sizeof(*mark));
-	pthread_t *threads = fl_calloc(nthreads, sizeof(*threads));
+	pthread_t *threads = fl_calloc(nthreads ? nthreads : 1, sizeof(*threads));
 	unsigned started = 0;
-	for (size_t i = 0; i < nplanned; i++)
-		mark[planned[i] - fleet->tenants] = true;
 	u.planned = mark;
 	pthread_mutex_init(&u.lock, NULL);
 	for (unsigned i = 1; i < nthreads && pthread_create(&threads[i], NULL, count_worker, &u) == 0; i++)
@@ -627,6 +625,20 @@ static size_t count_unplanned(const struct fl_fleet *fleet, struct fl_driver *dr
 	free(threads);
 	free(mark);
 	return u.resources;
+}
+
+size_t fl_plan_count_rest(const struct fl_fleet *fleet, struct fl_driver *driver, const struct fl_plan_opts *opts)
+{
+	if (!driver->ops->marker || !fleet->ntenants)
+		return 0;
+	bool *mark = fl_calloc(fleet->ntenants, sizeof(*mark));
+	for (size_t i = 0; opts->tenants && i < opts->ntenants; i++) {
+		const struct fl_tenant *t = fl_fleet_tenant(fleet, opts->tenants[i]);
+		if (t)
+			mark[t - fleet->tenants] = true;
+	}
+	unsigned n = thread_count(opts, driver, fleet);
+	return count_unplanned(fleet, driver, mark, fleet->ntenants < n ? (unsigned)fleet->ntenants : n);
 }
 
 int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struct fl_driver *driver,
@@ -675,7 +687,10 @@ int fl_plan_run(struct fl_plan_summary *out, const struct fl_fleet *fleet, struc
 	size_t rest = fleet->ntenants > run.n ? fleet->ntenants - run.n : 0;
 	if (!rc && opts->tenants && out->deletes && rest && driver->ops->marker) {
 		unsigned n = thread_count(opts, driver, fleet);
-		out->observed += count_unplanned(fleet, driver, run.tenants, run.n, rest < n ? (unsigned)rest : n);
+		bool *mark = fl_calloc(fleet->ntenants, sizeof(*mark));
+		for (size_t i = 0; i < run.n; i++)
+			mark[run.tenants[i] - fleet->tenants] = true;
+		out->observed += count_unplanned(fleet, driver, mark, rest < n ? (unsigned)rest : n);
 	}
 	for (size_t i = 0; i < run.window; i++)
 		fl_tenant_plan_release(&run.slots[i]);

@@ -147,6 +147,15 @@ void fl_plan_tenant_known(struct fl_tenant_plan *tp, const struct fl_fleet *flee
 			  const struct fl_known_markers *known);
 
 /*
+ * What the tenants of fleet that opts->tenants does not name hold, by their
+ * markers (suspended ones count nothing): the guard's denominator beyond a
+ * plan of some tenants, when those were planned from a fleet loaded with
+ * them alone (plan --since). fl_plan_run adds it itself when its fleet has
+ * the others loaded.
+ */
+size_t fl_plan_count_rest(const struct fl_fleet *fleet, struct fl_driver *driver, const struct fl_plan_opts *opts);
+
+/*
  * The inputs fingerprint of a tenant: what rendering its resources reads
  * (the render format, fleet.yaml, the release tree and the tenant's
  * manifest, by git ids). Equal inputs render equal resources, so a marker

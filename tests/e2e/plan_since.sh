@@ -50,6 +50,9 @@ assert_not_contains "$OUT" "refused"
 run_fl 0 plan --driver "dir:$TMP/gacc"
 assert_contains "$OUT" "Plan: 1 tenant change: +0 ~0 -4"
 assert_not_contains "$OUT" "refused"
+run_fl 0 plan --driver "dir:$TMP/gacc" --tenant stark
+assert_contains "$OUT" "Plan: 1 tenant change: +0 ~0 -4"
+assert_not_contains "$OUT" "refused"
 # apply --tenant plans the one tenant too; not refused, it waits for the canaries.
 run_fl 5 apply --driver "dir:$TMP/gacc" --tenant stark
 assert_not_contains "$OUT" "refused"
@@ -58,6 +61,8 @@ commit . "wonka leaves too"
 run_fl 1 plan --driver "dir:$TMP/gacc" --since HEAD~2
 assert_contains "$OUT" "refused: the plan deletes 8 of 43 resources"
 run_fl 1 plan --driver "dir:$TMP/gacc"
+assert_contains "$OUT" "refused: the plan deletes 8 of 43 resources"
+run_fl 1 plan --driver "dir:$TMP/gacc" --tenant stark --tenant wonka
 assert_contains "$OUT" "refused: the plan deletes 8 of 43 resources"
 run_fl 1 apply --driver "dir:$TMP/gacc" --tenant stark --tenant wonka
 assert_contains "$OUT$ERR" "refused"
