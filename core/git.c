@@ -243,6 +243,7 @@ int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct 
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
 	git_oid tree_id, commit_id;
+	size_t n = 0;
 	int rc = 0, grc;
 
 	if ((grc = git_repository_odb(&odb, repo->git)) < 0) {
@@ -250,15 +251,22 @@ int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct 
 		goto out;
 	}
 	for (size_t i = 0; i < nfiles; i++) {
-		updates[i].action = GIT_TREE_UPDATE_UPSERT;
-		updates[i].filemode = GIT_FILEMODE_BLOB;
-		updates[i].path = files[i].path;
-		if ((grc = git_odb_write(&updates[i].id, odb, files[i].data, files[i].len, GIT_OBJECT_BLOB)) < 0) {
+		bool later = false;
+		/* libgit2 refuses two updates of one path: keep the last. */
+		for (size_t j = i + 1; j < nfiles && !later; j++)
+			later = strcmp(files[i].path, files[j].path) == 0;
+		if (later)
+			continue;
+		git_tree_update *u = &updates[n++];
+		u->action = GIT_TREE_UPDATE_UPSERT;
+		u->filemode = GIT_FILEMODE_BLOB;
+		u->path = files[i].path;
+		if ((grc = git_odb_write(&u->id, odb, files[i].data, files[i].len, GIT_OBJECT_BLOB)) < 0) {
 			rc = fail_git(err, grc, "cannot write '%s'", files[i].path);
 			goto out;
 		}
 	}
-	if ((grc = git_tree_create_updated(&tree_id, repo->git, NULL, nfiles, updates)) < 0 ||
+	if ((grc = git_tree_create_updated(&tree_id, repo->git, NULL, n, updates)) < 0 ||
 	    (grc = git_tree_lookup(&tree, repo->git, &tree_id)) < 0) {
 		rc = fail_git(err, grc, "cannot write a tree");
 		goto out;
