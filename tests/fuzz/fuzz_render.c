@@ -73,11 +73,12 @@ static void render_all(const struct fl_fleet *fleet, const struct fl_fuzz_files 
 			for (size_t i = 0; i < r.len; i++)
 				(void)fl_template_path_secret(r.items[i].tpl, "env.TOKEN");
 		}
-		const struct fl_wave *w = &fleet->waves[tenant->wave];
-		for (size_t v = 0; v < w->nverify; v++)
+		/* Input may replace the tenants: assume no region and no wave. */
+		const char *region = tenant->nregions ? tenant->regions[0] : NULL;
+		const struct fl_wave *w = tenant->wave < fleet->nwaves ? &fleet->waves[tenant->wave] : NULL;
+		for (size_t v = 0; w && v < w->nverify; v++)
 			for (size_t a = 0; a < w->verify[v].argc; a++)
-				(void)fl_render_string(&s, fleet, tenant, tenant->regions[0], w->verify[v].argv[a],
-						       &err);
+				(void)fl_render_string(&s, fleet, tenant, region, w->verify[v].argv[a], &err);
 		for (size_t i = 0; i < files->nextra; i++) {
 			if (strcmp(files->extra[i].path, "string") != 0)
 				continue;
@@ -86,7 +87,7 @@ static void render_all(const struct fl_fleet *fleet, const struct fl_fuzz_files 
 			size_t n = files->extra[i].len < sizeof(tmpl) - 1 ? files->extra[i].len : sizeof(tmpl) - 1;
 			memcpy(tmpl, files->extra[i].data, n);
 			tmpl[n] = '\0';
-			(void)fl_render_string(&s, fleet, tenant, tenant->regions[0], tmpl, &err);
+			(void)fl_render_string(&s, fleet, tenant, region, tmpl, &err);
 			(void)fl_render_string(&s, fleet, tenant, NULL, tmpl, &err);
 		}
 	}
