@@ -272,8 +272,10 @@ int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct 
 		goto out;
 	}
 	/* A fixed author and time: the same files make the same commit. */
-	if ((grc = git_signature_new(&sig, "flotilla", "flotilla@localhost", 0, 0)) < 0 ||
-	    (grc = git_commit_create(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 0, NULL)) < 0) {
+	grc = git_signature_new(&sig, "flotilla", "flotilla@localhost", 0, 0);
+	if (grc == 0)
+		grc = git_commit_create(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 0, NULL);
+	if (grc < 0) {
 		rc = fail_git(err, grc, "cannot commit");
 		goto out;
 	}

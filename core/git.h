@@ -49,7 +49,7 @@ int fl_repo_memory_reset(struct fl_repo *repo, struct fl_error *err);
 
 /* One file of fl_repo_commit_files; data need not be NUL-terminated. */
 struct fl_repo_file {
-	const char *path;   /* like "tenants/acme.yaml"; directories are made as needed */
+	const char *path; /* like "tenants/acme.yaml"; directories are made as needed */
 	const char *data;
 	size_t len;
 };

@@ -19,10 +19,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void mismatch(const char *what, const struct fl_buf *a, const struct fl_buf *b, const struct fl_error *err)
+static void mismatch(const char *what, const struct fl_buf *a, const struct fl_buf *b,
+		     const struct fl_error *err)
 {
-	fprintf(stderr, "fuzz_json: %s\n first: %.*s\nsecond: %.*s\n error: %s\n", what, (int)a->len,
-		a->ptr, (int)b->len, b->ptr, err ? err->msg : "");
+	fprintf(stderr, "fuzz_json: %s\n first: %.*s\nsecond: %.*s\n error: %s\n", what, (int)a->len, a->ptr,
+		(int)b->len, b->ptr, err ? err->msg : "");
 	abort();
 }
 

@@ -22,33 +22,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define S(text) text, sizeof(text) - 1
 
 static const struct fl_repo_file base[] = {
-	{ "fleet.yaml", S("version: 1\n"
-			  "name: fuzz\n"
-			  "vars:\n"
-			  "  display_name: { type: string, required: true }\n"
-			  "  brand_color: { type: string, pattern: \"^#[0-9a-fA-F]{6}$\", default: \"#1f6feb\" }\n"
-			  "  seats: { type: integer, min: 1, default: 10 }\n"
-			  "  ratio: { type: number, default: 0.5 }\n"
-			  "  beta:  { type: boolean, default: false }\n"
-			  "  token: { type: string, secret: true, default: \"s3cr3t\" }\n"
-			  "  note:  { type: string }\n"
-			  "services: [api, portal, reports]\n"
-			  "waves:\n"
-			  "  - name: canary\n"
-			  "    select: { canary: true }\n"
-			  "    verify:\n"
-			  "      - { name: smoke, run: [check, \"{{tenant.name}}\", \"{{region}}\", "
-			  "\"--token={{vars.token}}\"] }\n"
-			  "  - name: rest\n"
-			  "    select: rest\n"
-			  "driver: { type: dir, root: accounts }\n") },
-	{ "tenants/acme.yaml", S("name: acme\n"
-				 "account: \"123456789012\"\n"
-				 "regions: [us-east-1, eu-west-1]\n"
-				 "labels: { ring: early, size: large }\n"
-				 "services: [api, portal, reports]\n"
-				 "vars: { display_name: \"Acme \\\"Health\\\"\\n\", seats: 25, ratio: 1e300, beta: true, "
-				 "note: \"{{x}}\" }\n") },
+	{ "fleet.yaml",
+	  S("version: 1\n"
+	    "name: fuzz\n"
+	    "vars:\n"
+	    "  display_name: { type: string, required: true }\n"
+	    "  brand_color: { type: string, pattern: \"^#[0-9a-fA-F]{6}$\", default: \"#1f6feb\" }\n"
+	    "  seats: { type: integer, min: 1, default: 10 }\n"
+	    "  ratio: { type: number, default: 0.5 }\n"
+	    "  beta:  { type: boolean, default: false }\n"
+	    "  token: { type: string, secret: true, default: \"s3cr3t\" }\n"
+	    "  note:  { type: string }\n"
+	    "services: [api, portal, reports]\n"
+	    "waves:\n"
+	    "  - name: canary\n"
+	    "    select: { canary: true }\n"
+	    "    verify:\n"
+	    "      - { name: smoke, run: [check, \"{{tenant.name}}\", \"{{region}}\", "
+	    "\"--token={{vars.token}}\"] }\n"
+	    "  - name: rest\n"
+	    "    select: rest\n"
+	    "driver: { type: dir, root: accounts }\n") },
+	{ "tenants/acme.yaml",
+	  S("name: acme\n"
+	    "account: \"123456789012\"\n"
+	    "regions: [us-east-1, eu-west-1]\n"
+	    "labels: { ring: early, size: large }\n"
+	    "services: [api, portal, reports]\n"
+	    "vars: { display_name: \"Acme \\\"Health\\\"\\n\", seats: 25, ratio: 1e300, beta: true, "
+	    "note: \"{{x}}\" }\n") },
 	{ "tenants/canary.yaml", S("name: canary\n"
 				   "account: \"000000000001\"\n"
 				   "regions: [us-east-1]\n"
@@ -84,7 +86,8 @@ static void render_all(const struct fl_fleet *fleet, const struct fl_fuzz_files 
 				continue;
 			/* The section is NUL-terminated by the next header, or the input's end. */
 			char tmpl[4096];
-			size_t n = files->extra[i].len < sizeof(tmpl) - 1 ? files->extra[i].len : sizeof(tmpl) - 1;
+			size_t n = files->extra[i].len < sizeof(tmpl) - 1 ? files->extra[i].len
+									  : sizeof(tmpl) - 1;
 			memcpy(tmpl, files->extra[i].data, n);
 			tmpl[n] = '\0';
 			(void)fl_render_string(&s, fleet, tenant, region, tmpl, &err);
