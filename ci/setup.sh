@@ -17,11 +17,16 @@ packages=(
 	libcmocka-dev
 	python3
 	python3-h2
+	python3-yaml
 	openssh-server
 	openssh-client
 	openssl
 	curl
 	procps
+	# ci/fuzz.sh: clang, and libFuzzer's runtime (libclang_rt.fuzzer), which
+	# bookworm ships in libclang-rt-14-dev; python3-yaml makes the seeds.
+	clang
+	libclang-rt-14-dev
 )
 
 installed() {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds flotilla twice and runs every test in each build: plainly (build/),
-# then under AddressSanitizer and UndefinedBehaviorSanitizer (build-san/).
-# Exits non-zero if any build or any test fails.
+# then under AddressSanitizer and UndefinedBehaviorSanitizer (build-san/);
+# then runs every fuzz target for FL_FUZZ_SECONDS each (ci/fuzz.sh; default
+# and minimum 30). Exits non-zero if any build or test fails, or fuzzing
+# finds anything.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +22,15 @@ if ci/build.sh sanitize && ctest --test-dir build-san --output-on-failure --no-t
 	sanitize=pass
 fi
 
+fuzz=fail
+seconds=${FL_FUZZ_SECONDS:-30}
+if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 30)); then
+	seconds=30
+fi
+if ci/fuzz.sh "$seconds"; then
+	fuzz=pass
+fi
+
 echo
-echo "==> tests: plain $plain, sanitize (ASan+UBSan) $sanitize"
-[[ $plain == pass && $sanitize == pass ]]
+echo "==> tests: plain $plain, sanitize (ASan+UBSan) $sanitize, fuzz (${seconds}s a target) $fuzz"
+[[ $plain == pass && $sanitize == pass && $fuzz == pass ]]

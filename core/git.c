@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
@@ -41,6 +44,7 @@ struct dir_slot {
 
 struct fl_repo {
 	git_repository *git;
+	git_odb_backend *mempack; /* the only object store of an in-memory repository, else NULL */
 	char *gitdir;	/* git_repository_path() without its trailing slash */
 	git_oid commit; /* the commit root and dirs belong to; valid while root */
 	git_tree *root; /* NULL: nothing cached */
@@ -182,6 +186,106 @@ void fl_repo_free(struct fl_repo *repo)
 	git_repository_free(repo->git);
 	free(repo->gitdir);
 	free(repo);
+}
+
+int fl_repo_new_memory(struct fl_repo **out, struct fl_error *err)
+{
+	git_repository *git = NULL;
+	git_odb *odb = NULL;
+	git_odb_backend *mempack = NULL;
+	int rc, grc;
+
+	*out = NULL;
+	rc = ensure_init(err);
+	if (rc)
+		goto out;
+	if ((grc = git_repository_new(&git)) < 0 || (grc = git_odb_new(&odb)) < 0 ||
+	    (grc = git_mempack_new(&mempack)) < 0) {
+		rc = fail_git(err, grc, "cannot make an in-memory repository");
+		goto out;
+	}
+	/* The object database owns the backend once added. */
+	if ((grc = git_odb_add_backend(odb, mempack, 1)) < 0) {
+		mempack->free(mempack);
+		mempack = NULL;
+		rc = fail_git(err, grc, "cannot make an in-memory repository");
+		goto out;
+	}
+	git_repository_set_odb(git, odb);
+	*out = fl_calloc(1, sizeof(**out));
+	(*out)->gitdir = fl_strdup("");
+	(*out)->git = git;
+	(*out)->mempack = mempack;
+	git = NULL;
+out:
+	git_odb_free(odb);
+	git_repository_free(git);
+	return rc;
+}
+
+int fl_repo_memory_reset(struct fl_repo *repo, struct fl_error *err)
+{
+	int grc;
+
+	if (!repo->mempack)
+		return fl_error_set(err, FL_EINPUT, "not an in-memory repository");
+	cache_drop(repo);
+	if ((grc = git_mempack_reset(repo->mempack)) < 0)
+		return fail_git(err, grc, "cannot empty an in-memory repository");
+	return 0;
+}
+
+int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct fl_repo_file *files,
+			 size_t nfiles, const char *message, struct fl_error *err)
+{
+	git_tree_update *updates = fl_calloc(nfiles ? nfiles : 1, sizeof(*updates));
+	git_odb *odb = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id, commit_id;
+	size_t n = 0;
+	int rc = 0, grc;
+
+	if ((grc = git_repository_odb(&odb, repo->git)) < 0) {
+		rc = fail_git(err, grc, "cannot open the object database");
+		goto out;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		bool later = false;
+		/* libgit2 refuses two updates of one path: keep the last. */
+		for (size_t j = i + 1; j < nfiles && !later; j++)
+			later = strcmp(files[i].path, files[j].path) == 0;
+		if (later)
+			continue;
+		git_tree_update *u = &updates[n++];
+		u->action = GIT_TREE_UPDATE_UPSERT;
+		u->filemode = GIT_FILEMODE_BLOB;
+		u->path = files[i].path;
+		if ((grc = git_odb_write(&u->id, odb, files[i].data, files[i].len, GIT_OBJECT_BLOB)) < 0) {
+			rc = fail_git(err, grc, "cannot write '%s'", files[i].path);
+			goto out;
+		}
+	}
+	if ((grc = git_tree_create_updated(&tree_id, repo->git, NULL, n, updates)) < 0 ||
+	    (grc = git_tree_lookup(&tree, repo->git, &tree_id)) < 0) {
+		rc = fail_git(err, grc, "cannot write a tree");
+		goto out;
+	}
+	/* A fixed author and time: the same files make the same commit. */
+	grc = git_signature_new(&sig, "flotilla", "flotilla@localhost", 0, 0);
+	if (grc == 0)
+		grc = git_commit_create(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 0, NULL);
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot commit");
+		goto out;
+	}
+	from_git(out, &commit_id);
+out:
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_odb_free(odb);
+	free(updates);
+	return rc;
 }
 
 int fl_repo_resolve(struct fl_oid *out, struct fl_repo *repo, const char *rev, struct fl_error *err)

@@ -34,6 +34,35 @@ bool fl_oid_equal(const struct fl_oid *a, const struct fl_oid *b);
 int fl_repo_open(struct fl_repo **out, const char *path, struct fl_error *err);
 void fl_repo_free(struct fl_repo *repo);
 
+/*
+ * A repository that lives in memory only: objects, no files, no refs, no
+ * configuration, for tests and fuzzing that make many commits. fl_repo_gitdir
+ * is "". *out is the caller's to fl_repo_free.
+ */
+int fl_repo_new_memory(struct fl_repo **out, struct fl_error *err);
+
+/*
+ * Drops every object of a repository made by fl_repo_new_memory, so that one
+ * can be reused for many commits without growing. FL_EINPUT for another repository.
+ */
+int fl_repo_memory_reset(struct fl_repo *repo, struct fl_error *err);
+
+/* One file of fl_repo_commit_files; data need not be NUL-terminated. */
+struct fl_repo_file {
+	const char *path; /* like "tenants/acme.yaml"; directories are made as needed */
+	const char *data;
+	size_t len;
+};
+
+/*
+ * Writes files as the tree of a new commit with no parent, authored by
+ * "flotilla <flotilla@localhost>" at time 0, and updates no ref. A path
+ * given twice keeps the last. *out gets the commit id. FL_EGIT for a path
+ * git refuses (empty, "..", ".git", ...).
+ */
+int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct fl_repo_file *files,
+			 size_t nfiles, const char *message, struct fl_error *err);
+
 /* Resolves a revision (HEAD, a branch, a tag, a short sha, HEAD~2) to a commit. */
 int fl_repo_resolve(struct fl_oid *out, struct fl_repo *repo, const char *rev, struct fl_error *err);
 

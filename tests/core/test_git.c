@@ -571,6 +571,63 @@ static void test_read_blob(void **state)
 	fl_repo_free(repo);
 }
 
+/* An in-memory repository: commits of files given as bytes, read back, emptied. */
+static void test_memory_commit_files(void **state)
+{
+	struct fl_repo *repo = NULL;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf out = FL_BUF_INIT;
+	struct fl_oid c1, c2, again;
+	const struct fl_repo_file files[] = {
+		{ "fleet.yaml", "name: x\n", 8 },
+		{ "tenants/acme.yaml", "a\0b", 3 },
+		{ "release/deep/er.yaml", "kind: k\n", 8 },
+		{ "fleet.yaml", "name: y\n", 8 },
+	};
+	const struct fl_repo_file bad[] = { { "tenants/../x", "", 0 } };
+
+	(void)state;
+	assert_int_equal(fl_repo_new_memory(&repo, &err), 0);
+	assert_string_equal(fl_repo_gitdir(repo), "");
+	assert_int_equal(fl_repo_commit_files(&c1, repo, files, 3, "one", &err), 0);
+	assert_int_equal(fl_repo_read_file(&out, repo, &c1, "tenants/acme.yaml", &err), 0);
+	assert_int_equal(out.len, 3);
+	assert_memory_equal(out.ptr, "a\0b", 3);
+	fl_buf_clear(&out);
+	assert_int_equal(fl_repo_read_file(&out, repo, &c1, "release/deep/er.yaml", &err), 0);
+	assert_string_equal(out.ptr, "kind: k\n");
+
+	/* The last of two files of one path wins. */
+	assert_int_equal(fl_repo_commit_files(&c2, repo, files, 4, "two", &err), 0);
+	fl_buf_clear(&out);
+	assert_int_equal(fl_repo_read_file(&out, repo, &c2, "fleet.yaml", &err), 0);
+	assert_string_equal(out.ptr, "name: y\n");
+
+	/* Emptied, the commit is gone; written again, it is the same commit. */
+	assert_int_equal(fl_repo_memory_reset(repo, &err), 0);
+	fl_buf_clear(&out);
+	assert_int_equal(fl_repo_read_file(&out, repo, &c1, "fleet.yaml", &err), FL_ENOTFOUND);
+	assert_int_equal(fl_repo_commit_files(&again, repo, files, 3, "one", &err), 0);
+	assert_true(fl_oid_equal(&again, &c1));
+	fl_buf_clear(&out);
+	assert_int_equal(fl_repo_read_file(&out, repo, &again, "fleet.yaml", &err), 0);
+	assert_string_equal(out.ptr, "name: x\n");
+
+	assert_int_equal(fl_repo_commit_files(&again, repo, bad, 1, "bad", &err), FL_EGIT);
+	fl_buf_release(&out);
+	fl_repo_free(repo);
+}
+
+static void test_memory_reset_refuses_disk_repo(void **state)
+{
+	struct fl_repo *repo = open_work();
+	struct fl_error err = FL_ERROR_INIT;
+
+	(void)state;
+	assert_int_equal(fl_repo_memory_reset(repo, &err), FL_EINPUT);
+	fl_repo_free(repo);
+}
+
 static void test_init_commit_all(void **state)
 {
 	struct fl_error err = FL_ERROR_INIT;
@@ -1292,6 +1349,8 @@ int main(void)
 		cmocka_unit_test(test_is_ancestor),
 		cmocka_unit_test(test_path_id),
 		cmocka_unit_test(test_read_blob),
+		cmocka_unit_test(test_memory_commit_files),
+		cmocka_unit_test(test_memory_reset_refuses_disk_repo),
 		cmocka_unit_test(test_init_commit_all),
 		cmocka_unit_test(test_init_commit_all_fails),
 		cmocka_unit_test(test_gitdir),

@@ -1,0 +1,76 @@
+/*
+ * Fuzz target of core/json.c: any bytes through the strict parser; what
+ * parses is written in canonical form, parsed again and written again, and
+ * the two canonical texts must be the same bytes (SPEC 3: fingerprints are
+ * taken of them). The pretty form must read back to the same canonical text
+ * too. A mismatch aborts.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/banned.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void mismatch(const char *what, const struct fl_buf *a, const struct fl_buf *b,
+		     const struct fl_error *err)
+{
+	fprintf(stderr, "fuzz_json: %s\n first: %.*s\nsecond: %.*s\n error: %s\n", what, (int)a->len, a->ptr,
+		(int)b->len, b->ptr, err ? err->msg : "");
+	abort();
+}
+
+/* Parses text and appends its canonical form to out, which must succeed. */
+static void reparse(struct fl_buf *out, struct fl_arena *arena, const struct fl_buf *text,
+		    const struct fl_buf *first, const char *what)
+{
+	struct fl_source src = { "again.json", text->ptr, text->len };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_node *node = NULL;
+
+	if (fl_json_parse(&node, arena, &src, &err))
+		mismatch(what, first, text, &err);
+	if (fl_json_canonical(out, node, &err))
+		mismatch(what, first, out, &err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fl_source src = { "fuzz.json", (const char *)data, size };
+	struct fl_arena arena;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_node *node = NULL;
+	struct fl_buf canon, again, pretty;
+
+	fl_arena_init(&arena, 4096);
+	fl_buf_init(&canon, 0);
+	fl_buf_init(&again, 0);
+	fl_buf_init(&pretty, 0);
+	if (fl_json_parse(&node, &arena, &src, &err))
+		goto out;
+	/* A number too large for a double parses as inf, which JSON cannot hold. */
+	if (fl_json_canonical(&canon, node, &err))
+		goto out;
+	reparse(&again, &arena, &canon, &canon, "canonical form does not read back");
+	if (canon.len != again.len || memcmp(canon.ptr, again.ptr, canon.len) != 0)
+		mismatch("canonical form is not stable", &canon, &again, NULL);
+	if (fl_json_pretty(&pretty, node, &err))
+		mismatch("pretty form fails where canonical did not", &canon, &pretty, &err);
+	fl_buf_clear(&again);
+	reparse(&again, &arena, &pretty, &canon, "pretty form does not read back");
+	if (canon.len != again.len || memcmp(canon.ptr, again.ptr, canon.len) != 0)
+		mismatch("pretty form reads back to other canonical text", &canon, &again, NULL);
+out:
+	fl_buf_release(&pretty);
+	fl_buf_release(&again);
+	fl_buf_release(&canon);
+	fl_arena_release(&arena);
+	return 0;
+}
