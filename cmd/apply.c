@@ -117,19 +117,6 @@ static const char *outcome_name(enum fl_rollout_outcome o)
 	return "unknown";
 }
 
-static int exit_code(enum fl_rollout_outcome o)
-{
-	switch (o) {
-	case FL_ROLLOUT_DONE: return FL_EXIT_OK;
-	case FL_ROLLOUT_HALTED: return FL_EXIT_HALTED;
-	case FL_ROLLOUT_SUPERSEDED: return FL_EXIT_HALTED;
-	case FL_ROLLOUT_WAITING: return FL_EXIT_WAITING;
-	case FL_ROLLOUT_REFUSED: return FL_EXIT_ERROR;
-	case FL_ROLLOUT_CANCELLED: return FL_EXIT_WAITING;
-	}
-	return FL_EXIT_ERROR;
-}
-
 static void print_json(const struct fl_rollout_report *r, const char *revision)
 {
 	struct fl_buf b = FL_BUF_INIT;
@@ -283,7 +270,7 @@ int cmd_apply(int argc, char **argv)
 	if (report.status_failures)
 		fprintf(stderr, "warning: %zu status%s could not be written: %s\n", report.status_failures,
 			report.status_failures == 1 ? "" : "es", report.status_error);
-	rc = exit_code(report.outcome);
+	rc = fl_rollout_exit(report.outcome);
 out:
 	free(p.last_done);
 	free(p.last_state);

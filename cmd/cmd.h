@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/git.h"
 #include "reconcile/fleet.h"
+#include "reconcile/rollout.h"
 
 enum {
 	FL_EXIT_OK = 0,
@@ -96,6 +97,13 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 void fl_session_close(struct fl_session *s);
 
 /* Set by SIGTERM and SIGINT once fl_stop_on_signals ran: long commands stop cleanly. */
+/*
+ * The exit status of SPEC 7 for a rollout's outcome, the same for apply and
+ * drift --fix: 0 done; 4 halted or superseded; 5 waiting or stopped by a
+ * signal (run again to go on); 1 refused by the mass-delete guard.
+ */
+int fl_rollout_exit(enum fl_rollout_outcome outcome);
+
 const volatile int *fl_stop_flag(void);
 void fl_stop_on_signals(void);
 

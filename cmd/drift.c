@@ -140,7 +140,7 @@ static int fix_group(struct group *g, const char *repo, struct fl_driver *driver
 		       report.outcome == FL_ROLLOUT_DONE ? "done" : "not finished (see flotilla status)");
 		if (report.held_by[0])
 			printf("%s\n", report.held_by);
-		rc = report.outcome == FL_ROLLOUT_DONE ? FL_EXIT_OK : report.outcome == FL_ROLLOUT_WAITING ? FL_EXIT_WAITING : FL_EXIT_HALTED;
+		rc = fl_rollout_exit(report.outcome);
 	}
 	fl_rollout_report_release(&report);
 	fl_ledger_free(ledger);

@@ -81,6 +81,19 @@ int cmd_version(int argc, char **argv)
 	return FL_EXIT_OK;
 }
 
+int fl_rollout_exit(enum fl_rollout_outcome outcome)
+{
+	switch (outcome) {
+	case FL_ROLLOUT_DONE: return FL_EXIT_OK;
+	case FL_ROLLOUT_HALTED: return FL_EXIT_HALTED;
+	case FL_ROLLOUT_SUPERSEDED: return FL_EXIT_HALTED;
+	case FL_ROLLOUT_WAITING: return FL_EXIT_WAITING;
+	case FL_ROLLOUT_REFUSED: return FL_EXIT_ERROR;
+	case FL_ROLLOUT_CANCELLED: return FL_EXIT_WAITING;
+	}
+	return FL_EXIT_ERROR;
+}
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_stop_signal(int sig)

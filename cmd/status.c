@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "reconcile/ledger.h"
 #include "reconcile/rollout.h"
+#include "reconcile/status.h"
 #include "core/banned.h"
 
 struct wave_view {
@@ -51,7 +52,7 @@ static int build_views(struct wave_view *views, struct fl_session *s, struct fl_
 		struct wave_view *v = &views[w];
 		v->name = f->waves[w].name;
 		fl_buf_init(&v->description, 0);
-		snprintf(context, sizeof(context), "flotilla/wave/%s", v->name);
+		fl_wave_context(context, sizeof(context), v->name);
 		v->known = fl_ledger_context(l, context, &v->state, &v->description);
 		if (w > 0 && f->waves[w - 1].bake_s) {
 			long long t0 = fl_ledger_wave_success_time(l, f->waves[w - 1].name);

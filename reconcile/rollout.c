@@ -97,11 +97,6 @@ static void set_context(struct rollout *r, const char *context, enum fl_state st
 	pthread_mutex_unlock(&r->status_lock);
 }
 
-static void wave_context_name(char *out, size_t cap, const char *wave)
-{
-	snprintf(out, cap, "flotilla/wave/%s", wave);
-}
-
 static void wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress)
 {
 	char context[160];
@@ -110,7 +105,7 @@ static void wave_context(struct rollout *r, size_t w, enum fl_state state, const
 	snprintf(wr->description, sizeof(wr->description), "%s", desc);
 	if (r->partial)
 		return;
-	wave_context_name(context, sizeof(context), r->fleet->waves[w].name);
+	fl_wave_context(context, sizeof(context), r->fleet->waves[w].name);
 	set_context(r, context, state, desc, progress);
 }
 
@@ -566,7 +561,7 @@ static int run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	 */
 	char context[160];
 	enum fl_state known;
-	wave_context_name(context, sizeof(context), wave->name);
+	fl_wave_context(context, sizeof(context), wave->name);
 	wr->succeeded_before = fl_ledger_context(r->ledger, context, &known, NULL) && known == FL_STATE_SUCCESS;
 	if (!wr->succeeded_before)
 		wave_context(r, w, FL_STATE_PENDING, desc, false);
@@ -698,7 +693,7 @@ static void supersede_older(struct rollout *r)
 		for (size_t w = 0; w < r->fleet->nwaves; w++) {
 			char context[160];
 			enum fl_state state = FL_STATE_PENDING;
-			wave_context_name(context, sizeof(context), r->fleet->waves[w].name);
+			fl_wave_context(context, sizeof(context), r->fleet->waves[w].name);
 			bool known = fl_ledger_context(old, context, &state, NULL);
 			if (known && (state == FL_STATE_SUCCESS || state == FL_STATE_FAILURE))
 				continue;
@@ -851,7 +846,7 @@ static bool held_by_earlier(struct rollout *r, size_t w)
 		char context[160];
 		enum fl_state state = FL_STATE_PENDING;
 		fl_buf_clear(&desc);
-		wave_context_name(context, sizeof(context), name);
+		fl_wave_context(context, sizeof(context), name);
 		bool known = fl_ledger_context(r->ledger, context, &state, &desc);
 		er->state = state;
 		snprintf(er->description, sizeof(er->description), "%s", known ? desc.ptr : "not started for this commit");

@@ -1,6 +1,7 @@
 /* The set of status writers a rollout reports to; see status.h. */
 #include "reconcile/status.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,9 @@ void fl_statuses_close(struct fl_statuses *s)
 			s->items[i].ops->free(s->items[i].self);
 	free(s->items);
 	memset(s, 0, sizeof(*s));
+}
+
+void fl_wave_context(char *out, size_t cap, const char *wave)
+{
+	snprintf(out, cap, FL_WAVE_CONTEXT_PREFIX "%s", wave);
 }

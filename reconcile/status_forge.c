@@ -235,7 +235,7 @@ static struct context_rec *find_rec(struct forge *f, const char *context)
 /* Appends target_url with its placeholders filled in for context. */
 static void put_target(struct fl_buf *out, const char *tmpl, const char *revision, const char *context)
 {
-	const char *wave = starts_with(context, "flotilla/wave/") ? context + strlen("flotilla/wave/") : "";
+	const char *wave = starts_with(context, FL_WAVE_CONTEXT_PREFIX) ? context + strlen(FL_WAVE_CONTEXT_PREFIX) : "";
 	for (const char *p = tmpl; *p;) {
 		const char *value = starts_with(p, "{{sha}}")	    ? revision
 				    : starts_with(p, "{{wave}}")    ? wave
