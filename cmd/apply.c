@@ -167,29 +167,6 @@ static void log_line(enum fl_log_level level, const char *msg, void *payload)
 		fprintf(stderr, "%s\n", msg);
 }
 
-static int open_driver(struct fl_driver *d, const char *arg, const struct fl_fleet *fleet)
-{
-	struct fl_error err = FL_ERROR_INIT;
-	struct fl_arena arena;
-	struct fl_driver_conf conf;
-	int rc = FL_EXIT_OK;
-	fl_arena_init(&arena, 1024);
-	if (arg && fl_driver_conf_parse(&conf, &arena, arg, &err)) {
-		fprintf(stderr, "flotilla: %s\n", err.msg);
-		rc = FL_EXIT_USAGE;
-		goto out;
-	}
-	/* The operator's driver is kept from the fleet's secrets too. */
-	conf.drop_env = fleet->secret_env;
-	if (fl_driver_open(d, arg ? &conf : &fleet->driver, &err)) {
-		fl_print_error(&err);
-		rc = FL_EXIT_ERROR;
-	}
-out:
-	fl_arena_release(&arena);
-	return rc;
-}
-
 int cmd_apply(int argc, char **argv)
 {
 	const char *repo = NULL, *rev = NULL, *through = NULL, *driver_arg = NULL, *format = NULL;
@@ -228,7 +205,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
-	if ((rc = fl_session_open(&s, repo, rev, NULL)) || (rc = open_driver(&driver, driver_arg, s.fleet)))
+	if ((rc = fl_session_open(&s, repo, rev, NULL)) || (rc = fl_driver_from_args(&driver, driver_arg, s.fleet, "apply")))
 		goto out;
 	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
 	    fl_statuses_open(&statuses, s.fleet, ledger, &err)) {

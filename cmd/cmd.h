@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/git.h"
+#include "reconcile/driver.h"
 #include "reconcile/fleet.h"
 #include "reconcile/rollout.h"
 
@@ -97,6 +98,14 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 void fl_session_close(struct fl_session *s);
 
 /* Set by SIGTERM and SIGINT once fl_stop_on_signals ran: long commands stop cleanly. */
+/*
+ * Opens --driver's driver (arg, like dir:PATH), or fleet.yaml's when arg is
+ * NULL, into out, with the fleet's secrets kept from it. Prints what went
+ * wrong (cmd names the command) and returns an exit status: FL_EXIT_USAGE
+ * for a bad arg, FL_EXIT_ERROR when the driver cannot open.
+ */
+int fl_driver_from_args(struct fl_driver *out, const char *arg, const struct fl_fleet *fleet, const char *cmd);
+
 /*
  * The exit status of SPEC 7 for a rollout's outcome, the same for apply and
  * drift --fix: 0 done; 4 halted or superseded; 5 waiting or stopped by a

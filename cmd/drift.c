@@ -161,11 +161,7 @@ int cmd_drift(int argc, char **argv)
 	};
 	struct fl_session head = { 0 };
 	struct fl_driver driver = { 0 };
-	struct fl_arena arena;
-	struct fl_driver_conf conf;
-	struct fl_error err = FL_ERROR_INIT;
 	struct drift d = { 0 };
-	fl_arena_init(&arena, 1024);
 	int rc = fl_opt_parse(fl_cmd_find("drift"), opts, argc, argv);
 	if (rc) {
 		rc = fl_opt_exit(rc);
@@ -173,18 +169,8 @@ int cmd_drift(int argc, char **argv)
 	}
 	if ((rc = fl_session_open(&head, repo, NULL, NULL)))
 		goto out;
-	if (driver_arg && fl_driver_conf_parse(&conf, &arena, driver_arg, &err)) {
-		fprintf(stderr, "flotilla drift: %s\n", err.msg);
-		rc = FL_EXIT_USAGE;
+	if ((rc = fl_driver_from_args(&driver, driver_arg, head.fleet, "drift")))
 		goto out;
-	}
-	/* The operator's driver is kept from the fleet's secrets too. */
-	conf.drop_env = head.fleet->secret_env;
-	if (fl_driver_open(&driver, driver_arg ? &conf : &head.fleet->driver, &err)) {
-		fl_print_error(&err);
-		rc = FL_EXIT_ERROR;
-		goto out;
-	}
 	group_tenants(&d, head.fleet, &driver);
 	for (size_t i = 0; i < d.n && !rc; i++)
 		rc = check_group(&d, &d.groups[i], repo, &driver);
@@ -213,6 +199,5 @@ out:
 	free(d.groups);
 	fl_driver_close(&driver);
 	fl_session_close(&head);
-	fl_arena_release(&arena);
 	return rc;
 }

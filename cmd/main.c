@@ -81,6 +81,30 @@ int cmd_version(int argc, char **argv)
 	return FL_EXIT_OK;
 }
 
+int fl_driver_from_args(struct fl_driver *out, const char *arg, const struct fl_fleet *fleet, const char *cmd)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_arena arena;
+	struct fl_driver_conf conf;
+	int rc = FL_EXIT_OK;
+	fl_arena_init(&arena, 1024);
+	if (arg && fl_driver_conf_parse(&conf, &arena, arg, &err)) {
+		fprintf(stderr, "flotilla %s: %s\n", cmd, err.msg);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	/* The operator's driver is kept from the fleet's secrets too. */
+	if (arg)
+		conf.drop_env = fleet->secret_env;
+	if (fl_driver_open(out, arg ? &conf : &fleet->driver, &err)) {
+		fl_print_error(&err);
+		rc = FL_EXIT_ERROR;
+	}
+out:
+	fl_arena_release(&arena);
+	return rc;
+}
+
 int fl_rollout_exit(enum fl_rollout_outcome outcome)
 {
 	switch (outcome) {

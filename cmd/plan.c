@@ -125,32 +125,6 @@ static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
 }
 
 /*
- * The driver of the trusted fleet (the base with --since), or --driver's,
- * which is the operator's and wins; either way kept from its secrets.
- */
-static int open_driver(struct fl_driver *d, const struct plan_args *a, const struct fl_fleet *fleet)
-{
-	struct fl_error err = FL_ERROR_INIT;
-	struct fl_arena arena;
-	struct fl_driver_conf conf;
-	int rc = 0;
-	fl_arena_init(&arena, 1024);
-	if (a->driver && (rc = fl_driver_conf_parse(&conf, &arena, a->driver, &err))) {
-		fprintf(stderr, "flotilla plan: %s\n", err.msg);
-		rc = FL_EXIT_USAGE;
-		goto out;
-	}
-	conf.drop_env = fleet->secret_env;
-	if ((rc = fl_driver_open(d, a->driver ? &conf : &fleet->driver, &err))) {
-		fl_print_error(&err);
-		rc = FL_EXIT_ERROR;
-	}
-out:
-	fl_arena_release(&arena);
-	return rc;
-}
-
-/*
  * --since loads only the changed tenants, which keeps a preview as cheap as
  * the change. Deletes are weighed against the whole fleet, as the full plan
  * weighs them: only then are the other manifests loaded, and their markers
@@ -192,7 +166,8 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 		.tenants = only,
 		.ntenants = nonly,
 	};
-	int rc = open_driver(&driver, a, trusted);
+	/* The trusted fleet's driver (the base's with --since), or --driver's, which is the operator's. */
+	int rc = fl_driver_from_args(&driver, a->driver, trusted, "plan");
 	if (rc)
 		return rc;
 	o.w.format = format;
