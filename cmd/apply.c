@@ -205,7 +205,8 @@ int cmd_apply(int argc, char **argv)
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
-	if ((rc = fl_session_open(&s, repo, rev, NULL)) || (rc = fl_driver_from_args(&driver, driver_arg, s.fleet, "apply")))
+	if ((rc = fl_session_open(&s, repo, rev, NULL)) ||
+	    (rc = fl_driver_from_args(&driver, driver_arg, s.fleet, "apply")))
 		goto out;
 	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
 	    fl_statuses_open(&statuses, s.fleet, ledger, &err)) {

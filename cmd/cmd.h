@@ -97,7 +97,6 @@ int fl_session_open(struct fl_session *s, const char *repo_path, const char *rev
 		    const struct fl_fleet_load_opts *opts);
 void fl_session_close(struct fl_session *s);
 
-/* Set by SIGTERM and SIGINT once fl_stop_on_signals ran: long commands stop cleanly. */
 /*
  * Opens --driver's driver (arg, like dir:PATH), or fleet.yaml's when arg is
  * NULL, into out, with the fleet's secrets kept from it. Prints what went
@@ -113,6 +112,7 @@ int fl_driver_from_args(struct fl_driver *out, const char *arg, const struct fl_
  */
 int fl_rollout_exit(enum fl_rollout_outcome outcome);
 
+/* Set by SIGTERM and SIGINT once fl_stop_on_signals ran: long commands stop cleanly. */
 const volatile int *fl_stop_flag(void);
 void fl_stop_on_signals(void);
 
