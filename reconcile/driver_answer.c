@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/json.h"
+#include "reconcile/syntax.h"
 #include "core/banned.h"
 
 const struct fl_node *fl_answer_get(const struct fl_node *map, const char *key, enum fl_node_type type)

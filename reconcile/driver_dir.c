@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "reconcile/syntax.h"
 #include "core/banned.h"
 
 #define STATE_HEADER "flotilla-state 1"

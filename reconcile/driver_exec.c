@@ -34,6 +34,7 @@
 #include "core/json.h"
 #include "core/proc.h"
 #include "reconcile/secret_env.h"
+#include "reconcile/syntax.h"
 #include "core/banned.h"
 
 #define PROTOCOL_VERSION 1

@@ -19,6 +19,7 @@
 #include "core/fsutil.h"
 #include "core/http.h"
 #include "core/json.h"
+#include "reconcile/syntax.h"
 #include "core/banned.h"
 
 #define DEFAULT_TIMEOUT_S 30

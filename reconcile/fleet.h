@@ -221,12 +221,4 @@ bool fl_tenant_subscribes(const struct fl_fleet *fleet, const struct fl_tenant *
 /* An amount resolved against n tenants: percentages round down, never below 1. */
 unsigned fl_amount_resolve(const struct fl_amount *amount, size_t n, bool at_least_one);
 
-/* Parses a duration like 30s, 15m, 2h, 1h30m or 1d (units in decreasing order) into seconds. */
-bool fl_duration_parse(unsigned *out, const char *s);
-
-/* True when name is a valid tenant name: [a-z0-9][a-z0-9-]{0,62}. */
-bool fl_tenant_name_valid(const char *name, size_t len);
-/* True when s may name a region, kind or resource: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
-bool fl_ident_valid(const char *s, size_t len);
-
 #endif

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/node.h"
 #include "reconcile/fleet.h"
+#include "reconcile/syntax.h"
 
 /* Validation of one file: where its diagnostics go, and how many it made. */
 struct fl_vctx {

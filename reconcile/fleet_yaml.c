@@ -21,38 +21,6 @@
 
 /* ---- small values: durations, amounts, names ---- */
 
-bool fl_duration_parse(unsigned *out, const char *s)
-{
-	static const char units[] = "dhms";
-	static const uint64_t secs[] = { 86400, 3600, 60, 1 };
-	uint64_t total = 0;
-	size_t next_unit = 0;
-
-	if (!*s)
-		return false;
-	while (*s) {
-		uint64_t n = 0;
-		const char *u;
-		if (*s < '0' || *s > '9')
-			return false;
-		for (; *s >= '0' && *s <= '9'; s++) {
-			n = n * 10 + (uint64_t)(*s - '0');
-			if (n > UINT32_MAX)
-				return false;
-		}
-		u = *s ? strchr(units + next_unit, *s) : NULL;
-		if (!u)
-			return false;
-		next_unit = (size_t)(u - units) + 1;
-		total += n * secs[u - units];
-		if (total > UINT32_MAX)
-			return false;
-		s++;
-	}
-	*out = (unsigned)total;
-	return true;
-}
-
 /* Parses "N%" with N in [lo, hi]. */
 static bool parse_percent(unsigned *out, const char *s, size_t len, unsigned lo, unsigned hi)
 {

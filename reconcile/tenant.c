@@ -245,36 +245,6 @@ bool fl_vexpect_(struct fl_vctx *c, const struct fl_node *node, enum fl_node_typ
 	return false;
 }
 
-/* ---- names ---- */
-
-bool fl_tenant_name_valid(const char *name, size_t len)
-{
-	if (len == 0 || len > 63)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = name[i];
-		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (ch == '-' && i > 0);
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
-bool fl_ident_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > 128)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
-			return false;
-		if (ch == '.' && i > 0 && s[i - 1] == '.')
-			return false;
-	}
-	return true;
-}
-
 /* ---- var values ---- */
 
 static double num_of(const struct fl_node *v)

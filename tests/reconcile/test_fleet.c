@@ -1006,39 +1006,6 @@ static void test_bounds(void **state)
 
 /* ---- the small functions ---- */
 
-static void test_names(void **state)
-{
-	static const struct {
-		const char *s;
-		bool tenant, ident;
-	} cases[] = {
-		{ "acme", true, true },	    { "a", true, true },	 { "0-a", true, true },
-		{ "-a", false, false },	    { "Acme", false, true },	 { "a_b", false, true },
-		{ "a.b", false, true },	    { "a..b", false, false },	 { "..", false, false },
-		{ "../etc", false, false }, { "a/b", false, false },	 { "", false, false },
-		{ ".a", false, false },	    { "us-east-1", true, true }, { "a b", false, false },
-	};
-	char long63[64], long64[65], long129[130];
-	(void)state;
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (fl_tenant_name_valid(cases[i].s, strlen(cases[i].s)) != cases[i].tenant)
-			fail_msg("fl_tenant_name_valid('%s')", cases[i].s);
-		if (fl_ident_valid(cases[i].s, strlen(cases[i].s)) != cases[i].ident)
-			fail_msg("fl_ident_valid('%s')", cases[i].s);
-	}
-	memset(long63, 'a', 63);
-	long63[63] = '\0';
-	memset(long64, 'a', 64);
-	long64[64] = '\0';
-	memset(long129, 'a', 129);
-	long129[129] = '\0';
-	assert_true(fl_tenant_name_valid(long63, 63));
-	assert_false(fl_tenant_name_valid(long64, 64));
-	assert_true(fl_ident_valid(long129, 128));
-	assert_false(fl_ident_valid(long129, 129));
-}
-
 static void test_amounts(void **state)
 {
 	static const struct {
@@ -1074,7 +1041,6 @@ int main(void)
 		cmocka_unit_test(test_threads_same_diags),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_amounts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
