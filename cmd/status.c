@@ -54,11 +54,7 @@ static int build_views(struct wave_view *views, struct fl_session *s, struct fl_
 		fl_buf_init(&v->description, 0);
 		fl_wave_context(context, sizeof(context), v->name);
 		v->known = fl_ledger_context(l, context, &v->state, &v->description);
-		if (w > 0 && f->waves[w - 1].bake_s) {
-			long long t0 = fl_ledger_wave_success_time(l, f->waves[w - 1].name);
-			if (t0 && fl_now() < t0 + f->waves[w - 1].bake_s)
-				v->bake_until = t0 + f->waves[w - 1].bake_s;
-		}
+		v->bake_until = fl_bake_until(f, l, w);
 		v->gated = f->waves[w].gate_manual;
 		if (v->gated && fl_rollout_promoted(&v->promoted, s->repo, &s->commit, v->name, &err)) {
 			fl_print_error(&err);

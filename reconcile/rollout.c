@@ -605,18 +605,25 @@ int fl_rollout_promoted(bool *out, struct fl_repo *repo, const struct fl_oid *co
 	return rc < 0 ? rc : 0;
 }
 
+long long fl_bake_until(const struct fl_fleet *fleet, struct fl_ledger *ledger, size_t w)
+{
+	const struct fl_wave *prev = w > 0 ? &fleet->waves[w - 1] : NULL;
+	if (!prev || !prev->bake_s)
+		return 0;
+	/*
+	 * No success time: the wave before has not succeeded whole for this
+	 * commit, and then no run reaches wave w (a --tenant run neither).
+	 */
+	long long t0 = fl_ledger_wave_success_time(ledger, prev->name);
+	return t0 && fl_now() < t0 + prev->bake_s ? t0 + prev->bake_s : 0;
+}
+
 /* 0 when wave w may start now; else *until (bake) or *gate (promotion) say why not. */
 static int gate_check(struct rollout *r, size_t w, long long *until, bool *gate, struct fl_error *err)
 {
 	*until = 0;
 	*gate = false;
-	const struct fl_wave *prev = w > 0 ? &r->fleet->waves[w - 1] : NULL;
-	if (prev && prev->bake_s) {
-		/* No success time: the earlier wave never ran whole (a --tenant apply); no bake to count. */
-		long long t0 = fl_ledger_wave_success_time(r->ledger, prev->name);
-		if (t0 && fl_now() < t0 + prev->bake_s)
-			*until = t0 + prev->bake_s;
-	}
+	*until = fl_bake_until(r->fleet, r->ledger, w);
 	if (r->fleet->waves[w].gate_manual) {
 		bool promoted = false;
 		pthread_mutex_lock(&r->repo_lock);

@@ -89,6 +89,13 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 		   struct fl_driver *driver, struct fl_ledger *ledger, const struct fl_rollout_opts *opts,
 		   struct fl_error *err);
 
+/*
+ * The bake rule of SPEC 4, for apply and status alike: when the wave before
+ * w has a bake and succeeded for the ledger's commit less than that long
+ * ago, the time wave w may start; else 0.
+ */
+long long fl_bake_until(const struct fl_fleet *fleet, struct fl_ledger *ledger, size_t w);
+
 /* True when commit, or a descendant of it, is promoted into wave (SPEC 6). */
 int fl_rollout_promoted(bool *out, struct fl_repo *repo, const struct fl_oid *commit, const char *wave,
 			struct fl_error *err);
