@@ -66,3 +66,17 @@ run_fl 1 plan --driver "dir:$TMP/gacc" --tenant stark --tenant wonka
 assert_contains "$OUT" "refused: the plan deletes 8 of 43 resources"
 run_fl 1 apply --driver "dir:$TMP/gacc" --tenant stark --tenant wonka
 assert_contains "$OUT$ERR" "refused"
+
+# A suspended tenant counts nothing in the denominator, whether the plan
+# covers it (the full plan) or not (--since): with initech suspended, stark's
+# 4 deletes are over the guard for both.
+git reset -q --hard HEAD~2
+sed -i '$a state: suspended' tenants/initech.yaml
+commit . "initech suspended"
+sed -i '$a state: decommissioned' tenants/stark.yaml
+commit . "stark leaves while initech is suspended"
+run_fl 1 plan --driver "dir:$TMP/gacc"
+assert_matches "$OUT" '^refused: the plan deletes 4 of 3[0-9] resources'
+full=$(grep '^refused' "$OUT_FILE")
+run_fl 1 plan --driver "dir:$TMP/gacc" --since HEAD~1
+assert_eq "$(grep '^refused' "$OUT_FILE")" "$full"

@@ -1316,6 +1316,17 @@ static void test_partial_halts_after_a_failed_wave(void **state)
 	expect_no_tenant(&e, "r1");
 	assert_false(account_written(&e, 3));
 	fl_rollout_report_release(&rep);
+
+	/* A wave that ended in error (superseded, or not started after a failure) halts it too. */
+	{
+		struct fl_error err = FL_ERROR_INIT;
+		assert_int_equal(fl_ledger_set_context(e.ledger, "flotilla/wave/canary", FL_STATE_ERROR,
+						       "superseded by 89abcde", &err), 0);
+	}
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	assert_non_null(strstr(rep.held_by, "(error: superseded by 89abcde)"));
+	assert_false(account_written(&e, 3));
+	fl_rollout_report_release(&rep);
 	env_close(&e);
 }
 
