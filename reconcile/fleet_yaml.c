@@ -361,13 +361,13 @@ static void parse_select_tenants(struct fl_selector *s, struct fl_vctx *c, const
 
 static void parse_select_map(struct fl_selector *s, struct fl_vctx *c, const struct fl_node *v)
 {
-	const struct fl_pair *p = &v->v.map.items[0];
-
+	/* An empty map ({}) has no items at all: look at the first only once there is one. */
 	if (v->v.map.len != 1) {
 		fl_verr_(c, v->v.map.len ? v->v.map.items[1].key : v,
 			 "expected a selector with exactly one of canary, labels or tenants");
 		return;
 	}
+	const struct fl_pair *p = &v->v.map.items[0];
 	if (fl_key_is_(p, "canary")) {
 		s->kind = FL_SELECT_CANARY;
 		if (p->value->type != FL_NODE_BOOL || !p->value->v.b)

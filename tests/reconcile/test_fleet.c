@@ -582,6 +582,11 @@ static const struct bad_case bad_cases[] = {
 	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: { canary: true, tenants: [x] } }]\n" } },
 	  "fleet.yaml:4:44: error: expected a selector with exactly one of canary, labels or tenants",
 	  FL_EINPUT },
+	/* Regression (found by fuzz_fleet): an empty map read its first item, which it has not. */
+	{ "empty selector",
+	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: {} }]\n" } },
+	  "fleet.yaml:4:28: error: expected a selector with exactly one of canary, labels or tenants",
+	  FL_EINPUT },
 	{ "selector list",
 	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: [rest] }]\n" } },
 	  "fleet.yaml:4:28: error: expected a selector",
