@@ -8,36 +8,37 @@
 #include "core/buf.h"
 #include "core/banned.h"
 
-static const char *const names[] = {
-#define FL_ERRNO_NAME_(name, msg) "E" #name,
-	FL_ERRNO_MAP(FL_ERRNO_NAME_)
-#undef FL_ERRNO_NAME_
+/* Code -n is codes[n - 1]; 0 and codes past the table have entries of their own. */
+static const struct code_text {
+	const char *name, *message;
+} codes[] = {
+#define CODE_TEXT(name, msg) { "E" #name, msg },
+	FL_ERRNO_MAP(CODE_TEXT)
+#undef CODE_TEXT
 };
 
-static const char *const messages[] = {
-#define FL_ERRNO_MSG_(name, msg) msg,
-	FL_ERRNO_MAP(FL_ERRNO_MSG_)
-#undef FL_ERRNO_MSG_
-};
+static const struct code_text ok_text = { "OK", "success" };
+static const struct code_text unknown_text = { "EUNKNOWN", "unknown error" };
 
-#define NCODES (sizeof(names) / sizeof(names[0]))
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+
+static const struct code_text *code_text(int code)
+{
+	if (code == 0)
+		return &ok_text;
+	if (code < 0 && code >= -(int)NCODES)
+		return &codes[-code - 1];
+	return &unknown_text;
+}
 
 const char *fl_errno_name(int code)
 {
-	if (code == 0)
-		return "OK";
-	if (code < 0 && code >= -(int)NCODES)
-		return names[-code - 1];
-	return "EUNKNOWN";
+	return code_text(code)->name;
 }
 
 const char *fl_errno_message(int code)
 {
-	if (code == 0)
-		return "success";
-	if (code < 0 && code >= -(int)NCODES)
-		return messages[-code - 1];
-	return "unknown error";
+	return code_text(code)->message;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src, size_t len)

@@ -422,25 +422,32 @@ out:
 }
 
 /*
- * The entry at path in commit, borrowed like dir_tree()'s trees; *out is NULL
- * when there is none. path must not be empty.
+ * The entry at the first len bytes of path in commit, borrowed like
+ * dir_tree()'s trees; FL_ENOTFOUND, naming the whole of path, when there is
+ * none. len must not be 0.
  */
 static int path_entry(const git_tree_entry **out, struct fl_repo *repo, const struct fl_oid *commit,
 		      const char *path, size_t len, struct fl_error *err)
 {
 	git_tree *dir = NULL;
 	const char *slash;
-	char *name = NULL;
+	char *name = NULL, hex[FL_OID_HEX_LEN + 1];
 	int rc;
 
 	*out = NULL;
 	for (slash = path + len; slash > path && slash[-1] != '/'; slash--)
 		;
 	rc = dir_tree(&dir, repo, commit, path, slash > path ? (size_t)(slash - path) - 1 : 0, err);
-	if (rc || !dir)
+	if (rc)
 		goto out;
-	name = fl_strndup(slash, len - (size_t)(slash - path));
-	*out = git_tree_entry_byname(dir, name);
+	if (dir) {
+		name = fl_strndup(slash, len - (size_t)(slash - path));
+		*out = git_tree_entry_byname(dir, name);
+	}
+	if (!*out) {
+		fl_oid_hex(hex, commit);
+		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' does not exist in commit %.12s", path, hex);
+	}
 out:
 	free(name);
 	return rc;
@@ -460,58 +467,47 @@ static int put_blob(struct fl_buf *out, git_blob *blob, const char *what, struct
 	return 0;
 }
 
+/* Appends the blob named id to out; what names it in errors, like "'fleet.yaml'". */
+static int read_blob(struct fl_buf *out, struct fl_repo *repo, const git_oid *id, const char *what,
+		     struct fl_error *err)
+{
+	git_blob *blob = NULL;
+	int rc, grc;
+
+	grc = git_blob_lookup(&blob, repo->git, id);
+	if (grc < 0)
+		return fail_git(err, grc, "cannot read %s", what);
+	rc = put_blob(out, blob, what, err);
+	git_blob_free(blob);
+	return rc;
+}
+
 int fl_repo_read_file(struct fl_buf *out, struct fl_repo *repo, const struct fl_oid *commit, const char *path,
 		      struct fl_error *err)
 {
 	const git_tree_entry *entry = NULL;
-	git_blob *blob = NULL;
-	char hex[FL_OID_HEX_LEN + 1], what[FL_ERROR_MSG_MAX];
-	int rc, grc;
+	char what[FL_ERROR_MSG_MAX];
+	int rc;
 
 	rc = path_entry(&entry, repo, commit, path, strlen(path), err);
 	if (rc)
-		goto out;
-	if (!entry) {
-		fl_oid_hex(hex, commit);
-		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' does not exist in commit %.12s", path, hex);
-		goto out;
-	}
-	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
-		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' is not a file", path);
-		goto out;
-	}
-	grc = git_blob_lookup(&blob, repo->git, git_tree_entry_id(entry));
-	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read '%s'", path);
-		goto out;
-	}
+		return rc;
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+		return fl_error_set(err, FL_ENOTFOUND, "'%s' is not a file", path);
 	snprintf(what, sizeof(what), "'%s'", path);
-	rc = put_blob(out, blob, what, err);
-out:
-	git_blob_free(blob);
-	return rc;
+	return read_blob(out, repo, git_tree_entry_id(entry), what, err);
 }
 
 int fl_repo_read_blob(struct fl_buf *out, struct fl_repo *repo, const struct fl_oid *blob,
 		      struct fl_error *err)
 {
-	git_blob *b = NULL;
 	git_oid id;
 	char hex[FL_OID_HEX_LEN + 1], what[FL_OID_HEX_LEN + 8];
-	int rc = 0, grc;
 
 	to_git(&id, blob);
 	fl_oid_hex(hex, blob);
-	grc = git_blob_lookup(&b, repo->git, &id);
-	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read blob %s", hex);
-		goto out;
-	}
 	snprintf(what, sizeof(what), "blob %s", hex);
-	rc = put_blob(out, b, what, err);
-out:
-	git_blob_free(b);
-	return rc;
+	return read_blob(out, repo, &id, what, err);
 }
 
 int fl_repo_path_id(struct fl_oid *out, struct fl_repo *repo, const struct fl_oid *commit, const char *path,
@@ -520,25 +516,17 @@ int fl_repo_path_id(struct fl_oid *out, struct fl_repo *repo, const struct fl_oi
 	const git_tree_entry *entry = NULL;
 	git_tree *root = NULL;
 	size_t len = trim_len(path);
-	char hex[FL_OID_HEX_LEN + 1];
 	int rc;
 
 	if (len == 0) {
 		rc = root_tree(&root, repo, commit, err);
 		if (!rc)
 			from_git(out, git_tree_id(root));
-		goto out;
+		return rc;
 	}
 	rc = path_entry(&entry, repo, commit, path, len, err);
-	if (rc)
-		goto out;
-	if (!entry) {
-		fl_oid_hex(hex, commit);
-		rc = fl_error_set(err, FL_ENOTFOUND, "'%s' does not exist in commit %.12s", path, hex);
-		goto out;
-	}
-	from_git(out, git_tree_entry_id(entry));
-out:
+	if (!rc)
+		from_git(out, git_tree_entry_id(entry));
 	return rc;
 }
 
