@@ -182,7 +182,7 @@ int cmd_apply(int argc, char **argv)
 		{ FL_OPT_FLAG, "allow-mass-delete", 0, NULL, "accept deletes beyond guard.max_delete_percent", &mass, false },
 		{ FL_OPT_FLAG, "wait", 0, NULL, "sleep through bakes and manual gates instead of exiting 5", &wait, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver_arg, false },
-		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default) or json", &format, false },
+		{ FL_OPT_VALUE, "format", 0, "text|json", "the output: for people (default) or machines", &format, false },
 		{ .kind = FL_OPT_END },
 	};
 	struct fl_session s = { 0 };

@@ -44,14 +44,13 @@ struct fl_opt {
 	const char *value;     /* the value's name in help, like "REV" */
 	const char *help;
 	void *target;
-	bool required;         /* positionals only */
+	bool required;         /* positionals and FL_OPT_VALUE: a usage error when missing */
 };
 
 struct fl_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *summary;
-	const char *usage;     /* one line of arguments, for help */
+	const char *summary;   /* one line, for flotilla --help; the usage comes from the option table */
 };
 
 /* --cache-dir, shared by every command that takes --repo: it sets FLOTILLA_CACHE_DIR. */
@@ -63,7 +62,9 @@ extern const char *fl_opt_cache_dir;
 /*
  * Parses argv[1..] (argv[0] is the command name) with opts, ending in an
  * FL_OPT_END entry. Prints help and returns 1 for --help; prints a usage
- * error and returns -1 for a bad command line; returns 0 otherwise.
+ * error and returns -1 for a bad command line; returns 0 otherwise. The
+ * usage line of both is generated from opts, in their order: "[--rev REV]",
+ * "[--tenant T]..." for a list, "--wave W" and "DIR" when required.
  */
 int fl_opt_parse(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, char **argv);
 void fl_opt_list_release(struct fl_opt_list *list);

@@ -13,25 +13,16 @@
 #include "core/banned.h"
 
 static const struct fl_cmd commands[] = {
-	{ "validate", cmd_validate, "Check a fleet at a commit against every rule of its format.",
-	  "[--repo R] [--rev REV]" },
-	{ "plan", cmd_plan, "Show what a commit would change in every tenant account.",
-	  "[--repo R] [--rev REV] [--tenant T]... [--since REV] [--driver TYPE:ARG] "
-	  "[--format text|json|markdown] [--detailed-exitcode]" },
-	{ "apply", cmd_apply, "Roll a commit out to every account in waves, canaries first.",
-	  "[--repo R] [--rev REV] [--through WAVE] [--tenant T]... [--prune] [--allow-mass-delete] [--wait] "
-	  "[--driver TYPE:ARG] [--format text|json]" },
-	{ "status", cmd_status, "Show each wave's state for a commit: counts, waits, failures.",
-	  "[REV] [--repo R] [--format text|json]" },
-	{ "promote", cmd_promote, "Promote a commit past a wave's manual gate (an annotated tag).",
-	  "REV --wave W [--repo R] [-m MESSAGE]" },
-	{ "drift", cmd_drift, "Report resources that differ from the commit their account's marker names.",
-	  "[--repo R] [--fix] [--driver TYPE:ARG]" },
-	{ "watch", cmd_watch, "Keep rolling out new commits of a branch, as a long-lived agent.",
-	  "--repo URL [--branch B] [--interval 30s] [--driver TYPE:ARG]" },
-	{ "init", cmd_init, "Create a git repository holding an example fleet, committed.", "DIR" },
-	{ "version", cmd_version, "Print flotilla's version.", "" },
-	{ "help", cmd_help, "Show help for flotilla or one of its commands.", "[COMMAND]" },
+	{ "validate", cmd_validate, "Check a fleet at a commit against every rule of its format." },
+	{ "plan", cmd_plan, "Show what a commit would change in every tenant account." },
+	{ "apply", cmd_apply, "Roll a commit out to every account in waves, canaries first." },
+	{ "status", cmd_status, "Show each wave's state for a commit: counts, waits, failures." },
+	{ "promote", cmd_promote, "Promote a commit past a wave's manual gate (an annotated tag)." },
+	{ "drift", cmd_drift, "Report resources that differ from the commit their account's marker names." },
+	{ "watch", cmd_watch, "Keep rolling out new commits of a branch, as a long-lived agent." },
+	{ "init", cmd_init, "Create a git repository holding an example fleet, committed." },
+	{ "version", cmd_version, "Print flotilla's version." },
+	{ "help", cmd_help, "Show help for flotilla or one of its commands." },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -58,16 +49,24 @@ static void main_help(FILE *to)
 
 int cmd_help(int argc, char **argv)
 {
-	if (argc < 2) {
+	const char *name = NULL;
+	const struct fl_opt opts[] = {
+		{ FL_OPT_ARG, "COMMAND", 0, NULL, "the command to explain (default: list the commands)", &name, false },
+		{ .kind = FL_OPT_END },
+	};
+	int rc = fl_opt_parse(fl_cmd_find("help"), opts, argc, argv);
+	if (rc)
+		return fl_opt_exit(rc);
+	if (!name) {
 		main_help(stdout);
 		return FL_EXIT_OK;
 	}
-	const struct fl_cmd *cmd = fl_cmd_find(argv[1]);
+	const struct fl_cmd *cmd = fl_cmd_find(name);
 	if (!cmd) {
-		fprintf(stderr, "flotilla: unknown command '%s'\n", argv[1]);
+		fprintf(stderr, "flotilla: unknown command '%s'\n", name);
 		return FL_EXIT_USAGE;
 	}
-	char *help_argv[] = { argv[1], (char *)"--help", NULL };
+	char *help_argv[] = { (char *)name, (char *)"--help", NULL };
 	return cmd->fn(2, help_argv);
 }
 

@@ -1,6 +1,7 @@
 /* Option parsing from each command's table, so help never drifts from behaviour. */
 #include "cmd/cmd.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,43 @@ void fl_opt_list_release(struct fl_opt_list *list)
 	list->len = list->cap = 0;
 }
 
+/* Usage lines wrap here, continuing under the command's first argument. */
+#define USAGE_WIDTH 80
+
+/* How o reads in a usage line: "[--since REV]", "--wave W", "[--tenant T]...", "[REV]". */
+static void usage_word(char *out, size_t cap, const struct fl_opt *o)
+{
+	const char *open = o->required ? "" : "[", *close = o->required ? "" : "]";
+	if (o->kind == FL_OPT_ARG)
+		snprintf(out, cap, "%s%s%s", open, o->name, close);
+	else if (o->kind == FL_OPT_FLAG)
+		snprintf(out, cap, "[--%s]", o->name);
+	else
+		snprintf(out, cap, "%s--%s %s%s%s", open, o->name, o->value, close,
+			 o->kind == FL_OPT_LIST ? "..." : "");
+}
+
+/* Prints "usage: flotilla CMD" and a word per entry of opts, in their order. */
+static void print_usage(FILE *to, const struct fl_cmd *cmd, const struct fl_opt *opts)
+{
+	char word[128];
+	int indent = fprintf(to, "usage: flotilla %s", cmd->name);
+	int col = indent;
+	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++) {
+		usage_word(word, sizeof(word), o);
+		if (col > indent && col + 1 + (int)strlen(word) > USAGE_WIDTH)
+			col = fprintf(to, "\n%*s", indent, "") - 1;
+		col += fprintf(to, " %s", word);
+	}
+	fputc('\n', to);
+}
+
 void fl_opt_help(const struct fl_cmd *cmd, const struct fl_opt *opts)
 {
-	printf("usage: flotilla %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
-	bool header = false;
+	print_usage(stdout, cmd, opts);
+	printf("\n%s\n\n", cmd->summary);
 	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++) {
 		char left[64];
-		if (!header) {
-			printf("\n");
-			header = true;
-		}
 		if (o->kind == FL_OPT_ARG)
 			snprintf(left, sizeof(left), "%s", o->name);
 		else if (o->kind == FL_OPT_FLAG)
@@ -41,11 +69,19 @@ void fl_opt_help(const struct fl_cmd *cmd, const struct fl_opt *opts)
 	printf("  %-28s %s\n", "-h, --help", "show this help");
 }
 
-/* Prints "flotilla CMD: PROBLEM 'WHAT'" and the usage line. */
-static int usage_error(const struct fl_cmd *cmd, const char *problem, const char *what)
+/* Prints "flotilla CMD: PROBLEM" and the usage line; returns -1. */
+static int usage_error(const struct fl_cmd *cmd, const struct fl_opt *opts, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int usage_error(const struct fl_cmd *cmd, const struct fl_opt *opts, const char *fmt, ...)
 {
-	fprintf(stderr, "flotilla %s: %s %s\nusage: flotilla %s %s\n", cmd->name, problem, what, cmd->name,
-		cmd->usage);
+	va_list ap;
+	fprintf(stderr, "flotilla %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	print_usage(stderr, cmd, opts);
 	return -1;
 }
 
@@ -93,16 +129,16 @@ static int parse_option(const struct fl_cmd *cmd, const struct fl_opt *opts, int
 		o = arg[2] == '\0' ? find_short(opts, arg[1]) : NULL;
 	}
 	if (!o)
-		return usage_error(cmd, "unknown option", arg);
+		return usage_error(cmd, opts, "unknown option %s", arg);
 	if (o->kind == FL_OPT_FLAG) {
 		if (inline_value)
-			return usage_error(cmd, "no value expected for", arg);
+			return usage_error(cmd, opts, "no value expected for %s", arg);
 		store(o, NULL);
 		return 0;
 	}
 	if (!inline_value) {
 		if (*i + 1 >= argc)
-			return usage_error(cmd, "a value is needed for", arg);
+			return usage_error(cmd, opts, "a value is needed for %s", arg);
 		inline_value = argv[++*i];
 	}
 	store(o, inline_value);
@@ -131,16 +167,19 @@ int fl_opt_parse(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, 
 		while (next_arg->kind != FL_OPT_END && next_arg->kind != FL_OPT_ARG)
 			next_arg++;
 		if (next_arg->kind == FL_OPT_END)
-			return usage_error(cmd, "unexpected argument", arg);
+			return usage_error(cmd, opts, "unexpected argument %s", arg);
 		*(const char **)next_arg->target = arg;
 		next_arg++;
 	}
 	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++)
 		if (o->kind == FL_OPT_ARG && o->required && !*(const char **)o->target)
-			return usage_error(cmd, "missing argument", o->name);
+			return usage_error(cmd, opts, "missing argument %s", o->name);
+	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++)
+		if (o->kind == FL_OPT_VALUE && o->required && !*(const char **)o->target)
+			return usage_error(cmd, opts, "--%s is required", o->name);
 	/* The remote cache is found through the environment by cmd/remote_repo.c. */
 	if (fl_opt_cache_dir && setenv("FLOTILLA_CACHE_DIR", fl_opt_cache_dir, 1) != 0)
-		return usage_error(cmd, "cannot use", fl_opt_cache_dir);
+		return usage_error(cmd, opts, "cannot use %s", fl_opt_cache_dir);
 	return 0;
 }
 

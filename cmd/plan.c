@@ -239,7 +239,7 @@ int cmd_plan(int argc, char **argv)
 		{ FL_OPT_LIST, "tenant", 't', "T", "plan only this tenant (repeatable)", &a.tenants, false },
 		{ FL_OPT_VALUE, "since", 0, "REV", "plan only tenants whose inputs changed since REV", &a.since, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &a.driver, false },
-		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default), json or markdown", &a.format, false },
+		{ FL_OPT_VALUE, "format", 0, "text|json|markdown", "the output: for people (default), machines or pull requests", &a.format, false },
 		{ FL_OPT_FLAG, "detailed-exitcode", 0, NULL, "exit 3 when the plan has changes", &a.detailed, false },
 		{ FL_OPT_FLAG, "prune", 0, NULL, "plan deletes of resources that left the release", &a.prune, false },
 		{ FL_OPT_FLAG, "refresh", 0, NULL, "observe every account instead of trusting converged markers", &a.refresh, false },

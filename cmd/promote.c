@@ -15,7 +15,7 @@ int cmd_promote(int argc, char **argv)
 	const char *repo = NULL, *rev = NULL, *wave = NULL, *message = NULL;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_ARG, "REV", 0, NULL, "the commit to promote", &rev, true },
-		{ FL_OPT_VALUE, "wave", 'w', "W", "the wave whose gate it passes (required)", &wave, false },
+		{ FL_OPT_VALUE, "wave", 'w', "W", "the wave whose gate it passes", &wave, true },
 		{ FL_OPT_VALUE, "message", 'm', "MESSAGE", "why (the tag's message)", &message, false },
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
 		FL_OPT_CACHE_DIR,
@@ -27,10 +27,6 @@ int cmd_promote(int argc, char **argv)
 	int rc = fl_opt_parse(fl_cmd_find("promote"), opts, argc, argv);
 	if (rc)
 		return fl_opt_exit(rc);
-	if (!wave) {
-		fprintf(stderr, "flotilla promote: --wave is required\nusage: flotilla promote REV --wave W\n");
-		return FL_EXIT_USAGE;
-	}
 	if ((rc = fl_session_open(&s, repo, rev, NULL)))
 		return rc;
 	int w = fl_fleet_wave_index(s.fleet, wave);

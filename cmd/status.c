@@ -176,7 +176,7 @@ int cmd_status(int argc, char **argv)
 		{ FL_OPT_ARG, "REV", 0, NULL, "the commit (default: HEAD)", &rev, false },
 		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo, false },
 		FL_OPT_CACHE_DIR,
-		{ FL_OPT_VALUE, "format", 0, "FORMAT", "text (default) or json", &format, false },
+		{ FL_OPT_VALUE, "format", 0, "text|json", "the output: for people (default) or machines", &format, false },
 		{ .kind = FL_OPT_END },
 	};
 	struct fl_session s = { 0 };

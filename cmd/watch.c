@@ -41,7 +41,7 @@ int cmd_watch(int argc, char **argv)
 {
 	const char *repo = NULL, *branch = NULL, *interval_s = NULL, *driver = NULL;
 	const struct fl_opt opts[] = {
-		{ FL_OPT_VALUE, "repo", 0, "URL", "the fleet repository: a URL or a local path (required)", &repo, false },
+		{ FL_OPT_VALUE, "repo", 0, "URL", "the fleet repository: a URL or a local path", &repo, true },
 		{ FL_OPT_VALUE, "branch", 0, "B", "the branch to follow (default: the repository's HEAD)", &branch, false },
 		{ FL_OPT_VALUE, "interval", 0, "DURATION", "how often to look for work (default 30s)", &interval_s, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver, false },
@@ -51,10 +51,6 @@ int cmd_watch(int argc, char **argv)
 	int rc = fl_opt_parse(fl_cmd_find("watch"), opts, argc, argv);
 	if (rc)
 		return fl_opt_exit(rc);
-	if (!repo) {
-		fprintf(stderr, "flotilla watch: --repo is required\nusage: flotilla watch --repo URL [--branch B]\n");
-		return FL_EXIT_USAGE;
-	}
 	unsigned interval = parse_interval(interval_s ? interval_s : "30s");
 	if (!interval) {
 		fprintf(stderr, "flotilla watch: bad --interval '%s' (expected like 30s, 5m, 1h)\n", interval_s);
