@@ -74,38 +74,19 @@ static void capture_line(struct fl_error *err, const struct fl_source *src, uint
 	err->srcline[n] = '\0';
 }
 
-static void set_v(struct fl_error *err, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-
-static void set_v(struct fl_error *err, int code, const char *fmt, va_list ap)
-{
-	err->code = code;
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	err->path[0] = '\0';
-	err->line = err->col = 0;
-	err->srcline[0] = '\0';
-}
-
-int fl_error_set(struct fl_error *err, int code, const char *fmt, ...)
-{
-	if (!err)
-		return code;
-	va_list ap;
-	va_start(ap, fmt);
-	set_v(err, code, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 int fl_error_set_at(struct fl_error *err, int code, const struct fl_source *src,
 		    uint32_t line, uint32_t col, const char *fmt, ...)
 {
 	if (!err)
 		return code;
 	va_list ap;
+	err->code = code;
 	va_start(ap, fmt);
-	set_v(err, code, fmt, ap);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->path[0] = '\0';
+	err->line = err->col = 0;
+	err->srcline[0] = '\0';
 	fl_error_locate(err, src, line, col);
 	return code;
 }

@@ -65,17 +65,17 @@ struct fl_error {
 const char *fl_errno_name(int code);
 const char *fl_errno_message(int code);
 
-/* Sets err (which may be NULL) and returns code, for `return fl_error_set(...)`. */
-int fl_error_set(struct fl_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /*
- * Sets err with a source position; src may be NULL or have no text, then no
- * source line is captured. line and col are 1-based. Returns code.
+ * Sets err (which may be NULL) with a source position and returns code; src
+ * may be NULL or have no text, then no source line is captured. line and
+ * col are 1-based, 0 when unknown.
  */
 int fl_error_set_at(struct fl_error *err, int code, const struct fl_source *src,
 		    uint32_t line, uint32_t col, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+
+/* Sets err (which may be NULL) without a position and returns code, for `return fl_error_set(...)`. */
+#define fl_error_set(err, code, ...) fl_error_set_at((err), (code), NULL, 0, 0, __VA_ARGS__)
 
 /* Sets only the position of an error already set, if it has none. */
 void fl_error_locate(struct fl_error *err, const struct fl_source *src, uint32_t line, uint32_t col);
