@@ -49,22 +49,28 @@ static void print_usage(FILE *to, const struct fl_cmd *cmd, const struct fl_opt 
 	fputc('\n', to);
 }
 
+/* How o reads in the help's left column: "REV", "--prune", "-t, --tenant T". */
+static void help_word(char *out, size_t cap, const struct fl_opt *o)
+{
+	char short_form[8] = "";
+	bool value = o->kind == FL_OPT_VALUE || o->kind == FL_OPT_LIST;
+	if (o->kind == FL_OPT_ARG) {
+		snprintf(out, cap, "%s", o->name);
+		return;
+	}
+	if (o->short_name)
+		snprintf(short_form, sizeof(short_form), "-%c, ", o->short_name);
+	snprintf(out, cap, "%s--%s%s%s", short_form, o->name, value ? " " : "", value ? o->value : "");
+}
+
 void fl_opt_help(const struct fl_cmd *cmd, const struct fl_opt *opts)
 {
+	char word[128];
 	print_usage(stdout, cmd, opts);
 	printf("\n%s\n\n", cmd->summary);
 	for (const struct fl_opt *o = opts; o->kind != FL_OPT_END; o++) {
-		char left[64];
-		if (o->kind == FL_OPT_ARG)
-			snprintf(left, sizeof(left), "%s", o->name);
-		else if (o->kind == FL_OPT_FLAG)
-			snprintf(left, sizeof(left), "%s%c%s--%s", o->short_name ? "-" : "",
-				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "", o->name);
-		else
-			snprintf(left, sizeof(left), "%s%c%s--%s %s", o->short_name ? "-" : "",
-				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "", o->name,
-				 o->value);
-		printf("  %-28s %s\n", left[0] == ' ' ? left + 1 : left, o->help);
+		help_word(word, sizeof(word), o);
+		printf("  %-28s %s\n", word, o->help);
 	}
 	printf("  %-28s %s\n", "-h, --help", "show this help");
 }
