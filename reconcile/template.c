@@ -30,8 +30,7 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-enum fl_template_scan fl_template_next(struct fl_template_ref *out, const char *s, size_t len,
-				       size_t from)
+enum fl_template_scan fl_template_next(struct fl_template_ref *out, const char *s, size_t len, size_t from)
 {
 	size_t close, a, b;
 
@@ -63,15 +62,15 @@ static int expand_error(struct fl_error *err, int code, const char *problem, con
 			const char *tmpl)
 {
 	if (code == FL_ELIMIT)
-		return fl_error_set(err, code, "%s '%.*s' is too long", what ? what : "template",
-				    SHOWN_NAME, tmpl);
+		return fl_error_set(err, code, "%s '%.*s' is too long", what ? what : "template", SHOWN_NAME,
+				    tmpl);
 	if (!what)
 		return fl_error_set(err, code, "%s in template", problem);
 	return fl_error_set(err, code, "%s in %s '%.*s'", problem, what, SHOWN_TEMPLATE, tmpl);
 }
 
-int fl_template_expand(struct fl_buf *out, const char *tmpl, const char *what,
-		       fl_template_lookup_fn lookup, void *payload, struct fl_error *err)
+int fl_template_expand(struct fl_buf *out, const char *tmpl, const char *what, fl_template_lookup_fn lookup,
+		       void *payload, struct fl_error *err)
 {
 	size_t len = strlen(tmpl), at = 0;
 	struct fl_template_ref ref;
@@ -111,11 +110,12 @@ enum fl_template_name fl_template_name_of(const char *name, size_t len)
 }
 
 /* Both go into URLs and paths: never '/', '..' or anything to escape. */
-static int check_path_safe(const struct fl_template_tenant *tt, enum fl_template_name kind,
-			   const char *val, struct fl_error *err)
+static int check_path_safe(const struct fl_template_tenant *tt, enum fl_template_name kind, const char *val,
+			   struct fl_error *err)
 {
 	bool is_name = kind == FL_TEMPLATE_TENANT_NAME;
-	bool ok = val && (is_name ? fl_tenant_name_valid(val, strlen(val)) : fl_ident_valid(val, strlen(val)));
+	bool ok =
+		val && (is_name ? fl_tenant_name_valid(val, strlen(val)) : fl_ident_valid(val, strlen(val)));
 
 	if (ok)
 		return 0;

@@ -16,16 +16,16 @@
 
 /* What fl_template_next found at or after its starting offset. */
 enum fl_template_scan {
-	FL_TEMPLATE_NONE,         /* no "{{" left: ref->open is the text's length */
-	FL_TEMPLATE_REF,          /* a reference with a non-empty name */
+	FL_TEMPLATE_NONE,	  /* no "{{" left: ref->open is the text's length */
+	FL_TEMPLATE_REF,	  /* a reference with a non-empty name */
 	FL_TEMPLATE_UNTERMINATED, /* a "{{" with no "}}" after it */
-	FL_TEMPLATE_EMPTY,        /* "{{}}", or only blanks inside */
+	FL_TEMPLATE_EMPTY,	  /* "{{}}", or only blanks inside */
 };
 
 /* One {{...}} of a text. */
 struct fl_template_ref {
-	size_t open;      /* offset of "{{" */
-	size_t end;       /* offset just past "}}" (FL_TEMPLATE_REF and _EMPTY) */
+	size_t open;	  /* offset of "{{" */
+	size_t end;	  /* offset just past "}}" (FL_TEMPLATE_REF and _EMPTY) */
 	const char *name; /* inside the braces, blanks (space, tab) trimmed; not NUL-terminated */
 	size_t namelen;
 };
@@ -35,8 +35,7 @@ struct fl_template_ref {
  * "}}" after it. Fills out as far as it got (open for every result but
  * FL_TEMPLATE_NONE, end and name for FL_TEMPLATE_REF and FL_TEMPLATE_EMPTY).
  */
-enum fl_template_scan fl_template_next(struct fl_template_ref *out, const char *s, size_t len,
-				       size_t from);
+enum fl_template_scan fl_template_next(struct fl_template_ref *out, const char *s, size_t len, size_t from);
 
 /* "unterminated '{{'" or "empty '{{}}'": how messages name a malformed reference. */
 const char *fl_template_problem(enum fl_template_scan scan);
@@ -46,8 +45,8 @@ const char *fl_template_problem(enum fl_template_scan scan);
  * 0, or refuses it: returns a negative code with err set in the caller's
  * words. FL_ELIMIT means out is full; fl_template_expand words that itself.
  */
-typedef int (*fl_template_lookup_fn)(struct fl_buf *out, const char *name, size_t len,
-				     struct fl_error *err, void *payload);
+typedef int (*fl_template_lookup_fn)(struct fl_buf *out, const char *name, size_t len, struct fl_error *err,
+				     void *payload);
 
 /*
  * Appends tmpl to out with each {{name}} replaced by what lookup appends.
@@ -58,15 +57,15 @@ typedef int (*fl_template_lookup_fn)(struct fl_buf *out, const char *name, size_
  * ("<what> '<tmpl>' is too long") when out reaches its maximum. On failure
  * out may hold part of the expansion.
  */
-int fl_template_expand(struct fl_buf *out, const char *tmpl, const char *what,
-		       fl_template_lookup_fn lookup, void *payload, struct fl_error *err);
+int fl_template_expand(struct fl_buf *out, const char *tmpl, const char *what, fl_template_lookup_fn lookup,
+		       void *payload, struct fl_error *err);
 
 /* The names with a fixed meaning everywhere a template is read. */
 enum fl_template_name {
-	FL_TEMPLATE_OTHER,          /* anything else: tenant.labels.K, vars.K or unknown */
+	FL_TEMPLATE_OTHER,	    /* anything else: tenant.labels.K, vars.K or unknown */
 	FL_TEMPLATE_TENANT_NAME,    /* tenant.name */
 	FL_TEMPLATE_TENANT_ACCOUNT, /* tenant.account */
-	FL_TEMPLATE_REGION,         /* region */
+	FL_TEMPLATE_REGION,	    /* region */
 };
 
 enum fl_template_name fl_template_name_of(const char *name, size_t len);
@@ -80,10 +79,10 @@ enum fl_template_name fl_template_name_of(const char *name, size_t len);
  */
 struct fl_template_tenant {
 	const struct fl_tenant *tenant; /* NULL: checking only, every name is "t" */
-	const char *region;             /* NULL: {{region}} expands to nothing */
+	const char *region;		/* NULL: {{region}} expands to nothing */
 	bool region_allowed;
-	bool path_safe;                 /* refuse a name or account unfit for a URL or a path */
-	const char *where;              /* "driver command", "driver endpoint": for refusals */
+	bool path_safe;	   /* refuse a name or account unfit for a URL or a path */
+	const char *where; /* "driver command", "driver endpoint": for refusals */
 };
 
 /*

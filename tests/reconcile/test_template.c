@@ -19,14 +19,14 @@
 #include "reconcile/template.h"
 #include "core/banned.h"
 
-#define CHECK(name, cond, ...)                                 \
-	do {                                                   \
-		if (!(cond)) {                                 \
-			print_error("case '%s': ", (name));     \
-			print_error(__VA_ARGS__);              \
-			print_error("\n");                     \
-			fail();                                \
-		}                                              \
+#define CHECK(name, cond, ...) \
+	do { \
+		if (!(cond)) { \
+			print_error("case '%s': ", (name)); \
+			print_error(__VA_ARGS__); \
+			print_error("\n"); \
+			fail(); \
+		} \
 	} while (0)
 
 struct scan_case {
@@ -34,8 +34,8 @@ struct scan_case {
 	const char *s;
 	size_t from;
 	enum fl_template_scan want;
-	size_t open, end;   /* when found */
-	const char *ref;    /* trimmed name, for FL_TEMPLATE_REF */
+	size_t open, end; /* when found */
+	const char *ref;  /* trimmed name, for FL_TEMPLATE_REF */
 };
 
 static void test_next(void **state)
@@ -70,7 +70,8 @@ static void test_next(void **state)
 		if (got == FL_TEMPLATE_REF || got == FL_TEMPLATE_EMPTY)
 			CHECK(c->name, ref.end == c->end, "end %zu, want %zu", ref.end, c->end);
 		if (got == FL_TEMPLATE_REF)
-			CHECK(c->name, ref.namelen == strlen(c->ref) && memcmp(ref.name, c->ref, ref.namelen) == 0,
+			CHECK(c->name,
+			      ref.namelen == strlen(c->ref) && memcmp(ref.name, c->ref, ref.namelen) == 0,
 			      "name '%.*s'", (int)ref.namelen, ref.name);
 	}
 	assert_string_equal(fl_template_problem(FL_TEMPLATE_UNTERMINATED), "unterminated '{{'");
@@ -100,7 +101,7 @@ struct expand_case {
 	const char *what;
 	int rc;
 	const char *want; /* the output, or the error message */
-	int calls;        /* of the lookup */
+	int calls;	  /* of the lookup */
 };
 
 static void test_expand(void **state)
@@ -113,11 +114,13 @@ static void test_expand(void **state)
 		{ "refused in the caller's words", "x {{b}} y", NULL, FL_EINPUT, "no such name 'b' here", 1 },
 		{ "stops at the first refusal", "{{b}}{{a}}", NULL, FL_EINPUT, "no such name 'b' here", 1 },
 		{ "unterminated", "x {{a", NULL, FL_EINPUT, "unterminated '{{' in template", 0 },
-		{ "unterminated after a ref", "{{a}}{{", NULL, FL_EINPUT, "unterminated '{{' in template", 1 },
+		{ "unterminated after a ref", "{{a}}{{", NULL, FL_EINPUT, "unterminated '{{' in template",
+		  1 },
 		{ "empty", "x {{ }}", NULL, FL_EINPUT, "empty '{{}}' in template", 0 },
 		{ "unterminated, named", "a{{region", "driver command", FL_EINPUT,
 		  "unterminated '{{' in driver command 'a{{region'", 0 },
-		{ "empty, named", "{{}}", "driver endpoint", FL_EINPUT, "empty '{{}}' in driver endpoint '{{}}'", 0 },
+		{ "empty, named", "{{}}", "driver endpoint", FL_EINPUT,
+		  "empty '{{}}' in driver endpoint '{{}}'", 0 },
 	};
 	(void)state;
 
@@ -129,7 +132,8 @@ static void test_expand(void **state)
 		int rc = fl_template_expand(&out, c->tmpl, c->what, lookup, &calls, &err);
 
 		CHECK(c->name, rc == c->rc, "rc %d, want %d", rc, c->rc);
-		CHECK(c->name, strcmp(rc ? err.msg : out.ptr, c->want) == 0, "got '%s'", rc ? err.msg : out.ptr);
+		CHECK(c->name, strcmp(rc ? err.msg : out.ptr, c->want) == 0, "got '%s'",
+		      rc ? err.msg : out.ptr);
 		CHECK(c->name, calls == c->calls, "%d lookups, want %d", calls, c->calls);
 		fl_buf_release(&out);
 	}
@@ -198,7 +202,8 @@ static void test_tenant_lookup(void **state)
 		  "tenant.account)" },
 		{ "endpoint, unsafe account", "https://x/{{tenant.account}}", true, false, true, "../etc",
 		  FL_EINPUT, "account '../etc' cannot go into the driver endpoint" },
-		{ "command, account as it is", "{{tenant.account}}", true, true, false, "../etc", 0, "../etc" },
+		{ "command, account as it is", "{{tenant.account}}", true, true, false, "../etc", 0,
+		  "../etc" },
 		{ "checking only", "{{tenant.name}}-{{tenant.account}}", false, false, true, NULL, 0, "t-t" },
 	};
 	(void)state;
@@ -206,8 +211,9 @@ static void test_tenant_lookup(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct tenant_case *c = &cases[i];
 		struct fl_tenant tenant;
-		struct fl_template_tenant tt = { c->with_tenant ? &tenant : NULL, "eu-west-1", c->region_allowed,
-						 c->path_safe, c->region_allowed ? "driver command" : "driver endpoint" };
+		struct fl_template_tenant tt = { c->with_tenant ? &tenant : NULL, "eu-west-1",
+						 c->region_allowed, c->path_safe,
+						 c->region_allowed ? "driver command" : "driver endpoint" };
 		struct fl_buf out = FL_BUF_INIT;
 		struct fl_error err = FL_ERROR_INIT;
 		int rc;
@@ -217,7 +223,8 @@ static void test_tenant_lookup(void **state)
 		tenant.account = c->account;
 		rc = fl_template_expand(&out, c->tmpl, tt.where, fl_template_tenant_lookup, &tt, &err);
 		CHECK(c->name, rc == c->rc, "rc %d, want %d", rc, c->rc);
-		CHECK(c->name, strcmp(rc ? err.msg : out.ptr, c->want) == 0, "got '%s'", rc ? err.msg : out.ptr);
+		CHECK(c->name, strcmp(rc ? err.msg : out.ptr, c->want) == 0, "got '%s'",
+		      rc ? err.msg : out.ptr);
 		fl_buf_release(&out);
 	}
 }
@@ -225,10 +232,8 @@ static void test_tenant_lookup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_next),
-		cmocka_unit_test(test_expand),
-		cmocka_unit_test(test_expand_long),
-		cmocka_unit_test(test_name_of),
+		cmocka_unit_test(test_next),	      cmocka_unit_test(test_expand),
+		cmocka_unit_test(test_expand_long),   cmocka_unit_test(test_name_of),
 		cmocka_unit_test(test_tenant_lookup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
