@@ -159,6 +159,16 @@ static int parse_release_file(struct loader *ld, struct release_file *rf)
 	return 0;
 }
 
+static void finish_templates(struct loader *ld)
+{
+	struct fl_fleet *f = ld->f;
+
+	f->templates = fl_arena_calloc(&f->arena, ld->ntpl ? ld->ntpl : 1, sizeof(*f->templates));
+	if (ld->ntpl)
+		memcpy(f->templates, ld->tpl, ld->ntpl * sizeof(*ld->tpl));
+	f->ntemplates = ld->ntpl;
+}
+
 struct release_entry {
 	char *name;
 	struct fl_oid id;
@@ -182,7 +192,7 @@ static int list_release_entry(const struct fl_repo_entry *entry, void *payload)
 	return 0;
 }
 
-static int load_release(struct loader *ld)
+int fl_loader_read_release(struct loader *ld)
 {
 	struct release_list l = { NULL, 0, 0 };
 	struct fl_error e = FL_ERROR_INIT;
@@ -217,29 +227,12 @@ static int load_release(struct loader *ld)
 			rc = 0;
 	}
 out:
+	if (rc == 0) {
+		drop_duplicate_templates(ld);
+		finish_templates(ld);
+	}
 	for (size_t i = 0; i < l.len; i++)
 		free(l.items[i].name);
 	free(l.items);
 	return rc;
-}
-
-static void finish_templates(struct loader *ld)
-{
-	struct fl_fleet *f = ld->f;
-
-	f->templates = fl_arena_calloc(&f->arena, ld->ntpl ? ld->ntpl : 1, sizeof(*f->templates));
-	if (ld->ntpl)
-		memcpy(f->templates, ld->tpl, ld->ntpl * sizeof(*ld->tpl));
-	f->ntemplates = ld->ntpl;
-}
-
-int fl_loader_read_release(struct loader *ld)
-{
-	int rc = load_release(ld);
-
-	if (rc < 0)
-		return rc;
-	drop_duplicate_templates(ld);
-	finish_templates(ld);
-	return 0;
 }

@@ -273,7 +273,8 @@ static void pipeline_finish(struct pipeline *p)
 	pthread_mutex_destroy(&p->mu);
 }
 
-static int load_tenants(struct loader *ld)
+/* Reads and parses the listed files, on as many threads as pay. */
+static int parse_tenants(struct loader *ld)
 {
 	struct fl_fleet *f = ld->f;
 	struct pipeline p;
@@ -282,8 +283,6 @@ static int load_tenants(struct loader *ld)
 	unsigned n;
 	int rc;
 
-	if ((rc = list_tenants(ld)) < 0)
-		return rc;
 	n = thread_count(ld);
 	pipeline_init(&p, ld);
 	w = fl_calloc(n, sizeof(*w));
@@ -417,11 +416,13 @@ static void check_cross_tenant(struct loader *ld)
 
 int fl_loader_read_tenants(struct loader *ld)
 {
-	int rc = load_tenants(ld);
+	int rc = list_tenants(ld);
 
-	if (rc < 0)
-		return rc;
-	check_cross_tenant(ld);
-	finish_tenants(ld);
-	return 0;
+	if (rc >= 0)
+		rc = parse_tenants(ld);
+	if (rc >= 0) {
+		check_cross_tenant(ld);
+		finish_tenants(ld);
+	}
+	return rc < 0 ? rc : 0;
 }

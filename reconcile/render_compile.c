@@ -320,17 +320,6 @@ static int compile_seq(struct compiler *c, const struct fl_node *node)
 	return rc;
 }
 
-/* Bytewise, the shorter first on a tie: the order of fl_json_canonical. */
-static int compare_pairs(const void *a, const void *b)
-{
-	const struct fl_node *ka = (*(const struct fl_pair *const *)a)->key;
-	const struct fl_node *kb = (*(const struct fl_pair *const *)b)->key;
-	size_t n = ka->v.str.len < kb->v.str.len ? ka->v.str.len : kb->v.str.len;
-	int cmp = n ? memcmp(ka->v.str.ptr, kb->v.str.ptr, n) : 0;
-
-	return cmp ? cmp : (ka->v.str.len > kb->v.str.len) - (ka->v.str.len < kb->v.str.len);
-}
-
 static int compile_member(struct compiler *c, const struct fl_pair *pair)
 {
 	const struct fl_node *key = pair->key;
@@ -357,9 +346,7 @@ static int compile_map(struct compiler *c, const struct fl_node *node)
 	const struct fl_pair **sorted = fl_reallocarray(NULL, len ? len : 1, sizeof(*sorted));
 	int rc = fl_buf_putc(&c->lit, '{');
 
-	for (size_t i = 0; i < len; i++)
-		sorted[i] = &node->v.map.items[i];
-	qsort(sorted, len, sizeof(*sorted), compare_pairs);
+	fl_json_sorted_members(sorted, node);
 	for (size_t i = 0; i < len && !rc; i++) {
 		if (i)
 			rc = fl_buf_putc(&c->lit, ',');
