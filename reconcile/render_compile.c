@@ -542,13 +542,6 @@ static void program_release(struct program *p)
 	free(p->secrets);
 }
 
-struct program_set *fl_render_set(const struct fl_fleet *fleet)
-{
-	return fleet->ntemplates && fleet->templates[0].compiled
-		? ((struct program *)fleet->templates[0].compiled)->set
-		: NULL;
-}
-
 void fl_render_release(struct fl_fleet *fleet)
 {
 	struct program_set *set = fl_render_set(fleet);

@@ -60,7 +60,12 @@ struct program_set {
 };
 
 /* The set, found through any program: every one points back at it. NULL before compiling. */
-struct program_set *fl_render_set(const struct fl_fleet *fleet);
+static inline struct program_set *fl_render_set(const struct fl_fleet *fleet)
+{
+	return fleet->ntemplates && fleet->templates[0].compiled
+		? ((struct program *)fleet->templates[0].compiled)->set
+		: NULL;
+}
 
 /* What a reference names, beyond the three fixed names of template.h. */
 enum name_kind { NAME_UNKNOWN, NAME_TENANT, NAME_ACCOUNT, NAME_REGION, NAME_LABEL, NAME_VAR };
