@@ -833,7 +833,8 @@ static int parse_array(struct parser *ps, struct fl_node *node)
 			rc = after_element(ps, ']', "an array element", &more);
 		}
 	}
-	if (!rc) {
+	/* An empty array keeps the zeroed node: no items, no allocation. */
+	if (!rc && ps->stack_len > base) {
 		node->v.seq.len = ps->stack_len - base;
 		node->v.seq.items = fl_arena_calloc(ps->arena, node->v.seq.len, sizeof(*node->v.seq.items));
 		for (size_t i = 0; i < node->v.seq.len; i++)
@@ -882,7 +883,7 @@ static int parse_object(struct parser *ps, struct fl_node *node)
 	}
 	if (!rc)
 		rc = check_duplicates(ps, ps->stack + base, ps->stack_len - base);
-	if (!rc) {
+	if (!rc && ps->stack_len > base) {
 		node->v.map.len = ps->stack_len - base;
 		node->v.map.items = fl_arena_calloc(ps->arena, node->v.map.len, sizeof(*node->v.map.items));
 		memcpy(node->v.map.items, ps->stack + base, node->v.map.len * sizeof(*node->v.map.items));
