@@ -22,6 +22,8 @@
 /* Objects with at most this many members are checked for duplicates pairwise. */
 #define DUP_LINEAR 16
 #define MAX_DEPTH 256
+/* Room for the text of any double, with the ".0" that marks it a float. */
+#define DOUBLE_TEXT_MAX 40
 
 /* ---- writing ---- */
 
@@ -72,20 +74,20 @@ int fl_json_put_str(struct fl_buf *out, const char *s, size_t len)
 	return rc;
 }
 
-int fl_json_put_double(struct fl_buf *out, double d)
+/* Writes the shortest round-trip form of d into tmp; its length, or a negative code. */
+static int double_text(char tmp[DOUBLE_TEXT_MAX], double d)
 {
-	char tmp[40];
 	int n = 0;
 
 	if (!isfinite(d))
 		return FL_EINPUT;
 	/* 17 significant digits always read back exactly; most values need fewer. */
 	for (int prec = 1; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		n = snprintf(tmp, DOUBLE_TEXT_MAX, "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;
 	}
-	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
+	if (n < 0 || n >= DOUBLE_TEXT_MAX - 2)
 		return FL_EINTERNAL;
 	/* Plain decimals for everyday magnitudes (100.0, not 1e+02), as JavaScript prints them. */
 	const char *e = strpbrk(tmp, "eE");
@@ -95,8 +97,8 @@ int fl_json_put_double(struct fl_buf *out, double d)
 			digits += *p >= '0' && *p <= '9';
 		if (exp > -7 && exp < 21) {
 			int decimals = digits - 1 - exp;
-			n = snprintf(tmp, sizeof(tmp), "%.*f", decimals > 0 ? decimals : 0, d);
-			if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
+			n = snprintf(tmp, DOUBLE_TEXT_MAX, "%.*f", decimals > 0 ? decimals : 0, d);
+			if (n < 0 || n >= DOUBLE_TEXT_MAX - 2)
 				return FL_EINTERNAL;
 		}
 	}
@@ -105,7 +107,15 @@ int fl_json_put_double(struct fl_buf *out, double d)
 		tmp[n++] = '.';
 		tmp[n++] = '0';
 	}
-	return fl_buf_put(out, tmp, (size_t)n);
+	return n;
+}
+
+int fl_json_put_double(struct fl_buf *out, double d)
+{
+	char tmp[DOUBLE_TEXT_MAX];
+	int n = double_text(tmp, d);
+
+	return n < 0 ? n : fl_buf_put(out, tmp, (size_t)n);
 }
 
 static int put_int(struct fl_buf *out, int64_t i)
@@ -124,16 +134,9 @@ static int put_int(struct fl_buf *out, int64_t i)
 	return fl_buf_put(out, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-/* Bytewise order of two string nodes: memcmp, the shorter first on a tie. */
 static int compare_keys(const struct fl_node *a, const struct fl_node *b)
 {
-	size_t alen = a->v.str.len, blen = b->v.str.len;
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a->v.str.ptr, b->v.str.ptr, n) : 0;
-
-	if (c)
-		return c;
-	return (alen > blen) - (alen < blen);
+	return fl_json_key_cmp(a->v.str.ptr, a->v.str.len, b->v.str.ptr, b->v.str.len);
 }
 
 static int compare_pair_ptrs(const void *a, const void *b)
@@ -141,6 +144,21 @@ static int compare_pair_ptrs(const void *a, const void *b)
 	const struct fl_pair *pa = *(const struct fl_pair *const *)a;
 	const struct fl_pair *pb = *(const struct fl_pair *const *)b;
 	return compare_keys(pa->key, pb->key);
+}
+
+void fl_json_sorted_members(const struct fl_pair **out, const struct fl_node *map)
+{
+	size_t len = map->v.map.len;
+	bool in_order = true;
+
+	for (size_t i = 0; i < len; i++) {
+		out[i] = &map->v.map.items[i];
+		if (i && in_order && compare_keys(out[i - 1]->key, out[i]->key) > 0)
+			in_order = false;
+	}
+	/* Documents written by programs are mostly in order already. */
+	if (!in_order)
+		qsort(out, len, sizeof(*out), compare_pair_ptrs);
 }
 
 struct writer {
@@ -193,19 +211,11 @@ static int write_map(const struct writer *w, const struct fl_node *node, unsigne
 	const struct fl_pair *small[SORT_STACK];
 	const struct fl_pair **sorted = small;
 	size_t len = node->v.map.len;
-	bool in_order = true;
 	int rc = 0;
 
 	if (len > SORT_STACK)
 		sorted = fl_reallocarray(NULL, len, sizeof(*sorted));
-	for (size_t i = 0; i < len; i++) {
-		sorted[i] = &node->v.map.items[i];
-		if (i && in_order && compare_keys(sorted[i - 1]->key, sorted[i]->key) > 0)
-			in_order = false;
-	}
-	if (!in_order)
-		qsort(sorted, len, sizeof(*sorted), compare_pair_ptrs);
-
+	fl_json_sorted_members(sorted, node);
 	rc = fl_buf_putc(w->out, '{');
 	for (size_t i = 0; i < len && !rc; i++) {
 		const struct fl_node *key = sorted[i]->key;
@@ -770,110 +780,115 @@ static int enter(struct parser *ps)
 	return 0;
 }
 
-static int parse_array(struct parser *ps, struct fl_node *node)
+/* Enters the container at ps->p; *more is false when close ends it at once. */
+static int open_container(struct parser *ps, char close, bool *more)
 {
-	size_t base = ps->stack_len;
-	char buf[16];
 	int rc = enter(ps);
 
-	if (rc)
-		return rc;
-	node->type = FL_NODE_SEQ;
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == ']') {
-		ps->p++;
-		goto out;
-	}
-	for (;;) {
-		struct fl_node *item = NULL;
-		rc = parse_value(ps, &item);
-		if (rc)
-			goto out;
-		push(ps, NULL, item);
+	if (!rc) {
 		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
+		*more = !(ps->p < ps->end && *ps->p == close);
+		if (!*more)
 			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == ']') {
-			ps->p++;
-			break;
-		}
-		rc = fail_at(ps, ps->p, "expected ',' or ']' after an array element, found %s",
-			     describe(ps, ps->p, buf));
-		goto out;
 	}
-	node->v.seq.len = ps->stack_len - base;
-	node->v.seq.items = fl_arena_calloc(ps->arena, node->v.seq.len, sizeof(*node->v.seq.items));
-	for (size_t i = 0; i < node->v.seq.len; i++)
-		node->v.seq.items[i] = ps->stack[base + i].value;
-out:
+	return rc;
+}
+
+/* Leaves the container whose members start at stack[base]; returns rc. */
+static int close_container(struct parser *ps, size_t base, int rc)
+{
 	ps->stack_len = base;
 	ps->depth--;
 	return rc;
 }
 
+/* After an element: ',' says another follows (*more), close ends the container. */
+static int after_element(struct parser *ps, char close, const char *element, bool *more)
+{
+	char buf[16];
+
+	skip_ws(ps);
+	*more = ps->p < ps->end && *ps->p == ',';
+	if (!*more && !(ps->p < ps->end && *ps->p == close))
+		return fail_at(ps, ps->p, "expected ',' or '%c' after %s, found %s", close, element,
+			       describe(ps, ps->p, buf));
+	ps->p++;
+	return 0;
+}
+
+static int parse_array(struct parser *ps, struct fl_node *node)
+{
+	size_t base = ps->stack_len;
+	bool more = false;
+	int rc = open_container(ps, ']', &more);
+
+	if (rc)
+		return rc;
+	node->type = FL_NODE_SEQ;
+	while (!rc && more) {
+		struct fl_node *item = NULL;
+		rc = parse_value(ps, &item);
+		if (!rc) {
+			push(ps, NULL, item);
+			rc = after_element(ps, ']', "an array element", &more);
+		}
+	}
+	/* An empty array keeps the zeroed node: no items, no allocation. */
+	if (!rc && ps->stack_len > base) {
+		node->v.seq.len = ps->stack_len - base;
+		node->v.seq.items = fl_arena_calloc(ps->arena, node->v.seq.len, sizeof(*node->v.seq.items));
+		for (size_t i = 0; i < node->v.seq.len; i++)
+			node->v.seq.items[i] = ps->stack[base + i].value;
+	}
+	return close_container(ps, base, rc);
+}
+
+/* Parses one "key": value of the object whose members start at stack[base]. */
+static int parse_member(struct parser *ps, size_t base)
+{
+	struct fl_node *key, *value = NULL;
+	char buf[16];
+	int rc;
+
+	skip_ws(ps);
+	if (ps->p == ps->end || *ps->p != '"')
+		return fail_at(ps, ps->p, "expected a string key %s, found %s",
+			       ps->stack_len == base ? "or '}'" : "after ','", describe(ps, ps->p, buf));
+	key = new_node(ps, FL_NODE_STR, ps->p);
+	if ((rc = parse_string(ps, key)))
+		return rc;
+	skip_ws(ps);
+	if (ps->p == ps->end || *ps->p != ':')
+		return fail_at(ps, ps->p, "expected ':' after an object key, found %s", describe(ps, ps->p, buf));
+	ps->p++;
+	if ((rc = parse_value(ps, &value)))
+		return rc;
+	push(ps, key, value);
+	return 0;
+}
+
 static int parse_object(struct parser *ps, struct fl_node *node)
 {
 	size_t base = ps->stack_len;
-	char buf[16];
-	int rc = enter(ps);
+	bool more = false;
+	int rc = open_container(ps, '}', &more);
 
 	if (rc)
 		return rc;
 	node->type = FL_NODE_MAP;
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		goto out;
+	while (!rc && more) {
+		rc = parse_member(ps, base);
+		if (!rc)
+			rc = after_element(ps, '}', "an object member", &more);
 	}
-	for (;;) {
-		struct fl_node *key, *value = NULL;
-		if (ps->p == ps->end || *ps->p != '"') {
-			rc = fail_at(ps, ps->p, "expected a string key %s, found %s",
-				     ps->stack_len == base ? "or '}'" : "after ','",
-				     describe(ps, ps->p, buf));
-			goto out;
-		}
-		key = new_node(ps, FL_NODE_STR, ps->p);
-		rc = parse_string(ps, key);
-		if (rc)
-			goto out;
-		skip_ws(ps);
-		if (ps->p == ps->end || *ps->p != ':') {
-			rc = fail_at(ps, ps->p, "expected ':' after an object key, found %s",
-				     describe(ps, ps->p, buf));
-			goto out;
-		}
-		ps->p++;
-		rc = parse_value(ps, &value);
-		if (rc)
-			goto out;
-		push(ps, key, value);
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			skip_ws(ps);
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
-			break;
-		}
-		rc = fail_at(ps, ps->p, "expected ',' or '}' after an object member, found %s",
-			     describe(ps, ps->p, buf));
-		goto out;
+	if (!rc)
+		rc = check_duplicates(ps, ps->stack + base, ps->stack_len - base);
+	if (!rc && ps->stack_len > base) {
+		node->v.map.len = ps->stack_len - base;
+		node->v.map.items = fl_arena_calloc(ps->arena, node->v.map.len, sizeof(*node->v.map.items));
+		memcpy(node->v.map.items, ps->stack + base, node->v.map.len * sizeof(*node->v.map.items));
 	}
-	rc = check_duplicates(ps, ps->stack + base, ps->stack_len - base);
-	if (rc)
-		goto out;
-	node->v.map.len = ps->stack_len - base;
-	node->v.map.items = fl_arena_calloc(ps->arena, node->v.map.len, sizeof(*node->v.map.items));
-	memcpy(node->v.map.items, ps->stack + base, node->v.map.len * sizeof(*node->v.map.items));
-out:
-	ps->stack_len = base;
-	ps->depth--;
-	return rc;
+	return close_container(ps, base, rc);
 }
 
 /* Parses the value after any white space at ps->p into a new node. */
@@ -954,4 +969,263 @@ out:
 	free(ps.scratch);
 	free(ps.order);
 	return rc;
+}
+
+/* ---- checking canonical texts ----
+ *
+ * Specs that flotilla rendered, and observed specs that a driver stored as
+ * given, are canonical JSON already. For those, equal subtrees are equal
+ * bytes and every value is its own canonical form, so a reader can compare
+ * texts without building trees. The check records where each value ends (a
+ * tape), so that such a reader never scans a value twice.
+ */
+
+/* Checks one text: its bounds, and the tape it fills. */
+struct canon {
+	const char *base, *end;
+	struct fl_json_tape *tape;
+};
+
+/*
+ * Bytes that end a run of plain string text: those the writer escapes, and
+ * non-ASCII (checked as UTF-8). A table: this is the inner loop of the check.
+ */
+/* clang-format off */
+static const bool string_special[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+	[0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+	[0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+	[0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+	[0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+	[0x80] = 1, [0x81] = 1, [0x82] = 1, [0x83] = 1, [0x84] = 1, [0x85] = 1, [0x86] = 1,
+	[0x87] = 1, [0x88] = 1, [0x89] = 1, [0x8a] = 1, [0x8b] = 1, [0x8c] = 1, [0x8d] = 1,
+	[0x8e] = 1, [0x8f] = 1, [0x90] = 1, [0x91] = 1, [0x92] = 1, [0x93] = 1, [0x94] = 1,
+	[0x95] = 1, [0x96] = 1, [0x97] = 1, [0x98] = 1, [0x99] = 1, [0x9a] = 1, [0x9b] = 1,
+	[0x9c] = 1, [0x9d] = 1, [0x9e] = 1, [0x9f] = 1, [0xa0] = 1, [0xa1] = 1, [0xa2] = 1,
+	[0xa3] = 1, [0xa4] = 1, [0xa5] = 1, [0xa6] = 1, [0xa7] = 1, [0xa8] = 1, [0xa9] = 1,
+	[0xaa] = 1, [0xab] = 1, [0xac] = 1, [0xad] = 1, [0xae] = 1, [0xaf] = 1, [0xb0] = 1,
+	[0xb1] = 1, [0xb2] = 1, [0xb3] = 1, [0xb4] = 1, [0xb5] = 1, [0xb6] = 1, [0xb7] = 1,
+	[0xb8] = 1, [0xb9] = 1, [0xba] = 1, [0xbb] = 1, [0xbc] = 1, [0xbd] = 1, [0xbe] = 1,
+	[0xbf] = 1, [0xc0] = 1, [0xc1] = 1, [0xc2] = 1, [0xc3] = 1, [0xc4] = 1, [0xc5] = 1,
+	[0xc6] = 1, [0xc7] = 1, [0xc8] = 1, [0xc9] = 1, [0xca] = 1, [0xcb] = 1, [0xcc] = 1,
+	[0xcd] = 1, [0xce] = 1, [0xcf] = 1, [0xd0] = 1, [0xd1] = 1, [0xd2] = 1, [0xd3] = 1,
+	[0xd4] = 1, [0xd5] = 1, [0xd6] = 1, [0xd7] = 1, [0xd8] = 1, [0xd9] = 1, [0xda] = 1,
+	[0xdb] = 1, [0xdc] = 1, [0xdd] = 1, [0xde] = 1, [0xdf] = 1, [0xe0] = 1, [0xe1] = 1,
+	[0xe2] = 1, [0xe3] = 1, [0xe4] = 1, [0xe5] = 1, [0xe6] = 1, [0xe7] = 1, [0xe8] = 1,
+	[0xe9] = 1, [0xea] = 1, [0xeb] = 1, [0xec] = 1, [0xed] = 1, [0xee] = 1, [0xef] = 1,
+	[0xf0] = 1, [0xf1] = 1, [0xf2] = 1, [0xf3] = 1, [0xf4] = 1, [0xf5] = 1, [0xf6] = 1,
+	[0xf7] = 1, [0xf8] = 1, [0xf9] = 1, [0xfa] = 1, [0xfb] = 1, [0xfc] = 1, [0xfd] = 1,
+	[0xfe] = 1, [0xff] = 1,
+};
+/* clang-format on */
+
+static const char *canon_value(const struct canon *c, const char *p, unsigned depth);
+
+/* Past the UTF-8 sequence at p, or NULL when it is not valid. */
+static const char *utf8_step(const char *p, const char *end)
+{
+	size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+	return n ? p + n : NULL;
+}
+
+static bool is_hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* The end of the canonical escape at p (a backslash), or NULL. */
+static const char *canon_escape(const char *p, const char *end)
+{
+	static const char simple[] = "\"\\bfnrt";
+	const char *q = NULL;
+	unsigned v;
+
+	if (end - p >= 2 && p[1] && strchr(simple, p[1])) {
+		q = p + 2;
+	} else if (end - p >= 6 && p[1] == 'u' && p[2] == '0' && p[3] == '0' && is_hex_lower(p[4]) &&
+		   is_hex_lower(p[5])) {
+		/* Only control characters without a short escape are written \u00XX. */
+		v = (unsigned)((p[4] - '0') * 16 + (p[5] <= '9' ? p[5] - '0' : p[5] - 'a' + 10));
+		if (v < 0x20 && v != '\b' && v != '\f' && v != '\n' && v != '\r' && v != '\t')
+			q = p + 6;
+	}
+	return q;
+}
+
+/* The end of the canonical string at p (a '"'), or NULL; keys may not escape. */
+static const char *canon_string(const char *p, const char *end, bool key)
+{
+	p++;
+	while (p && p < end && *p != '"') {
+		unsigned char c = (unsigned char)*p;
+		if (!string_special[c])
+			while (++p < end && !string_special[(unsigned char)*p])
+				continue;
+		else if (c < 0x20 || (c == '\\' && key))
+			p = NULL;
+		else if (c == '\\')
+			p = canon_escape(p, end);
+		else
+			p = utf8_step(p, end);
+	}
+	return p && p < end ? p + 1 : NULL;
+}
+
+static const char *digits(const char *p, const char *end)
+{
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+/* A float is canonical when fl_json_put_double writes exactly its text. */
+static bool canon_float(const char *p, size_t len)
+{
+	char text[48], shortest[DOUBLE_TEXT_MAX];
+	double d;
+	int n;
+
+	if (len >= sizeof(text))
+		return false;
+	memcpy(text, p, len);
+	text[len] = '\0';
+	d = strtod(text, NULL);
+	/* -0.0 equals 0.0 as a value but not as bytes: leave it to the tree walk. */
+	if (d == 0 && text[0] == '-')
+		return false;
+	n = double_text(shortest, d);
+	return n >= 0 && (size_t)n == len && memcmp(shortest, p, len) == 0;
+}
+
+static const char *canon_number(const struct canon *c, const char *p)
+{
+	const char *start = p, *int_start, *q, *end = c->end;
+	bool is_float = false;
+
+	p += *p == '-';
+	int_start = p;
+	q = digits(p, end);
+	p = q == p || (*p == '0' && q - p > 1) ? NULL : q;
+	if (p && p < end && *p == '.') {
+		is_float = true;
+		q = digits(p + 1, end);
+		p = q == p + 1 ? NULL : q;
+	}
+	if (p && p < end && (*p == 'e' || *p == 'E')) {
+		is_float = true;
+		q = p + 1 + (p + 1 < end && (p[1] == '+' || p[1] == '-'));
+		p = digits(q, end) == q ? NULL : digits(q, end);
+	}
+	if (p && is_float && !canon_float(start, (size_t)(p - start)))
+		p = NULL;
+	/* Integers: no "-0", and short enough to be sure they fit int64. */
+	if (p && !is_float && (p - int_start > 18 || (start[0] == '-' && int_start[0] == '0')))
+		p = NULL;
+	return p;
+}
+
+static const char *canon_literal(const char *p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+	return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+static const char *canon_object(const struct canon *c, const char *p, unsigned depth)
+{
+	const char *prev = NULL, *key, *end = c->end;
+	size_t prev_len = 0;
+	bool closed = false;
+
+	p++;
+	if (p < end && *p == '}')
+		closed = true;
+	while (!closed && p && p < end && *p == '"') {
+		key = p + 1;
+		p = canon_string(p, end, true);
+		/* Strictly increasing keys: sorted, and no duplicates. */
+		if (p && prev && fl_json_key_cmp(prev, prev_len, key, (size_t)(p - 1 - key)) >= 0)
+			p = NULL;
+		if (p) {
+			prev = key;
+			prev_len = (size_t)(p - 1 - key);
+		}
+		p = p && p < end && *p == ':' ? canon_value(c, p + 1, depth + 1) : NULL;
+		closed = p && p < end && *p == '}';
+		if (!closed)
+			p = p && p < end && *p == ',' ? p + 1 : NULL;
+	}
+	return closed ? p + 1 : NULL;
+}
+
+static const char *canon_array(const struct canon *c, const char *p, unsigned depth)
+{
+	const char *end = c->end;
+	bool closed;
+
+	p++;
+	closed = p < end && *p == ']';
+	while (!closed && p && p < end) {
+		p = canon_value(c, p, depth + 1);
+		closed = p && p < end && *p == ']';
+		if (!closed)
+			p = p && p < end && *p == ',' ? p + 1 : NULL;
+	}
+	return closed ? p + 1 : NULL;
+}
+
+static const char *canon_scalar(const struct canon *c, const char *p)
+{
+	const char *q = NULL;
+
+	switch (*p) {
+	case '"': q = canon_string(p, c->end, false); break;
+	case 't': q = canon_literal(p, c->end, "true"); break;
+	case 'f': q = canon_literal(p, c->end, "false"); break;
+	case 'n': q = canon_literal(p, c->end, "null"); break;
+	default:
+		if (*p == '-' || (*p >= '0' && *p <= '9'))
+			q = canon_number(c, p);
+		break;
+	}
+	return q;
+}
+
+/* The end of the canonical value at p, or NULL; records it on the tape. */
+static const char *canon_value(const struct canon *c, const char *p, unsigned depth)
+{
+	struct fl_json_tape *t = c->tape;
+	size_t k = t->len;
+	const char *q;
+
+	if (p >= c->end || depth >= MAX_DEPTH)
+		return NULL;
+	if (t->len == t->cap)
+		FL_GROW(t->items, t->cap, t->len + 1);
+	t->len++;
+	if (*p == '{')
+		q = canon_object(c, p, depth);
+	else if (*p == '[')
+		q = canon_array(c, p, depth);
+	else
+		q = canon_scalar(c, p);
+	if (q) {
+		t->items[k].end = (size_t)(q - c->base);
+		t->items[k].count = t->len - k - 1;
+	}
+	return q;
+}
+
+bool fl_json_is_canonical(struct fl_json_tape *out, const char *json, size_t len)
+{
+	const struct canon c = { json, json + len, out };
+
+	out->len = 0;
+	return canon_value(&c, json, 0) == json + len;
+}
+
+void fl_json_tape_release(struct fl_json_tape *tape)
+{
+	free(tape->items);
+	tape->items = NULL;
+	tape->len = tape->cap = 0;
 }

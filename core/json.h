@@ -1,12 +1,15 @@
 /*
  * JSON: the canonical form of SPEC 3 (object keys sorted bytewise, no
  * insignificant white space), a pretty printer for documents people read,
- * and a strict parser (RFC 8259) into the value tree of node.h.
+ * a strict parser (RFC 8259) into the value tree of node.h, and a check
+ * that a text is canonical already, so that it can be compared as bytes.
  */
 #ifndef FL_JSON_H
 #define FL_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -22,6 +25,25 @@
  * (inf, nan) with err positioned at the node, or FL_ELIMIT when out is full.
  */
 int fl_json_canonical(struct fl_buf *out, const struct fl_node *node, struct fl_error *err);
+
+/*
+ * The order of keys in the canonical form: memcmp, the shorter first on a
+ * tie. Inline: diffs compare keys in their innermost loop.
+ */
+static inline int fl_json_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+/*
+ * Fills out[0..map->v.map.len) with the members of map (a FL_NODE_MAP) in
+ * the order of the canonical form: keys bytewise, the shorter first on a
+ * tie. The pointers are borrowed from map.
+ */
+void fl_json_sorted_members(const struct fl_pair **out, const struct fl_node *map);
 
 /* Appends a JSON string literal (quotes included) for s, escaped as above. */
 int fl_json_put_str(struct fl_buf *out, const char *s, size_t len);
@@ -44,5 +66,32 @@ int fl_json_pretty(struct fl_buf *out, const struct fl_node *node, struct fl_err
  */
 int fl_json_parse(struct fl_node **out, struct fl_arena *arena, const struct fl_source *src,
 		  struct fl_error *err);
+
+/* One value of a canonical text, in document order. */
+struct fl_json_extent {
+	size_t end;   /* offset just past the value */
+	size_t count; /* values nested inside it, at any depth */
+};
+
+/* The extent of every value of a text, the root first (a tape, as in simdjson). */
+struct fl_json_tape {
+	struct fl_json_extent *items;
+	size_t len, cap;
+};
+
+/* Frees the tape's storage; the tape may be used again. */
+void fl_json_tape_release(struct fl_json_tape *tape);
+
+/*
+ * True when json[0..len) is exactly the text fl_json_canonical writes for its
+ * value, so that equal values are equal bytes: out then holds the extent of
+ * every value, which lets a reader step over a value without scanning it
+ * again. Without building a tree and without allocating beyond out. A
+ * negative zero and an integer of more than 18 digits are refused (the first
+ * equals 0.0 but not as bytes; the second may not fit int64), and so is an
+ * escape in a key (readers take keys as their raw bytes): a caller that gets
+ * false parses the text instead, which is always correct.
+ */
+bool fl_json_is_canonical(struct fl_json_tape *out, const char *json, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "reconcile/fleet.h"
 
 #define FL_SECRET_TEXT "\"(secret)\""
@@ -44,20 +45,12 @@ int fl_diff_specs(struct fl_field_diff **out, size_t *nout, struct fl_arena *are
  * buffers are reused, so a plan with many updates does not allocate per
  * diff beyond what it returns. fl_diff_specs uses one of its own per call.
  */
-struct fl_diff_extent;
-
-/* Where each value of a canonical text ends (diff.c's business). */
-struct fl_diff_tape {
-	struct fl_diff_extent *items;
-	size_t len, cap;
-};
-
 struct fl_diff_scratch {
 	struct fl_arena arena;          /* parse trees; released after each diff */
 	struct fl_buf path, value;      /* the path being walked; a value being printed */
 	struct fl_field_diff *items;    /* entries before they are copied out */
 	size_t len, cap;
-	struct fl_diff_tape tapes[2];   /* old and new side, when both are canonical */
+	struct fl_json_tape tapes[2];   /* old and new side, when both are canonical */
 };
 
 void fl_diff_scratch_init(struct fl_diff_scratch *scratch);

@@ -1,7 +1,9 @@
 /*
  * Tests for core/json.c: canonical and pretty output of parsed documents, the
  * parser's errors and their positions, the round trip parse -> canonical ->
- * parse, and floats that JSON cannot hold. Each table row names its case.
+ * parse, floats that JSON cannot hold, the check that a text is canonical
+ * already (and the tape it fills), and the order of keys. Each table row
+ * names its case.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -706,6 +708,170 @@ static void test_canonical_limit(void **state)
 	fl_arena_release(&arena);
 }
 
+/* ---- checking canonical texts ---- */
+
+struct is_canonical_case {
+	const char *name;
+	const char *text;
+	bool canonical;
+};
+
+static void test_is_canonical(void **state)
+{
+	static const struct is_canonical_case cases[] = {
+		{ "object", "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\"}", true },
+		{ "scalars", "[0,-1,2.5,1e+21,\"\",{}]", true },
+		{ "empty containers", "[[],{}]", true },
+		{ "short escapes", "\"\\\"\\\\\\b\\f\\n\\r\\t\"", true },
+		{ "control as \\u00XX", "\"\\u001f\"", true },
+		{ "utf-8", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", true },
+		{ "key order: shorter first", "{\"a\":1,\"aa\":2,\"b\":3}", true },
+		{ "18-digit integer", "123456789012345678", true },
+		{ "white space", "{\"a\": 1}", false },
+		{ "keys out of order", "{\"b\":1,\"a\":2}", false },
+		{ "duplicate keys", "{\"a\":1,\"a\":2}", false },
+		{ "escaped key", "{\"a\\n\":1}", false },
+		{ "escaped slash", "\"\\/\"", false },
+		{ "\\u for a short escape", "\"\\u000a\"", false },
+		{ "\\u for a printable", "\"\\u0041\"", false },
+		{ "upper-case hex", "\"\\u001F\"", false },
+		{ "raw control", "\"a\x01\"", false },
+		{ "invalid utf-8", "\"\xc3\"", false },
+		{ "overlong utf-8", "\"\xc0\xaf\"", false },
+		{ "surrogate in utf-8", "\"\xed\xa0\x80\"", false },
+		{ "float not shortest", "1.50", false },
+		{ "float without fraction", "1e2", false },
+		{ "float in plain form", "100.0", true },
+		{ "negative zero", "-0.0", false },
+		{ "integer negative zero", "-0", false },
+		{ "leading zero", "01", false },
+		{ "19-digit integer", "1234567890123456789", false },
+		{ "trailing bytes", "1 ", false },
+		{ "unterminated", "[1,2", false },
+		{ "trailing comma", "[1,]", false },
+		{ "empty text", "", false },
+		{ "bad literal", "nul", false },
+	};
+	struct fl_json_tape tape = { NULL, 0, 0 };
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		const struct is_canonical_case *c = &cases[i];
+		if (fl_json_is_canonical(&tape, c->text, strlen(c->text)) != c->canonical)
+			fail_msg("%s: '%s' should%s be canonical", c->name, c->text, c->canonical ? "" : " not");
+	}
+	fl_json_tape_release(&tape);
+	assert_null(tape.items);
+}
+
+/* Every canonical text the writer makes passes the check. */
+static void test_is_canonical_of_writer(void **state)
+{
+	static const char *const texts[] = {
+		"{ \"b\": [1, 2.50, {\"y\": null, \"x\": \"\\u00e9\\n\\u0001\"}], \"a\": -0.125e1 }",
+		"[1e300, 5e-324, 0.1, 123456.0, -9223372036854775808]",
+		"{\"\": {\"\": []}}",
+	};
+	struct fl_json_tape tape = { NULL, 0, 0 };
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(texts); i++) {
+		struct fl_arena arena;
+		struct fl_buf out = FL_BUF_INIT;
+		fl_arena_init(&arena, 0);
+		struct fl_node *node = parse_ok(&arena, texts[i], texts[i], strlen(texts[i]));
+		assert_int_equal(fl_json_canonical(&out, node, NULL), 0);
+		/* 19 digits are refused on purpose: take the integer out of the check. */
+		if (strstr(out.ptr, "9223372036854775808"))
+			assert_false(fl_json_is_canonical(&tape, out.ptr, out.len));
+		else if (!fl_json_is_canonical(&tape, out.ptr, out.len))
+			fail_msg("writer output '%s' not seen as canonical", out.ptr);
+		fl_buf_release(&out);
+		fl_arena_release(&arena);
+	}
+	fl_json_tape_release(&tape);
+}
+
+/* The tape: each value's end and how many values it holds, in document order. */
+static void test_is_canonical_tape(void **state)
+{
+	static const char text[] = "{\"a\":[1,{\"b\":true}],\"c\":\"x\"}";
+	static const struct fl_json_extent want[] = {
+		{ 28, 5 }, /* the root */
+		{ 19, 3 }, /* [1,{"b":true}] */
+		{ 7, 0 },  /* 1 */
+		{ 18, 1 }, /* {"b":true} */
+		{ 17, 0 }, /* true */
+		{ 27, 0 }, /* "x" */
+	};
+	struct fl_json_tape tape = { NULL, 0, 0 };
+
+	(void)state;
+	assert_true(fl_json_is_canonical(&tape, text, strlen(text)));
+	assert_int_equal(tape.len, N_ELEMS(want));
+	for (size_t i = 0; i < N_ELEMS(want); i++) {
+		if (tape.items[i].end != want[i].end || tape.items[i].count != want[i].count)
+			fail_msg("value %zu: end %zu count %zu, want %zu %zu", i, tape.items[i].end,
+				 tape.items[i].count, want[i].end, want[i].count);
+	}
+	/* Reused: a second text starts a new tape. */
+	assert_true(fl_json_is_canonical(&tape, "[]", 2));
+	assert_int_equal(tape.len, 1);
+	fl_json_tape_release(&tape);
+}
+
+/* As deep as the parser allows, and no deeper. */
+static void test_is_canonical_depth(void **state)
+{
+	struct fl_json_tape tape = { NULL, 0, 0 };
+	struct fl_buf text = FL_BUF_INIT;
+
+	(void)state;
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(fl_buf_putc(&text, '['), 0);
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(fl_buf_putc(&text, ']'), 0);
+	assert_true(fl_json_is_canonical(&tape, text.ptr, text.len));
+	fl_buf_clear(&text);
+	for (int i = 0; i < 257; i++)
+		assert_int_equal(fl_buf_putc(&text, '['), 0);
+	for (int i = 0; i < 257; i++)
+		assert_int_equal(fl_buf_putc(&text, ']'), 0);
+	assert_false(fl_json_is_canonical(&tape, text.ptr, text.len));
+	fl_buf_release(&text);
+	fl_json_tape_release(&tape);
+}
+
+static void test_key_order(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int sign;
+	} cases[] = {
+		{ "a", "b", -1 }, { "b", "a", 1 }, { "a", "a", 0 }, { "a", "aa", -1 }, { "", "a", -1 },
+		{ "", "", 0 },	  { "B", "a", -1 }, { "\xc3\xa9", "z", 1 },
+	};
+	struct fl_arena arena;
+	const struct fl_pair *sorted[4];
+	static const char text[] = "{\"b\":1,\"aa\":2,\"a\":3,\"\":4}";
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		int c = fl_json_key_cmp(cases[i].a, strlen(cases[i].a), cases[i].b, strlen(cases[i].b));
+		if ((c > 0) - (c < 0) != cases[i].sign)
+			fail_msg("'%s' vs '%s': %d", cases[i].a, cases[i].b, c);
+	}
+	fl_arena_init(&arena, 0);
+	struct fl_node *map = parse_ok(&arena, "members", text, strlen(text));
+	fl_json_sorted_members(sorted, map);
+	assert_string_equal(sorted[0]->key->v.str.ptr, "");
+	assert_string_equal(sorted[1]->key->v.str.ptr, "a");
+	assert_string_equal(sorted[2]->key->v.str.ptr, "aa");
+	assert_string_equal(sorted[3]->key->v.str.ptr, "b");
+	assert_int_equal(sorted[3]->value->v.i, 1);
+	fl_arena_release(&arena);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +891,11 @@ int main(void)
 		cmocka_unit_test(test_nonfinite),
 		cmocka_unit_test(test_canonical_hand_built),
 		cmocka_unit_test(test_canonical_limit),
+		cmocka_unit_test(test_is_canonical),
+		cmocka_unit_test(test_is_canonical_of_writer),
+		cmocka_unit_test(test_is_canonical_tape),
+		cmocka_unit_test(test_is_canonical_depth),
+		cmocka_unit_test(test_key_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

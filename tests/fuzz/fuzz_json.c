@@ -3,8 +3,10 @@
  * parses is written in canonical form, parsed again and written again, and
  * the two canonical texts must be the same bytes (SPEC 3: fingerprints are
  * taken of them). The pretty form must read back to the same canonical text
- * too. A mismatch aborts.
+ * too. A text that fl_json_is_canonical accepts must parse, and be exactly
+ * its own canonical form. A mismatch aborts.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,17 +49,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fl_arena arena;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_node *node = NULL;
-	struct fl_buf canon, again, pretty;
+	struct fl_buf canon, again, pretty, input;
+	struct fl_json_tape tape = { NULL, 0, 0 };
+	bool canonical = fl_json_is_canonical(&tape, (const char *)data, size);
 
 	fl_arena_init(&arena, 4096);
 	fl_buf_init(&canon, 0);
 	fl_buf_init(&again, 0);
 	fl_buf_init(&pretty, 0);
-	if (fl_json_parse(&node, &arena, &src, &err))
+	fl_buf_init(&input, 0);
+	fl_buf_put(&input, data, size);
+	if (fl_json_parse(&node, &arena, &src, &err)) {
+		if (canonical)
+			mismatch("canonical check accepts what the parser refuses", &input, &input, &err);
 		goto out;
+	}
 	/* A number too large for a double parses as inf, which JSON cannot hold. */
 	if (fl_json_canonical(&canon, node, &err))
 		goto out;
+	if (canonical && (canon.len != size || memcmp(canon.ptr, data, size) != 0))
+		mismatch("canonical check accepts a text written otherwise", &input, &canon, NULL);
 	reparse(&again, &arena, &canon, &canon, "canonical form does not read back");
 	if (canon.len != again.len || memcmp(canon.ptr, again.ptr, canon.len) != 0)
 		mismatch("canonical form is not stable", &canon, &again, NULL);
@@ -68,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (canon.len != again.len || memcmp(canon.ptr, again.ptr, canon.len) != 0)
 		mismatch("pretty form reads back to other canonical text", &canon, &again, NULL);
 out:
+	fl_json_tape_release(&tape);
+	fl_buf_release(&input);
 	fl_buf_release(&pretty);
 	fl_buf_release(&again);
 	fl_buf_release(&canon);

@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/fleet.c and reconcile/tenant.c: fleets committed to real
+ * Tests of reconcile/fleet*.c and reconcile/tenant.c: fleets committed to real
  * repositories with the git command in a temporary directory, loaded with
  * fl_fleet_load; a good fleet checked field by field, then a table of bad
  * fleets, each with the first error it must give.

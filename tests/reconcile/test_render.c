@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/render.c: typed and embedded substitution, canonical
+ * Tests of reconcile/render*.c: typed and embedded substitution, canonical
  * output (checked against fl_json_canonical of a tree substituted by hand),
  * service filtering, missing labels and vars, compile errors with their
  * positions, plain strings and secret paths, and the limits on rendered
