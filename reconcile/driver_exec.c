@@ -6,29 +6,15 @@
  * the engine sees it. No state is shared between calls but an atomic flag,
  * so any operation may run on many threads at once.
  */
-/* pipe2 and posix_spawn_file_actions_addclosefrom_np are GNU extensions; proc.c does the same. */
-#define _GNU_SOURCE 1
-
 #include "reconcile/driver.h"
 #include "reconcile/driver_answer.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/json.h"
@@ -42,7 +28,6 @@
 #define MAX_TIMEOUT_S (7 * 24 * 3600)
 #define ANSWER_MAX ((size_t)256 * 1024 * 1024)
 #define STDERR_TAIL 2048
-#define CHUNK 65536
 
 struct exec_driver {
 	char **command; /* argv templates, owned */
@@ -60,13 +45,6 @@ struct call {
 	const struct fl_tenant *tenant;
 	const char *region; /* NULL for operations without one */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "observe of tenant 'acme' in region 'us-east-1'" into out (size bytes). */
 static void describe(char *out, size_t size, const struct call *c)
@@ -176,257 +154,12 @@ out:
 
 /* ---- running the program ---- */
 
+/* One run of the program: its answer, the tail of its standard error, how it ended. */
 struct run {
 	struct fl_buf out; /* standard output, whole, up to ANSWER_MAX */
-	struct fl_buf err; /* the last STDERR_TAIL bytes (at most twice that while running) */
-	bool err_cut;	   /* err lost its beginning */
-	bool timed_out, too_big;
-	int status; /* from waitpid, when it exited */
+	struct fl_buf err; /* the last STDERR_TAIL bytes */
+	struct fl_proc_result res;
 };
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* Moves fd off 0, 1 and 2 so the child's dup2 onto them cannot clobber it. */
-static int move_above_stdio(int *fd)
-{
-	if (*fd > STDERR_FILENO)
-		return 0;
-	int nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (nfd < 0)
-		return -1;
-	close(*fd);
-	*fd = nfd;
-	return 0;
-}
-
-static void keep_stderr(struct run *r, const char *data, size_t n)
-{
-	if (n >= STDERR_TAIL) {
-		fl_buf_clear(&r->err);
-		data += n - STDERR_TAIL;
-		n = STDERR_TAIL;
-		r->err_cut = true;
-	}
-	if (fl_buf_put(&r->err, data, n))
-		return;
-	if (r->err.len > 2 * STDERR_TAIL) {
-		memmove(r->err.ptr, r->err.ptr + r->err.len - STDERR_TAIL, STDERR_TAIL);
-		fl_buf_truncate(&r->err, STDERR_TAIL);
-		r->err_cut = true;
-	}
-}
-
-/* Waits, without reaping it, until pid exits or the deadline passes; true on the deadline. */
-static bool wait_exit_until(pid_t pid, long long deadline)
-{
-	long long step = 1;
-	for (;;) {
-		siginfo_t info;
-		memset(&info, 0, sizeof(info));
-		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
-			if (info.si_pid == pid)
-				return false;
-		} else if (errno != EINTR) {
-			return false; /* the reap reports it */
-		}
-		long long left = deadline - now_ms();
-		if (left <= 0)
-			return true;
-		long long nap = step < left ? step : left;
-		struct timespec ts = { (time_t)(nap / 1000), (long)(nap % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-		if (step < 50)
-			step *= 2;
-	}
-}
-
-static int reap(pid_t pid, int *status)
-{
-	for (;;) {
-		pid_t w = waitpid(pid, status, 0);
-		if (w == pid)
-			return 0;
-		if (w < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-/*
- * Moves data between the three pipes until both outputs end or the deadline
- * passes. The request is written as the child reads it; a child that exits
- * without reading it all is not an error here (its exit status decides).
- */
-static int pump(struct run *r, int *in_fd, int *out_fd, int *err_fd, const char *input, size_t input_len,
-		long long deadline, const char *prog, struct fl_error *err)
-{
-	size_t written = 0;
-	char chunk[CHUNK];
-	int rc = 0;
-	while (*out_fd >= 0 || *err_fd >= 0) {
-		long long left = deadline - now_ms();
-		if (left <= 0) {
-			r->timed_out = true;
-			break;
-		}
-		struct pollfd pfd[3];
-		int n = 0, iin = -1, iout = -1, ierr = -1;
-		if (*in_fd >= 0)
-			pfd[iin = n++] = (struct pollfd){ *in_fd, POLLOUT, 0 };
-		if (*out_fd >= 0)
-			pfd[iout = n++] = (struct pollfd){ *out_fd, POLLIN, 0 };
-		if (*err_fd >= 0)
-			pfd[ierr = n++] = (struct pollfd){ *err_fd, POLLIN, 0 };
-		int ready = poll(pfd, (nfds_t)n, left > INT_MAX ? INT_MAX : (int)left);
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready < 0) {
-			rc = fl_error_set(err, FL_EIO, "cannot talk to driver '%s': poll: %s", prog,
-					  strerror(errno));
-			break;
-		}
-		if (iin >= 0 && pfd[iin].revents) {
-			size_t want = input_len - written < CHUNK ? input_len - written : CHUNK;
-			ssize_t w = want ? write(*in_fd, input + written, want) : 0;
-			if (w > 0)
-				written += (size_t)w;
-			/* EPIPE (the child closed its end) and other errors end the request alike. */
-			if (written == input_len || (w < 0 && errno != EINTR && errno != EAGAIN))
-				close_fd(in_fd);
-		}
-		for (int k = 0; k < 2; k++) {
-			int idx = k == 0 ? iout : ierr;
-			int *fd = k == 0 ? out_fd : err_fd;
-			if (idx < 0 || !pfd[idx].revents)
-				continue;
-			ssize_t got = read(*fd, chunk, sizeof(chunk));
-			if (got < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (got <= 0) {
-				close_fd(fd);
-				continue;
-			}
-			if (k == 1) {
-				keep_stderr(r, chunk, (size_t)got);
-			} else if (fl_buf_put(&r->out, chunk, (size_t)got)) {
-				r->too_big = true;
-				goto out;
-			}
-		}
-	}
-out:
-	return rc;
-}
-
-/*
- * Runs argv with input on its standard input, filling r. Returns 0 when the
- * program ran (whatever its exit status: see r), FL_EDRIVER when it could
- * not be started, FL_EIO when talking to it failed.
- */
-static int run_program(struct run *r, char *const *argv, char *const *envp, const char *input,
-		       size_t input_len, unsigned timeout_s, struct fl_error *err)
-{
-	int in_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
-	pid_t pid = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	bool fa_ok = false, attr_ok = false;
-	int rc = 0;
-	long long deadline = now_ms() + (long long)timeout_s * 1000;
-
-	/*
-	 * A child that exits without reading its request makes our write fail
-	 * with EPIPE and raise SIGPIPE at this thread: block it here, and take
-	 * back any SIGPIPE that was not pending before.
-	 */
-	sigset_t pipe_set, old_mask, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	bool pipe_was_pending = sigismember(&pending, SIGPIPE) == 1;
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-
-	/* O_CLOEXEC from the start: children other threads spawn meanwhile must not inherit them. */
-	if (pipe2(in_p, O_CLOEXEC) || pipe2(out_p, O_CLOEXEC) || pipe2(err_p, O_CLOEXEC) ||
-	    move_above_stdio(&in_p[0]) || move_above_stdio(&out_p[1]) || move_above_stdio(&err_p[1]) ||
-	    fcntl(in_p[1], F_SETFL, O_NONBLOCK) < 0) {
-		rc = fl_error_set(err, FL_EIO, "cannot run driver '%s': cannot set up its pipes: %s", argv[0],
-				  strerror(errno));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	fa_ok = true;
-	posix_spawnattr_init(&attr);
-	attr_ok = true;
-	posix_spawn_file_actions_adddup2(&fa, in_p[0], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out_p[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err_p[1], STDERR_FILENO);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	/* What other code opened without O_CLOEXEC stays out of the program too. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-#endif
-	/* A process group of its own, killed whole on timeout; default signals, none blocked. */
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
-	if (e) {
-		pid = -1;
-		rc = fl_error_set(err, FL_EDRIVER, "cannot run driver '%s': %s", argv[0], strerror(e));
-		goto out;
-	}
-	close_fd(&in_p[0]);
-	close_fd(&out_p[1]);
-	close_fd(&err_p[1]);
-
-	if ((rc = pump(r, &in_p[1], &out_p[0], &err_p[0], input, input_len, deadline, argv[0], err)))
-		goto out;
-	/* The outputs closed; the program may still run (or be stopped). */
-	if (!r->timed_out && !r->too_big)
-		r->timed_out = wait_exit_until(pid, deadline);
-	if (r->timed_out || r->too_big)
-		kill(-pid, SIGKILL);
-	int status = 0;
-	int wrc = reap(pid, &status);
-	pid = -1;
-	if (wrc) {
-		rc = fl_error_set(err, FL_EIO, "cannot wait for driver '%s': %s", argv[0], strerror(errno));
-		goto out;
-	}
-	r->status = status;
-out:
-	if (pid > 0) {
-		int ignored;
-		kill(-pid, SIGKILL);
-		reap(pid, &ignored);
-	}
-	for (int i = 0; i < 2; i++) {
-		close_fd(&in_p[i]);
-		close_fd(&out_p[i]);
-		close_fd(&err_p[i]);
-	}
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_ok)
-		posix_spawnattr_destroy(&attr);
-	if (!pipe_was_pending) {
-		struct timespec zero = { 0, 0 };
-		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	return rc;
-}
 
 /*
  * The stderr tail made one line (line breaks become " | ", other control
@@ -454,7 +187,7 @@ static void stderr_line(struct fl_buf *out, const struct run *r, size_t room)
 	}
 	const char *p = line.ptr;
 	size_t len = line.len;
-	bool cut = r->err_cut;
+	bool cut = r->res.err_cut;
 	if (len > room) {
 		p += len - room + 4;
 		len = room - 4;
@@ -502,31 +235,44 @@ static int call_program(const struct fl_node **answer, struct fl_arena *arena, c
 			const struct fl_buf *request, struct fl_error *err)
 {
 	struct run r;
-	char **argv = NULL, **envp = NULL;
+	char **argv = NULL;
 	char what[128];
 	memset(&r, 0, sizeof(r));
 	fl_buf_init(&r.out, ANSWER_MAX);
 	fl_buf_init(&r.err, 0);
 	*answer = NULL;
 	int rc = build_argv(&argv, c, err);
-	if (rc || (rc = fl_env_build(&envp, fl_env_list_entries(&c->d->pass), (const char *const *)c->d->drop, err)) ||
-	    (rc = run_program(&r, argv, envp, request->ptr, request->len, c->d->timeout_s, err)))
+	if (rc)
 		goto out;
-	if (r.timed_out) {
+	struct fl_proc_io io = { request->ptr, request->len, &r.out, &r.err, STDERR_TAIL, true };
+	struct fl_proc_opts opts = {
+		.argv = (const char *const *)argv,
+		.env = fl_env_list_entries(&c->d->pass),
+		.timeout_ms = c->d->timeout_s * 1000,
+		.max_output = ANSWER_MAX,
+		.unset = (const char *const *)c->d->drop,
+	};
+	if ((rc = fl_proc_pipe(&r.res, &io, &opts, err))) {
+		if (r.res.start_errno)
+			rc = fl_error_set(err, FL_EDRIVER, "cannot run driver '%s': %s", argv[0],
+					  strerror(r.res.start_errno));
+		goto out;
+	}
+	if (r.res.timed_out) {
 		snprintf(what, sizeof(what), "timed out after %u s", c->d->timeout_s);
 		rc = fail(err, c, &r, what);
 		goto out;
 	}
-	if (r.too_big) {
+	if (r.res.truncated) {
 		snprintf(what, sizeof(what), "answered more than %zu MiB", ANSWER_MAX >> 20);
 		rc = fail(err, c, &r, what);
 		goto out;
 	}
-	if (WIFSIGNALED(r.status) || !WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
-		if (WIFSIGNALED(r.status))
-			snprintf(what, sizeof(what), "was killed by signal %d", WTERMSIG(r.status));
+	if (r.res.signal || r.res.exit_code != 0) {
+		if (r.res.signal)
+			snprintf(what, sizeof(what), "was killed by signal %d", r.res.signal);
 		else
-			snprintf(what, sizeof(what), "failed (exit %d)", WEXITSTATUS(r.status));
+			snprintf(what, sizeof(what), "failed (exit %d)", r.res.exit_code);
 		rc = fail(err, c, &r, what);
 		goto out;
 	}
@@ -546,7 +292,6 @@ static int call_program(const struct fl_node **answer, struct fl_arena *arena, c
 	*answer = root;
 out:
 	free_argv(argv, c->d->ncommand);
-	free(envp);
 	fl_buf_release(&r.out);
 	fl_buf_release(&r.err);
 	return rc;
