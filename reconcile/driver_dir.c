@@ -7,6 +7,7 @@
  * or another, take turns through the account's lock file.
  */
 #include "reconcile/driver.h"
+#include "reconcile/driver_conf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -785,3 +786,16 @@ int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error 
 out:
 	return rc;
 }
+
+static void dir_check(struct fl_vctx *c, const struct fl_node *entry)
+{
+	static const struct fl_driver_key keys[] = { { "root", FL_DRIVER_STRING, true }, { NULL, 0, false } };
+	fl_driver_check_keys(c, entry, "dir", keys);
+}
+
+static int dir_open_conf(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+{
+	return fl_driver_dir_open(out, fl_driver_conf_str(conf, "root"), err);
+}
+
+const struct fl_driver_type fl_driver_dir_type = { "dir", dir_check, dir_open_conf, "root", false };

@@ -8,6 +8,7 @@
  */
 #include "reconcile/driver.h"
 #include "reconcile/driver_answer.h"
+#include "reconcile/driver_conf.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -699,72 +700,100 @@ static const struct fl_driver_ops exec_ops = {
 
 /* ---- opening ---- */
 
-/* Seconds of a duration like 90, "90s", "5m", "1h30m" or "1d"; 0 when malformed. */
-static unsigned parse_timeout(const struct fl_node *v)
+static const struct fl_driver_key exec_keys[] = {
+	{ "command", FL_DRIVER_WORDS, true },
+	{ "pass_env", FL_DRIVER_PASS_ENV, false },
+	{ "timeout", FL_DRIVER_TIMEOUT, false },
+	{ NULL, 0, false },
+};
+
+#define TIMEOUT_EXAMPLES "30s, 5m or 1h30m"
+#define TIMEOUT_MAX "7d"
+
+static void exec_check(struct fl_vctx *c, const struct fl_node *entry)
 {
-	unsigned secs = 0;
-	if (v->type == FL_NODE_INT)
-		return v->v.i > 0 && v->v.i <= MAX_TIMEOUT_S ? (unsigned)v->v.i : 0;
-	if (v->type != FL_NODE_STR || !fl_duration_parse(&secs, v->v.str.ptr))
-		return 0;
-	return secs <= MAX_TIMEOUT_S ? secs : 0;
+	fl_driver_check_keys(c, entry, "exec", exec_keys);
+	fl_driver_check_timeout(c, entry, MAX_TIMEOUT_S, TIMEOUT_EXAMPLES, TIMEOUT_MAX);
 }
 
-int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+/* The strings of the list under key (NULL-terminated, the caller's to free_argv), or NULL when it is no list. */
+static char **strings_of(const struct fl_driver_conf *conf, const char *key, size_t *n)
 {
-	struct fl_buf scratch = FL_BUF_INIT;
-	struct exec_driver *d = NULL;
-	int rc = 0;
-	out->ops = NULL;
-	out->self = NULL;
-	if (!conf->command || conf->ncommand == 0 || !conf->command[0] || !conf->command[0][0]) {
-		rc = fl_error_set(err, FL_EINPUT, "driver 'exec' needs a command");
-		goto out;
+	const struct fl_node *list = conf->node ? fl_node_get(conf->node, key) : NULL;
+	*n = 0;
+	if (!list || list->type != FL_NODE_SEQ)
+		return NULL;
+	char **out = fl_calloc(list->v.seq.len + 1, sizeof(*out));
+	for (size_t i = 0; i < list->v.seq.len; i++) {
+		const struct fl_node *v = list->v.seq.items[i];
+		out[(*n)++] = v->type == FL_NODE_STR ? fl_strdup(v->v.str.ptr) : NULL;
 	}
-	unsigned timeout = DEFAULT_TIMEOUT_S;
-	const struct fl_node *tn = conf->node ? fl_node_get(conf->node, "timeout") : NULL;
-	if (tn && !(timeout = parse_timeout(tn))) {
-		rc = fl_error_set_at(err, FL_EINPUT, NULL, tn->line, tn->col,
-				     "invalid driver timeout (expected seconds or a duration like 30s, 5m "
-				     "or 1h30m, at most 7d)");
-		goto out;
-	}
-	/* Every template is checked once here, with a tenant of placeholders. */
+	return out;
+}
+
+/* FL_EINPUT unless every template of the command expands, for a tenant of placeholders. */
+static int check_command(char *const *command, size_t n, struct fl_error *err)
+{
 	static const char *const no_regions[] = { "r" };
+	struct fl_buf scratch = FL_BUF_INIT;
 	struct fl_tenant probe;
+	int rc = 0;
 	memset(&probe, 0, sizeof(probe));
 	probe.name = "t";
 	probe.account = "a";
 	probe.regions = (const char **)no_regions;
 	probe.nregions = 1;
-	for (size_t i = 0; i < conf->ncommand; i++) {
+	if (!command || n == 0 || !command[0] || !command[0][0])
+		rc = fl_error_set(err, FL_EINPUT, "driver 'exec' needs a command");
+	for (size_t i = 0; i < n && !rc; i++) {
 		fl_buf_clear(&scratch);
-		if (!conf->command[i]) {
+		if (!command[i])
 			rc = fl_error_set(err, FL_EINPUT, "driver 'exec' has an empty command argument");
-			goto out;
-		}
-		if ((rc = expand(&scratch, conf->command[i], &probe, "r", err)))
-			goto out;
+		else
+			rc = expand(&scratch, command[i], &probe, "r", err);
 	}
-	d = fl_calloc(1, sizeof(*d));
-	d->command = fl_calloc(conf->ncommand + 1, sizeof(*d->command));
-	for (size_t i = 0; i < conf->ncommand; i++)
-		d->command[i] = fl_strdup(conf->command[i]);
-	d->ncommand = conf->ncommand;
-	/* Copied: the driver may outlive the fleet its configuration came from. */
-	const char *const *drop = conf->drop_env ? conf->drop_env : fl_secret_env_own;
-	size_t ndrop = 0;
-	while (drop[ndrop])
-		ndrop++;
-	d->drop = fl_calloc(ndrop + 1, sizeof(*d->drop));
-	for (size_t i = 0; i < ndrop; i++)
-		d->drop[i] = fl_strdup(drop[i]);
-	fl_env_list_pass(&d->pass, conf->pass_env, conf->npass_env);
-	d->timeout_s = timeout;
-	atomic_init(&d->no_marker, false);
-	out->ops = &exec_ops;
-	out->self = d;
-out:
 	fl_buf_release(&scratch);
 	return rc;
 }
+
+/* Copied: the driver may outlive the fleet its configuration came from. */
+static char **copy_drop(const char *const *drop)
+{
+	size_t n = 0;
+	if (!drop)
+		drop = fl_secret_env_own;
+	while (drop[n])
+		n++;
+	char **out = fl_calloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = fl_strdup(drop[i]);
+	return out;
+}
+
+static int exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+{
+	struct exec_driver *d = fl_calloc(1, sizeof(*d));
+	size_t npass = 0;
+	char **pass = strings_of(conf, "pass_env", &npass);
+	out->ops = NULL;
+	out->self = NULL;
+	d->command = strings_of(conf, "command", &d->ncommand);
+	int rc = check_command(d->command, d->ncommand, err);
+	if (rc || (rc = fl_driver_conf_timeout(&d->timeout_s, conf->node, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S,
+					       TIMEOUT_EXAMPLES, TIMEOUT_MAX, err)))
+		goto out;
+	d->drop = copy_drop(conf->drop_env);
+	for (size_t i = 0; i < npass; i++)
+		if (pass[i])
+			fl_env_list_pass(&d->pass, (const char *const *)&pass[i], 1);
+	atomic_init(&d->no_marker, false);
+	out->ops = &exec_ops;
+	out->self = d;
+	d = NULL;
+out:
+	exec_free(d);
+	free_argv(pass, npass);
+	return rc;
+}
+
+const struct fl_driver_type fl_driver_exec_type = { "exec", exec_check, exec_open, "command", true };

@@ -8,6 +8,7 @@
  */
 #include "reconcile/driver.h"
 #include "reconcile/driver_answer.h"
+#include "reconcile/driver_conf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -743,15 +744,20 @@ static const struct fl_driver_ops http_ops = {
 
 /* ---- opening ---- */
 
-/* Seconds of a duration like 90, "90s", "5m" or "1h30m"; 0 when malformed or past a day. */
-static unsigned parse_timeout(const struct fl_node *v)
+static const struct fl_driver_key http_keys[] = {
+	{ "endpoint", FL_DRIVER_STRING, true },	 { "token_file", FL_DRIVER_STRING, false },
+	{ "token_env", FL_DRIVER_STRING, false }, { "ca_file", FL_DRIVER_STRING, false },
+	{ "cert_file", FL_DRIVER_STRING, false }, { "key_file", FL_DRIVER_STRING, false },
+	{ "timeout", FL_DRIVER_TIMEOUT, false },  { NULL, 0, false },
+};
+
+#define TIMEOUT_EXAMPLES "30s or 2m"
+#define TIMEOUT_MAX "1d"
+
+static void http_check(struct fl_vctx *c, const struct fl_node *entry)
 {
-	unsigned secs = 0;
-	if (v->type == FL_NODE_INT)
-		return v->v.i > 0 && v->v.i <= MAX_TIMEOUT_S ? (unsigned)v->v.i : 0;
-	if (v->type != FL_NODE_STR || !fl_duration_parse(&secs, v->v.str.ptr))
-		return 0;
-	return secs <= MAX_TIMEOUT_S ? secs : 0;
+	fl_driver_check_keys(c, entry, "http", http_keys);
+	fl_driver_check_timeout(c, entry, MAX_TIMEOUT_S, TIMEOUT_EXAMPLES, TIMEOUT_MAX);
 }
 
 /* A string key of the driver entry, or NULL; FL_EINPUT when it is there but not a non-empty string. */
@@ -773,15 +779,17 @@ static char *dup_or_null(const char *s)
 	return s && *s ? fl_strdup(s) : NULL;
 }
 
-int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+static int http_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
 {
 	struct fl_buf scratch = FL_BUF_INIT;
 	struct http_driver *d = NULL;
 	const char *cert = NULL, *key = NULL;
 	int rc = 0;
+	const char *ep = fl_driver_conf_str(conf, "endpoint");
+	const char *token_file = fl_driver_conf_str(conf, "token_file");
+	const char *token_env = fl_driver_conf_str(conf, "token_env");
 	out->ops = NULL;
 	out->self = NULL;
-	const char *ep = conf->endpoint;
 	if (!ep || !*ep) {
 		rc = fl_error_set(err, FL_EINPUT, "driver 'http' needs an endpoint");
 		goto out;
@@ -796,7 +804,7 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 				  "driver 'http' endpoint '%.200s' may not have a query or a fragment", ep);
 		goto out;
 	}
-	if (conf->token_file && conf->token_env) {
+	if (token_file && token_env) {
 		rc = fl_error_set(err, FL_EINPUT, "driver 'http' takes token_file or token_env, not both");
 		goto out;
 	}
@@ -807,29 +815,25 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 		rc = fl_error_set(err, FL_EINPUT, "driver 'http' has a key_file but no cert_file");
 		goto out;
 	}
-	unsigned timeout = DEFAULT_TIMEOUT_S;
-	const struct fl_node *tn = conf->node ? fl_node_get(conf->node, "timeout") : NULL;
-	if (tn && !(timeout = parse_timeout(tn))) {
-		rc = fl_error_set_at(err, FL_EINPUT, NULL, tn->line, tn->col,
-				     "invalid driver timeout (expected seconds or a duration like 30s or 2m, "
-				     "at most 1d)");
+	unsigned timeout;
+	if ((rc = fl_driver_conf_timeout(&timeout, conf->node, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S,
+					 TIMEOUT_EXAMPLES, TIMEOUT_MAX, err)))
 		goto out;
-	}
 	/* Every template is checked once here; a token must never travel in the clear. */
 	scratch.max = 8192;
 	if ((rc = expand(&scratch, ep, "endpoint", NULL, err)))
 		goto out;
-	if ((conf->token_file || conf->token_env) && !fl_http_token_allowed(scratch.ptr)) {
+	if ((token_file || token_env) && !fl_http_token_allowed(scratch.ptr)) {
 		rc = fl_error_set(
 			err, FL_EINPUT,
 			"driver 'http' will not send a token over plain http to '%.200s' (use https)", ep);
 		goto out;
 	}
 	fl_buf_clear(&scratch);
-	if (conf->token_file && (rc = expand(&scratch, conf->token_file, "token_file", NULL, err)))
+	if (token_file && (rc = expand(&scratch, token_file, "token_file", NULL, err)))
 		goto out;
 	fl_buf_clear(&scratch);
-	if (conf->token_env && (rc = expand(&scratch, conf->token_env, "token_env", NULL, err)))
+	if (token_env && (rc = expand(&scratch, token_env, "token_env", NULL, err)))
 		goto out;
 
 	d = fl_calloc(1, sizeof(*d));
@@ -837,9 +841,9 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 	size_t len = strlen(d->endpoint);
 	while (len && d->endpoint[len - 1] == '/')
 		d->endpoint[--len] = '\0';
-	d->token_file = dup_or_null(conf->token_file);
-	d->token_env = dup_or_null(conf->token_env);
-	d->ca_file = dup_or_null(conf->ca_file);
+	d->token_file = dup_or_null(token_file);
+	d->token_env = dup_or_null(token_env);
+	d->ca_file = dup_or_null(fl_driver_conf_str(conf, "ca_file"));
 	d->cert_file = dup_or_null(cert);
 	d->key_file = dup_or_null(key);
 	d->timeout_ms = timeout * 1000;
@@ -849,3 +853,5 @@ out:
 	fl_buf_release(&scratch);
 	return rc;
 }
+
+const struct fl_driver_type fl_driver_http_type = { "http", http_check, http_open, "endpoint", false };
