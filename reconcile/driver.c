@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "reconcile/driver_conf.h"
 #include "reconcile/fleet_internal.h"
+#include "reconcile/syntax.h"
 #include "core/banned.h"
 
 void fl_observed_init(struct fl_observed *obs)
@@ -51,6 +52,25 @@ const struct fl_observed_res *fl_observed_find(const struct fl_observed *obs, co
 			return o;
 	}
 	return NULL;
+}
+
+/* The kind and name of a resource can go into a file name, a path or a request. */
+static bool res_valid(const char *kind, const char *name)
+{
+	return fl_ident_valid(kind, strlen(kind)) && fl_ident_valid(name, strlen(name));
+}
+
+int fl_region_write_check(const struct fl_region_write *w, struct fl_error *err)
+{
+	for (size_t i = 0; i < w->nput; i++)
+		if (!res_valid(w->put[i].kind, w->put[i].name))
+			return fl_error_set(err, FL_EINPUT, "resource '%.128s/%.128s' cannot be written (bad kind or name)",
+					    w->put[i].kind, w->put[i].name);
+	for (size_t i = 0; i < w->ndel; i++)
+		if (!res_valid(w->del[i].kind, w->del[i].name))
+			return fl_error_set(err, FL_EINPUT, "resource '%.128s/%.128s' cannot be deleted (bad kind or name)",
+					    w->del[i].kind, w->del[i].name);
+	return 0;
 }
 
 /* ---- the driver table ---- */

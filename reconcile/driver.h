@@ -73,6 +73,12 @@ struct fl_region_write {
 	const struct fl_marker *marker;
 };
 
+/*
+ * FL_EINPUT unless every kind and name w writes or deletes is a valid name
+ * (fl_ident_valid), which drivers put into paths and requests.
+ */
+int fl_region_write_check(const struct fl_region_write *w, struct fl_error *err);
+
 typedef int (*fl_region_cb)(const char *region, void *payload);
 
 struct fl_driver_ops {

@@ -218,6 +218,18 @@ out:
 	return rc;
 }
 
+/* Reads the file at path into out; *found false, and no error, when there is none. */
+static int read_optional(struct fl_buf *out, bool *found, const char *path, struct fl_error *err)
+{
+	int rc = fl_file_read(out, path, err);
+	*found = rc == 0;
+	if (rc == FL_ENOTFOUND) {
+		fl_error_clear(err);
+		rc = 0;
+	}
+	return rc;
+}
+
 static int dir_observe(void *self, const struct fl_tenant *tenant, const char *region,
 		       struct fl_observed *out, struct fl_error *err)
 {
@@ -229,16 +241,10 @@ static int dir_observe(void *self, const struct fl_tenant *tenant, const char *r
 		goto out;
 	size_t max = out->raw.max;
 	out->raw.max = STATE_MAX;
-	rc = fl_file_read(&out->raw, path, err);
+	rc = read_optional(&out->raw, &out->exists, path, err);
 	out->raw.max = max;
-	if (rc == FL_ENOTFOUND) {
-		fl_error_clear(err);
-		rc = 0;
+	if (rc || !out->exists)
 		goto out;
-	}
-	if (rc)
-		goto out;
-	out->exists = true;
 	rc = parse_state(out, path, err);
 out:
 	if (rc)
@@ -299,13 +305,9 @@ static int read_identity(struct fl_buf *account, bool *found, const char *path, 
 	fl_arena_init(&arena, 4096);
 	*found = false;
 	text.max = IDENTITY_MAX;
-	int rc = fl_file_read(&text, path, err);
-	if (rc == FL_ENOTFOUND) {
-		fl_error_clear(err);
-		rc = 0;
-		goto out;
-	}
-	if (rc)
+	bool there = false;
+	int rc = read_optional(&text, &there, path, err);
+	if (rc || !there)
 		goto out;
 	struct fl_source src = { path, text.ptr, text.len };
 	if (fl_json_parse(&root, &arena, &src, &jerr)) {
@@ -396,6 +398,19 @@ out:
 	return rc;
 }
 
+/* account.json of tenant's account: {"account": ..., "tenant": ...}. */
+static int identity_json(struct fl_buf *json, const struct fl_tenant *tenant, struct fl_error *err)
+{
+	const char *name = tenant->name ? tenant->name : "";
+	int rc = 0;
+	if ((rc = fl_buf_puts(json, "{\"account\":")) ||
+	    (rc = fl_json_put_str(json, tenant->account, strlen(tenant->account))) ||
+	    (rc = fl_buf_puts(json, ",\"tenant\":")) || (rc = fl_json_put_str(json, name, strlen(name))) ||
+	    (rc = fl_buf_puts(json, "}\n")))
+		rc = fl_error_set(err, rc, "cannot build the identity of account '%s'", tenant->account);
+	return rc;
+}
+
 static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -417,19 +432,12 @@ static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_e
 					  tenant->account);
 		goto out;
 	}
-	const char *name = tenant->name ? tenant->name : "";
-	if ((rc = fl_buf_puts(&json, "{\"account\":")) ||
-	    (rc = fl_json_put_str(&json, tenant->account, strlen(tenant->account))) ||
-	    (rc = fl_buf_puts(&json, ",\"tenant\":")) || (rc = fl_json_put_str(&json, name, strlen(name))) ||
-	    (rc = fl_buf_puts(&json, "}\n"))) {
-		rc = fl_error_set(err, rc, "cannot build the identity of account '%s'", tenant->account);
-		goto out;
-	}
-	rc = fl_file_write_atomic(path, json.ptr, json.len, err);
+	if (!(rc = identity_json(&json, tenant, err)))
+		rc = fl_file_write_atomic(path, json.ptr, json.len, err);
 out:
-	fl_file_unlock(lock);
-	fl_buf_release(&have);
 	fl_buf_release(&json);
+	fl_buf_release(&have);
+	fl_file_unlock(lock);
 	return rc;
 }
 

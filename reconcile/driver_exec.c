@@ -45,7 +45,20 @@ struct call {
 	const char *op;
 	const struct fl_tenant *tenant;
 	const char *region; /* NULL for operations without one */
+	struct fl_arena arena;        /* where the answer lives */
+	const struct fl_node *answer; /* a JSON object, once exchange succeeded */
 };
+
+static void call_init(struct call *c, void *self, const char *op, const struct fl_tenant *tenant,
+		      const char *region)
+{
+	c->d = self;
+	c->op = op;
+	c->tenant = tenant;
+	c->region = region;
+	fl_arena_init(&c->arena, 4096);
+	c->answer = NULL;
+}
 
 /* "observe of tenant 'acme' in region 'us-east-1'" into out (size bytes). */
 static void describe(char *out, size_t size, const struct call *c)
@@ -407,8 +420,7 @@ static int request_write(struct fl_buf *b, const struct fl_region_write *w)
 }
 
 /* Builds the request of c (and w, for apply) and runs the program. */
-static int exchange(const struct fl_node **answer, struct fl_arena *arena, const struct call *c,
-		    const struct fl_region_write *w, struct fl_error *err)
+static int exchange(struct call *c, const struct fl_region_write *w, struct fl_error *err)
 {
 	struct fl_buf req = FL_BUF_INIT;
 	req.max = ANSWER_MAX;
@@ -425,7 +437,7 @@ static int exchange(const struct fl_node **answer, struct fl_arena *arena, const
 		rc = fl_error_set(err, rc, "the request of %s is too large", about);
 		goto out;
 	}
-	rc = call_program(answer, arena, c, &req, err);
+	rc = call_program(&c->answer, &c->arena, c, &req, err);
 out:
 	fl_buf_release(&req);
 	return rc;
@@ -475,50 +487,31 @@ out:
 static int exec_identity(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,
 			 struct fl_error *err)
 {
-	struct call c = { self, "identity", tenant, NULL };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
+	struct call c;
+	call_init(&c, self, "identity", tenant, NULL);
 	*found = false;
-	int rc = exchange(&a, &arena, &c, NULL, err);
-	if (rc)
-		goto out;
-	const struct fl_node *id = fl_node_get(a, "account");
-	if (!id || id->type == FL_NODE_NULL)
-		goto out;
-	if (id->type != FL_NODE_STR || !fl_ident_valid(id->v.str.ptr, id->v.str.len)) {
-		rc = bad_answer(err, &c,
-				"expected {\"account\": \"<id>\"|null}, an id by the rule " FL_ANSWER_IDENT_RULE);
-		goto out;
-	}
-	fl_buf_clear(account);
-	if ((rc = fl_buf_put(account, id->v.str.ptr, id->v.str.len))) {
-		rc = bad_answer(err, &c, "account id is too long");
-		goto out;
-	}
-	*found = true;
-out:
-	fl_arena_release(&arena);
+	int rc = exchange(&c, NULL, err);
+	if (!rc && (rc = fl_answer_account(account, found, c.answer, true, err)))
+		rc = bad_answer(err, &c, "%s", err->msg);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 static int exec_observe(void *self, const struct fl_tenant *tenant, const char *region,
 			struct fl_observed *out, struct fl_error *err)
 {
-	struct call c = { self, "observe", tenant, region };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 16384);
+	struct call c;
+	call_init(&c, self, "observe", tenant, region);
 	fl_observed_clear(out);
 	size_t max = out->raw.max;
 	out->raw.max = ANSWER_MAX;
-	int rc = exchange(&a, &arena, &c, NULL, err);
+	int rc = exchange(&c, NULL, err);
 	if (!rc)
-		rc = fill_observed(out, a, &c, err);
+		rc = fill_observed(out, c.answer, &c, err);
 	out->raw.max = max;
 	if (rc)
 		fl_observed_clear(out);
-	fl_arena_release(&arena);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
@@ -526,19 +519,17 @@ static int exec_marker(void *self, const struct fl_tenant *tenant, const char *r
 		       bool *found, struct fl_error *err)
 {
 	struct exec_driver *d = self;
-	struct call c = { d, "marker", tenant, region };
-	struct fl_arena arena;
+	struct call c;
 	struct fl_observed obs;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
+	call_init(&c, self, "marker", tenant, region);
 	fl_observed_init(&obs);
 	*found = false;
 	int rc = 0;
 	if (!atomic_load(&d->no_marker)) {
-		if ((rc = exchange(&a, &arena, &c, NULL, err)))
+		if ((rc = exchange(&c, NULL, err)))
 			goto out;
-		if (!unsupported(a)) {
-			rc = parse_marker(out, found, fl_node_get(a, "marker"), &c, err);
+		if (!unsupported(c.answer)) {
+			rc = parse_marker(out, found, fl_node_get(c.answer, "marker"), &c, err);
 			goto out;
 		}
 		/* The program has no cheap way: remember it, and ask for everything from now on. */
@@ -550,46 +541,31 @@ static int exec_marker(void *self, const struct fl_tenant *tenant, const char *r
 	*found = obs.has_marker;
 out:
 	fl_observed_release(&obs);
-	fl_arena_release(&arena);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 static int exec_regions(void *self, const struct fl_tenant *tenant, fl_region_cb cb, void *payload,
 			struct fl_error *err)
 {
-	struct call c = { self, "regions", tenant, NULL };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
-	int rc = exchange(&a, &arena, &c, NULL, err);
-	if (rc)
-		goto out;
-	const struct fl_node *list = fl_node_get(a, "regions");
-	if (!list || list->type != FL_NODE_SEQ) {
-		rc = bad_answer(err, &c, "expected {\"regions\": [\"<region>\", ...]}");
-		goto out;
-	}
+	struct call c;
+	const struct fl_node *list = NULL;
+	call_init(&c, self, "regions", tenant, NULL);
+	int rc = exchange(&c, NULL, err);
 	/* Every name is checked before the first callback. */
-	for (size_t i = 0; i < list->v.seq.len; i++) {
-		const struct fl_node *r = list->v.seq.items[i];
-		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &c, "region %zu is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
-					i + 1);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < list->v.seq.len && !rc; i++)
+	if (!rc && (rc = fl_answer_regions(&list, c.answer, err)))
+		rc = bad_answer(err, &c, "%s", err->msg);
+	for (size_t i = 0; !rc && list && i < list->v.seq.len; i++)
 		rc = cb(list->v.seq.items[i]->v.str.ptr, payload);
-out:
-	fl_arena_release(&arena);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 /* An answer of apply or bootstrap: {"ok": true}, or {"ok": false, "error": "..."}. */
-static int check_ok(const struct fl_node *a, const struct call *c, struct fl_error *err)
+static int check_ok(const struct call *c, struct fl_error *err)
 {
-	const struct fl_node *ok = fl_answer_get(a, "ok", FL_NODE_BOOL);
-	const struct fl_node *why = fl_answer_get(a, "error", FL_NODE_STR);
+	const struct fl_node *ok = fl_answer_get(c->answer, "ok", FL_NODE_BOOL);
+	const struct fl_node *why = fl_answer_get(c->answer, "error", FL_NODE_STR);
 	if (ok && ok->v.b)
 		return 0;
 	if (ok && why)
@@ -634,42 +610,27 @@ out:
 static int exec_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
 		      struct fl_error *err)
 {
-	struct call c = { self, "apply", tenant, w->region };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
-	int rc = 0;
-	for (size_t i = 0; i < w->nput && !rc; i++)
-		if (!fl_ident_valid(w->put[i].kind, strlen(w->put[i].kind)) ||
-		    !fl_ident_valid(w->put[i].name, strlen(w->put[i].name)))
-			rc = fl_error_set(err, FL_EINPUT,
-					  "resource '%s/%s' cannot be written (bad kind or name)",
-					  w->put[i].kind, w->put[i].name);
-	if (rc || (rc = check_if_match(self, tenant, w, err)) || (rc = exchange(&a, &arena, &c, w, err)))
-		goto out;
-	rc = check_ok(a, &c, err);
-out:
-	fl_arena_release(&arena);
+	struct call c;
+	call_init(&c, self, "apply", tenant, w->region);
+	int rc = fl_region_write_check(w, err);
+	if (!rc && !(rc = check_if_match(self, tenant, w, err)) && !(rc = exchange(&c, w, err)))
+		rc = check_ok(&c, err);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 static int exec_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
 {
-	struct call c = { self, "bootstrap", tenant, NULL };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
-	int rc = exchange(&a, &arena, &c, NULL, err);
-	if (rc)
-		goto out;
-	if (unsupported(a))
+	struct call c;
+	call_init(&c, self, "bootstrap", tenant, NULL);
+	int rc = exchange(&c, NULL, err);
+	if (!rc && unsupported(c.answer))
 		rc = fl_error_set(err, FL_EDRIVER,
 				  "account '%s' does not exist and driver '%s' cannot create accounts",
 				  tenant->account, c.d->command[0]);
-	else
-		rc = check_ok(a, &c, err);
-out:
-	fl_arena_release(&arena);
+	else if (!rc)
+		rc = check_ok(&c, err);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 

@@ -362,161 +362,108 @@ out:
 
 /* ---- the operations ---- */
 
-static int http_identity(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,
-			 struct fl_error *err)
-{
+/* One GET of a JSON object, for the operations that only read. */
+struct get {
 	struct op o;
 	struct fl_http_response resp;
 	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	*found = false;
-	int rc = op_init(&o, self, "identity", tenant, NULL, err);
+	const struct fl_node *answer; /* NULL when the server had nothing there (404) */
+	bool ready;		      /* o, resp and arena are set up */
+};
+
+/*
+ * Sets g up for one operation and GETs path: 200 must bring a JSON object,
+ * 404 means nothing there, anything else is an error. get_release after,
+ * whatever it returned.
+ */
+static int get_object(struct get *g, void *self, const char *what, const struct fl_tenant *tenant,
+		      const char *region, const char *path, size_t max, struct fl_error *err)
+{
+	memset(g, 0, sizeof(*g));
+	int rc = op_init(&g->o, self, what, tenant, region, err);
 	if (rc)
 		return rc;
-	response_init(&resp, ANSWER_MAX);
-	fl_arena_init(&arena, 1024);
-	if ((rc = op_send(&o, &resp, "GET", "/identity", NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404)
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
-	}
-	if ((rc = answer_object(&a, &arena, &o, &resp, err)))
-		goto out;
-	const struct fl_node *id = fl_answer_get(a, "account", FL_NODE_STR);
-	if (!id || !fl_ident_valid(id->v.str.ptr, id->v.str.len)) {
-		rc = bad_answer(err, &o, "expected {\"account\": \"<id>\"}, an id by the rule " FL_ANSWER_IDENT_RULE);
-		goto out;
-	}
-	fl_buf_clear(account);
-	if ((rc = fl_buf_put(account, id->v.str.ptr, id->v.str.len))) {
-		rc = bad_answer(err, &o, "account id is too long");
-		goto out;
-	}
-	*found = true;
-out:
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
+	response_init(&g->resp, max);
+	fl_arena_init(&g->arena, 1024);
+	g->ready = true;
+	if ((rc = op_send(&g->o, &g->resp, "GET", path, NULL, NULL, 0, err)) || g->resp.status == 404)
+		return rc;
+	if (g->resp.status != 200)
+		return unexpected(&g->o, "GET", &g->resp, err);
+	return answer_object(&g->answer, &g->arena, &g->o, &g->resp, err);
+}
+
+static void get_release(struct get *g)
+{
+	if (!g->ready)
+		return;
+	fl_arena_release(&g->arena);
+	fl_buf_release(&g->resp.body);
+	op_release(&g->o);
+}
+
+static int http_identity(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,
+			 struct fl_error *err)
+{
+	struct get g;
+	*found = false;
+	int rc = get_object(&g, self, "identity", tenant, NULL, "/identity", ANSWER_MAX, err);
+	if (!rc && g.answer && (rc = fl_answer_account(account, found, g.answer, false, err)))
+		rc = bad_answer(err, &g.o, "%s", err->msg);
+	get_release(&g);
 	return rc;
 }
 
 static int http_observe(void *self, const struct fl_tenant *tenant, const char *region,
 			struct fl_observed *out, struct fl_error *err)
 {
-	struct op o;
-	struct fl_http_response resp;
-	struct fl_arena arena;
+	struct get g;
 	struct fl_buf path = FL_BUF_INIT;
-	const struct fl_node *a = NULL;
 	fl_observed_clear(out);
-	int rc = op_init(&o, self, "observe", tenant, region, err);
-	if (rc)
-		return rc;
-	response_init(&resp, OBSERVE_MAX);
-	fl_arena_init(&arena, 16384);
 	fl_buf_printf(&path, "/regions/%s", region);
-	if ((rc = op_send(&o, &resp, "GET", path.ptr, NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404) /* no account, or a region that holds nothing */
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
+	/* 404: no account, or a region that holds nothing. */
+	int rc = get_object(&g, self, "observe", tenant, region, path.ptr, OBSERVE_MAX, err);
+	if (!rc && g.answer) {
+		size_t max = out->raw.max;
+		out->raw.max = OBSERVE_MAX;
+		rc = fill_observed(out, g.answer, &g.o, err);
+		out->raw.max = max;
 	}
-	size_t max = out->raw.max;
-	out->raw.max = OBSERVE_MAX;
-	rc = answer_object(&a, &arena, &o, &resp, err);
-	if (!rc)
-		rc = fill_observed(out, a, &o, err);
-	out->raw.max = max;
-out:
 	if (rc)
 		fl_observed_clear(out);
+	get_release(&g);
 	fl_buf_release(&path);
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
 	return rc;
 }
 
 static int http_marker(void *self, const struct fl_tenant *tenant, const char *region, struct fl_marker *out,
 		       bool *found, struct fl_error *err)
 {
-	struct op o;
-	struct fl_http_response resp;
-	struct fl_arena arena;
+	struct get g;
 	struct fl_buf path = FL_BUF_INIT;
-	const struct fl_node *a = NULL;
 	*found = false;
-	int rc = op_init(&o, self, "marker", tenant, region, err);
-	if (rc)
-		return rc;
-	response_init(&resp, ANSWER_MAX);
-	fl_arena_init(&arena, 1024);
 	fl_buf_printf(&path, "/regions/%s/marker", region);
-	if ((rc = op_send(&o, &resp, "GET", path.ptr, NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404)
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
-	}
-	if (!(rc = answer_object(&a, &arena, &o, &resp, err)))
-		rc = parse_marker(out, found, fl_node_get(a, "marker"), &o, err);
-out:
+	int rc = get_object(&g, self, "marker", tenant, region, path.ptr, ANSWER_MAX, err);
+	if (!rc && g.answer)
+		rc = parse_marker(out, found, fl_node_get(g.answer, "marker"), &g.o, err);
+	get_release(&g);
 	fl_buf_release(&path);
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
 	return rc;
 }
 
 static int http_regions(void *self, const struct fl_tenant *tenant, fl_region_cb cb, void *payload,
 			struct fl_error *err)
 {
-	struct op o;
-	struct fl_http_response resp;
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	int rc = op_init(&o, self, "regions", tenant, NULL, err);
-	if (rc)
-		return rc;
-	response_init(&resp, ANSWER_MAX);
-	fl_arena_init(&arena, 1024);
-	if ((rc = op_send(&o, &resp, "GET", "/regions", NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404) /* no account: no regions */
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
-	}
-	if ((rc = answer_object(&a, &arena, &o, &resp, err)))
-		goto out;
-	const struct fl_node *list = fl_answer_get(a, "regions", FL_NODE_SEQ);
-	if (!list) {
-		rc = bad_answer(err, &o, "expected {\"regions\": [\"<region>\", ...]}");
-		goto out;
-	}
+	struct get g;
+	const struct fl_node *list = NULL;
+	/* 404: no account, no regions. */
+	int rc = get_object(&g, self, "regions", tenant, NULL, "/regions", ANSWER_MAX, err);
 	/* Every name is checked before the first callback. */
-	for (size_t i = 0; i < list->v.seq.len; i++) {
-		const struct fl_node *r = list->v.seq.items[i];
-		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &o, "region %zu is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
-					i + 1);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < list->v.seq.len && !rc; i++)
+	if (!rc && g.answer && (rc = fl_answer_regions(&list, g.answer, err)))
+		rc = bad_answer(err, &g.o, "%s", err->msg);
+	for (size_t i = 0; !rc && list && i < list->v.seq.len; i++)
 		rc = cb(list->v.seq.items[i]->v.str.ptr, payload);
-out:
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
+	get_release(&g);
 	return rc;
 }
 
@@ -649,18 +596,7 @@ static int http_apply(void *self, const struct fl_tenant *tenant, const struct f
 	int rc = op_init(&o, self, "apply", tenant, w->region, err);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < w->nput && !rc; i++)
-		if (!fl_ident_valid(w->put[i].kind, strlen(w->put[i].kind)) ||
-		    !fl_ident_valid(w->put[i].name, strlen(w->put[i].name)))
-			rc = fl_error_set(err, FL_EINPUT,
-					  "resource '%.128s/%.128s' cannot be written (bad kind or name)",
-					  w->put[i].kind, w->put[i].name);
-	for (size_t i = 0; i < w->ndel && !rc; i++)
-		if (!fl_ident_valid(w->del[i].kind, strlen(w->del[i].kind)) ||
-		    !fl_ident_valid(w->del[i].name, strlen(w->del[i].name)))
-			rc = fl_error_set(err, FL_EINPUT,
-					  "resource '%.128s/%.128s' cannot be deleted (bad kind or name)",
-					  w->del[i].kind, w->del[i].name);
+	rc = fl_region_write_check(w, err);
 	if (rc) {
 		prefix(err, &o);
 		goto out;

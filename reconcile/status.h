@@ -41,19 +41,14 @@ struct fl_status_writer {
 	void *self;
 };
 
-struct fl_vctx; /* fleet_internal.h: where a fleet.yaml entry's problems go */
+struct fl_vctx;
 
-/*
- * One row of the status table (status.c): a writer type of fleet.yaml's
- * `status` list, defined in the writer's own file.
- */
+/* A row of the status table (status.c), defined in its writer's own file. */
 struct fl_status_type {
-	const char *name; /* the entry's type */
-	/* Checks every key of an entry but type (checked already), each
-	 * problem positioned in c. */
+	const char *name;
+	/* Reports each bad key of a fleet.yaml entry of this type to c, at its position. */
 	void (*check)(struct fl_vctx *c, const struct fl_node *entry, const char *type);
-	/* Opens the writer of conf for commit revision; NULL for git-notes,
-	 * which is opened first over the ledger, listed or not. */
+	/* NULL for git-notes, which is opened first over the ledger, listed or not. */
 	int (*open)(struct fl_status_writer *out, const struct fl_status_conf *conf, const char *revision,
 		    struct fl_error *err);
 };
