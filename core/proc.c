@@ -701,7 +701,8 @@ int fl_proc_pipe(struct fl_proc_result *out, const struct fl_proc_io *io, const 
 	long long deadline = opts->timeout_ms ? start_ms + opts->timeout_ms : -1;
 	const char *prog = opts->argv[0];
 
-	sigpipe_block(&guard);
+	if (io->input)
+		sigpipe_block(&guard);
 	sp.argv = (char *const *)opts->argv;
 	sp.cwd = opts->cwd;
 	sp.die_with_parent = opts->die_with_parent;
@@ -749,7 +750,8 @@ out:
 	close_fd(&fail_r);
 	close_child_ends(&sp);
 	spawn_release(&sp);
-	sigpipe_restore(&guard);
+	if (io->input)
+		sigpipe_restore(&guard);
 	out->elapsed_ms = now_ms() - start_ms;
 	return rc;
 }

@@ -78,7 +78,9 @@ static void parse_duration_node(unsigned *out, struct fl_vctx *c, const struct f
 			 fl_node_type_name(v->type));
 }
 
-bool fl_vstrings_(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v, const char *what)
+/* A list of non-empty strings, as an arena array; false after an error. */
+static bool parse_strings(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v,
+			  const char *what)
 {
 	bool ok = true;
 
@@ -127,12 +129,16 @@ static bool env_name_valid(const char *s)
 	return true;
 }
 
-/* Whether each name of a pass_env is a secret at all is checked once the whole of fleet.yaml is read (check_pass_env). */
-void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
-		   const struct fl_node *v)
+/*
+ * pass_env: names of secret variables handed on on purpose. Their syntax is
+ * checked here; whether each is a secret at all, once the whole of
+ * fleet.yaml is read (check_pass_env).
+ */
+static void parse_pass_env(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
+			   const struct fl_node *v)
 {
 	*node = v;
-	if (!fl_vstrings_(out, n, c, v, "pass_env"))
+	if (!parse_strings(out, n, c, v, "pass_env"))
 		return;
 	for (size_t i = 0; i < *n; i++) {
 		const struct fl_node *item = v->v.seq.items[i];
@@ -145,6 +151,18 @@ void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, st
 			if (strcmp((*out)[j], (*out)[i]) == 0)
 				fl_verr_(c, item, "duplicate variable '%s' in pass_env", (*out)[i]);
 	}
+}
+
+/* The two list checks above, for the drivers' entries (driver_conf.c). */
+bool fl_vstrings_(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v, const char *what)
+{
+	return parse_strings(out, n, c, v, what);
+}
+
+void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
+		   const struct fl_node *v)
+{
+	parse_pass_env(out, n, node, c, v);
 }
 
 static bool var_name_valid(const char *s)
@@ -350,13 +368,13 @@ static void parse_label_match(struct fl_label_match *m, struct fl_vctx *c, const
 		return;
 	}
 	/* Sorted: every tenant is looked up in the list (tenant.c). */
-	if (fl_vstrings_(&m->values, &m->nvalues, c, v, "a label"))
+	if (parse_strings(&m->values, &m->nvalues, c, v, "a label"))
 		qsort(m->values, m->nvalues, sizeof(*m->values), str_ptr_cmp);
 }
 
 static void parse_select_tenants(struct fl_selector *s, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vstrings_(&s->tenants, &s->ntenants, c, v, "tenants"))
+	if (!parse_strings(&s->tenants, &s->ntenants, c, v, "tenants"))
 		return;
 	for (size_t i = 0; i < s->ntenants; i++)
 		if (!fl_tenant_name_valid(s->tenants[i], strlen(s->tenants[i])))
@@ -433,11 +451,11 @@ static void parse_verify_one(struct fl_verify *out, struct fl_vctx *c, const str
 			if (out->name && !*out->name)
 				fl_verr_(c, p->value, "expected a non-empty verify name");
 		} else if (fl_key_is_(p, "run")) {
-			fl_vstrings_(&out->argv, &out->argc, c, p->value, "run");
+			parse_strings(&out->argv, &out->argc, c, p->value, "run");
 		} else if (fl_key_is_(p, "timeout")) {
 			parse_duration_node(&out->timeout_s, c, p->value, "timeout");
 		} else if (fl_key_is_(p, "pass_env")) {
-			fl_vpass_env_(&out->pass_env, &out->npass_env, &out->pass_env_node, c, p->value);
+			parse_pass_env(&out->pass_env, &out->npass_env, &out->pass_env_node, c, p->value);
 		} else {
 			fl_unknown_key_(c, p->key, "verify", verify_keys);
 		}
