@@ -85,13 +85,12 @@ out:
 static int state_path(char *out, const struct dir_driver *d, const struct fl_tenant *tenant,
 		      const char *region, struct fl_error *err)
 {
+	char file[IDENT_MAX + STATE_SUFFIX_LEN + 1];
 	int rc = check_account(tenant->account, err);
-	if (rc || (rc = check_region(region, err)))
-		goto out;
-	int n = snprintf(out, PATH_MAX, "%s/%s/%s" STATE_SUFFIX, d->root, tenant->account, region);
-	if (n < 0 || n >= PATH_MAX)
-		rc = fl_error_set(err, FL_EINPUT, "path of account '%s' is too long", tenant->account);
-out:
+	if (!rc && !(rc = check_region(region, err))) {
+		snprintf(file, sizeof(file), "%s" STATE_SUFFIX, region);
+		rc = account_path(out, d, tenant, file, err);
+	}
 	return rc;
 }
 
@@ -387,14 +386,10 @@ static int lock_account(int *fd, const char *dir, struct fl_error *err)
 	int rc = 0;
 	*fd = -1;
 	int n = snprintf(path, sizeof(path), "%s/" LOCK_FILE, dir);
-	if (n < 0 || n >= (int)sizeof(path)) {
+	if (n < 0 || n >= (int)sizeof(path))
 		rc = fl_error_set(err, FL_EINPUT, "path of account directory '%s' is too long", dir);
-		goto out;
-	}
-	if ((rc = fl_file_lock(fd, path, err)))
-		goto out;
-	remove_stale_temps(dir);
-out:
+	else if (!(rc = fl_file_lock(fd, path, err)))
+		remove_stale_temps(dir);
 	return rc;
 }
 
@@ -780,19 +775,15 @@ static const struct fl_driver_ops dir_ops = {
 
 int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error *err)
 {
-	int rc = 0;
 	out->ops = NULL;
 	out->self = NULL;
-	if (!root || !root[0]) {
-		rc = fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
-		goto out;
-	}
+	if (!root || !root[0])
+		return fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
 	struct dir_driver *d = fl_calloc(1, sizeof(*d));
 	d->root = fl_strdup(root);
 	out->ops = &dir_ops;
 	out->self = d;
-out:
-	return rc;
+	return 0;
 }
 
 static void dir_check(struct fl_vctx *c, const struct fl_node *entry)
