@@ -765,7 +765,7 @@ fail:
 		fl_buf_release(&msg);
 	}
 out:
-	fl_driver_close(&driver);
+	fl_driver_release(&driver);
 	fl_fleet_free(fleet);
 	fl_diags_release(&diags);
 	return rc;

@@ -255,9 +255,9 @@ out:
 	free(p.last_started);
 	free(p.last_finished);
 	fl_rollout_report_release(&report);
-	fl_statuses_close(&statuses);
+	fl_statuses_release(&statuses);
 	fl_ledger_free(ledger);
-	fl_driver_close(&driver);
+	fl_driver_release(&driver);
 	fl_session_close(&s);
 	fl_opt_list_release(&tenants);
 	return rc;

@@ -197,7 +197,7 @@ out:
 		fl_opt_list_release(&d.groups[i].drifted);
 	}
 	free(d.groups);
-	fl_driver_close(&driver);
+	fl_driver_release(&driver);
 	fl_session_close(&head);
 	return rc;
 }

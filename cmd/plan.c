@@ -200,7 +200,7 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 out:
 	fflush(stdout);
 	fl_buf_release(&o.buf);
-	fl_driver_close(&driver);
+	fl_driver_release(&driver);
 	return rc;
 }
 

@@ -50,7 +50,8 @@ struct spawn {
 	const char *cwd;
 	bool die_with_parent;
 	pid_t parent; /* our pid, to notice dying before PR_SET_PDEATHSIG took hold */
-	int devnull, out_w, err_w;
+	int in_r, out_w, stderr_w; /* the child's standard input, output and error */
+	int fail_w;                /* the close-on-exec pipe that reports a failure before exec */
 };
 
 static long long now_ms(void)
@@ -263,17 +264,17 @@ _Noreturn static void run_child(struct spawn *sp)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	if (sp->cwd && chdir(sp->cwd) != 0)
-		child_fail(sp->err_w, STAGE_CHDIR);
-	if (dup2(sp->devnull, STDIN_FILENO) < 0 || dup2(sp->out_w, STDOUT_FILENO) < 0 ||
-	    dup2(sp->out_w, STDERR_FILENO) < 0)
-		child_fail(sp->err_w, STAGE_REDIRECT);
+		child_fail(sp->fail_w, STAGE_CHDIR);
+	if (dup2(sp->in_r, STDIN_FILENO) < 0 || dup2(sp->out_w, STDOUT_FILENO) < 0 ||
+	    dup2(sp->stderr_w, STDERR_FILENO) < 0)
+		child_fail(sp->fail_w, STAGE_REDIRECT);
 	/*
 	 * Close what other threads opened without O_CLOEXEC, keeping the error
 	 * pipe (close-on-exec) until exec. Failure (an old kernel) is not fatal.
 	 */
-	if (sp->err_w > STDERR_FILENO + 1)
-		close_range(STDERR_FILENO + 1, (unsigned)sp->err_w - 1, 0);
-	close_range((unsigned)sp->err_w + 1, ~0U, 0);
+	if (sp->fail_w > STDERR_FILENO + 1)
+		close_range(STDERR_FILENO + 1, (unsigned)sp->fail_w - 1, 0);
+	close_range((unsigned)sp->fail_w + 1, ~0U, 0);
 
 	/* execvp's search, over the paths found before fork. */
 	bool denied = false;
@@ -284,17 +285,17 @@ _Noreturn static void run_child(struct spawn *sp)
 			/* No #! line: run it with the shell, as execvp does. */
 			sp->sh_argv[1] = sp->paths[i];
 			execve(sp->sh_argv[0], sp->sh_argv, sp->envp);
-			child_fail(sp->err_w, STAGE_EXEC);
+			child_fail(sp->fail_w, STAGE_EXEC);
 		}
 		if (errno == EACCES)
 			denied = true;
 		else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
 			 errno != ETIMEDOUT)
-			child_fail(sp->err_w, STAGE_EXEC);
+			child_fail(sp->fail_w, STAGE_EXEC);
 		last = errno;
 	}
 	errno = denied ? EACCES : last;
-	child_fail(sp->err_w, STAGE_EXEC);
+	child_fail(sp->fail_w, STAGE_EXEC);
 }
 
 /*
@@ -369,20 +370,6 @@ static bool wait_exit_until(pid_t pid, long long deadline)
 	}
 }
 
-/* Keeps what fits of a chunk of output; the rest marks the result truncated. */
-static void keep_output(struct fl_buf *output, size_t max_output, size_t *kept, const char *data, size_t n,
-			bool *truncated)
-{
-	size_t take = max_output - *kept < n ? max_output - *kept : n;
-	if (output && output->max && output->max - output->len < take)
-		take = output->max - output->len;
-	if (output && take && fl_buf_put(output, data, take) != 0)
-		take = 0;
-	*kept += take;
-	if (take < n)
-		*truncated = true;
-}
-
 /*
  * Starts the child with posix_spawn: glibc's runs it in a vfork-like clone
  * that never executes our code, so a multi-threaded caller cannot leave it
@@ -407,9 +394,9 @@ static int spawn_child(pid_t *pid, const struct spawn *sp)
 	posix_spawnattr_setsigdefault(&attr, &all);
 	if (sp->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, sp->cwd);
-	posix_spawn_file_actions_adddup2(&fa, sp->devnull, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, sp->in_r, STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, sp->out_w, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, sp->out_w, STDERR_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, sp->stderr_w, STDERR_FILENO);
 	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 	for (size_t i = 0; i < sp->npaths; i++) {
 		rc = posix_spawn(pid, sp->paths[i], &fa, &attr, sp->argv, sp->envp);
@@ -432,144 +419,322 @@ static int spawn_child(pid_t *pid, const struct spawn *sp)
 	return rc;
 }
 
-int fl_proc_run(struct fl_proc_result *out, struct fl_buf *output, const struct fl_proc_opts *opts,
-		struct fl_error *err)
+/* What one run keeps of the child's output while it runs. */
+struct capture {
+	const struct fl_proc_io *io;
+	struct fl_proc_result *res;
+	size_t max_output, kept;
+	size_t written;   /* bytes of io->input the child took */
+	bool full;        /* output passed max_output and io->stop_when_full asks to stop */
+};
+
+/* Keeps what fits of a chunk of output; the rest marks the result truncated. */
+static void keep_output(struct capture *c, const char *data, size_t n)
 {
-	struct spawn sp;
-	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, devnull = -1;
-	pid_t pid = -1;
-	int rc = 0;
-
-	assert(out && opts && opts->argv && opts->argv[0]);
-	memset(out, 0, sizeof(*out));
-	memset(&sp, 0, sizeof(sp));
-	long long start = now_ms();
-	long long deadline = opts->timeout_ms ? start + opts->timeout_ms : -1;
-	const char *prog = opts->argv[0];
-
-	sp.argv = (char *const *)opts->argv;
-	sp.cwd = opts->cwd;
-	sp.die_with_parent = opts->die_with_parent;
-	sp.parent = getpid();
-	rc = fl_env_build(&sp.envp, opts->env, opts->unset, err);
-	if (rc)
-		goto out;
-	build_paths(&sp, prog);
-	build_sh_argv(&sp);
-
-	if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
-	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || move_above_stdio(&out_pipe[1]) != 0 ||
-	    move_above_stdio(&err_pipe[1]) != 0 || move_above_stdio(&devnull) != 0) {
-		rc = fl_error_set(err, FL_EIO, "cannot run '%s': cannot set up its pipes: %s", prog,
-				  strerror(errno));
-		goto out;
+	struct fl_buf *output = c->io->output;
+	size_t take = c->max_output - c->kept < n ? c->max_output - c->kept : n;
+	if (output && output->max && output->max - output->len < take)
+		take = output->max - output->len;
+	if (output && take && fl_buf_put(output, data, take) != 0)
+		take = 0;
+	c->kept += take;
+	if (take < n) {
+		c->res->truncated = true;
+		c->full = c->io->stop_when_full;
 	}
-	sp.out_w = out_pipe[1];
-	sp.err_w = err_pipe[1];
-	sp.devnull = devnull;
+}
 
-	if (!opts->die_with_parent) {
-		struct stat st;
-		if (opts->cwd && (stat(opts->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
-			struct child_failure failure = { STAGE_CHDIR, errno ? errno : ENOTDIR };
-			if (stat(opts->cwd, &st) == 0)
-				failure.errnum = ENOTDIR;
-			rc = failure_error(err, &failure, prog, opts->cwd);
-			goto out;
-		}
-		int serr = spawn_child(&pid, &sp);
-		if (serr) {
-			pid = -1;
-			struct child_failure failure = { STAGE_EXEC, serr };
-			rc = failure_error(err, &failure, prog, opts->cwd);
-			goto out;
-		}
-		close_fd(&err_pipe[1]);
-	} else {
-		/* Only this thread's mask: no handler of ours may run in the child. */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		pid = fork();
-		if (pid == 0)
-			run_child(&sp);
-		int fork_errno = errno;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (pid < 0) {
-			rc = fl_error_set(err, FL_EIO, "cannot run '%s': fork: %s", prog, strerror(fork_errno));
-			goto out;
-		}
+/* Keeps the last err_tail bytes of standard error, holding at most twice that meanwhile. */
+static void keep_tail(struct capture *c, const char *data, size_t n)
+{
+	struct fl_buf *tail = c->io->err;
+	size_t max = c->io->err_tail;
+	if (n >= max) {
+		fl_buf_clear(tail);
+		data += n - max;
+		n = max;
+		c->res->err_cut = true;
 	}
-	/* Also here, so a kill of the group cannot come before the child made it. */
-	setpgid(pid, pid);
-	close_fd(&out_pipe[1]);
-	close_fd(&err_pipe[1]);
-	close_fd(&devnull);
-
-	struct child_failure failure;
-	if (read_failure(err_pipe[0], &failure)) {
-		int status;
-		reap(pid, &status);
-		pid = -1;
-		rc = failure_error(err, &failure, prog, opts->cwd);
-		goto out;
+	if (fl_buf_put(tail, data, n))
+		return;
+	if (tail->len > 2 * max) {
+		memmove(tail->ptr, tail->ptr + tail->len - max, max);
+		fl_buf_truncate(tail, max);
+		c->res->err_cut = true;
 	}
+}
 
-	/*
-	 * Read to end of file, which may come after the child exits when
-	 * grandchildren hold the pipe: the timeout bounds both.
-	 */
-	size_t kept = 0;
+/* Our ends of the child's pipes, -1 once closed. */
+struct ends {
+	int in, out, err;
+};
+
+/* Writes what the child takes of the input; its end closes when all is written or the child left. */
+static void feed(struct capture *c, struct ends *e)
+{
+	size_t left = c->io->input_len - c->written;
+	size_t want = left < 65536 ? left : 65536;
+	ssize_t w = want ? write(e->in, c->io->input + c->written, want) : 0;
+	if (w > 0)
+		c->written += (size_t)w;
+	/* EPIPE (the child closed its end) and other errors end the input alike. */
+	if (c->written == c->io->input_len || (w < 0 && errno != EINTR && errno != EAGAIN))
+		close_fd(&e->in);
+}
+
+/* Reads one chunk of *fd into the output (or the error tail); closes it at end of file. */
+static int drain(struct capture *c, int *fd, bool is_err, const char *prog, struct fl_error *err)
+{
 	char chunk[16384];
-	for (;;) {
+	ssize_t n = read(*fd, chunk, sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n < 0)
+		return fl_error_set(err, FL_EIO, "cannot read the output of '%s': %s", prog, strerror(errno));
+	if (n == 0)
+		close_fd(fd);
+	else if (is_err)
+		keep_tail(c, chunk, (size_t)n);
+	else
+		keep_output(c, chunk, (size_t)n);
+	return 0;
+}
+
+/*
+ * Moves data through the pipes until both outputs end, the deadline (-1:
+ * none) passes or the output is full. The output may end after the child
+ * exits when grandchildren hold the pipe: the timeout bounds both.
+ */
+static int pump(struct capture *c, struct ends *e, long long deadline, const char *prog, struct fl_error *err)
+{
+	int rc = 0;
+	while ((e->out >= 0 || e->err >= 0) && !c->full && !rc) {
 		int wait_ms = -1;
 		if (deadline >= 0) {
 			long long left = deadline - now_ms();
 			if (left <= 0) {
-				out->timed_out = true;
+				c->res->timed_out = true;
 				break;
 			}
 			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		struct pollfd pfd = { out_pipe[0], POLLIN, 0 };
-		int ready = poll(&pfd, 1, wait_ms);
-		if (ready < 0 && errno != EINTR) {
-			rc = fl_error_set(err, FL_EIO, "cannot read the output of '%s': %s", prog,
-					  strerror(errno));
-			goto out;
-		}
+		struct pollfd pfd[3];
+		int fds[3] = { e->in, e->out, e->err };
+		nfds_t n = 0;
+		int at[3] = { -1, -1, -1 };
+		for (int k = 0; k < 3; k++)
+			if (fds[k] >= 0) {
+				at[k] = (int)n;
+				pfd[n++] = (struct pollfd){ fds[k], k == 0 ? POLLOUT : POLLIN, 0 };
+			}
+		int ready = poll(pfd, n, wait_ms);
+		if (ready < 0 && errno != EINTR)
+			return fl_error_set(err, FL_EIO, "cannot read the output of '%s': %s", prog,
+					    strerror(errno));
 		if (ready <= 0)
 			continue;
-		ssize_t n = read(out_pipe[0], chunk, sizeof(chunk));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			rc = fl_error_set(err, FL_EIO, "cannot read the output of '%s': %s", prog,
-					  strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		keep_output(output, opts->max_output, &kept, chunk, (size_t)n, &out->truncated);
+		if (at[0] >= 0 && pfd[at[0]].revents)
+			feed(c, e);
+		if (at[1] >= 0 && pfd[at[1]].revents)
+			rc = drain(c, &e->out, false, prog, err);
+		if (!rc && at[2] >= 0 && pfd[at[2]].revents)
+			rc = drain(c, &e->err, true, prog, err);
 	}
-	/* The child may have closed its output and still run. */
-	if (!out->timed_out && deadline >= 0)
-		out->timed_out = wait_exit_until(pid, deadline);
-	if (out->timed_out) {
+	return rc;
+}
+
+/* The pipes of one run: ours in e, the child's ends in sp; errors as in fl_proc_pipe. */
+static int open_pipes(struct spawn *sp, struct ends *e, int *fail_r, const struct fl_proc_io *io,
+		      const char *prog, struct fl_error *err)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, fail[2] = { -1, -1 };
+	bool ok = pipe2(out, O_CLOEXEC) == 0 && pipe2(fail, O_CLOEXEC) == 0;
+	if (ok && io->err)
+		ok = pipe2(errp, O_CLOEXEC) == 0;
+	if (ok && io->input)
+		ok = pipe2(in, O_CLOEXEC) == 0 && fcntl(in[1], F_SETFL, O_NONBLOCK) == 0;
+	else if (ok)
+		ok = (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;
+	e->in = in[1];
+	e->out = out[0];
+	e->err = errp[0];
+	*fail_r = fail[0];
+	sp->in_r = in[0];
+	sp->out_w = out[1];
+	sp->fail_w = fail[1];
+	int err_w = errp[1];
+	if (ok)
+		ok = move_above_stdio(&sp->in_r) == 0 && move_above_stdio(&sp->out_w) == 0 &&
+		     (err_w < 0 || move_above_stdio(&err_w) == 0) && move_above_stdio(&sp->fail_w) == 0;
+	sp->stderr_w = io->err ? err_w : sp->out_w;
+	if (!ok)
+		return fl_error_set(err, FL_EIO, "cannot run '%s': cannot set up its pipes: %s", prog,
+				    strerror(errno));
+	return 0;
+}
+
+/* Closes the child's ends of the pipes, ours being the only ones left. */
+static void close_child_ends(struct spawn *sp)
+{
+	if (sp->stderr_w != sp->out_w)
+		close_fd(&sp->stderr_w);
+	sp->stderr_w = -1;
+	close_fd(&sp->in_r);
+	close_fd(&sp->out_w);
+	close_fd(&sp->fail_w);
+}
+
+/*
+ * Starts the child: posix_spawn, or fork when it must die with its parent.
+ * *pid is -1 when it did not start; res->start_errno then says why.
+ */
+static int start(pid_t *pid, struct spawn *sp, const struct fl_proc_opts *opts, struct fl_proc_result *res,
+		 struct fl_error *err)
+{
+	const char *prog = opts->argv[0];
+	struct child_failure failure = { STAGE_EXEC, 0 };
+	*pid = -1;
+	if (!opts->die_with_parent) {
+		struct stat st;
+		if (opts->cwd && (stat(opts->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+			failure.stage = STAGE_CHDIR;
+			failure.errnum = errno ? errno : ENOTDIR;
+			if (stat(opts->cwd, &st) == 0)
+				failure.errnum = ENOTDIR;
+		} else if ((failure.errnum = spawn_child(pid, sp)) != 0) {
+			*pid = -1;
+		}
+		if (failure.errnum) {
+			res->start_errno = failure.errnum;
+			return failure_error(err, &failure, prog, opts->cwd);
+		}
+		close_fd(&sp->fail_w);
+		return 0;
+	}
+	/* Only this thread's mask: no handler of ours may run in the child. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	*pid = fork();
+	if (*pid == 0)
+		run_child(sp);
+	int fork_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (*pid < 0) {
+		res->start_errno = fork_errno;
+		return fl_error_set(err, FL_EIO, "cannot run '%s': fork: %s", prog, strerror(fork_errno));
+	}
+	return 0;
+}
+
+/* After the outputs closed: waits for the exit (the child may still run), kills the group if need be, reaps. */
+static int finish(pid_t pid, struct capture *c, long long deadline, const char *prog, struct fl_error *err)
+{
+	struct fl_proc_result *res = c->res;
+	if (!res->timed_out && !c->full && deadline >= 0)
+		res->timed_out = wait_exit_until(pid, deadline);
+	if (res->timed_out || c->full) {
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 	}
 	int status = 0;
-	int wait_rc = reap(pid, &status);
-	pid = -1;
-	if (wait_rc != 0) {
-		rc = fl_error_set(err, FL_EIO, "cannot wait for '%s': %s", prog, strerror(errno));
+	if (reap(pid, &status) != 0)
+		return fl_error_set(err, FL_EIO, "cannot wait for '%s': %s", prog, strerror(errno));
+	if (WIFEXITED(status)) {
+		res->exit_code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->exit_code = 128 + res->signal;
+	}
+	return 0;
+}
+
+/*
+ * A child that exits without reading its input makes our write fail with
+ * EPIPE and raise SIGPIPE at this thread: it is blocked while we write, and
+ * one that was not pending before is taken back.
+ */
+struct sigpipe_guard {
+	sigset_t set, old;
+	bool was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t pending;
+	sigemptyset(&g->set);
+	sigaddset(&g->set, SIGPIPE);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &g->set, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	if (!g->was_pending) {
+		struct timespec zero = { 0, 0 };
+		while (sigtimedwait(&g->set, NULL, &zero) == SIGPIPE)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+int fl_proc_pipe(struct fl_proc_result *out, const struct fl_proc_io *io, const struct fl_proc_opts *opts,
+		 struct fl_error *err)
+{
+	struct spawn sp;
+	struct ends e = { -1, -1, -1 };
+	struct capture c;
+	struct sigpipe_guard guard;
+	int fail_r = -1;
+	pid_t pid = -1;
+	int rc = 0;
+
+	assert(out && io && opts && opts->argv && opts->argv[0]);
+	assert(!io->err || io->err_tail > 0);
+	memset(out, 0, sizeof(*out));
+	memset(&sp, 0, sizeof(sp));
+	sp.in_r = sp.out_w = sp.stderr_w = sp.fail_w = -1;
+	c = (struct capture){ io, out, opts->max_output, 0, 0, false };
+	long long start_ms = now_ms();
+	long long deadline = opts->timeout_ms ? start_ms + opts->timeout_ms : -1;
+	const char *prog = opts->argv[0];
+
+	if (io->input)
+		sigpipe_block(&guard);
+	sp.argv = (char *const *)opts->argv;
+	sp.cwd = opts->cwd;
+	sp.die_with_parent = opts->die_with_parent;
+	sp.parent = getpid();
+	if ((rc = fl_env_build(&sp.envp, opts->env, opts->unset, err)))
+		goto out;
+	build_paths(&sp, prog);
+	build_sh_argv(&sp);
+	if ((rc = open_pipes(&sp, &e, &fail_r, io, prog, err)) || (rc = start(&pid, &sp, opts, out, err)))
+		goto out;
+	/* Also here, so a kill of the group cannot come before the child made it. */
+	setpgid(pid, pid);
+	close_child_ends(&sp);
+
+	struct child_failure failure;
+	if (read_failure(fail_r, &failure)) {
+		int status;
+		reap(pid, &status);
+		pid = -1;
+		out->start_errno = failure.errnum;
+		rc = failure_error(err, &failure, prog, opts->cwd);
 		goto out;
 	}
-	if (WIFEXITED(status))
-		out->exit_code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		out->exit_code = 128 + WTERMSIG(status);
+	if ((rc = pump(&c, &e, deadline, prog, err)))
+		goto out;
+	rc = finish(pid, &c, deadline, prog, err);
+	pid = -1;
+	if (io->err && io->err->len > io->err_tail) {
+		memmove(io->err->ptr, io->err->ptr + io->err->len - io->err_tail, io->err_tail);
+		fl_buf_truncate(io->err, io->err_tail);
+		out->err_cut = true;
+	}
 
 out:
 	if (pid > 0) {
@@ -579,12 +744,21 @@ out:
 		kill(pid, SIGKILL);
 		reap(pid, &ignored);
 	}
-	close_fd(&out_pipe[0]);
-	close_fd(&out_pipe[1]);
-	close_fd(&err_pipe[0]);
-	close_fd(&err_pipe[1]);
-	close_fd(&devnull);
+	close_fd(&e.in);
+	close_fd(&e.out);
+	close_fd(&e.err);
+	close_fd(&fail_r);
+	close_child_ends(&sp);
 	spawn_release(&sp);
-	out->elapsed_ms = now_ms() - start;
+	if (io->input)
+		sigpipe_restore(&guard);
+	out->elapsed_ms = now_ms() - start_ms;
 	return rc;
+}
+
+int fl_proc_run(struct fl_proc_result *out, struct fl_buf *output, const struct fl_proc_opts *opts,
+		struct fl_error *err)
+{
+	struct fl_proc_io io = { NULL, 0, output, NULL, 0, false };
+	return fl_proc_pipe(out, &io, opts, err);
 }

@@ -1,14 +1,19 @@
 /*
  * What every driver shares: the observed-state container that observe fills,
- * parsing of --driver TYPE:ARG, and opening the driver a configuration names.
- * The drivers themselves live one per file (driver_dir.c, ...).
+ * and the driver table, through which a configuration opens its driver. The
+ * drivers themselves live one per file (driver_dir.c, ...); their entries of
+ * fleet.yaml are read in driver_conf.c.
  */
 #include "reconcile/driver.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "reconcile/driver_conf.h"
+#include "reconcile/fleet_internal.h"
+#include "reconcile/syntax.h"
 #include "core/banned.h"
 
 void fl_observed_init(struct fl_observed *obs)
@@ -49,99 +54,72 @@ const struct fl_observed_res *fl_observed_find(const struct fl_observed *obs, co
 	return NULL;
 }
 
-static int usage(struct fl_error *err)
+/* The kind and name of a resource can go into a file name, a path or a request. */
+static bool res_valid(const char *kind, const char *name)
 {
-	return fl_error_set(err, FL_EUSAGE, "--driver expects TYPE:ARG, like dir:/tmp/accounts");
+	return fl_ident_valid(kind, strlen(kind)) && fl_ident_valid(name, strlen(name));
 }
 
-/* Splits cmd on spaces into out->command (empty words skipped); FL_EUSAGE when none. */
-static int split_command(struct fl_driver_conf *out, struct fl_arena *arena, const char *cmd,
-			 struct fl_error *err)
+int fl_region_write_check(const struct fl_region_write *w, struct fl_error *err)
 {
-	size_t n = 0;
-	int rc = 0;
-	for (const char *p = cmd; *p;) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		n++;
-		while (*p && *p != ' ')
-			p++;
-	}
-	if (n == 0) {
-		rc = usage(err);
-		goto out;
-	}
-	out->command = fl_arena_calloc(arena, n, sizeof(*out->command));
-	out->ncommand = 0;
-	for (const char *p = cmd; *p;) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		const char *start = p;
-		while (*p && *p != ' ')
-			p++;
-		out->command[out->ncommand++] = fl_arena_strndup(arena, start, (size_t)(p - start));
-	}
-out:
-	return rc;
+	for (size_t i = 0; i < w->nput; i++)
+		if (!res_valid(w->put[i].kind, w->put[i].name))
+			return fl_error_set(err, FL_EINPUT, "resource '%.128s/%.128s' cannot be written (bad kind or name)",
+					    w->put[i].kind, w->put[i].name);
+	for (size_t i = 0; i < w->ndel; i++)
+		if (!res_valid(w->del[i].kind, w->del[i].name))
+			return fl_error_set(err, FL_EINPUT, "resource '%.128s/%.128s' cannot be deleted (bad kind or name)",
+					    w->del[i].kind, w->del[i].name);
+	return 0;
 }
 
-int fl_driver_conf_parse(struct fl_driver_conf *out, struct fl_arena *arena, const char *arg,
-			 struct fl_error *err)
+/* ---- the driver table ---- */
+
+/*
+ * Every driver, one row each, defined in its own file (driver_<name>.c):
+ * adding a driver is that file and a row here.
+ */
+extern const struct fl_driver_type fl_driver_dir_type, fl_driver_exec_type, fl_driver_http_type;
+static const struct fl_driver_type *const drivers[] = {
+	&fl_driver_dir_type,
+	&fl_driver_exec_type,
+	&fl_driver_http_type,
+};
+#define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
+
+const struct fl_driver_type *fl_driver_type_find(const char *name)
 {
-	int rc = 0;
-	memset(out, 0, sizeof(*out));
-	const char *colon = arg ? strchr(arg, ':') : NULL;
-	if (!colon || colon[1] == '\0') {
-		rc = usage(err);
-		goto out;
-	}
-	size_t tlen = (size_t)(colon - arg);
-	const char *val = colon + 1;
-	if (tlen == 3 && memcmp(arg, "dir", 3) == 0) {
-		out->type = "dir";
-		out->root = fl_arena_strdup(arena, val);
-	} else if (tlen == 4 && memcmp(arg, "exec", 4) == 0) {
-		out->type = "exec";
-		rc = split_command(out, arena, val, err);
-	} else if (tlen == 4 && memcmp(arg, "http", 4) == 0) {
-		out->type = "http";
-		out->endpoint = fl_arena_strdup(arena, val);
-	} else {
-		rc = usage(err);
-	}
-out:
-	return rc;
+	for (size_t i = 0; i < NDRIVERS; i++)
+		if (strcmp(drivers[i]->name, name) == 0)
+			return drivers[i];
+	return NULL;
+}
+
+void fl_driver_type_names(char *out, size_t cap)
+{
+	const char *names[NDRIVERS];
+	for (size_t i = 0; i < NDRIVERS; i++)
+		names[i] = drivers[i]->name;
+	fl_names_join_(out, cap, names, NDRIVERS);
 }
 
 int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
 {
-	int rc = 0;
+	char names[128];
 	out->ops = NULL;
 	out->self = NULL;
-	if (!conf->type) {
-		rc = fl_error_set(err, FL_EINPUT,
-				  "no driver configured (set driver in fleet.yaml or pass --driver)");
-	} else if (strcmp(conf->type, "dir") == 0) {
-		if (!conf->root || !conf->root[0])
-			rc = fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
-		else
-			rc = fl_driver_dir_open(out, conf->root, err);
-	} else if (strcmp(conf->type, "exec") == 0) {
-		rc = fl_driver_exec_open(out, conf, err);
-	} else if (strcmp(conf->type, "http") == 0) {
-		rc = fl_driver_http_open(out, conf, err);
-	} else {
-		rc = fl_error_set(err, FL_EINPUT, "unknown driver type '%s' (expected dir, exec or http)",
-				  conf->type);
+	if (!conf->type)
+		return fl_error_set(err, FL_EINPUT,
+				    "no driver configured (set driver in fleet.yaml or pass --driver)");
+	const struct fl_driver_type *row = fl_driver_type_find(conf->type);
+	if (!row) {
+		fl_driver_type_names(names, sizeof(names));
+		return fl_error_set(err, FL_EINPUT, "unknown driver type '%s' (expected %s)", conf->type, names);
 	}
-	return rc;
+	return row->open(out, conf, err);
 }
 
-void fl_driver_close(struct fl_driver *driver)
+void fl_driver_release(struct fl_driver *driver)
 {
 	if (driver->ops && driver->ops->free)
 		driver->ops->free(driver->self);

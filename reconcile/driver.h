@@ -73,6 +73,12 @@ struct fl_region_write {
 	const struct fl_marker *marker;
 };
 
+/*
+ * FL_EINPUT unless every kind and name w writes or deletes is a valid name
+ * (fl_ident_valid), which drivers put into paths and requests.
+ */
+int fl_region_write_check(const struct fl_region_write *w, struct fl_error *err);
+
 typedef int (*fl_region_cb)(const char *region, void *payload);
 
 struct fl_driver_ops {
@@ -106,37 +112,52 @@ struct fl_driver {
 	void *self;
 };
 
+struct fl_vctx; /* fleet_internal.h: where a fleet.yaml entry's problems go */
+
+/*
+ * One row of the driver table (driver.c), as libgit2 registers transports:
+ * how an entry of fleet.yaml, or --driver NAME:ARG, becomes a driver. The
+ * fleet model keeps the entry opaque (struct fl_driver_conf); only the
+ * driver reads its keys.
+ */
+struct fl_driver_type {
+	const char *name;  /* the entry's type */
+	/* Checks every key of a fleet.yaml entry but type (checked already),
+	 * each problem positioned in c. */
+	void (*check)(struct fl_vctx *c, const struct fl_node *entry);
+	/* Opens the driver of conf, whose node passed check or was built from
+	 * --driver; FL_EINPUT for a value check cannot see (a bad URL, ...). */
+	int (*open)(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
+	/* --driver NAME:ARG stands for { type: NAME, <arg_key>: ARG }, ARG
+	 * split on spaces into a list when arg_words. */
+	const char *arg_key;
+	bool arg_words;
+};
+
+/* The row of the driver called name, or NULL. */
+const struct fl_driver_type *fl_driver_type_find(const char *name);
+
+/*
+ * Checks the driver entry of fleet.yaml: a mapping with a registered type,
+ * then whatever that driver checks. Fills out (the entry stays in the
+ * caller's tree); problems go to c.
+ */
+void fl_driver_conf_check(struct fl_driver_conf *out, struct fl_vctx *c, const struct fl_node *entry);
+
 /*
  * Parses --driver TYPE:ARG (dir:PATH, exec:COMMAND, http:URL-TEMPLATE) into
- * out; strings live in arena. FL_EUSAGE with a message on a bad argument.
+ * out, the entry fleet.yaml would hold for it; its nodes live in arena.
+ * FL_EUSAGE with a message on a bad argument.
  */
 int fl_driver_conf_parse(struct fl_driver_conf *out, struct fl_arena *arena, const char *arg,
 			 struct fl_error *err);
 
-/* Opens the driver conf describes. FL_EINPUT for an unknown or unbuilt type. */
+/* Opens the driver conf describes. FL_EINPUT for an unknown type or a bad entry. */
 int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
-/* Frees the driver; a zeroed driver is fine. */
-void fl_driver_close(struct fl_driver *driver);
+/* Frees what the driver holds (the struct is the caller's); a zeroed driver is fine. */
+void fl_driver_release(struct fl_driver *driver);
 
-/* The dir driver (driver_dir.c): each account a directory under root. */
+/* The dir driver (driver_dir.c) at root, without an entry: for tests and benchmarks. */
 int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error *err);
-
-/*
- * The exec driver (driver_exec.c): conf->command run once per operation,
- * speaking the JSON protocol of docs/drivers.md; conf->node may set a
- * timeout. FL_EINPUT for a missing command, an unknown template variable in
- * it or a bad timeout.
- */
-int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
-
-/*
- * The http driver (driver_http.c): the REST account API of docs/drivers.md
- * at conf->endpoint, a URL template with {{tenant.name}} and
- * {{tenant.account}}; token_file or token_env, ca_file, and from conf->node
- * cert_file, key_file and timeout. FL_EINPUT for a missing or bad endpoint,
- * an unknown template variable, a token configured for plain http to a
- * remote host, or a bad timeout.
- */
-int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
 
 #endif

@@ -69,6 +69,37 @@ const char *fl_answer_ident(const struct fl_node *map, const char *key, struct f
 	return v->v.str.ptr;
 }
 
+int fl_answer_account(struct fl_buf *account, bool *found, const struct fl_node *answer, bool null_ok,
+		      struct fl_error *err)
+{
+	const struct fl_node *id = fl_node_get(answer, "account");
+	*found = false;
+	if (null_ok && (!id || id->type == FL_NODE_NULL))
+		return 0;
+	if (!id || id->type != FL_NODE_STR || !fl_ident_valid(id->v.str.ptr, id->v.str.len))
+		return fl_error_set(err, FL_EDRIVER, "expected {\"account\": \"<id>\"%s}, an id by the rule %s",
+				    null_ok ? "|null" : "", FL_ANSWER_IDENT_RULE);
+	fl_buf_clear(account);
+	if (fl_buf_put(account, id->v.str.ptr, id->v.str.len))
+		return fl_error_set(err, FL_EDRIVER, "account id is too long");
+	*found = true;
+	return 0;
+}
+
+int fl_answer_regions(const struct fl_node **list, const struct fl_node *answer, struct fl_error *err)
+{
+	*list = fl_answer_get(answer, "regions", FL_NODE_SEQ);
+	if (!*list)
+		return fl_error_set(err, FL_EDRIVER, "expected {\"regions\": [\"<region>\", ...]}");
+	for (size_t i = 0; i < (*list)->v.seq.len; i++) {
+		const struct fl_node *r = (*list)->v.seq.items[i];
+		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len))
+			return fl_error_set(err, FL_EDRIVER, "region %zu is not a valid name (expected %s)", i + 1,
+					    FL_ANSWER_IDENT_RULE);
+	}
+	return 0;
+}
+
 static bool listed(const struct fl_observed *out, const char *kind, const char *name)
 {
 	for (size_t j = 0; j < out->len; j++)

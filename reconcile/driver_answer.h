@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/node.h"
 #include "reconcile/driver.h"
@@ -31,6 +32,17 @@ int fl_answer_marker(struct fl_marker *m, bool *has, const struct fl_node *v, bo
 
 /* The string under key when it is a valid name (fl_ident_valid), else NULL with err set. */
 const char *fl_answer_ident(const struct fl_node *map, const char *key, struct fl_error *err);
+
+/*
+ * The account of an identity answer into account, *found true; an absent or
+ * null account is *found false when null_ok, else an error like any other
+ * value that is not a valid id.
+ */
+int fl_answer_account(struct fl_buf *account, bool *found, const struct fl_node *answer, bool null_ok,
+		      struct fl_error *err);
+
+/* The list of a regions answer into *list, every name checked (fl_ident_valid). */
+int fl_answer_regions(const struct fl_node **list, const struct fl_node *answer, struct fl_error *err);
 
 /*
  * Fills out (emptied by fl_observed_clear) with the resources of list res (objects with kind, name, spec and a

@@ -7,6 +7,7 @@
  * or another, take turns through the account's lock file.
  */
 #include "reconcile/driver.h"
+#include "reconcile/driver_conf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -84,13 +85,12 @@ out:
 static int state_path(char *out, const struct dir_driver *d, const struct fl_tenant *tenant,
 		      const char *region, struct fl_error *err)
 {
+	char file[IDENT_MAX + STATE_SUFFIX_LEN + 1];
 	int rc = check_account(tenant->account, err);
-	if (rc || (rc = check_region(region, err)))
-		goto out;
-	int n = snprintf(out, PATH_MAX, "%s/%s/%s" STATE_SUFFIX, d->root, tenant->account, region);
-	if (n < 0 || n >= PATH_MAX)
-		rc = fl_error_set(err, FL_EINPUT, "path of account '%s' is too long", tenant->account);
-out:
+	if (!rc && !(rc = check_region(region, err))) {
+		snprintf(file, sizeof(file), "%s" STATE_SUFFIX, region);
+		rc = account_path(out, d, tenant, file, err);
+	}
 	return rc;
 }
 
@@ -217,6 +217,18 @@ out:
 	return rc;
 }
 
+/* Reads the file at path into out; *found false, and no error, when there is none. */
+static int read_optional(struct fl_buf *out, bool *found, const char *path, struct fl_error *err)
+{
+	int rc = fl_file_read(out, path, err);
+	*found = rc == 0;
+	if (rc == FL_ENOTFOUND) {
+		fl_error_clear(err);
+		rc = 0;
+	}
+	return rc;
+}
+
 static int dir_observe(void *self, const struct fl_tenant *tenant, const char *region,
 		       struct fl_observed *out, struct fl_error *err)
 {
@@ -228,16 +240,10 @@ static int dir_observe(void *self, const struct fl_tenant *tenant, const char *r
 		goto out;
 	size_t max = out->raw.max;
 	out->raw.max = STATE_MAX;
-	rc = fl_file_read(&out->raw, path, err);
+	rc = read_optional(&out->raw, &out->exists, path, err);
 	out->raw.max = max;
-	if (rc == FL_ENOTFOUND) {
-		fl_error_clear(err);
-		rc = 0;
+	if (rc || !out->exists)
 		goto out;
-	}
-	if (rc)
-		goto out;
-	out->exists = true;
 	rc = parse_state(out, path, err);
 out:
 	if (rc)
@@ -298,13 +304,9 @@ static int read_identity(struct fl_buf *account, bool *found, const char *path, 
 	fl_arena_init(&arena, 4096);
 	*found = false;
 	text.max = IDENTITY_MAX;
-	int rc = fl_file_read(&text, path, err);
-	if (rc == FL_ENOTFOUND) {
-		fl_error_clear(err);
-		rc = 0;
-		goto out;
-	}
-	if (rc)
+	bool there = false;
+	int rc = read_optional(&text, &there, path, err);
+	if (rc || !there)
 		goto out;
 	struct fl_source src = { path, text.ptr, text.len };
 	if (fl_json_parse(&root, &arena, &src, &jerr)) {
@@ -384,14 +386,23 @@ static int lock_account(int *fd, const char *dir, struct fl_error *err)
 	int rc = 0;
 	*fd = -1;
 	int n = snprintf(path, sizeof(path), "%s/" LOCK_FILE, dir);
-	if (n < 0 || n >= (int)sizeof(path)) {
+	if (n < 0 || n >= (int)sizeof(path))
 		rc = fl_error_set(err, FL_EINPUT, "path of account directory '%s' is too long", dir);
-		goto out;
-	}
-	if ((rc = fl_file_lock(fd, path, err)))
-		goto out;
-	remove_stale_temps(dir);
-out:
+	else if (!(rc = fl_file_lock(fd, path, err)))
+		remove_stale_temps(dir);
+	return rc;
+}
+
+/* account.json of tenant's account: {"account": ..., "tenant": ...}. */
+static int identity_json(struct fl_buf *json, const struct fl_tenant *tenant, struct fl_error *err)
+{
+	const char *name = tenant->name ? tenant->name : "";
+	int rc = 0;
+	if ((rc = fl_buf_puts(json, "{\"account\":")) ||
+	    (rc = fl_json_put_str(json, tenant->account, strlen(tenant->account))) ||
+	    (rc = fl_buf_puts(json, ",\"tenant\":")) || (rc = fl_json_put_str(json, name, strlen(name))) ||
+	    (rc = fl_buf_puts(json, "}\n")))
+		rc = fl_error_set(err, rc, "cannot build the identity of account '%s'", tenant->account);
 	return rc;
 }
 
@@ -416,19 +427,12 @@ static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_e
 					  tenant->account);
 		goto out;
 	}
-	const char *name = tenant->name ? tenant->name : "";
-	if ((rc = fl_buf_puts(&json, "{\"account\":")) ||
-	    (rc = fl_json_put_str(&json, tenant->account, strlen(tenant->account))) ||
-	    (rc = fl_buf_puts(&json, ",\"tenant\":")) || (rc = fl_json_put_str(&json, name, strlen(name))) ||
-	    (rc = fl_buf_puts(&json, "}\n"))) {
-		rc = fl_error_set(err, rc, "cannot build the identity of account '%s'", tenant->account);
-		goto out;
-	}
-	rc = fl_file_write_atomic(path, json.ptr, json.len, err);
+	if (!(rc = identity_json(&json, tenant, err)))
+		rc = fl_file_write_atomic(path, json.ptr, json.len, err);
 out:
-	fl_file_unlock(lock);
-	fl_buf_release(&have);
 	fl_buf_release(&json);
+	fl_buf_release(&have);
+	fl_file_unlock(lock);
 	return rc;
 }
 
@@ -771,17 +775,26 @@ static const struct fl_driver_ops dir_ops = {
 
 int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error *err)
 {
-	int rc = 0;
 	out->ops = NULL;
 	out->self = NULL;
-	if (!root || !root[0]) {
-		rc = fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
-		goto out;
-	}
+	if (!root || !root[0])
+		return fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
 	struct dir_driver *d = fl_calloc(1, sizeof(*d));
 	d->root = fl_strdup(root);
 	out->ops = &dir_ops;
 	out->self = d;
-out:
-	return rc;
+	return 0;
 }
+
+static void dir_check(struct fl_vctx *c, const struct fl_node *entry)
+{
+	static const struct fl_driver_key keys[] = { { "root", FL_DRIVER_STRING, true }, { NULL, 0, false } };
+	fl_driver_check_keys(c, entry, "dir", keys);
+}
+
+static int dir_open_conf(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+{
+	return fl_driver_dir_open(out, fl_driver_conf_str(conf, "root"), err);
+}
+
+const struct fl_driver_type fl_driver_dir_type = { "dir", dir_check, dir_open_conf, "root", false };

@@ -6,29 +6,16 @@
  * the engine sees it. No state is shared between calls but an atomic flag,
  * so any operation may run on many threads at once.
  */
-/* pipe2 and posix_spawn_file_actions_addclosefrom_np are GNU extensions; proc.c does the same. */
-#define _GNU_SOURCE 1
-
 #include "reconcile/driver.h"
 #include "reconcile/driver_answer.h"
+#include "reconcile/driver_conf.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/json.h"
@@ -42,7 +29,6 @@
 #define MAX_TIMEOUT_S (7 * 24 * 3600)
 #define ANSWER_MAX ((size_t)256 * 1024 * 1024)
 #define STDERR_TAIL 2048
-#define CHUNK 65536
 
 struct exec_driver {
 	char **command; /* argv templates, owned */
@@ -59,13 +45,19 @@ struct call {
 	const char *op;
 	const struct fl_tenant *tenant;
 	const char *region; /* NULL for operations without one */
+	struct fl_arena arena;        /* where the answer lives */
+	const struct fl_node *answer; /* a JSON object, once exchange succeeded */
 };
 
-static long long now_ms(void)
+static void call_init(struct call *c, void *self, const char *op, const struct fl_tenant *tenant,
+		      const char *region)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	c->d = self;
+	c->op = op;
+	c->tenant = tenant;
+	c->region = region;
+	fl_arena_init(&c->arena, 4096);
+	c->answer = NULL;
 }
 
 /* "observe of tenant 'acme' in region 'us-east-1'" into out (size bytes). */
@@ -176,257 +168,12 @@ out:
 
 /* ---- running the program ---- */
 
+/* One run of the program: its answer, the tail of its standard error, how it ended. */
 struct run {
 	struct fl_buf out; /* standard output, whole, up to ANSWER_MAX */
-	struct fl_buf err; /* the last STDERR_TAIL bytes (at most twice that while running) */
-	bool err_cut;	   /* err lost its beginning */
-	bool timed_out, too_big;
-	int status; /* from waitpid, when it exited */
+	struct fl_buf err; /* the last STDERR_TAIL bytes */
+	struct fl_proc_result res;
 };
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* Moves fd off 0, 1 and 2 so the child's dup2 onto them cannot clobber it. */
-static int move_above_stdio(int *fd)
-{
-	if (*fd > STDERR_FILENO)
-		return 0;
-	int nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (nfd < 0)
-		return -1;
-	close(*fd);
-	*fd = nfd;
-	return 0;
-}
-
-static void keep_stderr(struct run *r, const char *data, size_t n)
-{
-	if (n >= STDERR_TAIL) {
-		fl_buf_clear(&r->err);
-		data += n - STDERR_TAIL;
-		n = STDERR_TAIL;
-		r->err_cut = true;
-	}
-	if (fl_buf_put(&r->err, data, n))
-		return;
-	if (r->err.len > 2 * STDERR_TAIL) {
-		memmove(r->err.ptr, r->err.ptr + r->err.len - STDERR_TAIL, STDERR_TAIL);
-		fl_buf_truncate(&r->err, STDERR_TAIL);
-		r->err_cut = true;
-	}
-}
-
-/* Waits, without reaping it, until pid exits or the deadline passes; true on the deadline. */
-static bool wait_exit_until(pid_t pid, long long deadline)
-{
-	long long step = 1;
-	for (;;) {
-		siginfo_t info;
-		memset(&info, 0, sizeof(info));
-		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
-			if (info.si_pid == pid)
-				return false;
-		} else if (errno != EINTR) {
-			return false; /* the reap reports it */
-		}
-		long long left = deadline - now_ms();
-		if (left <= 0)
-			return true;
-		long long nap = step < left ? step : left;
-		struct timespec ts = { (time_t)(nap / 1000), (long)(nap % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-		if (step < 50)
-			step *= 2;
-	}
-}
-
-static int reap(pid_t pid, int *status)
-{
-	for (;;) {
-		pid_t w = waitpid(pid, status, 0);
-		if (w == pid)
-			return 0;
-		if (w < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-/*
- * Moves data between the three pipes until both outputs end or the deadline
- * passes. The request is written as the child reads it; a child that exits
- * without reading it all is not an error here (its exit status decides).
- */
-static int pump(struct run *r, int *in_fd, int *out_fd, int *err_fd, const char *input, size_t input_len,
-		long long deadline, const char *prog, struct fl_error *err)
-{
-	size_t written = 0;
-	char chunk[CHUNK];
-	int rc = 0;
-	while (*out_fd >= 0 || *err_fd >= 0) {
-		long long left = deadline - now_ms();
-		if (left <= 0) {
-			r->timed_out = true;
-			break;
-		}
-		struct pollfd pfd[3];
-		int n = 0, iin = -1, iout = -1, ierr = -1;
-		if (*in_fd >= 0)
-			pfd[iin = n++] = (struct pollfd){ *in_fd, POLLOUT, 0 };
-		if (*out_fd >= 0)
-			pfd[iout = n++] = (struct pollfd){ *out_fd, POLLIN, 0 };
-		if (*err_fd >= 0)
-			pfd[ierr = n++] = (struct pollfd){ *err_fd, POLLIN, 0 };
-		int ready = poll(pfd, (nfds_t)n, left > INT_MAX ? INT_MAX : (int)left);
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready < 0) {
-			rc = fl_error_set(err, FL_EIO, "cannot talk to driver '%s': poll: %s", prog,
-					  strerror(errno));
-			break;
-		}
-		if (iin >= 0 && pfd[iin].revents) {
-			size_t want = input_len - written < CHUNK ? input_len - written : CHUNK;
-			ssize_t w = want ? write(*in_fd, input + written, want) : 0;
-			if (w > 0)
-				written += (size_t)w;
-			/* EPIPE (the child closed its end) and other errors end the request alike. */
-			if (written == input_len || (w < 0 && errno != EINTR && errno != EAGAIN))
-				close_fd(in_fd);
-		}
-		for (int k = 0; k < 2; k++) {
-			int idx = k == 0 ? iout : ierr;
-			int *fd = k == 0 ? out_fd : err_fd;
-			if (idx < 0 || !pfd[idx].revents)
-				continue;
-			ssize_t got = read(*fd, chunk, sizeof(chunk));
-			if (got < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (got <= 0) {
-				close_fd(fd);
-				continue;
-			}
-			if (k == 1) {
-				keep_stderr(r, chunk, (size_t)got);
-			} else if (fl_buf_put(&r->out, chunk, (size_t)got)) {
-				r->too_big = true;
-				goto out;
-			}
-		}
-	}
-out:
-	return rc;
-}
-
-/*
- * Runs argv with input on its standard input, filling r. Returns 0 when the
- * program ran (whatever its exit status: see r), FL_EDRIVER when it could
- * not be started, FL_EIO when talking to it failed.
- */
-static int run_program(struct run *r, char *const *argv, char *const *envp, const char *input,
-		       size_t input_len, unsigned timeout_s, struct fl_error *err)
-{
-	int in_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
-	pid_t pid = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	bool fa_ok = false, attr_ok = false;
-	int rc = 0;
-	long long deadline = now_ms() + (long long)timeout_s * 1000;
-
-	/*
-	 * A child that exits without reading its request makes our write fail
-	 * with EPIPE and raise SIGPIPE at this thread: block it here, and take
-	 * back any SIGPIPE that was not pending before.
-	 */
-	sigset_t pipe_set, old_mask, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	bool pipe_was_pending = sigismember(&pending, SIGPIPE) == 1;
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-
-	/* O_CLOEXEC from the start: children other threads spawn meanwhile must not inherit them. */
-	if (pipe2(in_p, O_CLOEXEC) || pipe2(out_p, O_CLOEXEC) || pipe2(err_p, O_CLOEXEC) ||
-	    move_above_stdio(&in_p[0]) || move_above_stdio(&out_p[1]) || move_above_stdio(&err_p[1]) ||
-	    fcntl(in_p[1], F_SETFL, O_NONBLOCK) < 0) {
-		rc = fl_error_set(err, FL_EIO, "cannot run driver '%s': cannot set up its pipes: %s", argv[0],
-				  strerror(errno));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	fa_ok = true;
-	posix_spawnattr_init(&attr);
-	attr_ok = true;
-	posix_spawn_file_actions_adddup2(&fa, in_p[0], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out_p[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err_p[1], STDERR_FILENO);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	/* What other code opened without O_CLOEXEC stays out of the program too. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-#endif
-	/* A process group of its own, killed whole on timeout; default signals, none blocked. */
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
-	if (e) {
-		pid = -1;
-		rc = fl_error_set(err, FL_EDRIVER, "cannot run driver '%s': %s", argv[0], strerror(e));
-		goto out;
-	}
-	close_fd(&in_p[0]);
-	close_fd(&out_p[1]);
-	close_fd(&err_p[1]);
-
-	if ((rc = pump(r, &in_p[1], &out_p[0], &err_p[0], input, input_len, deadline, argv[0], err)))
-		goto out;
-	/* The outputs closed; the program may still run (or be stopped). */
-	if (!r->timed_out && !r->too_big)
-		r->timed_out = wait_exit_until(pid, deadline);
-	if (r->timed_out || r->too_big)
-		kill(-pid, SIGKILL);
-	int status = 0;
-	int wrc = reap(pid, &status);
-	pid = -1;
-	if (wrc) {
-		rc = fl_error_set(err, FL_EIO, "cannot wait for driver '%s': %s", argv[0], strerror(errno));
-		goto out;
-	}
-	r->status = status;
-out:
-	if (pid > 0) {
-		int ignored;
-		kill(-pid, SIGKILL);
-		reap(pid, &ignored);
-	}
-	for (int i = 0; i < 2; i++) {
-		close_fd(&in_p[i]);
-		close_fd(&out_p[i]);
-		close_fd(&err_p[i]);
-	}
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_ok)
-		posix_spawnattr_destroy(&attr);
-	if (!pipe_was_pending) {
-		struct timespec zero = { 0, 0 };
-		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	return rc;
-}
 
 /*
  * The stderr tail made one line (line breaks become " | ", other control
@@ -454,7 +201,7 @@ static void stderr_line(struct fl_buf *out, const struct run *r, size_t room)
 	}
 	const char *p = line.ptr;
 	size_t len = line.len;
-	bool cut = r->err_cut;
+	bool cut = r->res.err_cut;
 	if (len > room) {
 		p += len - room + 4;
 		len = room - 4;
@@ -502,31 +249,44 @@ static int call_program(const struct fl_node **answer, struct fl_arena *arena, c
 			const struct fl_buf *request, struct fl_error *err)
 {
 	struct run r;
-	char **argv = NULL, **envp = NULL;
+	char **argv = NULL;
 	char what[128];
 	memset(&r, 0, sizeof(r));
 	fl_buf_init(&r.out, ANSWER_MAX);
 	fl_buf_init(&r.err, 0);
 	*answer = NULL;
 	int rc = build_argv(&argv, c, err);
-	if (rc || (rc = fl_env_build(&envp, fl_env_list_entries(&c->d->pass), (const char *const *)c->d->drop, err)) ||
-	    (rc = run_program(&r, argv, envp, request->ptr, request->len, c->d->timeout_s, err)))
+	if (rc)
 		goto out;
-	if (r.timed_out) {
+	struct fl_proc_io io = { request->ptr, request->len, &r.out, &r.err, STDERR_TAIL, true };
+	struct fl_proc_opts opts = {
+		.argv = (const char *const *)argv,
+		.env = fl_env_list_entries(&c->d->pass),
+		.timeout_ms = c->d->timeout_s * 1000,
+		.max_output = ANSWER_MAX,
+		.unset = (const char *const *)c->d->drop,
+	};
+	if ((rc = fl_proc_pipe(&r.res, &io, &opts, err))) {
+		if (r.res.start_errno)
+			rc = fl_error_set(err, FL_EDRIVER, "cannot run driver '%s': %s", argv[0],
+					  strerror(r.res.start_errno));
+		goto out;
+	}
+	if (r.res.timed_out) {
 		snprintf(what, sizeof(what), "timed out after %u s", c->d->timeout_s);
 		rc = fail(err, c, &r, what);
 		goto out;
 	}
-	if (r.too_big) {
+	if (r.res.truncated) {
 		snprintf(what, sizeof(what), "answered more than %zu MiB", ANSWER_MAX >> 20);
 		rc = fail(err, c, &r, what);
 		goto out;
 	}
-	if (WIFSIGNALED(r.status) || !WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
-		if (WIFSIGNALED(r.status))
-			snprintf(what, sizeof(what), "was killed by signal %d", WTERMSIG(r.status));
+	if (r.res.signal || r.res.exit_code != 0) {
+		if (r.res.signal)
+			snprintf(what, sizeof(what), "was killed by signal %d", r.res.signal);
 		else
-			snprintf(what, sizeof(what), "failed (exit %d)", WEXITSTATUS(r.status));
+			snprintf(what, sizeof(what), "failed (exit %d)", r.res.exit_code);
 		rc = fail(err, c, &r, what);
 		goto out;
 	}
@@ -546,7 +306,6 @@ static int call_program(const struct fl_node **answer, struct fl_arena *arena, c
 	*answer = root;
 out:
 	free_argv(argv, c->d->ncommand);
-	free(envp);
 	fl_buf_release(&r.out);
 	fl_buf_release(&r.err);
 	return rc;
@@ -661,8 +420,7 @@ static int request_write(struct fl_buf *b, const struct fl_region_write *w)
 }
 
 /* Builds the request of c (and w, for apply) and runs the program. */
-static int exchange(const struct fl_node **answer, struct fl_arena *arena, const struct call *c,
-		    const struct fl_region_write *w, struct fl_error *err)
+static int exchange(struct call *c, const struct fl_region_write *w, struct fl_error *err)
 {
 	struct fl_buf req = FL_BUF_INIT;
 	req.max = ANSWER_MAX;
@@ -679,7 +437,7 @@ static int exchange(const struct fl_node **answer, struct fl_arena *arena, const
 		rc = fl_error_set(err, rc, "the request of %s is too large", about);
 		goto out;
 	}
-	rc = call_program(answer, arena, c, &req, err);
+	rc = call_program(&c->answer, &c->arena, c, &req, err);
 out:
 	fl_buf_release(&req);
 	return rc;
@@ -729,50 +487,31 @@ out:
 static int exec_identity(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,
 			 struct fl_error *err)
 {
-	struct call c = { self, "identity", tenant, NULL };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
+	struct call c;
+	call_init(&c, self, "identity", tenant, NULL);
 	*found = false;
-	int rc = exchange(&a, &arena, &c, NULL, err);
-	if (rc)
-		goto out;
-	const struct fl_node *id = fl_node_get(a, "account");
-	if (!id || id->type == FL_NODE_NULL)
-		goto out;
-	if (id->type != FL_NODE_STR || !fl_ident_valid(id->v.str.ptr, id->v.str.len)) {
-		rc = bad_answer(err, &c,
-				"expected {\"account\": \"<id>\"|null}, an id by the rule " FL_ANSWER_IDENT_RULE);
-		goto out;
-	}
-	fl_buf_clear(account);
-	if ((rc = fl_buf_put(account, id->v.str.ptr, id->v.str.len))) {
-		rc = bad_answer(err, &c, "account id is too long");
-		goto out;
-	}
-	*found = true;
-out:
-	fl_arena_release(&arena);
+	int rc = exchange(&c, NULL, err);
+	if (!rc && (rc = fl_answer_account(account, found, c.answer, true, err)))
+		rc = bad_answer(err, &c, "%s", err->msg);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 static int exec_observe(void *self, const struct fl_tenant *tenant, const char *region,
 			struct fl_observed *out, struct fl_error *err)
 {
-	struct call c = { self, "observe", tenant, region };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 16384);
+	struct call c;
+	call_init(&c, self, "observe", tenant, region);
 	fl_observed_clear(out);
 	size_t max = out->raw.max;
 	out->raw.max = ANSWER_MAX;
-	int rc = exchange(&a, &arena, &c, NULL, err);
+	int rc = exchange(&c, NULL, err);
 	if (!rc)
-		rc = fill_observed(out, a, &c, err);
+		rc = fill_observed(out, c.answer, &c, err);
 	out->raw.max = max;
 	if (rc)
 		fl_observed_clear(out);
-	fl_arena_release(&arena);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
@@ -780,19 +519,17 @@ static int exec_marker(void *self, const struct fl_tenant *tenant, const char *r
 		       bool *found, struct fl_error *err)
 {
 	struct exec_driver *d = self;
-	struct call c = { d, "marker", tenant, region };
-	struct fl_arena arena;
+	struct call c;
 	struct fl_observed obs;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
+	call_init(&c, self, "marker", tenant, region);
 	fl_observed_init(&obs);
 	*found = false;
 	int rc = 0;
 	if (!atomic_load(&d->no_marker)) {
-		if ((rc = exchange(&a, &arena, &c, NULL, err)))
+		if ((rc = exchange(&c, NULL, err)))
 			goto out;
-		if (!unsupported(a)) {
-			rc = parse_marker(out, found, fl_node_get(a, "marker"), &c, err);
+		if (!unsupported(c.answer)) {
+			rc = parse_marker(out, found, fl_node_get(c.answer, "marker"), &c, err);
 			goto out;
 		}
 		/* The program has no cheap way: remember it, and ask for everything from now on. */
@@ -804,46 +541,31 @@ static int exec_marker(void *self, const struct fl_tenant *tenant, const char *r
 	*found = obs.has_marker;
 out:
 	fl_observed_release(&obs);
-	fl_arena_release(&arena);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 static int exec_regions(void *self, const struct fl_tenant *tenant, fl_region_cb cb, void *payload,
 			struct fl_error *err)
 {
-	struct call c = { self, "regions", tenant, NULL };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
-	int rc = exchange(&a, &arena, &c, NULL, err);
-	if (rc)
-		goto out;
-	const struct fl_node *list = fl_node_get(a, "regions");
-	if (!list || list->type != FL_NODE_SEQ) {
-		rc = bad_answer(err, &c, "expected {\"regions\": [\"<region>\", ...]}");
-		goto out;
-	}
+	struct call c;
+	const struct fl_node *list = NULL;
+	call_init(&c, self, "regions", tenant, NULL);
+	int rc = exchange(&c, NULL, err);
 	/* Every name is checked before the first callback. */
-	for (size_t i = 0; i < list->v.seq.len; i++) {
-		const struct fl_node *r = list->v.seq.items[i];
-		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &c, "region %zu is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
-					i + 1);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < list->v.seq.len && !rc; i++)
+	if (!rc && (rc = fl_answer_regions(&list, c.answer, err)))
+		rc = bad_answer(err, &c, "%s", err->msg);
+	for (size_t i = 0; !rc && list && i < list->v.seq.len; i++)
 		rc = cb(list->v.seq.items[i]->v.str.ptr, payload);
-out:
-	fl_arena_release(&arena);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 /* An answer of apply or bootstrap: {"ok": true}, or {"ok": false, "error": "..."}. */
-static int check_ok(const struct fl_node *a, const struct call *c, struct fl_error *err)
+static int check_ok(const struct call *c, struct fl_error *err)
 {
-	const struct fl_node *ok = fl_answer_get(a, "ok", FL_NODE_BOOL);
-	const struct fl_node *why = fl_answer_get(a, "error", FL_NODE_STR);
+	const struct fl_node *ok = fl_answer_get(c->answer, "ok", FL_NODE_BOOL);
+	const struct fl_node *why = fl_answer_get(c->answer, "error", FL_NODE_STR);
 	if (ok && ok->v.b)
 		return 0;
 	if (ok && why)
@@ -888,42 +610,27 @@ out:
 static int exec_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
 		      struct fl_error *err)
 {
-	struct call c = { self, "apply", tenant, w->region };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
-	int rc = 0;
-	for (size_t i = 0; i < w->nput && !rc; i++)
-		if (!fl_ident_valid(w->put[i].kind, strlen(w->put[i].kind)) ||
-		    !fl_ident_valid(w->put[i].name, strlen(w->put[i].name)))
-			rc = fl_error_set(err, FL_EINPUT,
-					  "resource '%s/%s' cannot be written (bad kind or name)",
-					  w->put[i].kind, w->put[i].name);
-	if (rc || (rc = check_if_match(self, tenant, w, err)) || (rc = exchange(&a, &arena, &c, w, err)))
-		goto out;
-	rc = check_ok(a, &c, err);
-out:
-	fl_arena_release(&arena);
+	struct call c;
+	call_init(&c, self, "apply", tenant, w->region);
+	int rc = fl_region_write_check(w, err);
+	if (!rc && !(rc = check_if_match(self, tenant, w, err)) && !(rc = exchange(&c, w, err)))
+		rc = check_ok(&c, err);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
 static int exec_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
 {
-	struct call c = { self, "bootstrap", tenant, NULL };
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	fl_arena_init(&arena, 4096);
-	int rc = exchange(&a, &arena, &c, NULL, err);
-	if (rc)
-		goto out;
-	if (unsupported(a))
+	struct call c;
+	call_init(&c, self, "bootstrap", tenant, NULL);
+	int rc = exchange(&c, NULL, err);
+	if (!rc && unsupported(c.answer))
 		rc = fl_error_set(err, FL_EDRIVER,
 				  "account '%s' does not exist and driver '%s' cannot create accounts",
 				  tenant->account, c.d->command[0]);
-	else
-		rc = check_ok(a, &c, err);
-out:
-	fl_arena_release(&arena);
+	else if (!rc)
+		rc = check_ok(&c, err);
+	fl_arena_release(&c.arena);
 	return rc;
 }
 
@@ -954,72 +661,100 @@ static const struct fl_driver_ops exec_ops = {
 
 /* ---- opening ---- */
 
-/* Seconds of a duration like 90, "90s", "5m", "1h30m" or "1d"; 0 when malformed. */
-static unsigned parse_timeout(const struct fl_node *v)
+static const struct fl_driver_key exec_keys[] = {
+	{ "command", FL_DRIVER_WORDS, true },
+	{ "pass_env", FL_DRIVER_PASS_ENV, false },
+	{ "timeout", FL_DRIVER_TIMEOUT, false },
+	{ NULL, 0, false },
+};
+
+#define TIMEOUT_EXAMPLES "30s, 5m or 1h30m"
+#define TIMEOUT_MAX "7d"
+
+static void exec_check(struct fl_vctx *c, const struct fl_node *entry)
 {
-	unsigned secs = 0;
-	if (v->type == FL_NODE_INT)
-		return v->v.i > 0 && v->v.i <= MAX_TIMEOUT_S ? (unsigned)v->v.i : 0;
-	if (v->type != FL_NODE_STR || !fl_duration_parse(&secs, v->v.str.ptr))
-		return 0;
-	return secs <= MAX_TIMEOUT_S ? secs : 0;
+	fl_driver_check_keys(c, entry, "exec", exec_keys);
+	fl_driver_check_timeout(c, entry, MAX_TIMEOUT_S, TIMEOUT_EXAMPLES, TIMEOUT_MAX);
 }
 
-int fl_driver_exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+/* The strings of the list under key (NULL-terminated, the caller's to free_argv), or NULL when it is no list. */
+static char **strings_of(const struct fl_driver_conf *conf, const char *key, size_t *n)
 {
-	struct fl_buf scratch = FL_BUF_INIT;
-	struct exec_driver *d = NULL;
-	int rc = 0;
-	out->ops = NULL;
-	out->self = NULL;
-	if (!conf->command || conf->ncommand == 0 || !conf->command[0] || !conf->command[0][0]) {
-		rc = fl_error_set(err, FL_EINPUT, "driver 'exec' needs a command");
-		goto out;
+	const struct fl_node *list = conf->node ? fl_node_get(conf->node, key) : NULL;
+	*n = 0;
+	if (!list || list->type != FL_NODE_SEQ)
+		return NULL;
+	char **out = fl_calloc(list->v.seq.len + 1, sizeof(*out));
+	for (size_t i = 0; i < list->v.seq.len; i++) {
+		const struct fl_node *v = list->v.seq.items[i];
+		out[(*n)++] = v->type == FL_NODE_STR ? fl_strdup(v->v.str.ptr) : NULL;
 	}
-	unsigned timeout = DEFAULT_TIMEOUT_S;
-	const struct fl_node *tn = conf->node ? fl_node_get(conf->node, "timeout") : NULL;
-	if (tn && !(timeout = parse_timeout(tn))) {
-		rc = fl_error_set_at(err, FL_EINPUT, NULL, tn->line, tn->col,
-				     "invalid driver timeout (expected seconds or a duration like 30s, 5m "
-				     "or 1h30m, at most 7d)");
-		goto out;
-	}
-	/* Every template is checked once here, with a tenant of placeholders. */
+	return out;
+}
+
+/* FL_EINPUT unless every template of the command expands, for a tenant of placeholders. */
+static int check_command(char *const *command, size_t n, struct fl_error *err)
+{
 	static const char *const no_regions[] = { "r" };
+	struct fl_buf scratch = FL_BUF_INIT;
 	struct fl_tenant probe;
+	int rc = 0;
 	memset(&probe, 0, sizeof(probe));
 	probe.name = "t";
 	probe.account = "a";
 	probe.regions = (const char **)no_regions;
 	probe.nregions = 1;
-	for (size_t i = 0; i < conf->ncommand; i++) {
+	if (!command || n == 0 || !command[0] || !command[0][0])
+		rc = fl_error_set(err, FL_EINPUT, "driver 'exec' needs a command");
+	for (size_t i = 0; i < n && !rc; i++) {
 		fl_buf_clear(&scratch);
-		if (!conf->command[i]) {
+		if (!command[i])
 			rc = fl_error_set(err, FL_EINPUT, "driver 'exec' has an empty command argument");
-			goto out;
-		}
-		if ((rc = expand(&scratch, conf->command[i], &probe, "r", err)))
-			goto out;
+		else
+			rc = expand(&scratch, command[i], &probe, "r", err);
 	}
-	d = fl_calloc(1, sizeof(*d));
-	d->command = fl_calloc(conf->ncommand + 1, sizeof(*d->command));
-	for (size_t i = 0; i < conf->ncommand; i++)
-		d->command[i] = fl_strdup(conf->command[i]);
-	d->ncommand = conf->ncommand;
-	/* Copied: the driver may outlive the fleet its configuration came from. */
-	const char *const *drop = conf->drop_env ? conf->drop_env : fl_secret_env_own;
-	size_t ndrop = 0;
-	while (drop[ndrop])
-		ndrop++;
-	d->drop = fl_calloc(ndrop + 1, sizeof(*d->drop));
-	for (size_t i = 0; i < ndrop; i++)
-		d->drop[i] = fl_strdup(drop[i]);
-	fl_env_list_pass(&d->pass, conf->pass_env, conf->npass_env);
-	d->timeout_s = timeout;
-	atomic_init(&d->no_marker, false);
-	out->ops = &exec_ops;
-	out->self = d;
-out:
 	fl_buf_release(&scratch);
 	return rc;
 }
+
+/* Copied: the driver may outlive the fleet its configuration came from. */
+static char **copy_drop(const char *const *drop)
+{
+	size_t n = 0;
+	if (!drop)
+		drop = fl_secret_env_own;
+	while (drop[n])
+		n++;
+	char **out = fl_calloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = fl_strdup(drop[i]);
+	return out;
+}
+
+static int exec_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+{
+	struct exec_driver *d = fl_calloc(1, sizeof(*d));
+	size_t npass = 0;
+	char **pass = strings_of(conf, "pass_env", &npass);
+	out->ops = NULL;
+	out->self = NULL;
+	d->command = strings_of(conf, "command", &d->ncommand);
+	int rc = check_command(d->command, d->ncommand, err);
+	if (rc || (rc = fl_driver_conf_timeout(&d->timeout_s, conf->node, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S,
+					       TIMEOUT_EXAMPLES, TIMEOUT_MAX, err)))
+		goto out;
+	d->drop = copy_drop(conf->drop_env);
+	for (size_t i = 0; i < npass; i++)
+		if (pass[i])
+			fl_env_list_pass(&d->pass, (const char *const *)&pass[i], 1);
+	atomic_init(&d->no_marker, false);
+	out->ops = &exec_ops;
+	out->self = d;
+	d = NULL;
+out:
+	exec_free(d);
+	free_argv(pass, npass);
+	return rc;
+}
+
+const struct fl_driver_type fl_driver_exec_type = { "exec", exec_check, exec_open, "command", true };

@@ -8,6 +8,7 @@
  */
 #include "reconcile/driver.h"
 #include "reconcile/driver_answer.h"
+#include "reconcile/driver_conf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -361,161 +362,108 @@ out:
 
 /* ---- the operations ---- */
 
-static int http_identity(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,
-			 struct fl_error *err)
-{
+/* One GET of a JSON object, for the operations that only read. */
+struct get {
 	struct op o;
 	struct fl_http_response resp;
 	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	*found = false;
-	int rc = op_init(&o, self, "identity", tenant, NULL, err);
+	const struct fl_node *answer; /* NULL when the server had nothing there (404) */
+	bool ready;		      /* o, resp and arena are set up */
+};
+
+/*
+ * Sets g up for one operation and GETs path: 200 must bring a JSON object,
+ * 404 means nothing there, anything else is an error. get_release after,
+ * whatever it returned.
+ */
+static int get_object(struct get *g, void *self, const char *what, const struct fl_tenant *tenant,
+		      const char *region, const char *path, size_t max, struct fl_error *err)
+{
+	memset(g, 0, sizeof(*g));
+	int rc = op_init(&g->o, self, what, tenant, region, err);
 	if (rc)
 		return rc;
-	response_init(&resp, ANSWER_MAX);
-	fl_arena_init(&arena, 1024);
-	if ((rc = op_send(&o, &resp, "GET", "/identity", NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404)
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
-	}
-	if ((rc = answer_object(&a, &arena, &o, &resp, err)))
-		goto out;
-	const struct fl_node *id = fl_answer_get(a, "account", FL_NODE_STR);
-	if (!id || !fl_ident_valid(id->v.str.ptr, id->v.str.len)) {
-		rc = bad_answer(err, &o, "expected {\"account\": \"<id>\"}, an id by the rule " FL_ANSWER_IDENT_RULE);
-		goto out;
-	}
-	fl_buf_clear(account);
-	if ((rc = fl_buf_put(account, id->v.str.ptr, id->v.str.len))) {
-		rc = bad_answer(err, &o, "account id is too long");
-		goto out;
-	}
-	*found = true;
-out:
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
+	response_init(&g->resp, max);
+	fl_arena_init(&g->arena, 1024);
+	g->ready = true;
+	if ((rc = op_send(&g->o, &g->resp, "GET", path, NULL, NULL, 0, err)) || g->resp.status == 404)
+		return rc;
+	if (g->resp.status != 200)
+		return unexpected(&g->o, "GET", &g->resp, err);
+	return answer_object(&g->answer, &g->arena, &g->o, &g->resp, err);
+}
+
+static void get_release(struct get *g)
+{
+	if (!g->ready)
+		return;
+	fl_arena_release(&g->arena);
+	fl_buf_release(&g->resp.body);
+	op_release(&g->o);
+}
+
+static int http_identity(void *self, const struct fl_tenant *tenant, struct fl_buf *account, bool *found,
+			 struct fl_error *err)
+{
+	struct get g;
+	*found = false;
+	int rc = get_object(&g, self, "identity", tenant, NULL, "/identity", ANSWER_MAX, err);
+	if (!rc && g.answer && (rc = fl_answer_account(account, found, g.answer, false, err)))
+		rc = bad_answer(err, &g.o, "%s", err->msg);
+	get_release(&g);
 	return rc;
 }
 
 static int http_observe(void *self, const struct fl_tenant *tenant, const char *region,
 			struct fl_observed *out, struct fl_error *err)
 {
-	struct op o;
-	struct fl_http_response resp;
-	struct fl_arena arena;
+	struct get g;
 	struct fl_buf path = FL_BUF_INIT;
-	const struct fl_node *a = NULL;
 	fl_observed_clear(out);
-	int rc = op_init(&o, self, "observe", tenant, region, err);
-	if (rc)
-		return rc;
-	response_init(&resp, OBSERVE_MAX);
-	fl_arena_init(&arena, 16384);
 	fl_buf_printf(&path, "/regions/%s", region);
-	if ((rc = op_send(&o, &resp, "GET", path.ptr, NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404) /* no account, or a region that holds nothing */
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
+	/* 404: no account, or a region that holds nothing. */
+	int rc = get_object(&g, self, "observe", tenant, region, path.ptr, OBSERVE_MAX, err);
+	if (!rc && g.answer) {
+		size_t max = out->raw.max;
+		out->raw.max = OBSERVE_MAX;
+		rc = fill_observed(out, g.answer, &g.o, err);
+		out->raw.max = max;
 	}
-	size_t max = out->raw.max;
-	out->raw.max = OBSERVE_MAX;
-	rc = answer_object(&a, &arena, &o, &resp, err);
-	if (!rc)
-		rc = fill_observed(out, a, &o, err);
-	out->raw.max = max;
-out:
 	if (rc)
 		fl_observed_clear(out);
+	get_release(&g);
 	fl_buf_release(&path);
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
 	return rc;
 }
 
 static int http_marker(void *self, const struct fl_tenant *tenant, const char *region, struct fl_marker *out,
 		       bool *found, struct fl_error *err)
 {
-	struct op o;
-	struct fl_http_response resp;
-	struct fl_arena arena;
+	struct get g;
 	struct fl_buf path = FL_BUF_INIT;
-	const struct fl_node *a = NULL;
 	*found = false;
-	int rc = op_init(&o, self, "marker", tenant, region, err);
-	if (rc)
-		return rc;
-	response_init(&resp, ANSWER_MAX);
-	fl_arena_init(&arena, 1024);
 	fl_buf_printf(&path, "/regions/%s/marker", region);
-	if ((rc = op_send(&o, &resp, "GET", path.ptr, NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404)
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
-	}
-	if (!(rc = answer_object(&a, &arena, &o, &resp, err)))
-		rc = parse_marker(out, found, fl_node_get(a, "marker"), &o, err);
-out:
+	int rc = get_object(&g, self, "marker", tenant, region, path.ptr, ANSWER_MAX, err);
+	if (!rc && g.answer)
+		rc = parse_marker(out, found, fl_node_get(g.answer, "marker"), &g.o, err);
+	get_release(&g);
 	fl_buf_release(&path);
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
 	return rc;
 }
 
 static int http_regions(void *self, const struct fl_tenant *tenant, fl_region_cb cb, void *payload,
 			struct fl_error *err)
 {
-	struct op o;
-	struct fl_http_response resp;
-	struct fl_arena arena;
-	const struct fl_node *a = NULL;
-	int rc = op_init(&o, self, "regions", tenant, NULL, err);
-	if (rc)
-		return rc;
-	response_init(&resp, ANSWER_MAX);
-	fl_arena_init(&arena, 1024);
-	if ((rc = op_send(&o, &resp, "GET", "/regions", NULL, NULL, 0, err)))
-		goto out;
-	if (resp.status == 404) /* no account: no regions */
-		goto out;
-	if (resp.status != 200) {
-		rc = unexpected(&o, "GET", &resp, err);
-		goto out;
-	}
-	if ((rc = answer_object(&a, &arena, &o, &resp, err)))
-		goto out;
-	const struct fl_node *list = fl_answer_get(a, "regions", FL_NODE_SEQ);
-	if (!list) {
-		rc = bad_answer(err, &o, "expected {\"regions\": [\"<region>\", ...]}");
-		goto out;
-	}
+	struct get g;
+	const struct fl_node *list = NULL;
+	/* 404: no account, no regions. */
+	int rc = get_object(&g, self, "regions", tenant, NULL, "/regions", ANSWER_MAX, err);
 	/* Every name is checked before the first callback. */
-	for (size_t i = 0; i < list->v.seq.len; i++) {
-		const struct fl_node *r = list->v.seq.items[i];
-		if (r->type != FL_NODE_STR || !fl_ident_valid(r->v.str.ptr, r->v.str.len)) {
-			rc = bad_answer(err, &o, "region %zu is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
-					i + 1);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < list->v.seq.len && !rc; i++)
+	if (!rc && g.answer && (rc = fl_answer_regions(&list, g.answer, err)))
+		rc = bad_answer(err, &g.o, "%s", err->msg);
+	for (size_t i = 0; !rc && list && i < list->v.seq.len; i++)
 		rc = cb(list->v.seq.items[i]->v.str.ptr, payload);
-out:
-	fl_arena_release(&arena);
-	fl_buf_release(&resp.body);
-	op_release(&o);
+	get_release(&g);
 	return rc;
 }
 
@@ -648,18 +596,7 @@ static int http_apply(void *self, const struct fl_tenant *tenant, const struct f
 	int rc = op_init(&o, self, "apply", tenant, w->region, err);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < w->nput && !rc; i++)
-		if (!fl_ident_valid(w->put[i].kind, strlen(w->put[i].kind)) ||
-		    !fl_ident_valid(w->put[i].name, strlen(w->put[i].name)))
-			rc = fl_error_set(err, FL_EINPUT,
-					  "resource '%.128s/%.128s' cannot be written (bad kind or name)",
-					  w->put[i].kind, w->put[i].name);
-	for (size_t i = 0; i < w->ndel && !rc; i++)
-		if (!fl_ident_valid(w->del[i].kind, strlen(w->del[i].kind)) ||
-		    !fl_ident_valid(w->del[i].name, strlen(w->del[i].name)))
-			rc = fl_error_set(err, FL_EINPUT,
-					  "resource '%.128s/%.128s' cannot be deleted (bad kind or name)",
-					  w->del[i].kind, w->del[i].name);
+	rc = fl_region_write_check(w, err);
 	if (rc) {
 		prefix(err, &o);
 		goto out;
@@ -743,15 +680,20 @@ static const struct fl_driver_ops http_ops = {
 
 /* ---- opening ---- */
 
-/* Seconds of a duration like 90, "90s", "5m" or "1h30m"; 0 when malformed or past a day. */
-static unsigned parse_timeout(const struct fl_node *v)
+static const struct fl_driver_key http_keys[] = {
+	{ "endpoint", FL_DRIVER_STRING, true },	 { "token_file", FL_DRIVER_STRING, false },
+	{ "token_env", FL_DRIVER_STRING, false }, { "ca_file", FL_DRIVER_STRING, false },
+	{ "cert_file", FL_DRIVER_STRING, false }, { "key_file", FL_DRIVER_STRING, false },
+	{ "timeout", FL_DRIVER_TIMEOUT, false },  { NULL, 0, false },
+};
+
+#define TIMEOUT_EXAMPLES "30s or 2m"
+#define TIMEOUT_MAX "1d"
+
+static void http_check(struct fl_vctx *c, const struct fl_node *entry)
 {
-	unsigned secs = 0;
-	if (v->type == FL_NODE_INT)
-		return v->v.i > 0 && v->v.i <= MAX_TIMEOUT_S ? (unsigned)v->v.i : 0;
-	if (v->type != FL_NODE_STR || !fl_duration_parse(&secs, v->v.str.ptr))
-		return 0;
-	return secs <= MAX_TIMEOUT_S ? secs : 0;
+	fl_driver_check_keys(c, entry, "http", http_keys);
+	fl_driver_check_timeout(c, entry, MAX_TIMEOUT_S, TIMEOUT_EXAMPLES, TIMEOUT_MAX);
 }
 
 /* A string key of the driver entry, or NULL; FL_EINPUT when it is there but not a non-empty string. */
@@ -773,15 +715,17 @@ static char *dup_or_null(const char *s)
 	return s && *s ? fl_strdup(s) : NULL;
 }
 
-int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
+static int http_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)
 {
 	struct fl_buf scratch = FL_BUF_INIT;
 	struct http_driver *d = NULL;
 	const char *cert = NULL, *key = NULL;
 	int rc = 0;
+	const char *ep = fl_driver_conf_str(conf, "endpoint");
+	const char *token_file = fl_driver_conf_str(conf, "token_file");
+	const char *token_env = fl_driver_conf_str(conf, "token_env");
 	out->ops = NULL;
 	out->self = NULL;
-	const char *ep = conf->endpoint;
 	if (!ep || !*ep) {
 		rc = fl_error_set(err, FL_EINPUT, "driver 'http' needs an endpoint");
 		goto out;
@@ -796,7 +740,7 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 				  "driver 'http' endpoint '%.200s' may not have a query or a fragment", ep);
 		goto out;
 	}
-	if (conf->token_file && conf->token_env) {
+	if (token_file && token_env) {
 		rc = fl_error_set(err, FL_EINPUT, "driver 'http' takes token_file or token_env, not both");
 		goto out;
 	}
@@ -807,29 +751,25 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 		rc = fl_error_set(err, FL_EINPUT, "driver 'http' has a key_file but no cert_file");
 		goto out;
 	}
-	unsigned timeout = DEFAULT_TIMEOUT_S;
-	const struct fl_node *tn = conf->node ? fl_node_get(conf->node, "timeout") : NULL;
-	if (tn && !(timeout = parse_timeout(tn))) {
-		rc = fl_error_set_at(err, FL_EINPUT, NULL, tn->line, tn->col,
-				     "invalid driver timeout (expected seconds or a duration like 30s or 2m, "
-				     "at most 1d)");
+	unsigned timeout;
+	if ((rc = fl_driver_conf_timeout(&timeout, conf->node, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S,
+					 TIMEOUT_EXAMPLES, TIMEOUT_MAX, err)))
 		goto out;
-	}
 	/* Every template is checked once here; a token must never travel in the clear. */
 	scratch.max = 8192;
 	if ((rc = expand(&scratch, ep, "endpoint", NULL, err)))
 		goto out;
-	if ((conf->token_file || conf->token_env) && !fl_http_token_allowed(scratch.ptr)) {
+	if ((token_file || token_env) && !fl_http_token_allowed(scratch.ptr)) {
 		rc = fl_error_set(
 			err, FL_EINPUT,
 			"driver 'http' will not send a token over plain http to '%.200s' (use https)", ep);
 		goto out;
 	}
 	fl_buf_clear(&scratch);
-	if (conf->token_file && (rc = expand(&scratch, conf->token_file, "token_file", NULL, err)))
+	if (token_file && (rc = expand(&scratch, token_file, "token_file", NULL, err)))
 		goto out;
 	fl_buf_clear(&scratch);
-	if (conf->token_env && (rc = expand(&scratch, conf->token_env, "token_env", NULL, err)))
+	if (token_env && (rc = expand(&scratch, token_env, "token_env", NULL, err)))
 		goto out;
 
 	d = fl_calloc(1, sizeof(*d));
@@ -837,9 +777,9 @@ int fl_driver_http_open(struct fl_driver *out, const struct fl_driver_conf *conf
 	size_t len = strlen(d->endpoint);
 	while (len && d->endpoint[len - 1] == '/')
 		d->endpoint[--len] = '\0';
-	d->token_file = dup_or_null(conf->token_file);
-	d->token_env = dup_or_null(conf->token_env);
-	d->ca_file = dup_or_null(conf->ca_file);
+	d->token_file = dup_or_null(token_file);
+	d->token_env = dup_or_null(token_env);
+	d->ca_file = dup_or_null(fl_driver_conf_str(conf, "ca_file"));
 	d->cert_file = dup_or_null(cert);
 	d->key_file = dup_or_null(key);
 	d->timeout_ms = timeout * 1000;
@@ -849,3 +789,5 @@ out:
 	fl_buf_release(&scratch);
 	return rc;
 }
+
+const struct fl_driver_type fl_driver_http_type = { "http", http_check, http_open, "endpoint", false };

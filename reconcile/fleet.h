@@ -85,22 +85,22 @@ struct fl_wave {
 	size_t ntenants;                     /* filled by validation */
 };
 
-/* The driver of fleet.yaml, or of --driver TYPE:ARG. */
+/*
+ * The driver of fleet.yaml, or of --driver TYPE:ARG: opaque to the fleet
+ * model. Its type names a row of the driver table (driver.h), and that
+ * driver alone reads the other keys of node.
+ */
 struct fl_driver_conf {
-	const char *type;     /* "dir", "exec", "http" */
-	const char *root;     /* dir */
-	const char **command; /* exec */
-	size_t ncommand;
-	const char *endpoint; /* http */
-	const char *token_file, *token_env, *ca_file;
-	const char **pass_env; /* exec: secret variables handed on on purpose */
-	size_t npass_env;
+	const char *type;             /* "dir", "exec", "http", ... */
+	/* The whole entry, with positions; built (line 0) for --driver and for
+	 * the default { type: dir, root: accounts }. */
+	const struct fl_node *node;
 	/* Variables kept from the programs the driver starts (secret_env.h);
 	 * NULL: flotilla's own secrets only. */
 	const char *const *drop_env;
-	const struct fl_node *node;  /* the whole entry, for driver-specific keys */
 };
 
+/* A status writer of fleet.yaml; its type names a row of the status table (status.h). */
 struct fl_status_conf {
 	const char *type;     /* "git-notes", "github", "gitlab", "gitea" */
 	const struct fl_node *node;

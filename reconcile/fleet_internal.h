@@ -1,7 +1,8 @@
 /*
- * Private to fleet.c and tenant.c: the validation context that collects
- * positioned diagnostics for one file, and the checks both files share.
- * Nothing outside reconcile/fleet.c and reconcile/tenant.c includes this.
+ * Private to the fleet model: the validation context that collects
+ * positioned diagnostics for one file, and the checks its files share.
+ * Drivers and status writers check their entries of fleet.yaml with it too
+ * (driver_conf.c, status.c); nothing else includes this.
  */
 #ifndef FL_FLEET_INTERNAL_H
 #define FL_FLEET_INTERNAL_H
@@ -61,6 +62,13 @@ void fl_quote_hint_(char *out, size_t cap, const struct fl_vctx *c, const struct
 
 /* The string of node, or NULL after recording "expected a string, got ...". */
 const char *fl_vstring_(struct fl_vctx *c, const struct fl_node *v);
+/* names[0..n) as "a, b or c" into out (cut to cap): what a registry of types expects. */
+void fl_names_join_(char *out, size_t cap, const char *const *names, size_t n);
+/* A non-empty list of strings (what names it), as an arena array; false after an error. */
+bool fl_vstrings_(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v, const char *what);
+/* pass_env: a list of distinct variable names, handed on on purpose; *node is v. */
+void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
+		   const struct fl_node *v);
 /* Records each key of required (NULL-terminated) missing from map, named what. */
 void fl_missing_keys_(struct fl_vctx *c, const struct fl_node *map, const char *what,
 		      const char *const *required);

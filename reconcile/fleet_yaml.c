@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reconcile/driver.h"
 #include "reconcile/secret_env.h"
+#include "reconcile/status.h"
 #include "core/banned.h"
 
 #define TENANT_NAME_RULE "[a-z0-9][a-z0-9-]{0,62}"
@@ -100,6 +102,17 @@ static bool parse_strings(const char ***out, size_t *n, struct fl_vctx *c, const
 	return ok;
 }
 
+void fl_names_join_(char *out, size_t cap, const char *const *names, size_t n)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used < cap; i++) {
+		int len = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+				   names[i]);
+		used += len < 0 ? cap : (size_t)len;
+	}
+}
+
 const char *fl_vstring_(struct fl_vctx *c, const struct fl_node *v)
 {
 	return fl_vexpect_(c, v, FL_NODE_STR, "a string") ? v->v.str.ptr : NULL;
@@ -138,6 +151,18 @@ static void parse_pass_env(const char ***out, size_t *n, const struct fl_node **
 			if (strcmp((*out)[j], (*out)[i]) == 0)
 				fl_verr_(c, item, "duplicate variable '%s' in pass_env", (*out)[i]);
 	}
+}
+
+/* The two list checks above, for the drivers' entries (driver_conf.c). */
+bool fl_vstrings_(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v, const char *what)
+{
+	return parse_strings(out, n, c, v, what);
+}
+
+void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
+		   const struct fl_node *v)
+{
+	parse_pass_env(out, n, node, c, v);
 }
 
 static bool var_name_valid(const char *s)
@@ -524,15 +549,9 @@ static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 	}
 }
 
-/* ---- guard, driver, status ---- */
+/* ---- guard, and the lists of driver and status entries (each checked by its own) ---- */
 
 static const char *const guard_keys[] = { "max_delete_percent", NULL };
-static const char *const driver_keys[] = { "type",	"root",	   "command",	"endpoint", "token_file",
-					   "token_env", "ca_file", "cert_file", "key_file", "timeout",
-					   "pass_env",	NULL };
-static const char *const status_keys[] = { "type",    "repo",	    "project", "token_env",
-					   "api_url", "target_url", "ca_file", NULL };
-
 static void parse_guard(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
 	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping like { max_delete_percent: 10 }"))
@@ -548,108 +567,6 @@ static void parse_guard(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 	}
 }
 
-static void parse_driver_key(struct fl_driver_conf *d, struct fl_vctx *c, const struct fl_pair *p)
-{
-	if (fl_key_is_(p, "type"))
-		return;
-	if (fl_key_is_(p, "command")) {
-		parse_strings(&d->command, &d->ncommand, c, p->value, "command");
-		return;
-	}
-	if (fl_key_is_(p, "pass_env")) {
-		const struct fl_node *ignored;
-		if (strcmp(d->type, "exec") != 0)
-			fl_verr_(c, p->key, "pass_env is only for the exec driver (no other driver starts a program)");
-		else
-			parse_pass_env(&d->pass_env, &d->npass_env, &ignored, c, p->value);
-		return;
-	}
-	const char **slot = fl_key_is_(p, "root")	  ? &d->root
-			    : fl_key_is_(p, "endpoint")	  ? &d->endpoint
-			    : fl_key_is_(p, "token_file") ? &d->token_file
-			    : fl_key_is_(p, "token_env")  ? &d->token_env
-			    : fl_key_is_(p, "ca_file")	  ? &d->ca_file
-							  : NULL;
-	if (slot)
-		*slot = fl_vstring_(c, p->value);
-	else if (!fl_key_is_(p, "cert_file") && !fl_key_is_(p, "key_file"))
-		fl_unknown_key_(c, p->key, "driver", driver_keys);
-	else
-		(void)fl_vstring_(c, p->value);
-}
-
-static void parse_driver(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
-{
-	struct fl_driver_conf *d = &f->driver;
-	const struct fl_node *t;
-	static const char *const need[] = { "root", "command", "endpoint" };
-	static const char *const types[] = { "dir", "exec", "http", NULL };
-	size_t k;
-
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping like { type: dir, root: accounts }"))
-		return;
-	memset(d, 0, sizeof(*d));
-	d->node = v;
-	t = fl_node_get(v, "type");
-	if (!t) {
-		fl_verr_(c, v, "missing required key 'type' in driver (expected dir, exec or http)");
-		return;
-	}
-	for (k = 0; types[k] && !(t->type == FL_NODE_STR && strcmp(t->v.str.ptr, types[k]) == 0); k++)
-		;
-	if (!types[k]) {
-		fl_verr_(c, t, "unknown driver type (expected dir, exec or http)");
-		return;
-	}
-	d->type = types[k];
-	for (size_t i = 0; i < v->v.map.len; i++)
-		parse_driver_key(d, c, &v->v.map.items[i]);
-	if (!fl_node_get(v, need[k]))
-		fl_verr_(c, v, "missing required key '%s' in %s driver", need[k], types[k]);
-}
-
-static void parse_status_one(struct fl_status_conf *s, struct fl_vctx *c, const struct fl_node *v)
-{
-	static const char *const types[] = { "git-notes", "github", "gitlab", "gitea", NULL };
-	const struct fl_node *t;
-	size_t k;
-
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping like { type: git-notes }"))
-		return;
-	s->node = v;
-	for (size_t i = 0; i < v->v.map.len; i++) {
-		const struct fl_pair *p = &v->v.map.items[i];
-		size_t j;
-		for (j = 0; status_keys[j] && !fl_key_is_(p, status_keys[j]); j++)
-			;
-		if (!status_keys[j])
-			fl_unknown_key_(c, p->key, "status", status_keys);
-		else if (j > 0)
-			(void)fl_vstring_(c, p->value);
-	}
-	t = fl_node_get(v, "type");
-	if (!t) {
-		fl_verr_(c, v,
-			 "missing required key 'type' in status (expected git-notes, github, gitlab or "
-			 "gitea)");
-		return;
-	}
-	for (k = 0; types[k] && !(t->type == FL_NODE_STR && strcmp(t->v.str.ptr, types[k]) == 0); k++)
-		;
-	if (!types[k]) {
-		fl_verr_(c, t, "unknown status type (expected git-notes, github, gitlab or gitea)");
-		return;
-	}
-	s->type = types[k];
-	if (k == 0)
-		return;
-	if (!fl_node_get(v, "token_env"))
-		fl_verr_(c, v, "missing required key 'token_env' in %s status", types[k]);
-	if (!fl_node_get(v, k == 2 ? "project" : "repo"))
-		fl_verr_(c, v, "missing required key '%s' in %s status", k == 2 ? "project" : "repo",
-			 types[k]);
-}
-
 static void parse_status(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
 	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of status writers"))
@@ -657,7 +574,7 @@ static void parse_status(struct fl_fleet *f, struct fl_vctx *c, const struct fl_
 	f->status = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*f->status));
 	f->nstatus = v->v.seq.len;
 	for (size_t i = 0; i < v->v.seq.len; i++)
-		parse_status_one(&f->status[i], c, v->v.seq.items[i]);
+		fl_status_conf_check(&f->status[i], c, v->v.seq.items[i]);
 }
 
 /* ---- fleet.yaml ---- */
@@ -693,7 +610,7 @@ static void parse_fleet_key(struct fl_fleet *f, struct fl_vctx *c, const struct 
 	} else if (fl_key_is_(p, "guard"))
 		parse_guard(f, c, v);
 	else if (fl_key_is_(p, "driver"))
-		parse_driver(f, c, v);
+		fl_driver_conf_check(&f->driver, c, v);
 	else if (fl_key_is_(p, "status"))
 		parse_status(f, c, v);
 	else
@@ -702,10 +619,10 @@ static void parse_fleet_key(struct fl_fleet *f, struct fl_vctx *c, const struct 
 
 static void set_defaults(struct fl_fleet *f)
 {
-	static const struct fl_driver_conf dir_driver = { .type = "dir", .root = "accounts" };
+	struct fl_error ignored = FL_ERROR_INIT;
 
 	f->max_delete_percent = 10;
-	f->driver = dir_driver;
+	(void)fl_driver_conf_parse(&f->driver, &f->arena, "dir:accounts", &ignored);
 	f->status = fl_arena_calloc(&f->arena, 1, sizeof(*f->status));
 	f->status[0].type = "git-notes";
 	f->nstatus = 1;
@@ -716,31 +633,29 @@ static void set_defaults(struct fl_fleet *f)
  * keeps anyway is a mistake (a typo, most likely), and the fleet
  * repository's own credentials are never handed on.
  */
-static void check_pass_env(struct fl_vctx *c, const struct fl_fleet *f, const char *const *names, size_t n,
-			   const struct fl_node *node)
+static void check_pass_env(struct fl_vctx *c, const struct fl_fleet *f, const struct fl_node *node)
 {
-	for (size_t i = 0; node && node->type == FL_NODE_SEQ && i < n && i < node->v.seq.len; i++) {
+	for (size_t i = 0; node && node->type == FL_NODE_SEQ && i < node->v.seq.len; i++) {
 		const struct fl_node *at = node->v.seq.items[i];
-		if (fl_secret_env_never_passed(names[i]))
+		if (at->type != FL_NODE_STR)
+			continue;
+		if (fl_secret_env_never_passed(at->v.str.ptr))
 			fl_verr_(c, at, "'%s' is flotilla's own credential for the fleet repository: it is never handed on",
-				 names[i]);
-		else if (!fl_secret_env_drops(f->secret_env, names[i]))
+				 at->v.str.ptr);
+		else if (!fl_secret_env_drops(f->secret_env, at->v.str.ptr))
 			fl_verr_(c, at,
 				 "'%s' is not a secret flotilla removes, so pass_env cannot name it (secrets: AWS "
 				 "credentials and the token_env of a status entry or the http driver)",
-				 names[i]);
+				 at->v.str.ptr);
 	}
 }
 
 static void check_all_pass_env(struct fl_vctx *c, const struct fl_fleet *f)
 {
-	const struct fl_node *dn = f->driver.node ? fl_node_get(f->driver.node, "pass_env") : NULL;
-	check_pass_env(c, f, f->driver.pass_env, f->driver.npass_env, dn);
+	check_pass_env(c, f, fl_node_get(f->driver.node, "pass_env"));
 	for (size_t w = 0; w < f->nwaves; w++)
-		for (size_t v = 0; v < f->waves[w].nverify; v++) {
-			const struct fl_verify *vf = &f->waves[w].verify[v];
-			check_pass_env(c, f, vf->pass_env, vf->npass_env, vf->pass_env_node);
-		}
+		for (size_t v = 0; v < f->waves[w].nverify; v++)
+			check_pass_env(c, f, f->waves[w].verify[v].pass_env_node);
 }
 
 void fl_fleet_parse_settings_(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root)

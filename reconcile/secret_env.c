@@ -56,8 +56,10 @@ const char *const *fl_secret_env_build(struct fl_arena *arena, const struct fl_f
 		if (v && v->type == FL_NODE_STR && v->v.str.ptr[0])
 			list[n++] = v->v.str.ptr;
 	}
-	if (fleet->driver.token_env && fleet->driver.token_env[0])
-		list[n++] = template_pattern(arena, fleet->driver.token_env);
+	/* A driver that reads a token from the environment names it token_env (the http driver). */
+	const struct fl_node *tv = fl_node_get(fleet->driver.node, "token_env");
+	if (tv && tv->type == FL_NODE_STR && tv->v.str.ptr[0])
+		list[n++] = template_pattern(arena, tv->v.str.ptr);
 	list[n] = NULL;
 	return list;
 }

@@ -41,6 +41,25 @@ struct fl_status_writer {
 	void *self;
 };
 
+struct fl_vctx;
+
+/* A row of the status table (status.c), defined in its writer's own file. */
+struct fl_status_type {
+	const char *name;
+	/* Reports each bad key of a fleet.yaml entry of this type to c, at its position. */
+	void (*check)(struct fl_vctx *c, const struct fl_node *entry, const char *type);
+	/* NULL for git-notes, which is opened first over the ledger, listed or not. */
+	int (*open)(struct fl_status_writer *out, const struct fl_status_conf *conf, const char *revision,
+		    struct fl_error *err);
+};
+
+/*
+ * Checks a status entry of fleet.yaml: a mapping with a registered type,
+ * then whatever its writer checks. Fills out (the entry stays in the
+ * caller's tree); problems go to c.
+ */
+void fl_status_conf_check(struct fl_status_conf *out, struct fl_vctx *c, const struct fl_node *entry);
+
 /* Every writer a rollout reports to. */
 struct fl_statuses {
 	struct fl_status_writer *items;
@@ -53,13 +72,14 @@ struct fl_statuses {
  * Opens the writers fleet.yaml's `status` names. The git-notes writer,
  * through ledger (borrowed), is always first, listed or not: rollout state
  * lives in the note. A writer type this build lacks is FL_EINPUT naming it.
+ * fl_statuses_release frees them.
  */
 int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, struct fl_ledger *ledger,
 		     struct fl_error *err);
 /* Sends u to every writer; failures are counted in s, never returned. */
 void fl_statuses_set(struct fl_statuses *s, const struct fl_status_update *u);
 void fl_statuses_flush(struct fl_statuses *s);
-void fl_statuses_close(struct fl_statuses *s);
+void fl_statuses_release(struct fl_statuses *s);
 
 /* The git-notes writer over a ledger (status_notes.c). */
 int fl_status_notes_open(struct fl_status_writer *out, struct fl_ledger *ledger, struct fl_error *err);

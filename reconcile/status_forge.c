@@ -18,6 +18,7 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/node.h"
+#include "reconcile/fleet_internal.h"
 #include "core/banned.h"
 
 #define DESC_MAX 140	      /* bytes; every forge takes at least 140 characters */
@@ -428,6 +429,15 @@ static const struct forge_kind kinds[] = {
 
 /* ---- opening ---- */
 
+/* The forge called type, or NULL. */
+static const struct forge_kind *kind_named(const char *type)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(type, kinds[i].ops->type) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
 static bool name_char(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -475,9 +485,7 @@ int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_co
 	struct fl_buf url = FL_BUF_INIT;
 	int rc = 0;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(conf->type, kinds[i].ops->type) == 0)
-			k = &kinds[i];
+	k = kind_named(conf->type);
 	if (!k)
 		return fl_error_set(err, FL_EINPUT, "status type '%s' is not a forge", conf->type);
 
@@ -532,3 +540,30 @@ out:
 	fl_buf_release(&url);
 	return rc;
 }
+
+/* ---- the entries of fleet.yaml ---- */
+
+/* The forge's keys: its repo (or project), the token's variable, and where the API and links go. */
+static void forge_check(struct fl_vctx *c, const struct fl_node *entry, const char *type)
+{
+	const struct forge_kind *k = kind_named(type);
+	const char *const keys[] = { "type", k->where_key, "token_env", "api_url", "target_url", "ca_file", NULL };
+	for (size_t i = 0; i < entry->v.map.len; i++) {
+		const struct fl_pair *p = &entry->v.map.items[i];
+		size_t j = 0;
+		while (keys[j] && !fl_key_is_(p, keys[j]))
+			j++;
+		if (!keys[j])
+			fl_unknown_key_(c, p->key, "status", keys);
+		else if (j > 0)
+			(void)fl_vstring_(c, p->value);
+	}
+	if (!fl_node_get(entry, "token_env"))
+		fl_verr_(c, entry, "missing required key 'token_env' in %s status", type);
+	if (!fl_node_get(entry, k->where_key))
+		fl_verr_(c, entry, "missing required key '%s' in %s status", k->where_key, type);
+}
+
+const struct fl_status_type fl_status_github_type = { "github", forge_check, fl_status_forge_open };
+const struct fl_status_type fl_status_gitlab_type = { "gitlab", forge_check, fl_status_forge_open };
+const struct fl_status_type fl_status_gitea_type = { "gitea", forge_check, fl_status_forge_open };

@@ -5,6 +5,8 @@
  */
 #include "reconcile/status.h"
 
+#include "reconcile/fleet_internal.h"
+
 #include "core/banned.h"
 
 static int notes_set(void *self, const struct fl_status_update *u, struct fl_error *err)
@@ -31,3 +33,15 @@ int fl_status_notes_open(struct fl_status_writer *out, struct fl_ledger *ledger,
 	out->self = ledger;
 	return 0;
 }
+
+/* git-notes takes no key but type. */
+static void notes_check(struct fl_vctx *c, const struct fl_node *entry, const char *type)
+{
+	static const char *const keys[] = { "type", NULL };
+	(void)type;
+	for (size_t i = 0; i < entry->v.map.len; i++)
+		if (!fl_key_is_(&entry->v.map.items[i], "type"))
+			fl_unknown_key_(c, entry->v.map.items[i].key, "status", keys);
+}
+
+const struct fl_status_type fl_status_notes_type = { "git-notes", notes_check, NULL };

@@ -1,8 +1,9 @@
 /*
  * Tests for core/proc.c: output capture, exit codes, the environment and
  * working directory of the child, truncation, start-up errors, timeouts
- * (also with grandchildren holding the pipe), dying with the parent and
- * concurrent use from several threads. Each table row names its case.
+ * (also with grandchildren holding the pipe), dying with the parent,
+ * concurrent use from several threads, and fl_proc_pipe's input, separate
+ * error tail and exit reporting. Each table row names its case.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -532,6 +533,120 @@ static void test_env_scrub(void **state)
 	unsetenv("FL_T_TOKEN");
 }
 
+/* ---- fl_proc_pipe: input, output and error apart ---- */
+
+#define LONG_INPUT_LEN (1024 * 1024) /* more than a pipe holds: fed as the child reads */
+
+struct pipe_case {
+	const char *name;
+	const char *script;     /* run by sh -c */
+	const char *input;      /* NULL: none; "<long>": LONG_INPUT_LEN bytes of 'x' */
+	size_t err_tail;        /* 0: stderr interleaved with stdout */
+	unsigned timeout_ms;
+	size_t max_output;
+	bool stop_when_full;
+	const char *want_out;
+	const char *want_err;   /* NULL: not checked */
+	int want_exit, want_signal;
+	bool want_timed_out, want_truncated, want_err_cut;
+};
+
+/* clang-format off */
+static const struct pipe_case pipe_cases[] = {
+	{ "stdin fed", "cat", "hello\n", 16, 5000, BIG, false, "hello\n", "", 0, 0, false, false, false },
+	{ "stdin long", "wc -c | tr -d ' '", "<long>", 16, 10000, BIG, false, "1048576\n", "", 0, 0, false, false, false },
+	{ "stdin not read", "echo early", "<long>", 16, 5000, BIG, false, "early\n", "", 0, 0, false, false, false },
+	{ "no input: empty stdin", "cat; echo done", NULL, 16, 5000, BIG, false, "done\n", "", 0, 0, false, false, false },
+	{ "stdout and stderr apart", "echo out; echo err >&2; echo out2", NULL, 64, 5000, BIG, false,
+	  "out\nout2\n", "err\n", 0, 0, false, false, false },
+	{ "stderr interleaved when not asked apart", "echo out; echo err >&2", NULL, 0, 5000, BIG, false,
+	  "out\nerr\n", NULL, 0, 0, false, false, false },
+	{ "stderr tail bounded", "printf 'abcdefghij0123456789' >&2", NULL, 10, 5000, BIG, false, "",
+	  "0123456789", 0, 0, false, false, true },
+	{ "stderr tail over many writes", "for i in 1 2 3 4 5 6 7 8 9; do printf \"line$i;\" >&2; done", NULL, 12,
+	  5000, BIG, false, "", "line8;line9;", 0, 0, false, false, true },
+	{ "exit code", "echo x; exit 7", NULL, 16, 5000, BIG, false, "x\n", "", 7, 0, false, false, false },
+	{ "signal", "kill -TERM $$", NULL, 16, 5000, BIG, false, "", "", 128 + SIGTERM, SIGTERM, false, false,
+	  false },
+	{ "timeout", "echo started >&2; sleep 5", NULL, 64, 300, BIG, false, "", "started\n", 128 + SIGKILL,
+	  SIGKILL, true, false, false },
+	{ "full output stops it", "yes", NULL, 16, 10000, 1000, true, NULL, "", 128 + SIGKILL, SIGKILL, false,
+	  true, false },
+};
+/* clang-format on */
+
+static void test_pipe(void **state)
+{
+	(void)state;
+	char *long_input = malloc(LONG_INPUT_LEN);
+	assert_non_null(long_input);
+	memset(long_input, 'x', LONG_INPUT_LEN);
+	for (size_t i = 0; i < N_ELEMS(pipe_cases); i++) {
+		const struct pipe_case *c = &pipe_cases[i];
+		const char *argv[] = { "sh", "-c", c->script, NULL };
+		struct fl_proc_opts opts = { argv, NULL, NULL, c->timeout_ms, c->max_output, i % 2 == 1, NULL };
+		struct fl_buf out = FL_BUF_INIT, errtail = FL_BUF_INIT;
+		struct fl_proc_io io = { NULL, 0, &out, c->err_tail ? &errtail : NULL, c->err_tail, c->stop_when_full };
+		struct fl_proc_result res;
+		struct fl_error err = FL_ERROR_INIT;
+		bool is_long = c->input && strcmp(c->input, "<long>") == 0;
+		io.input = is_long ? long_input : c->input;
+		io.input_len = is_long ? LONG_INPUT_LEN : c->input ? strlen(c->input) : 0;
+		if (fl_proc_pipe(&res, &io, &opts, &err))
+			fail_msg("%s: %s", c->name, err.msg);
+		if (c->want_out && strcmp(out.ptr, c->want_out) != 0)
+			fail_msg("%s: stdout '%s', want '%s'", c->name, out.ptr, c->want_out);
+		if (c->want_err && strcmp(errtail.ptr, c->want_err) != 0)
+			fail_msg("%s: stderr '%s', want '%s'", c->name, errtail.ptr, c->want_err);
+		if (res.exit_code != c->want_exit || res.signal != c->want_signal)
+			fail_msg("%s: exit %d signal %d, want %d and %d", c->name, res.exit_code, res.signal,
+				 c->want_exit, c->want_signal);
+		if (res.timed_out != c->want_timed_out || res.truncated != c->want_truncated ||
+		    res.err_cut != c->want_err_cut)
+			fail_msg("%s: timed_out %d truncated %d err_cut %d", c->name, res.timed_out, res.truncated,
+				 res.err_cut);
+		if (c->stop_when_full && res.elapsed_ms > 5000)
+			fail_msg("%s: ran %lld ms after its output was full", c->name, res.elapsed_ms);
+		fl_buf_release(&out);
+		fl_buf_release(&errtail);
+	}
+	free(long_input);
+}
+
+/* A timeout kills the whole process group, the grandchildren too. */
+static void test_pipe_timeout_kills_group(void **state)
+{
+	(void)state;
+	const char *argv[] = { "sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 300, BIG, false, NULL };
+	struct fl_buf out = FL_BUF_INIT, errtail = FL_BUF_INIT;
+	struct fl_proc_io io = { "", 0, &out, &errtail, 64, false };
+	struct fl_proc_result res;
+	struct fl_error err = FL_ERROR_INIT;
+	assert_int_equal(fl_proc_pipe(&res, &io, &opts, &err), 0);
+	assert_true(res.timed_out);
+	pid_t grandchild = (pid_t)strtol(out.ptr, NULL, 10);
+	assert_true(grandchild > 0);
+	assert_true(wait_gone(grandchild, 2000));
+	fl_buf_release(&out);
+	fl_buf_release(&errtail);
+}
+
+/* A program that cannot start says why, in start_errno. */
+static void test_pipe_start_errno(void **state)
+{
+	(void)state;
+	const char *argv[] = { "fl-no-such-program", NULL };
+	struct fl_proc_opts opts = { argv, NULL, NULL, 1000, BIG, false, NULL };
+	struct fl_buf errtail = FL_BUF_INIT;
+	struct fl_proc_io io = { "x", 1, NULL, &errtail, 64, false };
+	struct fl_proc_result res;
+	struct fl_error err = FL_ERROR_INIT;
+	assert_int_equal(fl_proc_pipe(&res, &io, &opts, &err), FL_ENOTFOUND);
+	assert_int_equal(res.start_errno, ENOENT);
+	fl_buf_release(&errtail);
+}
+
 int main(void)
 {
 	/* Read by the "env inherited" and "env overrides" cases. */
@@ -549,6 +664,9 @@ int main(void)
 		cmocka_unit_test(test_grandchild_detached),
 		cmocka_unit_test(test_die_with_parent),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_pipe_timeout_kills_group),
+		cmocka_unit_test(test_pipe_start_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

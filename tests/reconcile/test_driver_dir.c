@@ -88,7 +88,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	fl_observed_release(&f->obs);
-	fl_driver_close(&f->drv);
+	fl_driver_release(&f->drv);
 	rm_rf(f->tmp);
 	free(f);
 	return 0;
@@ -1152,17 +1152,21 @@ static void test_conf_parse(void **state)
 		if (rc) {
 			assert_string_equal(err.msg, "--driver expects TYPE:ARG, like dir:/tmp/accounts");
 		} else {
+			/* The entry fleet.yaml would hold: { type: T, root|endpoint: ARG } or command: [words]. */
+			const struct fl_node *command = fl_node_get(conf.node, "command");
 			assert_string_equal(conf.type, c->type);
+			assert_string_equal(fl_node_get(conf.node, "type")->v.str.ptr, c->type);
 			if (c->root)
-				assert_string_equal(conf.root, c->root);
+				assert_string_equal(fl_node_get(conf.node, "root")->v.str.ptr, c->root);
 			if (c->endpoint)
-				assert_string_equal(conf.endpoint, c->endpoint);
-			assert_int_equal(conf.ncommand, c->ncommand);
+				assert_string_equal(fl_node_get(conf.node, "endpoint")->v.str.ptr, c->endpoint);
+			assert_int_equal(command ? command->v.seq.len : 0, c->ncommand);
 		}
 		if (c->ncommand) {
-			assert_string_equal(conf.command[0], "drivers/cfn");
-			assert_string_equal(conf.command[1], "--profile");
-			assert_string_equal(conf.command[2], "x");
+			const struct fl_node *command = fl_node_get(conf.node, "command");
+			assert_string_equal(command->v.seq.items[0]->v.str.ptr, "drivers/cfn");
+			assert_string_equal(command->v.seq.items[1]->v.str.ptr, "--profile");
+			assert_string_equal(command->v.seq.items[2]->v.str.ptr, "x");
 		}
 		fl_arena_release(&arena);
 	}
@@ -1180,17 +1184,17 @@ static void test_driver_open(void **state)
 	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "dir:/nonexistent/yet", &err), 0);
 	assert_int_equal(fl_driver_open(&drv, &conf, &err), 0);
 	assert_string_equal(drv.ops->type, "dir");
-	fl_driver_close(&drv);
-	fl_driver_close(&drv); /* a zeroed driver is fine */
+	fl_driver_release(&drv);
+	fl_driver_release(&drv); /* a zeroed driver is fine */
 
 	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "exec:drivers/cfn", &err), 0);
 	assert_int_equal(fl_driver_open(&drv, &conf, &err), 0);
 	assert_string_equal(drv.ops->type, "exec");
-	fl_driver_close(&drv);
+	fl_driver_release(&drv);
 	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "http:https://x/{{tenant.account}}", &err), 0);
 	assert_int_equal(fl_driver_open(&drv, &conf, &err), 0);
 	assert_string_equal(drv.ops->type, "http");
-	fl_driver_close(&drv);
+	fl_driver_release(&drv);
 	assert_int_equal(fl_driver_conf_parse(&conf, &arena, "ftp:x", &err), FL_EUSAGE);
 
 	assert_int_equal(fl_driver_dir_open(&drv, "", &err), FL_EINPUT);

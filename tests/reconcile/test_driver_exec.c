@@ -115,7 +115,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	fl_observed_release(&f->obs);
-	fl_driver_close(&f->drv);
+	fl_driver_release(&f->drv);
 	fl_arena_release(&f->arena);
 	rm_rf(f->tmp);
 	free(f);
@@ -129,22 +129,26 @@ static int teardown(void **state)
 static int open_exec(struct fixture *f, const char *node_json, const char *const *argv, struct fl_error *err)
 {
 	struct fl_driver_conf conf;
-	size_t n = 0;
+	struct fl_buf json = FL_BUF_INIT;
+	struct fl_node *node = NULL;
 	memset(&conf, 0, sizeof(conf));
-	while (argv[n])
-		n++;
 	conf.type = "exec";
-	conf.command = fl_arena_calloc(&f->arena, n + 1, sizeof(*conf.command));
-	for (size_t i = 0; i < n; i++)
-		conf.command[i] = fl_arena_strdup(&f->arena, argv[i]);
-	conf.ncommand = n;
-	if (node_json) {
-		struct fl_node *node = NULL;
-		struct fl_source src = { "node", node_json, strlen(node_json) };
-		assert_int_equal(fl_json_parse(&node, &f->arena, &src, err), 0);
-		conf.node = node;
+	/* The entry: node_json's keys, and command: argv. */
+	fl_buf_puts(&json, "{\"command\": [");
+	for (size_t i = 0; argv[i]; i++) {
+		fl_buf_puts(&json, i ? ", " : "");
+		fl_json_put_str(&json, argv[i], strlen(argv[i]));
 	}
-	fl_driver_close(&f->drv);
+	fl_buf_puts(&json, "]");
+	if (node_json && strchr(node_json, ':'))
+		fl_buf_printf(&json, ", %s", strchr(node_json, '{') + 1);
+	else
+		fl_buf_puts(&json, "}");
+	struct fl_source src = { "node", json.ptr, json.len };
+	assert_int_equal(fl_json_parse(&node, &f->arena, &src, err), 0);
+	conf.node = node;
+	fl_buf_release(&json);
+	fl_driver_release(&f->drv);
 	return fl_driver_open(&f->drv, &conf, err);
 }
 
@@ -771,9 +775,9 @@ static void test_conf_parse(void **state)
 	assert_ok(fl_driver_conf_parse(&conf, &f->arena, "exec:drivers/cfn  --profile {{tenant.name}}", &err),
 		  &err);
 	assert_string_equal(conf.type, "exec");
-	assert_int_equal(conf.ncommand, 3);
-	assert_string_equal(conf.command[2], "{{tenant.name}}");
-	fl_driver_close(&f->drv);
+	assert_int_equal(fl_node_get(conf.node, "command")->v.seq.len, 3);
+	assert_string_equal(fl_node_get(conf.node, "command")->v.seq.items[2]->v.str.ptr, "{{tenant.name}}");
+	fl_driver_release(&f->drv);
 	assert_ok(fl_driver_open(&f->drv, &conf, &err), &err);
 	assert_string_equal(f->drv.ops->type, "exec");
 }
@@ -835,15 +839,17 @@ static void test_secrets_dropped(void **state)
 		struct fl_driver_conf conf;
 		struct fl_buf account = FL_BUF_INIT, seen = FL_BUF_INIT;
 		bool found = true;
+		char entry[512];
+		struct fl_node *node = NULL;
+		snprintf(entry, sizeof(entry), "{\"command\": [\"%s\"], \"pass_env\": [%s%s%s]}", prog,
+			 c->pass[0] ? "\"" : "", c->pass[0] ? c->pass[0] : "", c->pass[0] ? "\"" : "");
+		struct fl_source src = { "node", entry, strlen(entry) };
+		assert_ok(fl_json_parse(&node, &f->arena, &src, &err), &err);
 		memset(&conf, 0, sizeof(conf));
 		conf.type = "exec";
-		conf.command = fl_arena_calloc(&f->arena, 1, sizeof(*conf.command));
-		conf.command[0] = prog;
-		conf.ncommand = 1;
+		conf.node = node;
 		conf.drop_env = c->drop[0] ? c->drop : NULL;
-		conf.pass_env = (const char **)c->pass;
-		conf.npass_env = c->pass[0] ? 1 : 0;
-		fl_driver_close(&f->drv);
+		fl_driver_release(&f->drv);
 		assert_ok(fl_driver_open(&f->drv, &conf, &err), &err);
 		struct fl_tenant t = tenant_of("acme", "111111111111");
 		assert_ok(f->drv.ops->identity(f->drv.self, &t, &account, &found, &err), &err);

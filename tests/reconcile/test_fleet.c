@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/git.h"
+#include "reconcile/driver.h"
 #include "reconcile/fleet.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
@@ -271,9 +272,9 @@ static void test_good_fleet_settings(void **state)
 	assert_true(f->prune);
 	assert_int_equal(f->max_delete_percent, 20);
 	assert_string_equal(f->driver.type, "exec");
-	assert_int_equal(f->driver.ncommand, 2);
-	assert_string_equal(f->driver.command[0], "drivers/x");
 	assert_non_null(f->driver.node);
+	assert_int_equal(fl_node_get(f->driver.node, "command")->v.seq.len, 2);
+	assert_string_equal(fl_node_get(f->driver.node, "command")->v.seq.items[0]->v.str.ptr, "drivers/x");
 	assert_int_equal(f->nstatus, 2);
 	assert_string_equal(f->status[0].type, "git-notes");
 	assert_string_equal(f->status[1].type, "github");
@@ -393,9 +394,10 @@ static void test_defaults(void **state)
 	assert_int_equal(f->nservices, 0);
 	assert_false(f->prune);
 	assert_int_equal(f->max_delete_percent, 10);
+	/* The default driver's entry is built, as if written { type: dir, root: accounts }. */
 	assert_string_equal(f->driver.type, "dir");
-	assert_string_equal(f->driver.root, "accounts");
-	assert_null(f->driver.node);
+	assert_string_equal(fl_node_get(f->driver.node, "root")->v.str.ptr, "accounts");
+	assert_int_equal(f->driver.node->line, 0);
 	assert_int_equal(f->nstatus, 1);
 	assert_string_equal(f->status[0].type, "git-notes");
 	assert_int_equal(f->ntemplates, 0);
@@ -407,6 +409,36 @@ static void test_defaults(void **state)
 	assert_int_equal(f->tenants[0].state, FL_TENANT_ACTIVE);
 	assert_int_equal(f->tenants[0].nlabels, 0);
 	assert_int_equal(f->waves[0].ntenants, 1);
+	unload(&l);
+}
+
+/*
+ * The exec driver's documented timeout key: fleet.yaml with one loads (it
+ * was refused as an unknown key once), and the driver opened from that
+ * entry stops a program that runs longer.
+ */
+static void test_driver_timeout(void **state)
+{
+	static const struct file over[] = {
+		{ "fleet.yaml", "version: 1\nname: small\nwaves: [{ name: all, select: rest }]\n"
+				"driver: { type: exec, command: [sh, -c, \"sleep 5\"], timeout: 1s }\n" },
+		{ NULL, NULL }
+	};
+	struct loaded l;
+	struct fl_driver drv = { NULL, NULL };
+	struct fl_buf account = FL_BUF_INIT;
+	struct fl_error err = FL_ERROR_INIT;
+	bool found = false;
+	(void)state;
+
+	load_with(&l, minimal, over, NULL);
+	assert_int_equal(l.rc, 0);
+	assert_string_equal(fl_node_get(l.fleet->driver.node, "timeout")->v.str.ptr, "1s");
+	assert_int_equal(fl_driver_open(&drv, &l.fleet->driver, &err), 0);
+	assert_int_equal(drv.ops->identity(drv.self, &l.fleet->tenants[0], &account, &found, &err), FL_EDRIVER);
+	assert_non_null(strstr(err.msg, "driver 'sh' timed out after 1 s on identity of tenant 'one'"));
+	fl_driver_release(&drv);
+	fl_buf_release(&account);
 	unload(&l);
 }
 
@@ -646,6 +678,27 @@ static const struct bad_case bad_cases[] = {
 	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: http, endpoint: x, tokenfile: y }\n" } },
 	  "fleet.yaml:5:36: error: unknown key 'tokenfile' in driver (did you mean 'token_file'?)",
 	  FL_EINPUT },
+	{ "driver key typo",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: exec, command: [x], timeuot: 30s }\n" } },
+	  "fleet.yaml:5:37: error: unknown key 'timeuot' in driver (did you mean 'timeout'?)",
+	  FL_EINPUT },
+	{ "exec bad timeout",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: exec, command: [x], timeout: soon }\n" } },
+	  "fleet.yaml:5:46: error: invalid driver timeout (expected seconds or a duration like 30s, 5m or 1h30m, "
+	  "at most 7d)",
+	  FL_EINPUT },
+	{ "http timeout past a day",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: http, endpoint: \"https://x/a\", timeout: 2d }\n" } },
+	  "fleet.yaml:5:57: error: invalid driver timeout (expected seconds or a duration like 30s or 2m, at most 1d)",
+	  FL_EINPUT },
+	{ "dir driver key of another driver",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: dir, root: a, endpoint: x }\n" } },
+	  "fleet.yaml:5:31: error: unknown key 'endpoint' in driver",
+	  FL_EINPUT },
+	{ "pass_env on the dir driver",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: dir, root: a, pass_env: [X] }\n" } },
+	  "fleet.yaml:5:31: error: pass_env is only for the exec driver (no other driver starts a program)",
+	  FL_EINPUT },
 	{ "github without token",
 	  { { "fleet.yaml", FLEET_HEAD WAVES "status: [{ type: github, repo: o/n }]\n" } },
 	  "fleet.yaml:5:10: error: missing required key 'token_env' in github status",
@@ -653,6 +706,14 @@ static const struct bad_case bad_cases[] = {
 	{ "gitlab without project",
 	  { { "fleet.yaml", FLEET_HEAD WAVES "status: [{ type: gitlab, token_env: T }]\n" } },
 	  "fleet.yaml:5:10: error: missing required key 'project' in gitlab status",
+	  FL_EINPUT },
+	{ "forge status key typo",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "status: [{ type: github, repo: o/n, token_env: T, api_ur: x }]\n" } },
+	  "fleet.yaml:5:51: error: unknown key 'api_ur' in status (did you mean 'api_url'?)",
+	  FL_EINPUT },
+	{ "git-notes takes no keys",
+	  { { "fleet.yaml", FLEET_HEAD WAVES "status: [{ type: git-notes, repo: o/n }]\n" } },
+	  "fleet.yaml:5:29: error: unknown key 'repo' in status",
 	  FL_EINPUT },
 	{ "unknown status",
 	  { { "fleet.yaml", FLEET_HEAD WAVES "status: [{ type: slack }]\n" } },
@@ -1042,6 +1103,7 @@ int main(void)
 		cmocka_unit_test(test_good_fleet_release),
 		cmocka_unit_test(test_good_fleet_tenants),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_driver_timeout),
 		cmocka_unit_test(test_only),
 		cmocka_unit_test(test_threads_same_diags),
 		cmocka_unit_test(test_bad_cases),

@@ -195,7 +195,7 @@ static void env_close(struct env *e)
 	fl_ledger_free(e->ledger);
 	fl_fleet_free(e->fleet);
 	fl_repo_free(e->repo);
-	fl_driver_close(&e->drv);
+	fl_driver_release(&e->drv);
 	fl_test_run("rm -rf '%s'", e->tmp);
 	unsetenv("FL_TEST_LOG");
 	unsetenv("FL_TEST_FAIL");
