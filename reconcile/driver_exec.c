@@ -22,6 +22,7 @@
 #include "core/proc.h"
 #include "reconcile/secret_env.h"
 #include "reconcile/syntax.h"
+#include "reconcile/template.h"
 #include "core/banned.h"
 
 #define PROTOCOL_VERSION 1
@@ -71,11 +72,6 @@ static void describe(char *out, size_t size, const struct call *c)
 
 /* ---- the command's templates ---- */
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /*
  * Appends tmpl with {{tenant.name}}, {{tenant.account}} and {{region}}
  * substituted as text. FL_EINPUT for any other name or a '{{' left open.
@@ -83,48 +79,11 @@ static bool is_blank(char c)
 static int expand(struct fl_buf *out, const char *tmpl, const struct fl_tenant *t, const char *region,
 		  struct fl_error *err)
 {
-	int rc = 0;
-	const char *p = tmpl;
-	for (;;) {
-		const char *open = strstr(p, "{{");
-		if (!open) {
-			rc = fl_buf_puts(out, p);
-			break;
-		}
-		if ((rc = fl_buf_put(out, p, (size_t)(open - p))))
-			break;
-		const char *close = strstr(open + 2, "}}");
-		if (!close) {
-			rc = fl_error_set(err, FL_EINPUT, "unterminated '{{' in driver command '%s'", tmpl);
-			goto out;
-		}
-		const char *a = open + 2, *b = close;
-		while (a < b && is_blank(*a))
-			a++;
-		while (b > a && is_blank(b[-1]))
-			b--;
-		size_t len = (size_t)(b - a);
-		const char *val = NULL;
-		if (len == 11 && memcmp(a, "tenant.name", len) == 0)
-			val = t->name;
-		else if (len == 14 && memcmp(a, "tenant.account", len) == 0)
-			val = t->account;
-		else if (len == 6 && memcmp(a, "region", len) == 0)
-			val = region;
-		else {
-			rc = fl_error_set(err, FL_EINPUT,
-					  "unknown template variable '%.*s' in driver command (expected "
-					  "tenant.name, tenant.account or region)",
-					  (int)(len > 100 ? 100 : len), a);
-			goto out;
-		}
-		if ((rc = fl_buf_puts(out, val ? val : "")))
-			break;
-		p = close + 2;
-	}
-	if (rc)
+	struct fl_template_tenant names = { t, region, true, false, "driver command" };
+	int rc = fl_template_expand(out, tmpl, names.where, fl_template_tenant_lookup, &names, err);
+
+	if (rc == FL_ELIMIT)
 		rc = fl_error_set(err, rc, "driver command argument '%.100s' is too long", tmpl);
-out:
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "reconcile/syntax.h"
+#include "reconcile/template.h"
 #include "core/banned.h"
 
 #define DEFAULT_TIMEOUT_S 30
@@ -51,11 +52,6 @@ struct op {
 
 /* ---- templates ---- */
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /*
  * Appends tmpl with {{tenant.name}} and {{tenant.account}} substituted as
  * text; t NULL checks the template only. FL_EINPUT for any other name, a
@@ -64,47 +60,11 @@ static bool is_blank(char c)
 static int expand(struct fl_buf *out, const char *tmpl, const char *key, const struct fl_tenant *t,
 		  struct fl_error *err)
 {
-	int rc = 0;
-	const char *p = tmpl;
-	for (;;) {
-		const char *open = strstr(p, "{{");
-		if (!open) {
-			rc = fl_buf_puts(out, p);
-			break;
-		}
-		if ((rc = fl_buf_put(out, p, (size_t)(open - p))))
-			break;
-		const char *close = strstr(open + 2, "}}");
-		if (!close)
-			return fl_error_set(err, FL_EINPUT, "unterminated '{{' in driver %s '%.200s'", key,
-					    tmpl);
-		const char *a = open + 2, *b = close;
-		while (a < b && is_blank(*a))
-			a++;
-		while (b > a && is_blank(b[-1]))
-			b--;
-		size_t len = (size_t)(b - a);
-		bool name = len == 11 && memcmp(a, "tenant.name", len) == 0;
-		bool account = len == 14 && memcmp(a, "tenant.account", len) == 0;
-		if (!name && !account)
-			return fl_error_set(
-				err, FL_EINPUT,
-				"unknown template variable '%.*s' in driver %s (expected tenant.name "
-				"or tenant.account)",
-				(int)(len > 100 ? 100 : len), a, key);
-		const char *val = !t ? "t" : name ? t->name : t->account;
-		/* Both go into URLs and paths: never '/', '..' or anything to escape. */
-		if (!val ||
-		    !(name ? fl_tenant_name_valid(val, strlen(val)) : fl_ident_valid(val, strlen(val))))
-			return fl_error_set(err, FL_EINPUT, "%s '%.128s' cannot go into the driver %s",
-					    name ? "tenant name" : "account", val ? val : "", key);
-		if ((rc = fl_buf_puts(out, val)))
-			break;
-		p = close + 2;
-	}
-	if (rc)
-		rc = fl_error_set(err, rc, "driver %s '%.100s' is too long", key, tmpl);
-	return rc;
+	char where[32];
+	struct fl_template_tenant names = { t, NULL, false, true, where };
+
+	snprintf(where, sizeof(where), "driver %s", key);
+	return fl_template_expand(out, tmpl, where, fl_template_tenant_lookup, &names, err);
 }
 
 /* ---- operations: set-up, messages ---- */
