@@ -129,15 +129,23 @@ static void control_do(const struct fl_test_server *s, const char *method, const
 	free(control(s, method, path, body));
 }
 
+/* A number of the server's /_state since its last reset. */
+static long state_number(const struct fl_test_server *s, const char *key)
+{
+	char *state = control(s, "GET", "/_state", NULL);
+	char quoted[64];
+	snprintf(quoted, sizeof(quoted), "\"%s\":", key);
+	const char *p = strstr(state, quoted);
+	assert_non_null(p);
+	long n = strtol(p + strlen(quoted), NULL, 10);
+	free(state);
+	return n;
+}
+
 /* How many account requests the server has answered since its last reset. */
 static long requests_seen(const struct fl_test_server *s)
 {
-	char *state = control(s, "GET", "/_state", NULL);
-	const char *p = strstr(state, "\"requests\":");
-	assert_non_null(p);
-	long n = strtol(p + 11, NULL, 10);
-	free(state);
-	return n;
+	return state_number(s, "requests");
 }
 
 static int setup(void **state)
@@ -629,13 +637,11 @@ static void test_latency_threads(void **state)
 
 	long long t0 = now_ms();
 	assert_ok(f->drv.ops->identity(f->drv.self, &t, &account, &found, &err), &err);
-	long long one = now_ms() - t0;
-	assert_true(one >= LATENCY_MS);
+	assert_true(now_ms() - t0 >= LATENCY_MS);
 
 	/* Eight tenants at once, four requests each: they wait side by side, not in turn. */
 	struct worker ws[NTHREADS];
 	pthread_t th[NTHREADS];
-	t0 = now_ms();
 	for (int i = 0; i < NTHREADS; i++) {
 		memset(&ws[i], 0, sizeof(ws[i]));
 		ws[i].f = f;
@@ -648,10 +654,12 @@ static void test_latency_threads(void **state)
 		if (ws[i].rc)
 			fail_msg("worker %d: %d: %s", i, ws[i].rc, ws[i].err.msg);
 	}
-	long long all = now_ms() - t0;
-	/* 4 requests in turn: about 4 latencies; 32 one after another would be 8 times that. */
-	if (all >= 4LL * LATENCY_MS * NTHREADS / 2)
-		fail_msg("8 threads x 4 requests took %lld ms (one request: %lld ms)", all, one);
+	/* Side by side, not in turn: the server saw requests wait out the
+	 * latency together. Counted by the server, so a loaded machine cannot
+	 * fail it; a driver that serialised its requests would show 1. */
+	long peak = state_number(&slow_srv, "peak_in_flight");
+	if (peak < 2)
+		fail_msg("8 threads x 4 requests never overlapped (peak in flight %ld)", peak);
 	assert_int_equal(requests_seen(&slow_srv), 1 + 4 * NTHREADS);
 	fl_buf_release(&account);
 }
