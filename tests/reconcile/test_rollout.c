@@ -1533,7 +1533,7 @@ static void test_mass_delete_refused_unless_allowed(void **state)
 	assert_null(strstr(text.ptr, "config base"));
 	fl_buf_clear(&text);
 	/* The deletion receipt is in the note. */
-	assert_int_equal(fl_ledger_text(e.ledger, &text, &err), 0);
+	assert_int_equal(fl_ledger_text(&text, e.ledger, &err), 0);
 	{
 		struct fl_arena arena;
 		struct fl_node *doc = NULL;
