@@ -30,7 +30,7 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sorts a copy of --tenant's names, so selected() is a binary search: drift --fix may name thousands. */
+/* Sorts a copy of --tenant's names, so fl_rollout_selected() is a binary search: drift --fix may name thousands. */
 static void sort_chosen(struct rollout *r)
 {
 	if (!r->opts->tenants)

@@ -11,8 +11,6 @@
 #include "core/clock.h"
 #include "core/banned.h"
 
-#define PROMOTE_PREFIX "flotilla/promote/"
-
 void fl_wave_context(char *out, size_t cap, const char *wave)
 {
 	snprintf(out, cap, FL_WAVE_CONTEXT_PREFIX "%s", wave);
@@ -31,7 +29,7 @@ void fl_promotion_tag(char *out, size_t cap, const char *wave, const struct fl_o
 {
 	char hex[FL_OID_HEX_LEN + 1];
 	fl_oid_hex(hex, commit);
-	snprintf(out, cap, PROMOTE_PREFIX "%s/%s", wave, hex);
+	snprintf(out, cap, FL_PROMOTE_PREFIX "%s/%s", wave, hex);
 }
 
 struct promo_search {
@@ -60,7 +58,7 @@ int fl_rollout_promoted(bool *out, struct fl_repo *repo, const struct fl_oid *co
 {
 	char prefix[256];
 	struct promo_search s = { repo, commit, false, err };
-	snprintf(prefix, sizeof(prefix), PROMOTE_PREFIX "%s/", wave);
+	snprintf(prefix, sizeof(prefix), FL_PROMOTE_PREFIX "%s/", wave);
 	int rc = fl_repo_tags(repo, prefix, on_promotion, &s, err);
 	*out = s.found;
 	return rc < 0 ? rc : 0;

@@ -29,6 +29,9 @@ void fl_wave_context(char *out, size_t cap, const char *wave);
 /* The state ledger records for wave's context; false when none. description may be NULL. */
 bool fl_wave_state(struct fl_ledger *ledger, const char *wave, enum fl_state *state, struct fl_buf *description);
 
+/* Promotion tags (SPEC 6) are named FL_PROMOTE_PREFIX "<wave>/<sha>". */
+#define FL_PROMOTE_PREFIX "flotilla/promote/"
+
 /* The promotion tag name of SPEC 6: flotilla/promote/<wave>/<sha>. */
 void fl_promotion_tag(char *out, size_t cap, const char *wave, const struct fl_oid *commit);
 
