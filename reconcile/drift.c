@@ -22,7 +22,8 @@ static struct fl_drift_group *group_for(struct fl_drift_groups *groups, const ch
 	return g;
 }
 
-void fl_drift_group_tenants(struct fl_drift_groups *out, const struct fl_fleet *fleet, struct fl_driver *driver)
+void fl_drift_group_tenants(struct fl_drift_groups *out, const struct fl_fleet *fleet,
+			    struct fl_driver *driver)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < fleet->ntenants; i++) {

@@ -33,7 +33,8 @@ struct fl_drift_groups {
  * unreadable) has no commit to drift from and is left out. out is the
  * caller's to fl_drift_groups_release.
  */
-void fl_drift_group_tenants(struct fl_drift_groups *out, const struct fl_fleet *fleet, struct fl_driver *driver);
+void fl_drift_group_tenants(struct fl_drift_groups *out, const struct fl_fleet *fleet,
+			    struct fl_driver *driver);
 
 /* Records that tenant, when it is one of g's, drifted. */
 void fl_drift_group_mark(struct fl_drift_group *g, const char *tenant);

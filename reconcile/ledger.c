@@ -103,7 +103,8 @@ static void *record_get(void **items, size_t *n, size_t *cap, size_t size, const
 
 struct tenant_rec *fl_ledger_tenant_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, sizeof(*l->tenants), name, create);
+	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, sizeof(*l->tenants), name,
+			  create);
 }
 
 struct context_rec *fl_ledger_context_rec(struct fl_ledger *l, const char *name, bool create)

@@ -60,7 +60,8 @@ void fl_rollout_set_context(struct rollout *r, const char *context, enum fl_stat
 			    bool progress);
 
 /* Sets wave w's state in the report and, unless the run is partial, its context. */
-void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress);
+void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc,
+			     bool progress);
 
 /* "applying: 3/10 done, 1 failed (tolerance 2)", for a wave in progress. */
 void fl_rollout_describe_running(const struct fl_wave_report *wr, char *out, size_t cap);

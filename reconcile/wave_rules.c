@@ -16,7 +16,8 @@ void fl_wave_context(char *out, size_t cap, const char *wave)
 	snprintf(out, cap, FL_WAVE_CONTEXT_PREFIX "%s", wave);
 }
 
-bool fl_wave_state(struct fl_ledger *ledger, const char *wave, enum fl_state *state, struct fl_buf *description)
+bool fl_wave_state(struct fl_ledger *ledger, const char *wave, enum fl_state *state,
+		   struct fl_buf *description)
 {
 	char context[160];
 	fl_wave_context(context, sizeof(context), wave);
@@ -122,9 +123,11 @@ size_t fl_wave_held_by(struct fl_wave_seen *seen, char *why, size_t cap, const s
 			 s->known ? desc.ptr : "not started for this commit");
 		if (s->known && s->state == FL_STATE_SUCCESS)
 			continue;
-		snprintf(why, cap, "wave '%s' has not succeeded for %.12s (%s%s%s): tenants of wave '%s' wait for it",
-			 fleet->waves[e].name, fleet->revision, s->known ? fl_state_name(s->state) : "not started",
-			 s->known ? ": " : "", s->known ? desc.ptr : "", fleet->waves[w].name);
+		snprintf(why, cap,
+			 "wave '%s' has not succeeded for %.12s (%s%s%s): tenants of wave '%s' wait for it",
+			 fleet->waves[e].name, fleet->revision,
+			 s->known ? fl_state_name(s->state) : "not started", s->known ? ": " : "",
+			 s->known ? desc.ptr : "", fleet->waves[w].name);
 		break;
 	}
 	fl_buf_release(&desc);

@@ -27,7 +27,8 @@
 void fl_wave_context(char *out, size_t cap, const char *wave);
 
 /* The state ledger records for wave's context; false when none. description may be NULL. */
-bool fl_wave_state(struct fl_ledger *ledger, const char *wave, enum fl_state *state, struct fl_buf *description);
+bool fl_wave_state(struct fl_ledger *ledger, const char *wave, enum fl_state *state,
+		   struct fl_buf *description);
 
 /* Promotion tags (SPEC 6) are named FL_PROMOTE_PREFIX "<wave>/<sha>". */
 #define FL_PROMOTE_PREFIX "flotilla/promote/"
@@ -64,7 +65,10 @@ int fl_wave_gate_check(struct fl_wave_gate *out, struct fl_repo *repo, const str
 /* True when g holds the wave back. */
 bool fl_wave_gate_holds(const struct fl_wave_gate *g);
 
-/* What holds the wave, for its status: "baking until 22:28Z (2023-11-14T22:28:20Z)" or "awaiting promotion". */
+/*
+ * What holds the wave, for its status: "baking until 22:28Z
+ * (2023-11-14T22:28:20Z)" or "awaiting promotion".
+ */
 void fl_wave_gate_describe(char *out, size_t cap, const struct fl_wave_gate *g);
 
 /* A wave as the ledger records it. */

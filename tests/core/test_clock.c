@@ -85,8 +85,8 @@ static void test_parse(void **state)
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		long long got = fl_time_parse(cases[i].text);
 		if (got != cases[i].want)
-			fail_msg("fl_time_parse('%s'): got %lld, want %lld", cases[i].text ? cases[i].text : "(null)",
-				 got, cases[i].want);
+			fail_msg("fl_time_parse('%s'): got %lld, want %lld",
+				 cases[i].text ? cases[i].text : "(null)", got, cases[i].want);
 	}
 }
 
