@@ -1,9 +1,9 @@
 /*
  * One wave's tenants, worked through by a pool of threads that each take
  * the next tenant themselves, as many in flight as max_parallel allows and
- * never more than failure tolerance allows (strict mode): a tenant starts
- * only while every one in flight could fail without the wave passing its
- * tolerance. A thread per tenant, started and joined by the coordinator,
+ * never more than failure tolerance allows (strict mode): no more in
+ * flight than the failures that would halt the wave, so none starts once
+ * it has halted. A thread per tenant, started and joined by the coordinator,
  * left slots empty while it created threads: a wave of 100 tenants in
  * flight on a network driver ran at 87 on average.
  */
