@@ -47,6 +47,24 @@ static bool marker_oid(struct fl_oid *out, const struct fl_marker *m)
 	return true;
 }
 
+/*
+ * A commit the repository lacks is the likely failure (the account was
+ * rolled out from a clone with commits not fetched here): say so plainly.
+ */
+static int find_commit(struct rollout *r, const struct fl_marker *m, struct fl_error *err)
+{
+	struct fl_oid found;
+	pthread_mutex_lock(&r->repo_lock);
+	int rc = fl_repo_resolve(&found, r->repo, m->revision, err);
+	pthread_mutex_unlock(&r->repo_lock);
+	if (rc == FL_ENOTFOUND)
+		return fl_error_set(err, rc, "the account's marker names %.12s, a commit this repository does not "
+				    "have: fetch it, then run again", m->revision);
+	if (rc)
+		fl_error_prefix(err, "the account's marker names %.12s: ", m->revision);
+	return rc;
+}
+
 /* Sorts out a marker at another commit than the rollout's: ahead, behind, or neither. */
 static int place_marker(struct fl_rollout_markers *out, struct rollout *r, const struct fl_marker *m,
 			struct fl_error *err)
@@ -56,18 +74,23 @@ static int place_marker(struct fl_rollout_markers *out, struct rollout *r, const
 	int rc;
 	if (!marker_oid(&oid, m))
 		return 0;
-	if ((rc = is_ancestor(&yes, r, &r->fleet->commit, &oid, err)))
+	if ((rc = find_commit(r, m, err)))
 		return rc;
+	if ((rc = is_ancestor(&yes, r, &r->fleet->commit, &oid, err)))
+		goto fail;
 	if (yes) {
 		out->ahead = true;
 		memcpy(out->ahead_rev, m->revision, FL_OID_HEX_LEN + 1);
 		return 0;
 	}
 	if ((rc = is_ancestor(&yes, r, &oid, &r->fleet->commit, err)))
-		return rc;
+		goto fail;
 	if (yes)
 		remember_behind(r, &oid);
 	return 0;
+fail:
+	fl_error_prefix(err, "the account's marker names %.12s: ", m->revision);
+	return rc;
 }
 
 int fl_rollout_read_markers(struct fl_rollout_markers *out, struct rollout *r, const struct fl_tenant *t,
@@ -92,8 +115,7 @@ int fl_rollout_read_markers(struct fl_rollout_markers *out, struct rollout *r, c
 		out->at_rev = false;
 		int rc = place_marker(out, r, m, err);
 		if (rc) {
-			fl_error_prefix(err, "region '%s': the account's marker names %.12s: ", t->regions[i],
-					m->revision);
+			fl_error_prefix(err, "region '%s': ", t->regions[i]);
 			return rc;
 		}
 	}
