@@ -329,6 +329,7 @@ out:
 	pthread_mutex_destroy(&r.status_lock);
 	pthread_mutex_destroy(&r.lock);
 	free(r.behind);
+	free(r.placed);
 	free(r.chosen);
 	free(r.workdir);
 	free(r.receipts);

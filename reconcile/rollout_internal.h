@@ -17,6 +17,18 @@
 #include "reconcile/rollout.h"
 #include "reconcile/verify.h"
 
+/* Where a commit an account is at stands relative to the rollout's. */
+enum fl_rollout_place {
+	FL_PLACE_AHEAD,                  /* a descendant: the rollout is superseded */
+	FL_PLACE_BEHIND,                 /* an ancestor: an older rollout this one moves on */
+	FL_PLACE_APART,                  /* neither (another branch) */
+};
+
+struct fl_rollout_placed {
+	struct fl_oid commit;
+	enum fl_rollout_place where;
+};
+
 struct rollout {
 	struct fl_repo *repo;            /* under repo_lock: not thread-safe */
 	pthread_mutex_t repo_lock;
@@ -36,6 +48,8 @@ struct rollout {
 	bool superseded;
 	struct fl_oid *behind;           /* older commits the accounts were at */
 	size_t nbehind, capbehind;
+	struct fl_rollout_placed *placed; /* commits of markers met so far, placed once each */
+	size_t nplaced, capplaced;
 	/* A failure of the run itself met by a tenant's thread (git could not
 	 * tell where an account is): no tenant starts after it, and the run
 	 * returns it. The first one is kept. */

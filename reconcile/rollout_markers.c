@@ -23,14 +23,34 @@ static int is_ancestor(bool *out, struct rollout *r, const struct fl_oid *a, con
 	return rc;
 }
 
-static void remember_behind(struct rollout *r, const struct fl_oid *old)
+/* Where commit stands, when a marker met before named it. */
+static bool placed_before(enum fl_rollout_place *out, struct rollout *r, const struct fl_oid *commit)
+{
+	bool found = false;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->nplaced && !found; i++) {
+		if (fl_oid_equal(&r->placed[i].commit, commit)) {
+			*out = r->placed[i].where;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/* Keeps where commit stands for the next tenants, and an older commit for fl_rollout_supersede_older. */
+static void remember_place(struct rollout *r, const struct fl_oid *commit, enum fl_rollout_place where)
 {
 	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < r->nbehind; i++)
-		if (fl_oid_equal(&r->behind[i], old))
-			goto out;
-	FL_GROW(r->behind, r->capbehind, r->nbehind + 1);
-	r->behind[r->nbehind++] = *old;
+	for (size_t i = 0; i < r->nplaced; i++)
+		if (fl_oid_equal(&r->placed[i].commit, commit))
+			goto out; /* another tenant's thread placed it meanwhile */
+	FL_GROW(r->placed, r->capplaced, r->nplaced + 1);
+	r->placed[r->nplaced++] = (struct fl_rollout_placed){ *commit, where };
+	if (where == FL_PLACE_BEHIND) {
+		FL_GROW(r->behind, r->capbehind, r->nbehind + 1);
+		r->behind[r->nbehind++] = *commit;
+	}
 out:
 	pthread_mutex_unlock(&r->lock);
 }
@@ -65,31 +85,47 @@ static int find_commit(struct rollout *r, const struct fl_marker *m, struct fl_e
 	return rc;
 }
 
+/*
+ * Where the commit of marker m (oid) stands, asking git once per commit:
+ * every account at it stands the same.
+ */
+static int place_commit(enum fl_rollout_place *out, struct rollout *r, const struct fl_marker *m,
+			const struct fl_oid *oid, struct fl_error *err)
+{
+	bool yes = false;
+	int rc;
+	if (placed_before(out, r, oid))
+		return 0;
+	if ((rc = find_commit(r, m, err)))
+		return rc;
+	if ((rc = is_ancestor(&yes, r, &r->fleet->commit, oid, err)))
+		goto fail;
+	*out = FL_PLACE_AHEAD;
+	if (!yes) {
+		if ((rc = is_ancestor(&yes, r, oid, &r->fleet->commit, err)))
+			goto fail;
+		*out = yes ? FL_PLACE_BEHIND : FL_PLACE_APART;
+	}
+	remember_place(r, oid, *out);
+	return 0;
+fail:
+	fl_error_prefix(err, "the account's marker names %.12s: ", m->revision);
+	return rc;
+}
+
 /* Sorts out a marker at another commit than the rollout's: ahead, behind, or neither. */
 static int place_marker(struct fl_rollout_markers *out, struct rollout *r, const struct fl_marker *m,
 			struct fl_error *err)
 {
 	struct fl_oid oid;
-	bool yes = false;
-	int rc;
+	enum fl_rollout_place where;
 	if (!marker_oid(&oid, m))
 		return 0;
-	if ((rc = find_commit(r, m, err)))
-		return rc;
-	if ((rc = is_ancestor(&yes, r, &r->fleet->commit, &oid, err)))
-		goto fail;
-	if (yes) {
+	int rc = place_commit(&where, r, m, &oid, err);
+	if (!rc && where == FL_PLACE_AHEAD) {
 		out->ahead = true;
 		memcpy(out->ahead_rev, m->revision, FL_OID_HEX_LEN + 1);
-		return 0;
 	}
-	if ((rc = is_ancestor(&yes, r, &oid, &r->fleet->commit, err)))
-		goto fail;
-	if (yes)
-		remember_behind(r, &oid);
-	return 0;
-fail:
-	fl_error_prefix(err, "the account's marker names %.12s: ", m->revision);
 	return rc;
 }
 
