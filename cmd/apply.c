@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "cmd/remote_repo.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "reconcile/driver.h"
 #include "reconcile/ledger.h"
@@ -30,13 +30,6 @@ struct progress {
 	bool *last_started;
 	bool *last_finished;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A wave with no tenants (not started yet, or none selected) is empty until it has finished. */
 static void bar(char *out, size_t width, size_t done, size_t total, bool finished)
@@ -73,7 +66,7 @@ static void on_progress(const struct fl_rollout_report *report, size_t wave, voi
 {
 	struct progress *p = payload;
 	char line[256];
-	long long elapsed = now_ms() - p->t0;
+	long long elapsed = fl_mono_ms() - p->t0;
 	if (p->json)
 		return;
 	if (p->tty) {
@@ -216,7 +209,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	p.json = format && strcmp(format, "json") == 0;
 	p.tty = !p.json && isatty(STDOUT_FILENO);
-	p.t0 = now_ms();
+	p.t0 = fl_mono_ms();
 	p.last_done = calloc(s.fleet->nwaves + 1, sizeof(*p.last_done));
 	p.last_state = calloc(s.fleet->nwaves + 1, sizeof(*p.last_state));
 	p.last_started = calloc(s.fleet->nwaves + 1, sizeof(*p.last_started));

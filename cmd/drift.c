@@ -2,7 +2,8 @@
  * flotilla drift [--fix]: observe every account fully and report resources
  * that differ from the commit its marker names; with --fix, apply that
  * commit again to the drifted tenants, through the same waves and
- * tolerances.
+ * tolerances. The grouping by commit is reconcile/drift.h's; this file
+ * prints and maps outcomes to exit codes.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -11,8 +12,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "core/alloc.h"
 #include "core/buf.h"
+#include "reconcile/drift.h"
 #include "reconcile/driver.h"
 #include "reconcile/ledger.h"
 #include "reconcile/plan.h"
@@ -20,53 +21,13 @@
 #include "reconcile/rollout.h"
 #include "core/banned.h"
 
-/* Tenants grouped by the commit their primary region's marker names. */
-struct group {
-	char revision[FL_OID_HEX_LEN + 1];
-	struct fl_opt_list names;          /* owned strings */
-	struct fl_opt_list drifted;        /* borrowed from names */
-};
-
 struct drift {
-	struct group *groups;
-	size_t n, cap;
+	struct fl_drift_groups groups;
 	struct fl_plan_writer w;
-	struct group *current;
+	struct fl_drift_group *current;
 	size_t drifted;
 	size_t unmanaged, unmanaged_tenants;   /* reported, never fixed: flotilla did not create them */
 };
-
-static void add_name(struct fl_opt_list *l, const char *name)
-{
-	FL_GROW(l->items, l->cap, l->len + 1);
-	l->items[l->len++] = name;
-}
-
-static struct group *group_for(struct drift *d, const char *revision)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (strcmp(d->groups[i].revision, revision) == 0)
-			return &d->groups[i];
-	FL_GROW(d->groups, d->cap, d->n + 1);
-	struct group *g = &d->groups[d->n++];
-	memset(g, 0, sizeof(*g));
-	snprintf(g->revision, sizeof(g->revision), "%s", revision);
-	return g;
-}
-
-static void group_tenants(struct drift *d, const struct fl_fleet *fleet, struct fl_driver *driver)
-{
-	for (size_t i = 0; i < fleet->ntenants; i++) {
-		const struct fl_tenant *t = &fleet->tenants[i];
-		struct fl_marker m;
-		bool found = false;
-		struct fl_error ignored = FL_ERROR_INIT;
-		if (t->state != FL_TENANT_ACTIVE || !t->nregions ||
-		    driver->ops->marker(driver->self, t, t->regions[0], &m, &found, &ignored) || !found)
-			continue;
-		add_name(&group_for(d, m.revision)->names, fl_strdup(t->name));
-	}
-}
 
 static void print_tenant(struct drift *d, const struct fl_tenant_plan *tp)
 {
@@ -88,26 +49,24 @@ static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
 	}
 	d->drifted++;
 	/* The group's own copy of the name: the plan's fleet is gone before --fix runs. */
-	for (size_t i = 0; i < d->current->names.len; i++)
-		if (strcmp(d->current->names.items[i], tp->tenant->name) == 0)
-			add_name(&d->current->drifted, d->current->names.items[i]);
+	fl_drift_group_mark(d->current, tp->tenant->name);
 	print_tenant(d, tp);
 	return 0;
 }
 
-static int check_group(struct drift *d, struct group *g, const char *repo, struct fl_driver *driver)
+static int check_group(struct drift *d, struct fl_drift_group *g, const char *repo, struct fl_driver *driver)
 {
 	struct fl_session s = { 0 };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_plan_summary sum;
-	struct fl_fleet_load_opts lopts = { .only = g->names.items, .nonly = g->names.len };
+	struct fl_fleet_load_opts lopts = { .only = g->names, .nonly = g->nnames };
 	int rc = fl_session_open(&s, repo, g->revision, &lopts);
 	if (rc)
 		return rc;
 	struct fl_plan_opts popts = { .refresh = true };
 	d->w = (struct fl_plan_writer){ .format = FL_FORMAT_TEXT, .fleet = s.fleet };
 	d->current = g;
-	printf("accounts at %.12s: %zu tenant%s\n", g->revision, g->names.len, g->names.len == 1 ? "" : "s");
+	printf("accounts at %.12s: %zu tenant%s\n", g->revision, g->nnames, g->nnames == 1 ? "" : "s");
 	if (fl_plan_run(&sum, s.fleet, driver, &popts, on_tenant, d, &err)) {
 		fl_print_error(&err);
 		rc = FL_EXIT_ERROR;
@@ -116,7 +75,7 @@ static int check_group(struct drift *d, struct group *g, const char *repo, struc
 	return rc;
 }
 
-static int fix_group(struct group *g, const char *repo, struct fl_driver *driver)
+static int fix_group(struct fl_drift_group *g, const char *repo, struct fl_driver *driver)
 {
 	struct fl_session s = { 0 };
 	struct fl_ledger *ledger = NULL;
@@ -128,7 +87,7 @@ static int fix_group(struct group *g, const char *repo, struct fl_driver *driver
 	int rc = fl_session_open(&s, repo, g->revision, NULL);
 	if (rc)
 		return rc;
-	struct fl_rollout_opts ropts = { .tenants = g->drifted.items, .ntenants = g->drifted.len, .refresh = true,
+	struct fl_rollout_opts ropts = { .tenants = g->drifted, .ntenants = g->ndrifted, .refresh = true,
 					 .self_exe = self, .cancel = fl_stop_flag() };
 	fl_stop_on_signals();
 	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
@@ -171,9 +130,9 @@ int cmd_drift(int argc, char **argv)
 		goto out;
 	if ((rc = fl_driver_from_args(&driver, driver_arg, head.fleet, "drift")))
 		goto out;
-	group_tenants(&d, head.fleet, &driver);
-	for (size_t i = 0; i < d.n && !rc; i++)
-		rc = check_group(&d, &d.groups[i], repo, &driver);
+	fl_drift_group_tenants(&d.groups, head.fleet, &driver);
+	for (size_t i = 0; i < d.groups.len && !rc; i++)
+		rc = check_group(&d, &d.groups.items[i], repo, &driver);
 	if (rc)
 		goto out;
 	printf("drift: %zu tenant%s from the commit %s\n", d.drifted, d.drifted == 1 ? " differs" : "s differ",
@@ -186,17 +145,11 @@ int cmd_drift(int argc, char **argv)
 		rc = d.drifted ? FL_EXIT_CHANGES : FL_EXIT_OK;
 		goto out;
 	}
-	for (size_t i = 0; i < d.n && !rc; i++)
-		if (d.groups[i].drifted.len)
-			rc = fix_group(&d.groups[i], repo, &driver);
+	for (size_t i = 0; i < d.groups.len && !rc; i++)
+		if (d.groups.items[i].ndrifted)
+			rc = fix_group(&d.groups.items[i], repo, &driver);
 out:
-	for (size_t i = 0; i < d.n; i++) {
-		for (size_t j = 0; j < d.groups[i].names.len; j++)
-			free((char *)d.groups[i].names.items[j]);
-		fl_opt_list_release(&d.groups[i].names);
-		fl_opt_list_release(&d.groups[i].drifted);
-	}
-	free(d.groups);
+	fl_drift_groups_release(&d.groups);
 	fl_driver_release(&driver);
 	fl_session_close(&head);
 	return rc;

@@ -20,6 +20,7 @@
 #include "core/remote.h"
 #include "reconcile/ledger.h"
 #include "reconcile/notes_merge.h"
+#include "reconcile/wave_rules.h"
 #include "core/banned.h"
 
 #define URL_MAX 2048
@@ -100,7 +101,7 @@ out:
 
 int fl_remote_publish(const struct fl_session *s, bool required)
 {
-	static const char *const refs[] = { FL_NOTES_REF, "refs/tags/flotilla/promote/*" };
+	static const char *const refs[] = { FL_NOTES_REF, "refs/tags/" FL_PROMOTE_PREFIX "*" };
 	struct fl_remote_opts opts = remote_opts();
 	struct fl_remote_push_result res;
 	struct fl_error err = FL_ERROR_INIT;

@@ -1,7 +1,8 @@
 /*
  * flotilla status [REV]: each wave's state for a commit from its ledger
  * note: counts, what it waits for (a bake, a promotion), and the tenants
- * that failed with why.
+ * that failed with why. The rules come from reconcile/wave_rules.h, the
+ * same the rollout follows; this file only prints them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,10 @@
 
 #include "cmd/cmd.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "reconcile/ledger.h"
-#include "reconcile/rollout.h"
-#include "reconcile/status.h"
+#include "reconcile/wave_rules.h"
 #include "core/banned.h"
 
 struct wave_view {
@@ -21,8 +22,7 @@ struct wave_view {
 	enum fl_state state;
 	struct fl_buf description;
 	size_t tenants, applied, failed, skipped;
-	long long bake_until;
-	bool gated, promoted;
+	struct fl_wave_gate gate;
 };
 
 static void count_tenants(struct wave_view *views, const struct fl_fleet *f, struct fl_ledger *l)
@@ -48,15 +48,11 @@ static int build_views(struct wave_view *views, struct fl_session *s, struct fl_
 	struct fl_error err = FL_ERROR_INIT;
 	const struct fl_fleet *f = s->fleet;
 	for (size_t w = 0; w < f->nwaves; w++) {
-		char context[160];
 		struct wave_view *v = &views[w];
 		v->name = f->waves[w].name;
 		fl_buf_init(&v->description, 0);
-		fl_wave_context(context, sizeof(context), v->name);
-		v->known = fl_ledger_context(l, context, &v->state, &v->description);
-		v->bake_until = fl_bake_until(f, l, w);
-		v->gated = f->waves[w].gate_manual;
-		if (v->gated && fl_rollout_promoted(&v->promoted, s->repo, &s->commit, v->name, &err)) {
+		v->known = fl_wave_state(l, v->name, &v->state, &v->description);
+		if (fl_wave_gate_check(&v->gate, s->repo, f, l, w, &err)) {
 			fl_print_error(&err);
 			return FL_EXIT_ERROR;
 		}
@@ -69,15 +65,15 @@ static const char *waiting_for(const struct wave_view *v, char *buf, size_t cap)
 {
 	if (v->known && v->state != FL_STATE_PENDING)
 		return "";
-	if (v->bake_until) {
+	if (v->gate.bake_until) {
 		char when[32];
-		fl_time_format(when, v->bake_until);
+		fl_time_format(when, v->gate.bake_until);
 		snprintf(buf, cap, "waits: bake until %s", when);
 		return buf;
 	}
-	if (v->gated && !v->promoted)
+	if (v->gate.gated && !v->gate.promoted)
 		return "waits: promotion (flotilla promote REV --wave ...)";
-	if (v->gated && v->promoted)
+	if (v->gate.gated && v->gate.promoted)
 		return "promoted: the next apply starts it";
 	return "";
 }
@@ -89,16 +85,17 @@ static void print_text(struct wave_view *views, struct fl_session *s, struct fl_
 	struct fl_buf plan = FL_BUF_INIT;
 	char buf[128];
 	printf("fleet %s at %s\n", f->name, f->revision);
-	if (fl_ledger_context(l, "flotilla/plan", &plan_state, &plan))
-		printf("  %-18s %-8s %s\n", "flotilla/plan", fl_state_name(plan_state), plan.ptr);
+	if (fl_ledger_context(l, FL_PLAN_CONTEXT, &plan_state, &plan))
+		printf("  %-18s %-8s %s\n", FL_PLAN_CONTEXT, fl_state_name(plan_state), plan.ptr);
 	else
-		printf("  %-18s %-8s %s\n", "flotilla/plan", "-", "no rollout recorded for this commit");
+		printf("  %-18s %-8s %s\n", FL_PLAN_CONTEXT, "-", "no rollout recorded for this commit");
 	fl_buf_release(&plan);
 	for (size_t w = 0; w < f->nwaves; w++) {
 		struct wave_view *v = &views[w];
 		char context[160];
-		snprintf(context, sizeof(context), "wave/%s", v->name);
-		printf("  %-18s %-8s %s\n", context, v->known ? fl_state_name(v->state) : "-",
+		/* Shown without the common prefix, to fit the column. */
+		fl_wave_context(context, sizeof(context), v->name);
+		printf("  %-18s %-8s %s\n", context + strlen(FL_CONTEXT_PREFIX), v->known ? fl_state_name(v->state) : "-",
 		       v->known ? v->description.ptr : "not started");
 		printf("  %-18s %-8s %zu tenants: %zu applied, %zu failed, %zu skipped", "", "", v->tenants,
 		       v->applied, v->failed, v->skipped);
@@ -152,10 +149,10 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 	for (size_t w = 0; w < f->nwaves; w++) {
 		struct wave_view *v = &views[w];
 		char when[32] = "";
-		if (v->bake_until)
-			fl_time_format(when, v->bake_until);
+		if (v->gate.bake_until)
+			fl_time_format(when, v->gate.bake_until);
 		fl_buf_printf(&b, "%s{\"applied\":%zu,\"awaiting_promotion\":%s,", w ? "," : "", v->applied,
-			      v->gated && !v->promoted ? "true" : "false");
+			      v->gate.gated && !v->gate.promoted ? "true" : "false");
 		put_str_field(&b, "bake_until", when, false);
 		put_str_field(&b, "description", v->known ? v->description.ptr : "", true);
 		fl_buf_printf(&b, ",\"failed\":%zu", v->failed);

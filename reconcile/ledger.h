@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/clock.h"  /* times in the ledger are fl_now() seconds */
 #include "core/error.h"
 #include "core/git.h"
 #include "core/hash.h"
@@ -98,12 +99,7 @@ int fl_ledger_add_receipt(struct fl_ledger *ledger, const char *tenant, const st
 /* Saves pending changes to the note now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);
 
-/* The note's text as it stands (pretty JSON), for `flotilla status`. */
-int fl_ledger_text(struct fl_ledger *ledger, struct fl_buf *out, struct fl_error *err);
-
-/* The current time (seconds since the epoch); FLOTILLA_NOW overrides it for tests. */
-long long fl_now(void);
-/* Formats t as 2026-11-25T12:45:00Z. */
-void fl_time_format(char out[32], long long t);
+/* The note's text as it stands (pretty JSON), appended to out. */
+int fl_ledger_text(struct fl_buf *out, struct fl_ledger *ledger, struct fl_error *err);
 
 #endif

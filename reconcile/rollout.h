@@ -22,6 +22,7 @@
 #include "reconcile/ledger.h"
 #include "reconcile/plan.h"
 #include "reconcile/status.h"
+#include "reconcile/wave_rules.h"
 
 enum fl_rollout_outcome {
 	FL_ROLLOUT_DONE,         /* every wave asked for succeeded */
@@ -82,25 +83,13 @@ struct fl_rollout_opts {
 /*
  * Rolls fleet's commit out through driver, recording everything in ledger.
  * Returns 0 with out->outcome set, or an error code for a failure of the
- * run itself (a tenant's failure is not one: it counts against its wave).
+ * run itself (a tenant's failure is not one: it counts against its wave),
+ * among them git failing to tell whether an account's commit is newer or
+ * older than this one: the tenants in flight finish, no other starts.
  * out is the caller's to fl_rollout_report_release.
  */
 int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const struct fl_fleet *fleet,
 		   struct fl_driver *driver, struct fl_ledger *ledger, const struct fl_rollout_opts *opts,
 		   struct fl_error *err);
-
-/*
- * The bake rule of SPEC 4, for apply and status alike: when the wave before
- * w has a bake and succeeded for the ledger's commit less than that long
- * ago, the time wave w may start; else 0.
- */
-long long fl_bake_until(const struct fl_fleet *fleet, struct fl_ledger *ledger, size_t w);
-
-/* True when commit, or a descendant of it, is promoted into wave (SPEC 6). */
-int fl_rollout_promoted(bool *out, struct fl_repo *repo, const struct fl_oid *commit, const char *wave,
-			struct fl_error *err);
-
-/* The promotion tag name of SPEC 6: flotilla/promote/<wave>/<sha>. */
-void fl_promotion_tag(char *out, size_t cap, const char *wave, const struct fl_oid *commit);
 
 #endif

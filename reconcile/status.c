@@ -118,8 +118,3 @@ void fl_statuses_release(struct fl_statuses *s)
 	free(s->items);
 	memset(s, 0, sizeof(*s));
 }
-
-void fl_wave_context(char *out, size_t cap, const char *wave)
-{
-	snprintf(out, cap, FL_WAVE_CONTEXT_PREFIX "%s", wave);
-}

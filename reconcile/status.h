@@ -16,10 +16,7 @@
 #include "core/git.h"
 #include "reconcile/fleet.h"
 #include "reconcile/ledger.h"
-
-/* The context of a wave (SPEC 5): "flotilla/wave/<wave>", into out (cut to cap). */
-#define FL_WAVE_CONTEXT_PREFIX "flotilla/wave/"
-void fl_wave_context(char *out, size_t cap, const char *wave);
+#include "reconcile/wave_rules.h"  /* the context names */
 
 struct fl_status_update {
 	const char *context;       /* "flotilla/plan", "flotilla/wave/<wave>" */

@@ -225,7 +225,7 @@ static void test_open_without_note_is_empty(void **state)
 	assert_int_equal(fl_ledger_wave_success_time(l, "canary"), 0);
 
 	/* The empty document: the format and the revision, nothing else. */
-	assert_int_equal(fl_ledger_text(l, &text, &err), 0);
+	assert_int_equal(fl_ledger_text(&text, l, &err), 0);
 	struct fl_arena arena;
 	struct fl_node *doc = NULL;
 	fl_arena_init(&arena, 4096);
@@ -659,7 +659,7 @@ static void test_reopen_reads_everything_back(void **state)
 			 0);
 	assert_int_equal(fl_ledger_add_receipt(l, "gone", &item, 1, NOW, &err), 0);
 	flush(l);
-	assert_int_equal(fl_ledger_text(l, &before, &err), 0);
+	assert_int_equal(fl_ledger_text(&before, l, &err), 0);
 	/* The note is exactly the ledger's text. */
 	assert_true(note_show(&note, e));
 	assert_string_equal(note.ptr, before.ptr);
@@ -695,7 +695,7 @@ static void test_reopen_reads_everything_back(void **state)
 	assert_int_equal(fl_ledger_wave_success_time(l, "canary"), NOW - 100);
 	assert_int_equal(fl_ledger_wave_success_time(l, "fleet"), 0);
 	/* Times, fingerprints, outputs and receipts survive: the same text. */
-	assert_int_equal(fl_ledger_text(l, &after, &err), 0);
+	assert_int_equal(fl_ledger_text(&after, l, &err), 0);
 	assert_string_equal(after.ptr, before.ptr);
 
 	/* Reopened, it goes on: a change and a flush keep everything else. */
@@ -771,54 +771,6 @@ static void test_note_that_is_not_a_ledger(void **state)
 	assert_false(fl_ledger_verify_passed(l, "t", "", "v"));
 	fl_ledger_free(l);
 	unlink(path);
-}
-
-static void test_now_and_time_format(void **state)
-{
-	static const struct {
-		const char *env; /* NULL: unset */
-		bool clock;	 /* true: the real clock */
-		long long want;
-	} nows[] = {
-		{ "1795610700", false, 1795610700LL },
-		{ "0", false, 0 },
-		{ "42", false, 42 },
-		{ "", true, 0 },
-		{ NULL, true, 0 },
-	};
-	static const struct {
-		long long t;
-		const char *want;
-	} formats[] = {
-		{ 0, "1970-01-01T00:00:00Z" },		 { 1795610700LL, "2026-11-25T12:45:00Z" },
-		{ 951868799LL, "2000-02-29T23:59:59Z" }, { 951868800LL, "2000-03-01T00:00:00Z" },
-		{ -1, "1969-12-31T23:59:59Z" },		 { 253402300799LL, "9999-12-31T23:59:59Z" },
-	};
-	(void)state;
-
-	for (size_t i = 0; i < N_ELEMS(nows); i++) {
-		if (nows[i].env)
-			assert_int_equal(setenv("FLOTILLA_NOW", nows[i].env, 1), 0);
-		else
-			assert_int_equal(unsetenv("FLOTILLA_NOW"), 0);
-		long long before = (long long)time(NULL);
-		long long got = fl_now();
-		long long after = (long long)time(NULL);
-		if (!nows[i].clock && got != nows[i].want)
-			fail_msg("FLOTILLA_NOW='%s': got %lld, want %lld", nows[i].env, got, nows[i].want);
-		if (nows[i].clock && (got < before || got > after))
-			fail_msg("FLOTILLA_NOW %s: got %lld, want the clock (%lld..%lld)",
-				 nows[i].env ? "empty" : "unset", got, before, after);
-	}
-	for (size_t i = 0; i < N_ELEMS(formats); i++) {
-		char out[32];
-		memset(out, '#', sizeof(out));
-		fl_time_format(out, formats[i].t);
-		if (strcmp(out, formats[i].want) != 0)
-			fail_msg("fl_time_format(%lld): got '%s', want '%s'", formats[i].t, out,
-				 formats[i].want);
-	}
-	set_now(NOW);
 }
 
 struct writer {
@@ -1051,7 +1003,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_reads_everything_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_note_that_is_not_a_ledger, setup, teardown),
-		cmocka_unit_test(test_now_and_time_format),
 		cmocka_unit_test_setup_teardown(test_concurrent_set_tenant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_description_cut_on_a_character_boundary, setup,
 						teardown),

@@ -1533,7 +1533,7 @@ static void test_mass_delete_refused_unless_allowed(void **state)
 	assert_null(strstr(text.ptr, "config base"));
 	fl_buf_clear(&text);
 	/* The deletion receipt is in the note. */
-	assert_int_equal(fl_ledger_text(e.ledger, &text, &err), 0);
+	assert_int_equal(fl_ledger_text(&text, e.ledger, &err), 0);
 	{
 		struct fl_arena arena;
 		struct fl_node *doc = NULL;
@@ -1686,6 +1686,58 @@ static void test_supersede(void **state)
 }
 
 /*
+ * Whether an account's commit is newer than the rollout's decides
+ * supersede, so git failing to tell must fail the run, never read as "not
+ * newer": here the accounts are at a commit this repository has lost (as
+ * when another clone rolled out a commit not fetched here), and reading
+ * that as "not newer" rolled them back to the older commit.
+ */
+static void test_git_failure_on_a_marker_fails_the_run(void **state)
+{
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf account = FL_BUF_INIT;
+	char second_hex[FL_OID_HEX_LEN + 1], short_second[16], path[256];
+	(void)state;
+
+	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
+	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+	put_file(&e, "release/a.yaml", RELEASE "---\nkind: config\nname: extra\nspec: {}\n");
+	commit_all(&e);
+	fl_oid_hex(second_hex, &e.fleet->commit);
+	snprintf(short_second, sizeof(short_second), "%.12s", second_hex);
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+
+	/* The second commit is gone from the repository; the accounts are still at it. */
+	fl_test_run("cd '%s' && " GIT " reset -q --hard HEAD~1 && " GIT " reflog expire --expire=now --all && " GIT
+		    " gc -q --prune=now && ! " GIT " cat-file -e %s 2>/dev/null",
+		    e.repo_dir, second_hex);
+	fl_repo_free(e.repo);
+	assert_int_equal(fl_repo_open(&e.repo, e.repo_dir, &err), 0);
+	load_head(&e);
+
+	int rc = rollout(&e, &rep, &opts, &wt, &err);
+	if (rc == 0)
+		fail_msg("the rollout went on (outcome %d) though git could not place the accounts' commit",
+			 (int)rep.outcome);
+	assert_non_null(strstr(err.msg, "tenant 'c1': "));
+	assert_non_null(strstr(err.msg, short_second));
+	fl_rollout_report_release(&rep);
+	snprintf(path, sizeof(path), "%s/1000/us-east-1.state", e.accounts);
+	assert_int_equal(fl_file_read(&account, path, &err), 0);
+	if (!strstr(account.ptr, second_hex))
+		fail_msg("the account was rolled back: %s", account.ptr);
+	fl_buf_release(&account);
+	env_close(&e);
+}
+
+/*
  * Regression (was a bug in rollout.c run_wave_jobs, a lost wakeup): the
  * dispatcher drops the lock to write the wave's status and call the
  * progress callback; a tenant that finishes meanwhile broadcasts to nobody,
@@ -1813,6 +1865,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_amount_resolve),
 		cmocka_unit_test(test_percent_parallelism),
 		cmocka_unit_test(test_supersede),
+		cmocka_unit_test(test_git_failure_on_a_marker_fails_the_run),
 		/* Last: when it fails, a thread stays blocked inside fl_rollout_run. */
 		cmocka_unit_test(test_job_finishing_during_progress_is_reaped),
 	};
