@@ -1,9 +1,11 @@
 /*
  * Field-level diff of two JSON specs for plans (SPEC 3): both sides are
  * walked together, maps by sorted keys, lists by index; values come out as
- * canonical JSON, secrets masked. Canonical texts (the common case) are
- * walked as they are; anything else is parsed into trees first.
+ * canonical JSON, secrets masked by path and by value. Canonical texts (the
+ * common case) are walked as they are; anything else is parsed into trees
+ * first.
  */
+#define _GNU_SOURCE 1 /* memmem() in glibc before 2.38; CMake sets only _POSIX_C_SOURCE */
 #include "reconcile/diff.h"
 
 #include <stdlib.h>
@@ -21,8 +23,113 @@ struct differ {
 	struct fl_diff_scratch *s;
 	struct fl_arena *out;             /* the caller's: paths and values */
 	const struct fl_template *tpl;
+	const struct fl_secret_values *secrets;   /* may be NULL */
 	struct fl_error *err;
 };
+
+/* ---- secret values ---- */
+
+void fl_secret_values_init(struct fl_secret_values *sv)
+{
+	fl_buf_init(&sv->text, 0);
+	sv->ends = NULL;
+	sv->len = sv->cap = 0;
+}
+
+void fl_secret_values_release(struct fl_secret_values *sv)
+{
+	fl_buf_release(&sv->text);
+	free(sv->ends);
+	fl_secret_values_init(sv);
+}
+
+/*
+ * Ends the value written to text since the last one. An empty one is
+ * dropped: every text contains it, and it has nothing to hide.
+ */
+static void end_value(struct fl_secret_values *sv)
+{
+	size_t start = sv->len ? sv->ends[sv->len - 1] : 0;
+
+	if (sv->text.len == start)
+		return;
+	FL_GROW(sv->ends, sv->cap, sv->len + 1);
+	sv->ends[sv->len++] = sv->text.len;
+}
+
+/*
+ * Adds value as rendering substitutes it into text: canonical JSON, a
+ * string escaped and without its quotes; then a string raw, when that
+ * differs. Null renders as nothing: there is no value to hide.
+ */
+static int add_value(struct fl_secret_values *sv, const struct fl_node *value, struct fl_error *err)
+{
+	size_t start = sv->text.len, n;
+	int rc = 0;
+
+	if (value->type == FL_NODE_NULL)
+		return 0;
+	rc = fl_json_canonical(&sv->text, value, err);
+	if (rc || value->type != FL_NODE_STR) {
+		if (!rc)
+			end_value(sv);
+		return rc;
+	}
+	n = sv->text.len - start - 2;
+	memmove(sv->text.ptr + start, sv->text.ptr + start + 1, n);
+	fl_buf_truncate(&sv->text, start + n);
+	end_value(sv);
+	if (n != value->v.str.len || memcmp(sv->text.ptr + start, value->v.str.ptr, n) != 0) {
+		rc = fl_buf_put(&sv->text, value->v.str.ptr, value->v.str.len);
+		if (!rc)
+			end_value(sv);
+	}
+	return rc;
+}
+
+int fl_secret_values_set(struct fl_secret_values *sv, const struct fl_fleet *fleet,
+			 const struct fl_tenant *tenant, struct fl_error *err)
+{
+	int rc = 0;
+
+	fl_buf_clear(&sv->text);
+	sv->len = 0;
+	for (size_t i = 0; i < fleet->nvars && !rc; i++) {
+		const struct fl_node *value = tenant->vars ? tenant->vars[i] : NULL;
+		if (!fleet->vars[i].secret || !value)
+			continue;
+		rc = add_value(sv, value, err);
+		if (rc)
+			fl_error_prefix(err, "secret var '%s': ", fleet->vars[i].name);
+	}
+	return rc;
+}
+
+bool fl_secret_values_in(const struct fl_secret_values *sv, const char *text, size_t len)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; sv && i < sv->len; i++) {
+		if (memmem(text, len, sv->text.ptr + start, sv->ends[i] - start))
+			return true;
+		start = sv->ends[i];
+	}
+	return false;
+}
+
+/* ---- the diff ---- */
+
+/*
+ * A value as the diff shows it, json[0..len) copied into the caller's
+ * arena, or FL_SECRET_TEXT when it holds a secret value. Only values of
+ * changed fields come here, and a tenant without secrets scans nothing.
+ */
+static const char *shown(struct differ *d, const char *json, size_t len)
+{
+	if (d->secrets && d->secrets->len && fl_secret_values_in(d->secrets, json, len))
+		return FL_SECRET_TEXT;
+	return fl_arena_strndup(d->out, json, len);
+}
 
 void fl_diff_scratch_init(struct fl_diff_scratch *scratch)
 {
@@ -53,7 +160,7 @@ static int value_of(const char **out, struct differ *d, const struct fl_node *no
 
 	fl_buf_clear(&d->s->value);
 	rc = fl_json_canonical(&d->s->value, node, d->err);
-	*out = rc ? NULL : fl_arena_strndup(d->out, d->s->value.ptr, d->s->value.len);
+	*out = rc ? NULL : shown(d, d->s->value.ptr, d->s->value.len);
 	return rc;
 }
 
@@ -177,12 +284,31 @@ static int diff_node(struct differ *d, const struct fl_node *a, const struct fl_
 	return rc;
 }
 
-/* Equal trees from different bytes: one entry for the whole spec, as given. */
-static void add_formatting(struct differ *d, const char *old_json, size_t old_len,
-			   const char *new_json, size_t new_len)
+/*
+ * True when a spec shown as given would show a secret value: in its texts,
+ * or in any spelling of the strings of its tree (as canonical JSON).
+ */
+static bool spec_holds_secret(struct differ *d, const struct fl_node *tree, const char *old_json,
+			      size_t old_len, const char *new_json, size_t new_len)
+{
+	if (!d->secrets || !d->secrets->len)
+		return false;
+	if (fl_secret_values_in(d->secrets, old_json, old_len) ||
+	    fl_secret_values_in(d->secrets, new_json, new_len))
+		return true;
+	fl_buf_clear(&d->s->value);
+	/* A tree that cannot be written cannot be checked: masked, never shown. */
+	return fl_json_canonical(&d->s->value, tree, NULL) != 0 ||
+	       fl_secret_values_in(d->secrets, d->s->value.ptr, d->s->value.len);
+}
+
+/* Equal trees (tree is either) from different bytes: one entry for the whole spec, as given. */
+static void add_formatting(struct differ *d, const struct fl_node *tree, const char *old_json,
+			   size_t old_len, const char *new_json, size_t new_len)
 {
 	struct fl_diff_scratch *s = d->s;
-	bool secret = fl_template_path_secret(d->tpl, "");
+	bool secret = fl_template_path_secret(d->tpl, "") ||
+		      spec_holds_secret(d, tree, old_json, old_len, new_json, new_len);
 	struct fl_field_diff *f;
 
 	FL_GROW(s->items, s->cap, s->len + 1);
@@ -233,8 +359,8 @@ static int add_span(struct differ *d, const struct span *a, const struct span *b
 	FL_GROW(s->items, s->cap, s->len + 1);
 	f = &s->items[s->len++];
 	f->path = fl_arena_strndup(d->out, s->path.ptr, s->path.len);
-	f->old_json = !a ? NULL : secret ? FL_SECRET_TEXT : fl_arena_strndup(d->out, a->p, a->len);
-	f->new_json = !b ? NULL : secret ? FL_SECRET_TEXT : fl_arena_strndup(d->out, b->p, b->len);
+	f->old_json = !a ? NULL : secret ? FL_SECRET_TEXT : shown(d, a->p, a->len);
+	f->new_json = !b ? NULL : secret ? FL_SECRET_TEXT : shown(d, b->p, b->len);
 	return 0;
 }
 
@@ -396,7 +522,7 @@ static int diff_trees(struct differ *d, const char *old_json, size_t old_len,
 	if (!rc)
 		rc = diff_node(d, a, b);
 	if (!rc && d->s->len == 0)
-		add_formatting(d, old_json, old_len, new_json, new_len);
+		add_formatting(d, a, old_json, old_len, new_json, new_len);
 	return rc;
 }
 
@@ -416,9 +542,9 @@ static int diff_texts(struct differ *d, const char *old_json, size_t old_len,
 int fl_diff_specs_scratch(struct fl_diff_scratch *scratch, struct fl_field_diff **out, size_t *nout,
 			  struct fl_arena *arena, const char *old_json, size_t old_len,
 			  const char *new_json, size_t new_len, const struct fl_template *tpl,
-			  struct fl_error *err)
+			  const struct fl_secret_values *secrets, struct fl_error *err)
 {
-	struct differ d = { scratch, arena, tpl, err };
+	struct differ d = { scratch, arena, tpl, secrets, err };
 	int rc = 0;
 
 	*out = NULL;
@@ -441,14 +567,15 @@ out:
 
 int fl_diff_specs(struct fl_field_diff **out, size_t *nout, struct fl_arena *arena,
 		  const char *old_json, size_t old_len, const char *new_json, size_t new_len,
-		  const struct fl_template *tpl, struct fl_error *err)
+		  const struct fl_template *tpl, const struct fl_secret_values *secrets,
+		  struct fl_error *err)
 {
 	struct fl_diff_scratch scratch;
 	int rc;
 
 	fl_diff_scratch_init(&scratch);
 	rc = fl_diff_specs_scratch(&scratch, out, nout, arena, old_json, old_len, new_json, new_len,
-				   tpl, err);
+				   tpl, secrets, err);
 	fl_diff_scratch_release(&scratch);
 	return rc;
 }

@@ -1,10 +1,12 @@
 /*
  * Field-level differences between two JSON specs, for plans: each changed
- * leaf (or subtree that changed type) as a path, an old and a new value.
+ * leaf (or subtree that changed type) as a path, an old and a new value,
+ * with secrets masked by path and by value.
  */
 #ifndef FL_DIFF_H
 #define FL_DIFF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/arena.h"
@@ -23,22 +25,56 @@ struct fl_field_diff {
 };
 
 /*
+ * The values of one tenant's secret vars, which a plan must never show
+ * (docs/design.md "Secrets"): each non-empty value as it appears inside
+ * canonical JSON (escaped), and raw as well when that differs. A diff value
+ * that contains one of them is masked whatever its path, so a field the
+ * template no longer has, or never had, cannot show a secret the account
+ * still holds.
+ */
+struct fl_secret_values {
+	struct fl_buf text;     /* the values back to back */
+	size_t *ends;           /* value i is text.ptr[ends[i - 1] (0 for i = 0) .. ends[i]) */
+	size_t len, cap;
+};
+
+void fl_secret_values_init(struct fl_secret_values *sv);
+void fl_secret_values_release(struct fl_secret_values *sv);
+
+/*
+ * Sets sv (emptied first) to the values of tenant's vars that fleet declares
+ * secret: true, the tenant's own or the default; unset ones have none. A
+ * fleet without secret vars leaves sv empty. Returns 0, or the code of
+ * writing a value as JSON (err names the var): sv then must not be used,
+ * as it may lack that value.
+ */
+int fl_secret_values_set(struct fl_secret_values *sv, const struct fl_fleet *fleet,
+			 const struct fl_tenant *tenant, struct fl_error *err);
+
+/* True when text[0..len) contains one of sv's values; sv may be NULL (none). */
+bool fl_secret_values_in(const struct fl_secret_values *sv, const char *text, size_t len);
+
+/*
  * Diffs old_json (NULL: the resource is created) against new_json (NULL:
  * deleted) into *out (an arena array of *nout entries, in path order: keys
  * bytewise, list items by index). Values of fields that
- * fl_template_path_secret says are secret show as FL_SECRET_TEXT; tpl may
- * be NULL. A list whose length changed diffs item by item, then extra items
- * as added or removed. FL_EINPUT when either side is not valid JSON.
+ * fl_template_path_secret says are secret show as FL_SECRET_TEXT on both
+ * sides; so does any value that contains one of secrets (per side). tpl
+ * and secrets may be NULL. A list whose length changed diffs item by item,
+ * then extra items as added or removed. FL_EINPUT when either side is not
+ * valid JSON.
  *
  * A create (old_json NULL) or a delete (new_json NULL) gives zero entries:
  * callers show the whole spec themselves. Byte-identical sides give zero
  * entries without parsing. Sides that differ only in formatting (equal
  * trees, different bytes) give one entry with path "" and the two texts as
- * they were given (or FL_SECRET_TEXT when the template has any secret).
+ * they were given (or FL_SECRET_TEXT when the template has any secret, or
+ * the spec holds a secret value in any spelling).
  */
 int fl_diff_specs(struct fl_field_diff **out, size_t *nout, struct fl_arena *arena,
 		  const char *old_json, size_t old_len, const char *new_json, size_t new_len,
-		  const struct fl_template *tpl, struct fl_error *err);
+		  const struct fl_template *tpl, const struct fl_secret_values *secrets,
+		  struct fl_error *err);
 
 /*
  * Scratch space for many diffs in a row (one per thread): parse trees and
@@ -60,6 +96,6 @@ void fl_diff_scratch_release(struct fl_diff_scratch *scratch);
 int fl_diff_specs_scratch(struct fl_diff_scratch *scratch, struct fl_field_diff **out, size_t *nout,
 			  struct fl_arena *arena, const char *old_json, size_t old_len,
 			  const char *new_json, size_t new_len, const struct fl_template *tpl,
-			  struct fl_error *err);
+			  const struct fl_secret_values *secrets, struct fl_error *err);
 
 #endif

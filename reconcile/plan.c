@@ -71,6 +71,7 @@ struct plan_scratch {
 	struct fl_observed obs;
 	struct fl_buf account;
 	struct fl_diff_scratch diff;
+	struct fl_secret_values secrets;   /* of the tenant being planned: never shown */
 	struct fl_change *changes;
 	size_t nchanges, cap;
 };
@@ -82,6 +83,7 @@ static void scratch_init(struct plan_scratch *s)
 	fl_observed_init(&s->obs);
 	fl_buf_init(&s->account, 4096);
 	fl_diff_scratch_init(&s->diff);
+	fl_secret_values_init(&s->secrets);
 }
 
 static void scratch_release(struct plan_scratch *s)
@@ -90,6 +92,7 @@ static void scratch_release(struct plan_scratch *s)
 	fl_observed_release(&s->obs);
 	fl_buf_release(&s->account);
 	fl_diff_scratch_release(&s->diff);
+	fl_secret_values_release(&s->secrets);
 	free(s->changes);
 }
 
@@ -191,7 +194,7 @@ static int plan_desired(struct plan_scratch *s, struct fl_tenant_plan *tp, struc
 		c->old_fp = o->fp;
 		tp->updates++;
 		int rc = fl_diff_specs_scratch(&s->diff, &c->diff, &c->ndiff, &tp->arena, o->spec, o->spec_len,
-					       c->spec, c->spec_len, tpl, err);
+					       c->spec, c->spec_len, tpl, &s->secrets, err);
 		if (rc)
 			return rc;
 	}
@@ -372,6 +375,9 @@ static int plan_tenant_full(struct plan_scratch *s, struct fl_tenant_plan *tp, c
 		return 0;
 	}
 	if ((rc = list_regions(tp, driver, err)))
+		return rc;
+	/* Diffs mask these wherever they appear: a field the template dropped may still hold one. */
+	if ((rc = fl_secret_values_set(&s->secrets, fleet, tenant, err)))
 		return rc;
 	fl_hasher_init(&h);
 	for (size_t i = 0; i < tp->nregions && !rc; i++) {

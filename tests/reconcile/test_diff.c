@@ -1,7 +1,7 @@
 /*
  * Tests of reconcile/diff.c: added, removed and changed fields, nested
  * lists, type changes, formatting-only changes, creates and deletes,
- * secret masking and invalid JSON.
+ * secret masking (by path and by value) and invalid JSON.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,11 +137,12 @@ static void run_case(const struct diff_case *c, const struct fl_template *tpl,
 	if (scratch)
 		rc = fl_diff_specs_scratch(scratch, &out, &n, &arena, c->old_json,
 					   c->old_json ? strlen(c->old_json) : 0, c->new_json,
-					   c->new_json ? strlen(c->new_json) : 0, c->secret_tpl ? tpl : NULL, &err);
+					   c->new_json ? strlen(c->new_json) : 0, c->secret_tpl ? tpl : NULL, NULL,
+					   &err);
 	else
 		rc = fl_diff_specs(&out, &n, &arena, c->old_json, c->old_json ? strlen(c->old_json) : 0,
 				   c->new_json, c->new_json ? strlen(c->new_json) : 0,
-				   c->secret_tpl ? tpl : NULL, &err);
+				   c->secret_tpl ? tpl : NULL, NULL, &err);
 	show(&got, out, n);
 	CHECK(c->name, rc == 0, "rc %d: %s", rc, err.msg);
 	CHECK(c->name, strcmp(got.ptr, c->want) == 0, "got\n%swant\n%s", got.ptr, c->want);
@@ -193,7 +194,7 @@ static void test_diff_invalid(void **state)
 
 		fl_arena_init(&arena, 0);
 		rc = fl_diff_specs(&out, &n, &arena, bad[i].old_json, strlen(bad[i].old_json),
-				   bad[i].new_json, strlen(bad[i].new_json), NULL, &err);
+				   bad[i].new_json, strlen(bad[i].new_json), NULL, NULL, &err);
 		CHECK(bad[i].name, rc == FL_EINPUT, "rc %d", rc);
 		CHECK(bad[i].name, n == 0 && out == NULL, "entries returned");
 		CHECK(bad[i].name, strcmp(err.path, bad[i].path) == 0 && err.line == bad[i].line &&
@@ -201,6 +202,159 @@ static void test_diff_invalid(void **state)
 		      "at %s:%u:%u: %s", err.path, err.line, err.col, err.msg);
 		fl_arena_release(&arena);
 	}
+}
+
+/* ---- masking by value: what the account holds where no template path says secret ---- */
+
+struct value_case {
+	const char *name;
+	const char *old_json, *new_json;
+	bool secret_tpl;        /* diff against the template with secrets (else no template) */
+	const char *want;       /* as in cases[] */
+};
+
+/* The tenant's secret values: db_password 's3cret' and quote 'q"uo\te' (strings), pin 73519. */
+static const struct value_case value_cases[] = {
+	{ "removed field", "{\"env\":{\"DB_PASSWORD\":\"s3cret\",\"USER\":\"a\"}}", "{\"env\":{\"USER\":\"a\"}}",
+	  false, "env.DB_PASSWORD|\"(secret)\"|-\n" },
+	{ "removed field, template has other secrets", "{\"env\":{\"OLD\":\"s3cret\",\"USER\":\"a\"}}",
+	  "{\"env\":{\"USER\":\"b\"}}", true, "env.OLD|\"(secret)\"|-\nenv.USER|\"a\"|\"b\"\n" },
+	{ "inside a longer value", "{\"args\":[\"x\",\"--pw=s3cret\"]}", "{\"args\":[\"x\"]}", false,
+	  "args[1]|\"(secret)\"|-\n" },
+	{ "drift-only subtree", "{\"a\":1,\"hook\":{\"cmd\":\"login s3cret\",\"n\":2}}", "{\"a\":1}", false,
+	  "hook|\"(secret)\"|-\n" },
+	{ "only the side that holds it", "{\"a\":\"s3cret\"}", "{\"a\":\"other\"}", false,
+	  "a|\"(secret)\"|\"other\"\n" },
+	{ "whole spec", "[\"legacy\",\"s3cret\"]", "{\"a\":1}", false, "|\"(secret)\"|{\"a\":1}\n" },
+	{ "escaped quote and backslash", "{\"p\":\"x-q\\\"uo\\\\te\",\"q\":1}", "{\"q\":1}", false,
+	  "p|\"(secret)\"|-\n" },
+	{ "escaped, not canonical", "{\"p\": \"x-q\\\"uo\\\\te\", \"q\": 1}", "{\"q\":2}", false,
+	  "p|\"(secret)\"|-\nq|1|2\n" },
+	{ "spelled with \\u", "{\"p\":\"s\\u0033cret\"}", "{}", false, "p|\"(secret)\"|-\n" },
+	{ "integer secret", "{\"pin\":73519,\"port\":\"x73519\",\"z\":1}", "{\"z\":1}", false,
+	  "pin|\"(secret)\"|-\nport|\"(secret)\"|-\n" },
+	{ "formatting only", "{\"a\": \"s3cret\"}", "{\"a\":\"s3cret\"}", false,
+	  "|\"(secret)\"|\"(secret)\"\n" },
+	{ "formatting only, spelled with \\u", "{\"a\": \"s\\u0033cret\"}", "{\"a\":\"s\\u0033cret\"}", false,
+	  "|\"(secret)\"|\"(secret)\"\n" },
+	{ "no secret in it", "{\"a\":\"s3cre\",\"b\":\"quo\\\\te\"}", "{\"a\":\"public\"}", false,
+	  "a|\"s3cre\"|\"public\"\nb|\"quo\\\\te\"|-\n" },
+	{ "path masking stays", "{\"env\":{\"PASSWORD\":\"old\"}}", "{\"env\":{\"PASSWORD\":\"new\"}}", true,
+	  "env.PASSWORD|\"(secret)\"|\"(secret)\"\n" },
+};
+
+static struct fl_node *str_node(struct fl_arena *arena, const char *s)
+{
+	struct fl_node *n = fl_arena_calloc(arena, 1, sizeof(*n));
+
+	n->type = FL_NODE_STR;
+	n->v.str.ptr = fl_arena_strdup(arena, s);
+	n->v.str.len = strlen(s);
+	return n;
+}
+
+/* A fleet whose secret vars are db_password, pin, quote and empty; user is not secret. */
+static void secret_fleet(struct fl_fleet *fleet, struct fl_var_decl *vars, struct fl_tenant *tenant,
+			 const struct fl_node **values)
+{
+	static const char *const names[] = { "db_password", "user", "pin", "quote", "empty", "unset" };
+	struct fl_node *pin = fl_arena_calloc(&fleet->arena, 1, sizeof(*pin));
+
+	for (size_t i = 0; i < 6; i++)
+		vars[i] = (struct fl_var_decl){ .name = names[i], .secret = i != 1 };
+	fleet->vars = vars;
+	fleet->nvars = 6;
+	pin->type = FL_NODE_INT;
+	pin->v.i = 73519;
+	values[0] = str_node(&fleet->arena, "s3cret");
+	values[1] = str_node(&fleet->arena, "a");   /* not secret: "a" is shown */
+	values[2] = pin;
+	values[3] = str_node(&fleet->arena, "q\"uo\\te");
+	values[4] = str_node(&fleet->arena, "");     /* nothing to hide */
+	values[5] = NULL;
+	*tenant = (struct fl_tenant){ .name = "acme", .vars = values };
+}
+
+static void test_secret_values(void **state)
+{
+	struct fl_fleet fleet = { 0 };
+	struct fl_var_decl vars[6];
+	const struct fl_node *values[6];
+	struct fl_tenant tenant;
+	struct fl_secret_values sv;
+	struct fl_error err = FL_ERROR_INIT;
+
+	(void)state;
+	fl_arena_init(&fleet.arena, 0);
+	secret_fleet(&fleet, vars, &tenant, values);
+	fl_secret_values_init(&sv);
+	assert_int_equal(fl_secret_values_set(&sv, &fleet, &tenant, &err), 0);
+	/* s3cret, 73519, the quote escaped, then raw. */
+	assert_int_equal(sv.len, 4);
+	assert_true(fl_secret_values_in(&sv, "\"q\\\"uo\\\\te\"", 12));
+	assert_true(fl_secret_values_in(&sv, "q\"uo\\te", 7));
+	assert_true(fl_secret_values_in(&sv, "[73519]", 7));
+	assert_false(fl_secret_values_in(&sv, "\"s3cre\" \"a\"", 11));
+	assert_false(fl_secret_values_in(NULL, "s3cret", 6));
+	/* Set again for a tenant without values: nothing is left of the last one. */
+	tenant.vars = NULL;
+	assert_int_equal(fl_secret_values_set(&sv, &fleet, &tenant, &err), 0);
+	assert_int_equal(sv.len, 0);
+	assert_false(fl_secret_values_in(&sv, "s3cret", 6));
+	fl_secret_values_release(&sv);
+	fl_arena_release(&fleet.arena);
+}
+
+static void run_value_case(const struct value_case *c, const struct fl_template *tpl,
+			   const struct fl_secret_values *sv, struct fl_diff_scratch *scratch)
+{
+	struct fl_arena arena;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_field_diff *out = NULL;
+	struct fl_buf got = FL_BUF_INIT;
+	size_t n = 99;
+	int rc;
+
+	fl_arena_init(&arena, 0);
+	if (scratch)
+		rc = fl_diff_specs_scratch(scratch, &out, &n, &arena, c->old_json, strlen(c->old_json),
+					   c->new_json, strlen(c->new_json), c->secret_tpl ? tpl : NULL, sv,
+					   &err);
+	else
+		rc = fl_diff_specs(&out, &n, &arena, c->old_json, strlen(c->old_json), c->new_json,
+				   strlen(c->new_json), c->secret_tpl ? tpl : NULL, sv, &err);
+	show(&got, out, n);
+	CHECK(c->name, rc == 0, "rc %d: %s", rc, err.msg);
+	CHECK(c->name, strcmp(got.ptr, c->want) == 0, "got\n%swant\n%s", got.ptr, c->want);
+	fl_buf_release(&got);
+	fl_arena_release(&arena);
+}
+
+static void test_diff_secret_values(void **state)
+{
+	struct fx *fx = fx_new("env:\n  PASSWORD: \"{{vars.db_password}}\"\n  USER: \"{{vars.user}}\"\n");
+	struct fl_fleet fleet = { 0 };
+	struct fl_var_decl vars[6];
+	const struct fl_node *values[6];
+	struct fl_tenant tenant;
+	struct fl_secret_values sv;
+	struct fl_diff_scratch scratch;
+	struct fl_error err = FL_ERROR_INIT;
+
+	(void)state;
+	fl_arena_init(&fleet.arena, 0);
+	secret_fleet(&fleet, vars, &tenant, values);
+	fl_secret_values_init(&sv);
+	assert_int_equal(fl_secret_values_set(&sv, &fleet, &tenant, &err), 0);
+	fl_diff_scratch_init(&scratch);
+	for (size_t i = 0; i < sizeof(value_cases) / sizeof(value_cases[0]); i++) {
+		run_value_case(&value_cases[i], &fx->tpl, &sv, NULL);
+		run_value_case(&value_cases[i], &fx->tpl, &sv, &scratch);
+	}
+	fl_diff_scratch_release(&scratch);
+	fl_secret_values_release(&sv);
+	fl_arena_release(&fleet.arena);
+	fx_free(fx);
 }
 
 /* ---- property: the canonical-text walk agrees with the tree walk ---- */
@@ -255,13 +409,13 @@ static struct fl_node *rand_node(struct fl_arena *a, unsigned long *seed, int de
 }
 
 static void diff_text(struct fl_buf *out, struct fl_arena *arena, const struct fl_buf *a,
-		      const struct fl_buf *b, const struct fl_template *tpl)
+		      const struct fl_buf *b, const struct fl_template *tpl, const struct fl_secret_values *sv)
 {
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_field_diff *d = NULL;
 	size_t n = 0;
 
-	assert_int_equal(fl_diff_specs(&d, &n, arena, a->ptr, a->len, b->ptr, b->len, tpl, &err), 0);
+	assert_int_equal(fl_diff_specs(&d, &n, arena, a->ptr, a->len, b->ptr, b->len, tpl, sv, &err), 0);
 	show(out, d, n);
 }
 
@@ -272,8 +426,21 @@ static void test_diff_paths_agree(void **state)
 	struct fl_buf fast = FL_BUF_INIT, slow = FL_BUF_INIT;
 	unsigned long seed = 42;
 	size_t compared = 0;
+	struct fl_fleet fleet = { 0 };
+	struct fl_var_decl vars[6];
+	const struct fl_node *values[6];
+	struct fl_tenant tenant;
+	struct fl_secret_values sv;
+	struct fl_error err = FL_ERROR_INIT;
 
 	(void)state;
+	/* Secret values among rand_node's strings, escaped in JSON: one walk must not mask more. */
+	fl_arena_init(&fleet.arena, 0);
+	secret_fleet(&fleet, vars, &tenant, values);
+	values[0] = str_node(&fleet.arena, "line\n");
+	values[3] = str_node(&fleet.arena, "q\"");
+	fl_secret_values_init(&sv);
+	assert_int_equal(fl_secret_values_set(&sv, &fleet, &tenant, &err), 0);
 	for (int i = 0; i < 3000; i++) {
 		struct fl_arena arena;
 		char name[32];
@@ -287,8 +454,8 @@ static void test_diff_paths_agree(void **state)
 		assert_int_equal(fl_json_pretty(&pb, b, NULL), 0);
 		if (!fl_node_equal(a, b)) {
 			/* Canonical texts take the text walk; pretty ones are parsed. */
-			diff_text(&fast, &arena, &ca, &cb, i % 2 ? &fx->tpl : NULL);
-			diff_text(&slow, &arena, &pa, &pb, i % 2 ? &fx->tpl : NULL);
+			diff_text(&fast, &arena, &ca, &cb, i % 2 ? &fx->tpl : NULL, i % 3 ? NULL : &sv);
+			diff_text(&slow, &arena, &pa, &pb, i % 2 ? &fx->tpl : NULL, i % 3 ? NULL : &sv);
 			snprintf(name, sizeof(name), "random %d", i);
 			CHECK(name, strcmp(fast.ptr, slow.ptr) == 0, "%s vs %s:\ntext walk\n%stree walk\n%s",
 			      ca.ptr, cb.ptr, fast.ptr, slow.ptr);
@@ -299,6 +466,8 @@ static void test_diff_paths_agree(void **state)
 	assert_true(compared > 1000);
 	fl_buf_release(&ca); fl_buf_release(&cb); fl_buf_release(&pa); fl_buf_release(&pb);
 	fl_buf_release(&fast); fl_buf_release(&slow);
+	fl_secret_values_release(&sv);
+	fl_arena_release(&fleet.arena);
 	fx_free(fx);
 }
 
@@ -307,6 +476,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diff_cases),
 		cmocka_unit_test(test_diff_invalid),
+		cmocka_unit_test(test_secret_values),
+		cmocka_unit_test(test_diff_secret_values),
 		cmocka_unit_test(test_diff_paths_agree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
