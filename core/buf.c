@@ -11,11 +11,11 @@
 #include "core/error.h"
 #include "core/banned.h"
 
-char fl_buf_empty_[1];
+char fl_buf_nul[1];
 
 void fl_buf_init(struct fl_buf *buf, size_t max)
 {
-	buf->ptr = fl_buf_empty_;
+	buf->ptr = fl_buf_nul;
 	buf->len = buf->cap = 0;
 	buf->max = max;
 }
@@ -24,7 +24,7 @@ void fl_buf_release(struct fl_buf *buf)
 {
 	if (buf->cap)
 		free(buf->ptr);
-	buf->ptr = fl_buf_empty_;
+	buf->ptr = fl_buf_nul;
 	buf->len = buf->cap = 0;
 }
 
@@ -113,7 +113,7 @@ char *fl_buf_detach(struct fl_buf *buf, size_t *len_out)
 	char *p = buf->cap ? buf->ptr : fl_strdup("");
 	if (len_out)
 		*len_out = buf->len;
-	buf->ptr = fl_buf_empty_;
+	buf->ptr = fl_buf_nul;
 	buf->len = buf->cap = 0;
 	return p;
 }

@@ -15,8 +15,9 @@ struct fl_buf {
 	size_t max;   /* 0: no limit; else len never exceeds it */
 };
 
-extern char fl_buf_empty_[];
-#define FL_BUF_INIT { fl_buf_empty_, 0, 0, 0 }
+/* The shared empty string an empty buffer points at; never written. */
+extern char fl_buf_nul[];
+#define FL_BUF_INIT { fl_buf_nul, 0, 0, 0 }
 
 /* Initialises an empty buffer that may hold at most max bytes (0: no limit). */
 void fl_buf_init(struct fl_buf *buf, size_t max);

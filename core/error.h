@@ -25,7 +25,7 @@ struct fl_buf;
 	X(REFUSED, "refused") \
 	X(INTERNAL, "internal error")
 
-enum fl_errno_index_ {
+enum fl_error_index {
 	FL_ERRNO_INDEX_BASE_ = 0,
 #define FL_ERRNO_INDEX_(name, msg) FL_ERRNO_INDEX_##name,
 	FL_ERRNO_MAP(FL_ERRNO_INDEX_)

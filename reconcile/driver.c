@@ -12,7 +12,7 @@
 
 #include "core/alloc.h"
 #include "reconcile/driver_conf.h"
-#include "reconcile/fleet_internal.h"
+#include "reconcile/check.h"
 #include "reconcile/syntax.h"
 #include "core/banned.h"
 
@@ -100,7 +100,7 @@ void fl_driver_type_names(char *out, size_t cap)
 	const char *names[NDRIVERS];
 	for (size_t i = 0; i < NDRIVERS; i++)
 		names[i] = drivers[i]->name;
-	fl_names_join_(out, cap, names, NDRIVERS);
+	fl_names_join(out, cap, names, NDRIVERS);
 }
 
 int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err)

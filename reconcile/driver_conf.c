@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "reconcile/driver.h"
-#include "reconcile/fleet_internal.h"
+#include "reconcile/check.h"
 #include "reconcile/syntax.h"
 #include "core/banned.h"
 
@@ -20,7 +20,7 @@
 static const struct fl_driver_key *key_find(const struct fl_driver_key *keys, const struct fl_pair *p)
 {
 	for (; keys->name; keys++)
-		if (fl_key_is_(p, keys->name))
+		if (fl_key_is(p, keys->name))
 			return keys;
 	return NULL;
 }
@@ -32,10 +32,10 @@ static void unknown_key(struct fl_vctx *c, const struct fl_pair *p, const struct
 	for (; keys->name && n <= MAX_KEYS; keys++)
 		names[n++] = keys->name;
 	names[n] = NULL;
-	if (fl_key_is_(p, "pass_env"))
-		fl_verr_(c, p->key, "pass_env is only for the exec driver (no other driver starts a program)");
+	if (fl_key_is(p, "pass_env"))
+		fl_verr(c, p->key, "pass_env is only for the exec driver (no other driver starts a program)");
 	else
-		fl_unknown_key_(c, p->key, "driver", names);
+		fl_unknown_key(c, p->key, "driver", names);
 }
 
 static void check_value(struct fl_vctx *c, const struct fl_driver_key *k, const struct fl_node *v)
@@ -45,13 +45,13 @@ static void check_value(struct fl_vctx *c, const struct fl_driver_key *k, const 
 	const struct fl_node *ignored;
 	switch (k->kind) {
 	case FL_DRIVER_STRING:
-		(void)fl_vstring_(c, v);
+		(void)fl_vstring(c, v);
 		break;
 	case FL_DRIVER_WORDS:
-		(void)fl_vstrings_(&strings, &n, c, v, k->name);
+		(void)fl_vstrings(&strings, &n, c, v, k->name);
 		break;
 	case FL_DRIVER_PASS_ENV:
-		fl_vpass_env_(&strings, &n, &ignored, c, v);
+		fl_vpass_env(&strings, &n, &ignored, c, v);
 		break;
 	case FL_DRIVER_TIMEOUT:
 		break;
@@ -66,12 +66,12 @@ void fl_driver_check_keys(struct fl_vctx *c, const struct fl_node *entry, const 
 		const struct fl_driver_key *k = key_find(keys, p);
 		if (k)
 			check_value(c, k, p->value);
-		else if (!fl_key_is_(p, "type"))
+		else if (!fl_key_is(p, "type"))
 			unknown_key(c, p, keys);
 	}
 	for (; keys->name; keys++)
 		if (keys->required && !fl_node_get(entry, keys->name))
-			fl_verr_(c, entry, "missing required key '%s' in %s driver", keys->name, type);
+			fl_verr(c, entry, "missing required key '%s' in %s driver", keys->name, type);
 }
 
 void fl_driver_check_timeout(struct fl_vctx *c, const struct fl_node *entry, unsigned max_s,
@@ -80,25 +80,25 @@ void fl_driver_check_timeout(struct fl_vctx *c, const struct fl_node *entry, uns
 	struct fl_error e = FL_ERROR_INIT;
 	unsigned ignored;
 	if (fl_driver_conf_timeout(&ignored, entry, 1, max_s, examples, max, &e))
-		fl_vdiag_(c, e.code, e.line, e.col, "%s", e.msg);
+		fl_vdiag(c, e.code, e.line, e.col, "%s", e.msg);
 }
 
 void fl_driver_conf_check(struct fl_driver_conf *out, struct fl_vctx *c, const struct fl_node *entry)
 {
 	char names[128];
 	memset(out, 0, sizeof(*out));
-	if (!fl_vexpect_(c, entry, FL_NODE_MAP, "a mapping like { type: dir, root: accounts }"))
+	if (!fl_vexpect(c, entry, FL_NODE_MAP, "a mapping like { type: dir, root: accounts }"))
 		return;
 	out->node = entry;
 	fl_driver_type_names(names, sizeof(names));
 	const struct fl_node *t = fl_node_get(entry, "type");
 	if (!t) {
-		fl_verr_(c, entry, "missing required key 'type' in driver (expected %s)", names);
+		fl_verr(c, entry, "missing required key 'type' in driver (expected %s)", names);
 		return;
 	}
 	const struct fl_driver_type *row = t->type == FL_NODE_STR ? fl_driver_type_find(t->v.str.ptr) : NULL;
 	if (!row) {
-		fl_verr_(c, t, "unknown driver type (expected %s)", names);
+		fl_verr(c, t, "unknown driver type (expected %s)", names);
 		return;
 	}
 	out->type = row->name;

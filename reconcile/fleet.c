@@ -32,7 +32,7 @@ void fl_loader_file_error(struct fl_diags *d, int code, const char *path, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fl_vdiag_(&c, code, 1, 1, "%s", msg);
+	fl_vdiag(&c, code, 1, 1, "%s", msg);
 }
 
 int fl_loader_read_input(struct fl_buf *out, struct loader *ld, const char *path,
@@ -86,7 +86,7 @@ static int load_fleet_yaml(struct loader *ld, struct fl_node **root)
 		struct fl_source src = { "fleet.yaml", NULL, 0 };
 		fl_error_set_at(&e, FL_EINPUT, &src, 0, 0,
 				"no such file in the commit (a fleet repository has fleet.yaml at its root)");
-		fl_diags_add_(&ld->d_files, &e);
+		fl_diags_add(&ld->d_files, &e);
 		return 0;
 	}
 	if (rc != 0)
@@ -96,14 +96,14 @@ static int load_fleet_yaml(struct loader *ld, struct fl_node **root)
 	ld->fleet_src.len = ld->fleet_text.len;
 	rc = fl_yaml_load_one(root, &ld->f->arena, &ld->fleet_src, NULL, &e);
 	if (rc == FL_EINPUT || rc == FL_ELIMIT) {
-		fl_diags_add_(&ld->d_files, &e);
+		fl_diags_add(&ld->d_files, &e);
 		return 0;
 	}
 	if (rc < 0) {
 		*ld->err = e;
 		return rc;
 	}
-	fl_fleet_parse_settings_(ld->f, &c, *root);
+	fl_fleet_parse_settings(ld->f, &c, *root);
 	ld->fleet_ok = c.nerrors == 0;
 	if (*root && (*root)->type != FL_NODE_MAP)
 		*root = NULL;
@@ -154,14 +154,14 @@ static void check_render_sizes(struct loader *ld)
 		}
 		struct fl_source src = release_source(ld, e.path);
 		fl_error_set_at(&at, e.code, &src, e.line, e.col, "%s", e.msg);
-		fl_diags_add_(&ld->d_render, &at);
+		fl_diags_add(&ld->d_render, &at);
 	}
 }
 
 static void merge_diags(struct fl_diags *dst, struct fl_diags *src)
 {
 	for (size_t i = 0; i < src->len; i++)
-		fl_diags_add_(dst, &src->items[i]);
+		fl_diags_add(dst, &src->items[i]);
 	dst->dropped += src->dropped;
 }
 
@@ -272,9 +272,9 @@ void fl_fleet_free(struct fl_fleet *fleet)
 	for (size_t i = 0; i < fleet->nvars; i++)
 		if (fleet->vars[i].regex)
 			regfree(fleet->vars[i].regex);
-	for (size_t i = 0; i < fleet->nthread_arenas_; i++)
-		fl_arena_release(&fleet->thread_arenas_[i]);
-	free(fleet->thread_arenas_);
+	for (size_t i = 0; i < fleet->ntenant_arenas; i++)
+		fl_arena_release(&fleet->tenant_arenas[i]);
+	free(fleet->tenant_arenas);
 	fl_arena_release(&fleet->arena);
 	free(fleet);
 }

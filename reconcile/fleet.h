@@ -170,8 +170,8 @@ struct fl_fleet {
 	size_t ntenants;
 	/* Private to fleet.c: the arenas of the tenant-parsing threads, where
 	 * tenants' strings and nodes live. */
-	struct fl_arena *thread_arenas_;
-	size_t nthread_arenas_;
+	struct fl_arena *tenant_arenas;
+	size_t ntenant_arenas;
 };
 
 /* All errors found in a fleet, in file order, at most FL_FLEET_MAX_DIAGS. */

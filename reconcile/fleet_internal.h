@@ -1,8 +1,8 @@
 /*
- * Private to the fleet model: the validation context that collects
- * positioned diagnostics for one file, and the checks its files share.
- * Drivers and status writers check their entries of fleet.yaml with it too
- * (driver_conf.c, status.c); nothing else includes this.
+ * Private to the fleet parser (fleet_yaml.c, tenant.c and the fleet_*.c
+ * loader files): the steps one file of it calls in another. Nothing else
+ * includes this; drivers and status writers check their entries with
+ * check.h.
  */
 #ifndef FL_FLEET_INTERNAL_H
 #define FL_FLEET_INTERNAL_H
@@ -14,76 +14,21 @@
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/node.h"
+#include "reconcile/check.h"
 #include "reconcile/fleet.h"
 #include "reconcile/syntax.h"
-
-/* Validation of one file: where its diagnostics go, and how many it made. */
-struct fl_vctx {
-	struct fl_arena *arena;
-	const struct fl_source *src;
-	struct fl_diags *diags;
-	size_t nerrors;
-};
-
-/* Adds a copy of e to diags, or counts it as dropped past FL_FLEET_MAX_DIAGS. */
-void fl_diags_add_(struct fl_diags *diags, const struct fl_error *e);
-
-/* Records an error of code at line:col of the context's file. */
-void fl_vdiag_(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-/* Records an FL_EINPUT error at node (or at 1:1 when node is NULL). */
-void fl_verr_(struct fl_vctx *c, const struct fl_node *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/*
- * For each of names[0..n), whether an earlier one is the same string: how
- * every duplicate check over a list finds its duplicates, in O(n log n).
- * The caller frees the array.
- */
-bool *fl_repeated_names_(const char *const *names, size_t n);
-
-/* True when p's key is key. */
-bool fl_key_is_(const struct fl_pair *p, const char *key);
-/* Reports an unknown key of a mapping in where, suggesting one of allowed (NULL-terminated). */
-void fl_unknown_key_(struct fl_vctx *c, const struct fl_node *key, const char *what,
-		     const char *const *allowed);
-/* How close s is to cand, for suggestions: smaller is closer; SIZE_MAX: not close. */
-size_t fl_suggest_score_(const char *s, const char *cand);
-/* The closest of allowed (NULL-terminated) to s within edit distance 2, or NULL. */
-const char *fl_suggest_(const char *s, const char *const *allowed);
-
-/*
- * Checks that node has type; else records "expected <what>, got <type>",
- * with a quoting hint when a string was expected and a scalar was given.
- */
-bool fl_vexpect_(struct fl_vctx *c, const struct fl_node *node, enum fl_node_type type, const char *what);
-/* Writes a hint like ` (quote it: "123")` for a scalar node into out ("" if none). */
-void fl_quote_hint_(char *out, size_t cap, const struct fl_vctx *c, const struct fl_node *node);
-
-/* The string of node, or NULL after recording "expected a string, got ...". */
-const char *fl_vstring_(struct fl_vctx *c, const struct fl_node *v);
-/* names[0..n) as "a, b or c" into out (cut to cap): what a registry of types expects. */
-void fl_names_join_(char *out, size_t cap, const char *const *names, size_t n);
-/* A non-empty list of strings (what names it), as an arena array; false after an error. */
-bool fl_vstrings_(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v, const char *what);
-/* pass_env: a list of distinct variable names, handed on on purpose; *node is v. */
-void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
-		   const struct fl_node *v);
-/* Records each key of required (NULL-terminated) missing from map, named what. */
-void fl_missing_keys_(struct fl_vctx *c, const struct fl_node *map, const char *what,
-		      const char *const *required);
 
 /*
  * Parses the root of fleet.yaml into f (defaults first, then each key);
  * problems go to c. Regexes compiled here are freed by fl_fleet_free.
  */
-void fl_fleet_parse_settings_(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root);
+void fl_fleet_parse_settings(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root);
 
 /* Checks a value of var decl (type, pattern, min, max); where names it ("var 'x'"). */
-bool fl_var_value_check_(struct fl_vctx *c, const struct fl_var_decl *decl, const struct fl_node *value);
+bool fl_var_value_check(struct fl_vctx *c, const struct fl_var_decl *decl, const struct fl_node *value);
 
 /* The tenant whose manifest is c->src, file name base (without extension). */
-struct fl_tenant_file_ {
+struct fl_tenant_file {
 	const char *path; /* tenants/<file> */
 	const char *base; /* <name> */
 	struct fl_oid blob;
@@ -99,8 +44,8 @@ struct fl_tenant_file_ {
  * 0, or a code other than FL_EINPUT or FL_ELIMIT for a failure that is not
  * about the input (in err).
  */
-int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scratch,
-		     const struct fl_fleet *fleet, const struct fl_tenant_file_ *file, bool check_waves,
+int fl_tenant_parse(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scratch,
+		     const struct fl_fleet *fleet, const struct fl_tenant_file *file, bool check_waves,
 		     struct fl_error *err);
 
 #endif

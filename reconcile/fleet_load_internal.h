@@ -46,7 +46,7 @@ struct loader {
 	size_t ntpl, tplcap;
 	struct tpl_at *tpl_at; /* by tpl index: where a duplicate is reported */
 	size_t tpl_at_cap;
-	struct fl_tenant_file_ *files; /* tenant files, in name order (malloc) */
+	struct fl_tenant_file *files; /* tenant files, in name order (malloc) */
 	size_t nfiles, filecap;
 	struct chunk *chunks; /* tenant manifests, read and parsed in chunks */
 	size_t nchunks;

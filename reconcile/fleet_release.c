@@ -19,21 +19,21 @@ static const char *const release_keys[] = { "kind", "name", "service", "spec", N
 
 static const char *service_of(struct fl_vctx *c, const struct fl_fleet *f, const struct fl_node *v)
 {
-	if (!fl_vstring_(c, v))
+	if (!fl_vstring(c, v))
 		return NULL;
 	for (size_t i = 0; i < f->nservices; i++)
 		if (strcmp(f->services[i], v->v.str.ptr) == 0)
 			return f->services[i];
-	fl_verr_(c, v, "unknown service '%s' (expected one of the services of fleet.yaml)", v->v.str.ptr);
+	fl_verr(c, v, "unknown service '%s' (expected one of the services of fleet.yaml)", v->v.str.ptr);
 	return NULL;
 }
 
 static const char *release_ident(struct fl_vctx *c, const struct fl_node *v, const char *what)
 {
-	if (!fl_vstring_(c, v))
+	if (!fl_vstring(c, v))
 		return NULL;
 	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
-		fl_verr_(c, v, "invalid %s '%s' (expected " IDENT_RULE ")", what, v->v.str.ptr);
+		fl_verr(c, v, "invalid %s '%s' (expected " IDENT_RULE ")", what, v->v.str.ptr);
 		return NULL;
 	}
 	return v->v.str.ptr;
@@ -90,7 +90,7 @@ static void drop_duplicate_templates(struct loader *ld)
 		const struct fl_template *t = &ld->tpl[i], *o = &ld->tpl[first[i]];
 		struct fl_vctx c = { NULL, ld->tpl_at[i].src, &ld->d_files, 0 };
 		if (first[i] != i) {
-			fl_vdiag_(&c, FL_EINPUT, ld->tpl_at[i].line, ld->tpl_at[i].col,
+			fl_vdiag(&c, FL_EINPUT, ld->tpl_at[i].line, ld->tpl_at[i].col,
 				  "duplicate resource kind '%s' name '%s' (first at %s:%u)", t->kind, t->name,
 				  o->path, o->line);
 			continue;
@@ -110,7 +110,7 @@ static void parse_release_doc(struct loader *ld, struct fl_vctx *c, const struct
 	struct fl_template t;
 	size_t before = c->nerrors;
 
-	if (!fl_vexpect_(c, doc, FL_NODE_MAP, "a mapping like { kind: service, name: api, spec: ... }"))
+	if (!fl_vexpect(c, doc, FL_NODE_MAP, "a mapping like { kind: service, name: api, spec: ... }"))
 		return;
 	memset(&t, 0, sizeof(t));
 	t.path = c->src->path;
@@ -118,18 +118,18 @@ static void parse_release_doc(struct loader *ld, struct fl_vctx *c, const struct
 	t.col = doc->col;
 	for (size_t i = 0; i < doc->v.map.len; i++) {
 		const struct fl_pair *p = &doc->v.map.items[i];
-		if (fl_key_is_(p, "kind"))
+		if (fl_key_is(p, "kind"))
 			t.kind = release_ident(c, p->value, "kind");
-		else if (fl_key_is_(p, "name"))
+		else if (fl_key_is(p, "name"))
 			t.name = release_ident(c, p->value, "resource name");
-		else if (fl_key_is_(p, "service"))
+		else if (fl_key_is(p, "service"))
 			t.service = service_of(c, ld->f, p->value);
-		else if (fl_key_is_(p, "spec"))
+		else if (fl_key_is(p, "spec"))
 			t.spec = p->value->type == FL_NODE_NULL ? NULL : p->value;
 		else
-			fl_unknown_key_(c, p->key, "release document", release_keys);
+			fl_unknown_key(c, p->key, "release document", release_keys);
 	}
-	fl_missing_keys_(c, doc, "release document", required);
+	fl_missing_keys(c, doc, "release document", required);
 	if (c->nerrors == before)
 		add_template(ld, c, &t, fl_node_get(doc, "name"));
 }
@@ -146,7 +146,7 @@ static int parse_release_file(struct loader *ld, struct release_file *rf)
 	rf->src.len = rf->text.len;
 	rc = fl_yaml_load(&docs, &ndocs, &ld->f->arena, &rf->src, NULL, &e);
 	if (rc == FL_EINPUT || rc == FL_ELIMIT) {
-		fl_diags_add_(&ld->d_files, &e);
+		fl_diags_add(&ld->d_files, &e);
 		return 0;
 	}
 	if (rc < 0) {

@@ -24,7 +24,7 @@
 
 static void add_tenant_file(struct loader *ld, const char *fname, size_t base_len, const struct fl_oid *id)
 {
-	struct fl_tenant_file_ *tf;
+	struct fl_tenant_file *tf;
 	struct fl_arena *a = &ld->f->arena;
 	size_t flen = strlen(fname);
 	char *path = fl_arena_alloc(a, flen + sizeof("tenants/"));
@@ -63,7 +63,7 @@ static int find_only_tenants(struct loader *ld)
 {
 	static const char *const exts[] = { ".yaml", ".yml" };
 	struct fl_buf path = FL_BUF_INIT;
-	bool *again = fl_repeated_names_(ld->opts->only, ld->opts->nonly);
+	bool *again = fl_repeated_names(ld->opts->only, ld->opts->nonly);
 	int rc = 0;
 
 	for (size_t i = 0; i < ld->opts->nonly && rc == 0; i++) {
@@ -138,12 +138,12 @@ static int parse_chunk(struct worker *w, struct chunk *ch, struct fl_arena *scra
 	int rc = 0;
 
 	for (size_t i = ch->lo; i < ch->hi && rc == 0; i++) {
-		const struct fl_tenant_file_ *tf = &ld->files[i];
+		const struct fl_tenant_file *tf = &ld->files[i];
 		struct fl_source src = { tf->path, tf->text, tf->len };
 		struct fl_vctx c = { w->arena, &src, &ch->diags, 0 };
 		if (tf->skip)
 			continue;
-		rc = fl_tenant_parse_(&ld->parsed[i], &c, scratch, ld->f, tf, ld->fleet_ok, &w->err);
+		rc = fl_tenant_parse(&ld->parsed[i], &c, scratch, ld->f, tf, ld->fleet_ok, &w->err);
 		ld->ok[i] = rc == 0 && c.nerrors == 0;
 		if (scratch->used > SCRATCH_KEEP)
 			fl_arena_release(scratch);
@@ -196,7 +196,7 @@ static int read_chunk(struct loader *ld, struct chunk *ch)
 
 	fl_buf_init(&ch->text, 0);
 	for (size_t i = ch->lo; i < ch->hi && rc >= 0; i++) {
-		struct fl_tenant_file_ *tf = &ld->files[i];
+		struct fl_tenant_file *tf = &ld->files[i];
 		if (tf->skip)
 			continue;
 		tf->off = ch->text.len;
@@ -263,7 +263,7 @@ static void pipeline_finish(struct pipeline *p)
 	for (size_t k = 0; k < p->nchunks; k++) {
 		struct chunk *ch = &p->chunks[k];
 		for (size_t i = 0; i < ch->diags.len; i++)
-			fl_diags_add_(&ld->d_tenants, &ch->diags.items[i]);
+			fl_diags_add(&ld->d_tenants, &ch->diags.items[i]);
 		ld->d_tenants.dropped += ch->diags.dropped;
 		fl_diags_release(&ch->diags);
 	}
@@ -289,12 +289,12 @@ static int parse_tenants(struct loader *ld)
 	tids = fl_calloc(n, sizeof(*tids));
 	ld->parsed = fl_calloc(ld->nfiles ? ld->nfiles : 1, sizeof(*ld->parsed));
 	ld->ok = fl_calloc(ld->nfiles ? ld->nfiles : 1, sizeof(*ld->ok));
-	f->thread_arenas_ = fl_calloc(n, sizeof(*f->thread_arenas_));
-	f->nthread_arenas_ = n;
+	f->tenant_arenas = fl_calloc(n, sizeof(*f->tenant_arenas));
+	f->ntenant_arenas = n;
 	for (unsigned i = 0; i < n; i++) {
-		fl_arena_init(&f->thread_arenas_[i], 256 * 1024);
+		fl_arena_init(&f->tenant_arenas[i], 256 * 1024);
 		w[i].p = &p;
-		w[i].arena = &f->thread_arenas_[i];
+		w[i].arena = &f->tenant_arenas[i];
 	}
 	/* Worker 0 is this thread, once everything is read. */
 	for (unsigned i = 1; i < n; i++)
@@ -340,10 +340,10 @@ static void check_accounts(struct loader *ld)
 			first = i;
 			continue;
 		}
-		const struct fl_tenant_file_ *tf = &ld->files[v[i] - ld->parsed];
+		const struct fl_tenant_file *tf = &ld->files[v[i] - ld->parsed];
 		struct fl_source src = { tf->path, tf->text, tf->len };
 		struct fl_vctx c = { NULL, &src, &ld->d_cross, 0 };
-		fl_vdiag_(&c, FL_EINPUT, v[i]->account_line, v[i]->account_col,
+		fl_vdiag(&c, FL_EINPUT, v[i]->account_line, v[i]->account_col,
 			  "account '%s' is already used by tenant '%s'", v[i]->account, v[first]->name);
 	}
 	free(v);
@@ -378,7 +378,7 @@ static void check_selected_names(struct loader *ld)
 		for (size_t i = 0; i < list->v.seq.len; i++) {
 			const struct fl_node *name = list->v.seq.items[i];
 			if (!bsearch(&name->v.str.ptr, names, n, sizeof(*names), str_ptr_cmp))
-				fl_verr_(&c, name, "wave '%s' selects unknown tenant '%s'", f->waves[w].name,
+				fl_verr(&c, name, "wave '%s' selects unknown tenant '%s'", f->waves[w].name,
 					 name->v.str.ptr);
 		}
 	}

@@ -55,14 +55,14 @@ static void parse_amount(struct fl_amount *out, struct fl_vctx *c, const struct 
 		return;
 	}
 	if (v->type == FL_NODE_INT)
-		fl_verr_(c, v,
+		fl_verr(c, v,
 			 "invalid %s %" PRId64 " (expected an integer >= %u or a percentage %u%%..100%%)",
 			 key, v->v.i, min_count, min_pct);
 	else if (v->type == FL_NODE_STR)
-		fl_verr_(c, v, "invalid %s '%s' (expected an integer >= %u or a percentage %u%%..100%%)", key,
+		fl_verr(c, v, "invalid %s '%s' (expected an integer >= %u or a percentage %u%%..100%%)", key,
 			 v->v.str.ptr, min_count, min_pct);
 	else
-		fl_verr_(c, v, "expected an integer or a percentage for %s, got %s", key,
+		fl_verr(c, v, "expected an integer or a percentage for %s, got %s", key,
 			 fl_node_type_name(v->type));
 }
 
@@ -71,99 +71,13 @@ static void parse_duration_node(unsigned *out, struct fl_vctx *c, const struct f
 	if (v->type == FL_NODE_STR && fl_duration_parse(out, v->v.str.ptr))
 		return;
 	if (v->type == FL_NODE_STR)
-		fl_verr_(c, v, "invalid %s '%s' (expected a duration like 30s, 15m, 2h, 1h30m or 1d)", key,
+		fl_verr(c, v, "invalid %s '%s' (expected a duration like 30s, 15m, 2h, 1h30m or 1d)", key,
 			 v->v.str.ptr);
 	else
-		fl_verr_(c, v, "expected a duration like 30s, 15m, 2h, 1h30m or 1d for %s, got %s", key,
+		fl_verr(c, v, "expected a duration like 30s, 15m, 2h, 1h30m or 1d for %s, got %s", key,
 			 fl_node_type_name(v->type));
 }
 
-/* A list of non-empty strings, as an arena array; false after an error. */
-static bool parse_strings(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v,
-			  const char *what)
-{
-	bool ok = true;
-
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of strings"))
-		return false;
-	if (v->v.seq.len == 0) {
-		fl_verr_(c, v, "expected a non-empty list of strings for %s", what);
-		return false;
-	}
-	*out = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(**out));
-	*n = 0;
-	for (size_t i = 0; i < v->v.seq.len; i++) {
-		const struct fl_node *s = v->v.seq.items[i];
-		if (fl_vexpect_(c, s, FL_NODE_STR, "a string"))
-			(*out)[(*n)++] = s->v.str.ptr;
-		else
-			ok = false;
-	}
-	return ok;
-}
-
-void fl_names_join_(char *out, size_t cap, const char *const *names, size_t n)
-{
-	size_t used = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && used < cap; i++) {
-		int len = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
-				   names[i]);
-		used += len < 0 ? cap : (size_t)len;
-	}
-}
-
-const char *fl_vstring_(struct fl_vctx *c, const struct fl_node *v)
-{
-	return fl_vexpect_(c, v, FL_NODE_STR, "a string") ? v->v.str.ptr : NULL;
-}
-
-/* An environment variable's name: [A-Za-z_][A-Za-z0-9_]*. */
-static bool env_name_valid(const char *s)
-{
-	if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
-		return false;
-	for (s++; *s; s++)
-		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-			return false;
-	return true;
-}
-
-/*
- * pass_env: names of secret variables handed on on purpose. Their syntax is
- * checked here; whether each is a secret at all, once the whole of
- * fleet.yaml is read (check_pass_env).
- */
-static void parse_pass_env(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
-			   const struct fl_node *v)
-{
-	*node = v;
-	if (!parse_strings(out, n, c, v, "pass_env"))
-		return;
-	for (size_t i = 0; i < *n; i++) {
-		const struct fl_node *item = v->v.seq.items[i];
-		if (!env_name_valid((*out)[i])) {
-			fl_verr_(c, item, "invalid variable name '%s' in pass_env (expected [A-Za-z_][A-Za-z0-9_]*)",
-				 (*out)[i]);
-			continue;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (strcmp((*out)[j], (*out)[i]) == 0)
-				fl_verr_(c, item, "duplicate variable '%s' in pass_env", (*out)[i]);
-	}
-}
-
-/* The two list checks above, for the drivers' entries (driver_conf.c). */
-bool fl_vstrings_(const char ***out, size_t *n, struct fl_vctx *c, const struct fl_node *v, const char *what)
-{
-	return parse_strings(out, n, c, v, what);
-}
-
-void fl_vpass_env_(const char ***out, size_t *n, const struct fl_node **node, struct fl_vctx *c,
-		   const struct fl_node *v)
-{
-	parse_pass_env(out, n, node, c, v);
-}
 
 static bool var_name_valid(const char *s)
 {
@@ -174,14 +88,6 @@ static bool var_name_valid(const char *s)
 		      *s == '_'))
 			return false;
 	return true;
-}
-
-void fl_missing_keys_(struct fl_vctx *c, const struct fl_node *map, const char *what,
-		      const char *const *required)
-{
-	for (size_t i = 0; required[i]; i++)
-		if (!fl_node_get(map, required[i]))
-			fl_verr_(c, map, "missing required key '%s' in %s", required[i], what);
 }
 
 /* ---- vars ---- */
@@ -197,10 +103,10 @@ static void parse_var_pattern(struct fl_var_decl *d, struct fl_vctx *c, const st
 	char msg[128];
 	int rc;
 
-	if (!fl_vstring_(c, v))
+	if (!fl_vstring(c, v))
 		return;
 	if (d->type != FL_VAR_STRING) {
-		fl_verr_(c, v, "a pattern is only allowed for string vars (var '%s' is %s)", d->name,
+		fl_verr(c, v, "a pattern is only allowed for string vars (var '%s' is %s)", d->name,
 			 var_types[d->type]);
 		return;
 	}
@@ -210,7 +116,7 @@ static void parse_var_pattern(struct fl_var_decl *d, struct fl_vctx *c, const st
 		regerror(rc, re, msg, sizeof(msg));
 		if (msg[0] >= 'A' && msg[0] <= 'Z')
 			msg[0] = (char)(msg[0] - 'A' + 'a');
-		fl_verr_(c, v, "invalid pattern '%s' (%s)", v->v.str.ptr, msg);
+		fl_verr(c, v, "invalid pattern '%s' (%s)", v->v.str.ptr, msg);
 		regfree(re);
 		return;
 	}
@@ -222,12 +128,12 @@ static void parse_var_bound(bool *has, double *out, struct fl_var_decl *d, struc
 			    const struct fl_node *v, const char *key)
 {
 	if (d->type != FL_VAR_INTEGER && d->type != FL_VAR_NUMBER) {
-		fl_verr_(c, v, "%s is only allowed for integer and number vars (var '%s' is %s)", key,
+		fl_verr(c, v, "%s is only allowed for integer and number vars (var '%s' is %s)", key,
 			 d->name, var_types[d->type]);
 		return;
 	}
 	if (v->type != FL_NODE_INT && v->type != FL_NODE_FLOAT) {
-		fl_verr_(c, v, "expected a number for %s, got %s", key, fl_node_type_name(v->type));
+		fl_verr(c, v, "expected a number for %s, got %s", key, fl_node_type_name(v->type));
 		return;
 	}
 	*has = true;
@@ -239,20 +145,20 @@ static bool parse_var_type(struct fl_var_decl *d, struct fl_vctx *c, const struc
 	const struct fl_node *t = fl_node_get(decl, "type");
 
 	if (!t) {
-		fl_verr_(c, decl,
+		fl_verr(c, decl,
 			 "missing required key 'type' in var '%s' (expected string, integer, number or "
 			 "boolean)",
 			 d->name);
 		return false;
 	}
-	if (!fl_vstring_(c, t))
+	if (!fl_vstring(c, t))
 		return false;
 	for (size_t i = 0; var_types[i]; i++)
 		if (strcmp(t->v.str.ptr, var_types[i]) == 0) {
 			d->type = (enum fl_var_type)i;
 			return true;
 		}
-	fl_verr_(c, t, "unknown var type '%s' (expected string, integer, number or boolean)", t->v.str.ptr);
+	fl_verr(c, t, "unknown var type '%s' (expected string, integer, number or boolean)", t->v.str.ptr);
 	return false;
 }
 
@@ -265,39 +171,39 @@ static void parse_var(struct fl_var_decl *d, struct fl_vctx *c, const struct fl_
 	d->line = entry->key->line;
 	d->col = entry->key->col;
 	if (!var_name_valid(d->name))
-		fl_verr_(c, entry->key, "invalid var name '%s' (expected [A-Za-z_][A-Za-z0-9_]*)", d->name);
-	if (!fl_vexpect_(c, decl, FL_NODE_MAP, "a mapping like { type: string }") ||
+		fl_verr(c, entry->key, "invalid var name '%s' (expected [A-Za-z_][A-Za-z0-9_]*)", d->name);
+	if (!fl_vexpect(c, decl, FL_NODE_MAP, "a mapping like { type: string }") ||
 	    !parse_var_type(d, c, decl))
 		return;
 	for (size_t i = 0; i < decl->v.map.len; i++) {
 		const struct fl_pair *p = &decl->v.map.items[i];
 		const struct fl_node *v = p->value;
-		if (fl_key_is_(p, "type"))
+		if (fl_key_is(p, "type"))
 			continue;
-		else if (fl_key_is_(p, "required") && fl_vexpect_(c, v, FL_NODE_BOOL, "a boolean"))
+		else if (fl_key_is(p, "required") && fl_vexpect(c, v, FL_NODE_BOOL, "a boolean"))
 			d->required = v->v.b;
-		else if (fl_key_is_(p, "secret") && fl_vexpect_(c, v, FL_NODE_BOOL, "a boolean"))
+		else if (fl_key_is(p, "secret") && fl_vexpect(c, v, FL_NODE_BOOL, "a boolean"))
 			d->secret = v->v.b;
-		else if (fl_key_is_(p, "pattern"))
+		else if (fl_key_is(p, "pattern"))
 			parse_var_pattern(d, c, v);
-		else if (fl_key_is_(p, "min"))
+		else if (fl_key_is(p, "min"))
 			parse_var_bound(&d->has_min, &d->min, d, c, v, "min");
-		else if (fl_key_is_(p, "max"))
+		else if (fl_key_is(p, "max"))
 			parse_var_bound(&d->has_max, &d->max, d, c, v, "max");
-		else if (!fl_key_is_(p, "default") && !fl_key_is_(p, "required") && !fl_key_is_(p, "secret"))
-			fl_unknown_key_(c, p->key, "var declaration", var_keys);
+		else if (!fl_key_is(p, "default") && !fl_key_is(p, "required") && !fl_key_is(p, "secret"))
+			fl_unknown_key(c, p->key, "var declaration", var_keys);
 	}
 	if (d->has_min && d->has_max && d->min > d->max)
-		fl_verr_(c, fl_node_get(decl, "max"), "max %g of var '%s' is less than its min %g", d->max,
+		fl_verr(c, fl_node_get(decl, "max"), "max %g of var '%s' is less than its min %g", d->max,
 			 d->name, d->min);
 	d->def = fl_node_get(decl, "default");
-	if (d->def && c->nerrors == before && !fl_var_value_check_(c, d, d->def))
+	if (d->def && c->nerrors == before && !fl_var_value_check(c, d, d->def))
 		d->def = NULL;
 }
 
 static void parse_vars(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping of var declarations"))
+	if (!fl_vexpect(c, v, FL_NODE_MAP, "a mapping of var declarations"))
 		return;
 	f->vars = fl_arena_calloc(c->arena, v->v.map.len, sizeof(*f->vars));
 	f->nvars = v->v.map.len;
@@ -310,24 +216,24 @@ static void parse_vars(struct fl_fleet *f, struct fl_vctx *c, const struct fl_no
 
 static void parse_services(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of services"))
+	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of services"))
 		return;
 	f->services = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*f->services));
 	for (size_t i = 0; i < v->v.seq.len; i++) {
 		const struct fl_node *s = v->v.seq.items[i];
 		bool dup = false;
-		if (!fl_vstring_(c, s))
+		if (!fl_vstring(c, s))
 			continue;
 		if (!fl_ident_valid(s->v.str.ptr, s->v.str.len)) {
-			fl_verr_(c, s, "invalid service name '%s' (expected " IDENT_RULE ")", s->v.str.ptr);
+			fl_verr(c, s, "invalid service name '%s' (expected " IDENT_RULE ")", s->v.str.ptr);
 			continue;
 		}
 		for (size_t j = 0; j < f->nservices && !dup; j++)
 			dup = strcmp(f->services[j], s->v.str.ptr) == 0;
 		if (dup) {
-			fl_verr_(c, s, "duplicate service '%s'", s->v.str.ptr);
+			fl_verr(c, s, "duplicate service '%s'", s->v.str.ptr);
 		} else if (f->nservices == MAX_SERVICES) {
-			fl_verr_(c, s, "more than %d services", MAX_SERVICES);
+			fl_verr(c, s, "more than %d services", MAX_SERVICES);
 			break;
 		} else {
 			f->services[f->nservices++] = s->v.str.ptr;
@@ -362,23 +268,23 @@ static void parse_label_match(struct fl_label_match *m, struct fl_vctx *c, const
 	}
 	if (v->type != FL_NODE_SEQ || v->v.seq.len == 0) {
 		char hint[96] = "";
-		fl_quote_hint_(hint, sizeof(hint), c, v);
-		fl_verr_(c, v, "expected a string or a non-empty list of strings for label '%s', got %s%s",
+		fl_quote_hint(hint, sizeof(hint), c, v);
+		fl_verr(c, v, "expected a string or a non-empty list of strings for label '%s', got %s%s",
 			 m->key, fl_node_type_name(v->type), hint);
 		return;
 	}
 	/* Sorted: every tenant is looked up in the list (tenant.c). */
-	if (parse_strings(&m->values, &m->nvalues, c, v, "a label"))
+	if (fl_vstrings(&m->values, &m->nvalues, c, v, "a label"))
 		qsort(m->values, m->nvalues, sizeof(*m->values), str_ptr_cmp);
 }
 
 static void parse_select_tenants(struct fl_selector *s, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!parse_strings(&s->tenants, &s->ntenants, c, v, "tenants"))
+	if (!fl_vstrings(&s->tenants, &s->ntenants, c, v, "tenants"))
 		return;
 	for (size_t i = 0; i < s->ntenants; i++)
 		if (!fl_tenant_name_valid(s->tenants[i], strlen(s->tenants[i])))
-			fl_verr_(c, v->v.seq.items[i],
+			fl_verr(c, v->v.seq.items[i],
 				 "invalid tenant name '%s' (expected " TENANT_NAME_RULE ")", s->tenants[i]);
 	/* Sorted: every tenant is looked up in the list (tenant.c). */
 	qsort(s->tenants, s->ntenants, sizeof(*s->tenants), str_ptr_cmp);
@@ -388,37 +294,37 @@ static void parse_select_map(struct fl_selector *s, struct fl_vctx *c, const str
 {
 	/* An empty map ({}) has no items at all: look at the first only once there is one. */
 	if (v->v.map.len != 1) {
-		fl_verr_(c, v->v.map.len ? v->v.map.items[1].key : v,
+		fl_verr(c, v->v.map.len ? v->v.map.items[1].key : v,
 			 "expected a selector with exactly one of canary, labels or tenants");
 		return;
 	}
 	const struct fl_pair *p = &v->v.map.items[0];
-	if (fl_key_is_(p, "canary")) {
+	if (fl_key_is(p, "canary")) {
 		s->kind = FL_SELECT_CANARY;
 		if (p->value->type != FL_NODE_BOOL || !p->value->v.b)
-			fl_verr_(c, p->value, "expected 'canary: true'");
-	} else if (fl_key_is_(p, "labels")) {
+			fl_verr(c, p->value, "expected 'canary: true'");
+	} else if (fl_key_is(p, "labels")) {
 		s->kind = FL_SELECT_LABELS;
-		if (!fl_vexpect_(c, p->value, FL_NODE_MAP, "a mapping of labels"))
+		if (!fl_vexpect(c, p->value, FL_NODE_MAP, "a mapping of labels"))
 			return;
 		if (p->value->v.map.len == 0) {
-			fl_verr_(c, p->value, "expected at least one label");
+			fl_verr(c, p->value, "expected at least one label");
 			return;
 		}
 		s->labels = fl_arena_calloc(c->arena, p->value->v.map.len, sizeof(*s->labels));
 		s->nlabels = p->value->v.map.len;
 		for (size_t i = 0; i < s->nlabels; i++)
 			parse_label_match(&s->labels[i], c, &p->value->v.map.items[i]);
-	} else if (fl_key_is_(p, "tenants")) {
+	} else if (fl_key_is(p, "tenants")) {
 		s->kind = FL_SELECT_TENANTS;
 		parse_select_tenants(s, c, p->value);
 	} else {
-		const char *hint = fl_suggest_(p->key->v.str.ptr, selector_keys);
+		const char *hint = fl_suggest(p->key->v.str.ptr, selector_keys);
 		if (hint)
-			fl_verr_(c, p->key, "unknown selector '%s' (did you mean '%s'?)", p->key->v.str.ptr,
+			fl_verr(c, p->key, "unknown selector '%s' (did you mean '%s'?)", p->key->v.str.ptr,
 				 hint);
 		else
-			fl_verr_(c, p->key, "unknown selector '%s' (expected " SELECTOR_FORMS ")",
+			fl_verr(c, p->key, "unknown selector '%s' (expected " SELECTOR_FORMS ")",
 				 p->key->v.str.ptr);
 	}
 }
@@ -429,11 +335,11 @@ static void parse_selector(struct fl_selector *s, struct fl_vctx *c, const struc
 	if (v->type == FL_NODE_STR && strcmp(v->v.str.ptr, "rest") == 0)
 		s->kind = FL_SELECT_REST;
 	else if (v->type == FL_NODE_STR)
-		fl_verr_(c, v, "unknown selector '%s' (expected " SELECTOR_FORMS ")", v->v.str.ptr);
+		fl_verr(c, v, "unknown selector '%s' (expected " SELECTOR_FORMS ")", v->v.str.ptr);
 	else if (v->type == FL_NODE_MAP)
 		parse_select_map(s, c, v);
 	else
-		fl_verr_(c, v, "expected a selector (" SELECTOR_FORMS "), got %s",
+		fl_verr(c, v, "expected a selector (" SELECTOR_FORMS "), got %s",
 			 fl_node_type_name(v->type));
 }
 
@@ -442,30 +348,30 @@ static void parse_verify_one(struct fl_verify *out, struct fl_vctx *c, const str
 	static const char *const required[] = { "name", "run", NULL };
 
 	out->timeout_s = DEFAULT_VERIFY_TIMEOUT_S;
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping like { name: smoke, run: [...] }"))
+	if (!fl_vexpect(c, v, FL_NODE_MAP, "a mapping like { name: smoke, run: [...] }"))
 		return;
 	for (size_t i = 0; i < v->v.map.len; i++) {
 		const struct fl_pair *p = &v->v.map.items[i];
-		if (fl_key_is_(p, "name")) {
-			out->name = fl_vstring_(c, p->value);
+		if (fl_key_is(p, "name")) {
+			out->name = fl_vstring(c, p->value);
 			if (out->name && !*out->name)
-				fl_verr_(c, p->value, "expected a non-empty verify name");
-		} else if (fl_key_is_(p, "run")) {
-			parse_strings(&out->argv, &out->argc, c, p->value, "run");
-		} else if (fl_key_is_(p, "timeout")) {
+				fl_verr(c, p->value, "expected a non-empty verify name");
+		} else if (fl_key_is(p, "run")) {
+			fl_vstrings(&out->argv, &out->argc, c, p->value, "run");
+		} else if (fl_key_is(p, "timeout")) {
 			parse_duration_node(&out->timeout_s, c, p->value, "timeout");
-		} else if (fl_key_is_(p, "pass_env")) {
-			parse_pass_env(&out->pass_env, &out->npass_env, &out->pass_env_node, c, p->value);
+		} else if (fl_key_is(p, "pass_env")) {
+			fl_vpass_env(&out->pass_env, &out->npass_env, &out->pass_env_node, c, p->value);
 		} else {
-			fl_unknown_key_(c, p->key, "verify", verify_keys);
+			fl_unknown_key(c, p->key, "verify", verify_keys);
 		}
 	}
-	fl_missing_keys_(c, v, "verify", required);
+	fl_missing_keys(c, v, "verify", required);
 }
 
 static void parse_verify(struct fl_wave *w, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of verify commands"))
+	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of verify commands"))
 		return;
 	w->verify = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*w->verify));
 	w->nverify = v->v.seq.len;
@@ -476,15 +382,15 @@ static void parse_verify(struct fl_wave *w, struct fl_vctx *c, const struct fl_n
 static void parse_wave_name(struct fl_wave *w, struct fl_vctx *c, const struct fl_fleet *f, size_t idx,
 			    const struct fl_node *v)
 {
-	if (!fl_vstring_(c, v))
+	if (!fl_vstring(c, v))
 		return;
 	if (!fl_tenant_name_valid(v->v.str.ptr, v->v.str.len)) {
-		fl_verr_(c, v, "invalid wave name '%s' (expected " TENANT_NAME_RULE ")", v->v.str.ptr);
+		fl_verr(c, v, "invalid wave name '%s' (expected " TENANT_NAME_RULE ")", v->v.str.ptr);
 		return;
 	}
 	for (size_t j = 0; j < idx; j++)
 		if (f->waves[j].name && strcmp(f->waves[j].name, v->v.str.ptr) == 0) {
-			fl_verr_(c, v, "duplicate wave '%s'", v->v.str.ptr);
+			fl_verr(c, v, "duplicate wave '%s'", v->v.str.ptr);
 			return;
 		}
 	w->name = v->v.str.ptr;
@@ -495,40 +401,40 @@ static void parse_wave_key(struct fl_wave *w, struct fl_vctx *c, const struct fl
 {
 	const struct fl_node *v = p->value;
 
-	if (fl_key_is_(p, "name"))
+	if (fl_key_is(p, "name"))
 		parse_wave_name(w, c, f, idx, v);
-	else if (fl_key_is_(p, "select"))
+	else if (fl_key_is(p, "select"))
 		parse_selector(&w->select, c, v);
-	else if (fl_key_is_(p, "max_parallel"))
+	else if (fl_key_is(p, "max_parallel"))
 		parse_amount(&w->max_parallel, c, v, "max_parallel", 1, 1);
-	else if (fl_key_is_(p, "failure_tolerance"))
+	else if (fl_key_is(p, "failure_tolerance"))
 		parse_amount(&w->failure_tolerance, c, v, "failure_tolerance", 0, 0);
-	else if (fl_key_is_(p, "bake"))
+	else if (fl_key_is(p, "bake"))
 		parse_duration_node(&w->bake_s, c, v, "bake");
-	else if (fl_key_is_(p, "gate")) {
+	else if (fl_key_is(p, "gate")) {
 		if (v->type == FL_NODE_STR && strcmp(v->v.str.ptr, "manual") == 0)
 			w->gate_manual = true;
 		else
-			fl_verr_(c, v, "invalid gate (expected 'manual')");
-	} else if (fl_key_is_(p, "verify"))
+			fl_verr(c, v, "invalid gate (expected 'manual')");
+	} else if (fl_key_is(p, "verify"))
 		parse_verify(w, c, v);
 	else
-		fl_unknown_key_(c, p->key, "wave", wave_keys);
+		fl_unknown_key(c, p->key, "wave", wave_keys);
 }
 
 static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
 	static const char *const required[] = { "name", "select", NULL };
 
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of waves"))
+	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of waves"))
 		return;
 	if (v->v.seq.len == 0) {
-		fl_verr_(c, v, "expected at least one wave");
+		fl_verr(c, v, "expected at least one wave");
 		return;
 	}
 	if (v->v.seq.len > FL_FLEET_MAX_WAVES) {
 		/* Each tenant tries the waves in turn: the cap keeps that linear. */
-		fl_verr_(c, v->v.seq.items[FL_FLEET_MAX_WAVES], "more than %d waves", FL_FLEET_MAX_WAVES);
+		fl_verr(c, v->v.seq.items[FL_FLEET_MAX_WAVES], "more than %d waves", FL_FLEET_MAX_WAVES);
 		return;
 	}
 	f->waves = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*f->waves));
@@ -538,12 +444,12 @@ static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 		struct fl_wave *w = &f->waves[i];
 		w->max_parallel.value = 1;
 		w->select.kind = FL_SELECT_REST;
-		if (!fl_vexpect_(c, wn, FL_NODE_MAP,
+		if (!fl_vexpect(c, wn, FL_NODE_MAP,
 				 "a mapping like { name: canary, select: { canary: true } }"))
 			continue;
 		for (size_t k = 0; k < wn->v.map.len; k++)
 			parse_wave_key(w, c, f, i, &wn->v.map.items[k]);
-		fl_missing_keys_(c, wn, "wave", required);
+		fl_missing_keys(c, wn, "wave", required);
 		if (!w->select.node)
 			w->select.kind = FL_SELECT_CANARY; /* matches less, so errors do not cascade */
 	}
@@ -554,14 +460,14 @@ static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 static const char *const guard_keys[] = { "max_delete_percent", NULL };
 static void parse_guard(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping like { max_delete_percent: 10 }"))
+	if (!fl_vexpect(c, v, FL_NODE_MAP, "a mapping like { max_delete_percent: 10 }"))
 		return;
 	for (size_t i = 0; i < v->v.map.len; i++) {
 		const struct fl_pair *p = &v->v.map.items[i];
-		if (!fl_key_is_(p, "max_delete_percent"))
-			fl_unknown_key_(c, p->key, "guard", guard_keys);
+		if (!fl_key_is(p, "max_delete_percent"))
+			fl_unknown_key(c, p->key, "guard", guard_keys);
 		else if (p->value->type != FL_NODE_INT || p->value->v.i < 0 || p->value->v.i > 100)
-			fl_verr_(c, p->value, "expected an integer from 0 to 100 for max_delete_percent");
+			fl_verr(c, p->value, "expected an integer from 0 to 100 for max_delete_percent");
 		else
 			f->max_delete_percent = (unsigned)p->value->v.i;
 	}
@@ -569,7 +475,7 @@ static void parse_guard(struct fl_fleet *f, struct fl_vctx *c, const struct fl_n
 
 static void parse_status(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of status writers"))
+	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of status writers"))
 		return;
 	f->status = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*f->status));
 	f->nstatus = v->v.seq.len;
@@ -585,36 +491,36 @@ static const char *const fleet_keys[] = { "version", "name",  "vars",	"services"
 static void parse_version(struct fl_vctx *c, const struct fl_node *v)
 {
 	if (v->type != FL_NODE_INT)
-		fl_verr_(c, v, "expected version 1, got %s", fl_node_type_name(v->type));
+		fl_verr(c, v, "expected version 1, got %s", fl_node_type_name(v->type));
 	else if (v->v.i != 1)
-		fl_verr_(c, v, "unsupported version %" PRId64 " (expected 1)", v->v.i);
+		fl_verr(c, v, "unsupported version %" PRId64 " (expected 1)", v->v.i);
 }
 
 static void parse_fleet_key(struct fl_fleet *f, struct fl_vctx *c, const struct fl_pair *p)
 {
 	const struct fl_node *v = p->value;
 
-	if (fl_key_is_(p, "version"))
+	if (fl_key_is(p, "version"))
 		parse_version(c, v);
-	else if (fl_key_is_(p, "name"))
-		f->name = fl_vstring_(c, v);
-	else if (fl_key_is_(p, "vars"))
+	else if (fl_key_is(p, "name"))
+		f->name = fl_vstring(c, v);
+	else if (fl_key_is(p, "vars"))
 		parse_vars(f, c, v);
-	else if (fl_key_is_(p, "services"))
+	else if (fl_key_is(p, "services"))
 		parse_services(f, c, v);
-	else if (fl_key_is_(p, "waves"))
+	else if (fl_key_is(p, "waves"))
 		parse_waves(f, c, v);
-	else if (fl_key_is_(p, "prune")) {
-		if (fl_vexpect_(c, v, FL_NODE_BOOL, "a boolean"))
+	else if (fl_key_is(p, "prune")) {
+		if (fl_vexpect(c, v, FL_NODE_BOOL, "a boolean"))
 			f->prune = v->v.b;
-	} else if (fl_key_is_(p, "guard"))
+	} else if (fl_key_is(p, "guard"))
 		parse_guard(f, c, v);
-	else if (fl_key_is_(p, "driver"))
+	else if (fl_key_is(p, "driver"))
 		fl_driver_conf_check(&f->driver, c, v);
-	else if (fl_key_is_(p, "status"))
+	else if (fl_key_is(p, "status"))
 		parse_status(f, c, v);
 	else
-		fl_unknown_key_(c, p->key, "fleet.yaml", fleet_keys);
+		fl_unknown_key(c, p->key, "fleet.yaml", fleet_keys);
 }
 
 static void set_defaults(struct fl_fleet *f)
@@ -640,10 +546,10 @@ static void check_pass_env(struct fl_vctx *c, const struct fl_fleet *f, const st
 		if (at->type != FL_NODE_STR)
 			continue;
 		if (fl_secret_env_never_passed(at->v.str.ptr))
-			fl_verr_(c, at, "'%s' is flotilla's own credential for the fleet repository: it is never handed on",
+			fl_verr(c, at, "'%s' is flotilla's own credential for the fleet repository: it is never handed on",
 				 at->v.str.ptr);
 		else if (!fl_secret_env_drops(f->secret_env, at->v.str.ptr))
-			fl_verr_(c, at,
+			fl_verr(c, at,
 				 "'%s' is not a secret flotilla removes, so pass_env cannot name it (secrets: AWS "
 				 "credentials and the token_env of a status entry or the http driver)",
 				 at->v.str.ptr);
@@ -658,19 +564,19 @@ static void check_all_pass_env(struct fl_vctx *c, const struct fl_fleet *f)
 			check_pass_env(c, f, f->waves[w].verify[v].pass_env_node);
 }
 
-void fl_fleet_parse_settings_(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root)
+void fl_fleet_parse_settings(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *root)
 {
 	static const char *const required[] = { "version", "name", "waves", NULL };
 
 	set_defaults(f);
 	if (!root || root->type != FL_NODE_MAP) {
-		fl_verr_(c, root, "expected a mapping of fleet settings, got %s",
+		fl_verr(c, root, "expected a mapping of fleet settings, got %s",
 			 fl_node_type_name(root ? root->type : FL_NODE_NULL));
 		return;
 	}
 	for (size_t i = 0; i < root->v.map.len; i++)
 		parse_fleet_key(f, c, &root->v.map.items[i]);
-	fl_missing_keys_(c, root, "fleet.yaml", required);
+	fl_missing_keys(c, root, "fleet.yaml", required);
 	/* Built from the statuses and driver just read. */
 	f->secret_env = fl_secret_env_build(&f->arena, f);
 	f->driver.drop_env = f->secret_env;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "reconcile/fleet_internal.h"
+#include "reconcile/check.h"
 #include "core/banned.h"
 
 /* ---- the status table ---- */
@@ -38,18 +38,18 @@ void fl_status_conf_check(struct fl_status_conf *out, struct fl_vctx *c, const s
 	const char *names[NWRITERS];
 	char expected[128];
 	memset(out, 0, sizeof(*out));
-	if (!fl_vexpect_(c, entry, FL_NODE_MAP, "a mapping like { type: git-notes }"))
+	if (!fl_vexpect(c, entry, FL_NODE_MAP, "a mapping like { type: git-notes }"))
 		return;
 	out->node = entry;
 	for (size_t i = 0; i < NWRITERS; i++)
 		names[i] = writers[i]->name;
-	fl_names_join_(expected, sizeof(expected), names, NWRITERS);
+	fl_names_join(expected, sizeof(expected), names, NWRITERS);
 	const struct fl_node *t = fl_node_get(entry, "type");
 	const struct fl_status_type *row = t && t->type == FL_NODE_STR ? writer_find(t->v.str.ptr) : NULL;
 	if (!t)
-		fl_verr_(c, entry, "missing required key 'type' in status (expected %s)", expected);
+		fl_verr(c, entry, "missing required key 'type' in status (expected %s)", expected);
 	else if (!row)
-		fl_verr_(c, t, "unknown status type (expected %s)", expected);
+		fl_verr(c, t, "unknown status type (expected %s)", expected);
 	else {
 		out->type = row->name;
 		row->check(c, entry, row->name);

@@ -18,7 +18,7 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/node.h"
-#include "reconcile/fleet_internal.h"
+#include "reconcile/check.h"
 #include "core/banned.h"
 
 #define DESC_MAX 140	      /* bytes; every forge takes at least 140 characters */
@@ -551,17 +551,17 @@ static void forge_check(struct fl_vctx *c, const struct fl_node *entry, const ch
 	for (size_t i = 0; i < entry->v.map.len; i++) {
 		const struct fl_pair *p = &entry->v.map.items[i];
 		size_t j = 0;
-		while (keys[j] && !fl_key_is_(p, keys[j]))
+		while (keys[j] && !fl_key_is(p, keys[j]))
 			j++;
 		if (!keys[j])
-			fl_unknown_key_(c, p->key, "status", keys);
+			fl_unknown_key(c, p->key, "status", keys);
 		else if (j > 0)
-			(void)fl_vstring_(c, p->value);
+			(void)fl_vstring(c, p->value);
 	}
 	if (!fl_node_get(entry, "token_env"))
-		fl_verr_(c, entry, "missing required key 'token_env' in %s status", type);
+		fl_verr(c, entry, "missing required key 'token_env' in %s status", type);
 	if (!fl_node_get(entry, k->where_key))
-		fl_verr_(c, entry, "missing required key '%s' in %s status", k->where_key, type);
+		fl_verr(c, entry, "missing required key '%s' in %s status", k->where_key, type);
 }
 
 const struct fl_status_type fl_status_github_type = { "github", forge_check, fl_status_forge_open };

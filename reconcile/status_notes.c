@@ -5,7 +5,7 @@
  */
 #include "reconcile/status.h"
 
-#include "reconcile/fleet_internal.h"
+#include "reconcile/check.h"
 
 #include "core/banned.h"
 
@@ -40,8 +40,8 @@ static void notes_check(struct fl_vctx *c, const struct fl_node *entry, const ch
 	static const char *const keys[] = { "type", NULL };
 	(void)type;
 	for (size_t i = 0; i < entry->v.map.len; i++)
-		if (!fl_key_is_(&entry->v.map.items[i], "type"))
-			fl_unknown_key_(c, entry->v.map.items[i].key, "status", keys);
+		if (!fl_key_is(&entry->v.map.items[i], "type"))
+			fl_unknown_key(c, entry->v.map.items[i].key, "status", keys);
 }
 
 const struct fl_status_type fl_status_notes_type = { "git-notes", notes_check, NULL };

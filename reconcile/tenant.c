@@ -1,14 +1,12 @@
 /*
  * Tenant manifests (SPEC 2): parsing and validation of tenants/<name>.yaml
- * against the fleet's declarations, wave assignment (SPEC 4), and the
- * diagnostic helpers that fleet.c shares. Runs on many threads at once: it
- * only reads the fleet and writes into the tenant and context it is given.
+ * against the fleet's declarations, and wave assignment (SPEC 4). Runs on
+ * many threads at once: it only reads the fleet and writes into the tenant
+ * and context it is given.
  */
 #include "reconcile/fleet_internal.h"
 
-#include <inttypes.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,231 +17,6 @@
 
 #define TENANT_NAME_RULE "[a-z0-9][a-z0-9-]{0,62}"
 #define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9._-]{0,127}, no '..'"
-
-/* ---- diagnostics ---- */
-
-void fl_diags_add_(struct fl_diags *diags, const struct fl_error *e)
-{
-	if (diags->len >= FL_FLEET_MAX_DIAGS) {
-		diags->dropped++;
-		return;
-	}
-	FL_GROW(diags->items, diags->cap, diags->len + 1);
-	diags->items[diags->len++] = *e;
-}
-
-void fl_diags_release(struct fl_diags *diags)
-{
-	if (!diags)
-		return;
-	free(diags->items);
-	diags->items = NULL;
-	diags->len = diags->cap = diags->dropped = 0;
-}
-
-static void vdiag(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, va_list ap)
-	__attribute__((format(printf, 5, 0)));
-
-static void vdiag(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, va_list ap)
-{
-	struct fl_error e = FL_ERROR_INIT;
-	char msg[FL_ERROR_MSG_MAX];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	c->nerrors++;
-	if (c->diags->len >= FL_FLEET_MAX_DIAGS) {
-		c->diags->dropped++;
-		return;
-	}
-	fl_error_set_at(&e, code, c->src, line, col, "%s", msg);
-	fl_diags_add_(c->diags, &e);
-}
-
-void fl_vdiag_(struct fl_vctx *c, int code, uint32_t line, uint32_t col, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vdiag(c, code, line, col, fmt, ap);
-	va_end(ap);
-}
-
-void fl_verr_(struct fl_vctx *c, const struct fl_node *at, const char *fmt, ...)
-{
-	va_list ap;
-	uint32_t line = at && at->line ? at->line : 1, col = at && at->line ? at->col : 1;
-	va_start(ap, fmt);
-	vdiag(c, FL_EINPUT, line, col, fmt, ap);
-	va_end(ap);
-}
-
-/* By string, then by place in the array, so that the first of equals sorts first. */
-static int name_ptr_cmp(const void *a, const void *b)
-{
-	const char *const *x = *(const char *const *const *)a, *const *y = *(const char *const *const *)b;
-	int c = strcmp(*x, *y);
-
-	return c ? c : (x < y ? -1 : x > y);
-}
-
-bool *fl_repeated_names_(const char *const *names, size_t n)
-{
-	const char *const **v = fl_calloc(n ? n : 1, sizeof(*v));
-	bool *again = fl_calloc(n ? n : 1, sizeof(*again));
-
-	for (size_t i = 0; i < n; i++)
-		v[i] = &names[i];
-	qsort(v, n, sizeof(*v), name_ptr_cmp);
-	for (size_t i = 1; i < n; i++)
-		again[v[i] - names] = strcmp(*v[i], *v[i - 1]) == 0;
-	free(v);
-	return again;
-}
-
-bool fl_key_is_(const struct fl_pair *p, const char *key)
-{
-	return strcmp(p->key->v.str.ptr, key) == 0;
-}
-
-/* Levenshtein distance of a and b, or a large number for long strings. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	enum { MAXLEN = 64 };
-	size_t la = strlen(a), lb = strlen(b), row[MAXLEN + 1];
-
-	if (la > MAXLEN || lb > MAXLEN)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-size_t fl_suggest_score_(const char *s, const char *cand)
-{
-	size_t best = edit_distance(s, cand);
-	const char *part = cand;
-
-	if (best <= 2)
-		return best;
-	/* "colour" for "brand_color": close to one word of a snake_case name. */
-	best = SIZE_MAX;
-	while (*part) {
-		size_t len = strcspn(part, "_");
-		char word[65];
-		if (len >= 4 && len < sizeof(word)) {
-			memcpy(word, part, len);
-			word[len] = '\0';
-			size_t d = edit_distance(s, word);
-			if (d <= 2 && d + 1 < best)
-				best = d + 1;
-		}
-		part += len + (part[len] == '_');
-	}
-	return best;
-}
-
-const char *fl_suggest_(const char *s, const char *const *allowed)
-{
-	const char *best = NULL;
-	size_t best_d = SIZE_MAX;
-
-	for (size_t i = 0; allowed[i]; i++) {
-		size_t d = fl_suggest_score_(s, allowed[i]);
-		if (d < best_d) {
-			best_d = d;
-			best = allowed[i];
-		}
-	}
-	return best;
-}
-
-void fl_unknown_key_(struct fl_vctx *c, const struct fl_node *key, const char *what,
-		     const char *const *allowed)
-{
-	const char *s = key->v.str.ptr, *hint = fl_suggest_(s, allowed);
-
-	if (hint)
-		fl_verr_(c, key, "unknown key '%s' in %s (did you mean '%s'?)", s, what, hint);
-	else
-		fl_verr_(c, key, "unknown key '%s' in %s", s, what);
-}
-
-/* The text of a plain scalar at node's position in the source; *len 0 if unknown. */
-static const char *scalar_text(const struct fl_vctx *c, const struct fl_node *n, size_t *len)
-{
-	const char *p, *end, *q;
-
-	*len = 0;
-	if (!c->src || !c->src->text || !n->line || !n->col)
-		return NULL;
-	p = c->src->text;
-	end = p + c->src->len;
-	for (uint32_t l = 1; l < n->line; l++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			return NULL;
-		p = nl + 1;
-	}
-	if ((size_t)(end - p) < n->col - 1)
-		return NULL;
-	p += n->col - 1;
-	for (q = p; q < end && *q != '\n' && *q != '\r' && *q != ',' && *q != ']' && *q != '}'; q++)
-		if (*q == '#' && q > p && (q[-1] == ' ' || q[-1] == '\t'))
-			break;
-	while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
-		q--;
-	*len = (size_t)(q - p);
-	return p;
-}
-
-void fl_quote_hint_(char *out, size_t cap, const struct fl_vctx *c, const struct fl_node *n)
-{
-	char tmp[64];
-	const char *t;
-	size_t len;
-
-	out[0] = '\0';
-	if (n->type != FL_NODE_INT && n->type != FL_NODE_FLOAT && n->type != FL_NODE_BOOL)
-		return;
-	t = scalar_text(c, n, &len);
-	if (!t || !len || len > 40 || memchr(t, '"', len) || memchr(t, '\\', len)) {
-		if (n->type == FL_NODE_INT)
-			snprintf(tmp, sizeof(tmp), "%" PRId64, n->v.i);
-		else if (n->type == FL_NODE_FLOAT)
-			snprintf(tmp, sizeof(tmp), "%g", n->v.f);
-		else
-			snprintf(tmp, sizeof(tmp), "%s", n->v.b ? "true" : "false");
-		t = tmp;
-		len = strlen(tmp);
-	}
-	snprintf(out, cap, " (quote it: \"%.*s\")", (int)len, t);
-}
-
-bool fl_vexpect_(struct fl_vctx *c, const struct fl_node *node, enum fl_node_type type, const char *what)
-{
-	char hint[96] = "";
-
-	if (node && node->type == type)
-		return true;
-	if (node && type == FL_NODE_STR)
-		fl_quote_hint_(hint, sizeof(hint), c, node);
-	fl_verr_(c, node, "expected %s, got %s%s", what, fl_node_type_name(node ? node->type : FL_NODE_NULL),
-		 hint);
-	return false;
-}
 
 /* ---- var values ---- */
 
@@ -275,8 +48,8 @@ static bool var_type_ok(struct fl_vctx *c, const struct fl_var_decl *d, const st
 	if (ok)
 		return true;
 	if (d->type == FL_VAR_STRING)
-		fl_quote_hint_(hint, sizeof(hint), c, v);
-	fl_verr_(c, v, "expected %s for var '%s', got %s%s", expect[d->type], d->name,
+		fl_quote_hint(hint, sizeof(hint), c, v);
+	fl_verr(c, v, "expected %s for var '%s', got %s%s", expect[d->type], d->name,
 		 fl_node_type_name(v->type), hint);
 	return false;
 }
@@ -290,9 +63,9 @@ static bool var_pattern_ok(struct fl_vctx *c, const struct fl_var_decl *d, const
 	if (regexec(d->regex, v->v.str.ptr, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == v->v.str.len)
 		return true;
 	if (d->secret)
-		fl_verr_(c, v, "value of var '%s' does not match pattern '%s'", d->name, d->pattern);
+		fl_verr(c, v, "value of var '%s' does not match pattern '%s'", d->name, d->pattern);
 	else
-		fl_verr_(c, v, "value '%s' of var '%s' does not match pattern '%s'", v->v.str.ptr, d->name,
+		fl_verr(c, v, "value '%s' of var '%s' does not match pattern '%s'", v->v.str.ptr, d->name,
 			 d->pattern);
 	return false;
 }
@@ -305,17 +78,17 @@ static bool var_range_ok(struct fl_vctx *c, const struct fl_var_decl *d, const s
 		return true;
 	x = num_of(v);
 	if (d->has_min && x < d->min) {
-		fl_verr_(c, v, "var '%s' must be at least %g, got %g", d->name, d->min, x);
+		fl_verr(c, v, "var '%s' must be at least %g, got %g", d->name, d->min, x);
 		return false;
 	}
 	if (d->has_max && x > d->max) {
-		fl_verr_(c, v, "var '%s' must be at most %g, got %g", d->name, d->max, x);
+		fl_verr(c, v, "var '%s' must be at most %g, got %g", d->name, d->max, x);
 		return false;
 	}
 	return true;
 }
 
-bool fl_var_value_check_(struct fl_vctx *c, const struct fl_var_decl *d, const struct fl_node *v)
+bool fl_var_value_check(struct fl_vctx *c, const struct fl_var_decl *d, const struct fl_node *v)
 {
 	return var_type_ok(c, d, v) && var_pattern_ok(c, d, v) && var_range_ok(c, d, v);
 }
@@ -326,24 +99,24 @@ static const char *const tenant_keys[] = { "name",     "account", "regions", "ca
 					   "services", "vars",	  "state",   NULL };
 static const char *const state_names[] = { "active", "suspended", "decommissioned", NULL };
 
-static void parse_name(struct fl_vctx *c, const struct fl_node *v, const struct fl_tenant_file_ *file)
+static void parse_name(struct fl_vctx *c, const struct fl_node *v, const struct fl_tenant_file *file)
 {
 	const char *fname = file->path + strlen("tenants/");
 
-	if (!fl_vexpect_(c, v, FL_NODE_STR, "a string"))
+	if (!fl_vexpect(c, v, FL_NODE_STR, "a string"))
 		return;
 	if (!fl_tenant_name_valid(v->v.str.ptr, v->v.str.len))
-		fl_verr_(c, v, "invalid tenant name '%s' (expected " TENANT_NAME_RULE ")", v->v.str.ptr);
+		fl_verr(c, v, "invalid tenant name '%s' (expected " TENANT_NAME_RULE ")", v->v.str.ptr);
 	else if (strcmp(v->v.str.ptr, file->base) != 0)
-		fl_verr_(c, v, "tenant name '%s' does not match file name '%s'", v->v.str.ptr, fname);
+		fl_verr(c, v, "tenant name '%s' does not match file name '%s'", v->v.str.ptr, fname);
 }
 
 static void parse_account(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_STR, "a string"))
+	if (!fl_vexpect(c, v, FL_NODE_STR, "a string"))
 		return;
 	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
-		fl_verr_(c, v, "invalid account '%s' (expected " IDENT_RULE ")", v->v.str.ptr);
+		fl_verr(c, v, "invalid account '%s' (expected " IDENT_RULE ")", v->v.str.ptr);
 		return;
 	}
 	t->account = fl_arena_strndup(c->arena, v->v.str.ptr, v->v.str.len);
@@ -362,14 +135,14 @@ static void parse_regions(struct fl_tenant *t, struct fl_vctx *c, const struct f
 	bool *again = NULL;
 	size_t n = 0;
 
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of regions"))
+	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of regions"))
 		return;
 	if (v->v.seq.len == 0) {
-		fl_verr_(c, v, "expected at least one region");
+		fl_verr(c, v, "expected at least one region");
 		return;
 	}
 	if (v->v.seq.len > FL_TENANT_MAX_REGIONS) {
-		fl_verr_(c, v->v.seq.items[FL_TENANT_MAX_REGIONS],
+		fl_verr(c, v->v.seq.items[FL_TENANT_MAX_REGIONS],
 			 "more than %d regions (the limit per tenant)", FL_TENANT_MAX_REGIONS);
 		return;
 	}
@@ -378,16 +151,16 @@ static void parse_regions(struct fl_tenant *t, struct fl_vctx *c, const struct f
 	for (size_t i = 0; i < v->v.seq.len; i++)
 		if (region_ok(v->v.seq.items[i]))
 			names[n++] = v->v.seq.items[i]->v.str.ptr;
-	again = fl_repeated_names_(names, n);
+	again = fl_repeated_names(names, n);
 	t->regions = fl_arena_calloc(c->arena, n ? n : 1, sizeof(*t->regions));
 	for (size_t i = 0, k = 0; i < v->v.seq.len; i++) {
 		const struct fl_node *r = v->v.seq.items[i];
-		if (!fl_vexpect_(c, r, FL_NODE_STR, "a string"))
+		if (!fl_vexpect(c, r, FL_NODE_STR, "a string"))
 			continue;
 		if (!region_ok(r))
-			fl_verr_(c, r, "invalid region '%s' (expected " IDENT_RULE ")", r->v.str.ptr);
+			fl_verr(c, r, "invalid region '%s' (expected " IDENT_RULE ")", r->v.str.ptr);
 		else if (again[k++])
-			fl_verr_(c, r, "duplicate region '%s'", r->v.str.ptr);
+			fl_verr(c, r, "duplicate region '%s'", r->v.str.ptr);
 		else
 			t->regions[t->nregions++] = fl_arena_strndup(c->arena, r->v.str.ptr, r->v.str.len);
 	}
@@ -402,15 +175,15 @@ static int label_cmp(const void *a, const void *b)
 
 static void parse_labels(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping of labels"))
+	if (!fl_vexpect(c, v, FL_NODE_MAP, "a mapping of labels"))
 		return;
 	t->labels = fl_arena_calloc(c->arena, v->v.map.len, sizeof(*t->labels));
 	for (size_t i = 0; i < v->v.map.len; i++) {
 		const struct fl_pair *p = &v->v.map.items[i];
 		char hint[96] = "";
 		if (p->value->type != FL_NODE_STR) {
-			fl_quote_hint_(hint, sizeof(hint), c, p->value);
-			fl_verr_(c, p->value, "expected a string for label '%s', got %s%s", p->key->v.str.ptr,
+			fl_quote_hint(hint, sizeof(hint), c, p->value);
+			fl_verr(c, p->value, "expected a string for label '%s', got %s%s", p->key->v.str.ptr,
 				 fl_node_type_name(p->value->type), hint);
 			continue;
 		}
@@ -428,28 +201,28 @@ static void unknown_service(struct fl_vctx *c, const struct fl_fleet *fleet, con
 	size_t best_d = SIZE_MAX;
 
 	for (size_t i = 0; i < fleet->nservices; i++) {
-		size_t d = fl_suggest_score_(s->v.str.ptr, fleet->services[i]);
+		size_t d = fl_suggest_score(s->v.str.ptr, fleet->services[i]);
 		if (d < best_d) {
 			best_d = d;
 			hint = fleet->services[i];
 		}
 	}
 	if (hint)
-		fl_verr_(c, s, "unknown service '%s' (did you mean '%s'?)", s->v.str.ptr, hint);
+		fl_verr(c, s, "unknown service '%s' (did you mean '%s'?)", s->v.str.ptr, hint);
 	else
-		fl_verr_(c, s, "unknown service '%s' (fleet.yaml declares %zu services)", s->v.str.ptr,
+		fl_verr(c, s, "unknown service '%s' (fleet.yaml declares %zu services)", s->v.str.ptr,
 			 fleet->nservices);
 }
 
 static void parse_services(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
 			   const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_SEQ, "a list of services"))
+	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of services"))
 		return;
 	for (size_t i = 0; i < v->v.seq.len; i++) {
 		const struct fl_node *s = v->v.seq.items[i];
 		size_t k;
-		if (!fl_vexpect_(c, s, FL_NODE_STR, "a string"))
+		if (!fl_vexpect(c, s, FL_NODE_STR, "a string"))
 			continue;
 		for (k = 0; k < fleet->nservices; k++)
 			if (strcmp(fleet->services[k], s->v.str.ptr) == 0)
@@ -457,7 +230,7 @@ static void parse_services(struct fl_tenant *t, struct fl_vctx *c, const struct 
 		if (k == fleet->nservices)
 			unknown_service(c, fleet, s);
 		else if (t->services & ((uint64_t)1 << k))
-			fl_verr_(c, s, "duplicate service '%s'", s->v.str.ptr);
+			fl_verr(c, s, "duplicate service '%s'", s->v.str.ptr);
 		else
 			t->services |= (uint64_t)1 << k;
 	}
@@ -481,23 +254,23 @@ static void unknown_var(struct fl_vctx *c, const struct fl_fleet *fleet, const s
 
 	/* A suggestion costs a pass over every var: only for an error that is kept. */
 	for (size_t i = 0; i < fleet->nvars && c->diags->len < FL_FLEET_MAX_DIAGS; i++) {
-		size_t d = fl_suggest_score_(key->v.str.ptr, fleet->vars[i].name);
+		size_t d = fl_suggest_score(key->v.str.ptr, fleet->vars[i].name);
 		if (d < best_d) {
 			best_d = d;
 			best = fleet->vars[i].name;
 		}
 	}
 	if (best)
-		fl_verr_(c, key, "unknown var '%s' (did you mean '%s'?)", key->v.str.ptr, best);
+		fl_verr(c, key, "unknown var '%s' (did you mean '%s'?)", key->v.str.ptr, best);
 	else
-		fl_verr_(c, key, "unknown var '%s' (fleet.yaml declares no such var)", key->v.str.ptr);
+		fl_verr(c, key, "unknown var '%s' (fleet.yaml declares no such var)", key->v.str.ptr);
 }
 
 /* Sets given[i] for each var i the mapping names, valid or not. */
 static void parse_vars(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
 		       const struct fl_node *v, bool *given)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_MAP, "a mapping of vars"))
+	if (!fl_vexpect(c, v, FL_NODE_MAP, "a mapping of vars"))
 		return;
 	for (size_t i = 0; i < v->v.map.len; i++) {
 		const struct fl_pair *p = &v->v.map.items[i];
@@ -507,47 +280,47 @@ static void parse_vars(struct fl_tenant *t, struct fl_vctx *c, const struct fl_f
 			continue;
 		}
 		given[d - fleet->vars] = true;
-		if (fl_var_value_check_(c, d, p->value))
+		if (fl_var_value_check(c, d, p->value))
 			t->vars[d - fleet->vars] = copy_scalar(c->arena, p->value);
 	}
 }
 
 static void parse_state(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
 {
-	if (!fl_vexpect_(c, v, FL_NODE_STR, "a string"))
+	if (!fl_vexpect(c, v, FL_NODE_STR, "a string"))
 		return;
 	for (size_t i = 0; state_names[i]; i++)
 		if (strcmp(v->v.str.ptr, state_names[i]) == 0) {
 			t->state = (enum fl_tenant_state)i;
 			return;
 		}
-	fl_verr_(c, v, "invalid state '%s' (expected active, suspended or decommissioned)", v->v.str.ptr);
+	fl_verr(c, v, "invalid state '%s' (expected active, suspended or decommissioned)", v->v.str.ptr);
 }
 
 static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
-		      const struct fl_tenant_file_ *file, const struct fl_pair *p, bool *given)
+		      const struct fl_tenant_file *file, const struct fl_pair *p, bool *given)
 {
 	const struct fl_node *v = p->value;
 
-	if (fl_key_is_(p, "name"))
+	if (fl_key_is(p, "name"))
 		parse_name(c, v, file);
-	else if (fl_key_is_(p, "account"))
+	else if (fl_key_is(p, "account"))
 		parse_account(t, c, v);
-	else if (fl_key_is_(p, "regions"))
+	else if (fl_key_is(p, "regions"))
 		parse_regions(t, c, v);
-	else if (fl_key_is_(p, "canary")) {
-		if (fl_vexpect_(c, v, FL_NODE_BOOL, "a boolean"))
+	else if (fl_key_is(p, "canary")) {
+		if (fl_vexpect(c, v, FL_NODE_BOOL, "a boolean"))
 			t->canary = v->v.b;
-	} else if (fl_key_is_(p, "labels"))
+	} else if (fl_key_is(p, "labels"))
 		parse_labels(t, c, v);
-	else if (fl_key_is_(p, "services"))
+	else if (fl_key_is(p, "services"))
 		parse_services(t, c, fleet, v);
-	else if (fl_key_is_(p, "vars"))
+	else if (fl_key_is(p, "vars"))
 		parse_vars(t, c, fleet, v, given);
-	else if (fl_key_is_(p, "state"))
+	else if (fl_key_is(p, "state"))
 		parse_state(t, c, v);
 	else
-		fl_unknown_key_(c, p->key, "tenant", tenant_keys);
+		fl_unknown_key(c, p->key, "tenant", tenant_keys);
 }
 
 /* Required keys and vars, and the defaults of vars not given. */
@@ -559,7 +332,7 @@ static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct 
 
 	for (size_t i = 0; required[i]; i++)
 		if (!fl_node_get(root, required[i]))
-			fl_verr_(c, root, "missing required key '%s' in tenant", required[i]);
+			fl_verr(c, root, "missing required key '%s' in tenant", required[i]);
 	for (size_t i = 0; i < fleet->nvars; i++) {
 		const struct fl_var_decl *d = &fleet->vars[i];
 		if (t->vars[i] || given[i])
@@ -567,7 +340,7 @@ static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct 
 		if (d->def)
 			t->vars[i] = d->def;
 		else if (d->required)
-			fl_verr_(c, vars && vars->type == FL_NODE_MAP ? vars : root,
+			fl_verr(c, vars && vars->type == FL_NODE_MAP ? vars : root,
 				 "missing required var '%s'", d->name);
 	}
 }
@@ -608,20 +381,20 @@ static void assign_wave(struct fl_tenant *t, struct fl_vctx *c, const struct fl_
 		if (selector_matches(&fleet->waves[w].select, t))
 			break;
 	if (w == fleet->nwaves) {
-		fl_verr_(c, fl_node_get(root, "name"),
+		fl_verr(c, fl_node_get(root, "name"),
 			 "tenant '%s' matches no wave; add a wave with 'select: rest' or change its labels",
 			 t->name);
 		return;
 	}
 	t->wave = w;
 	if (t->canary && w != 0)
-		fl_verr_(c, fl_node_get(root, "canary"),
+		fl_verr(c, fl_node_get(root, "canary"),
 			 "canary tenant '%s' falls in wave '%s', but canaries must be in the first wave '%s'",
 			 t->name, fleet->waves[w].name, fleet->waves[0].name);
 }
 
-int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scratch,
-		     const struct fl_fleet *fleet, const struct fl_tenant_file_ *file, bool check_waves,
+int fl_tenant_parse(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scratch,
+		     const struct fl_fleet *fleet, const struct fl_tenant_file *file, bool check_waves,
 		     struct fl_error *err)
 {
 	struct fl_node *root = NULL;
@@ -637,7 +410,7 @@ int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *sc
 	rc = fl_yaml_load_one(&root, scratch, c->src, NULL, &e);
 	if (rc == FL_EINPUT || rc == FL_ELIMIT) {
 		c->nerrors++;
-		fl_diags_add_(c->diags, &e);
+		fl_diags_add(c->diags, &e);
 		rc = 0;
 		goto out;
 	}
@@ -646,7 +419,7 @@ int fl_tenant_parse_(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *sc
 		goto out;
 	}
 	if (!root || root->type != FL_NODE_MAP) {
-		fl_verr_(c, root, "expected a mapping of tenant settings, got %s",
+		fl_verr(c, root, "expected a mapping of tenant settings, got %s",
 			 fl_node_type_name(root ? root->type : FL_NODE_NULL));
 		goto out;
 	}
