@@ -30,10 +30,10 @@
 #include "core/fsutil.h"
 #include "core/git.h"
 #include "core/hash.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
-#include "reconcile/plan.h"
-#include "reconcile/render.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/plan/plan.h"
+#include "reconcile/render/render.h"
 #include "core/banned.h"
 
 #define PARAMS_FILE "params"
@@ -572,7 +572,7 @@ out:
 /* ---- accounts, through the library ---- */
 
 /*
- * The tenant fingerprint exactly as reconcile/plan.c computes it (plan_region
+ * The tenant fingerprint exactly as reconcile/plan/plan.c computes it (plan_region
  * and plan_desired): for each region in order, the region's name, then each
  * rendered resource's kind, name and fingerprint. Replicated here, not
  * shared: plan.c keeps it private. Keep the two in step.

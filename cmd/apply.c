@@ -14,11 +14,11 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/json.h"
-#include "reconcile/driver.h"
-#include "reconcile/ledger.h"
-#include "reconcile/plan_output.h"
-#include "reconcile/rollout.h"
-#include "reconcile/status.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/plan/plan_output.h"
+#include "reconcile/rollout/rollout.h"
+#include "reconcile/status/status.h"
 #include "core/banned.h"
 
 struct progress {

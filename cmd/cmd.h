@@ -11,9 +11,9 @@
 
 #include "core/error.h"
 #include "core/git.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
-#include "reconcile/rollout.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/rollout/rollout.h"
 
 enum {
 	FL_EXIT_OK = 0,
@@ -125,7 +125,7 @@ int cmd_apply(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
-/* Hidden: the verify wrapper that flotilla starts itself (reconcile/verify.h). */
+/* Hidden: the verify wrapper that flotilla starts itself (reconcile/rollout/verify.h). */
 int cmd_verify_exec(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);

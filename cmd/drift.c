@@ -2,7 +2,7 @@
  * flotilla drift [--fix]: observe every account fully and report resources
  * that differ from the commit its marker names; with --fix, apply that
  * commit again to the drifted tenants, through the same waves and
- * tolerances. The grouping by commit is reconcile/drift.h's; this file
+ * tolerances. The grouping by commit is reconcile/plan/drift.h's; this file
  * prints and maps outcomes to exit codes.
  */
 #include <limits.h>
@@ -13,12 +13,12 @@
 
 #include "cmd/cmd.h"
 #include "core/buf.h"
-#include "reconcile/drift.h"
-#include "reconcile/driver.h"
-#include "reconcile/ledger.h"
-#include "reconcile/plan.h"
-#include "reconcile/plan_output.h"
-#include "reconcile/rollout.h"
+#include "reconcile/plan/drift.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/plan/plan.h"
+#include "reconcile/plan/plan_output.h"
+#include "reconcile/rollout/rollout.h"
 #include "core/banned.h"
 
 struct drift {

@@ -12,10 +12,10 @@
 #include "cmd/remote_repo.h"
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "reconcile/driver.h"
-#include "reconcile/plan.h"
-#include "reconcile/plan_output.h"
-#include "reconcile/trust.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/plan/plan.h"
+#include "reconcile/plan/plan_output.h"
+#include "reconcile/fleet/trust.h"
 #include "core/banned.h"
 
 #define FLUSH_AT (256 * 1024)

@@ -7,7 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/remote_repo.h"
-#include "reconcile/rollout.h"
+#include "reconcile/rollout/rollout.h"
 #include "core/banned.h"
 
 int cmd_promote(int argc, char **argv)

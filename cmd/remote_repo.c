@@ -18,9 +18,9 @@
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/remote.h"
-#include "reconcile/ledger.h"
-#include "reconcile/notes_merge.h"
-#include "reconcile/wave_rules.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/rollout/notes_merge.h"
+#include "reconcile/rollout/wave_rules.h"
 #include "core/banned.h"
 
 #define URL_MAX 2048

@@ -1,7 +1,7 @@
 /*
  * flotilla status [REV]: each wave's state for a commit from its ledger
  * note: counts, what it waits for (a bake, a promotion), and the tenants
- * that failed with why. The rules come from reconcile/wave_rules.h, the
+ * that failed with why. The rules come from reconcile/rollout/wave_rules.h, the
  * same the rollout follows; this file only prints them.
  */
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/json.h"
-#include "reconcile/ledger.h"
-#include "reconcile/wave_rules.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/rollout/wave_rules.h"
 #include "core/banned.h"
 
 struct wave_view {

@@ -5,7 +5,7 @@
  * Not listed in help; not meant to be run by hand.
  */
 #include "cmd/cmd.h"
-#include "reconcile/verify.h"
+#include "reconcile/rollout/verify.h"
 #include "core/banned.h"
 
 /* Declared here until cmd/cmd.h declares it beside the other commands. */

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
-#include "reconcile/fleet.h"
-#include "reconcile/syntax.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/fleet/syntax.h"
 #include "core/banned.h"
 
 /* Parses 30s, 5m, 1h30m (fleet.yaml's durations) or a number of seconds; 0 on error. */

@@ -1,5 +1,5 @@
 /*
- * Fuzz target of reconcile/driver_answer.c: any bytes as a driver's answer,
+ * Fuzz target of reconcile/drivers/driver_answer.c: any bytes as a driver's answer,
  * parsed as the exec and http drivers do, then decoded every way they do:
  * the marker (both hex rules), the names, and the observed resources (with
  * and without a required "managed").
@@ -11,8 +11,8 @@
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/json.h"
-#include "reconcile/driver.h"
-#include "reconcile/driver_answer.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/drivers/driver_answer.h"
 #include "core/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/git.h"
-#include "reconcile/fleet.h"
+#include "reconcile/fleet/fleet.h"
 
 #define FL_FUZZ_MAX_FILES 64
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz target of the fleet loader (reconcile/fleet.c, fleet_yaml.c,
+ * Fuzz target of the fleet loader (reconcile/fleet/fleet.c, fleet_yaml.c,
  * tenant.c and the compile step of render.c) through real commits: the
  * input is split into fleet.yaml, release/ and tenants/ files ("### path"
  * lines, see fuzz_files.h; text before the first is fleet.yaml), committed
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reconcile/fleet.h"
+#include "reconcile/fleet/fleet.h"
 #include "tests/fuzz/fuzz_files.h"
 #include "core/banned.h"
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz target of reconcile/notes_merge.c: the input is two notes, local and
+ * Fuzz target of reconcile/rollout/notes_merge.c: the input is two notes, local and
  * remote, split at the first NUL byte (no NUL: both sides are the input).
  * Each is merged into the other; a merge that succeeds must be JSON that
  * the strict parser reads, since it becomes the note other agents merge.
@@ -14,7 +14,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
-#include "reconcile/notes_merge.h"
+#include "reconcile/rollout/notes_merge.h"
 #include "core/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,5 @@
 /*
- * Fuzz target of the template renderer (reconcile/render.c): release files
+ * Fuzz target of the template renderer (reconcile/render/render.c): release files
  * from the input ("### path" lines, see fuzz_files.h; text before the first
  * is release/app.yaml) are committed over a fixed fleet whose tenants have
  * labels, regions and vars of every type, one of them secret. What loads is
@@ -12,8 +12,8 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "reconcile/fleet.h"
-#include "reconcile/render.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/render/render.h"
 #include "tests/fuzz/fuzz_files.h"
 #include "core/banned.h"
 

@@ -19,7 +19,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/git.h"
-#include "reconcile/fleet.h"
+#include "reconcile/fleet/fleet.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/diff.c: added, removed and changed fields, nested
+ * Tests of reconcile/plan/diff.c: added, removed and changed fields, nested
  * lists, type changes, formatting-only changes, creates and deletes,
  * secret masking (by path and by value) and invalid JSON.
  */
@@ -17,8 +17,8 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/yaml.h"
-#include "reconcile/diff.h"
-#include "reconcile/render.h"
+#include "reconcile/plan/diff.h"
+#include "reconcile/render/render.h"
 #include "core/banned.h"
 
 #define CHECK(name, cond, ...)                                                      \

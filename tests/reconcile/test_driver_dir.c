@@ -1,5 +1,5 @@
 /*
- * Tests for reconcile/driver_dir.c and the generic parts of reconcile/driver.c:
+ * Tests for reconcile/drivers/driver_dir.c and the generic parts of reconcile/drivers/driver.c:
  * bootstrap and identity, apply then observe and marker, optimistic updates,
  * deletes, hand-added lines, malformed state files, region listing, atomic
  * writes leaving no temporary files, writers of one account taking turns
@@ -32,8 +32,8 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/hash.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

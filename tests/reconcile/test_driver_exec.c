@@ -1,5 +1,5 @@
 /*
- * Tests for reconcile/driver_exec.c: the whole protocol against the example
+ * Tests for reconcile/drivers/driver_exec.c: the whole protocol against the example
  * program fixtures/drivers/git-accounts (bootstrap, identity, apply, observe,
  * marker, deletes, regions, if_match, eight tenants at once), the request as
  * a program sees it, template arguments, and failures from tiny inline
@@ -30,8 +30,8 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/proc.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

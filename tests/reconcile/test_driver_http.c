@@ -1,5 +1,5 @@
 /*
- * Tests for reconcile/driver_http.c against tests/servers/account_api.py on
+ * Tests for reconcile/drivers/driver_http.c against tests/servers/account_api.py on
  * loopback, over TLS with a throwaway CA made by the openssl command line:
  * the whole API round trip (bootstrap, identity, apply, observe, marker,
  * regions, deletes), fingerprints, tokens, TLS trust and client
@@ -29,8 +29,8 @@
 #include "core/hash.h"
 #include "core/http.h"
 #include "core/json.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

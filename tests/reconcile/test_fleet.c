@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/fleet*.c and reconcile/tenant.c: fleets committed to real
+ * Tests of reconcile/fleet*.c and reconcile/fleet/tenant.c: fleets committed to real
  * repositories with the git command in a temporary directory, loaded with
  * fl_fleet_load; a good fleet checked field by field, then a table of bad
  * fleets, each with the first error it must give.
@@ -18,8 +18,8 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/git.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

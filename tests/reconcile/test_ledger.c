@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/ledger.c: a real repository (git init and one commit)
+ * Tests of reconcile/rollout/ledger.c: a real repository (git init and one commit)
  * whose ledger is changed through the API, flushed, read back as a note
  * with `git notes --ref=flotilla show`, parsed with fl_json_parse, and
  * opened again. FLOTILLA_NOW pins the clock so recorded times are exact.
@@ -24,7 +24,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/node.h"
-#include "reconcile/ledger.h"
+#include "reconcile/rollout/ledger.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

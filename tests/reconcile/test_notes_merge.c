@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/notes_merge.c: a table of two ledger notes and the
+ * Tests of reconcile/rollout/notes_merge.c: a table of two ledger notes and the
  * document their merge must be (compared as canonical JSON), each case also
  * merged the other way round, which must give the same document. Then the
  * sides that are not ledgers, and the form of the output.
@@ -16,7 +16,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
-#include "reconcile/notes_merge.h"
+#include "reconcile/rollout/notes_merge.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

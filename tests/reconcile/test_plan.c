@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/plan.c: a small fleet committed to a real repository
+ * Tests of reconcile/plan/plan.c: a small fleet committed to a real repository
  * with the git command, planned against a dir driver on a temporary accounts
  * directory. Accounts are converged through the driver API, then changed by
  * new commits or by hand, and each plan is checked change by change.
@@ -20,10 +20,10 @@
 #include "core/fsutil.h"
 #include "core/git.h"
 #include "core/hash.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
-#include "reconcile/plan.h"
-#include "reconcile/render.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/plan/plan.h"
+#include "reconcile/render/render.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/plan_output.c: tenant plans built by hand (a fleet of
+ * Tests of reconcile/plan/plan_output.c: tenant plans built by hand (a fleet of
  * two waves, a tenant with every kind of change, a new account, a failure,
  * a decommissioning, converged and skipped tenants) written as text,
  * Markdown and JSON and compared byte for byte; the JSON is parsed back to
@@ -21,10 +21,10 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/node.h"
-#include "reconcile/diff.h"
-#include "reconcile/fleet.h"
-#include "reconcile/plan.h"
-#include "reconcile/plan_output.h"
+#include "reconcile/plan/diff.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/plan/plan.h"
+#include "reconcile/plan/plan_output.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

@@ -19,7 +19,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/yaml.h"
-#include "reconcile/render.h"
+#include "reconcile/render/render.h"
 #include "core/banned.h"
 
 /* Fails the test, naming the case, when cond is false. */

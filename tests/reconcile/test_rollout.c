@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/rollout.c: fleets of a few waves and tenants committed
+ * Tests of reconcile/rollout/rollout.c: fleets of a few waves and tenants committed
  * to real repositories with git, rolled out with fl_rollout_run through a
  * dir driver on a temporary accounts directory, recorded in a real ledger.
  * Verify commands run ci/check of the commit through the wrapper, which is
@@ -31,11 +31,11 @@
 #include "core/git.h"
 #include "core/json.h"
 #include "core/node.h"
-#include "reconcile/driver.h"
-#include "reconcile/fleet.h"
-#include "reconcile/ledger.h"
-#include "reconcile/rollout.h"
-#include "reconcile/verify.h"
+#include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/rollout/rollout.h"
+#include "reconcile/rollout/verify.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

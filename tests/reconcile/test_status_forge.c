@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/status_forge.c: each forge writer (github, gitlab,
+ * Tests of reconcile/status/status_forge.c: each forge writer (github, gitlab,
  * gitea) drives tests/servers/fake_forge.py, which enforces that forge's
  * API strictly and serves what it accepted at GET /_statuses and its
  * request counts at GET /_stats. Faults (500, 429, dropped connections) are
@@ -26,7 +26,7 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/node.h"
-#include "reconcile/status.h"
+#include "reconcile/status/status.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/syntax.c: the names that may reach a file system or a
+ * Tests of reconcile/fleet/syntax.c: the names that may reach a file system or a
  * URL, and durations, as tables of cases.
  */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "reconcile/syntax.h"
+#include "reconcile/fleet/syntax.h"
 #include "core/banned.h"
 
 static void test_names(void **state)

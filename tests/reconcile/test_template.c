@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/template.c: the scanner of {{...}} (where a reference
+ * Tests of reconcile/render/template.c: the scanner of {{...}} (where a reference
  * opens and closes, its trimmed name, unterminated and empty references),
  * the expander with a lookup callback (text around references kept, names
  * refused in the caller's words, long outputs and full buffers), and the
@@ -16,7 +16,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "reconcile/template.h"
+#include "reconcile/render/template.h"
 #include "core/banned.h"
 
 #define CHECK(name, cond, ...) \

@@ -1,5 +1,5 @@
 /*
- * Tests of reconcile/verify.c: a fleet committed with git whose ci/check
+ * Tests of reconcile/rollout/verify.c: a fleet committed with git whose ci/check
  * script logs each run, exported with fl_verify_workdir and run through the
  * wrapper. The wrapper is this test binary itself: main() hands
  * `__verify-exec` to fl_verify_exec_main, and ctx.self_exe is /proc/self/exe.
@@ -24,9 +24,9 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/git.h"
-#include "reconcile/fleet.h"
-#include "reconcile/ledger.h"
-#include "reconcile/verify.h"
+#include "reconcile/fleet/fleet.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/rollout/verify.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 

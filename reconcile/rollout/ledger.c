@@ -1,0 +1,456 @@
+/*
+ * The ledger of a commit's rollout, kept in memory as plain records and
+ * saved as a pretty JSON git note (ledger_note.c writes and reads the
+ * JSON). Saving is throttled because a fleet of
+ * thousands of tenants would otherwise rewrite a large note thousands of
+ * times: a flusher thread saves a change at once when the last save is
+ * FLUSH_MS old, and otherwise FLUSH_MS after that save. The note is written
+ * with the lock dropped, so tenants finishing meanwhile record their results
+ * instead of waiting for git (they stalled a wave of 100 tenants in flight
+ * every FLUSH_MS while the writer held the lock). Nothing lost by a
+ * crash in between is beyond what level-triggered resume rebuilds from the
+ * accounts' markers and the verify receipts.
+ */
+#include "reconcile/rollout/ledger.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "reconcile/rollout/ledger_internal.h"
+#include "core/banned.h"
+
+#define FLUSH_MS 250
+#define DESCRIPTION_MAX 140
+
+/* ---- text: the note is JSON, so every string in it must be valid UTF-8 ---- */
+
+/* Length of the valid UTF-8 sequence at p (of n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+		   : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (!len || len > n || (len == 2 && p[0] < 0xc2))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	uint32_t c = len == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
+		   : len == 3 ? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)
+		   : len == 4 ? (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 | (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu)
+			      : p[0];
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+char *fl_ledger_clean_text(const char *s, size_t len, size_t max)
+{
+	char *out = fl_malloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		if (n == 0 || s[i] == '\0') {
+			if (o + 1 > max)
+				break;
+			out[o++] = '?';
+			i++;
+			continue;
+		}
+		if (o + n > max)
+			break;
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *clean_str(const char *s, size_t max)
+{
+	return fl_ledger_clean_text(s, strlen(s), max);
+}
+
+/* ---- records ---- */
+
+/* Each kind of record begins with its name: record_get finds any of them by it. */
+_Static_assert(offsetof(struct tenant_rec, name) == 0, "a tenant record begins with its name");
+_Static_assert(offsetof(struct context_rec, name) == 0, "a context record begins with its name");
+_Static_assert(offsetof(struct wave_rec, name) == 0, "a wave record begins with its name");
+
+/* The record called name among *n of size bytes at *items, appended when create. */
+static void *record_get(void **items, size_t *n, size_t *cap, size_t size, const char *name, bool create)
+{
+	for (size_t i = 0; i < *n; i++) {
+		char *rec = (char *)*items + i * size;
+		if (strcmp(*(char **)rec, name) == 0)
+			return rec;
+	}
+	if (!create)
+		return NULL;
+	fl_grow(items, cap, *n + 1, size);
+	char *rec = (char *)*items + (*n)++ * size;
+	memset(rec, 0, size);
+	*(char **)rec = clean_str(name, SIZE_MAX - 1);
+	return rec;
+}
+
+struct tenant_rec *fl_ledger_tenant_rec(struct fl_ledger *l, const char *name, bool create)
+{
+	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, sizeof(*l->tenants), name,
+			  create);
+}
+
+struct context_rec *fl_ledger_context_rec(struct fl_ledger *l, const char *name, bool create)
+{
+	return record_get((void **)&l->contexts, &l->ncontexts, &l->capcontexts, sizeof(*l->contexts), name,
+			  create);
+}
+
+struct wave_rec *fl_ledger_wave_rec(struct fl_ledger *l, const char *name, bool create)
+{
+	return record_get((void **)&l->waves, &l->nwaves, &l->capwaves, sizeof(*l->waves), name, create);
+}
+
+void fl_ledger_replace_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? clean_str(src, SIZE_MAX - 1) : NULL;
+}
+
+static void tenant_free(struct tenant_rec *t)
+{
+	free(t->name);
+	free(t->wave);
+	free(t->error);
+	for (size_t i = 0; i < t->nverify; i++) {
+		free(t->verify[i].name);
+		free(t->verify[i].region);
+		free(t->verify[i].output);
+	}
+	free(t->verify);
+	for (size_t i = 0; i < t->nreceipt; i++) {
+		free(t->receipt[i].region);
+		free(t->receipt[i].kind);
+		free(t->receipt[i].name);
+	}
+	free(t->receipt);
+}
+
+/* ---- saving ---- */
+
+/*
+ * Called with the lock held, which it drops while git writes the note. One
+ * save at a time: l->repo is not shared between threads, and a later save
+ * must not be overtaken by an earlier one.
+ */
+static int save(struct fl_ledger *l, bool force, struct fl_error *err)
+{
+	while (l->saving)
+		pthread_cond_wait(&l->saved, &l->lock);
+	if (!l->dirty || (!force && fl_mono_ms() - l->last_save_ms < FLUSH_MS))
+		return 0;
+	struct fl_buf text = FL_BUF_INIT;
+	int rc = fl_ledger_note_render(&text, l, err);
+	if (!rc) {
+		l->dirty = false;
+		l->saving = true;
+		pthread_mutex_unlock(&l->lock);
+		rc = fl_repo_note_write(l->repo, FL_NOTES_REF, &l->commit, text.ptr, text.len, err);
+		pthread_mutex_lock(&l->lock);
+		l->saving = false;
+		pthread_cond_broadcast(&l->saved);
+		if (rc)
+			l->dirty = true;
+	}
+	fl_buf_release(&text);
+	/* After a failure too: a failing save is retried a period later, not by every change. */
+	l->last_save_ms = fl_mono_ms();
+	return rc;
+}
+
+static void *flusher_main(void *arg)
+{
+	struct fl_ledger *l = arg;
+	pthread_mutex_lock(&l->lock);
+	while (!l->stop) {
+		if (!l->dirty) {
+			pthread_cond_wait(&l->wake, &l->lock);
+			continue;
+		}
+		long long due = l->last_save_ms + FLUSH_MS, now = fl_mono_ms();
+		if (now < due) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			long long wait = due - now;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+			continue;
+		}
+		struct fl_error e = FL_ERROR_INIT;
+		/* save() stamps the attempt, so a failing save is retried a period later. */
+		if (save(l, true, &e))
+			l->save_error = e;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/* ---- opening and closing ---- */
+
+/* Reads the note, if the commit has one yet. */
+static int load(struct fl_ledger *l, struct fl_error *err)
+{
+	struct fl_buf text = FL_BUF_INIT;
+	int rc = fl_repo_note_read(&text, l->repo, FL_NOTES_REF, &l->commit, err);
+	if (rc == FL_ENOTFOUND) {
+		/* No note yet: the rollout of this commit has not begun. */
+		fl_error_clear(err);
+		rc = 0;
+	} else if (!rc) {
+		rc = fl_ledger_note_parse(l, &text, err);
+	}
+	fl_buf_release(&text);
+	return rc;
+}
+
+int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_oid *commit,
+		   struct fl_error *err)
+{
+	struct fl_ledger *l = fl_calloc(1, sizeof(*l));
+	int rc;
+	*out = NULL;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->wake, NULL);
+	pthread_cond_init(&l->saved, NULL);
+	l->commit = *commit;
+	fl_oid_hex(l->revision, commit);
+	if ((rc = fl_repo_open(&l->repo, gitdir, err)) || (rc = load(l, err))) {
+		fl_ledger_free(l);
+		return rc;
+	}
+	l->flusher_running = pthread_create(&l->flusher, NULL, flusher_main, l) == 0;
+	*out = l;
+	return 0;
+}
+
+void fl_ledger_free(struct fl_ledger *l)
+{
+	if (!l)
+		return;
+	if (l->flusher_running) {
+		pthread_mutex_lock(&l->lock);
+		l->stop = true;
+		pthread_cond_broadcast(&l->wake);
+		pthread_mutex_unlock(&l->lock);
+		pthread_join(l->flusher, NULL);
+	}
+	/* Pending changes are saved: best effort, as there is no one left to tell. */
+	if (l->repo) {
+		struct fl_error ignored = FL_ERROR_INIT;
+		pthread_mutex_lock(&l->lock);
+		save(l, true, &ignored);
+		pthread_mutex_unlock(&l->lock);
+	}
+	for (size_t i = 0; i < l->ncontexts; i++) {
+		free(l->contexts[i].name);
+		free(l->contexts[i].description);
+	}
+	free(l->contexts);
+	for (size_t i = 0; i < l->ntenants; i++)
+		tenant_free(&l->tenants[i]);
+	free(l->tenants);
+	for (size_t i = 0; i < l->nwaves; i++)
+		free(l->waves[i].name);
+	free(l->waves);
+	fl_repo_free(l->repo);
+	pthread_cond_destroy(&l->wake);
+	pthread_cond_destroy(&l->saved);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = save(l, true, err);
+	if (!rc && l->save_error.code) {
+		/* A save of the flusher failed earlier: report it once. */
+		if (err)
+			*err = l->save_error;
+		rc = l->save_error.code;
+		fl_error_clear(&l->save_error);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* ---- changes ---- */
+
+/* Ends a change: marks the ledger dirty for the flusher (saved here only without one). */
+static int changed(struct fl_ledger *l, struct fl_error *err)
+{
+	int rc = 0;
+	l->dirty = true;
+	if (l->flusher_running)
+		pthread_cond_signal(&l->wake);
+	else
+		rc = save(l, false, err);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int fl_ledger_set_context(struct fl_ledger *l, const char *context, enum fl_state state,
+			  const char *description, struct fl_error *err)
+{
+	char *cut = clean_str(description ? description : "", DESCRIPTION_MAX);
+	pthread_mutex_lock(&l->lock);
+	struct context_rec *c = fl_ledger_context_rec(l, context, true);
+	if (c->state == state && c->description && strcmp(c->description, cut) == 0) {
+		pthread_mutex_unlock(&l->lock);
+		free(cut);
+		return 0;
+	}
+	c->state = state;
+	free(c->description);
+	c->description = cut;
+	c->updated = fl_now();
+	return changed(l, err);
+}
+
+bool fl_ledger_context(struct fl_ledger *l, const char *context, enum fl_state *state,
+		       struct fl_buf *description)
+{
+	pthread_mutex_lock(&l->lock);
+	struct context_rec *c = fl_ledger_context_rec(l, context, false);
+	if (c) {
+		*state = c->state;
+		if (description)
+			fl_buf_puts(description, c->description ? c->description : "");
+	}
+	pthread_mutex_unlock(&l->lock);
+	return c != NULL;
+}
+
+int fl_ledger_add_verify(struct fl_ledger *l, const char *tenant, const struct fl_verify_record *rec,
+			 struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, true);
+	FL_GROW(t->verify, t->capverify, t->nverify + 1);
+	struct verify_rec *v = &t->verify[t->nverify++];
+	memset(v, 0, sizeof(*v));
+	v->name = clean_str(rec->name, SIZE_MAX - 1);
+	v->region = clean_str(rec->region, SIZE_MAX - 1);
+	v->output = fl_ledger_clean_text(rec->output ? rec->output : "", rec->output ? rec->output_len : 0,
+			       FL_LEDGER_OUTPUT_MAX);
+	v->exit_code = rec->exit_code;
+	v->timed_out = rec->timed_out;
+	v->elapsed_ms = rec->elapsed_ms;
+	v->time = rec->time;
+	return changed(l, err);
+}
+
+bool fl_ledger_verify_passed(struct fl_ledger *l, const char *tenant, const char *region, const char *name)
+{
+	bool passed = false;
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
+	for (size_t i = 0; t && i < t->nverify && !passed; i++) {
+		const struct verify_rec *v = &t->verify[i];
+		passed = strcmp(v->region, region) == 0 && strcmp(v->name, name) == 0 && v->exit_code == 0 &&
+			 !v->timed_out;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return passed;
+}
+
+int fl_ledger_set_tenant(struct fl_ledger *l, const char *tenant, const char *wave,
+			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
+			 struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, true);
+	fl_ledger_replace_str(&t->wave, wave);
+	fl_ledger_replace_str(&t->error, error);
+	t->has_result = true;
+	t->result = result;
+	t->time = fl_now();
+	if (fingerprint)
+		fl_fp_hex(t->fp, fingerprint);
+	else
+		t->fp[0] = '\0';
+	return changed(l, err);
+}
+
+bool fl_ledger_tenant(struct fl_ledger *l, const char *tenant, enum fl_tenant_result *result,
+		      struct fl_buf *error)
+{
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
+	bool found = t && t->has_result;
+	if (found) {
+		*result = t->result;
+		if (error && t->error)
+			fl_buf_puts(error, t->error);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return found;
+}
+
+int fl_ledger_wave_succeeded(struct fl_ledger *l, const char *wave, long long when, struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	struct wave_rec *w = fl_ledger_wave_rec(l, wave, true);
+	if (w->succeeded_at) {
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
+	w->succeeded_at = when;
+	return changed(l, err);
+}
+
+long long fl_ledger_wave_success_time(struct fl_ledger *l, const char *wave)
+{
+	pthread_mutex_lock(&l->lock);
+	struct wave_rec *w = fl_ledger_wave_rec(l, wave, false);
+	long long t = w ? w->succeeded_at : 0;
+	pthread_mutex_unlock(&l->lock);
+	return t;
+}
+
+int fl_ledger_add_receipt(struct fl_ledger *l, const char *tenant, const struct fl_receipt_item *items,
+			  size_t n, long long when, struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, true);
+	t->receipt = fl_reallocarray(t->receipt, t->nreceipt + n, sizeof(*t->receipt));
+	for (size_t i = 0; i < n; i++) {
+		struct receipt_rec *r = &t->receipt[t->nreceipt++];
+		r->region = clean_str(items[i].region, SIZE_MAX - 1);
+		r->kind = clean_str(items[i].kind, SIZE_MAX - 1);
+		r->name = clean_str(items[i].name, SIZE_MAX - 1);
+		fl_fp_hex(r->fp, &items[i].fp);
+	}
+	t->receipt_time = when;
+	return changed(l, err);
+}
+
+int fl_ledger_text(struct fl_buf *out, struct fl_ledger *l, struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = fl_ledger_note_render(out, l, err);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * What the ledger's files share: its records in memory (ledger.c keeps them
+ * and saves them; ledger_note.c turns them into the note's JSON and back).
+ * Every string in a record is valid UTF-8, as the note is JSON.
+ */
+#ifndef FL_LEDGER_INTERNAL_H
+#define FL_LEDGER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/git.h"
+#include "core/hash.h"
+#include "reconcile/rollout/ledger.h"
+
+/* Records of each kind live in an array and are found by name: name is their first member. */
+struct context_rec {
+	char *name;
+	enum fl_state state;
+	char *description;
+	long long updated;
+};
+
+struct verify_rec {
+	char *name, *region, *output;
+	int exit_code;
+	bool timed_out;
+	long long elapsed_ms, time;
+};
+
+struct receipt_rec {
+	char *region, *kind, *name;
+	char fp[FL_FP_HEX_LEN + 1];
+};
+
+struct tenant_rec {
+	char *name;
+	char *wave;
+	bool has_result;
+	enum fl_tenant_result result;
+	char fp[FL_FP_HEX_LEN + 1];
+	char *error;
+	long long time;
+	struct verify_rec *verify;
+	size_t nverify, capverify;
+	struct receipt_rec *receipt;
+	size_t nreceipt;
+	long long receipt_time;
+};
+
+struct wave_rec {
+	char *name;
+	long long succeeded_at;
+};
+
+struct fl_ledger {
+	pthread_mutex_t lock;
+	struct fl_repo *repo;
+	struct fl_oid commit;
+	char revision[FL_OID_HEX_LEN + 1];
+	struct context_rec *contexts;
+	size_t ncontexts, capcontexts;
+	struct tenant_rec *tenants;
+	size_t ntenants, captenants;
+	struct wave_rec *waves;
+	size_t nwaves, capwaves;
+	bool dirty;
+	long long last_save_ms;
+	pthread_cond_t wake;             /* the flusher waits on it */
+	pthread_cond_t saved;            /* a save ended: saving went false */
+	bool saving;                     /* a note is being written, the lock dropped */
+	pthread_t flusher;
+	bool flusher_running, stop;
+	struct fl_error save_error;      /* the last failed save of the flusher */
+};
+
+/*
+ * The record called name; when there is none, a new one (zeroed, named)
+ * if create, else NULL. Pointers into the arrays last until the next create.
+ */
+struct tenant_rec *fl_ledger_tenant_rec(struct fl_ledger *l, const char *name, bool create);
+struct context_rec *fl_ledger_context_rec(struct fl_ledger *l, const char *name, bool create);
+struct wave_rec *fl_ledger_wave_rec(struct fl_ledger *l, const char *name, bool create);
+
+/*
+ * A copy of s (len bytes) that is valid UTF-8 and at most max bytes long,
+ * cut on a character boundary: invalid bytes (and NULs) become '?'.
+ * The caller frees it.
+ */
+char *fl_ledger_clean_text(const char *s, size_t len, size_t max);
+/* Replaces *dst with a clean copy of src (NULL stays NULL), freeing the old one. */
+void fl_ledger_replace_str(char **dst, const char *src);
+
+/* The note's text for the records (pretty JSON and a newline), into out. Under l->lock. */
+int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, struct fl_error *err);
+/* Reads the records from the note's text; FL_EINPUT when it is not a ledger. */
+int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, struct fl_error *err);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * What the rollout engine's files share. rollout.c runs the waves in
+ * order; rollout_pool.c works through one wave's tenants on a pool of
+ * threads; rollout_tenant.c takes one tenant through plan, apply, observe
+ * and verify; rollout_markers.c reads where the accounts are relative to
+ * this commit (ahead: superseded; behind: older rollouts to supersede);
+ * rollout_status.c reports contexts and progress. wave_rules.h holds the
+ * rules that say when a wave may start.
+ */
+#ifndef FL_ROLLOUT_INTERNAL_H
+#define FL_ROLLOUT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "reconcile/rollout/rollout.h"
+#include "reconcile/rollout/verify.h"
+
+/* Where a commit an account is at stands relative to the rollout's. */
+enum fl_rollout_place {
+	FL_PLACE_AHEAD,                  /* a descendant: the rollout is superseded */
+	FL_PLACE_BEHIND,                 /* an ancestor: an older rollout this one moves on */
+	FL_PLACE_APART,                  /* neither (another branch) */
+};
+
+struct fl_rollout_placed {
+	struct fl_oid commit;
+	enum fl_rollout_place where;
+};
+
+struct rollout {
+	struct fl_repo *repo;            /* under repo_lock: not thread-safe */
+	pthread_mutex_t repo_lock;
+	const struct fl_fleet *fleet;
+	struct fl_driver *driver;
+	struct fl_ledger *ledger;
+	const struct fl_rollout_opts *opts;
+	struct fl_rollout_report *report;
+	struct fl_plan_opts popts;
+	struct fl_verify_ctx vctx;
+	char *workdir, *receipts;
+	bool partial;                    /* --tenant: wave statuses are left alone */
+	const char **chosen;             /* --tenant's names, sorted */
+	pthread_mutex_t status_lock;     /* status writers are called one at a time */
+	pthread_mutex_t lock;            /* guards everything below and the report */
+	pthread_cond_t cond;
+	bool superseded;
+	struct fl_oid *behind;           /* older commits the accounts were at */
+	size_t nbehind, capbehind;
+	struct fl_rollout_placed *placed; /* commits of markers met so far, placed once each */
+	size_t nplaced, capplaced;
+	/* A failure of the run itself met by a tenant's thread (git could not
+	 * tell where an account is): no tenant starts after it, and the run
+	 * returns it. The first one is kept. */
+	struct fl_error failure;
+};
+
+/* ---- rollout.c ---- */
+
+/* True when t is one of the tenants the run is for (all, without --tenant). */
+bool fl_rollout_selected(const struct rollout *r, const struct fl_tenant *t);
+
+/* True once opts->cancel is set: no new tenant starts. */
+bool fl_rollout_cancelled(const struct rollout *r);
+
+/* ---- rollout_status.c ---- */
+
+/* Counts a status that could not be written (rc non-zero, e why): it never fails the rollout. */
+void fl_rollout_status_error(struct rollout *r, int rc, const struct fl_error *e);
+
+/* Sends a context to the status writers, or to the ledger's note when there are none. */
+void fl_rollout_set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc,
+			    bool progress);
+
+/* Sets wave w's state in the report and, unless the run is partial, its context. */
+void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc,
+			     bool progress);
+
+/* "applying: 3/10 done, 1 failed (tolerance 2)", for a wave in progress. */
+void fl_rollout_describe_running(const struct fl_wave_report *wr, char *out, size_t cap);
+
+/* "applied 9/10, 1 suspended, 1 failed (tolerance 2)", for a wave that succeeded. */
+void fl_rollout_describe_applied(const struct fl_wave_report *wr, char *out, size_t cap);
+
+/* Calls the progress callback, if any, for wave w. */
+void fl_rollout_progress(struct rollout *r, size_t w);
+
+/* ---- rollout_pool.c ---- */
+
+/*
+ * Runs wave w: its selected tenants on a pool of threads, as many at once
+ * as max_parallel and strict mode allow. Its counts are in the report when
+ * it returns; an error only for a failure of the run itself.
+ */
+int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err);
+
+/* ---- rollout_tenant.c ---- */
+
+/*
+ * Takes tenant t of wave w through identity, plan, apply, observe and
+ * verify, and records its result in the ledger. False when it failed.
+ */
+bool fl_rollout_apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w);
+
+/* ---- rollout_markers.c ---- */
+
+/* Where a tenant's accounts are, by their markers, relative to the rollout's commit. */
+struct fl_rollout_markers {
+	struct fl_marker *m;             /* per region of the tenant, kept for its plan */
+	bool *found;                     /* per region: a marker was read */
+	bool at_rev;                     /* every region's marker is at this commit */
+	bool ahead;                      /* an account is at a descendant: superseded */
+	char ahead_rev[FL_OID_HEX_LEN + 1];
+	struct fl_fp tenant_fp;          /* the last marker's tenant fingerprint */
+};
+
+/*
+ * Reads t's markers into out (its arrays of t->nregions, the caller's).
+ * Commits the accounts were at that this one descends from are remembered
+ * for fl_rollout_supersede_older. An error when git cannot tell how a
+ * marker's commit relates to this one: that decides supersede, so it is
+ * never guessed.
+ */
+int fl_rollout_read_markers(struct fl_rollout_markers *out, struct rollout *r, const struct fl_tenant *t,
+			    struct fl_error *err);
+
+/* Older rollouts whose accounts this one moved on: their unstarted waves are superseded. */
+void fl_rollout_supersede_older(struct rollout *r);
+
+/* SPEC 4: a tenant file that disappeared since an older commit is reported, its account left alone. */
+void fl_rollout_report_removed(struct rollout *r);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * How a rollout reports: contexts to the fleet's status writers (or to the
+ * ledger's note alone), the descriptions they carry, and progress to the
+ * caller. A status that cannot be written never fails a rollout: it is
+ * counted and reported at the end.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "reconcile/rollout/rollout_internal.h"
+#include "core/banned.h"
+
+void fl_rollout_status_error(struct rollout *r, int rc, const struct fl_error *e)
+{
+	if (!rc)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->report->status_failures++;
+	snprintf(r->report->status_error, sizeof(r->report->status_error), "%s", e->msg);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void fl_rollout_set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc,
+			    bool progress)
+{
+	struct fl_error e = FL_ERROR_INIT;
+	if (!r->opts->statuses) {
+		fl_rollout_status_error(r, fl_ledger_set_context(r->ledger, context, state, desc, &e), &e);
+		return;
+	}
+	struct fl_status_update u = { context, state, desc, progress };
+	pthread_mutex_lock(&r->status_lock);
+	fl_statuses_set(r->opts->statuses, &u);
+	pthread_mutex_unlock(&r->status_lock);
+}
+
+void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress)
+{
+	char context[160];
+	struct fl_wave_report *wr = &r->report->waves[w];
+	wr->state = state;
+	snprintf(wr->description, sizeof(wr->description), "%s", desc);
+	if (r->partial)
+		return;
+	fl_wave_context(context, sizeof(context), r->fleet->waves[w].name);
+	fl_rollout_set_context(r, context, state, desc, progress);
+}
+
+/* ", 2 suspended": suspended tenants are left alone, never counted as applied. */
+static void describe_suspended(const struct fl_wave_report *wr, char *out, size_t cap)
+{
+	if (wr->skipped)
+		snprintf(out, cap, ", %zu suspended", wr->skipped);
+	else if (cap)
+		out[0] = '\0';
+}
+
+void fl_rollout_describe_running(const struct fl_wave_report *wr, char *out, size_t cap)
+{
+	char suspended[48];
+	describe_suspended(wr, suspended, sizeof(suspended));
+	snprintf(out, cap, "applying: %zu/%zu done%s, %zu failed (tolerance %u)", wr->done, wr->total, suspended,
+		 wr->failed, wr->tolerance);
+}
+
+void fl_rollout_describe_applied(const struct fl_wave_report *wr, char *out, size_t cap)
+{
+	char suspended[48];
+	describe_suspended(wr, suspended, sizeof(suspended));
+	snprintf(out, cap, "applied %zu/%zu%s", wr->done, wr->total, suspended);
+	size_t len = strlen(out);
+	if (wr->failed && len < cap)
+		snprintf(out + len, cap - len, ", %zu failed (tolerance %u)", wr->failed, wr->tolerance);
+}
+
+void fl_rollout_progress(struct rollout *r, size_t w)
+{
+	if (r->opts->progress)
+		r->opts->progress(r->report, w, r->opts->payload);
+}

@@ -1,0 +1,569 @@
+/*
+ * Forge status writers (SPEC 5): GitHub (and GitHub Enterprise), GitLab and
+ * Gitea/Forgejo, each through its documented commit status API, one table
+ * per forge below. Progress updates are never sent and a status equal to
+ * the last one sent for its context is skipped, so calls grow with waves,
+ * not tenants. Sends are synchronous, retried by core/http.c; one that still
+ * fails returns an error, and is tried once more at flush if it was transient.
+ */
+#include "reconcile/status/status.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/json.h"
+#include "core/node.h"
+#include "reconcile/fleet/check.h"
+#include "core/banned.h"
+
+#define DESC_MAX 140	      /* bytes; every forge takes at least 140 characters */
+#define RESP_MAX (64 * 1024)  /* of a forge's answer, which we only quote in errors */
+#define SEND_TIMEOUT_MS 10000 /* per try: a slow forge must not hold the rollout long */
+
+
+/* What differs between forges. */
+struct forge_kind {
+	const struct fl_status_ops *ops;
+	const char *default_api;   /* api_url when the entry names none */
+	const char *where_key;	   /* "repo" or "project" */
+	const char *context_field; /* the body's field for the context */
+	/* Appends the statuses URL path of where (validated) for sha. */
+	void (*path)(struct fl_buf *out, const char *where, const char *sha);
+	const char *(*state)(enum fl_state state, const char *desc);
+	/* Puts auth into req; line holds a header line that must outlive the request. */
+	void (*auth)(struct fl_http_request *req, const char *token, struct fl_buf *line);
+	const char *const *headers; /* NULL-terminated, besides the auth header */
+	/* True when an answer other than 2xx still means the status stands. */
+	bool (*stands)(long status, const struct fl_buf *body);
+};
+
+/* The last status of one context: what was sent, and what still has to be. */
+struct context_rec {
+	char *context;
+	char *sent;   /* body of the last status the forge took, or NULL */
+	char *unsent; /* body whose send failed transiently, retried at flush, or NULL */
+};
+
+struct forge {
+	const struct forge_kind *kind;
+	char *url; /* {api_url}/.../statuses/{sha} */
+	char *token_env;
+	char *target_url; /* template, or NULL */
+	char *ca_file;	  /* or NULL */
+	char revision[FL_OID_HEX_LEN + 1];
+	struct context_rec *recs;
+	size_t nrecs, cap;
+};
+
+/* ---- text ---- */
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] < 0x80	     ? 1
+		     : (p[0] & 0xe0) == 0xc0 ? 2
+		     : (p[0] & 0xf0) == 0xe0 ? 3
+		     : (p[0] & 0xf8) == 0xf0 ? 4
+					     : 0;
+	if (!len || len > n || (len == 2 && p[0] < 0xc2))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	uint32_t c = len == 3	? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)
+		     : len == 4 ? (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 | (p[2] & 0x3fu) << 6 |
+					  (p[3] & 0x3fu)
+				: 0x800;
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* Appends s cut to at most max bytes on a character boundary; invalid bytes become '?'. */
+static void put_cut(struct fl_buf *out, const char *s, size_t max)
+{
+	size_t len = strlen(s), used = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		if (used + (n ? n : 1) > max)
+			break;
+		if (n)
+			fl_buf_put(out, s + i, n);
+		else
+			fl_buf_putc(out, '?');
+		used += n ? n : 1;
+		i += n ? n : 1;
+	}
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The string under key in the entry, or NULL. */
+static const char *conf_str(const struct fl_status_conf *conf, const char *key)
+{
+	const struct fl_node *n = fl_node_get(conf->node, key);
+	return n && n->type == FL_NODE_STR ? n->v.str.ptr : NULL;
+}
+
+/* ---- GitHub ---- */
+
+static void repo_path(struct fl_buf *out, const char *repo, const char *sha)
+{
+	fl_buf_printf(out, "/repos/%s/statuses/%s", repo, sha);
+}
+
+/* GitHub and Gitea share flotilla's four states. */
+static const char *plain_state(enum fl_state state, const char *desc)
+{
+	static const char *const names[] = { "pending", "success", "failure", "error" };
+	(void)desc;
+	return names[state];
+}
+
+static void github_auth(struct fl_http_request *req, const char *token, struct fl_buf *line)
+{
+	(void)line;
+	req->bearer = token;
+}
+
+static bool never_stands(long status, const struct fl_buf *body)
+{
+	(void)status;
+	(void)body;
+	return false;
+}
+
+static const char *const github_headers[] = {
+	"Accept: application/vnd.github+json",
+	"X-GitHub-Api-Version: 2022-11-28",
+	"Content-Type: application/json",
+	NULL,
+};
+
+/* ---- GitLab ---- */
+
+/* The project path, URL-encoded as one path segment ("group/name" is "group%2Fname"). */
+static void gitlab_path(struct fl_buf *out, const char *project, const char *sha)
+{
+	fl_buf_puts(out, "/projects/");
+	for (const unsigned char *p = (const unsigned char *)project; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~')
+			fl_buf_putc(out, (char)*p);
+		else
+			fl_buf_printf(out, "%%%02X", *p);
+	}
+	fl_buf_printf(out, "/statuses/%s", sha);
+}
+
+/* GitLab has running and canceled: a wave being applied runs; a superseded one is canceled. */
+static const char *gitlab_state(enum fl_state state, const char *desc)
+{
+	switch (state) {
+	case FL_STATE_PENDING:
+		return starts_with(desc, "applying") ? "running" : "pending";
+	case FL_STATE_SUCCESS:
+		return "success";
+	case FL_STATE_FAILURE:
+		return "failed";
+	case FL_STATE_ERROR:
+		return starts_with(desc, "superseded") ? "canceled" : "failed";
+	}
+	return "failed";
+}
+
+static void gitlab_auth(struct fl_http_request *req, const char *token, struct fl_buf *line)
+{
+	(void)line;
+	req->bearer = token;
+	req->token_header = "PRIVATE-TOKEN";
+}
+
+/*
+ * GitLab refuses to enqueue a status that is already pending or running, or
+ * to run one already running (400 "Cannot transition status via :enqueue
+ * from :pending"): the state already stands, only its description stays.
+ * This happens when a later run repeats "awaiting promotion".
+ */
+static bool gitlab_stands(long status, const struct fl_buf *body)
+{
+	return status == 400 && strstr(body->ptr, "Cannot transition status") != NULL;
+}
+
+static const char *const gitlab_headers[] = {
+	"Content-Type: application/json",
+	NULL,
+};
+
+/* ---- Gitea and Forgejo ---- */
+
+/* Gitea documents "Authorization: token <token>" (it takes Bearer too). */
+static void gitea_auth(struct fl_http_request *req, const char *token, struct fl_buf *line)
+{
+	(void)req;
+	fl_buf_printf(line, "Authorization: token %s", token);
+}
+
+static const char *const gitea_headers[] = {
+	"Accept: application/json",
+	"Content-Type: application/json",
+	NULL,
+};
+
+/* ---- the writer ---- */
+
+static struct context_rec *find_rec(struct forge *f, const char *context)
+{
+	for (size_t i = 0; i < f->nrecs; i++)
+		if (strcmp(f->recs[i].context, context) == 0)
+			return &f->recs[i];
+	FL_GROW(f->recs, f->cap, f->nrecs + 1);
+	struct context_rec *r = &f->recs[f->nrecs++];
+	memset(r, 0, sizeof(*r));
+	r->context = fl_strdup(context);
+	return r;
+}
+
+/* Appends target_url with its placeholders filled in for context. */
+static void put_target(struct fl_buf *out, const char *tmpl, const char *revision, const char *context)
+{
+	const char *wave = starts_with(context, FL_WAVE_CONTEXT_PREFIX) ? context + strlen(FL_WAVE_CONTEXT_PREFIX) : "";
+	for (const char *p = tmpl; *p;) {
+		const char *value = starts_with(p, "{{sha}}")	    ? revision
+				    : starts_with(p, "{{wave}}")    ? wave
+				    : starts_with(p, "{{context}}") ? context
+								    : NULL;
+		if (!value) {
+			fl_buf_putc(out, *p++);
+			continue;
+		}
+		fl_buf_puts(out, value);
+		p = strchr(p, '}') + 2;
+	}
+}
+
+/* The JSON body of u for this forge. */
+static char *status_body(const struct forge *f, const struct fl_status_update *u)
+{
+	struct fl_buf b = FL_BUF_INIT, desc = FL_BUF_INIT, target = FL_BUF_INIT;
+	const char *text = u->description ? u->description : "";
+	const char *state = f->kind->state(u->state, text);
+	put_cut(&desc, text, DESC_MAX);
+	fl_buf_puts(&b, "{\"state\":");
+	fl_json_put_str(&b, state, strlen(state));
+	fl_buf_puts(&b, ",\"description\":");
+	fl_json_put_str(&b, desc.ptr, desc.len);
+	fl_buf_printf(&b, ",\"%s\":", f->kind->context_field);
+	fl_json_put_str(&b, u->context, strlen(u->context));
+	if (f->target_url) {
+		put_target(&target, f->target_url, f->revision, u->context);
+		fl_buf_puts(&b, ",\"target_url\":");
+		fl_json_put_str(&b, target.ptr, target.len);
+	}
+	fl_buf_putc(&b, '}');
+	fl_buf_release(&desc);
+	fl_buf_release(&target);
+	return fl_buf_detach(&b, NULL);
+}
+
+/* Appends at most 120 printable bytes of a forge's answer, for an error message. */
+static void put_excerpt(struct fl_buf *out, const struct fl_buf *body)
+{
+	size_t i;
+	for (i = 0; i < body->len && i < 120; i++) {
+		unsigned char c = (unsigned char)body->ptr[i];
+		fl_buf_putc(out, c >= 0x20 && c < 0x7f ? (char)c : ' ');
+	}
+	if (i < body->len)
+		fl_buf_puts(out, "...");
+}
+
+/*
+ * Sends one body for context. Returns 0 when the forge took it, else an
+ * error; *transient says whether trying again later may help.
+ */
+static int send_body(struct forge *f, const char *context, const char *body, bool *transient,
+		     struct fl_error *err)
+{
+	const struct forge_kind *k = f->kind;
+	const char *token = getenv(f->token_env);
+	struct fl_http_response resp = { 0 };
+	struct fl_buf line = FL_BUF_INIT, excerpt = FL_BUF_INIT;
+	const char *headers[8];
+	size_t nh = 0;
+	int rc = 0;
+
+	*transient = false;
+	fl_buf_init(&resp.body, RESP_MAX);
+	if (!token || !*token) {
+		rc = fl_error_set(err, FL_EINPUT, "%s status '%s': environment variable '%s' is not set",
+				  k->ops->type, context, f->token_env);
+		goto out;
+	}
+	struct fl_http_request req = {
+		.method = "POST",
+		.url = f->url,
+		.body = body,
+		.body_len = strlen(body),
+		.timeout_ms = SEND_TIMEOUT_MS,
+		.tls = { .ca_file = f->ca_file },
+	};
+	k->auth(&req, token, &line);
+	for (const char *const *h = k->headers; *h && nh + 2 < sizeof(headers) / sizeof(*headers); h++)
+		headers[nh++] = *h;
+	if (line.len)
+		headers[nh++] = line.ptr;
+	headers[nh] = NULL;
+	req.headers = headers;
+
+	rc = fl_http_request(&resp, &req, err);
+	if (rc) {
+		*transient = rc == FL_EIO;
+		fl_error_prefix(err, "%s status '%s': ", k->ops->type, context);
+		goto out;
+	}
+	if ((resp.status >= 200 && resp.status < 300) || k->stands(resp.status, &resp.body))
+		goto out;
+	*transient = resp.status == 429 || resp.status >= 500;
+	put_excerpt(&excerpt, &resp.body);
+	rc = fl_error_set(err, FL_EIO, "%s status '%s': HTTP %ld from %s after %u %s: %s", k->ops->type,
+			  context, resp.status, f->url, resp.attempts, resp.attempts == 1 ? "try" : "tries",
+			  excerpt.ptr);
+out:
+	fl_buf_release(&resp.body);
+	fl_buf_release(&line);
+	fl_buf_release(&excerpt);
+	return rc;
+}
+
+static int forge_set(void *self, const struct fl_status_update *u, struct fl_error *err)
+{
+	struct forge *f = self;
+	if (u->progress)
+		return 0; /* counts inside a running wave: a forge gets the wave's start and end */
+	char *body = status_body(f, u);
+	struct context_rec *r = find_rec(f, u->context);
+	bool transient = false;
+	int rc = 0;
+	free(r->unsent);
+	r->unsent = NULL;
+	if (r->sent && strcmp(r->sent, body) == 0)
+		goto out;
+	rc = send_body(f, u->context, body, &transient, err);
+	if (!rc) {
+		free(r->sent);
+		r->sent = body;
+		body = NULL;
+	} else if (transient) {
+		r->unsent = body;
+		body = NULL;
+	}
+out:
+	free(body);
+	return rc;
+}
+
+/* Tries once more each context's latest status whose send failed transiently. */
+static int forge_flush(void *self, struct fl_error *err)
+{
+	struct forge *f = self;
+	int rc = 0;
+	for (size_t i = 0; i < f->nrecs; i++) {
+		struct context_rec *r = &f->recs[i];
+		struct fl_error e = FL_ERROR_INIT;
+		bool transient;
+		if (!r->unsent)
+			continue;
+		int one = send_body(f, r->context, r->unsent, &transient, &e);
+		if (!one) {
+			free(r->sent);
+			r->sent = r->unsent;
+			r->unsent = NULL;
+		} else if (!rc) {
+			rc = one;
+			*err = e;
+		}
+	}
+	return rc;
+}
+
+static void forge_free(void *self)
+{
+	struct forge *f = self;
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nrecs; i++) {
+		free(f->recs[i].context);
+		free(f->recs[i].sent);
+		free(f->recs[i].unsent);
+	}
+	free(f->recs);
+	free(f->url);
+	free(f->token_env);
+	free(f->target_url);
+	free(f->ca_file);
+	free(f);
+}
+
+static const struct fl_status_ops github_ops = { "github", forge_set, forge_flush, forge_free };
+static const struct fl_status_ops gitlab_ops = { "gitlab", forge_set, forge_flush, forge_free };
+static const struct fl_status_ops gitea_ops = { "gitea", forge_set, forge_flush, forge_free };
+
+static const struct forge_kind kinds[] = {
+	{ &github_ops, "https://api.github.com", "repo", "context", repo_path, plain_state, github_auth,
+	  github_headers, never_stands },
+	{ &gitlab_ops, "https://gitlab.com/api/v4", "project", "name", gitlab_path, gitlab_state, gitlab_auth,
+	  gitlab_headers, gitlab_stands },
+	{ &gitea_ops, "https://gitea.com/api/v1", "repo", "context", repo_path, plain_state, gitea_auth,
+	  gitea_headers, never_stands },
+};
+
+/* ---- opening ---- */
+
+/* The forge called type, or NULL. */
+static const struct forge_kind *kind_named(const char *type)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(type, kinds[i].ops->type) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_';
+}
+
+/* owner/name, each part of [A-Za-z0-9._-], neither "." nor "..". */
+static bool repo_valid(const char *repo)
+{
+	const char *slash = strchr(repo, '/');
+	if (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/'))
+		return false;
+	for (const char *p = repo; *p; p++)
+		if (p != slash && !name_char(*p))
+			return false;
+	return strncmp(repo, "./", 2) != 0 && strncmp(repo, "../", 3) != 0 && strcmp(slash, "/.") != 0 &&
+	       strcmp(slash, "/..") != 0;
+}
+
+/* FL_EINPUT unless every {{...}} in tmpl is one flotilla fills in. */
+static int check_template(const char *type, const char *tmpl, struct fl_error *err)
+{
+	for (const char *p = strstr(tmpl, "{{"); p; p = strstr(p + 2, "{{")) {
+		if (starts_with(p, "{{sha}}") || starts_with(p, "{{wave}}") || starts_with(p, "{{context}}"))
+			continue;
+		const char *end = strstr(p, "}}");
+		int len = end ? (int)(end - p) + 2 : (int)strlen(p);
+		return fl_error_set(
+			err, FL_EINPUT,
+			"%s status: unknown placeholder '%.*s' in target_url (expected {{sha}}, {{wave}} or "
+			"{{context}})",
+			type, len > 40 ? 40 : len, p);
+	}
+	if (!starts_with(tmpl, "https://") && !starts_with(tmpl, "http://"))
+		return fl_error_set(err, FL_EINPUT, "%s status: target_url '%.100s' is not an http(s) URL",
+				    type, tmpl);
+	return 0;
+}
+
+int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_conf *conf,
+			 const char *revision, struct fl_error *err)
+{
+	const struct forge_kind *k = NULL;
+	struct forge *f = NULL;
+	struct fl_buf url = FL_BUF_INIT;
+	int rc = 0;
+
+	k = kind_named(conf->type);
+	if (!k)
+		return fl_error_set(err, FL_EINPUT, "status type '%s' is not a forge", conf->type);
+
+	const char *where = conf_str(conf, k->where_key);
+	const char *token_env = conf_str(conf, "token_env");
+	const char *api = conf_str(conf, "api_url");
+	const char *target = conf_str(conf, "target_url");
+	const char *ca_file = conf_str(conf, "ca_file");
+	if (!api || !*api)
+		api = k->default_api;
+	if (!where || !*where || (k->where_key[0] == 'r' && !repo_valid(where))) {
+		rc = fl_error_set(err, FL_EINPUT, "%s status: %s '%.100s' is not %s", k->ops->type,
+				  k->where_key, where ? where : "",
+				  k->where_key[0] == 'r' ? "owner/name" : "a project path or id");
+		goto out;
+	}
+	if (!token_env || !*token_env) {
+		rc = fl_error_set(err, FL_EINPUT, "%s status: missing token_env", k->ops->type);
+		goto out;
+	}
+	if (!starts_with(api, "https://") && !starts_with(api, "http://")) {
+		rc = fl_error_set(err, FL_EINPUT, "%s status: api_url '%.100s' is not an http(s) URL",
+				  k->ops->type, api);
+		goto out;
+	}
+	if (!fl_http_token_allowed(api)) {
+		rc = fl_error_set(
+			err, FL_EINPUT,
+			"%s status: api_url '%.100s' would send the token over plain http (use https, or a "
+			"loopback address)",
+			k->ops->type, api);
+		goto out;
+	}
+	if (target && (rc = check_template(k->ops->type, target, err)))
+		goto out;
+
+	fl_buf_put(&url, api, strlen(api));
+	while (url.len && url.ptr[url.len - 1] == '/')
+		fl_buf_truncate(&url, url.len - 1);
+	k->path(&url, where, revision);
+
+	f = fl_calloc(1, sizeof(*f));
+	f->kind = k;
+	f->url = fl_buf_detach(&url, NULL);
+	f->token_env = fl_strdup(token_env);
+	f->target_url = target ? fl_strdup(target) : NULL;
+	f->ca_file = ca_file ? fl_strdup(ca_file) : NULL;
+	snprintf(f->revision, sizeof(f->revision), "%s", revision);
+	out->ops = k->ops;
+	out->self = f;
+out:
+	fl_buf_release(&url);
+	return rc;
+}
+
+/* ---- the entries of fleet.yaml ---- */
+
+/* The forge's keys: its repo (or project), the token's variable, and where the API and links go. */
+static void forge_check(struct fl_vctx *c, const struct fl_node *entry, const char *type)
+{
+	const struct forge_kind *k = kind_named(type);
+	const char *const keys[] = { "type", k->where_key, "token_env", "api_url", "target_url", "ca_file", NULL };
+	for (size_t i = 0; i < entry->v.map.len; i++) {
+		const struct fl_pair *p = &entry->v.map.items[i];
+		size_t j = 0;
+		while (keys[j] && !fl_key_is(p, keys[j]))
+			j++;
+		if (!keys[j])
+			fl_unknown_key(c, p->key, "status", keys);
+		else if (j > 0)
+			(void)fl_vstring(c, p->value);
+	}
+	if (!fl_node_get(entry, "token_env"))
+		fl_verr(c, entry, "missing required key 'token_env' in %s status", type);
+	if (!fl_node_get(entry, k->where_key))
+		fl_verr(c, entry, "missing required key '%s' in %s status", k->where_key, type);
+}
+
+const struct fl_status_type fl_status_github_type = { "github", forge_check, fl_status_forge_open };
+const struct fl_status_type fl_status_gitlab_type = { "gitlab", forge_check, fl_status_forge_open };
+const struct fl_status_type fl_status_gitea_type = { "gitea", forge_check, fl_status_forge_open };
