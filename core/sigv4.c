@@ -63,13 +63,13 @@ static int sha256_hex(char out[65], const void *data, size_t len, struct fl_erro
 	return 0;
 }
 
-static int hmac_sha256(unsigned char out[FL_SIGV4_KEY_LEN], const void *key, size_t key_len,
-		       const void *data, size_t len, struct fl_error *err)
+static int hmac_sha256(unsigned char out[FL_SIGV4_KEY_LEN], const void *key, size_t key_len, const void *data,
+		       size_t len, struct fl_error *err)
 {
 	unsigned int md_len = 0;
 	const EVP_MD *sha256 = EVP_sha256();
-	if (!sha256 || key_len > INT_MAX ||
-	    !HMAC(sha256, key, (int)key_len, data, len, out, &md_len) || md_len != FL_SIGV4_KEY_LEN)
+	if (!sha256 || key_len > INT_MAX || !HMAC(sha256, key, (int)key_len, data, len, out, &md_len) ||
+	    md_len != FL_SIGV4_KEY_LEN)
 		return openssl_error(err, "HMAC-SHA256");
 	return 0;
 }
@@ -79,9 +79,8 @@ void fl_sigv4_wipe(void *p, size_t len)
 	OPENSSL_cleanse(p, len);
 }
 
-int fl_sigv4_signing_key(unsigned char out[FL_SIGV4_KEY_LEN], const char *secret,
-			 const char *date, const char *region, const char *service,
-			 struct fl_error *err)
+int fl_sigv4_signing_key(unsigned char out[FL_SIGV4_KEY_LEN], const char *secret, const char *date,
+			 const char *region, const char *service, struct fl_error *err)
 {
 	unsigned char ksecret[4 + SECRET_MAX], k[FL_SIGV4_KEY_LEN];
 	size_t secret_len = secret ? strlen(secret) : 0;
@@ -91,7 +90,8 @@ int fl_sigv4_signing_key(unsigned char out[FL_SIGV4_KEY_LEN], const char *secret
 		return fl_error_set(err, FL_EINPUT, "aws signature: the secret access key is empty");
 	if (secret_len > SECRET_MAX)
 		return fl_error_set(err, FL_EINPUT,
-				    "aws signature: the secret access key is longer than %d bytes", SECRET_MAX);
+				    "aws signature: the secret access key is longer than %d bytes",
+				    SECRET_MAX);
 	memcpy(ksecret, "AWS4", 4);
 	memcpy(ksecret + 4, secret, secret_len);
 	if ((rc = hmac_sha256(k, ksecret, 4 + secret_len, date, strlen(date), err)) < 0 ||
@@ -107,8 +107,8 @@ int fl_sigv4_signing_key(unsigned char out[FL_SIGV4_KEY_LEN], const char *secret
 /* RFC 3986's unreserved set, which SigV4 leaves as it is. */
 static bool is_unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~';
 }
 
 void fl_sigv4_uri_encode(struct fl_buf *out, const char *s, size_t len, bool keep_slash)
@@ -262,8 +262,7 @@ static void header_add(struct header *h, size_t *len, const char *name, const ch
  * name joined with ',' in request order) to creq and the signed header
  * list ("a;b;c") to signed_list.
  */
-static void canonical_headers(struct fl_buf *creq, struct fl_buf *signed_list,
-			      struct header *h, size_t len)
+static void canonical_headers(struct fl_buf *creq, struct fl_buf *signed_list, struct header *h, size_t len)
 {
 	qsort(h, len, sizeof(*h), compare_headers);
 	for (size_t i = 0; i < len; i++) {
@@ -300,8 +299,8 @@ static bool is_scope_part(const char *s)
 	if (!s || !*s)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_' || *s == '.'))
 			return false;
 	return true;
 }
@@ -329,23 +328,26 @@ static int check_header(const struct fl_sigv4_param *p, struct fl_error *err)
 					    "aws signature: header name '%s' is not an HTTP token", p->name);
 	for (size_t i = 0; i < sizeof(reserved_headers) / sizeof(reserved_headers[0]); i++)
 		if (strcasecmp(p->name, reserved_headers[i]) == 0)
-			return fl_error_set(err, FL_EINPUT,
-					    "aws signature: header '%s' is set by the signer", p->name);
+			return fl_error_set(err, FL_EINPUT, "aws signature: header '%s' is set by the signer",
+					    p->name);
 	if (!p->value || !is_header_value(p->value))
 		return fl_error_set(err, FL_EINPUT,
-				    "aws signature: the value of header '%s' is not printable ASCII", p->name);
+				    "aws signature: the value of header '%s' is not printable ASCII",
+				    p->name);
 	return 0;
 }
 
 static int check_request(const struct fl_sigv4_request *req, const struct fl_sigv4_credentials *cred,
 			 const struct fl_sigv4_scope *scope, struct fl_error *err)
 {
-	if (!req->method || !*req->method || strspn(req->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(req->method))
+	if (!req->method || !*req->method ||
+	    strspn(req->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(req->method))
 		return fl_error_set(err, FL_EINPUT, "aws signature: the method must be upper-case letters");
 	if (!req->host || !*req->host || !is_header_value(req->host) || strpbrk(req->host, " \t"))
 		return fl_error_set(err, FL_EINPUT, "aws signature: the host is empty or not a host name");
 	if (!req->path || (req->path[0] && req->path[0] != '/') || has_control(req->path))
-		return fl_error_set(err, FL_EINPUT, "aws signature: the path must be empty or start with '/'");
+		return fl_error_set(err, FL_EINPUT,
+				    "aws signature: the path must be empty or start with '/'");
 	for (size_t i = 0; i < req->query_len; i++)
 		if (!req->query[i].name)
 			return fl_error_set(err, FL_EINPUT, "aws signature: a query parameter has no name");
@@ -357,12 +359,14 @@ static int check_request(const struct fl_sigv4_request *req, const struct fl_sig
 	if (req->payload_len && !req->payload)
 		return fl_error_set(err, FL_EINPUT, "aws signature: the payload is missing");
 	if (!is_scope_part(scope->region) || !is_scope_part(scope->service))
-		return fl_error_set(err, FL_EINPUT,
-				    "aws signature: region and service must be letters, digits, '-', '_' or '.'");
+		return fl_error_set(
+			err, FL_EINPUT,
+			"aws signature: region and service must be letters, digits, '-', '_' or '.'");
 	if (!is_scope_part(cred->access_key_id))
 		return fl_error_set(err, FL_EINPUT, "aws signature: the access key id is empty or malformed");
 	if (cred->session_token && !is_header_value(cred->session_token))
-		return fl_error_set(err, FL_EINPUT, "aws signature: the session token is not printable ASCII");
+		return fl_error_set(err, FL_EINPUT,
+				    "aws signature: the session token is not printable ASCII");
 	return 0;
 }
 
@@ -433,8 +437,8 @@ int fl_sigv4_sign(struct fl_sigv4_signed *out, const struct fl_sigv4_request *re
 
 	if ((rc = check_request(req, cred, scope, err)) < 0 ||
 	    (rc = format_amz_date(out->amz_date, scope->when, err)) < 0 ||
-	    (rc = sha256_hex(out->payload_hash, req->payload_len ? req->payload : "",
-			     req->payload_len, err)) < 0)
+	    (rc = sha256_hex(out->payload_hash, req->payload_len ? req->payload : "", req->payload_len,
+			     err)) < 0)
 		goto out;
 	memcpy(date, out->amz_date, 8);
 	date[8] = '\0';
@@ -442,18 +446,19 @@ int fl_sigv4_sign(struct fl_sigv4_signed *out, const struct fl_sigv4_request *re
 	build_canonical_request(out, &signed_list, req, cred, scope);
 	if ((rc = sha256_hex(creq_hash, out->canonical_request.ptr, out->canonical_request.len, err)) < 0)
 		goto out;
-	(void)fl_buf_printf(&out->string_to_sign, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s",
-			    out->amz_date, date, scope->region, scope->service, creq_hash);
+	(void)fl_buf_printf(&out->string_to_sign, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", out->amz_date,
+			    date, scope->region, scope->service, creq_hash);
 
-	if ((rc = fl_sigv4_signing_key(key, cred->secret_access_key, date, scope->region,
-				       scope->service, err)) < 0 ||
-	    (rc = hmac_sha256(sig, key, sizeof(key), out->string_to_sign.ptr,
-			      out->string_to_sign.len, err)) < 0)
+	if ((rc = fl_sigv4_signing_key(key, cred->secret_access_key, date, scope->region, scope->service,
+				       err)) < 0 ||
+	    (rc = hmac_sha256(sig, key, sizeof(key), out->string_to_sign.ptr, out->string_to_sign.len, err)) <
+		    0)
 		goto out;
 	hex_encode(sig_hex, sig, sizeof(sig));
 	(void)fl_buf_printf(&out->authorization,
 			    ALGORITHM " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",
-			    cred->access_key_id, date, scope->region, scope->service, signed_list.ptr, sig_hex);
+			    cred->access_key_id, date, scope->region, scope->service, signed_list.ptr,
+			    sig_hex);
 
 	add_header(out, "Authorization", out->authorization.ptr);
 	add_header(out, "X-Amz-Date", out->amz_date);

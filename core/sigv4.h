@@ -25,7 +25,7 @@ struct fl_sigv4_param {
 
 /* The request to sign; everything is borrowed for the call. */
 struct fl_sigv4_request {
-	const char *method;   /* upper case: "GET", "POST" */
+	const char *method; /* upper case: "GET", "POST" */
 	/* The Host header as sent: lower-case host name, ":port" only when not the scheme's default. */
 	const char *host;
 	/* The path as sent, already percent-encoded ("/" or "" for the root). */
@@ -36,14 +36,14 @@ struct fl_sigv4_request {
 	/* Headers sent with the request and signed (Content-Type, X-Amz-Target), not Host nor x-amz-*. */
 	const struct fl_sigv4_param *headers;
 	size_t headers_len;
-	const void *payload;  /* the body; may be NULL when payload_len is 0 */
+	const void *payload; /* the body; may be NULL when payload_len is 0 */
 	size_t payload_len;
 };
 
 struct fl_sigv4_credentials {
 	const char *access_key_id;
 	const char *secret_access_key;
-	const char *session_token;   /* NULL or "" for long-term keys */
+	const char *session_token; /* NULL or "" for long-term keys */
 };
 
 enum fl_sigv4_flags {
@@ -55,10 +55,10 @@ enum fl_sigv4_flags {
 
 /* Where and when the signature is valid. */
 struct fl_sigv4_scope {
-	const char *region;    /* "us-east-1" */
-	const char *service;   /* the signing name: "sts", "cloudcontrolapi", "organizations" */
-	time_t when;           /* the signing time (X-Amz-Date); passed in so tests are deterministic */
-	unsigned flags;        /* enum fl_sigv4_flags */
+	const char *region;  /* "us-east-1" */
+	const char *service; /* the signing name: "sts", "cloudcontrolapi", "organizations" */
+	time_t when;	     /* the signing time (X-Amz-Date); passed in so tests are deterministic */
+	unsigned flags;	     /* enum fl_sigv4_flags */
 };
 
 #define FL_SIGV4_HEADERS_MAX 4
@@ -84,8 +84,8 @@ struct fl_sigv4_signed {
 	 */
 	struct fl_buf canonical_request;
 	struct fl_buf string_to_sign;
-	char amz_date[17];       /* 20150830T123600Z */
-	char payload_hash[65];   /* lower-case hex SHA-256 of the payload */
+	char amz_date[17];     /* 20150830T123600Z */
+	char payload_hash[65]; /* lower-case hex SHA-256 of the payload */
 };
 
 /*
@@ -105,12 +105,11 @@ void fl_sigv4_signed_release(struct fl_sigv4_signed *s);
 /*
  * Derives the signing key HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date),
  * region), service), "aws4_request") into out; date is YYYYMMDD. The caller
- * wipes out with OPENSSL_cleanse (or fl_sigv4_wipe) when done. Returns 0,
+ * wipes out with fl_sigv4_wipe when done. Returns 0,
  * FL_EINPUT for a secret that is empty or too long, or FL_EINTERNAL.
  */
-int fl_sigv4_signing_key(unsigned char out[FL_SIGV4_KEY_LEN], const char *secret,
-			 const char *date, const char *region, const char *service,
-			 struct fl_error *err);
+int fl_sigv4_signing_key(unsigned char out[FL_SIGV4_KEY_LEN], const char *secret, const char *date,
+			 const char *region, const char *service, struct fl_error *err);
 
 /* Overwrites len bytes at p with zeros in a way the compiler cannot drop. */
 void fl_sigv4_wipe(void *p, size_t len);

@@ -25,7 +25,7 @@
 
 #define SUITE_KEY "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-#define SUITE_WHEN 1440938160   /* 2015-08-30T12:36:00Z */
+#define SUITE_WHEN 1440938160 /* 2015-08-30T12:36:00Z */
 #define SUITE_HOST "example.amazonaws.com"
 #define EMPTY_HASH "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SUITE_SCOPE "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
@@ -39,18 +39,20 @@
 struct vector {
 	const char *name;
 	const char *method, *host, *path;
-	struct fl_sigv4_param query[3];     /* up to the first NULL name */
-	struct fl_sigv4_param headers[3];   /* up to the first NULL name */
+	struct fl_sigv4_param query[3];	  /* up to the first NULL name */
+	struct fl_sigv4_param headers[3]; /* up to the first NULL name */
 	const char *payload;
 	const char *key, *secret, *token;
 	const char *region, *service;
 	long long when;
 	unsigned flags;
-	const char *creq;   /* the expected canonical request, when published */
-	const char *sts;    /* the expected string to sign, when published */
+	const char *creq; /* the expected canonical request, when published */
+	const char *sts;  /* the expected string to sign, when published */
 	const char *authorization;
 };
 
+/* One case a block, the strings split where the canonical request's lines are. */
+/* clang-format off */
 static const struct vector vectors[] = {
 	{ .name = "get-vanilla", .method = "GET", .path = "/",
 	  .creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_HASH,
@@ -171,6 +173,7 @@ static const struct vector vectors[] = {
 			   "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
 			   "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41" },
 };
+/* clang-format on */
 
 static size_t count_params(const struct fl_sigv4_param *p, size_t max)
 {
@@ -362,56 +365,54 @@ static void test_signing_key(void **state)
 	assert_string_equal(hex, "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
 }
 
+/* A request spoiled in one way, and the message that must name what is wrong. */
 struct error_case {
-	const char *name;
-	void (*spoil)(struct vector *v);
+	struct vector v;
 	const char *msg;
 };
 
-static void bad_header_name(struct vector *v) { v->headers[0] = (struct fl_sigv4_param){ "X Bad", "1" }; }
-static void header_crlf(struct vector *v) { v->headers[0] = (struct fl_sigv4_param){ "X-A", "1\r\nX-B: 2" }; }
-static void header_utf8(struct vector *v) { v->headers[0] = (struct fl_sigv4_param){ "X-A", "\xc3\xa9" }; }
-static void header_reserved(struct vector *v) { v->headers[0] = (struct fl_sigv4_param){ "X-Amz-Date", "1" }; }
-static void header_host(struct vector *v) { v->headers[0] = (struct fl_sigv4_param){ "HOST", "a" }; }
-static void no_secret(struct vector *v) { v->secret = ""; }
-static void long_secret(struct vector *v)
-{
-	v->secret = SUITE_SECRET SUITE_SECRET SUITE_SECRET SUITE_SECRET;
-}
-static void bad_key(struct vector *v) { v->key = "AKID/EXAMPLE"; }
-static void bad_region(struct vector *v) { v->region = "us-east-1/x"; }
-static void token_crlf(struct vector *v) { v->token = "abc\ndef"; }
-static void bad_method(struct vector *v) { v->method = "get"; }
-static void relative_path(struct vector *v) { v->path = "example"; }
-static void bad_host(struct vector *v) { v->host = "a b"; }
+#define GET_ROOT .method = "GET", .path = "/"
 
 /* Each names what is wrong, never the secret key, and leaves nothing to free but out. */
 static void test_errors(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	static const struct error_case cases[] = {
-		{ "header name", bad_header_name, "aws signature: header name 'X Bad' is not an HTTP token" },
-		{ "header CRLF", header_crlf, "aws signature: the value of header 'X-A' is not printable ASCII" },
-		{ "header UTF-8", header_utf8, "aws signature: the value of header 'X-A' is not printable ASCII" },
-		{ "reserved header", header_reserved, "aws signature: header 'X-Amz-Date' is set by the signer" },
-		{ "host header", header_host, "aws signature: header 'HOST' is set by the signer" },
-		{ "empty secret", no_secret, "aws signature: the secret access key is empty" },
-		{ "long secret", long_secret, "aws signature: the secret access key is longer than 128 bytes" },
-		{ "access key id", bad_key, "aws signature: the access key id is empty or malformed" },
-		{ "region", bad_region, "aws signature: region and service must be letters, digits, '-', '_' or '.'" },
-		{ "token", token_crlf, "aws signature: the session token is not printable ASCII" },
-		{ "method", bad_method, "aws signature: the method must be upper-case letters" },
-		{ "path", relative_path, "aws signature: the path must be empty or start with '/'" },
-		{ "host", bad_host, "aws signature: the host is empty or not a host name" },
+		{ { .name = "header name", GET_ROOT, .headers = { { "X Bad", "1" } } },
+		  "aws signature: header name 'X Bad' is not an HTTP token" },
+		{ { .name = "header CRLF", GET_ROOT, .headers = { { "X-A", "1\r\nX-B: 2" } } },
+		  "aws signature: the value of header 'X-A' is not printable ASCII" },
+		{ { .name = "header UTF-8", GET_ROOT, .headers = { { "X-A", "\xc3\xa9" } } },
+		  "aws signature: the value of header 'X-A' is not printable ASCII" },
+		{ { .name = "reserved header", GET_ROOT, .headers = { { "X-Amz-Date", "1" } } },
+		  "aws signature: header 'X-Amz-Date' is set by the signer" },
+		{ { .name = "host header", GET_ROOT, .headers = { { "HOST", "a" } } },
+		  "aws signature: header 'HOST' is set by the signer" },
+		{ { .name = "empty secret", GET_ROOT, .secret = "" },
+		  "aws signature: the secret access key is empty" },
+		{ { .name = "long secret", GET_ROOT, .secret = SUITE_SECRET SUITE_SECRET SUITE_SECRET SUITE_SECRET },
+		  "aws signature: the secret access key is longer than 128 bytes" },
+		{ { .name = "access key id", GET_ROOT, .key = "AKID/EXAMPLE" },
+		  "aws signature: the access key id is empty or malformed" },
+		{ { .name = "region", GET_ROOT, .region = "us-east-1/x" },
+		  "aws signature: region and service must be letters, digits, '-', '_' or '.'" },
+		{ { .name = "token", GET_ROOT, .token = "abc\ndef" },
+		  "aws signature: the session token is not printable ASCII" },
+		{ { .name = "method", .method = "get", .path = "/" },
+		  "aws signature: the method must be upper-case letters" },
+		{ { .name = "path", .method = "GET", .path = "example" },
+		  "aws signature: the path must be empty or start with '/'" },
+		{ { .name = "host", GET_ROOT, .host = "a b" },
+		  "aws signature: the host is empty or not a host name" },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
-		struct vector v = vectors[2];
 		struct fl_sigv4_signed s;
 		struct fl_error err = FL_ERROR_INIT;
-		cases[i].spoil(&v);
-		int rc = sign_vector(&s, &v, &err);
+		int rc = sign_vector(&s, &cases[i].v, &err);
 		if (rc != FL_EINPUT || strcmp(err.msg, cases[i].msg) != 0) {
-			print_error("%s: rc %d, message '%s'\n", cases[i].name, rc, err.msg);
+			print_error("%s: rc %d, message '%s'\n", cases[i].v.name, rc, err.msg);
 			fail();
 		}
 		assert_null(strstr(err.msg, "EXAMPLEKEY"));
@@ -424,12 +425,9 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_headers_out),
-		cmocka_unit_test(test_header_tabs),
-		cmocka_unit_test(test_canonical_paths),
-		cmocka_unit_test(test_uri_encode),
-		cmocka_unit_test(test_signing_key),
+		cmocka_unit_test(test_vectors),	    cmocka_unit_test(test_headers_out),
+		cmocka_unit_test(test_header_tabs), cmocka_unit_test(test_canonical_paths),
+		cmocka_unit_test(test_uri_encode),  cmocka_unit_test(test_signing_key),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
