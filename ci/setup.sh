@@ -18,6 +18,8 @@ packages=(
 	python3
 	python3-h2
 	python3-yaml
+	# tests/e2e/sigv4_botocore.sh: the reference SigV4 signer.
+	python3-botocore
 	openssh-server
 	openssh-client
 	openssl
