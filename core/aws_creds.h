@@ -44,7 +44,9 @@ extern const struct fl_aws_env fl_aws_env_process;
  * lacks, half a key pair) is an error, and the sources after it are not
  * tried, as in the SDKs. now is the time web identity session names use.
  * FL_ENOTFOUND when no source has credentials; FL_EINPUT for a configuration
- * error; FL_EIO when a service could not be reached or answered an error.
+ * error; FL_EREFUSED when a service refused (400, 401, 403: a wrong token,
+ * a role that may not be assumed); FL_EIO when a service could not be
+ * reached, failed, or answered what cannot be read.
  */
 int fl_aws_creds_resolve(struct fl_aws_creds *out, const struct fl_aws_env *env, long long now,
 			 struct fl_error *err);
