@@ -14,6 +14,7 @@ packages=(
 	libssl-dev
 	libyaml-dev
 	libxxhash-dev
+	libexpat1-dev
 	libcmocka-dev
 	python3
 	python3-h2

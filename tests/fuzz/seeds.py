@@ -10,6 +10,7 @@ Usage: tests/fuzz/seeds.py FIXTURES OUTDIR
   fuzz_json           every YAML document of the fixtures written as JSON
   fuzz_notes_merge    ledger notes of each fixture fleet's tenants, two by two
   fuzz_driver_answer  driver answers: each fleet's templates as observed resources
+  fuzz_xml            AWS query answers and errors (STS, IMDS-like), CDATA, a DOCTYPE
 """
 import hashlib
 import json
@@ -19,6 +20,22 @@ import sys
 import yaml
 
 MAX_SEED = 64 * 1024
+
+
+XML_SEEDS = [
+    '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
+    '  <AssumeRoleWithWebIdentityResult>\n    <Credentials>\n'
+    '      <AccessKeyId>ASIAEXAMPLE</AccessKeyId>\n      <SecretAccessKey>secret</SecretAccessKey>\n'
+    '      <SessionToken>token</SessionToken>\n      <Expiration>2026-12-06T11:00:00Z</Expiration>\n'
+    '    </Credentials>\n  </AssumeRoleWithWebIdentityResult>\n'
+    '  <ResponseMetadata><RequestId>ad4156e9</RequestId></ResponseMetadata>\n'
+    '</AssumeRoleWithWebIdentityResponse>\n',
+    '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    '<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized &amp; &lt;denied&gt;</Message>'
+    '</Error><RequestId>1</RequestId></ErrorResponse>',
+    '<p:a xmlns:p="urn:x" p:k="v"><p:b><![CDATA[<x> & y]]></p:b><c/>&#65;&#x42;</p:a>',
+    '<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>',
+]
 
 
 def files_of(top):
@@ -141,6 +158,9 @@ def main():
                            "inputs_fingerprint": hexid(tname + "i", 32), "resources": len(resources)},
                 "resources": resources}))
     answer_c.add('{"exists": false, "marker": null, "resources": []}')
+    xml_c = Corpus(outdir, "fuzz_xml")
+    for doc in XML_SEEDS:
+        xml_c.add(doc)
     notes_c.add(b"{}\0{}")
 
 
