@@ -881,7 +881,8 @@ static int parse_object(struct parser *ps, struct fl_node *node)
 		if (!rc)
 			rc = after_element(ps, '}', "an object member", &more);
 	}
-	if (!rc)
+	/* An empty object may leave the stack unallocated: nothing to check or copy. */
+	if (!rc && ps->stack_len > base)
 		rc = check_duplicates(ps, ps->stack + base, ps->stack_len - base);
 	if (!rc && ps->stack_len > base) {
 		node->v.map.len = ps->stack_len - base;
