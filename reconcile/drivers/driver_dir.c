@@ -85,12 +85,13 @@ out:
 static int state_path(char *out, const struct dir_driver *d, const struct fl_tenant *tenant,
 		      const char *region, struct fl_error *err)
 {
-	char file[IDENT_MAX + STATE_SUFFIX_LEN + 1];
+	/* One format, one check of each name: a converged plan comes here per region. */
 	int rc = check_account(tenant->account, err);
-	if (!rc && !(rc = check_region(region, err))) {
-		snprintf(file, sizeof(file), "%s" STATE_SUFFIX, region);
-		rc = account_path(out, d, tenant, file, err);
-	}
+	if (rc || (rc = check_region(region, err)))
+		return rc;
+	int n = snprintf(out, PATH_MAX, "%s/%s/%s" STATE_SUFFIX, d->root, tenant->account, region);
+	if (n < 0 || n >= PATH_MAX)
+		rc = fl_error_set(err, FL_EINPUT, "path of account '%s' is too long", tenant->account);
 	return rc;
 }
 
