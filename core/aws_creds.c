@@ -24,6 +24,7 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/node.h"
+#include "core/sigv4.h"
 #include "core/xml.h"
 #include "core/banned.h"
 
@@ -241,18 +242,8 @@ static int from_env(struct fl_aws_creds *out, const struct fl_aws_env *env, stru
 
 static void put_form(struct fl_buf *out, const char *name, const char *value)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
 	fl_buf_printf(out, "%s%s=", out->len ? "&" : "", name);
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			fl_buf_putc(out, (char)*p);
-		} else {
-			fl_buf_putc(out, '%');
-			fl_buf_putc(out, hex[*p >> 4]);
-			fl_buf_putc(out, hex[*p & 15]);
-		}
-	}
+	fl_sigv4_uri_encode(out, value, strlen(value), false);
 }
 
 /* The STS endpoint as the SDKs choose it, into out. */

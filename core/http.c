@@ -26,6 +26,7 @@
 #include <dlfcn.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/banned.h"
 
 #define DEFAULT_ATTEMPTS 5
@@ -130,13 +131,6 @@ static bool curl_ready(void)
 }
 
 /* ---- small helpers ---- */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* splitmix64: each transfer has its own state, so no lock and no rand(). */
 static uint64_t rng_next(uint64_t *state)
@@ -569,7 +563,7 @@ static bool xfer_finish_try(struct xfer *x, CURLcode cc)
 	}
 	bool retry = cc == CURLE_OK ? status_retryable(status) : curl_retryable(cc);
 	if (retry && x->resp->attempts < x->max_attempts) {
-		x->due_ms = now_ms() + xfer_delay(x);
+		x->due_ms = fl_mono_ms() + xfer_delay(x);
 		return false;
 	}
 	if (cc != CURLE_OK) {
@@ -685,7 +679,7 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 	fl_curl.multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)(shared ? 4 : max_parallel));
 
 	while (done < n) {
-		long long now = now_ms();
+		long long now = fl_mono_ms();
 		while (running < max_parallel) {
 			struct xfer *x;
 			if (waiting.n && waiting.v[0]->due_ms <= now) {
@@ -742,7 +736,7 @@ static int engine_run(struct xfer *xs, size_t n, unsigned max_parallel, struct f
 		if (running < max_parallel && next_new < n)
 			timeout = 0;
 		else if (running < max_parallel && waiting.n) {
-			long long until = waiting.v[0]->due_ms - now_ms();
+			long long until = waiting.v[0]->due_ms - fl_mono_ms();
 			timeout = until <= 0 ? 0 : until < timeout ? (int)until : timeout;
 		}
 		if (timeout > 0) {

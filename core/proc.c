@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/banned.h"
 
 /* execvp's search path when PATH is unset (glibc's default). */
@@ -53,13 +54,6 @@ struct spawn {
 	int in_r, out_w, stderr_w; /* the child's standard input, output and error */
 	int fail_w;                /* the close-on-exec pipe that reports a failure before exec */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool fl_env_name_matches(const char *pattern, const char *name, size_t len)
 {
@@ -359,7 +353,7 @@ static bool wait_exit_until(pid_t pid, long long deadline)
 		} else if (errno != EINTR) {
 			return false; /* reap() will report it */
 		}
-		long long left = deadline - now_ms();
+		long long left = deadline - fl_mono_ms();
 		if (left <= 0)
 			return true;
 		long long nap = step < left ? step : left;
@@ -511,7 +505,7 @@ static int pump(struct capture *c, struct ends *e, long long deadline, const cha
 	while ((e->out >= 0 || e->err >= 0) && !c->full && !rc) {
 		int wait_ms = -1;
 		if (deadline >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - fl_mono_ms();
 			if (left <= 0) {
 				c->res->timed_out = true;
 				break;
@@ -697,7 +691,7 @@ int fl_proc_pipe(struct fl_proc_result *out, const struct fl_proc_io *io, const 
 	memset(&sp, 0, sizeof(sp));
 	sp.in_r = sp.out_w = sp.stderr_w = sp.fail_w = -1;
 	c = (struct capture){ io, out, opts->max_output, 0, 0, false };
-	long long start_ms = now_ms();
+	long long start_ms = fl_mono_ms();
 	long long deadline = opts->timeout_ms ? start_ms + opts->timeout_ms : -1;
 	const char *prog = opts->argv[0];
 
@@ -752,7 +746,7 @@ out:
 	spawn_release(&sp);
 	if (io->input)
 		sigpipe_restore(&guard);
-	out->elapsed_ms = now_ms() - start_ms;
+	out->elapsed_ms = fl_mono_ms() - start_ms;
 	return rc;
 }
 
