@@ -5,6 +5,7 @@
  */
 #include "reconcile/fleet/secret_env.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "core/buf.h"
 #include "core/node.h"
 #include "core/proc.h"
+#include "reconcile/render/template.h"
 #include "core/banned.h"
 
 const char *const fl_secret_env_own[] = {
@@ -27,18 +29,23 @@ const char *const fl_secret_env_own[] = {
 
 #define NOWN (sizeof(fl_secret_env_own) / sizeof(fl_secret_env_own[0]) - 1)
 
-/* A token_env template as a pattern: each {{...}} stands for any run of characters. */
+/*
+ * A token_env template as a pattern: each {{...}} stands for any run of
+ * characters; an unterminated "{{" stays literal text.
+ */
 static const char *template_pattern(struct fl_arena *arena, const char *tmpl)
 {
 	struct fl_buf b = FL_BUF_INIT;
-	for (const char *p = tmpl; *p;) {
-		const char *close = strncmp(p, "{{", 2) == 0 ? strstr(p + 2, "}}") : NULL;
-		if (close) {
-			fl_buf_putc(&b, '*');
-			p = close + 2;
-		} else {
-			fl_buf_putc(&b, *p++);
-		}
+	struct fl_template_ref ref;
+	size_t len = strlen(tmpl), at = 0;
+	for (;;) {
+		enum fl_template_scan scan = fl_template_next(&ref, tmpl, len, at);
+		bool ref_found = scan == FL_TEMPLATE_REF || scan == FL_TEMPLATE_EMPTY;
+		fl_buf_put(&b, tmpl + at, (ref_found ? ref.open : len) - at);
+		if (!ref_found)
+			break;
+		fl_buf_putc(&b, '*');
+		at = ref.end;
 	}
 	const char *out = fl_arena_strndup(arena, b.ptr, b.len);
 	fl_buf_release(&b);

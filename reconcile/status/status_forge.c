@@ -19,6 +19,7 @@
 #include "core/json.h"
 #include "core/node.h"
 #include "reconcile/fleet/check.h"
+#include "reconcile/render/template.h"
 #include "core/banned.h"
 
 #define DESC_MAX 140	      /* bytes; every forge takes at least 140 characters */
@@ -233,22 +234,34 @@ static struct context_rec *find_rec(struct forge *f, const char *context)
 	return r;
 }
 
+/* What a target_url may name: {{sha}}, {{wave}}, {{context}}. */
+struct target_names {
+	const char *type, *revision, *wave, *context;
+};
+
+static int target_name(struct fl_buf *out, const char *name, size_t len, struct fl_error *err, void *payload)
+{
+	const struct target_names *t = payload;
+	const char *value = len == 3 && memcmp(name, "sha", 3) == 0	 ? t->revision
+			    : len == 4 && memcmp(name, "wave", 4) == 0	 ? t->wave
+			    : len == 7 && memcmp(name, "context", 7) == 0 ? t->context
+									  : NULL;
+	if (!value)
+		return fl_error_set(err, FL_EINPUT,
+				    "%s status: unknown placeholder '{{%.*s}}' in target_url (expected {{sha}}, "
+				    "{{wave}} or {{context}})",
+				    t->type, (int)(len > 36 ? 36 : len), name);
+	return fl_buf_puts(out, value);
+}
+
 /* Appends target_url with its placeholders filled in for context. */
-static void put_target(struct fl_buf *out, const char *tmpl, const char *revision, const char *context)
+static void put_target(struct fl_buf *out, const struct forge *f, const char *context)
 {
 	const char *wave = starts_with(context, FL_WAVE_CONTEXT_PREFIX) ? context + strlen(FL_WAVE_CONTEXT_PREFIX) : "";
-	for (const char *p = tmpl; *p;) {
-		const char *value = starts_with(p, "{{sha}}")	    ? revision
-				    : starts_with(p, "{{wave}}")    ? wave
-				    : starts_with(p, "{{context}}") ? context
-								    : NULL;
-		if (!value) {
-			fl_buf_putc(out, *p++);
-			continue;
-		}
-		fl_buf_puts(out, value);
-		p = strchr(p, '}') + 2;
-	}
+	struct target_names names = { f->kind->ops->type, f->revision, wave, context };
+	struct fl_error err = FL_ERROR_INIT;
+	/* check_template accepted it when the writer opened: it cannot fail here. */
+	(void)fl_template_expand(out, f->target_url, "target_url", target_name, &names, &err);
 }
 
 /* The JSON body of u for this forge. */
@@ -265,7 +278,7 @@ static char *status_body(const struct forge *f, const struct fl_status_update *u
 	fl_buf_printf(&b, ",\"%s\":", f->kind->context_field);
 	fl_json_put_str(&b, u->context, strlen(u->context));
 	if (f->target_url) {
-		put_target(&target, f->target_url, f->revision, u->context);
+		put_target(&target, f, u->context);
 		fl_buf_puts(&b, ",\"target_url\":");
 		fl_json_put_str(&b, target.ptr, target.len);
 	}
@@ -460,21 +473,16 @@ static bool repo_valid(const char *repo)
 /* FL_EINPUT unless every {{...}} in tmpl is one flotilla fills in. */
 static int check_template(const char *type, const char *tmpl, struct fl_error *err)
 {
-	for (const char *p = strstr(tmpl, "{{"); p; p = strstr(p + 2, "{{")) {
-		if (starts_with(p, "{{sha}}") || starts_with(p, "{{wave}}") || starts_with(p, "{{context}}"))
-			continue;
-		const char *end = strstr(p, "}}");
-		int len = end ? (int)(end - p) + 2 : (int)strlen(p);
-		return fl_error_set(
-			err, FL_EINPUT,
-			"%s status: unknown placeholder '%.*s' in target_url (expected {{sha}}, {{wave}} or "
-			"{{context}})",
-			type, len > 40 ? 40 : len, p);
-	}
-	if (!starts_with(tmpl, "https://") && !starts_with(tmpl, "http://"))
-		return fl_error_set(err, FL_EINPUT, "%s status: target_url '%.100s' is not an http(s) URL",
-				    type, tmpl);
-	return 0;
+	struct target_names names = { type, "", "", "" };
+	struct fl_buf scratch = FL_BUF_INIT;
+	char what[48];
+	snprintf(what, sizeof(what), "%s status target_url", type);
+	int rc = fl_template_expand(&scratch, tmpl, what, target_name, &names, err);
+	fl_buf_release(&scratch);
+	if (!rc && !starts_with(tmpl, "https://") && !starts_with(tmpl, "http://"))
+		rc = fl_error_set(err, FL_EINPUT, "%s status: target_url '%.100s' is not an http(s) URL", type,
+				  tmpl);
+	return rc;
 }
 
 int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_conf *conf,
