@@ -19,8 +19,10 @@ packages=(
 	python3
 	python3-h2
 	python3-yaml
-	# tests/e2e/sigv4_botocore.sh: the reference SigV4 signer.
+	# tests/e2e/sigv4_botocore.sh and the AWS stand-in: the reference SigV4 signer
+	# and service models; tests/e2e/aws_standin_cli.sh: the real AWS CLI.
 	python3-botocore
+	awscli
 	openssh-server
 	openssh-client
 	openssl
