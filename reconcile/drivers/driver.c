@@ -57,7 +57,7 @@ const struct fl_observed_res *fl_observed_find(const struct fl_observed *obs, co
 /* The kind and name of a resource can go into a file name, a path or a request. */
 static bool res_valid(const char *kind, const char *name)
 {
-	return fl_ident_valid(kind, strlen(kind)) && fl_ident_valid(name, strlen(name));
+	return fl_kind_valid(kind, strlen(kind)) && fl_ident_valid(name, strlen(name));
 }
 
 int fl_region_write_check(const struct fl_region_write *w, struct fl_error *err)

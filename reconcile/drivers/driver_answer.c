@@ -61,9 +61,10 @@ const char *fl_answer_ident(const struct fl_node *map, const char *key, struct f
 		fl_error_set(err, FL_EDRIVER, "%s is missing or not a string", key);
 		return NULL;
 	}
-	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
-		fl_error_set(err, FL_EDRIVER, "%s '%.128s' is not a valid name (expected " FL_ANSWER_IDENT_RULE ")",
-			     key, v->v.str.ptr);
+	bool kind = strcmp(key, "kind") == 0;
+	if (kind ? !fl_kind_valid(v->v.str.ptr, v->v.str.len) : !fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
+		fl_error_set(err, FL_EDRIVER, "%s '%.128s' is not a valid name (expected %s)", key, v->v.str.ptr,
+			     kind ? FL_KIND_RULE : FL_ANSWER_IDENT_RULE);
 		return NULL;
 	}
 	return v->v.str.ptr;

@@ -30,10 +30,11 @@ static const char *service_of(struct fl_vctx *c, const struct fl_fleet *f, const
 
 static const char *release_ident(struct fl_vctx *c, const struct fl_node *v, const char *what)
 {
+	bool kind = strcmp(what, "kind") == 0;
 	if (!fl_vstring(c, v))
 		return NULL;
-	if (!fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
-		fl_verr(c, v, "invalid %s '%s' (expected " IDENT_RULE ")", what, v->v.str.ptr);
+	if (kind ? !fl_kind_valid(v->v.str.ptr, v->v.str.len) : !fl_ident_valid(v->v.str.ptr, v->v.str.len)) {
+		fl_verr(c, v, "invalid %s '%s' (expected %s)", what, v->v.str.ptr, kind ? FL_KIND_RULE : IDENT_RULE);
 		return NULL;
 	}
 	return v->v.str.ptr;

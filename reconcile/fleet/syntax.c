@@ -65,3 +65,31 @@ bool fl_ident_valid(const char *s, size_t len)
 	}
 	return true;
 }
+
+/* Three parts of [A-Za-z0-9]{1,64} joined by "::". */
+static bool cfn_type_valid(const char *s, size_t len)
+{
+	size_t parts = 1, run = 0;
+	if (len > 128)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+		if (ch == ':') {
+			if (run == 0 || i + 1 >= len || s[i + 1] != ':')
+				return false;
+			parts++;
+			run = 0;
+			i++;
+			continue;
+		}
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum || ++run > 64)
+			return false;
+	}
+	return parts == 3 && run > 0;
+}
+
+bool fl_kind_valid(const char *s, size_t len)
+{
+	return fl_ident_valid(s, len) || cfn_type_valid(s, len);
+}

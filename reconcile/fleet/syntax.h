@@ -17,5 +17,13 @@ bool fl_duration_parse(unsigned *out, const char *s);
 bool fl_tenant_name_valid(const char *name, size_t len);
 /* True when s may name a region, kind or resource: [A-Za-z0-9][A-Za-z0-9._-]{0,127}, no "..". */
 bool fl_ident_valid(const char *s, size_t len);
+/*
+ * True when s may be a resource's kind: a name as fl_ident_valid, or a
+ * CloudFormation type name (AWS::<Service>::<Type>: three parts of
+ * [A-Za-z0-9]{1,64} joined by "::"), which the aws driver manages through
+ * Cloud Control.
+ */
+bool fl_kind_valid(const char *s, size_t len);
+#define FL_KIND_RULE "[A-Za-z0-9][A-Za-z0-9._-]{0,127}, no '..', or a type name like AWS::S3::Bucket"
 
 #endif
