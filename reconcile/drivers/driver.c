@@ -79,11 +79,13 @@ int fl_region_write_check(const struct fl_region_write *w, struct fl_error *err)
  * Every driver, one row each, defined in its own file (driver_<name>.c):
  * adding a driver is that file and a row here.
  */
-extern const struct fl_driver_type fl_driver_dir_type, fl_driver_exec_type, fl_driver_http_type;
+extern const struct fl_driver_type fl_driver_dir_type, fl_driver_exec_type, fl_driver_http_type,
+	fl_driver_aws_type;
 static const struct fl_driver_type *const drivers[] = {
 	&fl_driver_dir_type,
 	&fl_driver_exec_type,
 	&fl_driver_http_type,
+	&fl_driver_aws_type,
 };
 #define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
 
