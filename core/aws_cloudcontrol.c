@@ -28,6 +28,7 @@ void fl_cc_client_token(char out[33], const char *const *parts, size_t nparts)
 	for (size_t i = 0; i < nparts; i++)
 		fl_hasher_update_field(&h, parts[i], strlen(parts[i]));
 	fl_hasher_final(&fp, &h);
+	fl_hasher_release(&h);
 	fl_fp_hex(out, &fp);
 }
 
