@@ -223,6 +223,9 @@ r = d["ResourceDescription"]
 assert d["TypeName"] == "AWS::SSM::Parameter" and r["Identifier"] == "/flotilla/state", d
 assert json.loads(r["Properties"]) == {"Name": "/flotilla/state", "Type": "String", "Value": "marker-1"}, r'
 
+# From here on a request completes at its first poll (the CLI is slow to start).
+configure '{"polls": 1}'
+
 # The same client token with the same parameters: the same request, not acted on again.
 aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE" --client-token tok-ssm-1
 assert_json "$OUT" "replayed client token: the same request" "
@@ -350,6 +353,8 @@ aws_error TooManyRequestsException ListRoots
 configure '{"throttle_every": 0}'
 
 # --- Organizations --------------------------------------------------------
+
+configure '{"polls": 2}'
 
 aws_run 0 organizations create-account --region us-east-1 --email acme@example.com --account-name acme
 assert_json "$OUT" "create-account: in progress" '
