@@ -206,6 +206,8 @@ Test hooks (not AWS):
                       default AKIDSTANDINBASE / "standin-base-secret" in
                       111111111111, user standin
     expiration        null (DurationSeconds), seconds after issue, or ISO 8601
+    retry_after_ms    null (default): events carry no RetryAfter; a number:
+                      an IN_PROGRESS event says to ask again that many ms later
     fail_create       {"<type>/<identifier or desired name>": "ErrorCode:
                       message"}: that create ends FAILED so
     management_account  the Organizations management account (111111111111)
@@ -258,6 +260,7 @@ CONFIG = {
                                       "user": "standin"}},
     "expiration": None,
     "fail_create": {},
+    "retry_after_ms": None,
     "management_account": "111111111111",
     "ous": ["ou-st4n-aaaaaaaa", "ou-st4n-bbbbbbbb"],
 }
@@ -1145,6 +1148,9 @@ def progress_event(req):
                      ("status_message", "StatusMessage")):
         if req.get(src) is not None:
             ev[dst] = req[src]
+    after = CONFIG.get("retry_after_ms")
+    if req["status"] == "IN_PROGRESS" and after is not None:
+        ev["RetryAfter"] = now() + float(after) / 1000.0
     return {"ProgressEvent": ev}
 
 
@@ -1490,6 +1496,9 @@ def state_view():
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm the body
+    # waits for the client's delayed ACK, 40 ms an answer on Linux.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
