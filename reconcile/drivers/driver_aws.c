@@ -508,7 +508,8 @@ static int create(struct write *w, const struct fl_put_res *p, const struct fl_n
 
 /*
  * Patches the resource from what it holds now (on the properties flotilla
- * set) to spec, after checking that this is what the plan saw.
+ * set) to spec, after checking that this is what the plan saw. A resource
+ * that holds spec already is done: another run made this very change.
  */
 static int update(struct write *w, const struct fl_put_res *p, const struct fl_aws_res *r, const struct fl_node *props,
 		  const struct fl_node *spec, struct fl_arena *arena, struct fl_error *err)
@@ -519,14 +520,15 @@ static int update(struct write *w, const struct fl_put_res *p, const struct fl_a
 	char tok[33];
 	const struct fl_node *held = fl_aws_project(arena, props, r->keys, r->nkeys);
 	int rc = fl_json_canonical(&now, held, err);
+	if (rc || (rc = fl_json_patch_diff(&patch, held, spec, err)))
+		goto out;
 	fl_fp_of(&fp, now.ptr, now.len);
-	if (!rc && p->if_match && !fl_fp_equal(&fp, p->if_match)) {
+	bool done = strcmp(patch.ptr, "[]") == 0;
+	if (!done && p->if_match && !fl_fp_equal(&fp, p->if_match)) {
 		rc = fl_error_set(err, FL_EDRIVER, "it changed since the plan was made; plan again");
 		goto out;
 	}
-	if (rc || (rc = fl_json_patch_diff(&patch, held, spec, err)))
-		goto out;
-	if (strcmp(patch.ptr, "[]") != 0) {
+	if (!done) {
 		op_token(tok, w, p->kind, p->name, "update");
 		if (!(rc = fl_cc_update(&ev, &w->o.cc, p->kind, r->id, patch.ptr, patch.len, tok, err)))
 			rc = fl_cc_wait(&ev, &w->o.cc, err);

@@ -546,7 +546,11 @@ static int check_write(const struct fl_region_write *w, struct fl_error *err)
 	int rc = 0;
 	for (size_t i = 0; i < w->nput && !rc; i++) {
 		const struct fl_put_res *p = &w->put[i];
-		if (!fl_ident_valid(p->kind, strlen(p->kind)) || !fl_ident_valid(p->name, strlen(p->name)))
+		if (strstr(p->kind, "::"))
+			rc = fl_error_set(err, FL_EINPUT,
+					  "resource '%s/%s' cannot be stored: the dir driver keeps plain kinds, and "
+					  "a CloudFormation type needs the aws driver", p->kind, p->name);
+		else if (!fl_ident_valid(p->kind, strlen(p->kind)) || !fl_ident_valid(p->name, strlen(p->name)))
 			rc = fl_error_set(err, FL_EINPUT,
 					  "resource '%s/%s' cannot be stored (bad kind or name)", p->kind,
 					  p->name);

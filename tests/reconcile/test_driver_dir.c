@@ -389,6 +389,21 @@ static void test_apply_needs_bootstrap(void **state)
 	assert_string_equal(err.msg, "account '111' does not exist (bootstrap first)");
 }
 
+/* A CloudFormation type passes the fleet's rules, but the dir driver keeps plain kinds. */
+static void test_cloudformation_kind_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct fl_tenant t = tenant_of("acme", "111");
+	struct fl_put_res puts[] = { put_of("AWS::SQS::Queue", "jobs", "{}") };
+	struct fl_region_write w = { "eu", puts, 1, NULL, 0, NULL };
+	struct fl_error err = FL_ERROR_INIT;
+
+	bootstrap_ok(f, &t);
+	assert_int_equal(f->drv.ops->apply(f->drv.self, &t, &w, &err), FL_EINPUT);
+	assert_string_equal(err.msg, "resource 'AWS::SQS::Queue/jobs' cannot be stored: the dir driver keeps plain "
+				     "kinds, and a CloudFormation type needs the aws driver");
+}
+
 static void test_marker_kept_and_none(void **state)
 {
 	struct fixture *f = *state;
@@ -1211,6 +1226,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_then_observe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_region, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_needs_bootstrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cloudformation_kind_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_marker_kept_and_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_if_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
