@@ -1,0 +1,501 @@
+#!/usr/bin/env bash
+# tests/servers/aws_standin.py against the real client: Debian's AWS CLI v2
+# (/usr/bin/aws, awscli 2.9, which predates AWS_ENDPOINT_URL, hence
+# --endpoint-url) drives the stand-in's STS, Cloud Control and Organizations,
+# and every answer it decodes must be what the real service would give: the
+# stand-in is the aws driver's only test partner, so where the CLI and the
+# stand-in disagree, the stand-in is wrong. A raw botocore client covers what
+# the CLI cannot send (a missing member, an old signature, a key without its
+# token). Needs awscli and python3-botocore (ci/setup.sh): without them this
+# test fails, it never skips.
+source "$(dirname "$0")/lib.sh"
+
+STANDIN=$FL_SOURCE/tests/servers/aws_standin.py
+SRV_PID=
+trap '[[ -z $SRV_PID ]] || kill "$SRV_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+# Debian's packages are what ci/setup.sh installs; a pyenv or venv python3 or
+# aws earlier on PATH may lack botocore or be another version.
+AWS=
+for a in /usr/bin/aws aws; do
+	if command -v "$a" >/dev/null && [[ $("$a" --version 2>&1) == aws-cli/2.* ]]; then
+		AWS=$(command -v "$a")
+		break
+	fi
+done
+[[ -n $AWS ]] || fail "no AWS CLI v2 here (tried /usr/bin/aws and aws): install awscli (ci/setup.sh)"
+PY=
+for py in /usr/bin/python3 python3; do
+	if command -v "$py" >/dev/null && "$py" -c 'import botocore.auth' 2>/dev/null; then
+		PY=$(command -v "$py")
+		break
+	fi
+done
+[[ -n $PY ]] || fail "no python3 here can import botocore (tried /usr/bin/python3 and python3): install python3-botocore (ci/setup.sh)"
+
+# The stand-in exits when its standard input closes: keep a fifo open on fd 9.
+mkfifo "$TMP/standin.in"
+"$PY" "$STANDIN" --log "$TMP/acted.log" <"$TMP/standin.in" >"$TMP/standin.out" 2>"$TMP/standin.err" &
+SRV_PID=$!
+exec 9>"$TMP/standin.in"
+for _ in $(seq 100); do
+	[[ -s $TMP/standin.out ]] && break
+	sleep 0.05
+done
+PORT=$(sed -n 's/^PORT //p' "$TMP/standin.out")
+[[ -n $PORT ]] || fail "the stand-in did not start: $(cat "$TMP/standin.err")"
+ENDPOINT=http://127.0.0.1:$PORT
+
+state() { curl -sS "$ENDPOINT/_state"; }
+acted() { curl -sS "$ENDPOINT/_log"; }
+configure() {
+	curl -sS -X POST --data "$1" "$ENDPOINT/_config" >/dev/null || fail "POST /_config $1"
+}
+
+# The CLI sees nothing of the user's: no profile, no credentials file, no pager, no retries.
+: >"$TMP/aws-config"
+: >"$TMP/aws-credentials"
+export AWS_CONFIG_FILE=$TMP/aws-config
+export AWS_SHARED_CREDENTIALS_FILE=$TMP/aws-credentials
+export AWS_PAGER=
+export AWS_MAX_ATTEMPTS=1
+export AWS_RETRY_MODE=standard
+export AWS_DEFAULT_REGION=eu-west-1
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION AWS_ROLE_ARN \
+	AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+export AWS_EC2_METADATA_DISABLED=true
+
+BASE_KEY=AKIDSTANDINBASE
+BASE_SECRET=standin-base-secret
+
+# as_base / as_keys KEY SECRET [TOKEN]: the credentials aws_run signs with.
+as_keys() {
+	AK=$1 SK=$2 ST=${3:-}
+}
+as_base() { as_keys "$BASE_KEY" "$BASE_SECRET"; }
+as_base
+
+# aws_run EXPECTED_EXIT ARGS...: the CLI against the stand-in, output in $OUT/$ERR.
+aws_run() {
+	local want=$1 got=0
+	shift
+	local env=(AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK")
+	[[ -z $ST ]] || env+=(AWS_SESSION_TOKEN="$ST")
+	env "${env[@]}" "$AWS" --endpoint-url "$ENDPOINT" --output json "$@" >"$OUT_FILE" 2>"$ERR_FILE" || got=$?
+	OUT=$(cat "$OUT_FILE")
+	ERR=$(cat "$ERR_FILE")
+	[[ $got == "$want" ]] || fail "aws $* exited $got, expected $want
+--- stdout
+$OUT
+--- stderr
+$ERR"
+}
+
+# aws_error CODE OPERATION [MESSAGE]: the CLI printed the service's error
+# CODE for OPERATION (with the message's start, if given).
+aws_error() {
+	assert_matches "$ERR" "^An error occurred \\($1\\) when calling the $2 operation( \\(reached max retries: [0-9]+\\))?: "
+	[[ -z ${3:-} || $ERR == *"operation: $3"* || $ERR == *"): $3"* ]] || fail "expected the message '$3' in:
+$ERR"
+}
+
+# json_get EXPR: a value of $OUT's JSON document, d being the document.
+json_get() {
+	printf '%s' "$OUT" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+# as_role ROLE_ARN SESSION [ARGS...]: assume the role with the base keys, sign with its credentials.
+as_role() {
+	local role=$1 session=$2
+	shift 2
+	as_base
+	aws_run 0 sts assume-role --role-arn "$role" --role-session-name "$session" "$@"
+	assert_json "$OUT" "assume-role $role: temporary credentials" '
+c = d["Credentials"]
+assert re.fullmatch(r"ASIA[A-Z0-9]{16}", c["AccessKeyId"]), c
+assert c["SecretAccessKey"] and c["SessionToken"] and c["Expiration"], c'
+	as_keys "$(json_get 'd["Credentials"]["AccessKeyId"]')" "$(json_get 'd["Credentials"]["SecretAccessKey"]')" \
+		"$(json_get 'd["Credentials"]["SessionToken"]')"
+}
+
+# poll REQUEST_TOKEN: get-resource-request-status until it is no longer IN_PROGRESS.
+poll() {
+	local status
+	for _ in $(seq 10); do
+		aws_run 0 cloudcontrol get-resource-request-status --request-token "$1"
+		status=$(json_get 'd["ProgressEvent"]["OperationStatus"]')
+		[[ $status == IN_PROGRESS ]] || return 0
+	done
+	fail "request $1 still IN_PROGRESS after 10 polls"
+}
+
+# log_lines TEXT: how many lines of GET /_log contain TEXT.
+log_lines() {
+	acted | grep -cF -- "$1" || true
+}
+
+# --- STS: who am I, roles, external ids, the wrong account ---------------
+
+aws_run 0 sts get-caller-identity
+assert_json "$OUT" "base identity" '
+assert d["Account"] == "111111111111", d
+assert d["Arn"] == "arn:aws:iam::111111111111:user/standin", d
+assert d["UserId"].startswith("AIDA"), d'
+
+as_role arn:aws:iam::222222222222:role/flotilla-deploy flotilla-acme --duration-seconds 900
+aws_run 0 sts get-caller-identity
+assert_json "$OUT" "assumed identity: the role's account" '
+assert d["Account"] == "222222222222", d
+assert d["Arn"] == "arn:aws:sts::222222222222:assumed-role/flotilla-deploy/flotilla-acme", d
+assert d["UserId"].startswith("AROA") and d["UserId"].endswith(":flotilla-acme"), d'
+ROLE_AK=$AK ROLE_SK=$SK ROLE_ST=$ST
+
+# Role chaining is limited to an hour; the role's MaxSessionDuration to 3600 s.
+aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/other --role-session-name chain --duration-seconds 7200
+aws_error ValidationError AssumeRole
+assert_contains "$ERR" "1 hour session limit for roles assumed by role chaining"
+as_base
+aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/other --role-session-name long --duration-seconds 7200
+assert_contains "$ERR" "exceeds the MaxSessionDuration set for this role"
+
+configure '{"wrong_account": {"333333333333": "444444444444"}}'
+as_role arn:aws:iam::333333333333:role/flotilla-deploy flotilla-globex
+aws_run 0 sts get-caller-identity
+assert_json "$OUT" "wrong_account: the credentials land elsewhere" 'assert d["Account"] == "444444444444", d'
+configure '{"wrong_account": {}}'
+
+configure '{"role_external_ids": {"arn:aws:iam::222222222222:role/guarded": "ext-0123"}}'
+as_base
+aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/guarded --role-session-name s1
+aws_error AccessDenied AssumeRole "User: arn:aws:iam::111111111111:user/standin is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/guarded"
+aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/guarded --role-session-name s1 --external-id ext-9999
+assert_contains "$ERR" "(AccessDenied)"
+as_role arn:aws:iam::222222222222:role/guarded s1 --external-id ext-0123
+
+# Members the CLI does not check itself are the stand-in's to refuse.
+as_base
+aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/x --role-session-name 'bad name!'
+aws_error ValidationError AssumeRole "1 validation error detected: Value 'bad name!' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern"
+aws_run 254 sts assume-role --role-arn not-an-arn-but-long-enough --role-session-name s1
+assert_contains "$ERR" "(ValidationError)"
+
+# --- signatures --------------------------------------------------------------
+
+as_keys "$BASE_KEY" not-the-secret
+aws_run 254 sts get-caller-identity
+aws_error SignatureDoesNotMatch GetCallerIdentity
+assert_contains "$ERR" "The request signature we calculated does not match the signature you provided."
+aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
+aws_error InvalidSignatureException GetResource
+as_keys AKIDNOSUCHKEY0000000 whatever
+aws_run 254 sts get-caller-identity
+aws_error InvalidClientTokenId GetCallerIdentity "The security token included in the request is invalid."
+aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
+aws_error UnrecognizedClientException GetResource
+as_keys "$ROLE_AK" "$ROLE_SK" wrong-session-token
+aws_run 254 sts get-caller-identity
+assert_contains "$ERR" "(InvalidClientTokenId)"
+
+# --- Cloud Control: create, poll, read, update, delete, as the role ---------
+
+as_keys "$ROLE_AK" "$ROLE_SK" "$ROLE_ST"
+SSM_STATE='{"Name": "/flotilla/state", "Type": "String", "Value": "marker-1"}'
+aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE" --client-token tok-ssm-1
+assert_json "$OUT" "create SSM parameter: in progress" '
+e = d["ProgressEvent"]
+assert e["TypeName"] == "AWS::SSM::Parameter" and e["Operation"] == "CREATE", e
+assert e["OperationStatus"] == "IN_PROGRESS" and e["Identifier"] == "/flotilla/state", e
+assert re.fullmatch(r"[0-9a-f-]{36}", e["RequestToken"]), e'
+SSM_REQ=$(json_get 'd["ProgressEvent"]["RequestToken"]')
+# Asynchronous: nothing exists before the request completes.
+aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /flotilla/state
+assert_contains "$ERR" "(ResourceNotFoundException)"
+aws_run 0 cloudcontrol get-resource-request-status --request-token "$SSM_REQ"
+assert_json "$OUT" "first poll: still in progress" 'assert d["ProgressEvent"]["OperationStatus"] == "IN_PROGRESS", d'
+poll "$SSM_REQ"
+assert_json "$OUT" "SSM create: success" '
+e = d["ProgressEvent"]
+assert e["OperationStatus"] == "SUCCESS" and e["Identifier"] == "/flotilla/state", e
+assert json.loads(e["ResourceModel"])["Value"] == "marker-1", e'
+aws_run 0 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /flotilla/state
+assert_json "$OUT" "get SSM parameter" '
+r = d["ResourceDescription"]
+assert d["TypeName"] == "AWS::SSM::Parameter" and r["Identifier"] == "/flotilla/state", d
+assert json.loads(r["Properties"]) == {"Name": "/flotilla/state", "Type": "String", "Value": "marker-1"}, r'
+
+# The same client token with the same parameters: the same request, not acted on again.
+aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE" --client-token tok-ssm-1
+assert_json "$OUT" "replayed client token: the same request" "
+e = d['ProgressEvent']
+assert e['RequestToken'] == '$SSM_REQ' and e['OperationStatus'] == 'SUCCESS', e"
+assert_eq "$(log_lines '"client_token": "tok-ssm-1"')" 1
+# ... with other parameters: a conflict.
+aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --client-token tok-ssm-1 \
+	--desired-state '{"Name": "/flotilla/state", "Type": "String", "Value": "marker-2"}'
+aws_error ClientTokenConflictException CreateResource
+# A create of what exists fails when it runs.
+aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE"
+poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
+assert_json "$OUT" "create of an existing parameter" '
+e = d["ProgressEvent"]
+assert e["OperationStatus"] == "FAILED" and e["ErrorCode"] == "AlreadyExists", e'
+# The resource schema: required properties, no unknown ones.
+aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state '{"Name": "/p", "Value": "v", "Colour": "red"}'
+aws_error ValidationException CreateResource "Model validation failed"
+assert_contains "$ERR" "#: extraneous key [Colour] is not permitted"
+assert_contains "$ERR" "#: required key [Type] not found"
+aws_run 254 cloudcontrol create-resource --type-name AWS::Nope::Thing --desired-state '{}'
+assert_contains "$ERR" "(TypeNotFoundException)"
+# A standard-tier value is at most 4096 characters.
+big=$(head -c 4097 /dev/zero | tr '\0' v)
+aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "{\"Name\": \"/big\", \"Type\": \"String\", \"Value\": \"$big\"}"
+poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
+assert_json "$OUT" "a 4097-character standard parameter" '
+e = d["ProgressEvent"]
+assert e["OperationStatus"] == "FAILED" and e["ErrorCode"] == "InvalidRequest", e
+assert "4096" in e["StatusMessage"], e'
+
+# SQS: the identifier is the queue URL the service makes; read-only properties appear.
+aws_run 0 cloudcontrol create-resource --type-name AWS::SQS::Queue --desired-state '{"QueueName": "orders"}' --client-token tok-sqs-1
+SQS_REQ=$(json_get 'd["ProgressEvent"]["RequestToken"]')
+poll "$SQS_REQ"
+QUEUE=http://sqs.eu-west-1.localhost/222222222222/orders
+assert_json "$OUT" "SQS create: success" "assert d['ProgressEvent']['Identifier'] == '$QUEUE', d"
+aws_run 0 cloudcontrol get-resource --type-name AWS::SQS::Queue --identifier "$QUEUE"
+assert_json "$OUT" "get queue: read-only properties and defaults" "
+p = json.loads(d['ResourceDescription']['Properties'])
+assert p['QueueName'] == 'orders' and p['QueueUrl'] == '$QUEUE', p
+assert p['Arn'] == 'arn:aws:sqs:eu-west-1:222222222222:orders', p
+assert p['VisibilityTimeout'] == 30, p"
+
+aws_run 0 cloudcontrol update-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" \
+	--patch-document '[{"op": "replace", "path": "/VisibilityTimeout", "value": 60}, {"op": "add", "path": "/DelaySeconds", "value": 5}]'
+assert_json "$OUT" "update queue: in progress" '
+e = d["ProgressEvent"]
+assert e["Operation"] == "UPDATE" and e["OperationStatus"] == "IN_PROGRESS", e'
+UPD_REQ=$(json_get 'd["ProgressEvent"]["RequestToken"]')
+# Another change while this one runs is refused.
+aws_run 254 cloudcontrol delete-resource --type-name AWS::SQS::Queue --identifier "$QUEUE"
+aws_error ConcurrentOperationException DeleteResource
+poll "$UPD_REQ"
+assert_json "$OUT" "update queue: success" 'assert d["ProgressEvent"]["OperationStatus"] == "SUCCESS", d'
+aws_run 0 cloudcontrol get-resource --type-name AWS::SQS::Queue --identifier "$QUEUE"
+assert_json "$OUT" "queue after the patch" '
+p = json.loads(d["ResourceDescription"]["Properties"])
+assert p["VisibilityTimeout"] == 60 and p["DelaySeconds"] == 5, p'
+aws_run 254 cloudcontrol update-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" \
+	--patch-document '[{"op": "replace", "path": "/QueueName", "value": "renamed"}]'
+aws_error NotUpdatableException UpdateResource "Invalid patch update: createOnlyProperties [/properties/QueueName] cannot be updated"
+aws_run 254 cloudcontrol update-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" --patch-document '{"op": "add"}'
+assert_contains "$ERR" "(ValidationException)"
+aws_run 0 cloudcontrol update-resource --type-name AWS::SSM::Parameter --identifier /flotilla/state \
+	--patch-document '[{"op": "replace", "path": "/Description", "value": "x"}]'
+poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
+assert_json "$OUT" "replace of a missing path" '
+e = d["ProgressEvent"]
+assert e["OperationStatus"] == "FAILED" and e["ErrorCode"] == "InvalidRequest", e'
+aws_run 0 cloudcontrol update-resource --type-name AWS::SSM::Parameter --identifier /nothing \
+	--patch-document '[{"op": "add", "path": "/Description", "value": "x"}]'
+poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
+assert_json "$OUT" "update of a missing resource" 'assert d["ProgressEvent"]["ErrorCode"] == "NotFound", d'
+
+aws_run 0 cloudcontrol delete-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" --client-token tok-sqs-del
+assert_json "$OUT" "delete queue" 'assert d["ProgressEvent"]["Operation"] == "DELETE", d'
+poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
+assert_json "$OUT" "delete queue: success" 'assert d["ProgressEvent"]["OperationStatus"] == "SUCCESS", d'
+aws_run 254 cloudcontrol get-resource --type-name AWS::SQS::Queue --identifier "$QUEUE"
+aws_error ResourceNotFoundException GetResource "Resource of type 'AWS::SQS::Queue' with identifier '$QUEUE' was not found."
+
+# Resources live in the caller's account and the signing region.
+assert_json "$(state)" "state: the role's account and region only" '
+a = d["accounts"]
+assert list(a) == ["222222222222"] and list(a["222222222222"]) == ["eu-west-1"], a
+r = a["222222222222"]["eu-west-1"]
+assert list(r["AWS::SSM::Parameter"]) == ["/flotilla/state"], r
+assert "AWS::SQS::Queue" not in r, r'
+as_base
+aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /flotilla/state
+assert_contains "$ERR" "(ResourceNotFoundException)"
+
+# Every change acted on once: the log has one line per change, with its client token.
+assert_eq "$(log_lines '"op": "CreateResource"')" 2
+assert_eq "$(log_lines '"op": "UpdateResource"')" 1
+assert_eq "$(log_lines '"op": "DeleteResource"')" 1
+assert_eq "$(log_lines '"client_token": "tok-sqs-del"')" 1
+assert_eq "$(grep -c . "$TMP/acted.log")" 4
+
+# --- members against the model, the CLI's own checks off ------------------
+
+cat >"$TMP/aws-config" <<'EOF'
+[default]
+parameter_validation = false
+EOF
+long_token=$(head -c 200 /dev/zero | tr '\0' t)
+aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state '{}' --client-token "$long_token"
+aws_error ValidationException CreateResource "1 validation error detected: Value '$long_token' at 'clientToken' failed to satisfy constraint: Member must have length less than or equal to 128"
+aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state '{}' --client-token 'bad token!'
+assert_contains "$ERR" "Member must satisfy regular expression pattern: [-A-Za-z0-9+/=]+"
+: >"$TMP/aws-config"
+
+# --- throttling ----------------------------------------------------------------
+
+configure '{"throttle_every": 1}'
+aws_run 254 sts get-caller-identity
+aws_error Throttling GetCallerIdentity
+assert_contains "$ERR" "Rate exceeded"
+aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
+aws_error ThrottlingException GetResource
+aws_run 254 organizations list-roots --region us-east-1
+aws_error TooManyRequestsException ListRoots
+configure '{"throttle_every": 0}'
+
+# --- Organizations --------------------------------------------------------
+
+aws_run 0 organizations create-account --region us-east-1 --email acme@example.com --account-name acme
+assert_json "$OUT" "create-account: in progress" '
+s = d["CreateAccountStatus"]
+assert re.fullmatch(r"car-[a-z0-9]{8,32}", s["Id"]) and s["State"] == "IN_PROGRESS", s
+assert s["AccountName"] == "acme", s'
+CAR=$(json_get 'd["CreateAccountStatus"]["Id"]')
+aws_run 0 organizations describe-create-account-status --region us-east-1 --create-account-request-id "$CAR"
+assert_json "$OUT" "first status: in progress" 'assert d["CreateAccountStatus"]["State"] == "IN_PROGRESS", d'
+aws_run 0 organizations describe-create-account-status --region us-east-1 --create-account-request-id "$CAR"
+assert_json "$OUT" "second status: succeeded" '
+s = d["CreateAccountStatus"]
+assert s["State"] == "SUCCEEDED" and re.fullmatch(r"\d{12}", s["AccountId"]), s'
+NEW=$(json_get 'd["CreateAccountStatus"]["AccountId"]')
+aws_run 0 organizations list-roots --region us-east-1
+assert_json "$OUT" "list-roots" '
+r = d["Roots"]
+assert len(r) == 1 and re.fullmatch(r"r-[0-9a-z]{4,32}", r[0]["Id"]), r'
+ROOT=$(json_get 'd["Roots"][0]["Id"]')
+aws_run 0 organizations move-account --region us-east-1 --account-id "$NEW" --source-parent-id "$ROOT" --destination-parent-id ou-st4n-aaaaaaaa
+aws_run 254 organizations move-account --region us-east-1 --account-id "$NEW" --source-parent-id "$ROOT" --destination-parent-id ou-st4n-bbbbbbbb
+assert_contains "$ERR" "(AccountNotFoundException)"
+aws_run 254 organizations move-account --region us-east-1 --account-id "$NEW" --source-parent-id ou-st4n-aaaaaaaa --destination-parent-id ou-st4n-zzzzzzzz
+assert_contains "$ERR" "(DestinationParentNotFoundException)"
+aws_run 0 organizations close-account --region us-east-1 --account-id "$NEW"
+aws_run 0 organizations describe-account --region us-east-1 --account-id "$NEW"
+assert_json "$OUT" "describe-account after closing" "
+a = d['Account']
+assert a['Id'] == '$NEW' and a['Email'] == 'acme@example.com' and a['Status'] == 'SUSPENDED', a"
+aws_run 254 organizations close-account --region us-east-1 --account-id "$NEW"
+assert_contains "$ERR" "(AccountAlreadyClosedException)"
+aws_run 254 organizations describe-account --region us-east-1 --account-id 12345
+aws_error InvalidInputException DescribeAccount
+# An email already in the organization: the request fails when it completes.
+aws_run 0 organizations create-account --region us-east-1 --email acme@example.com --account-name acme-again
+CAR=$(json_get 'd["CreateAccountStatus"]["Id"]')
+aws_run 0 organizations describe-create-account-status --region us-east-1 --create-account-request-id "$CAR"
+aws_run 0 organizations describe-create-account-status --region us-east-1 --create-account-request-id "$CAR"
+assert_json "$OUT" "duplicate email" '
+s = d["CreateAccountStatus"]
+assert s["State"] == "FAILED" and s["FailureReason"] == "EMAIL_ALREADY_EXISTS", s'
+# Organizations is us-east-1 only, and the management account's.
+aws_run 254 organizations list-roots --region eu-west-1
+aws_error InvalidSignatureException ListRoots "Credential should be scoped to a valid region"
+as_keys "$ROLE_AK" "$ROLE_SK" "$ROLE_ST"
+aws_run 254 organizations list-roots --region us-east-1
+assert_contains "$ERR" "(AccessDeniedException)"
+assert_eq "$(log_lines '"op": "CreateAccount"')" 1
+assert_eq "$(log_lines '"op": "MoveAccount"')" 1
+assert_eq "$(log_lines '"op": "CloseAccount"')" 1
+
+# --- what the CLI cannot send: a raw botocore client --------------------------
+
+"$PY" - "$ENDPOINT" "$ROLE_AK" "$ROLE_SK" "$ROLE_ST" >"$TMP/raw.out" 2>&1 <<'EOF' || fail "raw botocore checks: $(cat "$TMP/raw.out")"
+import datetime, json, sys, time, urllib.request
+import botocore.auth, botocore.awsrequest, botocore.credentials, botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, role_key, role_secret, role_token = sys.argv[1:5]
+session = botocore.session.get_session()
+
+def client(service, key="AKIDSTANDINBASE", secret="standin-base-secret", token=None, region="eu-west-1"):
+    return session.create_client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key,
+                                 aws_secret_access_key=secret, aws_session_token=token,
+                                 config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+
+def refused(what, code, text, call):
+    try:
+        call()
+    except ClientError as e:
+        err = e.response["Error"]
+        assert err["Code"] == code and text in err["Message"], "%s: got %s %r" % (what, err["Code"], err["Message"])
+        return
+    raise AssertionError("%s: accepted" % what)
+
+cc = client("cloudcontrol", role_key, role_secret, role_token)
+refused("no DesiredState", "ValidationException",
+        "1 validation error detected: Value null at 'desiredState' failed to satisfy constraint: Member must not be null",
+        lambda: cc.create_resource(TypeName="AWS::SSM::Parameter"))
+refused("DesiredState not JSON", "ValidationException", "DesiredState is not valid JSON",
+        lambda: cc.create_resource(TypeName="AWS::SSM::Parameter", DesiredState="{nope"))
+refused("unknown request token", "RequestTokenNotFoundException", "",
+        lambda: cc.get_resource_request_status(RequestToken="0000"))
+refused("temporary key without its token", "UnrecognizedClientException", "security token included in the request is invalid",
+        lambda: client("cloudcontrol", role_key, role_secret).get_resource(TypeName="AWS::SSM::Parameter", Identifier="/x"))
+refused("long-term key with a token", "InvalidClientTokenId", "invalid",
+        lambda: client("sts", token="a-token").get_caller_identity())
+refused("STS: no RoleSessionName", "MissingParameter", "The request must contain the parameter RoleSessionName",
+        lambda: client("sts").assume_role(RoleArn="arn:aws:iam::222222222222:role/x"))
+refused("web identity: wrong token", "InvalidIdentityToken", "",
+        lambda: client("sts").assume_role_with_web_identity(RoleArn="arn:aws:iam::222222222222:role/w",
+                                                            RoleSessionName="ci", WebIdentityToken="wrong-token"))
+creds = client("sts").assume_role_with_web_identity(
+    RoleArn="arn:aws:iam::111111111111:role/ci", RoleSessionName="ci",
+    WebIdentityToken="web-identity-token-0123456789")["Credentials"]
+me = client("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
+assert me["Arn"] == "arn:aws:sts::111111111111:assumed-role/ci/ci", me
+
+# A signature made 20 minutes ago, or with the session token left unsigned.
+def send(sign_at, unsigned_token=False):
+    body = json.dumps({"TypeName": "AWS::SSM::Parameter", "Identifier": "/flotilla/state"}).encode()
+    req = botocore.awsrequest.AWSRequest(method="POST", url=endpoint + "/", data=body, headers={
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "CloudApiService.GetResource"})
+    signer = botocore.auth.SigV4Auth(botocore.credentials.Credentials(role_key, role_secret, role_token),
+                                     "cloudcontrolapi", "eu-west-1")
+    class Frozen(datetime.datetime):
+        @classmethod
+        def utcnow(cls):
+            return sign_at
+    real = botocore.auth.datetime.datetime
+    botocore.auth.datetime.datetime = Frozen
+    try:
+        if unsigned_token:
+            signer.credentials = botocore.credentials.Credentials(role_key, role_secret)
+        signer.add_auth(req)
+    finally:
+        botocore.auth.datetime.datetime = real
+    headers = dict(req.headers.items())
+    if unsigned_token:
+        headers["X-Amz-Security-Token"] = role_token
+    prepared = urllib.request.Request(endpoint + "/", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(prepared) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+utc = datetime.datetime.utcnow()
+status, doc = send(utc)
+assert status == 200 and doc["ResourceDescription"]["Identifier"] == "/flotilla/state", (status, doc)
+status, doc = send(utc - datetime.timedelta(minutes=20))
+assert status == 403 and doc["__type"].endswith("#InvalidSignatureException") and doc["Message"].startswith("Signature expired"), doc
+status, doc = send(utc, unsigned_token=True)
+assert status == 403 and "X-Amz-Security-Token" in doc["Message"], doc
+
+# Credentials past their expiry.
+urllib.request.urlopen(urllib.request.Request(endpoint + "/_config", data=b'{"expiration": 1}', method="POST"))
+short = client("sts").assume_role(RoleArn="arn:aws:iam::222222222222:role/short", RoleSessionName="short")["Credentials"]
+time.sleep(1.5)
+refused("expired credentials", "ExpiredToken", "expired",
+        lambda: client("sts", short["AccessKeyId"], short["SecretAccessKey"], short["SessionToken"]).get_caller_identity())
+refused("expired credentials (JSON)", "ExpiredTokenException", "expired",
+        lambda: client("cloudcontrol", short["AccessKeyId"], short["SecretAccessKey"], short["SessionToken"]).get_resource(
+            TypeName="AWS::SSM::Parameter", Identifier="/x"))
+print("raw botocore checks: ok")
+EOF
+
+echo "aws_standin_cli: the AWS CLI $("$AWS" --version 2>&1 | cut -d' ' -f1) and botocore agree with the stand-in"
