@@ -176,14 +176,31 @@ static int check_placeholder(const struct fl_tenant *t)
 	return FL_EXIT_ERROR;
 }
 
+/* The branch the account's id goes on must be new: an existing one is never moved. */
+static int check_branch_free(struct fl_repo *repo, const char *branch, const char *tenant)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid existing;
+	char ref[256];
+	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
+	int rc = fl_repo_resolve(&existing, repo, ref, &err);
+	if (rc == FL_ENOTFOUND)
+		return FL_EXIT_OK;
+	if (rc == 0)
+		fprintf(stderr, "error: branch '%s' exists already: merge or delete it before creating another account "
+				"for tenant '%s'\n", branch, tenant);
+	else
+		fl_print_error(&err);
+	return FL_EXIT_ERROR;
+}
+
 /* Everything that can be checked before CreateAccount, which cannot be undone. */
 static int prepare_create(struct fl_session *s, struct fl_buf *file, char *path, size_t cap, const char *branch,
 			  const struct create_args *a)
 {
 	struct fl_error err = FL_ERROR_INIT;
-	struct fl_oid head, existing;
+	struct fl_oid head;
 	struct fl_buf probe = FL_BUF_INIT;
-	char ref[256];
 	int rc;
 	if ((rc = open_repo(&s->repo, a->repo, true, "account create")))
 		return rc;
@@ -196,24 +213,14 @@ static int prepare_create(struct fl_session *s, struct fl_buf *file, char *path,
 				"(docs/aws.md, Onboarding and offboarding)\n", a->tenant, a->tenant);
 		return FL_EXIT_ERROR;
 	}
-	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
-	rc = fl_repo_resolve(&existing, s->repo, ref, &err);
-	if (rc == 0) {
-		fprintf(stderr, "error: branch '%s' exists already: merge or delete it before creating another account "
-				"for tenant '%s'\n", branch, a->tenant);
-		return FL_EXIT_ERROR;
-	}
-	if (rc != FL_ENOTFOUND) {
-		fl_print_error(&err);
-		return FL_EXIT_ERROR;
-	}
-	fl_error_clear(&err);
 	const char *only[] = { a->tenant };
 	struct fl_fleet_load_opts lopts = { .only = only, .nonly = 1 };
 	if ((rc = fl_session_open(s, NULL, "HEAD", &lopts)))
 		return rc;
 	const struct fl_tenant *t = fl_fleet_tenant(s->fleet, a->tenant);
 	if ((rc = check_placeholder(t)))
+		return rc;
+	if ((rc = check_branch_free(s->repo, branch, a->tenant)))
 		return rc;
 	/* The rewrite is tried now, so that a file it cannot edit stops us before the account exists. */
 	if (fl_repo_read_file(file, s->repo, &s->commit, path, &err) ||
