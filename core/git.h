@@ -202,9 +202,9 @@ int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_o
 		       const char *message, struct fl_error *err);
 
 /*
- * Commits files (replacing or adding them) on top of parent's tree, with
- * parent as the only parent, authored like fl_repo_init_commit_all, and
- * creates the branch refs/heads/<branch> at the new commit. HEAD, the
+ * Commits files (replacing or adding them, as plain files) on top of
+ * parent's tree, with parent as the only parent, authored like
+ * fl_repo_init_commit_all, and creates the branch refs/heads/<branch> at the new commit. HEAD, the
  * index and any work tree are left alone. FL_EINPUT when the branch exists
  * already or git refuses its name. *out gets the commit id.
  */
