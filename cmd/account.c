@@ -415,8 +415,9 @@ static int close_account(const struct fl_org *org, const char *account, const ch
 	char hex[FL_OID_HEX_LEN + 1], when[32];
 	fl_oid_hex(hex, &receipt->commit);
 	fl_time_format(when, receipt->time);
-	if (fl_org_close_account(org, account, &err)) {
-		if (strstr(err.msg, "AccountAlreadyClosedException")) {
+	bool closed_already = false;
+	if (fl_org_close_account(&closed_already, org, account, &err)) {
+		if (closed_already) {
 			printf("AWS account %s of tenant %s is closed already\n", account, tenant);
 			return FL_EXIT_OK;
 		}

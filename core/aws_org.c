@@ -139,25 +139,29 @@ static const char *str_member(const struct fl_node *map, const char *key)
 	return v && v->type == FL_NODE_STR ? v->v.str.ptr : NULL;
 }
 
-/*
- * Sends operation with body, signed with the provider's credentials of now;
- * the answer's root into *root (in arena) unless root is NULL.
- */
-static int call(const struct fl_node **root, struct fl_arena *arena, const struct fl_org *org,
-		const char *operation, const struct fl_buf *body, struct fl_error *err)
+/* Sends operation with body into ans (initialised), signed with the provider's credentials of now. */
+static int send(struct fl_aws_answer *ans, const struct fl_org *org, const char *operation, const struct fl_buf *body,
+		struct fl_error *err)
 {
 	struct fl_aws_creds creds;
-	struct fl_aws_answer ans;
-	struct fl_node *node = NULL;
 	int rc = fl_aws_creds_get(&creds, org->creds, fl_now(), err);
 	if (rc)
 		return rc;
 	struct fl_aws_call c = { org->ep, &creds, operation, body->ptr, body->len, { 0 }, 0 };
-	fl_aws_answer_init(&ans);
-	rc = fl_aws_call(&ans, &c, err);
+	rc = fl_aws_call(ans, &c, err);
 	fl_aws_creds_wipe(&creds);
-	/* MoveAccount and CloseAccount answer with an empty body: nothing to read. */
-	if (!rc && root) {
+	return rc;
+}
+
+/* Sends operation; the answer's root into *root (in arena). */
+static int call(const struct fl_node **root, struct fl_arena *arena, const struct fl_org *org,
+		const char *operation, const struct fl_buf *body, struct fl_error *err)
+{
+	struct fl_aws_answer ans;
+	struct fl_node *node = NULL;
+	fl_aws_answer_init(&ans);
+	int rc = send(&ans, org, operation, body, err);
+	if (!rc) {
 		struct fl_source src = { "answer", ans.body.ptr, ans.body.len };
 		struct fl_error jerr = FL_ERROR_INIT;
 		if (fl_json_parse(&node, arena, &src, &jerr) || node->type != FL_NODE_MAP)
@@ -169,14 +173,15 @@ static int call(const struct fl_node **root, struct fl_arena *arena, const struc
 	return rc;
 }
 
-/* Sends operation and forgets the answer. */
-static int call_only(const struct fl_org *org, const char *operation, const struct fl_buf *body,
+/* Sends operation and forgets the answer; the AWS error code, if any, into code. */
+static int call_only(char code[128], const struct fl_org *org, const char *operation, const struct fl_buf *body,
 		     struct fl_error *err)
 {
-	struct fl_arena arena;
-	fl_arena_init(&arena, 0);
-	int rc = call(NULL, &arena, org, operation, body, err);
-	fl_arena_release(&arena);
+	struct fl_aws_answer ans;
+	fl_aws_answer_init(&ans);
+	int rc = send(&ans, org, operation, body, err);
+	snprintf(code, 128, "%s", ans.code);
+	fl_aws_answer_release(&ans);
 	return rc;
 }
 
@@ -313,17 +318,21 @@ int fl_org_move_account(const struct fl_org *org, const char *account, const cha
 	put_member(&b, "DestinationParentId", to);
 	put_member(&b, "SourceParentId", from);
 	end_object(&b);
-	int rc = call_only(org, "MoveAccount", &b, err);
+	char code[128];
+	/* MoveAccount and CloseAccount answer with an empty body: nothing to read. */
+	int rc = call_only(code, org, "MoveAccount", &b, err);
 	fl_buf_release(&b);
 	return rc;
 }
 
-int fl_org_close_account(const struct fl_org *org, const char *account, struct fl_error *err)
+int fl_org_close_account(bool *closed_already, const struct fl_org *org, const char *account, struct fl_error *err)
 {
 	struct fl_buf b = FL_BUF_INIT;
+	char code[128];
 	put_member(&b, "AccountId", account);
 	end_object(&b);
-	int rc = call_only(org, "CloseAccount", &b, err);
+	int rc = call_only(code, org, "CloseAccount", &b, err);
+	*closed_already = rc && strcmp(code, "AccountAlreadyClosedException") == 0;
 	fl_buf_release(&b);
 	return rc;
 }

@@ -63,8 +63,10 @@ int fl_org_move_account(const struct fl_org *org, const char *account, const cha
 /*
  * Closes account (it stays SUSPENDED for 90 days, then goes). FL_EREFUSED
  * with the service's code in the message when it refuses (closed already,
- * the management account, the quota of closures).
+ * the management account, the quota of closures); *closed_already tells
+ * the first of these apart.
  */
-int fl_org_close_account(const struct fl_org *org, const char *account, struct fl_error *err);
+int fl_org_close_account(bool *closed_already, const struct fl_org *org, const char *account,
+			 struct fl_error *err);
 
 #endif

@@ -149,6 +149,7 @@ static void test_create_move_close(void **state)
 	const struct fl_org *org = &((struct org_fixture *)*state)->org;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_org_create st;
+	bool closed_already = true;
 	char root[64], msg[256];
 
 	assert_int_equal(fl_org_create_account(&st, org, "acme@example.com", "Acme", &err), 0);
@@ -166,11 +167,14 @@ static void test_create_move_close(void **state)
 	assert_non_null(strstr(err.msg, "Organizations MoveAccount: 400 AccountNotFoundException"));
 	no_secret(&err);
 
-	assert_int_equal(fl_org_close_account(org, st.account_id, &err), 0);
-	assert_int_equal(fl_org_close_account(org, st.account_id, &err), FL_EREFUSED);
+	assert_int_equal(fl_org_close_account(&closed_already, org, st.account_id, &err), 0);
+	assert_false(closed_already);
+	assert_int_equal(fl_org_close_account(&closed_already, org, st.account_id, &err), FL_EREFUSED);
+	assert_true(closed_already);
 	assert_non_null(strstr(err.msg, "AccountAlreadyClosedException"));
 	no_secret(&err);
-	assert_int_equal(fl_org_close_account(org, "999999999999", &err), FL_EREFUSED);
+	assert_int_equal(fl_org_close_account(&closed_already, org, "999999999999", &err), FL_EREFUSED);
+	assert_false(closed_already);
 	snprintf(msg, sizeof(msg), "Organizations CloseAccount: 400 AccountNotFoundException");
 	assert_non_null(strstr(err.msg, msg));
 }
