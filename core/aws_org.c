@@ -140,8 +140,8 @@ static const char *str_member(const struct fl_node *map, const char *key)
 }
 
 /* Sends operation with body into ans (initialised), signed with the provider's credentials of now. */
-static int send(struct fl_aws_answer *ans, const struct fl_org *org, const char *operation, const struct fl_buf *body,
-		struct fl_error *err)
+static int send_op(struct fl_aws_answer *ans, const struct fl_org *org, const char *operation,
+		   const struct fl_buf *body, struct fl_error *err)
 {
 	struct fl_aws_creds creds;
 	int rc = fl_aws_creds_get(&creds, org->creds, fl_now(), err);
@@ -160,7 +160,7 @@ static int call(const struct fl_node **root, struct fl_arena *arena, const struc
 	struct fl_aws_answer ans;
 	struct fl_node *node = NULL;
 	fl_aws_answer_init(&ans);
-	int rc = send(&ans, org, operation, body, err);
+	int rc = send_op(&ans, org, operation, body, err);
 	if (!rc) {
 		struct fl_source src = { "answer", ans.body.ptr, ans.body.len };
 		struct fl_error jerr = FL_ERROR_INIT;
@@ -179,7 +179,7 @@ static int call_only(char code[128], const struct fl_org *org, const char *opera
 {
 	struct fl_aws_answer ans;
 	fl_aws_answer_init(&ans);
-	int rc = send(&ans, org, operation, body, err);
+	int rc = send_op(&ans, org, operation, body, err);
 	snprintf(code, 128, "%s", ans.code);
 	fl_aws_answer_release(&ans);
 	return rc;
