@@ -28,7 +28,8 @@ static int account_close(int argc, char **argv);
 static const struct fl_cmd verbs[] = {
 	{ "account create", account_create,
 	  "Create a tenant's AWS account with Organizations and commit its id on a new branch." },
-	{ "account close", account_close, "Close the AWS account of a tenant whose decommission is recorded." },
+	{ "account close", account_close,
+	  "Close the AWS account of a tenant whose decommission is recorded." },
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -109,8 +110,10 @@ static int open_repo(struct fl_repo **out, const char *repo, bool local_only, co
 {
 	struct fl_error err = FL_ERROR_INIT;
 	if (local_only && repo && fl_remote_is_url(repo)) {
-		fprintf(stderr, "flotilla %s: --repo must be a local repository: the account's id is committed on a "
-				"branch of it (clone '%s' first)\n", cmd, repo);
+		fprintf(stderr,
+			"flotilla %s: --repo must be a local repository: the account's id is committed on a "
+			"branch of it (clone '%s' first)\n",
+			cmd, repo);
 		return FL_EXIT_USAGE;
 	}
 	if (fl_repo_location(&repo, repo, &err) || fl_repo_open(out, repo ? repo : ".", &err)) {
@@ -167,11 +170,14 @@ static int check_placeholder(const struct fl_tenant *t)
 	if (fl_tenant_account_pending(t->account))
 		return FL_EXIT_OK;
 	if (fl_org_account_id_valid(t->account))
-		fprintf(stderr, "%s:%u:%u: error: tenant '%s' has AWS account %s already: there is no account to "
-				"create\n", t->path, t->account_line, t->account_col, t->name, t->account);
+		fprintf(stderr,
+			"%s:%u:%u: error: tenant '%s' has AWS account %s already: there is no account "
+			"to create\n",
+			t->path, t->account_line, t->account_col, t->name, t->account);
 	else
-		fprintf(stderr, "%s:%u:%u: error: tenant '%s' has account '%s', which is neither an AWS account id "
-				"nor the placeholder 'pending' that flotilla account create replaces\n",
+		fprintf(stderr,
+			"%s:%u:%u: error: tenant '%s' has account '%s', which is neither an AWS account id "
+			"nor the placeholder 'pending' that flotilla account create replaces\n",
 			t->path, t->account_line, t->account_col, t->name, t->account);
 	return FL_EXIT_ERROR;
 }
@@ -187,16 +193,18 @@ static int check_branch_free(struct fl_repo *repo, const char *branch, const cha
 	if (rc == FL_ENOTFOUND)
 		return FL_EXIT_OK;
 	if (rc == 0)
-		fprintf(stderr, "error: branch '%s' exists already: merge or delete it before creating another account "
-				"for tenant '%s'\n", branch, tenant);
+		fprintf(stderr,
+			"error: branch '%s' exists already: merge or delete it before creating another "
+			"account for tenant '%s'\n",
+			branch, tenant);
 	else
 		fl_print_error(&err);
 	return FL_EXIT_ERROR;
 }
 
 /* Everything that can be checked before CreateAccount, which cannot be undone. */
-static int prepare_create(struct fl_session *s, struct fl_buf *file, char *path, size_t cap, const char *branch,
-			  const struct create_args *a)
+static int prepare_create(struct fl_session *s, struct fl_buf *file, char *path, size_t cap,
+			  const char *branch, const struct create_args *a)
 {
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_oid head;
@@ -209,8 +217,10 @@ static int prepare_create(struct fl_session *s, struct fl_buf *file, char *path,
 		return FL_EXIT_ERROR;
 	}
 	if (!tenant_path(path, cap, s->repo, &head, a->tenant)) {
-		fprintf(stderr, "error: tenant '%s' is not declared: commit tenants/%s.yaml with account: pending first "
-				"(docs/aws.md, Onboarding and offboarding)\n", a->tenant, a->tenant);
+		fprintf(stderr,
+			"error: tenant '%s' is not declared: commit tenants/%s.yaml with account: pending "
+			"first (docs/aws.md, Onboarding and offboarding)\n",
+			a->tenant, a->tenant);
 		return FL_EXIT_ERROR;
 	}
 	const char *only[] = { a->tenant };
@@ -224,7 +234,8 @@ static int prepare_create(struct fl_session *s, struct fl_buf *file, char *path,
 		return rc;
 	/* The rewrite is tried now, so that a file it cannot edit stops us before the account exists. */
 	if (fl_repo_read_file(file, s->repo, &s->commit, path, &err) ||
-	    fl_tenant_account_set(&probe, &(struct fl_source){ path, file->ptr, file->len }, "000000000000", &err)) {
+	    fl_tenant_account_set(&probe, &(struct fl_source){ path, file->ptr, file->len }, "000000000000",
+				  &err)) {
 		fl_print_error(&err);
 		rc = FL_EXIT_ERROR;
 	}
@@ -244,10 +255,13 @@ static int create_account(struct fl_org_create *st, const struct fl_org *org, co
 	printf("creating AWS account '%s' for tenant %s (request %s)\n", name, a->tenant, st->id);
 	fflush(stdout);
 	if (fl_org_create_wait(st, org, &err)) {
-		fprintf(stderr, "flotilla account create: Organizations did not create the account: %s\n", err.msg);
+		fprintf(stderr, "flotilla account create: Organizations did not create the account: %s\n",
+			err.msg);
 		if (err.code == FL_EIO)
-			fprintf(stderr, "note: the request may still succeed: see 'aws organizations "
-					"describe-create-account-status --create-account-request-id %s'\n", st->id);
+			fprintf(stderr,
+				"note: the request may still succeed: see 'aws organizations "
+				"describe-create-account-status --create-account-request-id %s'\n",
+				st->id);
 		return FL_EXIT_ERROR;
 	}
 	printf("created AWS account %s\n", st->account_id);
@@ -260,9 +274,11 @@ static int move_to_ou(const struct fl_org *org, const char *account, const char 
 	struct fl_error err = FL_ERROR_INIT;
 	char root[128];
 	if (fl_org_root(root, sizeof(root), org, &err) || fl_org_move_account(org, account, root, ou, &err)) {
-		fprintf(stderr, "flotilla account create: account %s was created but not moved into %s: %s\n"
-				"note: move it with 'aws organizations move-account --account-id %s --source-parent-id "
-				"<root> --destination-parent-id %s'\n", account, ou, err.msg, account, ou);
+		fprintf(stderr,
+			"flotilla account create: account %s was created but not moved into %s: %s\n"
+			"note: move it with 'aws organizations move-account --account-id %s "
+			"--source-parent-id <root> --destination-parent-id %s'\n",
+			account, ou, err.msg, account, ou);
 		return FL_EXIT_ERROR;
 	}
 	printf("moved account %s into %s\n", account, ou);
@@ -270,21 +286,25 @@ static int move_to_ou(const struct fl_org *org, const char *account, const char 
 }
 
 /* Commits the tenant file with the new account's id on branch, off HEAD. */
-static int commit_account(struct fl_session *s, const struct fl_buf *file, const char *path, const char *branch,
-			  const char *tenant, const struct fl_org_create *st)
+static int commit_account(struct fl_session *s, const struct fl_buf *file, const char *path,
+			  const char *branch, const char *tenant, const struct fl_org_create *st)
 {
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf text = FL_BUF_INIT, msg = FL_BUF_INIT;
 	struct fl_oid commit;
 	char hex[FL_OID_HEX_LEN + 1];
 	int rc = FL_EXIT_OK;
-	fl_buf_printf(&msg, "Onboard tenant %s: AWS account %s\n\nCreated with flotilla account create "
-			    "(Organizations request %s).\n", tenant, st->account_id, st->id);
-	if (fl_tenant_account_set(&text, &(struct fl_source){ path, file->ptr, file->len }, st->account_id, &err) ||
+	fl_buf_printf(&msg,
+		      "Onboard tenant %s: AWS account %s\n\nCreated with flotilla account create "
+		      "(Organizations request %s).\n",
+		      tenant, st->account_id, st->id);
+	if (fl_tenant_account_set(&text, &(struct fl_source){ path, file->ptr, file->len }, st->account_id,
+				  &err) ||
 	    fl_repo_branch_commit(&commit, s->repo, branch, &s->commit,
 				  &(struct fl_repo_file){ path, text.ptr, text.len }, 1, msg.ptr, &err)) {
-		fprintf(stderr, "flotilla account create: account %s was created, but %s\n"
-				"note: write account: \"%s\" into %s yourself\n",
+		fprintf(stderr,
+			"flotilla account create: account %s was created, but %s\n"
+			"note: write account: \"%s\" into %s yourself\n",
 			st->account_id, err.msg, st->account_id, path);
 		rc = FL_EXIT_ERROR;
 		goto out;
@@ -303,15 +323,16 @@ static int account_create(int argc, char **argv)
 {
 	struct create_args a = { 0 };
 	const struct fl_opt opts[] = {
-		{ FL_OPT_ARG, "TENANT", 0, NULL, "the tenant, declared in tenants/TENANT.yaml with account: pending",
-		  &a.tenant, true },
-		{ FL_OPT_VALUE, "email", 0, "E", "the email address of the account's root user (unique in AWS)", &a.email,
-		  true },
-		{ FL_OPT_VALUE, "ou", 0, "OU", "the organizational unit to move the account into (default: the root)",
-		  &a.ou, false },
-		{ FL_OPT_VALUE, "name", 0, "NAME", "the account's name (default: the tenant's)", &a.name, false },
-		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository, local (default: the current directory)", &a.repo,
+		{ FL_OPT_ARG, "TENANT", 0, NULL,
+		  "the tenant, declared in tenants/TENANT.yaml with account: pending", &a.tenant, true },
+		{ FL_OPT_VALUE, "email", 0, "E",
+		  "the email address of the account's root user (unique in AWS)", &a.email, true },
+		{ FL_OPT_VALUE, "ou", 0, "OU",
+		  "the organizational unit to move the account into (default: the root)", &a.ou, false },
+		{ FL_OPT_VALUE, "name", 0, "NAME", "the account's name (default: the tenant's)", &a.name,
 		  false },
+		{ FL_OPT_VALUE, "repo", 0, "R",
+		  "the fleet repository, local (default: the current directory)", &a.repo, false },
 		{ .kind = FL_OPT_END },
 	};
 	struct fl_session s = { 0 };
@@ -325,8 +346,8 @@ static int account_create(int argc, char **argv)
 	if ((rc = check_create_args(&a)))
 		return rc;
 	snprintf(branch, sizeof(branch), BRANCH_PREFIX "%s", a.tenant);
-	if ((rc = prepare_create(&s, &file, path, sizeof(path), branch, &a)) || (rc = org_open(&o, "account create")) ||
-	    (rc = create_account(&st, &o.org, &a)))
+	if ((rc = prepare_create(&s, &file, path, sizeof(path), branch, &a)) ||
+	    (rc = org_open(&o, "account create")) || (rc = create_account(&st, &o.org, &a)))
 		goto out;
 	/* Past this point the account exists: its id is committed whatever else fails. */
 	int moved = a.ou ? move_to_ou(&o.org, st.account_id, a.ou) : FL_EXIT_OK;
@@ -352,7 +373,8 @@ static int decommissioned_account(struct fl_buf *account, struct fl_repo *repo, 
 	int rc = FL_EXIT_ERROR;
 	fl_oid_hex(hex, &receipt->commit);
 	if (!tenant_path(path, sizeof(path), repo, &receipt->commit, tenant)) {
-		fprintf(stderr, "error: commit %.12s, which decommissioned tenant '%s', has no file for it\n", hex, tenant);
+		fprintf(stderr, "error: commit %.12s, which decommissioned tenant '%s', has no file for it\n",
+			hex, tenant);
 		goto out;
 	}
 	if (fl_repo_read_file(&file, repo, &receipt->commit, path, &err) ||
@@ -361,23 +383,27 @@ static int decommissioned_account(struct fl_buf *account, struct fl_repo *repo, 
 		goto out;
 	}
 	if (!fl_org_account_id_valid(account->ptr)) {
-		fprintf(stderr, "error: tenant '%s' was decommissioned with account '%s', which is not an AWS account "
-				"id\n", tenant, account->ptr);
+		fprintf(stderr,
+			"error: tenant '%s' was decommissioned with account '%s', which is not an AWS "
+			"account id\n",
+			tenant, account->ptr);
 		goto out;
 	}
 	/* A tenant brought back (or moved to another account) since must keep its account. */
 	fl_buf_clear(&file);
 	if (tenant_path(path, sizeof(path), repo, head, tenant) &&
 	    (fl_repo_read_file(&file, repo, head, path, &err) ||
-	     fl_tenant_account_read(&now_account, &now_state, &(struct fl_source){ path, file.ptr, file.len }, &err))) {
+	     fl_tenant_account_read(&now_account, &now_state, &(struct fl_source){ path, file.ptr, file.len },
+				    &err))) {
 		fl_print_error(&err);
 		goto out;
 	}
-	if (now_account.len && (strcmp(now_state.ptr, "decommissioned") != 0 ||
-				strcmp(now_account.ptr, account->ptr) != 0)) {
-		fprintf(stderr, "error: tenant '%s' is %s with account %s at HEAD, but was decommissioned with account %s "
-				"at commit %.12s: its account is not closed\n", tenant, now_state.ptr, now_account.ptr,
-			account->ptr, hex);
+	if (now_account.len &&
+	    (strcmp(now_state.ptr, "decommissioned") != 0 || strcmp(now_account.ptr, account->ptr) != 0)) {
+		fprintf(stderr,
+			"error: tenant '%s' is %s with account %s at HEAD, but was decommissioned with "
+			"account %s at commit %.12s: its account is not closed\n",
+			tenant, now_state.ptr, now_account.ptr, account->ptr, hex);
 		goto out;
 	}
 	rc = FL_EXIT_OK;
@@ -400,8 +426,9 @@ static int find_receipt(struct fl_receipt_ref *receipt, struct fl_repo *repo, st
 		return FL_EXIT_ERROR;
 	}
 	if (!found) {
-		fprintf(stderr, "error: tenant '%s' has no decommission receipt in the ledger (%s) of HEAD or its "
-				"history: set state: decommissioned in its tenant file and run flotilla apply first\n",
+		fprintf(stderr,
+			"error: tenant '%s' has no decommission receipt in the ledger (%s) of HEAD or its "
+			"history: set state: decommissioned in its tenant file and run flotilla apply first\n",
 			tenant, FL_NOTES_REF);
 		return FL_EXIT_ERROR;
 	}
@@ -424,7 +451,8 @@ static int close_account(const struct fl_org *org, const char *account, const ch
 		fprintf(stderr, "flotilla account close: %s\n", err.msg);
 		return FL_EXIT_ERROR;
 	}
-	printf("closed AWS account %s of tenant %s (decommissioned by commit %.12s at %s, %zu resources deleted)\n"
+	printf("closed AWS account %s of tenant %s (decommissioned by commit %.12s at %s, "
+	       "%zu resources deleted)\n"
 	       "note: AWS keeps a closed account SUSPENDED for 90 days, then removes it\n",
 	       account, tenant, hex, when, receipt->deleted);
 	return FL_EXIT_OK;
@@ -434,10 +462,12 @@ static int account_close(int argc, char **argv)
 {
 	const char *tenant = NULL, *confirm = NULL, *repo_arg = NULL;
 	const struct fl_opt opts[] = {
-		{ FL_OPT_ARG, "TENANT", 0, NULL, "the decommissioned tenant whose account is closed", &tenant, true },
-		{ FL_OPT_VALUE, "confirm", 0, "TENANT", "the tenant's name again: closing cannot be undone", &confirm,
+		{ FL_OPT_ARG, "TENANT", 0, NULL, "the decommissioned tenant whose account is closed", &tenant,
 		  true },
-		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)", &repo_arg, false },
+		{ FL_OPT_VALUE, "confirm", 0, "TENANT", "the tenant's name again: closing cannot be undone",
+		  &confirm, true },
+		{ FL_OPT_VALUE, "repo", 0, "R", "the fleet repository (default: the current directory)",
+		  &repo_arg, false },
 		FL_OPT_CACHE_DIR,
 		{ .kind = FL_OPT_END },
 	};
@@ -450,13 +480,17 @@ static int account_close(int argc, char **argv)
 	if (rc)
 		return fl_opt_exit(rc);
 	if (!fl_tenant_name_valid(tenant, strlen(tenant))) {
-		fprintf(stderr, "flotilla account close: invalid tenant name '%s' (expected [a-z0-9][a-z0-9-]{0,62})\n",
+		fprintf(stderr,
+			"flotilla account close: invalid tenant name '%s' "
+			"(expected [a-z0-9][a-z0-9-]{0,62})\n",
 			tenant);
 		return FL_EXIT_USAGE;
 	}
 	if (strcmp(confirm, tenant) != 0) {
-		fprintf(stderr, "flotilla account close: --confirm '%s' is not '%s': repeat the tenant's name to close "
-				"its account\n", confirm, tenant);
+		fprintf(stderr,
+			"flotilla account close: --confirm '%s' is not '%s': repeat the tenant's name to "
+			"close its account\n",
+			confirm, tenant);
 		return FL_EXIT_USAGE;
 	}
 	if ((rc = open_repo(&repo, repo_arg, false, "account close")) ||

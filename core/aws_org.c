@@ -85,9 +85,10 @@ struct reason {
 };
 
 static const struct reason reasons[] = {
-	{ "EMAIL_ALREADY_EXISTS", "an AWS account with this email exists already: use another email "
-				  "(if an earlier 'flotilla account create' was interrupted, find the account it "
-				  "made with 'aws organizations list-accounts' and write its id into the tenant file)" },
+	{ "EMAIL_ALREADY_EXISTS",
+	  "an AWS account with this email exists already: use another email "
+	  "(if an earlier 'flotilla account create' was interrupted, find the account it "
+	  "made with 'aws organizations list-accounts' and write its id into the tenant file)" },
 	{ "ACCOUNT_LIMIT_EXCEEDED", "the organization has as many accounts as its quota allows: ask AWS "
 				    "Support to raise it" },
 	{ "INVALID_EMAIL", "AWS does not accept this email address" },
@@ -165,7 +166,8 @@ static int call(const struct fl_node **root, struct fl_arena *arena, const struc
 		struct fl_source src = { "answer", ans.body.ptr, ans.body.len };
 		struct fl_error jerr = FL_ERROR_INIT;
 		if (fl_json_parse(&node, arena, &src, &jerr) || node->type != FL_NODE_MAP)
-			rc = fl_error_set(err, FL_EIO, "Organizations %s: the answer is not a JSON object", operation);
+			rc = fl_error_set(err, FL_EIO, "Organizations %s: the answer is not a JSON object",
+					  operation);
 		else
 			*root = node;
 	}
@@ -174,8 +176,8 @@ static int call(const struct fl_node **root, struct fl_arena *arena, const struc
 }
 
 /* Sends operation and forgets the answer; the AWS error code, if any, into code. */
-static int call_only(char code[128], const struct fl_org *org, const char *operation, const struct fl_buf *body,
-		     struct fl_error *err)
+static int call_only(char code[128], const struct fl_org *org, const char *operation,
+		     const struct fl_buf *body, struct fl_error *err)
 {
 	struct fl_aws_answer ans;
 	fl_aws_answer_init(&ans);
@@ -191,7 +193,8 @@ static int copy_member(char *dst, size_t cap, const char *src, bool required, co
 	if ((!src || !*src) && required)
 		return fl_error_set(err, FL_EIO, "Organizations %s: the answer has no %s", operation, what);
 	if (src && strlen(src) >= cap)
-		return fl_error_set(err, FL_EIO, "Organizations %s: the answer's %s is too long", operation, what);
+		return fl_error_set(err, FL_EIO, "Organizations %s: the answer's %s is too long", operation,
+				    what);
 	snprintf(dst, cap, "%s", src ? src : "");
 	return 0;
 }
@@ -209,10 +212,11 @@ static int read_status(struct fl_org_create *st, const struct fl_node *root, con
 		rc = copy_member(st->account_id, sizeof(st->account_id), str_member(s, "AccountId"), false,
 				 operation, "AccountId", err);
 	if (!rc)
-		rc = copy_member(st->failure_reason, sizeof(st->failure_reason), str_member(s, "FailureReason"),
-				 false, operation, "FailureReason", err);
+		rc = copy_member(st->failure_reason, sizeof(st->failure_reason),
+				 str_member(s, "FailureReason"), false, operation, "FailureReason", err);
 	if (!rc && strcmp(st->state, "SUCCEEDED") == 0 && !fl_org_account_id_valid(st->account_id))
-		rc = fl_error_set(err, FL_EIO, "Organizations %s: the request SUCCEEDED without a valid AccountId",
+		rc = fl_error_set(err, FL_EIO,
+				  "Organizations %s: the request SUCCEEDED without a valid AccountId",
 				  operation);
 	return rc;
 }
@@ -255,8 +259,9 @@ static int outcome(const struct fl_org_create *st, struct fl_error *err)
 	if (strcmp(st->state, "SUCCEEDED") == 0)
 		return 0;
 	if (strcmp(st->state, "FAILED") == 0)
-		return fl_error_set(err, FL_EREFUSED, "%s: %s", st->failure_reason[0] ? st->failure_reason :
-				    "(no FailureReason)", fl_org_failure_text(st->failure_reason));
+		return fl_error_set(err, FL_EREFUSED, "%s: %s",
+				    st->failure_reason[0] ? st->failure_reason : "(no FailureReason)",
+				    fl_org_failure_text(st->failure_reason));
 	return fl_error_set(err, FL_EIO, "the request ended %s", st->state);
 }
 
@@ -271,7 +276,8 @@ int fl_org_create_wait(struct fl_org_create *st, const struct fl_org *org, struc
 	snprintf(id, sizeof(id), "%s", st->id);
 	while (strcmp(st->state, "IN_PROGRESS") == 0) {
 		if (fl_mono_ms() + (long long)wait > deadline)
-			return fl_error_set(err, FL_EIO, "Organizations: account request %s still IN_PROGRESS after %us",
+			return fl_error_set(err, FL_EIO,
+					    "Organizations: account request %s still IN_PROGRESS after %us",
 					    id, timeout_s);
 		/* Up to a quarter less, as in Cloud Control's wait. */
 		jitter = jitter * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -301,8 +307,9 @@ int fl_org_root(char *out, size_t cap, const struct fl_org *org, struct fl_error
 	if (!rc) {
 		/* An organization has exactly one root. */
 		const struct fl_node *roots = fl_node_get(root, "Roots");
-		const struct fl_node *first = roots && roots->type == FL_NODE_SEQ && roots->v.seq.len ?
-						      roots->v.seq.items[0] : NULL;
+		const struct fl_node *first = roots && roots->type == FL_NODE_SEQ && roots->v.seq.len
+						      ? roots->v.seq.items[0]
+						      : NULL;
 		rc = copy_member(out, cap, str_member(first, "Id"), true, "ListRoots", "Roots[0].Id", err);
 	}
 	fl_buf_release(&b);
@@ -325,7 +332,8 @@ int fl_org_move_account(const struct fl_org *org, const char *account, const cha
 	return rc;
 }
 
-int fl_org_close_account(bool *closed_already, const struct fl_org *org, const char *account, struct fl_error *err)
+int fl_org_close_account(bool *closed_already, const struct fl_org *org, const char *account,
+			 struct fl_error *err)
 {
 	struct fl_buf b = FL_BUF_INIT;
 	char code[128];

@@ -17,11 +17,11 @@
 #include "core/error.h"
 
 struct fl_org {
-	const struct fl_aws_endpoint *ep;	   /* FL_AWS_ORGANIZATIONS */
-	struct fl_aws_creds_provider *creds;	   /* borrowed */
-	unsigned poll_ms;			   /* the first wait (0: poll at once, then 100 ms) */
-	unsigned poll_max_ms;			   /* cap of one wait (default 10000) */
-	unsigned timeout_s;			   /* give up waiting after (default 3600) */
+	const struct fl_aws_endpoint *ep;    /* FL_AWS_ORGANIZATIONS */
+	struct fl_aws_creds_provider *creds; /* borrowed */
+	unsigned poll_ms;		     /* the first wait (0: poll at once, then 100 ms) */
+	unsigned poll_max_ms;		     /* cap of one wait (default 10000) */
+	unsigned timeout_s;		     /* give up waiting after (default 3600) */
 };
 
 /* A CreateAccountStatus, as much of it as flotilla reads. */
@@ -33,10 +33,10 @@ struct fl_org_create {
 };
 
 /* What the service accepts (its API model's patterns), checked before any call. */
-bool fl_org_email_valid(const char *email);        /* 6..64 bytes, x@y.z, no white space */
-bool fl_org_account_name_valid(const char *name);  /* 1..50 printable ASCII characters */
-bool fl_org_ou_valid(const char *ou);              /* ou-<4..32 [0-9a-z]>-<8..32 [a-z0-9]> */
-bool fl_org_account_id_valid(const char *id);      /* 12 digits */
+bool fl_org_email_valid(const char *email);	  /* 6..64 bytes, x@y.z, no white space */
+bool fl_org_account_name_valid(const char *name); /* 1..50 printable ASCII characters */
+bool fl_org_ou_valid(const char *ou);		  /* ou-<4..32 [0-9a-z]>-<8..32 [a-z0-9]> */
+bool fl_org_account_id_valid(const char *id);	  /* 12 digits */
 
 /* What a CreateAccount FailureReason means and what to do about it, one line. */
 const char *fl_org_failure_text(const char *reason);

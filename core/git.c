@@ -1192,7 +1192,8 @@ int fl_repo_branch_commit(struct fl_oid *out, struct fl_repo *repo, const char *
 		goto out;
 	}
 	to_git(&parent_id, parent);
-	if ((rc = updated_tree(&tree, repo, parent, files, nfiles, err)) || (rc = signature_now(&sig, repo->git, err)))
+	if ((rc = updated_tree(&tree, repo, parent, files, nfiles, err)) ||
+	    (rc = signature_now(&sig, repo->git, err)))
 		goto out;
 	if ((grc = git_commit_lookup(&parent_commit, repo->git, &parent_id)) < 0 ||
 	    (grc = git_commit_create_v(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 1,

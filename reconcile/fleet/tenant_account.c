@@ -30,8 +30,8 @@ static int load_account(const struct fl_node **doc, const struct fl_node **accou
 	if (!root || root->type != FL_NODE_MAP || !v)
 		return fl_error_set_at(err, FL_EINPUT, src, 1, 1, "'%s' has no account", src->path);
 	if (v->type != FL_NODE_STR)
-		return fl_error_set_at(err, FL_EINPUT, src, v->line, v->col, "account is a %s, expected a string",
-				       fl_node_type_name(v->type));
+		return fl_error_set_at(err, FL_EINPUT, src, v->line, v->col,
+				       "account is a %s, expected a string", fl_node_type_name(v->type));
 	*doc = root;
 	*account = v;
 	return 0;
@@ -98,8 +98,8 @@ static size_t scalar_end(const char *text, size_t len, size_t start)
 static bool same_but_account(const struct fl_node *doc, const struct fl_node *after, const char *account)
 {
 	const struct fl_node *v = fl_node_get(after, "account");
-	if (after->type != FL_NODE_MAP || after->v.map.len != doc->v.map.len || !v || v->type != FL_NODE_STR ||
-	    strcmp(v->v.str.ptr, account) != 0)
+	if (after->type != FL_NODE_MAP || after->v.map.len != doc->v.map.len || !v ||
+	    v->type != FL_NODE_STR || strcmp(v->v.str.ptr, account) != 0)
 		return false;
 	for (size_t i = 0; i < doc->v.map.len; i++) {
 		const struct fl_pair *p = &doc->v.map.items[i];
@@ -127,10 +127,12 @@ int fl_tenant_account_set(struct fl_buf *out, const struct fl_source *src, const
 	fl_buf_printf(&text, "\"%s\"", account);
 	fl_buf_put(&text, src->text + end, src->len - end);
 	struct fl_source changed = { src->path, text.ptr, text.len };
-	if (load_account(&after, &v_after, &arena, &changed, &ignored) || !same_but_account(doc, after, account)) {
-		rc = fl_error_set_at(err, FL_EINPUT, src, v->line, v->col,
-				     "cannot rewrite the account of '%s' in place: write \"%s\" there by hand",
-				     src->path, account);
+	if (load_account(&after, &v_after, &arena, &changed, &ignored) ||
+	    !same_but_account(doc, after, account)) {
+		rc = fl_error_set_at(
+			err, FL_EINPUT, src, v->line, v->col,
+			"cannot rewrite the account of '%s' in place: write \"%s\" there by hand", src->path,
+			account);
 		goto out;
 	}
 	rc = fl_buf_put(out, text.ptr, text.len);

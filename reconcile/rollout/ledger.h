@@ -108,8 +108,8 @@ struct fl_receipt_ref {
  * ancestors; *found false when none has one. Notes that are not ledgers
  * are passed over. The repository's notes are read, never written.
  */
-int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo, const struct fl_oid *head,
-			   const char *tenant, struct fl_error *err);
+int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo,
+			   const struct fl_oid *head, const char *tenant, struct fl_error *err);
 
 /* Saves pending changes to the note now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);

@@ -67,8 +67,8 @@ out:
 	return rc;
 }
 
-int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo, const struct fl_oid *head,
-			   const char *tenant, struct fl_error *err)
+int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo,
+			   const struct fl_oid *head, const char *tenant, struct fl_error *err)
 {
 	struct annotated a = { 0 };
 	*found = false;

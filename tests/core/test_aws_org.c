@@ -35,8 +35,10 @@ static const struct valid_case valid_cases[] = {
 	{ "plain email", fl_org_email_valid, "ops+acme@example.com", true },
 	{ "shortest email", fl_org_email_valid, "a@b.co", true },
 	{ "email too short", fl_org_email_valid, "a@b.c", false },
-	{ "email of 64", fl_org_email_valid, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.c", true },
-	{ "email of 65", fl_org_email_valid, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.c", false },
+	{ "email of 64", fl_org_email_valid,
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.c", true },
+	{ "email of 65", fl_org_email_valid,
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.c", false },
 	{ "email without at", fl_org_email_valid, "acme.example.com", false },
 	{ "email with two ats", fl_org_email_valid, "a@b@example.com", false },
 	{ "email without local part", fl_org_email_valid, "@example.com", false },
@@ -47,8 +49,10 @@ static const struct valid_case valid_cases[] = {
 	{ "email with newline", fl_org_email_valid, "acme@example.com\n", false },
 	{ "empty email", fl_org_email_valid, "", false },
 	{ "account name", fl_org_account_name_valid, "Acme Health (prod)", true },
-	{ "account name of 50", fl_org_account_name_valid, "12345678901234567890123456789012345678901234567890", true },
-	{ "account name of 51", fl_org_account_name_valid, "123456789012345678901234567890123456789012345678901", false },
+	{ "account name of 50", fl_org_account_name_valid,
+	  "12345678901234567890123456789012345678901234567890", true },
+	{ "account name of 51", fl_org_account_name_valid,
+	  "123456789012345678901234567890123456789012345678901", false },
 	{ "empty account name", fl_org_account_name_valid, "", false },
 	{ "account name with tab", fl_org_account_name_valid, "a\tb", false },
 	{ "account name not ASCII", fl_org_account_name_valid, "Acm\xc3\xa9", false },
@@ -163,7 +167,8 @@ static void test_create_move_close(void **state)
 	assert_string_equal(root, "r-st4n");
 	assert_int_equal(fl_org_move_account(org, st.account_id, root, "ou-st4n-aaaaaaaa", &err), 0);
 	/* It is no longer under the root. */
-	assert_int_equal(fl_org_move_account(org, st.account_id, root, "ou-st4n-bbbbbbbb", &err), FL_EREFUSED);
+	assert_int_equal(fl_org_move_account(org, st.account_id, root, "ou-st4n-bbbbbbbb", &err),
+			 FL_EREFUSED);
 	assert_non_null(strstr(err.msg, "Organizations MoveAccount: 400 AccountNotFoundException"));
 	no_secret(&err);
 

@@ -46,7 +46,8 @@ static int setup(void **state)
 	fl_test_run("cd '%s' && " GIT " init -q && " GIT " commit -q --allow-empty -m c1 && " GIT " tag c1"
 		    " && " GIT " commit -q --allow-empty -m c2 && " GIT " tag c2"
 		    " && " GIT " commit -q --allow-empty -m c3 && " GIT " tag c3"
-		    " && " GIT " checkout -q -b side c1 && " GIT " commit -q --allow-empty -m s1 && " GIT " tag s1",
+		    " && " GIT " checkout -q -b side c1 && " GIT " commit -q --allow-empty -m s1 && " GIT
+		    " tag s1",
 		    dir);
 	if (fl_repo_open(&repo, dir, &err))
 		return -1;
@@ -73,8 +74,10 @@ static void record(const struct fl_oid *commit, const char *tenant, size_t n, lo
 	struct fl_receipt_item items[2] = { { "us-east-1", "bucket", "uploads", { { 0 } } },
 					    { "us-east-1", "network", "vpc", { { 0 } } } };
 	assert_int_equal(fl_ledger_open(&l, dir, commit, &err), 0);
-	assert_int_equal(fl_ledger_set_tenant(l, tenant, "canary", n ? FL_RESULT_DECOMMISSIONED : FL_RESULT_APPLIED,
-					      NULL, NULL, &err), 0);
+	assert_int_equal(fl_ledger_set_tenant(l, tenant, "canary",
+					      n ? FL_RESULT_DECOMMISSIONED : FL_RESULT_APPLIED, NULL, NULL,
+					      &err),
+			 0);
 	if (n)
 		assert_int_equal(fl_ledger_add_receipt(l, tenant, items, n, when, &err), 0);
 	assert_int_equal(fl_ledger_flush(l, &err), 0);
