@@ -88,7 +88,7 @@ static bool split_url(struct fl_aws_endpoint *out, const char *url)
 	if (ln > strlen(dflt) && strcmp(out->host + ln - strlen(dflt), dflt) == 0 && out->host[0] != '[')
 		out->host[ln - strlen(dflt)] = '\0';
 	const char *p = h + hn;
-	if (*p == '?' || *p == '#')
+	if (strpbrk(p, "?# "))
 		return false;
 	int n = snprintf(out->path, sizeof(out->path), "%s", *p ? p : "/");
 	return n > 0 && (size_t)n < sizeof(out->path);

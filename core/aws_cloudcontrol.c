@@ -28,6 +28,7 @@ void fl_cc_client_token(char out[33], const char *const *parts, size_t nparts)
 	for (size_t i = 0; i < nparts; i++)
 		fl_hasher_update_field(&h, parts[i], strlen(parts[i]));
 	fl_hasher_final(&fp, &h);
+	fl_hasher_release(&h);
 	fl_fp_hex(out, &fp);
 }
 
@@ -83,6 +84,11 @@ static int read_event(struct fl_cc_event *ev, const struct fl_node *root, const 
 		return fl_error_set(err, FL_EIO, "Cloud Control %s: the resource's Identifier is too long", operation);
 	if (id)
 		copy(ev->identifier, sizeof(ev->identifier), id);
+	const struct fl_node *after = fl_node_get(pe, "RetryAfter");
+	if (after && after->type == FL_NODE_FLOAT)
+		ev->retry_after = after->v.f;
+	else if (after && after->type == FL_NODE_INT)
+		ev->retry_after = (double)after->v.i;
 	copy(ev->error_code, sizeof(ev->error_code), str_member(pe, "ErrorCode"));
 	copy(ev->message, sizeof(ev->message), str_member(pe, "StatusMessage"));
 	return 0;
@@ -195,6 +201,16 @@ static void sleep_ms(long long ms)
 		;
 }
 
+/* Milliseconds until the event's RetryAfter (0 when past), or -1 when it has none. */
+static long long until_retry_after(const struct fl_cc_event *ev)
+{
+	struct timespec now;
+	if (ev->retry_after <= 0 || clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return -1;
+	double ms = (ev->retry_after - (double)now.tv_sec - (double)now.tv_nsec / 1e9) * 1000.0;
+	return ms > 0 ? (long long)ms : 0;
+}
+
 static bool finished(const struct fl_cc_event *ev)
 {
 	return strcmp(ev->status, "SUCCESS") == 0 || strcmp(ev->status, "FAILED") == 0 ||
@@ -224,12 +240,18 @@ int fl_cc_wait(struct fl_cc_event *ev, const struct fl_cc *cc, struct fl_error *
 		if (fl_mono_ms() + (long long)wait > deadline)
 			return fl_error_set(err, FL_EIO, "Cloud Control: request %s still %s after %us", token,
 					    ev->status, cc->timeout_s ? cc->timeout_s : DEFAULT_TIMEOUT_S);
-		/* Up to a quarter less, so that many tenants polling do not march in step. */
-		jitter = jitter * 6364136223846793005ULL + 1442695040888963407ULL;
-		sleep_ms((long long)(wait - (wait / 4 ? (jitter >> 33) % (wait / 4 + 1) : 0)));
-		wait = wait ? wait * 2 : SECOND_POLL_MS;
-		if (wait > cap)
-			wait = cap;
+		long long told = until_retry_after(ev);
+		if (told >= 0) {
+			/* The service said when: no sooner, and never longer than the cap. */
+			sleep_ms(told < cap ? told : cap);
+		} else {
+			/* Up to a quarter less, so that many tenants polling do not march in step. */
+			jitter = jitter * 6364136223846793005ULL + 1442695040888963407ULL;
+			sleep_ms((long long)(wait - (wait / 4 ? (jitter >> 33) % (wait / 4 + 1) : 0)));
+			wait = wait ? wait * 2 : SECOND_POLL_MS;
+			if (wait > cap)
+				wait = cap;
+		}
 		struct fl_buf b = FL_BUF_INIT;
 		put_member(&b, "RequestToken", token, strlen(token));
 		fl_buf_putc(&b, '}');

@@ -30,6 +30,7 @@ struct fl_cc_event {
 	char identifier[1024];	/* "" until the service knows it */
 	char error_code[64];	/* FAILED: AlreadyExists, NotFound, ... */
 	char message[512];	/* FAILED: the service's StatusMessage */
+	double retry_after;	/* when the service says to ask again (epoch seconds), or 0 */
 };
 
 /* The ClientToken of an operation: 32 hex digits over every part, joined unambiguously. */
@@ -52,8 +53,9 @@ int fl_cc_delete(struct fl_cc_event *ev, const struct fl_cc *cc, const char *typ
 		 const char *client_token, struct fl_error *err);
 
 /*
- * Polls ev's request until it ends, waiting poll_ms, then twice as long
- * each time up to poll_max_ms, with jitter. 0 on SUCCESS (ev->identifier
+ * Polls ev's request until it ends. Between polls it waits until the
+ * event's RetryAfter when the service gives one, else poll_ms, then twice
+ * as long each time, with jitter; never longer than poll_max_ms. 0 on SUCCESS (ev->identifier
  * set); FL_EREFUSED on FAILED ("<ErrorCode>: <StatusMessage>", both also
  * in ev); FL_EIO when the service cannot be reached or the wait times out.
  */

@@ -33,12 +33,27 @@
 #define DEFAULT_DURATION_S 3600
 #define DEFAULT_POLL_S 1
 #define MAX_REGIONS 64
+/*
+ * How long a state read by a plan is used again instead of asking (the
+ * marker, the regions and observe of one tenant read the same parameter).
+ * An apply always reads it afresh, and keeps what it wrote.
+ */
+#define STATE_CACHE_MS 30000
 
-/* A tenant's credentials for the run, and the account they were seen to act in. */
+/* A state parameter's Value as last read or written. */
+struct cached_state {
+	char *region;
+	char *value; /* NULL: no parameter */
+	long long at_ms;
+};
+
+/* A tenant's credentials for the run, the account they were seen to act in, its states. */
 struct session {
 	char *tenant;
 	struct fl_aws_creds *creds;
 	char account[FL_AWS_ACCOUNT_LEN + 1]; /* "" until GetCallerIdentity answered */
+	struct cached_state *cache;
+	size_t ncache;
 };
 
 struct aws_driver {
@@ -174,6 +189,45 @@ static void remember_account(struct aws_driver *d, const struct fl_tenant *t, co
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* The cached state of region, for lookups under d->lock. */
+static struct cached_state *cache_slot(struct session *s, const char *region)
+{
+	for (size_t i = 0; i < s->ncache; i++)
+		if (strcmp(s->cache[i].region, region) == 0)
+			return &s->cache[i];
+	s->cache = fl_reallocarray(s->cache, s->ncache + 1, sizeof(*s->cache));
+	s->cache[s->ncache] = (struct cached_state){ fl_strdup(region), NULL, -1 };
+	return &s->cache[s->ncache++];
+}
+
+/* A state read less than STATE_CACHE_MS ago into value (*exists false: none); false when there is none. */
+static bool cache_get(struct fl_buf *value, bool *exists, struct aws_driver *d, const struct fl_tenant *t,
+		      const char *region)
+{
+	pthread_mutex_lock(&d->lock);
+	struct cached_state *c = cache_slot(session_of(d, t->name), region);
+	bool hit = c->at_ms >= 0 && fl_mono_ms() - c->at_ms < STATE_CACHE_MS;
+	if (hit) {
+		*exists = c->value != NULL;
+		fl_buf_clear(value);
+		fl_buf_puts(value, c->value ? c->value : "");
+	}
+	pthread_mutex_unlock(&d->lock);
+	return hit;
+}
+
+/* Remembers the state of region: value (NULL: no parameter), or nothing when forget. */
+static void cache_put(struct aws_driver *d, const struct fl_tenant *t, const char *region, const char *value,
+		      bool forget)
+{
+	pthread_mutex_lock(&d->lock);
+	struct cached_state *c = cache_slot(session_of(d, t->name), region);
+	free(c->value);
+	c->value = value ? fl_strdup(value) : NULL;
+	c->at_ms = forget ? -1 : fl_mono_ms();
+	pthread_mutex_unlock(&d->lock);
+}
+
 /* ---- one operation on one tenant-region ---- */
 
 struct op {
@@ -233,6 +287,23 @@ static int op_init(struct op *o, struct aws_driver *d, const struct fl_tenant *t
 	if (!rc && region)
 		rc = fl_aws_endpoint_resolve(&o->ep, &fl_aws_env_process, FL_AWS_CLOUDCONTROL, region, err);
 	o->cc = (struct fl_cc){ &o->ep, &o->creds, d->poll_s * 1000, 0, 0 };
+	return rc;
+}
+
+/* The region's state, from what this run read or wrote a moment ago, else from the account. */
+static int read_state(struct fl_aws_state *st, struct op *o, struct fl_error *err)
+{
+	struct fl_buf value = FL_BUF_INIT;
+	bool exists = false;
+	int rc = 0;
+	if (!cache_get(&value, &exists, o->d, o->t, o->region)) {
+		rc = fl_aws_state_fetch(&value, &exists, &o->cc, o->d->state_parameter, err);
+		if (!rc)
+			cache_put(o->d, o->t, o->region, exists ? value.ptr : NULL, false);
+	}
+	if (!rc)
+		rc = fl_aws_state_load(st, exists ? value.ptr : NULL, o->d->state_parameter, err);
+	fl_buf_release(&value);
 	return rc;
 }
 
@@ -316,7 +387,7 @@ static int aws_observe(void *self, const struct fl_tenant *tenant, const char *r
 	fl_observed_clear(out);
 	int rc = op_init(&o, d, tenant, region, true, err);
 	if (!rc)
-		rc = fl_aws_state_read(&st, &o.cc, d->state_parameter, err);
+		rc = read_state(&st, &o, err);
 	if (!rc && st.exists) {
 		out->exists = true;
 		out->has_marker = st.has_marker;
@@ -340,7 +411,7 @@ static int aws_marker(void *self, const struct fl_tenant *tenant, const char *re
 	*found = false;
 	int rc = op_init(&o, d, tenant, region, true, err);
 	if (!rc)
-		rc = fl_aws_state_read(&st, &o.cc, d->state_parameter, err);
+		rc = read_state(&st, &o, err);
 	if (!rc && st.has_marker) {
 		*out = st.marker;
 		*found = true;
@@ -383,7 +454,7 @@ static int aws_regions(void *self, const struct fl_tenant *tenant, fl_region_cb 
 		fl_aws_state_init(&st);
 		rc = op_init(&o, d, tenant, todo[i], true, err);
 		if (!rc)
-			rc = fl_aws_state_read(&st, &o.cc, d->state_parameter, err);
+			rc = read_state(&st, &o, err);
 		if (rc)
 			prefix(err, "regions", &o);
 		for (size_t k = 0; !rc && k < st.nregions && n < MAX_REGIONS; k++)
@@ -512,16 +583,24 @@ static int del(struct write *w, const struct fl_res_key *k, struct fl_error *err
 	return rc;
 }
 
+/* The state last: the new marker, or no parameter at all for a decommissioned tenant. */
 static int write_state(struct write *w, const struct fl_region_write *rw, struct fl_error *err)
 {
+	struct fl_buf written = FL_BUF_INIT;
 	bool gone = w->o.t->state == FL_TENANT_DECOMMISSIONED && w->st.nres == 0;
-	if (gone)
-		return w->st.exists ? fl_aws_state_delete(&w->st, &w->o.cc, w->o.d->state_parameter, w->seed, err) : 0;
-	w->st.has_marker = true;
-	w->st.marker = *rw->marker;
-	for (size_t i = 0; i < w->o.t->nregions; i++)
-		fl_aws_state_add_region(&w->st, w->o.t->regions[i]);
-	return fl_aws_state_write(&w->st, &w->o.cc, w->o.d->state_parameter, w->seed, err);
+	int rc;
+	if (gone) {
+		rc = w->st.exists ? fl_aws_state_delete(&w->st, &w->o.cc, w->o.d->state_parameter, w->seed, err) : 0;
+	} else {
+		w->st.has_marker = true;
+		w->st.marker = *rw->marker;
+		for (size_t i = 0; i < w->o.t->nregions; i++)
+			fl_aws_state_add_region(&w->st, w->o.t->regions[i]);
+		rc = fl_aws_state_write(&written, &w->st, &w->o.cc, w->o.d->state_parameter, w->seed, err);
+	}
+	cache_put(w->o.d, w->o.t, w->o.region, gone ? NULL : written.ptr, rc != 0);
+	fl_buf_release(&written);
+	return rc;
 }
 
 /*
@@ -556,7 +635,8 @@ static int aws_apply(void *self, const struct fl_tenant *tenant, const struct fl
 		struct fl_error serr = FL_ERROR_INIT;
 		for (size_t i = 0; i < tenant->nregions; i++)
 			fl_aws_state_add_region(&w.st, tenant->regions[i]);
-		fl_aws_state_write(&w.st, &w.o.cc, d->state_parameter, w.seed, &serr);
+		fl_aws_state_write(NULL, &w.st, &w.o.cc, d->state_parameter, w.seed, &serr);
+		cache_put(d, tenant, rw->region, NULL, true);
 	}
 out:
 	if (rc)
@@ -572,6 +652,11 @@ static void aws_free(void *self)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->cap; i++) {
+		for (size_t k = 0; k < d->sessions[i].ncache; k++) {
+			free(d->sessions[i].cache[k].region);
+			free(d->sessions[i].cache[k].value);
+		}
+		free(d->sessions[i].cache);
 		free(d->sessions[i].tenant);
 		if (d->sessions[i].creds)
 			fl_aws_creds_wipe(d->sessions[i].creds);

@@ -48,13 +48,21 @@ void fl_aws_state_release(struct fl_aws_state *st);
 /* Reads the parameter named param into st (emptied first); st->exists false when absent. */
 int fl_aws_state_read(struct fl_aws_state *st, const struct fl_cc *cc, const char *param, struct fl_error *err);
 
+/* The parameter's Value as text into value; *exists false when there is no parameter. */
+int fl_aws_state_fetch(struct fl_buf *value, bool *exists, const struct fl_cc *cc, const char *param,
+		       struct fl_error *err);
+
+/* Decodes value (NULL: no parameter) into st, emptied first; param names it in messages. */
+int fl_aws_state_load(struct fl_aws_state *st, const char *value, const char *param, struct fl_error *err);
+
 /*
  * Writes st to param, its generation one higher: created when st->exists
  * is false, else its Value replaced by patch. token_seed (revision, tenant, region) and the value
  * itself make the ClientToken, so writing the same state again is one
- * operation. FL_ELIMIT when the state is larger than a parameter holds.
+ * operation. The Value written goes to written (may be NULL). FL_ELIMIT
+ * when the state is larger than a parameter holds.
  */
-int fl_aws_state_write(struct fl_aws_state *st, const struct fl_cc *cc, const char *param,
+int fl_aws_state_write(struct fl_buf *written, struct fl_aws_state *st, const struct fl_cc *cc, const char *param,
 		       const char *const seed[3], struct fl_error *err);
 
 /* Deletes param (a decommissioned region); absent already is fine. */

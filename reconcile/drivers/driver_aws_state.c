@@ -196,37 +196,63 @@ static int decode(struct fl_aws_state *st, const struct fl_node *doc, struct fl_
 	return rc;
 }
 
-int fl_aws_state_read(struct fl_aws_state *st, const struct fl_cc *cc, const char *param, struct fl_error *err)
+int fl_aws_state_fetch(struct fl_buf *value, bool *exists, const struct fl_cc *cc, const char *param,
+		       struct fl_error *err)
 {
 	struct fl_buf props = FL_BUF_INIT;
 	struct fl_arena arena;
-	struct fl_node *root = NULL, *doc = NULL;
+	struct fl_node *root = NULL;
 	struct fl_error jerr = FL_ERROR_INIT;
-	bool found = false;
-	fl_aws_state_release(st);
 	fl_arena_init(&arena, 0);
 	props.max = 64 * 1024;
-	int rc = fl_cc_get(&props, &found, cc, FL_AWS_STATE_TYPE, param, err);
-	if (rc || !found)
+	fl_buf_clear(value);
+	int rc = fl_cc_get(&props, exists, cc, FL_AWS_STATE_TYPE, param, err);
+	if (rc || !*exists)
 		goto out;
 	struct fl_source src = { param, props.ptr, props.len };
-	const char *value = NULL;
+	const char *v = NULL;
 	if (!fl_json_parse(&root, &arena, &src, &jerr))
-		value = str_of(root, "Value");
-	struct fl_source vsrc = { param, value, value ? strlen(value) : 0 };
-	if (!value || fl_json_parse(&doc, &arena, &vsrc, &jerr) || doc->type != FL_NODE_MAP) {
-		rc = fl_error_set(err, FL_EDRIVER, "state parameter '%s' does not hold flotilla's state "
-				  "(a JSON object in Value)", param);
-		goto out;
-	}
-	if ((rc = decode(st, doc, err))) {
-		fl_error_prefix(err, "state parameter '%s': ", param);
-		goto out;
-	}
-	st->exists = true;
+		v = str_of(root, "Value");
+	if (!v)
+		rc = fl_error_set(err, FL_EDRIVER, "state parameter '%s' has no Value", param);
+	else
+		fl_buf_puts(value, v);
 out:
 	fl_arena_release(&arena);
 	fl_buf_release(&props);
+	return rc;
+}
+
+int fl_aws_state_load(struct fl_aws_state *st, const char *value, const char *param, struct fl_error *err)
+{
+	struct fl_arena arena;
+	struct fl_node *doc = NULL;
+	struct fl_error jerr = FL_ERROR_INIT;
+	int rc = 0;
+	fl_aws_state_release(st);
+	if (!value)
+		return 0;
+	fl_arena_init(&arena, 0);
+	struct fl_source src = { param, value, strlen(value) };
+	if (fl_json_parse(&doc, &arena, &src, &jerr) || doc->type != FL_NODE_MAP)
+		rc = fl_error_set(err, FL_EDRIVER, "state parameter '%s' does not hold flotilla's state "
+				  "(a JSON object in Value)", param);
+	else if ((rc = decode(st, doc, err)))
+		fl_error_prefix(err, "state parameter '%s': ", param);
+	else
+		st->exists = true;
+	fl_arena_release(&arena);
+	return rc;
+}
+
+int fl_aws_state_read(struct fl_aws_state *st, const struct fl_cc *cc, const char *param, struct fl_error *err)
+{
+	struct fl_buf value = FL_BUF_INIT;
+	bool exists = false;
+	int rc = fl_aws_state_fetch(&value, &exists, cc, param, err);
+	if (!rc)
+		rc = fl_aws_state_load(st, exists ? value.ptr : NULL, param, err);
+	fl_buf_release(&value);
 	return rc;
 }
 
@@ -240,7 +266,7 @@ static void token(char out[33], const char *const seed[3], const char *op, const
 	fl_cc_client_token(out, parts, sizeof(parts) / sizeof(parts[0]));
 }
 
-int fl_aws_state_write(struct fl_aws_state *st, const struct fl_cc *cc, const char *param,
+int fl_aws_state_write(struct fl_buf *written, struct fl_aws_state *st, const struct fl_cc *cc, const char *param,
 		       const char *const seed[3], struct fl_error *err)
 {
 	struct fl_buf value = FL_BUF_INIT, body = FL_BUF_INIT;
@@ -277,6 +303,10 @@ int fl_aws_state_write(struct fl_aws_state *st, const struct fl_cc *cc, const ch
 		fl_error_prefix(err, "writing state parameter '%s': ", param);
 	} else {
 		st->exists = true;
+		if (written) {
+			fl_buf_clear(written);
+			fl_buf_put(written, value.ptr, value.len);
+		}
 	}
 out:
 	fl_buf_release(&body);

@@ -48,7 +48,7 @@ int fl_driver_conf_timeout(unsigned *out, const struct fl_node *entry, unsigned 
 void fl_driver_check_timeout(struct fl_vctx *c, const struct fl_node *entry, unsigned max_s,
 			     const char *examples, const char *max);
 
-/* The names of the driver table, as "dir, exec or http", into out (cut to cap). */
+/* The names of the driver table, as "dir, exec, http or aws", into out (cut to cap). */
 void fl_driver_type_names(char *out, size_t cap);
 
 /* The string under key in conf's entry, or NULL when absent or not a string. */

@@ -6,7 +6,8 @@
 # stand-in is the aws driver's only test partner, so where the CLI and the
 # stand-in disagree, the stand-in is wrong. A raw botocore client covers what
 # the CLI cannot send (a missing member, an old signature, a key without its
-# token). Needs awscli and python3-botocore (ci/setup.sh): without them this
+# token) and, faster than the CLI starts, the refusals beyond the first of each
+# kind. Needs awscli and python3-botocore (ci/setup.sh): without them this
 # test fails, it never skips.
 source "$(dirname "$0")/lib.sh"
 
@@ -150,14 +151,6 @@ assert d["Arn"] == "arn:aws:sts::222222222222:assumed-role/flotilla-deploy/floti
 assert d["UserId"].startswith("AROA") and d["UserId"].endswith(":flotilla-acme"), d'
 ROLE_AK=$AK ROLE_SK=$SK ROLE_ST=$ST
 
-# Role chaining is limited to an hour; the role's MaxSessionDuration to 3600 s.
-aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/other --role-session-name chain --duration-seconds 7200
-aws_error ValidationError AssumeRole
-assert_contains "$ERR" "1 hour session limit for roles assumed by role chaining"
-as_base
-aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/other --role-session-name long --duration-seconds 7200
-assert_contains "$ERR" "exceeds the MaxSessionDuration set for this role"
-
 configure '{"wrong_account": {"333333333333": "444444444444"}}'
 as_role arn:aws:iam::333333333333:role/flotilla-deploy flotilla-globex
 aws_run 0 sts get-caller-identity
@@ -168,16 +161,12 @@ configure '{"role_external_ids": {"arn:aws:iam::222222222222:role/guarded": "ext
 as_base
 aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/guarded --role-session-name s1
 aws_error AccessDenied AssumeRole "User: arn:aws:iam::111111111111:user/standin is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/guarded"
-aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/guarded --role-session-name s1 --external-id ext-9999
-assert_contains "$ERR" "(AccessDenied)"
 as_role arn:aws:iam::222222222222:role/guarded s1 --external-id ext-0123
 
 # Members the CLI does not check itself are the stand-in's to refuse.
 as_base
 aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/x --role-session-name 'bad name!'
 aws_error ValidationError AssumeRole "1 validation error detected: Value 'bad name!' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern"
-aws_run 254 sts assume-role --role-arn not-an-arn-but-long-enough --role-session-name s1
-assert_contains "$ERR" "(ValidationError)"
 
 # --- signatures --------------------------------------------------------------
 
@@ -185,16 +174,9 @@ as_keys "$BASE_KEY" not-the-secret
 aws_run 254 sts get-caller-identity
 aws_error SignatureDoesNotMatch GetCallerIdentity
 assert_contains "$ERR" "The request signature we calculated does not match the signature you provided."
-aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
-aws_error InvalidSignatureException GetResource
 as_keys AKIDNOSUCHKEY0000000 whatever
 aws_run 254 sts get-caller-identity
 aws_error InvalidClientTokenId GetCallerIdentity "The security token included in the request is invalid."
-aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
-aws_error UnrecognizedClientException GetResource
-as_keys "$ROLE_AK" "$ROLE_SK" wrong-session-token
-aws_run 254 sts get-caller-identity
-assert_contains "$ERR" "(InvalidClientTokenId)"
 
 # --- Cloud Control: create, poll, read, update, delete, as the role ---------
 
@@ -223,6 +205,9 @@ r = d["ResourceDescription"]
 assert d["TypeName"] == "AWS::SSM::Parameter" and r["Identifier"] == "/flotilla/state", d
 assert json.loads(r["Properties"]) == {"Name": "/flotilla/state", "Type": "String", "Value": "marker-1"}, r'
 
+# From here on a request completes at its first poll (the CLI is slow to start).
+configure '{"polls": 1}'
+
 # The same client token with the same parameters: the same request, not acted on again.
 aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE" --client-token tok-ssm-1
 assert_json "$OUT" "replayed client token: the same request" "
@@ -233,27 +218,6 @@ assert_eq "$(log_lines '"client_token": "tok-ssm-1"')" 1
 aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --client-token tok-ssm-1 \
 	--desired-state '{"Name": "/flotilla/state", "Type": "String", "Value": "marker-2"}'
 aws_error ClientTokenConflictException CreateResource
-# A create of what exists fails when it runs.
-aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE"
-poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
-assert_json "$OUT" "create of an existing parameter" '
-e = d["ProgressEvent"]
-assert e["OperationStatus"] == "FAILED" and e["ErrorCode"] == "AlreadyExists", e'
-# The resource schema: required properties, no unknown ones.
-aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state '{"Name": "/p", "Value": "v", "Colour": "red"}'
-aws_error ValidationException CreateResource "Model validation failed"
-assert_contains "$ERR" "#: extraneous key [Colour] is not permitted"
-assert_contains "$ERR" "#: required key [Type] not found"
-aws_run 254 cloudcontrol create-resource --type-name AWS::Nope::Thing --desired-state '{}'
-assert_contains "$ERR" "(TypeNotFoundException)"
-# A standard-tier value is at most 4096 characters.
-big=$(head -c 4097 /dev/zero | tr '\0' v)
-aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "{\"Name\": \"/big\", \"Type\": \"String\", \"Value\": \"$big\"}"
-poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
-assert_json "$OUT" "a 4097-character standard parameter" '
-e = d["ProgressEvent"]
-assert e["OperationStatus"] == "FAILED" and e["ErrorCode"] == "InvalidRequest", e
-assert "4096" in e["StatusMessage"], e'
 
 # SQS: the identifier is the queue URL the service makes; read-only properties appear.
 aws_run 0 cloudcontrol create-resource --type-name AWS::SQS::Queue --desired-state '{"QueueName": "orders"}' --client-token tok-sqs-1
@@ -273,31 +237,12 @@ aws_run 0 cloudcontrol update-resource --type-name AWS::SQS::Queue --identifier 
 assert_json "$OUT" "update queue: in progress" '
 e = d["ProgressEvent"]
 assert e["Operation"] == "UPDATE" and e["OperationStatus"] == "IN_PROGRESS", e'
-UPD_REQ=$(json_get 'd["ProgressEvent"]["RequestToken"]')
-# Another change while this one runs is refused.
-aws_run 254 cloudcontrol delete-resource --type-name AWS::SQS::Queue --identifier "$QUEUE"
-aws_error ConcurrentOperationException DeleteResource
-poll "$UPD_REQ"
+poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
 assert_json "$OUT" "update queue: success" 'assert d["ProgressEvent"]["OperationStatus"] == "SUCCESS", d'
 aws_run 0 cloudcontrol get-resource --type-name AWS::SQS::Queue --identifier "$QUEUE"
 assert_json "$OUT" "queue after the patch" '
 p = json.loads(d["ResourceDescription"]["Properties"])
 assert p["VisibilityTimeout"] == 60 and p["DelaySeconds"] == 5, p'
-aws_run 254 cloudcontrol update-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" \
-	--patch-document '[{"op": "replace", "path": "/QueueName", "value": "renamed"}]'
-aws_error NotUpdatableException UpdateResource "Invalid patch update: createOnlyProperties [/properties/QueueName] cannot be updated"
-aws_run 254 cloudcontrol update-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" --patch-document '{"op": "add"}'
-assert_contains "$ERR" "(ValidationException)"
-aws_run 0 cloudcontrol update-resource --type-name AWS::SSM::Parameter --identifier /flotilla/state \
-	--patch-document '[{"op": "replace", "path": "/Description", "value": "x"}]'
-poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
-assert_json "$OUT" "replace of a missing path" '
-e = d["ProgressEvent"]
-assert e["OperationStatus"] == "FAILED" and e["ErrorCode"] == "InvalidRequest", e'
-aws_run 0 cloudcontrol update-resource --type-name AWS::SSM::Parameter --identifier /nothing \
-	--patch-document '[{"op": "add", "path": "/Description", "value": "x"}]'
-poll "$(json_get 'd["ProgressEvent"]["RequestToken"]')"
-assert_json "$OUT" "update of a missing resource" 'assert d["ProgressEvent"]["ErrorCode"] == "NotFound", d'
 
 aws_run 0 cloudcontrol delete-resource --type-name AWS::SQS::Queue --identifier "$QUEUE" --client-token tok-sqs-del
 assert_json "$OUT" "delete queue" 'assert d["ProgressEvent"]["Operation"] == "DELETE", d'
@@ -313,9 +258,6 @@ assert list(a) == ["222222222222"] and list(a["222222222222"]) == ["eu-west-1"],
 r = a["222222222222"]["eu-west-1"]
 assert list(r["AWS::SSM::Parameter"]) == ["/flotilla/state"], r
 assert "AWS::SQS::Queue" not in r, r'
-as_base
-aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /flotilla/state
-assert_contains "$ERR" "(ResourceNotFoundException)"
 
 # Every change acted on once: the log has one line per change, with its client token.
 assert_eq "$(log_lines '"op": "CreateResource"')" 2
@@ -333,8 +275,6 @@ EOF
 long_token=$(head -c 200 /dev/zero | tr '\0' t)
 aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state '{}' --client-token "$long_token"
 aws_error ValidationException CreateResource "1 validation error detected: Value '$long_token' at 'clientToken' failed to satisfy constraint: Member must have length less than or equal to 128"
-aws_run 254 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state '{}' --client-token 'bad token!'
-assert_contains "$ERR" "Member must satisfy regular expression pattern: [-A-Za-z0-9+/=]+"
 : >"$TMP/aws-config"
 
 # --- throttling ----------------------------------------------------------------
@@ -345,11 +285,12 @@ aws_error Throttling GetCallerIdentity
 assert_contains "$ERR" "Rate exceeded"
 aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
 aws_error ThrottlingException GetResource
-aws_run 254 organizations list-roots --region us-east-1
-aws_error TooManyRequestsException ListRoots
 configure '{"throttle_every": 0}'
 
 # --- Organizations --------------------------------------------------------
+
+configure '{"polls": 2}'
+as_base
 
 aws_run 0 organizations create-account --region us-east-1 --email acme@example.com --account-name acme
 assert_json "$OUT" "create-account: in progress" '
@@ -370,46 +311,27 @@ r = d["Roots"]
 assert len(r) == 1 and re.fullmatch(r"r-[0-9a-z]{4,32}", r[0]["Id"]), r'
 ROOT=$(json_get 'd["Roots"][0]["Id"]')
 aws_run 0 organizations move-account --region us-east-1 --account-id "$NEW" --source-parent-id "$ROOT" --destination-parent-id ou-st4n-aaaaaaaa
-aws_run 254 organizations move-account --region us-east-1 --account-id "$NEW" --source-parent-id "$ROOT" --destination-parent-id ou-st4n-bbbbbbbb
-assert_contains "$ERR" "(AccountNotFoundException)"
-aws_run 254 organizations move-account --region us-east-1 --account-id "$NEW" --source-parent-id ou-st4n-aaaaaaaa --destination-parent-id ou-st4n-zzzzzzzz
-assert_contains "$ERR" "(DestinationParentNotFoundException)"
 aws_run 0 organizations close-account --region us-east-1 --account-id "$NEW"
 aws_run 0 organizations describe-account --region us-east-1 --account-id "$NEW"
 assert_json "$OUT" "describe-account after closing" "
 a = d['Account']
 assert a['Id'] == '$NEW' and a['Email'] == 'acme@example.com' and a['Status'] == 'SUSPENDED', a"
-aws_run 254 organizations close-account --region us-east-1 --account-id "$NEW"
-assert_contains "$ERR" "(AccountAlreadyClosedException)"
-aws_run 254 organizations describe-account --region us-east-1 --account-id 12345
-aws_error InvalidInputException DescribeAccount
-# An email already in the organization: the request fails when it completes.
-aws_run 0 organizations create-account --region us-east-1 --email acme@example.com --account-name acme-again
-CAR=$(json_get 'd["CreateAccountStatus"]["Id"]')
-aws_run 0 organizations describe-create-account-status --region us-east-1 --create-account-request-id "$CAR"
-aws_run 0 organizations describe-create-account-status --region us-east-1 --create-account-request-id "$CAR"
-assert_json "$OUT" "duplicate email" '
-s = d["CreateAccountStatus"]
-assert s["State"] == "FAILED" and s["FailureReason"] == "EMAIL_ALREADY_EXISTS", s'
-# Organizations is us-east-1 only, and the management account's.
+# Organizations is us-east-1 only.
 aws_run 254 organizations list-roots --region eu-west-1
 aws_error InvalidSignatureException ListRoots "Credential should be scoped to a valid region"
-as_keys "$ROLE_AK" "$ROLE_SK" "$ROLE_ST"
-aws_run 254 organizations list-roots --region us-east-1
-assert_contains "$ERR" "(AccessDeniedException)"
 assert_eq "$(log_lines '"op": "CreateAccount"')" 1
 assert_eq "$(log_lines '"op": "MoveAccount"')" 1
 assert_eq "$(log_lines '"op": "CloseAccount"')" 1
 
 # --- what the CLI cannot send: a raw botocore client --------------------------
 
-"$PY" - "$ENDPOINT" "$ROLE_AK" "$ROLE_SK" "$ROLE_ST" >"$TMP/raw.out" 2>&1 <<'EOF' || fail "raw botocore checks: $(cat "$TMP/raw.out")"
+"$PY" - "$ENDPOINT" "$ROLE_AK" "$ROLE_SK" "$ROLE_ST" "$NEW" >"$TMP/raw.out" 2>&1 <<'EOF' || fail "raw botocore checks: $(cat "$TMP/raw.out")"
 import datetime, json, sys, time, urllib.request
 import botocore.auth, botocore.awsrequest, botocore.credentials, botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-endpoint, role_key, role_secret, role_token = sys.argv[1:5]
+endpoint, role_key, role_secret, role_token, new_account = sys.argv[1:6]
 session = botocore.session.get_session()
 
 def client(service, key="AKIDSTANDINBASE", secret="standin-base-secret", token=None, region="eu-west-1"):
@@ -426,7 +348,104 @@ def refused(what, code, text, call):
         return
     raise AssertionError("%s: accepted" % what)
 
+def configure(doc):
+    urllib.request.urlopen(urllib.request.Request(endpoint + "/_config", data=json.dumps(doc).encode(), method="POST"))
+
+def completed(cc, event):
+    token = event["ProgressEvent"]["RequestToken"]
+    for _ in range(10):
+        e = cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
+        if e["OperationStatus"] != "IN_PROGRESS":
+            return e
+    raise AssertionError("request %s never completed" % token)
+
+def failed(what, event, code, text=""):
+    assert event["OperationStatus"] == "FAILED" and event["ErrorCode"] == code and text in event["StatusMessage"], \
+        "%s: %s" % (what, event)
+
+sts = client("sts")
+role_sts = client("sts", role_key, role_secret, role_token)
+refused("role chaining over an hour", "ValidationError", "1 hour session limit for roles assumed by role chaining",
+        lambda: role_sts.assume_role(RoleArn="arn:aws:iam::222222222222:role/other", RoleSessionName="chain",
+                                     DurationSeconds=7200))
+refused("beyond MaxSessionDuration", "ValidationError", "exceeds the MaxSessionDuration set for this role",
+        lambda: sts.assume_role(RoleArn="arn:aws:iam::222222222222:role/other", RoleSessionName="long",
+                                DurationSeconds=7200))
+refused("wrong external id", "AccessDenied", "is not authorized to perform: sts:AssumeRole",
+        lambda: sts.assume_role(RoleArn="arn:aws:iam::222222222222:role/guarded", RoleSessionName="s1",
+                                ExternalId="ext-9999"))
+refused("not a role arn", "ValidationError", "",
+        lambda: sts.assume_role(RoleArn="not-an-arn-but-long-enough", RoleSessionName="s1"))
+refused("wrong session token", "InvalidClientTokenId", "security token included in the request is invalid",
+        lambda: client("sts", role_key, role_secret, "wrong-session-token").get_caller_identity())
+refused("JSON: bad secret", "InvalidSignatureException", "The request signature we calculated does not match",
+        lambda: client("cloudcontrol", secret="not-the-secret").get_resource(TypeName="AWS::SSM::Parameter",
+                                                                             Identifier="/x"))
+refused("JSON: unknown key", "UnrecognizedClientException", "security token included in the request is invalid",
+        lambda: client("cloudcontrol", "AKIDNOSUCHKEY0000000").get_resource(TypeName="AWS::SSM::Parameter",
+                                                                            Identifier="/x"))
+
 cc = client("cloudcontrol", role_key, role_secret, role_token)
+ssm_state = json.dumps({"Name": "/flotilla/state", "Type": "String", "Value": "marker-1"})
+failed("create of an existing parameter", completed(cc, cc.create_resource(
+    TypeName="AWS::SSM::Parameter", DesiredState=ssm_state)), "AlreadyExists")
+try:
+    cc.create_resource(TypeName="AWS::SSM::Parameter", DesiredState='{"Name": "/p", "Value": "v", "Colour": "red"}')
+    raise AssertionError("a model with an unknown property and without Type accepted")
+except ClientError as e:
+    msg = e.response["Error"]["Message"]
+    assert e.response["Error"]["Code"] == "ValidationException" and msg.startswith("Model validation failed"), msg
+    assert "#: extraneous key [Colour] is not permitted" in msg and "#: required key [Type] not found" in msg, msg
+refused("unknown type", "TypeNotFoundException", "",
+        lambda: cc.create_resource(TypeName="AWS::Nope::Thing", DesiredState="{}"))
+failed("a 4097-character standard parameter", completed(cc, cc.create_resource(
+    TypeName="AWS::SSM::Parameter", DesiredState=json.dumps({"Name": "/big", "Type": "String", "Value": "v" * 4097}))),
+    "InvalidRequest", "4096")
+refused("client token pattern", "ValidationException", "Member must satisfy regular expression pattern: [-A-Za-z0-9+/=]+",
+        lambda: cc.create_resource(TypeName="AWS::SSM::Parameter", DesiredState="{}", ClientToken="bad token!"))
+
+queue = completed(cc, cc.create_resource(TypeName="AWS::SQS::Queue", DesiredState='{"QueueName": "raw"}'))["Identifier"]
+update = cc.update_resource(TypeName="AWS::SQS::Queue", Identifier=queue,
+                            PatchDocument='[{"op": "replace", "path": "/VisibilityTimeout", "value": 60}]')
+refused("a change while another runs", "ConcurrentOperationException", "is in progress",
+        lambda: cc.delete_resource(TypeName="AWS::SQS::Queue", Identifier=queue))
+assert completed(cc, update)["OperationStatus"] == "SUCCESS"
+refused("patching a create-only property", "NotUpdatableException",
+        "Invalid patch update: createOnlyProperties [/properties/QueueName] cannot be updated",
+        lambda: cc.update_resource(TypeName="AWS::SQS::Queue", Identifier=queue,
+                                   PatchDocument='[{"op": "replace", "path": "/QueueName", "value": "renamed"}]'))
+refused("patching a read-only property", "NotUpdatableException", "readOnlyProperties [/properties/Arn]",
+        lambda: cc.update_resource(TypeName="AWS::SQS::Queue", Identifier=queue,
+                                   PatchDocument='[{"op": "remove", "path": "/Arn"}]'))
+refused("a patch that is no RFC 6902 array", "ValidationException", "",
+        lambda: cc.update_resource(TypeName="AWS::SQS::Queue", Identifier=queue, PatchDocument='{"op": "add"}'))
+failed("replace of a missing path", completed(cc, cc.update_resource(
+    TypeName="AWS::SSM::Parameter", Identifier="/flotilla/state",
+    PatchDocument='[{"op": "replace", "path": "/Description", "value": "x"}]')), "InvalidRequest")
+failed("update of a missing resource", completed(cc, cc.update_resource(
+    TypeName="AWS::SSM::Parameter", Identifier="/nothing",
+    PatchDocument='[{"op": "add", "path": "/Description", "value": "x"}]')), "NotFound")
+refused("another account's resource", "ResourceNotFoundException", "",
+        lambda: client("cloudcontrol").get_resource(TypeName="AWS::SSM::Parameter", Identifier="/flotilla/state"))
+
+org = client("organizations", region="us-east-1")
+refused("moving from a parent the account is not in", "AccountNotFoundException", "",
+        lambda: org.move_account(AccountId=new_account, SourceParentId="r-st4n", DestinationParentId="ou-st4n-bbbbbbbb"))
+refused("moving to an unknown OU", "DestinationParentNotFoundException", "",
+        lambda: org.move_account(AccountId=new_account, SourceParentId="ou-st4n-aaaaaaaa",
+                                 DestinationParentId="ou-st4n-zzzzzzzz"))
+refused("closing twice", "AccountAlreadyClosedException", "", lambda: org.close_account(AccountId=new_account))
+refused("not an account id", "InvalidInputException", "", lambda: org.describe_account(AccountId="12345"))
+refused("not the management account", "AccessDeniedException", "",
+        lambda: client("organizations", role_key, role_secret, role_token, region="us-east-1").list_roots())
+car = org.create_account(Email="acme@example.com", AccountName="acme-again")["CreateAccountStatus"]["Id"]
+for _ in range(2):
+    status = org.describe_create_account_status(CreateAccountRequestId=car)["CreateAccountStatus"]
+assert status["State"] == "FAILED" and status["FailureReason"] == "EMAIL_ALREADY_EXISTS", status
+configure({"throttle_every": 1})
+refused("Organizations throttled", "TooManyRequestsException", "Rate exceeded", lambda: org.list_roots())
+configure({"throttle_every": 0})
+
 refused("no DesiredState", "ValidationException",
         "1 validation error detected: Value null at 'desiredState' failed to satisfy constraint: Member must not be null",
         lambda: cc.create_resource(TypeName="AWS::SSM::Parameter"))
@@ -487,7 +506,7 @@ status, doc = send(utc, unsigned_token=True)
 assert status == 403 and "X-Amz-Security-Token" in doc["Message"], doc
 
 # Credentials past their expiry.
-urllib.request.urlopen(urllib.request.Request(endpoint + "/_config", data=b'{"expiration": 1}', method="POST"))
+configure({"expiration": 1})
 short = client("sts").assume_role(RoleArn="arn:aws:iam::222222222222:role/short", RoleSessionName="short")["Credentials"]
 time.sleep(1.5)
 refused("expired credentials", "ExpiredToken", "expired",

@@ -668,7 +668,7 @@ static const struct bad_case bad_cases[] = {
 	  FL_EINPUT },
 	{ "unknown driver",
 	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: ftp }\n" } },
-	  "fleet.yaml:5:17: error: unknown driver type (expected dir, exec or http)",
+	  "fleet.yaml:5:17: error: unknown driver type (expected dir, exec, http or aws)",
 	  FL_EINPUT },
 	{ "exec without command",
 	  { { "fleet.yaml", FLEET_HEAD WAVES "driver: { type: exec, command: [] }\n" } },

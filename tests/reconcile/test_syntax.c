@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -44,6 +45,30 @@ static void test_names(void **state)
 	assert_false(fl_tenant_name_valid(long64, 64));
 	assert_true(fl_ident_valid(long129, 128));
 	assert_false(fl_ident_valid(long129, 129));
+}
+
+static void test_kinds(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{ "service", true },	      { "AWS::S3::Bucket", true },   { "AWS::SSM::Parameter", true },
+		{ "Acme::Db::Table2", true }, { "AWS::S3", false },	     { "AWS::S3::Bucket::X", false },
+		{ "AWS:S3:Bucket", false },   { "AWS::::Bucket", false },    { "::S3::Bucket", false },
+		{ "AWS::S3::", false },	      { "AWS::S3::Buck-et", false }, { "AWS::S3::Bucket:", false },
+		{ "AWS::S.3::Bucket", false }, { "../x", false },	     { "", false },
+	};
+	char part65[80];
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (fl_kind_valid(cases[i].s, strlen(cases[i].s)) != cases[i].ok)
+			fail_msg("fl_kind_valid('%s')", cases[i].s);
+	/* Each part is at most 64 characters. */
+	snprintf(part65, sizeof(part65), "AWS::S3::%065d", 0);
+	assert_false(fl_kind_valid(part65, strlen(part65)));
+	part65[strlen(part65) - 1] = '\0';
+	assert_true(fl_kind_valid(part65, strlen(part65)));
 }
 
 static void test_durations(void **state)
@@ -92,6 +117,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,7 @@ Routes (all AWS requests are POST / and dispatched like real endpoints):
 Order of checks for every AWS request: throttling, route (unknown target:
 UnknownOperationException; wrong Content-Type: SerializationException /
 STS InvalidParameterValue), SigV4, members, then the operation. latency_ms
-delays every answer.
+delays every AWS answer (not the hooks'). Responses carry x-amzn-RequestId.
 
 SigV4 (every request but AssumeRoleWithWebIdentity, which is unsigned):
   Authorization "AWS4-HMAC-SHA256 Credential=AKID/YYYYMMDD/REGION/SERVICE/
@@ -125,10 +125,14 @@ Cloud Control (resources per (caller's account, signing region)):
     wrong JSON type or enum value: ValidationException "Model validation
     failed (#: ...)".
   CreateResource/UpdateResource/DeleteResource answer {"ProgressEvent":
-    {TypeName, Identifier (when known), RequestToken (uuid), Operation
-    CREATE|UPDATE|DELETE, OperationStatus IN_PROGRESS, EventTime}}.
+    {TypeName, Identifier (when known: not for a generated one), RequestToken
+    (uuid), Operation CREATE|UPDATE|DELETE, OperationStatus IN_PROGRESS,
+    EventTime (epoch seconds, a JSON number with a fraction, as the real
+    service sends)}}.
   GetResourceRequestStatus: IN_PROGRESS for the first polls-1 calls, then the
-    change happens (not before) and it answers SUCCESS (with Identifier and,
+    change happens (not before: a request only advances when its own token
+    is polled; polls is read when the request starts) and it answers
+    SUCCESS (with Identifier and,
     for create/update, ResourceModel) or FAILED with ErrorCode and
     StatusMessage: create of an existing identifier AlreadyExists;
     update/delete of a missing one NotFound; a patch operation that fails
@@ -1490,9 +1494,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def answer(self, status, ctype, body):
+    def answer(self, status, ctype, body, hook=False):
         delay = CONFIG["latency_ms"]
-        if delay:
+        if delay and not hook:
             time.sleep(delay / 1000.0)
         data = body.encode()
         self.send_response(status)
@@ -1511,11 +1515,11 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_state":
             with LOCK:
                 text = json.dumps(state_view(), sort_keys=True)
-            return self.answer(200, "application/json", text)
+            return self.answer(200, "application/json", text, hook=True)
         if path == "/_log":
             with LOCK:
                 text = "".join(line + "\n" for line in STATE["log"])
-            return self.answer(200, "application/x-ndjson", text)
+            return self.answer(200, "application/x-ndjson", text, hook=True)
         self.answer(404, "text/plain", "not found")
 
     def do_POST(self):
@@ -1525,10 +1529,10 @@ class Handler(BaseHTTPRequestHandler):
                 update = json.loads(data)
                 assert isinstance(update, dict)
             except (ValueError, AssertionError):
-                return self.answer(400, "application/json", '{"error": "a JSON object"}')
+                return self.answer(400, "application/json", '{"error": "a JSON object"}', hook=True)
             with LOCK:
                 CONFIG.update(update)
-            return self.answer(200, "application/json", "{}")
+            return self.answer(200, "application/json", "{}", hook=True)
         if self.path != "/":
             return self.answer(404, "text/plain", "not found")
         target = self.headers.get("X-Amz-Target")
