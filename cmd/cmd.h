@@ -125,6 +125,8 @@ int cmd_apply(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
+/* account create and account close, a small dispatch of their own (cmd/account.c). */
+int cmd_account(int argc, char **argv);
 /* Hidden: the verify wrapper that flotilla starts itself (reconcile/rollout/verify.h). */
 int cmd_verify_exec(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct fl_cmd commands[] = {
 	{ "drift", cmd_drift, "Report resources that differ from the commit their account's marker names." },
 	{ "watch", cmd_watch, "Keep rolling out new commits of a branch, as a long-lived agent." },
 	{ "init", cmd_init, "Create a git repository holding an example fleet, committed." },
+	{ "account", cmd_account, "Create or close a tenant's AWS account with AWS Organizations." },
 	{ "version", cmd_version, "Print flotilla's version." },
 	{ "help", cmd_help, "Show help for flotilla or one of its commands." },
 };

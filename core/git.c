@@ -1105,6 +1105,122 @@ out:
 	return rc;
 }
 
+struct notes_walk {
+	fl_repo_note_cb cb;
+	void *payload;
+	int rc; /* the callback's, kept apart: its codes overlap libgit2's */
+};
+
+static int each_note(const git_oid *blob_id, const git_oid *annotated, void *payload)
+{
+	struct notes_walk *w = payload;
+	struct fl_oid id;
+	(void)blob_id;
+	from_git(&id, annotated);
+	w->rc = w->cb(&id, w->payload);
+	return w->rc ? 1 : 0;
+}
+
+int fl_repo_notes_each(struct fl_repo *repo, const char *notes_ref, fl_repo_note_cb cb, void *payload,
+		       struct fl_error *err)
+{
+	struct notes_walk w = { cb, payload, 0 };
+	git_reference *ref = NULL;
+	int grc = git_reference_lookup(&ref, repo->git, notes_ref);
+	git_reference_free(ref);
+	if (grc == GIT_ENOTFOUND)
+		return 0;
+	if (grc == 0)
+		grc = git_note_foreach(repo->git, notes_ref, each_note, &w);
+	if (w.rc)
+		return w.rc;
+	if (grc < 0)
+		return fail_git(err, grc, "cannot list the notes in '%s'", notes_ref);
+	return 0;
+}
+
+/* The tree of parent with files upserted, into *out. */
+static int updated_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *parent,
+			const struct fl_repo_file *files, size_t nfiles, struct fl_error *err)
+{
+	git_tree_update *updates = fl_calloc(nfiles ? nfiles : 1, sizeof(*updates));
+	git_commit *commit = NULL;
+	git_tree *base = NULL;
+	git_oid id;
+	int rc = 0, grc;
+
+	to_git(&id, parent);
+	if ((grc = git_commit_lookup(&commit, repo->git, &id)) < 0 || (grc = git_commit_tree(&base, commit)) < 0) {
+		rc = fail_git(err, grc, "cannot read the parent commit");
+		goto out;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		updates[i].action = GIT_TREE_UPDATE_UPSERT;
+		updates[i].filemode = GIT_FILEMODE_BLOB;
+		updates[i].path = files[i].path;
+		if ((grc = git_blob_create_from_buffer(&updates[i].id, repo->git, files[i].data, files[i].len)) < 0) {
+			rc = fail_git(err, grc, "cannot write '%s'", files[i].path);
+			goto out;
+		}
+	}
+	if ((grc = git_tree_create_updated(&id, repo->git, base, nfiles, updates)) < 0 ||
+	    (grc = git_tree_lookup(out, repo->git, &id)) < 0)
+		rc = fail_git(err, grc, "cannot write a tree");
+out:
+	git_tree_free(base);
+	git_commit_free(commit);
+	free(updates);
+	return rc;
+}
+
+int fl_repo_branch_commit(struct fl_oid *out, struct fl_repo *repo, const char *branch,
+			  const struct fl_oid *parent, const struct fl_repo_file *files, size_t nfiles,
+			  const char *message, struct fl_error *err)
+{
+	git_tree *tree = NULL;
+	git_commit *parent_commit = NULL;
+	git_signature *sig = NULL;
+	git_reference *ref = NULL;
+	struct fl_buf refname = FL_BUF_INIT;
+	git_oid parent_id, commit_id;
+	int rc, grc;
+
+	(void)fl_buf_printf(&refname, "refs/heads/%s", branch);
+	int valid = 0;
+	if (git_reference_name_is_valid(&valid, refname.ptr) < 0 || !valid) {
+		rc = fl_error_set(err, FL_EINPUT, "invalid branch name '%s'", branch);
+		goto out;
+	}
+	to_git(&parent_id, parent);
+	if ((rc = updated_tree(&tree, repo, parent, files, nfiles, err)) ||
+	    (rc = signature_now(&sig, repo->git, err)))
+		goto out;
+	if ((grc = git_commit_lookup(&parent_commit, repo->git, &parent_id)) < 0 ||
+	    (grc = git_commit_create_v(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 1,
+				       parent_commit)) < 0) {
+		rc = fail_git(err, grc, "cannot commit on branch '%s'", branch);
+		goto out;
+	}
+	/* force 0: a branch of the same name is never moved, whoever made it. */
+	grc = git_reference_create(&ref, repo->git, refname.ptr, &commit_id, 0, message);
+	if (grc == GIT_EEXISTS) {
+		rc = fl_error_set(err, FL_EINPUT, "branch '%s' exists already", branch);
+		goto out;
+	}
+	if (grc < 0) {
+		rc = fail_git(err, grc, "cannot create branch '%s'", branch);
+		goto out;
+	}
+	from_git(out, &commit_id);
+out:
+	fl_buf_release(&refname);
+	git_reference_free(ref);
+	git_signature_free(sig);
+	git_commit_free(parent_commit);
+	git_tree_free(tree);
+	return rc;
+}
+
 /* State of an export: where files go. */
 struct exporter {
 	git_repository *git;

@@ -146,6 +146,16 @@ int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *note
 int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
 		       const char *text, size_t len, struct fl_error *err);
 
+typedef int (*fl_repo_note_cb)(const struct fl_oid *annotated, void *payload);
+
+/*
+ * Calls cb with every commit that has a note under notes_ref, in no
+ * particular order. A missing notes ref lists nothing and succeeds. A
+ * non-zero return from cb stops the walk and is returned.
+ */
+int fl_repo_notes_each(struct fl_repo *repo, const char *notes_ref, fl_repo_note_cb cb, void *payload,
+		       struct fl_error *err);
+
 /*
  * Serialises flotilla's writers of the refs of the repository at gitdir,
  * across threads and processes: an advisory lock that dies with its holder.
@@ -190,6 +200,17 @@ int fl_repo_tags(struct fl_repo *repo, const char *prefix, fl_repo_tag_cb cb, vo
  */
 int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_oid *commit,
 		       const char *message, struct fl_error *err);
+
+/*
+ * Commits files (replacing or adding them, as plain files) on top of
+ * parent's tree, with parent as the only parent, authored like
+ * fl_repo_init_commit_all, and creates the branch refs/heads/<branch> at the new commit. HEAD, the
+ * index and any work tree are left alone. FL_EINPUT when the branch exists
+ * already or git refuses its name. *out gets the commit id.
+ */
+int fl_repo_branch_commit(struct fl_oid *out, struct fl_repo *repo, const char *branch,
+			  const struct fl_oid *parent, const struct fl_repo_file *files, size_t nfiles,
+			  const char *message, struct fl_error *err);
 
 /*
  * Writes every file of commit's tree under dir (which must exist), keeping

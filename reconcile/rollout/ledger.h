@@ -96,6 +96,21 @@ struct fl_receipt_item {
 int fl_ledger_add_receipt(struct fl_ledger *ledger, const char *tenant, const struct fl_receipt_item *items,
 			  size_t n, long long when, struct fl_error *err);
 
+/* Where a tenant's decommission receipt is: the commit whose ledger holds it. */
+struct fl_receipt_ref {
+	struct fl_oid commit;
+	long long time;  /* when it was made */
+	size_t deleted;  /* resources it lists */
+};
+
+/*
+ * The latest decommission receipt of tenant in the ledgers of head and its
+ * ancestors; *found false when none has one. Notes that are not ledgers
+ * are passed over. The repository's notes are read, never written.
+ */
+int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo,
+			   const struct fl_oid *head, const char *tenant, struct fl_error *err);
+
 /* Saves pending changes to the note now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);
 

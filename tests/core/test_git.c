@@ -1334,6 +1334,120 @@ static void test_export_tree_unsafe(void **state)
 	fl_test_run("rm -rf %s %s/unsafe-out %s/tree-id %s/empty-id", src, root, root, root);
 }
 
+struct annotated {
+	struct fl_buf hexes; /* "<hex>\n" each, in the order given */
+	size_t count;
+	size_t stop_at; /* the callback returns FL_EINPUT at this count; 0: never */
+};
+
+static int collect_annotated(const struct fl_oid *id, void *payload)
+{
+	struct annotated *a = payload;
+	char hex[FL_OID_HEX_LEN + 1];
+	fl_oid_hex(hex, id);
+	fl_buf_printf(&a->hexes, "%s\n", hex);
+	return ++a->count == a->stop_at ? FL_EINPUT : 0;
+}
+
+static void test_notes_each(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct annotated a = { FL_BUF_INIT, 0, 0 };
+	struct fl_buf want = FL_BUF_INIT;
+	char dir[256];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "notes-each");
+
+	(void)state;
+	/* No notes ref: nothing, and no error. */
+	assert_int_equal(fl_repo_notes_each(repo, "refs/notes/flotilla", collect_annotated, &a, &err), 0);
+	assert_int_equal(a.count, 0);
+
+	fl_test_run("cd %s && " GIT " notes --ref=flotilla add -m one c2 && " GIT " notes --ref=flotilla add -m two c5"
+		    " && " GIT " notes --ref=other add -m three c1", dir);
+	assert_int_equal(fl_repo_notes_each(repo, "refs/notes/flotilla", collect_annotated, &a, &err), 0);
+	assert_int_equal(a.count, 2);
+	capture(&want, "cd %s && git notes --ref=flotilla list | cut -d' ' -f2 | sort", dir);
+	fl_buf_clear(&a.hexes);
+	a.count = 0;
+	assert_int_equal(fl_repo_notes_each(repo, "refs/notes/flotilla", collect_annotated, &a, &err), 0);
+	struct fl_buf sorted = FL_BUF_INIT;
+	capture(&sorted, "printf '%s' | sort", a.hexes.ptr);
+	assert_string_equal(sorted.ptr, want.ptr);
+
+	/* The callback's code stops the walk and comes back as it was. */
+	a.count = 0;
+	a.stop_at = 1;
+	assert_int_equal(fl_repo_notes_each(repo, "refs/notes/flotilla", collect_annotated, &a, &err), FL_EINPUT);
+	assert_int_equal(a.count, 1);
+
+	fl_buf_release(&sorted);
+	fl_buf_release(&want);
+	fl_buf_release(&a.hexes);
+	fl_repo_free(repo);
+}
+
+static void test_branch_commit(void **state)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf got = FL_BUF_INIT, head_before = FL_BUF_INIT;
+	struct fl_oid c3, made;
+	char dir[256], hex[FL_OID_HEX_LEN + 1], c3hex[FL_OID_HEX_LEN + 1];
+	struct fl_repo *repo = open_clone(dir, sizeof(dir), "branch-commit");
+	const struct fl_repo_file files[] = {
+		{ "tenants/gamma.yaml", "name: gamma\naccount: \"1\"\n", 25 },
+		{ "tenants/new/deep.yaml", "x: 1\n", 5 },
+	};
+
+	(void)state;
+	fl_test_run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
+	fl_repo_free(repo);
+	assert_int_equal(fl_repo_open(&repo, dir, &err), 0);
+	capture(&head_before, "git -C %s rev-parse HEAD", dir);
+	assert_int_equal(fl_repo_resolve(&c3, repo, "c3", &err), 0);
+	fl_oid_hex(c3hex, &c3);
+
+	assert_int_equal(fl_repo_branch_commit(&made, repo, "flotilla/account/gamma", &c3, files, 2, "Onboard gamma\n",
+					       &err), 0);
+	fl_oid_hex(hex, &made);
+	capture(&got, "git -C %s rev-parse flotilla/account/gamma", dir);
+	assert_string_equal(got.ptr, hex);
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s rev-parse flotilla/account/gamma^", dir);
+	assert_string_equal(got.ptr, c3hex);
+	fl_buf_clear(&got);
+	/* Only the files given changed; the author is the configured one. */
+	capture(&got, "git -C %s diff --name-status c3 flotilla/account/gamma | tr '\\t\\n' ' ;'", dir);
+	assert_string_equal(got.ptr, "M tenants/gamma.yaml;A tenants/new/deep.yaml;");
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s show flotilla/account/gamma:tenants/gamma.yaml", dir);
+	assert_string_equal(got.ptr, "name: gamma\naccount: \"1\"");
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s log -1 --format='%%an <%%ae>|%%s' flotilla/account/gamma", dir);
+	assert_string_equal(got.ptr, "Configured <c@example.com>|Onboard gamma");
+	fl_buf_clear(&got);
+	/* HEAD, the index and the work tree are left alone. */
+	capture(&got, "git -C %s rev-parse HEAD", dir);
+	assert_string_equal(got.ptr, head_before.ptr);
+	fl_buf_clear(&got);
+	capture(&got, "git -C %s status --porcelain", dir);
+	assert_string_equal(got.ptr, "");
+	fl_buf_clear(&got);
+
+	/* An existing branch is never moved; a bad name is refused. */
+	assert_int_equal(fl_repo_branch_commit(&made, repo, "flotilla/account/gamma", &c3, files, 1, "again\n", &err),
+			 FL_EINPUT);
+	assert_string_equal(err.msg, "branch 'flotilla/account/gamma' exists already");
+	capture(&got, "git -C %s rev-parse flotilla/account/gamma", dir);
+	assert_string_equal(got.ptr, hex);
+	fl_buf_clear(&got);
+	assert_int_equal(fl_repo_branch_commit(&made, repo, "bad..name", &c3, files, 1, "x\n", &err), FL_EINPUT);
+	assert_string_equal(err.msg, "invalid branch name 'bad..name'");
+
+	fl_buf_release(&got);
+	fl_buf_release(&head_before);
+	fl_repo_free(repo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1361,6 +1475,8 @@ int main(void)
 		cmocka_unit_test(test_note_write_speed),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_tag_create),
+		cmocka_unit_test(test_notes_each),
+		cmocka_unit_test(test_branch_commit),
 		cmocka_unit_test(test_export_tree),
 		cmocka_unit_test(test_export_tree_unsafe),
 	};

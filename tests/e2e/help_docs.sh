@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # docs/commands.md cannot drift from the binary: for every command that
-# `flotilla --help` lists,
+# `flotilla --help` lists (and every subcommand that a command's --help
+# lists under "Commands:", like `account create`, as a command of its own),
 #   - the synopsis block at the top of the page holds the usage line that
 #     `flotilla CMD --help` prints (white space aside), and nothing else;
 #   - the section `## flotilla CMD` has an "Options:" list with exactly the
@@ -29,14 +30,31 @@ def squeeze(text):
     return " ".join(text.split())
 
 
-def listed_commands():
-    out = run("--help").stdout.splitlines()
-    start = out.index("Commands:") + 1
+def commands_in(help_lines):
+    start = help_lines.index("Commands:") + 1
     names = []
-    for line in out[start:]:
+    for line in help_lines[start:]:
         if not line.strip():
             break
         names.append(line.split()[0])
+    return names
+
+
+def listed_commands():
+    """Every command of flotilla --help; one with subcommands stands for them ("account create")."""
+    names = []
+    for name in commands_in(run("--help").stdout.splitlines()):
+        r = run(name, "--help")
+        lines = r.stdout.splitlines()
+        if "Commands:" not in lines:
+            names.append(name)
+            continue
+        if r.returncode != 0:
+            problems.append(f"flotilla {name} --help exited {r.returncode}")
+        bad = run(name, "--no-such-command")
+        if bad.returncode != 2:
+            problems.append(f"flotilla {name} --no-such-command: exit {bad.returncode}, expected 2")
+        names.extend(f"{name} {sub}" for sub in commands_in(lines))
     return names
 
 
@@ -53,7 +71,7 @@ def usage_of(lines):
 
 
 def help_of(cmd):
-    r = run(cmd, "--help")
+    r = run(*cmd.split(), "--help")
     if r.returncode != 0:
         problems.append(f"flotilla {cmd} --help exited {r.returncode}")
     lines = r.stdout.splitlines()
@@ -75,12 +93,21 @@ def doc_synopsis(text):
             entries.append(line)
         elif line.strip():
             entries[-1] += " " + line
-    return {squeeze(e).split()[1]: squeeze(e) for e in entries}, [squeeze(e).split()[1] for e in entries]
+    names = [command_of(squeeze(e)) for e in entries]
+    return {n: squeeze(e) for n, e in zip(names, entries)}, names
+
+
+def command_of(usage):
+    """The command a usage line is for: "plan", or "account create" for a subcommand."""
+    words = usage.split()[1:]
+    if len(words) > 1 and words[0] in parents:
+        return " ".join(words[:2])
+    return words[0]
 
 
 def doc_sections(text):
     sections = {}
-    for m in re.finditer(r"^## flotilla (\S+)\n(.*?)(?=^## |\Z)", text, re.S | re.M):
+    for m in re.finditer(r"^## flotilla ([a-z-]+(?: [a-z-]+)?)\n(.*?)(?=^## |\Z)", text, re.S | re.M):
         sections.setdefault(m.group(1), []).append(m.group(2))
     return sections
 
@@ -111,6 +138,7 @@ def doc_options(cmd, body):
 
 text = open(doc_path, encoding="utf-8").read()
 commands = listed_commands()
+parents = {c.split()[0] for c in commands if " " in c}
 if len(commands) < 8:
     problems.append(f"flotilla --help lists {len(commands)} commands: {commands}")
 synopsis, synopsis_order = doc_synopsis(text)
@@ -131,7 +159,7 @@ for cmd in commands:
         problems.append(f"flotilla {cmd} --help: usage '{usage}' does not name the command")
     if synopsis.get(cmd) != usage:
         problems.append(f"docs: synopsis of {cmd}:\n    doc:  {synopsis.get(cmd)}\n    help: {usage}")
-    bad = run(cmd, "--no-such-option")
+    bad = run(*cmd.split(), "--no-such-option")
     err = bad.stderr.splitlines()
     if bad.returncode != 2 or len(err) < 2 or usage_of(err[1:]) != usage:
         problems.append(f"flotilla {cmd} --no-such-option: exit {bad.returncode}, expected 2 and the usage of --help; stderr:\n{bad.stderr}")
