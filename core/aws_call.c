@@ -230,11 +230,43 @@ static uint64_t rng_next(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-static void sleep_ms(long long ms)
+void fl_aws_sleep_ms(long long ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0)
 		;
+}
+
+#define POLL_CAP_MS 10000
+#define POLL_TIMEOUT_S 3600
+#define SECOND_POLL_MS 100
+
+void fl_aws_poll_start(struct fl_aws_poll *p, unsigned first_ms, unsigned cap_ms, unsigned timeout_s)
+{
+	p->wait_ms = first_ms;
+	p->cap_ms = cap_ms ? cap_ms : POLL_CAP_MS;
+	p->timeout_s = timeout_s ? timeout_s : POLL_TIMEOUT_S;
+	p->deadline_ms = fl_mono_ms() + 1000LL * p->timeout_s;
+	p->jitter = (uint64_t)fl_mono_ms() ^ (uint64_t)(uintptr_t)p;
+}
+
+bool fl_aws_poll_wait(struct fl_aws_poll *p, long long told_ms)
+{
+	if (told_ms >= 0) {
+		long long ms = told_ms < p->cap_ms ? told_ms : p->cap_ms;
+		if (fl_mono_ms() + ms > p->deadline_ms)
+			return false;
+		fl_aws_sleep_ms(ms);
+		return true;
+	}
+	if (fl_mono_ms() + (long long)p->wait_ms > p->deadline_ms)
+		return false;
+	unsigned long long quarter = p->wait_ms / 4;
+	fl_aws_sleep_ms((long long)(p->wait_ms - (quarter ? rng_next(&p->jitter) % (quarter + 1) : 0)));
+	p->wait_ms = p->wait_ms ? p->wait_ms * 2 : SECOND_POLL_MS;
+	if (p->wait_ms > p->cap_ms)
+		p->wait_ms = p->cap_ms;
+	return true;
 }
 
 /* One try: signs for now and sends. */
@@ -354,7 +386,7 @@ int fl_aws_call(struct fl_aws_answer *out, const struct fl_aws_call *call, struc
 		unsigned long long ceiling = (unsigned long long)base << (i < 20 ? i : 20);
 		if (ceiling > cap)
 			ceiling = cap;
-		sleep_ms((long long)(rng_next(&rng) % (ceiling + 1)));
+		fl_aws_sleep_ms((long long)(rng_next(&rng) % (ceiling + 1)));
 	}
 	fl_sigv4_wipe(body.ptr, body.len);
 	fl_buf_release(&body);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/aws_creds.h"
 #include "core/buf.h"
@@ -85,6 +86,32 @@ int fl_aws_call(struct fl_aws_answer *out, const struct fl_aws_call *call, struc
 
 /* True for the error codes AWS services throttle with. */
 bool fl_aws_code_throttling(const char *code);
+
+/*
+ * The waits between polls of an asynchronous AWS operation (Cloud
+ * Control's requests, Organizations' account creation): first first_ms
+ * (0: poll at once, then 100 ms), then twice as long each time up to cap_ms,
+ * each wait up to a quarter shorter so that many tenants polling do not
+ * march in step; or as long as the service said, when it said.
+ */
+struct fl_aws_poll {
+	unsigned long long wait_ms;
+	unsigned cap_ms, timeout_s;
+	long long deadline_ms; /* on fl_mono_ms()'s clock */
+	uint64_t jitter;
+};
+
+/* Defaults: cap_ms 10000, timeout_s 3600. */
+void fl_aws_poll_start(struct fl_aws_poll *p, unsigned first_ms, unsigned cap_ms, unsigned timeout_s);
+
+/*
+ * Sleeps before the next poll: told_ms when the service named a time (0 or
+ * more; never longer than the cap), else the next backoff. False, without
+ * sleeping, when the wait would pass the timeout.
+ */
+bool fl_aws_poll_wait(struct fl_aws_poll *p, long long told_ms);
+
+void fl_aws_sleep_ms(long long ms);
 
 /* Appends name=value to a Query-protocol form, '&'-separated and encoded. */
 void fl_aws_form_put(struct fl_buf *form, const char *name, const char *value);

@@ -16,9 +16,6 @@
 #include "core/node.h"
 #include "core/banned.h"
 
-#define DEFAULT_POLL_MAX_MS 10000
-#define DEFAULT_TIMEOUT_S 3600
-#define SECOND_POLL_MS 100
 
 void fl_cc_client_token(char out[33], const char *const *parts, size_t nparts)
 {
@@ -194,13 +191,6 @@ out:
 	return rc;
 }
 
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 /* Milliseconds until the event's RetryAfter (0 when past), or -1 when it has none. */
 static long long until_retry_after(const struct fl_cc_event *ev)
 {
@@ -229,33 +219,18 @@ static int outcome(const struct fl_cc_event *ev, struct fl_error *err)
 
 int fl_cc_wait(struct fl_cc_event *ev, const struct fl_cc *cc, struct fl_error *err)
 {
-	unsigned cap = cc->poll_max_ms ? cc->poll_max_ms : DEFAULT_POLL_MAX_MS;
-	long long deadline = fl_mono_ms() + 1000LL * (cc->timeout_s ? cc->timeout_s : DEFAULT_TIMEOUT_S);
-	unsigned long long wait = cc->poll_ms;
-	uint64_t jitter = (uint64_t)fl_mono_ms() * 2654435761u;
+	struct fl_aws_poll poll;
 	char token[sizeof(ev->request_token)];
-	int rc = 0;
 	copy(token, sizeof(token), ev->request_token);
+	fl_aws_poll_start(&poll, cc->poll_ms, cc->poll_max_ms, cc->timeout_s);
 	while (!finished(ev)) {
-		if (fl_mono_ms() + (long long)wait > deadline)
+		if (!fl_aws_poll_wait(&poll, until_retry_after(ev)))
 			return fl_error_set(err, FL_EIO, "Cloud Control: request %s still %s after %us", token,
-					    ev->status, cc->timeout_s ? cc->timeout_s : DEFAULT_TIMEOUT_S);
-		long long told = until_retry_after(ev);
-		if (told >= 0) {
-			/* The service said when: no sooner, and never longer than the cap. */
-			sleep_ms(told < cap ? told : cap);
-		} else {
-			/* Up to a quarter less, so that many tenants polling do not march in step. */
-			jitter = jitter * 6364136223846793005ULL + 1442695040888963407ULL;
-			sleep_ms((long long)(wait - (wait / 4 ? (jitter >> 33) % (wait / 4 + 1) : 0)));
-			wait = wait ? wait * 2 : SECOND_POLL_MS;
-			if (wait > cap)
-				wait = cap;
-		}
+					    ev->status, poll.timeout_s);
 		struct fl_buf b = FL_BUF_INIT;
 		put_member(&b, "RequestToken", token, strlen(token));
 		fl_buf_putc(&b, '}');
-		rc = mutate(ev, cc, "GetResourceRequestStatus", &b, err);
+		int rc = mutate(ev, cc, "GetResourceRequestStatus", &b, err);
 		fl_buf_release(&b);
 		if (rc)
 			return rc;

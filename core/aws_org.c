@@ -16,9 +16,6 @@
 #include "core/node.h"
 #include "core/banned.h"
 
-#define DEFAULT_POLL_MAX_MS 10000
-#define DEFAULT_TIMEOUT_S 3600
-#define SECOND_POLL_MS 100
 
 /* ---- what the service accepts ---- */
 
@@ -247,13 +244,6 @@ int fl_org_create_account(struct fl_org_create *out, const struct fl_org *org, c
 	return rc;
 }
 
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 static int outcome(const struct fl_org_create *st, struct fl_error *err)
 {
 	if (strcmp(st->state, "SUCCEEDED") == 0)
@@ -267,24 +257,15 @@ static int outcome(const struct fl_org_create *st, struct fl_error *err)
 
 int fl_org_create_wait(struct fl_org_create *st, const struct fl_org *org, struct fl_error *err)
 {
-	unsigned cap = org->poll_max_ms ? org->poll_max_ms : DEFAULT_POLL_MAX_MS;
-	unsigned timeout_s = org->timeout_s ? org->timeout_s : DEFAULT_TIMEOUT_S;
-	long long deadline = fl_mono_ms() + 1000LL * timeout_s;
-	unsigned long long wait = org->poll_ms;
-	uint64_t jitter = (uint64_t)fl_mono_ms() * 2654435761u;
+	struct fl_aws_poll poll;
 	char id[sizeof(st->id)];
 	snprintf(id, sizeof(id), "%s", st->id);
+	fl_aws_poll_start(&poll, org->poll_ms, org->poll_max_ms, org->timeout_s);
 	while (strcmp(st->state, "IN_PROGRESS") == 0) {
-		if (fl_mono_ms() + (long long)wait > deadline)
+		if (!fl_aws_poll_wait(&poll, -1))
 			return fl_error_set(err, FL_EIO,
 					    "Organizations: account request %s still IN_PROGRESS after %us",
-					    id, timeout_s);
-		/* Up to a quarter less, as in Cloud Control's wait. */
-		jitter = jitter * 6364136223846793005ULL + 1442695040888963407ULL;
-		sleep_ms((long long)(wait - (wait / 4 ? (jitter >> 33) % (wait / 4 + 1) : 0)));
-		wait = wait ? wait * 2 : SECOND_POLL_MS;
-		if (wait > cap)
-			wait = cap;
+					    id, poll.timeout_s);
 		struct fl_buf b = FL_BUF_INIT;
 		put_member(&b, "CreateAccountRequestId", id);
 		end_object(&b);

@@ -10,31 +10,9 @@
 # (ci/setup.sh): without it this test fails, it never skips.
 source "$(dirname "$0")/lib.sh"
 
-STANDIN=$FL_SOURCE/tests/servers/aws_standin.py
-SRV_PID=
-trap '[[ -z $SRV_PID ]] || kill "$SRV_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
-
-PY=
-for py in /usr/bin/python3 python3; do
-	if command -v "$py" >/dev/null && "$py" -c 'import botocore.auth' 2>/dev/null; then
-		PY=$(command -v "$py")
-		break
-	fi
-done
-[[ -n $PY ]] || fail "no python3 here can import botocore: install python3-botocore (ci/setup.sh)"
-
-# The stand-in exits when its standard input closes: keep a fifo open on fd 9.
-mkfifo "$TMP/standin.in"
-"$PY" "$STANDIN" <"$TMP/standin.in" >"$TMP/standin.out" 2>"$TMP/standin.err" &
-SRV_PID=$!
-exec 9>"$TMP/standin.in"
-for _ in $(seq 100); do
-	[[ -s $TMP/standin.out ]] && break
-	sleep 0.05
-done
-PORT=$(sed -n 's/^PORT //p' "$TMP/standin.out")
-[[ -n $PORT ]] || fail "the stand-in did not start: $(cat "$TMP/standin.err")"
-ENDPOINT=http://127.0.0.1:$PORT
+start_aws_standin
+PY=$STANDIN_PY
+ENDPOINT=$AWS_STANDIN
 
 state() { curl -sS "$ENDPOINT/_state"; }
 acted() { curl -sS "$ENDPOINT/_log"; }

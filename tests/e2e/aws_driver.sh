@@ -14,24 +14,9 @@
 #     stand-in's log shows no operation done twice.
 source "$(dirname "$0")/lib.sh"
 
-STANDIN=$FL_SOURCE/tests/servers/aws_standin.py
-SRV_PID=
-trap '[[ -z $SRV_PID ]] || kill "$SRV_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+start_aws_standin --log "$TMP/ops.log"
+BASE=$AWS_STANDIN
 
-# The stand-in ends when its standard input closes: a pipe this shell holds open until it exits.
-mkfifo "$TMP/standin.in"
-exec 9<>"$TMP/standin.in"
-python3 "$STANDIN" --log "$TMP/ops.log" <&9 >"$TMP/standin.out" 2>"$TMP/standin.err" &
-SRV_PID=$!
-for _ in $(seq 200); do
-	[[ -s $TMP/standin.out ]] && break
-	sleep 0.05
-done
-PORT=$(sed -n 's/^PORT //p' "$TMP/standin.out")
-[[ -n $PORT ]] || fail "the AWS stand-in did not start: $(cat "$TMP/standin.err")"
-BASE=http://127.0.0.1:$PORT
-
-configure() { curl -sS -f -X POST --data "$1" "$BASE/_config" >/dev/null || fail "configuring the stand-in: $1"; }
 state() { curl -sS -f "$BASE/_state"; }
 # py EXPR: evaluates a Python expression over the stand-in's state (s) and log (log, a list of dicts).
 py() {
@@ -120,7 +105,7 @@ for t in can-a can-b early-a early-b early-c fl-a fl-b fl-c fl-d fl-e fl-f fl-wr
 	ids="$ids\"arn:aws:iam::$acct:role/flotilla-deploy\": \"ext-$t\", "
 done
 commit . "twelve accounts on AWS"
-configure "{\"web_token\": \"$WEB_TOKEN\", \"role_external_ids\": ${ids%, }}, \"wrong_account\": {\"200000000012\": \"200000000099\"}}"
+standin_config "{\"web_token\": \"$WEB_TOKEN\", \"role_external_ids\": ${ids%, }}, \"wrong_account\": {\"200000000012\": \"200000000099\"}}"
 
 # ---- three waves: canaries, a manual gate, a promotion ----
 run_fl 0 validate
@@ -152,7 +137,7 @@ assert_eq "$(py 'sum(1 for l in log if l["op"] == "CreateResource")')" "48"
 assert_eq "$(git notes --ref=flotilla show HEAD | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenants"]["fl-wrong"]["result"])')" "failed"
 
 # The role fixed: the tenant is onboarded, and the fleet is converged.
-configure '{"wrong_account": {}}'
+standin_config '{"wrong_account": {}}'
 run_fl 0 apply
 run_fl 0 plan --detailed-exitcode
 assert_contains "$OUT" "no changes: 12 tenants converged"
@@ -206,7 +191,7 @@ commit . "an audit log group, and a longer retention"
 run_fl 5 apply
 run_fl 0 promote HEAD --wave early
 before=$(wc -l <"$TMP/ops.log")
-configure '{"latency_ms": 40}'
+standin_config '{"latency_ms": 40}'
 "$FLOTILLA" apply >"$TMP/killed.out" 2>&1 &
 pid=$!
 # Killed once the fleet wave has acted on some accounts and not on all.
@@ -218,7 +203,7 @@ done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 ((n >= 7 && n < 9)) || fail "the rollout was not killed half way (accounts acted on: $n): $(cat "$TMP/killed.out")"
-configure '{"latency_ms": 0}'
+standin_config '{"latency_ms": 0}'
 run_fl 0 apply
 run_fl 0 plan --detailed-exitcode
 assert_contains "$OUT" "no changes: 12 tenants converged"

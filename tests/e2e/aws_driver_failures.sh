@@ -12,21 +12,8 @@
 #   - no secret appears in any output.
 source "$(dirname "$0")/lib.sh"
 
-STANDIN=$FL_SOURCE/tests/servers/aws_standin.py
-SRV_PID=
-trap '[[ -z $SRV_PID ]] || kill "$SRV_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
-mkfifo "$TMP/standin.in"
-exec 9<>"$TMP/standin.in"
-python3 "$STANDIN" --log "$TMP/ops.log" <&9 >"$TMP/standin.out" 2>"$TMP/standin.err" &
-SRV_PID=$!
-for _ in $(seq 200); do
-	[[ -s $TMP/standin.out ]] && break
-	sleep 0.05
-done
-PORT=$(sed -n 's/^PORT //p' "$TMP/standin.out")
-[[ -n $PORT ]] || fail "the AWS stand-in did not start: $(cat "$TMP/standin.err")"
-BASE=http://127.0.0.1:$PORT
-configure() { curl -sS -f -X POST --data "$1" "$BASE/_config" >/dev/null || fail "configuring the stand-in: $1"; }
+start_aws_standin --log "$TMP/ops.log"
+BASE=$AWS_STANDIN
 # logged OP ACCOUNT TYPE: how many times the stand-in acted on OP for TYPE in ACCOUNT.
 logged() {
 	python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if l.strip() and (lambda d: d["op"] == sys.argv[2] and d["account"] == sys.argv[3] and d["type"] == sys.argv[4])(json.loads(l))))' \
@@ -67,7 +54,7 @@ for t in alpha:300000000001 bravo:300000000002 charlie:300000000003; do
 	printf 'name: %s\naccount: "%s"\nregions: [us-east-1]\n' "${t%%:*}" "${t#*:}" >"tenants/${t%%:*}.yaml"
 done
 commit . "three accounts"
-configure '{"role_external_ids": {"arn:aws:iam::300000000001:role/deploy": "x-alpha",
+standin_config '{"role_external_ids": {"arn:aws:iam::300000000001:role/deploy": "x-alpha",
   "arn:aws:iam::300000000002:role/deploy": "x-bravo", "arn:aws:iam::300000000003:role/deploy": "not-x-charlie"},
   "fail_create": {"AWS::SQS::Queue/bravo-jobs": "ServiceLimitExceeded: too many queues in this account"},
   "throttle_every": 5}'
@@ -103,7 +90,7 @@ EOF
 # applied: throttling is retried.
 
 # The causes removed: the rerun converges, creating only what was missing.
-configure '{"fail_create": {}, "role_external_ids": {"arn:aws:iam::300000000001:role/deploy": "x-alpha",
+standin_config '{"fail_create": {}, "role_external_ids": {"arn:aws:iam::300000000001:role/deploy": "x-alpha",
   "arn:aws:iam::300000000002:role/deploy": "x-bravo", "arn:aws:iam::300000000003:role/deploy": "x-charlie"}}'
 run_fl 0 apply
 run_fl 0 plan --detailed-exitcode
@@ -112,7 +99,7 @@ assert_eq "$(logged CreateResource 300000000002 AWS::SQS::Queue)" "1"
 assert_eq "$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["op"] == "CreateResource" and json.loads(l)["identifier"] == "/app/bravo"))' "$TMP/ops.log")" "1"
 
 # Credentials that expire within 5 minutes are assumed again for every use.
-configure '{"expiration": 200, "throttle_every": 0}'
+standin_config '{"expiration": 200, "throttle_every": 0}'
 before=$(count sts.AssumeRole)
 sed -i 's/Value: "v1"/Value: "v2"/' release/app.yaml
 commit . "v2"
@@ -122,7 +109,7 @@ after=$(count sts.AssumeRole)
 assert_eq "$(logged UpdateResource 300000000001 AWS::SSM::Parameter)" "2"
 
 # --driver aws:ROLE-TEMPLATE: a role without the external id is refused for every tenant.
-configure '{"expiration": null}'
+standin_config '{"expiration": null}'
 run_fl 1 plan --driver 'aws:arn:aws:iam::{{tenant.account}}:role/deploy'
 assert_contains "$OUT" "tenant alpha (wave all, account 300000000001): failed: aws identity of tenant 'alpha': assuming role arn:aws:iam::300000000001:role/deploy: STS AssumeRole: 403 AccessDenied"
 

@@ -11,10 +11,6 @@
 # test fails, it never skips.
 source "$(dirname "$0")/lib.sh"
 
-STANDIN=$FL_SOURCE/tests/servers/aws_standin.py
-SRV_PID=
-trap '[[ -z $SRV_PID ]] || kill "$SRV_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
-
 # Debian's packages are what ci/setup.sh installs; a pyenv or venv python3 or
 # aws earlier on PATH may lack botocore or be another version.
 AWS=
@@ -25,33 +21,12 @@ for a in /usr/bin/aws aws; do
 	fi
 done
 [[ -n $AWS ]] || fail "no AWS CLI v2 here (tried /usr/bin/aws and aws): install awscli (ci/setup.sh)"
-PY=
-for py in /usr/bin/python3 python3; do
-	if command -v "$py" >/dev/null && "$py" -c 'import botocore.auth' 2>/dev/null; then
-		PY=$(command -v "$py")
-		break
-	fi
-done
-[[ -n $PY ]] || fail "no python3 here can import botocore (tried /usr/bin/python3 and python3): install python3-botocore (ci/setup.sh)"
-
-# The stand-in exits when its standard input closes: keep a fifo open on fd 9.
-mkfifo "$TMP/standin.in"
-"$PY" "$STANDIN" --log "$TMP/acted.log" <"$TMP/standin.in" >"$TMP/standin.out" 2>"$TMP/standin.err" &
-SRV_PID=$!
-exec 9>"$TMP/standin.in"
-for _ in $(seq 100); do
-	[[ -s $TMP/standin.out ]] && break
-	sleep 0.05
-done
-PORT=$(sed -n 's/^PORT //p' "$TMP/standin.out")
-[[ -n $PORT ]] || fail "the stand-in did not start: $(cat "$TMP/standin.err")"
-ENDPOINT=http://127.0.0.1:$PORT
+start_aws_standin --log "$TMP/acted.log"
+PY=$STANDIN_PY
+ENDPOINT=$AWS_STANDIN
 
 state() { curl -sS "$ENDPOINT/_state"; }
 acted() { curl -sS "$ENDPOINT/_log"; }
-configure() {
-	curl -sS -X POST --data "$1" "$ENDPOINT/_config" >/dev/null || fail "POST /_config $1"
-}
 
 # The CLI sees nothing of the user's: no profile, no credentials file, no pager, no retries.
 : >"$TMP/aws-config"
@@ -151,13 +126,13 @@ assert d["Arn"] == "arn:aws:sts::222222222222:assumed-role/flotilla-deploy/floti
 assert d["UserId"].startswith("AROA") and d["UserId"].endswith(":flotilla-acme"), d'
 ROLE_AK=$AK ROLE_SK=$SK ROLE_ST=$ST
 
-configure '{"wrong_account": {"333333333333": "444444444444"}}'
+standin_config '{"wrong_account": {"333333333333": "444444444444"}}'
 as_role arn:aws:iam::333333333333:role/flotilla-deploy flotilla-globex
 aws_run 0 sts get-caller-identity
 assert_json "$OUT" "wrong_account: the credentials land elsewhere" 'assert d["Account"] == "444444444444", d'
-configure '{"wrong_account": {}}'
+standin_config '{"wrong_account": {}}'
 
-configure '{"role_external_ids": {"arn:aws:iam::222222222222:role/guarded": "ext-0123"}}'
+standin_config '{"role_external_ids": {"arn:aws:iam::222222222222:role/guarded": "ext-0123"}}'
 as_base
 aws_run 254 sts assume-role --role-arn arn:aws:iam::222222222222:role/guarded --role-session-name s1
 aws_error AccessDenied AssumeRole "User: arn:aws:iam::111111111111:user/standin is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/guarded"
@@ -206,7 +181,7 @@ assert d["TypeName"] == "AWS::SSM::Parameter" and r["Identifier"] == "/flotilla/
 assert json.loads(r["Properties"]) == {"Name": "/flotilla/state", "Type": "String", "Value": "marker-1"}, r'
 
 # From here on a request completes at its first poll (the CLI is slow to start).
-configure '{"polls": 1}'
+standin_config '{"polls": 1}'
 
 # The same client token with the same parameters: the same request, not acted on again.
 aws_run 0 cloudcontrol create-resource --type-name AWS::SSM::Parameter --desired-state "$SSM_STATE" --client-token tok-ssm-1
@@ -279,17 +254,17 @@ aws_error ValidationException CreateResource "1 validation error detected: Value
 
 # --- throttling ----------------------------------------------------------------
 
-configure '{"throttle_every": 1}'
+standin_config '{"throttle_every": 1}'
 aws_run 254 sts get-caller-identity
 aws_error Throttling GetCallerIdentity
 assert_contains "$ERR" "Rate exceeded"
 aws_run 254 cloudcontrol get-resource --type-name AWS::SSM::Parameter --identifier /x
 aws_error ThrottlingException GetResource
-configure '{"throttle_every": 0}'
+standin_config '{"throttle_every": 0}'
 
 # --- Organizations --------------------------------------------------------
 
-configure '{"polls": 2}'
+standin_config '{"polls": 2}'
 as_base
 
 aws_run 0 organizations create-account --region us-east-1 --email acme@example.com --account-name acme

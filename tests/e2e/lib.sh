@@ -179,6 +179,37 @@ marker_line() {
 }
 
 # Run directly (CTest does, as e2e/lib), check the helpers themselves.
+# start_aws_standin ARGS...: starts tests/servers/aws_standin.py with ARGS
+# under a python3 that has botocore (Debian's /usr/bin/python3 first) and
+# sets AWS_STANDIN to its URL and STANDIN_PY to that python3. It ends with
+# the test: its standard input is a pipe the test holds open on fd 9.
+start_aws_standin() {
+	STANDIN_PY=
+	local py port
+	for py in /usr/bin/python3 python3; do
+		if command -v "$py" >/dev/null && "$py" -c 'import botocore.auth' 2>/dev/null; then
+			STANDIN_PY=$(command -v "$py")
+			break
+		fi
+	done
+	[[ -n $STANDIN_PY ]] || fail "no python3 here can import botocore (tried /usr/bin/python3 and python3): install python3-botocore (ci/setup.sh)"
+	mkfifo "$TMP/standin.in"
+	exec 9<>"$TMP/standin.in"
+	"$STANDIN_PY" "$FL_SOURCE/tests/servers/aws_standin.py" "$@" <&9 >"$TMP/standin.out" 2>"$TMP/standin.err" &
+	for _ in $(seq 200); do
+		[[ -s $TMP/standin.out ]] && break
+		sleep 0.05
+	done
+	port=$(sed -n 's/^PORT //p' "$TMP/standin.out")
+	[[ -n $port ]] || fail "the AWS stand-in did not start: $(cat "$TMP/standin.err")"
+	AWS_STANDIN=http://127.0.0.1:$port
+}
+
+# standin_config JSON: replaces those keys of the stand-in's configuration.
+standin_config() {
+	curl -sS -f -X POST --data "$1" "$AWS_STANDIN/_config" >/dev/null || fail "configuring the AWS stand-in: $1"
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	git_repo "$TMP/repo"
 	echo "hello" >"$TMP/repo/file"
