@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The aws driver's own identity check (SPEC 8a), behind the engine's: the
+# role's credentials expire within 5 minutes, so the driver assumes the role
+# again for every operation and asks GetCallerIdentity again each time. The
+# role starts landing in another account after the engine's check has
+# passed; the driver notices before anything is written, and neither
+# account holds anything. A driver that trusted the engine's one check would
+# write into the wrong account here.
+source "$(dirname "$0")/lib.sh"
+
+start_aws_standin --log "$TMP/ops.log" --config '{"latency_ms": 150, "expiration": 200}'
+count() { curl -sS -f "$AWS_STANDIN/_state" | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"].get(sys.argv[1], 0))' "$1"; }
+
+unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_SESSION_TOKEN AWS_PROFILE
+export AWS_ACCESS_KEY_ID=AKIDSTANDINBASE AWS_SECRET_ACCESS_KEY=standin-base-secret
+export AWS_ENDPOINT_URL=$AWS_STANDIN AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export AWS_SHARED_CREDENTIALS_FILE=$TMP/none AWS_CONFIG_FILE=$TMP/none
+
+git_repo "$TMP/f"
+cd "$TMP/f"
+mkdir tenants release
+cat >fleet.yaml <<'EOF'
+version: 1
+name: aws-identity
+waves:
+  - { name: all, select: rest, max_parallel: 1 }
+driver: { type: aws, role: "arn:aws:iam::{{tenant.account}}:role/deploy", poll_interval: 0s }
+EOF
+printf 'kind: AWS::SSM::Parameter\nname: config\nspec: { Name: /app/config, Type: String, Value: v1 }\n' >release/app.yaml
+printf 'name: solo\naccount: "400000000001"\nregions: [us-east-1]\n' >tenants/solo.yaml
+commit . "one account"
+
+# The role lands elsewhere once the engine has checked the identity twice:
+# in the fleet-wide plan, and as the tenant's first step in its wave.
+(
+	for _ in $(seq 600); do
+		if (($(count sts.GetCallerIdentity) >= 2)); then
+			standin_config '{"wrong_account": {"400000000001": "400000000099"}}'
+			exit 0
+		fi
+		sleep 0.02
+	done
+) &
+flipper=$!
+run_fl 4 apply
+wait "$flipper" || fail "the role was never pointed at the other account"
+assert_contains "$OUT$ERR" "the role lands in account 400000000099, but the manifest names 400000000001: nothing is written"
+assert_not_contains "$OUT$ERR" "the account reports id"
+[[ ! -s $TMP/ops.log ]] || fail "something was written: $(cat "$TMP/ops.log")"
+assert_eq "$(curl -sS "$AWS_STANDIN/_state" | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)["accounts"]))')" "[]"
