@@ -52,7 +52,14 @@ int fl_aws_state_read(struct fl_aws_state *st, const struct fl_cc *cc, const cha
 int fl_aws_state_fetch(struct fl_buf *value, bool *exists, const struct fl_cc *cc, const char *param,
 		       struct fl_error *err);
 
-/* Decodes value (NULL: no parameter) into st, emptied first; param names it in messages. */
+/* Appends st as the parameter's Value: canonical JSON (keys in order), so equal states are equal bytes. */
+void fl_aws_state_encode(struct fl_buf *out, const struct fl_aws_state *st);
+
+/*
+ * Decodes value (NULL: no parameter) into st, emptied first; param names it
+ * in messages. The value comes from the account, so anything is checked:
+ * the version, every name, the marker. FL_EDRIVER otherwise.
+ */
 int fl_aws_state_load(struct fl_aws_state *st, const char *value, const char *param, struct fl_error *err);
 
 /*

@@ -103,8 +103,7 @@ static void put_str(struct fl_buf *b, const char *s)
 	fl_json_put_str(b, s, strlen(s));
 }
 
-/* The Value: canonical JSON (keys in order), so equal states are equal bytes. */
-static void encode(struct fl_buf *b, const struct fl_aws_state *st)
+void fl_aws_state_encode(struct fl_buf *b, const struct fl_aws_state *st)
 {
 	fl_buf_printf(b, "{\"generation\":%lld,\"marker\":", st->generation);
 	if (st->has_marker) {
@@ -274,7 +273,7 @@ int fl_aws_state_write(struct fl_buf *written, struct fl_aws_state *st, const st
 	char tok[33];
 	int rc;
 	st->generation++;
-	encode(&value, st);
+	fl_aws_state_encode(&value, st);
 	if (value.len > FL_AWS_STATE_MAX) {
 		rc = fl_error_set(err, FL_ELIMIT,
 				  "the state of region %s is %zu bytes, more than the %d an SSM parameter holds "

@@ -11,6 +11,7 @@ Usage: tests/fuzz/seeds.py FIXTURES OUTDIR
   fuzz_notes_merge    ledger notes of each fixture fleet's tenants, two by two
   fuzz_driver_answer  driver answers: each fleet's templates as observed resources
   fuzz_xml            AWS query answers and errors (STS, IMDS-like), CDATA, a DOCTYPE
+  fuzz_aws_state      aws driver state parameters: markers, identifiers, regions
 """
 import hashlib
 import json
@@ -21,6 +22,17 @@ import yaml
 
 MAX_SEED = 64 * 1024
 
+
+AWS_STATE_SEEDS = [
+    '{"generation":0,"marker":null,"regions":[],"resources":[],"version":1}',
+    '{"generation":3,"marker":{"inputs_fingerprint":"8f9be2f4fee377a70df5c1c415e7b267","resources":2,'
+    '"revision":"7aeaf8911fa6545bc9c87c100f116d786df5b1c5","tenant_fingerprint":"ddc81791bf095b09fd5b552450b241ea"},'
+    '"regions":["us-east-1","eu-west-1"],"resources":[{"id":"/app/acme/config","keys":["Name","Type","Value"],'
+    '"kind":"AWS::SSM::Parameter","name":"config"},{"id":"http://sqs.eu-west-1.localhost/2/acme-jobs",'
+    '"keys":["QueueName"],"kind":"AWS::SQS::Queue","name":"jobs"}],"version":1}',
+    '{"generation":1,"marker":null,"regions":["us-east-1","us-east-1"],"resources":[{"id":"x","keys":[],'
+    '"kind":"service","name":"a"}],"version":1}',
+]
 
 XML_SEEDS = [
     '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
@@ -162,6 +174,9 @@ def main():
     for doc in XML_SEEDS:
         xml_c.add(doc)
     notes_c.add(b"{}\0{}")
+    state_c = Corpus(outdir, "fuzz_aws_state")
+    for doc in AWS_STATE_SEEDS:
+        state_c.add(doc)
 
 
 if __name__ == "__main__":
