@@ -198,6 +198,9 @@ Test hooks (not AWS):
     throttle_every    every Nth AWS request is throttled (0: never, default)
     wrong_account     {"<role account>": "<landing account>"}: credentials
                       for roles of that account land in the other
+    wrong_account_from {"<role account>": n}: wrong_account applies only from
+                      the nth role assumed into that account on (the first
+                      n-1 land where they should)
     role_external_ids {"<role arn>": "<external id>"}
     denied_roles      ["<role arn>", ...]: AssumeRole refused
     max_session_duration  largest DurationSeconds a role allows (3600)
@@ -261,6 +264,7 @@ CONFIG = {
     "expiration": None,
     "fail_create": {},
     "retry_after_ms": None,
+    "wrong_account_from": {},
     "management_account": "111111111111",
     "ous": ["ou-st4n-aaaaaaaa", "ou-st4n-bbbbbbbb"],
 }
@@ -268,6 +272,7 @@ LOCK = threading.RLock()
 STATE = {
     "requests": 0,           # AWS requests seen, for throttle_every
     "counts": {},
+    "assumed": {},           # role account -> roles assumed into it, for wrong_account_from
     "temp_keys": {},         # ASIA key -> {secret, token, account, arn, user_id, expires, role_session}
     "resources": {},         # (account, region, type, identifier) -> properties
     "buckets": set(),        # S3 bucket names are global
@@ -740,7 +745,13 @@ def role_parts(arn):
 
 
 def landing_account(account):
-    return CONFIG["wrong_account"].get(account, account)
+    wrong = CONFIG["wrong_account"].get(account)
+    start = CONFIG["wrong_account_from"].get(account)
+    if wrong is None or start is None:
+        return wrong or account
+    with LOCK:
+        n = STATE["assumed"][account] = STATE["assumed"].get(account, 0) + 1
+    return wrong if n >= start else account
 
 
 def sts_assume_role_with_web_identity(form, handler, body):
