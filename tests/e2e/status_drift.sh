@@ -74,7 +74,8 @@ assert_eq "$(sed -n 1p "$OUT_FILE")" "fleet status at $A"
 assert_matches "$OUT" '^  flotilla/plan +- +no rollout recorded for this commit$'
 assert_matches "$OUT" '^  wave/canary +- +not started$'
 assert_matches "$OUT" '^  wave/early +- +not started$'
-assert_contains "$OUT" "2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote REV --wave ...)"
+# The wave and the command that opens its gate, ready to copy.
+assert_contains "$OUT" "2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote ${A:0:12} --wave early)"
 assert_not_contains "$OUT" "failed tenants"
 run_fl 0 status --format json
 assert_json "$OUT_FILE" "status --format json before any rollout" '
@@ -94,11 +95,12 @@ fleet status at $A
   wave/canary        success  applied 1/2, 1 failed (tolerance 1)
                               2 tenants: 1 applied, 1 failed, 0 skipped
   wave/early         pending  awaiting promotion
-                              2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote REV --wave ...)
+                              2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote ${A:0:12} --wave early)
   wave/fleet         -        not started
                               2 tenants: 0 applied, 0 failed, 0 skipped
 failed tenants:
   canary-b (wave canary): verify 'smoke' in us-east-1 exited with 1
+    | canary-b: health check returned 503
 EOF
 diff -u "$TMP/want" "$OUT_FILE" >"$TMP/diff" || fail "status text after a partial rollout differs from what is expected:
 $(cat "$TMP/diff")"
@@ -107,7 +109,7 @@ run_fl 0 status "$A" --format json
 assert_json "$OUT_FILE" "status --format json after a partial rollout: schema, counts, the failed tenant with why" '
 assert list(d) == ["failed", "revision", "waves"], list(d)
 assert d["revision"] == "'"$A"'", d["revision"]
-assert d["failed"] == [{"error": "verify '"'"'smoke'"'"' in us-east-1 exited with 1", "tenant": "canary-b", "wave": "canary"}], d["failed"]
+assert d["failed"] == [{"error": "verify '"'"'smoke'"'"' in us-east-1 exited with 1", "tenant": "canary-b", "verify_output": "canary-b: health check returned 503", "wave": "canary"}], d["failed"]
 keys = ["applied", "awaiting_promotion", "bake_until", "description", "failed", "name", "skipped", "state", "tenants"]
 for w in d["waves"]:
     assert list(w) == keys, list(w)
