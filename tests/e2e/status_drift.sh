@@ -205,3 +205,51 @@ assert_contains "$OUT" "fixed at ${B:0:12}: done"
 assert_contains "$state3" 'm network vpc {"cidr":"10.1.0.0/16"}'
 # The gate still holds the rest of the fleet at B.
 run_fl 5 apply --driver "dir:$ACC"
+
+# ---- what status shows of a failed verify's output ----------------------------------
+# Its last 5 lines only; a control character as '?' (status writes to a
+# terminal); a line holding the value of a secret var as (secret), as a plan
+# does.
+S=$TMP/secret
+git_repo "$S"
+mkdir -p "$S/release" "$S/tenants" "$S/ci"
+cat >"$S/fleet.yaml" <<'EOF2'
+version: 1
+name: secret
+vars:
+  api_key: { type: string, secret: true }
+waves:
+  - name: canary
+    select: rest
+    verify:
+      - name: smoke
+        run: ["ci/check", "{{vars.api_key}}"]
+EOF2
+printf 'kind: network\nname: vpc\nspec: { cidr: "10.0.0.0/16" }\n' >"$S/release/00-app.yaml"
+printf 'name: only\naccount: "400000000001"\nregions: [us-east-1]\nvars: { api_key: "k3y-s3cr3t-v4lue" }\n' \
+	>"$S/tenants/only.yaml"
+cat >"$S/ci/check" <<'EOF2'
+#!/bin/sh
+for i in 1 2 3 4 5 6 7; do echo "step $i"; done
+printf 'colour \033[31mred\033[0m\n'
+echo "calling the api with key $1"
+echo "health check returned 503"
+exit 3
+EOF2
+chmod +x "$S/ci/check"
+commit "$S" "a fleet whose verify prints a secret"
+cd "$S"
+run_fl 4 apply --driver "dir:$TMP/acc-secret"
+run_fl 0 status
+assert_contains "$OUT" "  only (wave canary): verify 'smoke' in us-east-1 exited with 3
+    | step 6
+    | step 7
+    | colour ?[31mred?[0m
+    | (secret)
+    | health check returned 503"
+assert_not_contains "$OUT" "step 5"
+assert_not_contains "$OUT" "k3y-s3cr3t-v4lue"
+run_fl 0 status --format json
+assert_json "$OUT_FILE" "status --format json: the failed verify's last lines, masked" '
+assert d["failed"][0]["verify_output"] == "step 6\nstep 7\ncolour ?[31mred?[0m\n(secret)\nhealth check returned 503", d["failed"]
+'
