@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The version, the generated help and the usage error for an unknown command.
+# The version, the generated help (also of `help` itself and of a
+# subcommand) and the usage error for an unknown command.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
