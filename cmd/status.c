@@ -83,6 +83,7 @@ static const char *waiting_for(const struct wave_view *v, const char *revision, 
 	return "";
 }
 
+/* s as a terminal may show it: control characters (tab aside) become '?'. */
 static void put_printable(struct fl_buf *out, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -154,16 +155,16 @@ static void print_text(struct wave_view *views, struct fl_session *s, struct fl_
 	bool header = false;
 	for (size_t i = 0; i < f->ntenants; i++) {
 		enum fl_tenant_result result;
-		struct fl_buf why = FL_BUF_INIT;
+		struct fl_buf why = FL_BUF_INIT, tail = FL_BUF_INIT;
 		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
 			if (!header)
 				printf("failed tenants:\n");
 			header = true;
 			printf("  %s (wave %s): %s\n", f->tenants[i].name, f->waves[f->tenants[i].wave].name, why.ptr);
-			fl_buf_clear(&why);
-			if (put_verify_tail(&why, f, &f->tenants[i], l, "    | "))
-				fputs(why.ptr, stdout);
+			if (put_verify_tail(&tail, f, &f->tenants[i], l, "    | "))
+				fputs(tail.ptr, stdout);
 		}
+		fl_buf_release(&tail);
 		fl_buf_release(&why);
 	}
 }
@@ -185,18 +186,18 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 	size_t nfailed = 0;
 	for (size_t i = 0; i < f->ntenants; i++) {
 		enum fl_tenant_result result;
-		struct fl_buf why = FL_BUF_INIT;
+		struct fl_buf why = FL_BUF_INIT, tail = FL_BUF_INIT;
 		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
 			fl_buf_puts(&b, nfailed++ ? ",{" : "{");
 			put_str_field(&b, "error", why.ptr, false);
 			put_str_field(&b, "tenant", f->tenants[i].name, true);
-			fl_buf_clear(&why);
-			if (put_verify_tail(&why, f, &f->tenants[i], l, ""))
-				fl_buf_truncate(&why, why.len - 1); /* the last newline */
-			put_str_field(&b, "verify_output", why.ptr, true);
+			if (put_verify_tail(&tail, f, &f->tenants[i], l, ""))
+				fl_buf_truncate(&tail, tail.len - 1); /* the last newline */
+			put_str_field(&b, "verify_output", tail.ptr, true);
 			put_str_field(&b, "wave", f->waves[f->tenants[i].wave].name, true);
 			fl_buf_putc(&b, '}');
 		}
+		fl_buf_release(&tail);
 		fl_buf_release(&why);
 	}
 	fl_buf_puts(&b, "],");

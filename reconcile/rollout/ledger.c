@@ -381,13 +381,15 @@ bool fl_ledger_verify_passed(struct fl_ledger *l, const char *tenant, const char
 /*
  * The last FL_LEDGER_TAIL_LINES lines of output (valid UTF-8), trailing
  * blank space aside, cut to their last FL_LEDGER_TAIL_MAX bytes on a
- * character boundary.
+ * character boundary. NULL when the output is blank.
  */
 static char *output_tail(const char *output)
 {
 	size_t end = strlen(output), start, lines = 0;
 	while (end && strchr("\n\r\t ", output[end - 1]))
 		end--;
+	if (!end)
+		return NULL;
 	for (start = end; start > 0; start--)
 		if (output[start - 1] == '\n' && ++lines == FL_LEDGER_TAIL_LINES)
 			break;

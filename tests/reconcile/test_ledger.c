@@ -1001,6 +1001,9 @@ static void test_failed_result_keeps_the_verify_tail(void **state)
 	assert_string_equal(tail_of(&got, l, "beta"), "beta is down");
 	set_result(l, "beta", FL_RESULT_APPLIED, NULL);
 	assert_string_equal(tail_of(&got, l, "beta"), "(none)");
+	add_run(l, "zeta", "smoke", 1, "\n \n");
+	set_result(l, "zeta", FL_RESULT_FAILED, "verify 'smoke' in us-east-1 exited with 1");
+	assert_string_equal(tail_of(&got, l, "zeta"), "(none)");
 	add_run(l, "gamma", "smoke", 0, "ok\n");
 	set_result(l, "gamma", FL_RESULT_FAILED, "region 'us-east-1': the driver failed");
 	assert_string_equal(tail_of(&got, l, "gamma"), "(none)");
