@@ -3,7 +3,8 @@
 # then under AddressSanitizer and UndefinedBehaviorSanitizer (build-san/);
 # then runs every fuzz target for FL_FUZZ_SECONDS each (ci/fuzz.sh; default
 # and minimum 30). Exits non-zero if any build or test fails, or fuzzing
-# finds anything.
+# finds anything. The last line counts the tests of both builds:
+# "N passed, N failed" (ci/ctest_summary.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,14 +12,16 @@ ci/setup.sh
 
 plain=fail
 sanitize=fail
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 
-if ci/build.sh plain && ctest --test-dir build --output-on-failure --no-tests=error -j2; then
+if ci/build.sh plain && ctest --test-dir build --output-on-failure --no-tests=error -j2 | tee "$logs/plain.log"; then
 	plain=pass
 fi
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-if ci/build.sh sanitize && ctest --test-dir build-san --output-on-failure --no-tests=error -j2; then
+if ci/build.sh sanitize && ctest --test-dir build-san --output-on-failure --no-tests=error -j2 | tee "$logs/sanitize.log"; then
 	sanitize=pass
 fi
 
@@ -33,4 +36,5 @@ fi
 
 echo
 echo "==> tests: plain $plain, sanitize (ASan+UBSan) $sanitize, fuzz (${seconds}s a target) $fuzz"
+ci/ctest_summary.sh "$logs/plain.log" "$logs/sanitize.log"
 [[ $plain == pass && $sanitize == pass && $fuzz == pass ]]

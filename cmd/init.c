@@ -196,7 +196,7 @@ int cmd_init(int argc, char **argv)
 	char hex[FL_OID_HEX_LEN + 1];
 	fl_oid_hex(hex, &commit);
 	printf("Created an example fleet in %s (commit %.12s): 8 tenants in 3 waves.\n"
-	       "Next: cd %s && flotilla validate && flotilla plan --driver dir:/tmp/accounts\n",
+	       "Next: cd %s && flotilla validate && flotilla plan --driver dir:/tmp/acc\n",
 	       dir, hex, dir);
 	return FL_EXIT_OK;
 }

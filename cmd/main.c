@@ -50,9 +50,10 @@ static void main_help(FILE *to)
 
 int cmd_help(int argc, char **argv)
 {
-	const char *name = NULL;
+	const char *name = NULL, *sub = NULL;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_ARG, "COMMAND", 0, NULL, "the command to explain (default: list the commands)", &name, false },
+		{ FL_OPT_ARG, "SUBCOMMAND", 0, NULL, "its subcommand, like 'create' of 'account'", &sub, false },
 		{ .kind = FL_OPT_END },
 	};
 	int rc = fl_opt_parse(fl_cmd_find("help"), opts, argc, argv);
@@ -67,8 +68,9 @@ int cmd_help(int argc, char **argv)
 		fprintf(stderr, "flotilla: unknown command '%s'\n", name);
 		return FL_EXIT_USAGE;
 	}
-	char *help_argv[] = { (char *)name, (char *)"--help", NULL };
-	return cmd->fn(2, help_argv);
+	/* "help account create" is "account create --help": the command judges its subcommand. */
+	char *help_argv[] = { (char *)name, (char *)(sub ? sub : "--help"), (char *)"--help", NULL };
+	return cmd->fn(sub ? 3 : 2, help_argv);
 }
 
 int cmd_version(int argc, char **argv)

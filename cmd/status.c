@@ -1,7 +1,8 @@
 /*
  * flotilla status [REV]: each wave's state for a commit from its ledger
  * note: counts, what it waits for (a bake, a promotion), and the tenants
- * that failed with why. The rules come from reconcile/rollout/wave_rules.h, the
+ * that failed with why (and the last lines of the verify that failed them).
+ * The rules come from reconcile/rollout/wave_rules.h, the
  * same the rollout follows; this file only prints them.
  */
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "reconcile/plan/diff.h"
 #include "reconcile/rollout/ledger.h"
 #include "reconcile/rollout/wave_rules.h"
 #include "core/banned.h"
@@ -61,7 +63,7 @@ static int build_views(struct wave_view *views, struct fl_session *s, struct fl_
 	return 0;
 }
 
-static const char *waiting_for(const struct wave_view *v, char *buf, size_t cap)
+static const char *waiting_for(const struct wave_view *v, const char *revision, char *buf, size_t cap)
 {
 	if (v->known && v->state != FL_STATE_PENDING)
 		return "";
@@ -71,11 +73,59 @@ static const char *waiting_for(const struct wave_view *v, char *buf, size_t cap)
 		snprintf(buf, cap, "waits: bake until %s", when);
 		return buf;
 	}
-	if (v->gate.gated && !v->gate.promoted)
-		return "waits: promotion (flotilla promote REV --wave ...)";
+	if (v->gate.gated && !v->gate.promoted) {
+		/* The command to run, ready to copy. */
+		snprintf(buf, cap, "waits: promotion (flotilla promote %.12s --wave %s)", revision, v->name);
+		return buf;
+	}
 	if (v->gate.gated && v->gate.promoted)
 		return "promoted: the next apply starts it";
 	return "";
+}
+
+/* s as a terminal may show it: control characters (tab aside) become '?'. */
+static void put_printable(struct fl_buf *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		fl_buf_putc(out, (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c);
+	}
+}
+
+/*
+ * Appends the tail a failed verify left in the note, each line after
+ * prefix and ending in a newline. The output is the verify command's own:
+ * control characters show as '?' (it goes to a terminal), and a line that
+ * holds the value of one of the tenant's secret vars shows as (secret),
+ * as in a plan. False, and nothing appended, when there is no tail or the
+ * secrets cannot be known.
+ */
+static bool put_verify_tail(struct fl_buf *out, const struct fl_fleet *f, const struct fl_tenant *t,
+			    struct fl_ledger *l, const char *prefix)
+{
+	struct fl_buf tail = FL_BUF_INIT;
+	struct fl_secret_values sv;
+	struct fl_error err = FL_ERROR_INIT;
+	bool shown = false;
+	fl_secret_values_init(&sv);
+	if (!fl_ledger_tenant_verify_tail(l, t->name, &tail) || fl_secret_values_set(&sv, f, t, &err))
+		goto out;
+	for (const char *line = tail.ptr; line; ) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		fl_buf_puts(out, prefix);
+		if (fl_secret_values_in(&sv, line, len))
+			fl_buf_puts(out, "(secret)");
+		else
+			put_printable(out, line, len);
+		fl_buf_putc(out, '\n');
+		line = nl ? nl + 1 : NULL;
+	}
+	shown = true;
+out:
+	fl_secret_values_release(&sv);
+	fl_buf_release(&tail);
+	return shown;
 }
 
 static void print_text(struct wave_view *views, struct fl_session *s, struct fl_ledger *l)
@@ -83,7 +133,7 @@ static void print_text(struct wave_view *views, struct fl_session *s, struct fl_
 	const struct fl_fleet *f = s->fleet;
 	enum fl_state plan_state;
 	struct fl_buf plan = FL_BUF_INIT;
-	char buf[128];
+	char buf[512];
 	printf("fleet %s at %s\n", f->name, f->revision);
 	if (fl_ledger_context(l, FL_PLAN_CONTEXT, &plan_state, &plan))
 		printf("  %-18s %-8s %s\n", FL_PLAN_CONTEXT, fl_state_name(plan_state), plan.ptr);
@@ -99,19 +149,22 @@ static void print_text(struct wave_view *views, struct fl_session *s, struct fl_
 		       v->known ? v->description.ptr : "not started");
 		printf("  %-18s %-8s %zu tenants: %zu applied, %zu failed, %zu skipped", "", "", v->tenants,
 		       v->applied, v->failed, v->skipped);
-		const char *wait = waiting_for(v, buf, sizeof(buf));
+		const char *wait = waiting_for(v, f->revision, buf, sizeof(buf));
 		printf("%s%s\n", wait[0] ? "; " : "", wait);
 	}
 	bool header = false;
 	for (size_t i = 0; i < f->ntenants; i++) {
 		enum fl_tenant_result result;
-		struct fl_buf why = FL_BUF_INIT;
+		struct fl_buf why = FL_BUF_INIT, tail = FL_BUF_INIT;
 		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
 			if (!header)
 				printf("failed tenants:\n");
 			header = true;
 			printf("  %s (wave %s): %s\n", f->tenants[i].name, f->waves[f->tenants[i].wave].name, why.ptr);
+			if (put_verify_tail(&tail, f, &f->tenants[i], l, "    | "))
+				fputs(tail.ptr, stdout);
 		}
+		fl_buf_release(&tail);
 		fl_buf_release(&why);
 	}
 }
@@ -133,14 +186,18 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 	size_t nfailed = 0;
 	for (size_t i = 0; i < f->ntenants; i++) {
 		enum fl_tenant_result result;
-		struct fl_buf why = FL_BUF_INIT;
+		struct fl_buf why = FL_BUF_INIT, tail = FL_BUF_INIT;
 		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
 			fl_buf_puts(&b, nfailed++ ? ",{" : "{");
 			put_str_field(&b, "error", why.ptr, false);
 			put_str_field(&b, "tenant", f->tenants[i].name, true);
+			if (put_verify_tail(&tail, f, &f->tenants[i], l, ""))
+				fl_buf_truncate(&tail, tail.len - 1); /* the last newline */
+			put_str_field(&b, "verify_output", tail.ptr, true);
 			put_str_field(&b, "wave", f->waves[f->tenants[i].wave].name, true);
 			fl_buf_putc(&b, '}');
 		}
+		fl_buf_release(&tail);
 		fl_buf_release(&why);
 	}
 	fl_buf_puts(&b, "],");

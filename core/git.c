@@ -745,7 +745,12 @@ int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *mes
 	rc = ensure_init(err);
 	if (rc)
 		goto out;
-	if ((grc = git_repository_init(&git, dir, 0)) < 0) {
+	/* The branch the README and the CI templates name, whatever init.defaultBranch says. */
+	git_repository_init_options init_opts;
+	git_repository_init_options_init(&init_opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	init_opts.flags = GIT_REPOSITORY_INIT_MKPATH;
+	init_opts.initial_head = "main";
+	if ((grc = git_repository_init_ext(&git, dir, &init_opts)) < 0) {
 		rc = fail_git(err, grc, "cannot create a repository in '%s'", dir);
 		goto out;
 	}

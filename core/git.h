@@ -117,7 +117,8 @@ int fl_repo_is_ancestor(bool *out, struct fl_repo *repo, const struct fl_oid *an
 
 /*
  * Creates a repository in dir (git init; dir may exist) and commits every
- * file in it on the current branch with message. The author is taken from
+ * file in it on the current branch with message. A new repository's branch
+ * is main. The author is taken from
  * git configuration, else "flotilla <flotilla@localhost>". *out gets the
  * commit id when out is not NULL.
  */

@@ -129,6 +129,7 @@ static void tenant_free(struct tenant_rec *t)
 	free(t->name);
 	free(t->wave);
 	free(t->error);
+	free(t->verify_tail);
 	for (size_t i = 0; i < t->nverify; i++) {
 		free(t->verify[i].name);
 		free(t->verify[i].region);
@@ -359,6 +360,7 @@ int fl_ledger_add_verify(struct fl_ledger *l, const char *tenant, const struct f
 	v->timed_out = rec->timed_out;
 	v->elapsed_ms = rec->elapsed_ms;
 	v->time = rec->time;
+	v->unclaimed = true;
 	return changed(l, err);
 }
 
@@ -376,12 +378,53 @@ bool fl_ledger_verify_passed(struct fl_ledger *l, const char *tenant, const char
 	return passed;
 }
 
+/*
+ * The last FL_LEDGER_TAIL_LINES lines of output (valid UTF-8), trailing
+ * blank space aside, cut to their last FL_LEDGER_TAIL_MAX bytes on a
+ * character boundary. NULL when the output is blank.
+ */
+static char *output_tail(const char *output)
+{
+	size_t end = strlen(output), start, lines = 0;
+	while (end && strchr("\n\r\t ", output[end - 1]))
+		end--;
+	if (!end)
+		return NULL;
+	for (start = end; start > 0; start--)
+		if (output[start - 1] == '\n' && ++lines == FL_LEDGER_TAIL_LINES)
+			break;
+	if (end - start > FL_LEDGER_TAIL_MAX) {
+		start = end - FL_LEDGER_TAIL_MAX;
+		while (start < end && ((unsigned char)output[start] & 0xC0) == 0x80)
+			start++;
+	}
+	return fl_strndup(output + start, end - start);
+}
+
+/* Keeps with a result the tail of the verify that failed it; see fl_ledger_set_tenant. */
+static void claim_verify_tail(struct tenant_rec *t, enum fl_tenant_result result)
+{
+	const struct verify_rec *failed = NULL;
+	for (size_t i = 0; i < t->nverify; i++) {
+		struct verify_rec *v = &t->verify[i];
+		if (v->unclaimed && (v->exit_code != 0 || v->timed_out))
+			failed = v;
+		v->unclaimed = false;
+	}
+	if (result == FL_RESULT_FAILED && !failed && t->tail_set_here)
+		return;
+	free(t->verify_tail);
+	t->verify_tail = result == FL_RESULT_FAILED && failed ? output_tail(failed->output) : NULL;
+	t->tail_set_here = t->verify_tail != NULL;
+}
+
 int fl_ledger_set_tenant(struct fl_ledger *l, const char *tenant, const char *wave,
 			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
 			 struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);
 	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, true);
+	claim_verify_tail(t, result);
 	fl_ledger_replace_str(&t->wave, wave);
 	fl_ledger_replace_str(&t->error, error);
 	t->has_result = true;
@@ -405,6 +448,17 @@ bool fl_ledger_tenant(struct fl_ledger *l, const char *tenant, enum fl_tenant_re
 		if (error && t->error)
 			fl_buf_puts(error, t->error);
 	}
+	pthread_mutex_unlock(&l->lock);
+	return found;
+}
+
+bool fl_ledger_tenant_verify_tail(struct fl_ledger *l, const char *tenant, struct fl_buf *out)
+{
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
+	bool found = t && t->has_result && t->result == FL_RESULT_FAILED && t->verify_tail;
+	if (found)
+		fl_buf_puts(out, t->verify_tail);
 	pthread_mutex_unlock(&l->lock);
 	return found;
 }

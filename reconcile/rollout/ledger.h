@@ -23,6 +23,9 @@
 
 #define FL_NOTES_REF "refs/notes/flotilla"
 #define FL_LEDGER_OUTPUT_MAX 4096    /* bytes of a verify command's output kept */
+/* What a failed tenant's result keeps of the verify that failed it: its output's last lines. */
+#define FL_LEDGER_TAIL_LINES 5
+#define FL_LEDGER_TAIL_MAX 1024
 
 enum fl_state { FL_STATE_PENDING, FL_STATE_SUCCESS, FL_STATE_FAILURE, FL_STATE_ERROR };
 
@@ -74,13 +77,27 @@ int fl_ledger_add_verify(struct fl_ledger *ledger, const char *tenant, const str
 bool fl_ledger_verify_passed(struct fl_ledger *ledger, const char *tenant, const char *region,
 			     const char *name);
 
-/* Records a tenant's result; error may be NULL. */
+/*
+ * Records a tenant's result; error may be NULL. A failed result keeps the
+ * last lines of the output (FL_LEDGER_TAIL_LINES lines, FL_LEDGER_TAIL_MAX
+ * bytes) of the last failed verify run recorded for tenant since its
+ * previous result (or since the ledger was opened); without one, the tail
+ * kept by an earlier result of this process stays (a rollback records its
+ * result after the verify that failed), and one read from the note goes.
+ */
 int fl_ledger_set_tenant(struct fl_ledger *ledger, const char *tenant, const char *wave,
 			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
 			 struct fl_error *err);
 /* The recorded result of a tenant; false when none. */
 bool fl_ledger_tenant(struct fl_ledger *ledger, const char *tenant, enum fl_tenant_result *result,
 		      struct fl_buf *error);
+
+/*
+ * The last lines of the output of the verify run that failed tenant,
+ * appended to out; false when its result is not a failure of a verify, and
+ * for notes written before results kept it.
+ */
+bool fl_ledger_tenant_verify_tail(struct fl_ledger *ledger, const char *tenant, struct fl_buf *out);
 
 /* Wave bookkeeping: when it succeeded (0: not yet). Set once; later calls keep the first time. */
 int fl_ledger_wave_succeeded(struct fl_ledger *ledger, const char *wave, long long when,

@@ -29,6 +29,7 @@ struct verify_rec {
 	int exit_code;
 	bool timed_out;
 	long long elapsed_ms, time;
+	bool unclaimed;          /* run by this process, and no tenant result set since */
 };
 
 struct receipt_rec {
@@ -43,6 +44,8 @@ struct tenant_rec {
 	enum fl_tenant_result result;
 	char fp[FL_FP_HEX_LEN + 1];
 	char *error;
+	char *verify_tail;       /* the failing verify's last lines; NULL when none */
+	bool tail_set_here;      /* verify_tail comes from this process, not the note */
 	long long time;
 	struct verify_rec *verify;
 	size_t nverify, capverify;

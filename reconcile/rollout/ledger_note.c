@@ -145,6 +145,8 @@ static struct fl_node *tenant_node(struct builder *b, const struct tenant_rec *t
 	}
 	if (t->error)
 		put(b, n, "error", mk_str(b, t->error));
+	if (t->verify_tail)
+		put(b, n, "verify_tail", mk_str(b, t->verify_tail));
 	struct fl_node *verify = mk_seq(b, t->nverify);
 	for (size_t i = 0; i < t->nverify; i++)
 		verify->v.seq.items[verify->v.seq.len++] = verify_node(b, &t->verify[i]);
@@ -257,6 +259,7 @@ static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_n
 	int idx = result ? name_index(result_names, sizeof(result_names) / sizeof(*result_names), result) : -1;
 	fl_ledger_replace_str(&t->wave, str_of(n, "wave"));
 	fl_ledger_replace_str(&t->error, str_of(n, "error"));
+	fl_ledger_replace_str(&t->verify_tail, str_of(n, "verify_tail"));
 	if (idx >= 0) {
 		t->has_result = true;
 		t->result = (enum fl_tenant_result)idx;

@@ -655,6 +655,10 @@ static void test_init_commit_all(void **state)
 	capture(&got, "git -C %s status --porcelain", dir);
 	assert_string_equal(got.ptr, "");
 	fl_buf_clear(&got);
+	/* Branch main, as the README and the CI templates say, whatever git's default is. */
+	capture(&got, "git -C %s -c init.defaultBranch=master symbolic-ref HEAD", dir);
+	assert_string_equal(got.ptr, "refs/heads/main");
+	fl_buf_clear(&got);
 
 	/* Again on the existing repository: a second commit on top, by the configured author. */
 	fl_test_run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);

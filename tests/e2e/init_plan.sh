@@ -3,8 +3,14 @@
 # against empty accounts (every resource a create), in every output format.
 source "$(dirname "$0")/lib.sh"
 
+# Even where git's own default branch is another one.
+git config --global init.defaultBranch master
 run_fl 0 init "$TMP/f"
 assert_contains "$OUT" "8 tenants in 3 waves"
+# The branch and the accounts directory the README's quick start names.
+assert_eq "$(git -C "$TMP/f" rev-parse --abbrev-ref HEAD)" main
+assert_contains "$OUT" "Next: cd $TMP/f && flotilla validate && flotilla plan --driver dir:/tmp/acc"
+grep -qF 'flotilla plan --driver dir:/tmp/acc' "$FL_SOURCE/README.md" || fail "README's quick start no longer matches init's hint"
 [ "$(git -C "$TMP/f" rev-list --count HEAD)" = 1 ] || fail "init should make exactly one commit"
 [ -z "$(git -C "$TMP/f" status --porcelain)" ] || fail "init should leave a clean work tree"
 run_fl 1 init "$TMP/f"

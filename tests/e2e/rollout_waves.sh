@@ -133,7 +133,7 @@ assert "succeeded_at" in d["waves"]["canary"], d["waves"]
 run_fl 0 status
 assert_contains "$OUT" "fleet waves at $A"
 assert_matches "$OUT" '^  wave/early +pending +awaiting promotion$'
-assert_contains "$OUT" "1 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote REV --wave ...)"
+assert_contains "$OUT" "1 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote ${A:0:12} --wave early)"
 assert_matches "$OUT" '^  wave/fleet +- +not started$'
 
 # Applying again while gated changes nothing in the accounts and still waits.

@@ -74,7 +74,8 @@ assert_eq "$(sed -n 1p "$OUT_FILE")" "fleet status at $A"
 assert_matches "$OUT" '^  flotilla/plan +- +no rollout recorded for this commit$'
 assert_matches "$OUT" '^  wave/canary +- +not started$'
 assert_matches "$OUT" '^  wave/early +- +not started$'
-assert_contains "$OUT" "2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote REV --wave ...)"
+# The wave and the command that opens its gate, ready to copy.
+assert_contains "$OUT" "2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote ${A:0:12} --wave early)"
 assert_not_contains "$OUT" "failed tenants"
 run_fl 0 status --format json
 assert_json "$OUT_FILE" "status --format json before any rollout" '
@@ -94,11 +95,12 @@ fleet status at $A
   wave/canary        success  applied 1/2, 1 failed (tolerance 1)
                               2 tenants: 1 applied, 1 failed, 0 skipped
   wave/early         pending  awaiting promotion
-                              2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote REV --wave ...)
+                              2 tenants: 0 applied, 0 failed, 0 skipped; waits: promotion (flotilla promote ${A:0:12} --wave early)
   wave/fleet         -        not started
                               2 tenants: 0 applied, 0 failed, 0 skipped
 failed tenants:
   canary-b (wave canary): verify 'smoke' in us-east-1 exited with 1
+    | canary-b: health check returned 503
 EOF
 diff -u "$TMP/want" "$OUT_FILE" >"$TMP/diff" || fail "status text after a partial rollout differs from what is expected:
 $(cat "$TMP/diff")"
@@ -107,7 +109,7 @@ run_fl 0 status "$A" --format json
 assert_json "$OUT_FILE" "status --format json after a partial rollout: schema, counts, the failed tenant with why" '
 assert list(d) == ["failed", "revision", "waves"], list(d)
 assert d["revision"] == "'"$A"'", d["revision"]
-assert d["failed"] == [{"error": "verify '"'"'smoke'"'"' in us-east-1 exited with 1", "tenant": "canary-b", "wave": "canary"}], d["failed"]
+assert d["failed"] == [{"error": "verify '"'"'smoke'"'"' in us-east-1 exited with 1", "tenant": "canary-b", "verify_output": "canary-b: health check returned 503", "wave": "canary"}], d["failed"]
 keys = ["applied", "awaiting_promotion", "bake_until", "description", "failed", "name", "skipped", "state", "tenants"]
 for w in d["waves"]:
     assert list(w) == keys, list(w)
@@ -203,3 +205,51 @@ assert_contains "$OUT" "fixed at ${B:0:12}: done"
 assert_contains "$state3" 'm network vpc {"cidr":"10.1.0.0/16"}'
 # The gate still holds the rest of the fleet at B.
 run_fl 5 apply --driver "dir:$ACC"
+
+# ---- what status shows of a failed verify's output ----------------------------------
+# Its last 5 lines only; a control character as '?' (status writes to a
+# terminal); a line holding the value of a secret var as (secret), as a plan
+# does.
+S=$TMP/secret
+git_repo "$S"
+mkdir -p "$S/release" "$S/tenants" "$S/ci"
+cat >"$S/fleet.yaml" <<'EOF2'
+version: 1
+name: secret
+vars:
+  api_key: { type: string, secret: true }
+waves:
+  - name: canary
+    select: rest
+    verify:
+      - name: smoke
+        run: ["ci/check", "{{vars.api_key}}"]
+EOF2
+printf 'kind: network\nname: vpc\nspec: { cidr: "10.0.0.0/16" }\n' >"$S/release/00-app.yaml"
+printf 'name: only\naccount: "400000000001"\nregions: [us-east-1]\nvars: { api_key: "k3y-s3cr3t-v4lue" }\n' \
+	>"$S/tenants/only.yaml"
+cat >"$S/ci/check" <<'EOF2'
+#!/bin/sh
+for i in 1 2 3 4 5 6 7; do echo "step $i"; done
+printf 'colour \033[31mred\033[0m\n'
+echo "calling the api with key $1"
+echo "health check returned 503"
+exit 3
+EOF2
+chmod +x "$S/ci/check"
+commit "$S" "a fleet whose verify prints a secret"
+cd "$S"
+run_fl 4 apply --driver "dir:$TMP/acc-secret"
+run_fl 0 status
+assert_contains "$OUT" "  only (wave canary): verify 'smoke' in us-east-1 exited with 3
+    | step 6
+    | step 7
+    | colour ?[31mred?[0m
+    | (secret)
+    | health check returned 503"
+assert_not_contains "$OUT" "step 5"
+assert_not_contains "$OUT" "k3y-s3cr3t-v4lue"
+run_fl 0 status --format json
+assert_json "$OUT_FILE" "status --format json: the failed verify's last lines, masked" '
+assert d["failed"][0]["verify_output"] == "step 6\nstep 7\ncolour ?[31mred?[0m\n(secret)\nhealth check returned 503", d["failed"]
+'

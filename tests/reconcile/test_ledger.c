@@ -955,6 +955,96 @@ static void test_verify_output_kept_valid_utf8(void **state)
 	fl_buf_release(&text);
 }
 
+static void add_run(struct fl_ledger *l, const char *tenant, const char *name, int exit_code, const char *output)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_verify_record rec = { name, "us-east-1", exit_code, false, 5, NOW, output, strlen(output) };
+	assert_int_equal(fl_ledger_add_verify(l, tenant, &rec, &err), 0);
+}
+
+static void set_result(struct fl_ledger *l, const char *tenant, enum fl_tenant_result result, const char *why)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	assert_int_equal(fl_ledger_set_tenant(l, tenant, "canary", result, NULL, why, &err), 0);
+}
+
+/* The tail of tenant's failing verify, or "(none)". */
+static const char *tail_of(struct fl_buf *out, struct fl_ledger *l, const char *tenant)
+{
+	fl_buf_clear(out);
+	if (!fl_ledger_tenant_verify_tail(l, tenant, out))
+		fl_buf_puts(out, "(none)");
+	return out->ptr;
+}
+
+/*
+ * A failed result keeps the last lines of the verify that failed it
+ * (status shows them): at most FL_LEDGER_TAIL_LINES lines and
+ * FL_LEDGER_TAIL_MAX bytes, cut on a character boundary; not a verify's
+ * from an earlier result, nor from a note; in the note as verify_tail.
+ */
+static void test_failed_result_keeps_the_verify_tail(void **state)
+{
+	struct env *e = *state;
+	struct fl_ledger *l = open_ledger(e);
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf got = FL_BUF_INIT, text = FL_BUF_INIT, long_line = FL_BUF_INIT;
+
+	add_run(l, "acme", "smoke", 1, "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\n\n");
+	add_run(l, "acme", "extra", 0, "fine\n");
+	set_result(l, "acme", FL_RESULT_FAILED, "verify 'smoke' in us-east-1 exited with 1");
+	assert_string_equal(tail_of(&got, l, "acme"), "line 3\nline 4\nline 5\nline 6\nline 7");
+
+	/* A failure that is not a verify's (the driver) shows no tail from an earlier apply... */
+	add_run(l, "beta", "smoke", 1, "beta is down");
+	set_result(l, "beta", FL_RESULT_FAILED, "verify 'smoke' in us-east-1 exited with 1");
+	assert_string_equal(tail_of(&got, l, "beta"), "beta is down");
+	set_result(l, "beta", FL_RESULT_APPLIED, NULL);
+	assert_string_equal(tail_of(&got, l, "beta"), "(none)");
+	add_run(l, "zeta", "smoke", 1, "\n \n");
+	set_result(l, "zeta", FL_RESULT_FAILED, "verify 'smoke' in us-east-1 exited with 1");
+	assert_string_equal(tail_of(&got, l, "zeta"), "(none)");
+	add_run(l, "gamma", "smoke", 0, "ok\n");
+	set_result(l, "gamma", FL_RESULT_FAILED, "region 'us-east-1': the driver failed");
+	assert_string_equal(tail_of(&got, l, "gamma"), "(none)");
+
+	/* ...but a second result of the same run (a rollback after the failure) keeps it. */
+	add_run(l, "delta", "smoke", 1, "delta: 503\n");
+	set_result(l, "delta", FL_RESULT_FAILED, "verify 'smoke' in us-east-1 exited with 1");
+	add_run(l, "delta", "smoke-old", 0, "ok\n");
+	set_result(l, "delta", FL_RESULT_FAILED, "rolled back");
+	assert_string_equal(tail_of(&got, l, "delta"), "delta: 503");
+
+	/* Long lines: the last FL_LEDGER_TAIL_MAX bytes, never half a character. */
+	fl_buf_puts(&long_line, "first\n");
+	for (size_t i = 0; i < FL_LEDGER_TAIL_MAX; i++)
+		fl_buf_puts(&long_line, "\xc3\xa9");
+	add_run(l, "eps", "smoke", 1, long_line.ptr);
+	set_result(l, "eps", FL_RESULT_FAILED, "verify 'smoke' in us-east-1 exited with 1");
+	tail_of(&got, l, "eps");
+	assert_int_equal(got.len, FL_LEDGER_TAIL_MAX);
+	assert_int_equal(strncmp(got.ptr, "\xc3\xa9", 2), 0);
+	flush(l);
+	fl_ledger_free(l);
+
+	/* The note keeps it; reopened, a result without a new failing verify drops it. */
+	struct fl_arena arena;
+	fl_arena_init(&arena, 4096);
+	const struct fl_node *doc = note_doc(&arena, &text, e);
+	assert_string_equal(at(doc, "tenants", "acme", "verify_tail", NULL)->v.str.ptr,
+			    "line 3\nline 4\nline 5\nline 6\nline 7");
+	assert_null(fl_node_get(at(doc, "tenants", "gamma", NULL), "verify_tail"));
+	fl_arena_release(&arena);
+	assert_int_equal(fl_ledger_open(&l, e->dir, &e->commit, &err), 0);
+	assert_string_equal(tail_of(&got, l, "acme"), "line 3\nline 4\nline 5\nline 6\nline 7");
+	set_result(l, "acme", FL_RESULT_FAILED, "region 'us-east-1': the driver failed");
+	assert_string_equal(tail_of(&got, l, "acme"), "(none)");
+	fl_ledger_free(l);
+	fl_buf_release(&long_line);
+	fl_buf_release(&text);
+	fl_buf_release(&got);
+}
+
 /*
  * ledger.h: "changes are saved to the note within 250 ms (by a thread of
  * the ledger's own), at once by fl_ledger_flush, and at the end by
@@ -1007,6 +1097,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_description_cut_on_a_character_boundary, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_verify_output_kept_valid_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_result_keeps_the_verify_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_saved_within_250ms_and_by_free, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
