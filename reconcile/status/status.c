@@ -110,6 +110,13 @@ void fl_statuses_flush(struct fl_statuses *s)
 	}
 }
 
+void fl_statuses_report(struct fl_statuses *s, struct fl_buf *out)
+{
+	for (size_t i = 0; i < s->len; i++)
+		if (s->items[i].ops->report)
+			s->items[i].ops->report(s->items[i].self, out);
+}
+
 void fl_statuses_release(struct fl_statuses *s)
 {
 	for (size_t i = 0; i < s->len; i++)
