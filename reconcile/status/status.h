@@ -80,6 +80,20 @@ struct fl_statuses {
  */
 int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, struct fl_ledger *ledger,
 		     struct fl_error *err);
+/*
+ * The same with the status entries of fleet for another commit, revision
+ * (40 hex digits): `plan --since` reports on the head with the base's
+ * entries, which the head may not choose (SPEC 7).
+ */
+int fl_statuses_open_rev(struct fl_statuses *out, const struct fl_fleet *fleet, const char *revision,
+			 struct fl_ledger *ledger, struct fl_error *err);
+
+/*
+ * True when flotilla/plan should be set to state on the commit of ledger:
+ * a commit's plan status describes its first successful plan (later runs,
+ * of apply or plan, leave it), unless the new one is not a success.
+ */
+bool fl_plan_status_due(struct fl_ledger *ledger, enum fl_state state);
 /* Sends u to every writer; failures are counted in s, never returned. */
 void fl_statuses_set(struct fl_statuses *s, const struct fl_status_update *u);
 void fl_statuses_flush(struct fl_statuses *s);
