@@ -163,21 +163,37 @@ static void describe_invalid(struct fl_buf *out, const struct fl_diags *diags, c
 }
 
 /*
+ * Whose status entries report on a head that does not load: the base's
+ * with --since (since), else the head's fleet.yaml loaded without its
+ * tenants; NULL when that does not load either. The caller frees it.
+ */
+static struct fl_fleet *status_entries(struct fl_repo *repo, const struct fl_oid *head, const char *since)
+{
+	static const char *const none[1] = { NULL };
+	const struct fl_fleet_load_opts bare = { .only = none, .nonly = 0 };
+	struct fl_fleet *out = NULL;
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid base;
+	if (!since || fl_repo_resolve(&base, repo, since, &err) == 0)
+		(void)fl_fleet_load(&out, repo, since ? &base : head, &bare, &diags, &err);
+	fl_diags_release(&diags);
+	return out;
+}
+
+/*
  * The fleet at the head does not load (its errors were printed): its
- * flotilla/plan is failure, naming the first problem. The writers are the
- * base's with --since, else those of the head's fleet.yaml when it loads
- * without its tenants, else the git note alone. Nothing is set when there
+ * flotilla/plan is failure, naming the first problem, through the writers
+ * status_entries finds, else the git note alone. Nothing is set when there
  * is no commit to set it on.
  */
 static void post_invalid(const struct plan_args *a, const struct fl_fleet_load_opts *lopts)
 {
-	static const char *const none[1] = { NULL };
-	const struct fl_fleet_load_opts bare = { .only = none, .nonly = 0 };
 	struct fl_repo *repo = NULL;
 	struct fl_fleet *fleet = NULL, *entries = NULL, empty = { 0 };
-	struct fl_diags diags = { 0 }, ignored = { 0 };
-	struct fl_error err = FL_ERROR_INIT, ignore = FL_ERROR_INIT;
-	struct fl_oid head, base;
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid head;
 	struct fl_buf desc = FL_BUF_INIT;
 	const char *path = NULL;
 	if (fl_repo_location(&path, a->repo, &err) || fl_repo_open(&repo, path ? path : ".", &err) ||
@@ -187,16 +203,11 @@ static void post_invalid(const struct plan_args *a, const struct fl_fleet_load_o
 	if (rc != FL_EINPUT && rc != FL_ELIMIT)
 		goto out; /* it loads, or git failed: not the fleet's fault */
 	describe_invalid(&desc, &diags, diags.len ? &diags.items[0] : &err);
-	if (a->since ? fl_repo_resolve(&base, repo, a->since, &ignore) == 0 &&
-			       fl_fleet_load(&entries, repo, &base, &bare, &ignored, &ignore) == 0
-		     : fl_fleet_load(&entries, repo, &head, &bare, &ignored, &ignore) == 0)
-		post_plan_status(repo, &head, entries, FL_STATE_FAILURE, desc.ptr);
-	else
-		post_plan_status(repo, &head, &empty, FL_STATE_FAILURE, desc.ptr);
+	entries = status_entries(repo, &head, a->since);
+	post_plan_status(repo, &head, entries ? entries : &empty, FL_STATE_FAILURE, desc.ptr);
 out:
 	fl_buf_release(&desc);
 	fl_diags_release(&diags);
-	fl_diags_release(&ignored);
 	fl_fleet_free(fleet);
 	fl_fleet_free(entries);
 	fl_repo_free(repo);
