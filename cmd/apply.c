@@ -153,6 +153,16 @@ static void print_summary(const struct fl_rollout_report *r)
 		printf("accounts are already at %.12s\n", r->superseded_by);
 }
 
+/* What the forge writers have to say at the end (a read-back that failed, GitHub's cap), one warning a line. */
+static void print_status_report(struct fl_statuses *statuses)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	fl_statuses_report(statuses, &b);
+	for (char *line = b.ptr, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+		fprintf(stderr, "warning: %.*s\n", (int)(nl - line), line);
+	fl_buf_release(&b);
+}
+
 static void log_line(enum fl_log_level level, const char *msg, void *payload)
 {
 	(void)payload;
@@ -241,6 +251,7 @@ int cmd_apply(int argc, char **argv)
 	if (report.status_failures)
 		fprintf(stderr, "warning: %zu status%s could not be written: %s\n", report.status_failures,
 			report.status_failures == 1 ? "" : "es", report.status_error);
+	print_status_report(&statuses);
 	rc = fl_rollout_exit(report.outcome);
 out:
 	free(p.last_done);

@@ -2,6 +2,7 @@
  * flotilla plan: what a commit would change in every tenant account, as
  * text, Markdown or JSON, streamed tenant by tenant. --since plans only the
  * tenants whose inputs changed since another commit (pull-request previews).
+ * The outcome becomes the commit's flotilla/plan status (SPEC 5).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "reconcile/plan/plan.h"
 #include "reconcile/plan/plan_output.h"
 #include "reconcile/fleet/trust.h"
+#include "reconcile/rollout/ledger.h"
+#include "reconcile/status/status.h"
 #include "core/banned.h"
 
 #define FLUSH_AT (256 * 1024)
@@ -102,6 +105,114 @@ static int since_collect(struct since_set *set, const struct plan_args *a)
 	return FL_EXIT_OK;
 }
 
+/* What fails here is a warning: a plan's exit status is the plan's. */
+static void print_status_warnings(struct fl_statuses *st)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	if (st->failures)
+		fprintf(stderr, "warning: %zu status%s could not be written: %s\n", st->failures,
+			st->failures == 1 ? "" : "es", st->last_error.msg);
+	fl_statuses_report(st, &b);
+	for (char *line = b.ptr, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+		fprintf(stderr, "warning: %.*s\n", (int)(nl - line), line);
+	fl_buf_release(&b);
+}
+
+/*
+ * Sets flotilla/plan on commit, as apply does: through the git note and the
+ * writers that trusted's fleet.yaml names (the head's own, or with --since
+ * the base's), unless the commit's first successful plan stands.
+ */
+static void post_plan_status(struct fl_repo *repo, const struct fl_oid *commit, const struct fl_fleet *trusted,
+			     enum fl_state state, const char *desc)
+{
+	struct fl_ledger *ledger = NULL;
+	struct fl_statuses st = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	char rev[FL_OID_HEX_LEN + 1];
+	fl_oid_hex(rev, commit);
+	if (fl_ledger_open(&ledger, fl_repo_gitdir(repo), commit, &err) ||
+	    fl_statuses_open_rev(&st, trusted, rev, ledger, &err)) {
+		fprintf(stderr, "warning: status '%s' could not be written: %s\n", FL_PLAN_CONTEXT, err.msg);
+		goto out;
+	}
+	if (fl_plan_status_due(ledger, state)) {
+		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc, false };
+		fl_statuses_set(&st, &u);
+	}
+	fl_statuses_flush(&st);
+	print_status_warnings(&st);
+out:
+	fl_statuses_release(&st);
+	fl_ledger_free(ledger);
+}
+
+/* "invalid fleet (3 problems): tenants/acme.yaml:4: unknown var 'colour'", for flotilla/plan. */
+static void describe_invalid(struct fl_buf *out, const struct fl_diags *diags, const struct fl_error *first)
+{
+	size_t n = diags->len + diags->dropped;
+	fl_buf_puts(out, "invalid fleet");
+	if (n > 1)
+		fl_buf_printf(out, " (%zu problems)", n);
+	fl_buf_puts(out, ": ");
+	if (first->path[0] && first->line)
+		fl_buf_printf(out, "%s:%u: ", first->path, first->line);
+	else if (first->path[0])
+		fl_buf_printf(out, "%s: ", first->path);
+	fl_buf_puts(out, first->msg);
+}
+
+/*
+ * Whose status entries report on a head that does not load: the base's
+ * with --since (since), else the head's fleet.yaml loaded without its
+ * tenants; NULL when that does not load either. The caller frees it.
+ */
+static struct fl_fleet *status_entries(struct fl_repo *repo, const struct fl_oid *head, const char *since)
+{
+	static const char *const none[1] = { NULL };
+	const struct fl_fleet_load_opts bare = { .only = none, .nonly = 0 };
+	struct fl_fleet *out = NULL;
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid base;
+	if (!since || fl_repo_resolve(&base, repo, since, &err) == 0)
+		(void)fl_fleet_load(&out, repo, since ? &base : head, &bare, &diags, &err);
+	fl_diags_release(&diags);
+	return out;
+}
+
+/*
+ * The fleet at the head does not load (its errors were printed): its
+ * flotilla/plan is failure, naming the first problem, through the writers
+ * status_entries finds, else the git note alone. Nothing is set when there
+ * is no commit to set it on.
+ */
+static void post_invalid(const struct plan_args *a, const struct fl_fleet_load_opts *lopts)
+{
+	struct fl_repo *repo = NULL;
+	struct fl_fleet *fleet = NULL, *entries = NULL, empty = { 0 };
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid head;
+	struct fl_buf desc = FL_BUF_INIT;
+	const char *path = NULL;
+	if (fl_repo_location(&path, a->repo, &err) || fl_repo_open(&repo, path ? path : ".", &err) ||
+	    fl_repo_resolve(&head, repo, a->rev ? a->rev : "HEAD", &err))
+		goto out;
+	int rc = fl_fleet_load(&fleet, repo, &head, lopts, &diags, &err);
+	if (rc != FL_EINPUT && rc != FL_ELIMIT)
+		goto out; /* it loads, or git failed: not the fleet's fault */
+	describe_invalid(&desc, &diags, diags.len ? &diags.items[0] : &err);
+	entries = status_entries(repo, &head, a->since);
+	post_plan_status(repo, &head, entries ? entries : &empty, FL_STATE_FAILURE, desc.ptr);
+out:
+	fl_buf_release(&desc);
+	fl_diags_release(&diags);
+	fl_fleet_free(fleet);
+	fl_fleet_free(entries);
+	fl_repo_free(repo);
+}
+
 struct plan_out {
 	struct fl_plan_writer w;
 	struct fl_buf buf;
@@ -159,6 +270,8 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	struct fl_driver driver = { 0 };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_plan_summary sum;
+	struct fl_buf desc = FL_BUF_INIT; /* flotilla/plan's description, once the plan ran */
+	enum fl_state state = FL_STATE_SUCCESS;
 	struct plan_out o = { .buffer_all = format == FL_FORMAT_MARKDOWN };
 	struct fl_plan_opts popts = {
 		.prune = a->prune || s->fleet->prune,
@@ -178,6 +291,8 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	fl_plan_write_begin(&o.buf, &o.w);
 	if ((rc = fl_plan_run(&sum, s->fleet, &driver, &popts, on_tenant, &o, &err))) {
 		fl_print_error(&err);
+		fl_buf_printf(&desc, "plan failed: %s", err.msg);
+		state = FL_STATE_ERROR;
 		rc = rc == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ERROR;
 		goto out;
 	}
@@ -193,12 +308,22 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	}
 	fl_plan_write_end(&o.buf, &o.w, &sum, mass);
 	flush(&o, true);
+	if (mass)
+		fl_buf_printf(&desc, "refused: deletes %zu of %zu resources, over the guard of %u%%", sum.deletes,
+			      sum.observed, s->fleet->max_delete_percent);
+	else
+		fl_plan_describe(&desc, &sum);
+	state = mass || sum.tenants_failed ? FL_STATE_FAILURE : FL_STATE_SUCCESS;
 	if (mass || sum.tenants_failed)
 		rc = FL_EXIT_ERROR;
 	else if (a->detailed && (sum.tenants_changed || (trust && fl_trust_changed(trust))))
 		rc = FL_EXIT_CHANGES;
 out:
 	fflush(stdout);
+	/* --tenant plans a part: like apply --tenant, it leaves the commit's statuses alone. */
+	if (desc.len && !a->tenants.len)
+		post_plan_status(s->repo, &s->commit, trusted, state, desc.ptr);
+	fl_buf_release(&desc);
 	fl_buf_release(&o.buf);
 	fl_driver_release(&driver);
 	return rc;
@@ -284,8 +409,11 @@ int cmd_plan(int argc, char **argv)
 	/* The session reuses --since's repository and the trees it already read. */
 	s.repo = since.repo;
 	since.repo = NULL;
-	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts)))
+	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts))) {
+		if (!a.tenants.len)
+			post_invalid(&a, &lopts);
 		goto out;
+	}
 	if (!a.since) {
 		rc = run_plan(&s, &a, (enum fl_format)format, s.fleet, NULL, lopts.only, lopts.nonly);
 		goto out;

@@ -142,10 +142,9 @@ static int plan_all(struct rollout *r, struct fl_error *err)
 		fl_plan_describe(&desc, &r->report->plan);
 	}
 	/* The plan status describes the commit's plan: the first one, unless refused now. */
-	enum fl_state known;
-	if (!r->partial && (mass || !fl_ledger_context(r->ledger, FL_PLAN_CONTEXT, &known, NULL) ||
-			    known != FL_STATE_SUCCESS))
-		fl_rollout_set_context(r, FL_PLAN_CONTEXT, mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS, desc.ptr, false);
+	enum fl_state state = mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS;
+	if (!r->partial && fl_plan_status_due(r->ledger, state))
+		fl_rollout_set_context(r, FL_PLAN_CONTEXT, state, desc.ptr, false);
 	fl_buf_release(&desc);
 	return 0;
 }

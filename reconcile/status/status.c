@@ -61,6 +61,12 @@ void fl_status_conf_check(struct fl_status_conf *out, struct fl_vctx *c, const s
 int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, struct fl_ledger *ledger,
 		     struct fl_error *err)
 {
+	return fl_statuses_open_rev(out, fleet, fleet->revision, ledger, err);
+}
+
+int fl_statuses_open_rev(struct fl_statuses *out, const struct fl_fleet *fleet, const char *revision,
+			 struct fl_ledger *ledger, struct fl_error *err)
+{
 	memset(out, 0, sizeof(*out));
 	out->items = fl_calloc(fleet->nstatus + 1, sizeof(*out->items));
 	/* The note always gets the statuses: rollout state lives there. */
@@ -73,7 +79,7 @@ int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, stru
 		if (row && !row->open)
 			continue; /* git-notes: opened above, once */
 		if (row)
-			rc = row->open(&out->items[out->len], conf, fleet->revision, err);
+			rc = row->open(&out->items[out->len], conf, revision, err);
 		else
 			rc = fl_error_set(err, FL_EINPUT, "status type '%s' is not available in this build",
 					  conf->type);
@@ -83,6 +89,13 @@ int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, stru
 	if (rc)
 		fl_statuses_release(out);
 	return rc;
+}
+
+bool fl_plan_status_due(struct fl_ledger *ledger, enum fl_state state)
+{
+	enum fl_state known;
+	return state != FL_STATE_SUCCESS || !fl_ledger_context(ledger, FL_PLAN_CONTEXT, &known, NULL) ||
+	       known != FL_STATE_SUCCESS;
 }
 
 static void count_failure(struct fl_statuses *s, int rc, const struct fl_error *e)
@@ -108,6 +121,13 @@ void fl_statuses_flush(struct fl_statuses *s)
 		if (s->items[i].ops->flush)
 			count_failure(s, s->items[i].ops->flush(s->items[i].self, &e), &e);
 	}
+}
+
+void fl_statuses_report(struct fl_statuses *s, struct fl_buf *out)
+{
+	for (size_t i = 0; i < s->len; i++)
+		if (s->items[i].ops->report)
+			s->items[i].ops->report(s->items[i].self, out);
 }
 
 void fl_statuses_release(struct fl_statuses *s)

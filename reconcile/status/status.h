@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/git.h"
 #include "reconcile/fleet/fleet.h"
@@ -31,6 +32,12 @@ struct fl_status_ops {
 	/* Sends what is held back; called at the end of a run. NULL: nothing held. */
 	int (*flush)(void *self, struct fl_error *err);
 	void (*free)(void *self);
+	/*
+	 * Appends, one line each ending in '\n', what the end of a run must say
+	 * besides failed writes (a read-back that failed, a context a forge
+	 * takes no more statuses for). NULL: nothing to say.
+	 */
+	void (*report)(void *self, struct fl_buf *out);
 };
 
 struct fl_status_writer {
@@ -73,9 +80,25 @@ struct fl_statuses {
  */
 int fl_statuses_open(struct fl_statuses *out, const struct fl_fleet *fleet, struct fl_ledger *ledger,
 		     struct fl_error *err);
+/*
+ * The same with the status entries of fleet for another commit, revision
+ * (40 hex digits): `plan --since` reports on the head with the base's
+ * entries, which the head may not choose (SPEC 7).
+ */
+int fl_statuses_open_rev(struct fl_statuses *out, const struct fl_fleet *fleet, const char *revision,
+			 struct fl_ledger *ledger, struct fl_error *err);
+
+/*
+ * True when flotilla/plan should be set to state on the commit of ledger:
+ * a commit's plan status describes its first successful plan (later runs,
+ * of apply or plan, leave it), unless the new one is not a success.
+ */
+bool fl_plan_status_due(struct fl_ledger *ledger, enum fl_state state);
 /* Sends u to every writer; failures are counted in s, never returned. */
 void fl_statuses_set(struct fl_statuses *s, const struct fl_status_update *u);
 void fl_statuses_flush(struct fl_statuses *s);
+/* Appends what every writer has to report at the end of a run (see fl_status_ops.report); "" when nothing. */
+void fl_statuses_report(struct fl_statuses *s, struct fl_buf *out);
 void fl_statuses_release(struct fl_statuses *s);
 
 /* The git-notes writer over a ledger (status_notes.c). */

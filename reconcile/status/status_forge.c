@@ -1,10 +1,12 @@
 /*
  * Forge status writers (SPEC 5): GitHub (and GitHub Enterprise), GitLab and
  * Gitea/Forgejo, each through its documented commit status API, one table
- * per forge below. Progress updates are never sent and a status equal to
- * the last one sent for its context is skipped, so calls grow with waves,
- * not tenants. Sends are synchronous, retried by core/http.c; one that still
- * fails returns an error, and is tried once more at flush if it was transient.
+ * per forge below. Progress updates are never sent, and a status is posted
+ * only when its state or description differs from what the forge shows for
+ * its context: the commit's statuses are read back once per run, at the
+ * first update, so runs repeated at a gate post nothing new. Sends are
+ * synchronous, retried by core/http.c; one that still fails returns an
+ * error, and is tried once more at flush if it was transient.
  */
 #include "reconcile/status/status.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/json.h"
@@ -25,6 +28,8 @@
 #define DESC_MAX 140	      /* bytes; every forge takes at least 140 characters */
 #define RESP_MAX (64 * 1024)  /* of a forge's answer, which we only quote in errors */
 #define SEND_TIMEOUT_MS 10000 /* per try: a slow forge must not hold the rollout long */
+#define READ_MAX (4 * 1024 * 1024) /* of one page of the commit's statuses */
+#define READ_PAGES 20              /* pages read back at most: far more contexts than flotilla sets */
 
 
 /* What differs between forges. */
@@ -41,18 +46,29 @@ struct forge_kind {
 	const char *const *headers; /* NULL-terminated, besides the auth header */
 	/* True when an answer other than 2xx still means the status stands. */
 	bool (*stands)(long status, const struct fl_buf *body);
+	/* Reading back: the path of the commit's latest status per context, its page query, */
+	void (*read_path)(struct fl_buf *out, const char *where, const char *sha);
+	const char *page_query;	 /* ending in "page=", which the page number follows */
+	unsigned page_size;	 /* what page_query asks for: a shorter page is the last */
+	bool combined;		 /* the answer is an object whose "statuses" are the page */
+	const char *state_field; /* a read status's field for its state */
 };
 
-/* The last status of one context: what was sent, and what still has to be. */
+/* The last status of one context: what the forge shows, and what still has to be sent. */
 struct context_rec {
 	char *context;
-	char *sent;   /* body of the last status the forge took, or NULL */
-	char *unsent; /* body whose send failed transiently, retried at flush, or NULL */
+	char *shown;	  /* "state\ndescription" the forge shows (read back or sent), or NULL */
+	char *unsent;	  /* body whose send failed transiently, retried at flush, or NULL */
+	char *unsent_key; /* the shown form of unsent */
+	bool capped;	  /* GitHub refused it: 1000 statuses for this commit and context */
 };
 
 struct forge {
 	const struct forge_kind *kind;
-	char *url; /* {api_url}/.../statuses/{sha} */
+	char *url;	/* {api_url}/.../statuses/{sha} */
+	char *read_url; /* {api_url}/... of the commit's latest statuses, without the page query */
+	bool read;	/* the statuses were read back (or tried) in this run */
+	char *read_error; /* why reading back failed (every status was then posted), or NULL */
 	char *token_env;
 	char *target_url; /* template, or NULL */
 	char *ca_file;	  /* or NULL */
@@ -122,6 +138,12 @@ static void repo_path(struct fl_buf *out, const char *repo, const char *sha)
 	fl_buf_printf(out, "/repos/%s/statuses/%s", repo, sha);
 }
 
+/* GitHub's and Gitea's combined status: the latest status of each context. */
+static void repo_read_path(struct fl_buf *out, const char *repo, const char *sha)
+{
+	fl_buf_printf(out, "/repos/%s/commits/%s/status", repo, sha);
+}
+
 /* GitHub and Gitea share flotilla's four states. */
 static const char *plain_state(enum fl_state state, const char *desc)
 {
@@ -153,7 +175,7 @@ static const char *const github_headers[] = {
 /* ---- GitLab ---- */
 
 /* The project path, URL-encoded as one path segment ("group/name" is "group%2Fname"). */
-static void gitlab_path(struct fl_buf *out, const char *project, const char *sha)
+static void put_project(struct fl_buf *out, const char *project)
 {
 	fl_buf_puts(out, "/projects/");
 	for (const unsigned char *p = (const unsigned char *)project; *p; p++) {
@@ -163,7 +185,19 @@ static void gitlab_path(struct fl_buf *out, const char *project, const char *sha
 		else
 			fl_buf_printf(out, "%%%02X", *p);
 	}
+}
+
+static void gitlab_path(struct fl_buf *out, const char *project, const char *sha)
+{
+	put_project(out, project);
 	fl_buf_printf(out, "/statuses/%s", sha);
+}
+
+/* A commit's statuses; all=false (the default) keeps the latest of each name. */
+static void gitlab_read_path(struct fl_buf *out, const char *project, const char *sha)
+{
+	put_project(out, project);
+	fl_buf_printf(out, "/repository/commits/%s/statuses", sha);
 }
 
 /* GitLab has running and canceled: a wave being applied runs; a superseded one is canceled. */
@@ -264,8 +298,16 @@ static void put_target(struct fl_buf *out, const struct forge *f, const char *co
 	(void)fl_template_expand(out, f->target_url, "target_url", target_name, &names, &err);
 }
 
-/* The JSON body of u for this forge. */
-static char *status_body(const struct forge *f, const struct fl_status_update *u)
+/* What a forge shows of a status, to compare with what it shows already: "state\ndescription". */
+static char *shown_key(const char *state, const char *desc)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	fl_buf_printf(&b, "%s\n%s", state, desc);
+	return fl_buf_detach(&b, NULL);
+}
+
+/* The JSON body of u for this forge; *key gets its shown form. */
+static char *status_body(const struct forge *f, const struct fl_status_update *u, char **key)
 {
 	struct fl_buf b = FL_BUF_INIT, desc = FL_BUF_INIT, target = FL_BUF_INIT;
 	const char *text = u->description ? u->description : "";
@@ -283,6 +325,7 @@ static char *status_body(const struct forge *f, const struct fl_status_update *u
 		fl_json_put_str(&b, target.ptr, target.len);
 	}
 	fl_buf_putc(&b, '}');
+	*key = shown_key(state, desc.ptr);
 	fl_buf_release(&desc);
 	fl_buf_release(&target);
 	return fl_buf_detach(&b, NULL);
@@ -301,61 +344,178 @@ static void put_excerpt(struct fl_buf *out, const struct fl_buf *body)
 }
 
 /*
- * Sends one body for context. Returns 0 when the forge took it, else an
- * error; *transient says whether trying again later may help.
+ * One request to the forge with its auth and headers; resp (initialised by
+ * the caller) gets the answer. what names it in errors ("status 'ctx'").
+ * Returns 0 when an answer came, whatever its status.
  */
-static int send_body(struct forge *f, const char *context, const char *body, bool *transient,
-		     struct fl_error *err)
+static int forge_call(struct forge *f, const char *method, const char *url, const char *body, const char *what,
+		      struct fl_http_response *resp, struct fl_error *err)
 {
 	const struct forge_kind *k = f->kind;
 	const char *token = getenv(f->token_env);
-	struct fl_http_response resp = { 0 };
-	struct fl_buf line = FL_BUF_INIT, excerpt = FL_BUF_INIT;
+	struct fl_buf line = FL_BUF_INIT;
 	const char *headers[8];
 	size_t nh = 0;
-	int rc = 0;
-
-	*transient = false;
-	fl_buf_init(&resp.body, RESP_MAX);
-	if (!token || !*token) {
-		rc = fl_error_set(err, FL_EINPUT, "%s status '%s': environment variable '%s' is not set",
-				  k->ops->type, context, f->token_env);
-		goto out;
-	}
+	int rc;
+	if (!token || !*token)
+		return fl_error_set(err, FL_EINPUT, "%s %s: environment variable '%s' is not set", k->ops->type,
+				    what, f->token_env);
 	struct fl_http_request req = {
-		.method = "POST",
-		.url = f->url,
+		.method = method,
+		.url = url,
 		.body = body,
-		.body_len = strlen(body),
+		.body_len = body ? strlen(body) : 0,
 		.timeout_ms = SEND_TIMEOUT_MS,
 		.tls = { .ca_file = f->ca_file },
 	};
 	k->auth(&req, token, &line);
 	for (const char *const *h = k->headers; *h && nh + 2 < sizeof(headers) / sizeof(*headers); h++)
-		headers[nh++] = *h;
+		if (body || strncmp(*h, "Content-Type:", 13) != 0)
+			headers[nh++] = *h;
 	if (line.len)
 		headers[nh++] = line.ptr;
 	headers[nh] = NULL;
 	req.headers = headers;
+	rc = fl_http_request(resp, &req, err);
+	if (rc)
+		fl_error_prefix(err, "%s %s: ", k->ops->type, what);
+	fl_buf_release(&line);
+	return rc;
+}
 
-	rc = fl_http_request(&resp, &req, err);
+/* GitHub keeps 1000 statuses per commit and context, and refuses the next with this 422. */
+static bool at_cap(long status, const struct fl_buf *body)
+{
+	return status == 422 && strstr(body->ptr, "reached the maximum number of statuses") != NULL;
+}
+
+/* How a send ended, besides its error. */
+enum sent { SENT, SENT_FAILED, SENT_TRANSIENT, SENT_CAPPED };
+
+/* Sends one body for context. Returns 0 when the forge took it, else an error; *how says more. */
+static int send_body(struct forge *f, const char *context, const char *body, enum sent *how, struct fl_error *err)
+{
+	const struct forge_kind *k = f->kind;
+	struct fl_http_response resp = { 0 };
+	struct fl_buf what = FL_BUF_INIT, excerpt = FL_BUF_INIT;
+	int rc;
+
+	*how = SENT_FAILED;
+	fl_buf_init(&resp.body, RESP_MAX);
+	fl_buf_printf(&what, "status '%s'", context);
+	rc = forge_call(f, "POST", f->url, body, what.ptr, &resp, err);
 	if (rc) {
-		*transient = rc == FL_EIO;
-		fl_error_prefix(err, "%s status '%s': ", k->ops->type, context);
+		if (rc == FL_EIO)
+			*how = SENT_TRANSIENT;
 		goto out;
 	}
-	if ((resp.status >= 200 && resp.status < 300) || k->stands(resp.status, &resp.body))
+	if ((resp.status >= 200 && resp.status < 300) || k->stands(resp.status, &resp.body)) {
+		*how = SENT;
 		goto out;
-	*transient = resp.status == 429 || resp.status >= 500;
+	}
+	if (at_cap(resp.status, &resp.body)) {
+		*how = SENT_CAPPED;
+		rc = fl_error_set(err, FL_ELIMIT,
+				  "%s status '%s': the forge holds its maximum of 1000 statuses for this commit and "
+				  "context, and takes no more (HTTP 422): not posted",
+				  k->ops->type, context);
+		goto out;
+	}
+	if (resp.status == 429 || resp.status >= 500)
+		*how = SENT_TRANSIENT;
 	put_excerpt(&excerpt, &resp.body);
 	rc = fl_error_set(err, FL_EIO, "%s status '%s': HTTP %ld from %s after %u %s: %s", k->ops->type,
 			  context, resp.status, f->url, resp.attempts, resp.attempts == 1 ? "try" : "tries",
 			  excerpt.ptr);
 out:
 	fl_buf_release(&resp.body);
-	fl_buf_release(&line);
+	fl_buf_release(&what);
 	fl_buf_release(&excerpt);
 	return rc;
+}
+
+/* ---- reading back what the forge shows ---- */
+
+static const char *node_str(const struct fl_node *map, const char *key)
+{
+	const struct fl_node *n = fl_node_get(map, key);
+	return n && n->type == FL_NODE_STR ? n->v.str.ptr : NULL;
+}
+
+/* Records what one page shows; *n gets its length. FL_EINPUT when it is not the documented shape. */
+static int take_page(struct forge *f, const struct fl_node *root, size_t *n, struct fl_error *err)
+{
+	const struct fl_node *list = f->kind->combined ? fl_node_get(root, "statuses") : root;
+	if (!list || list->type != FL_NODE_SEQ)
+		return fl_error_set(err, FL_EINPUT, "the answer is not a %s",
+				    f->kind->combined ? "combined status" : "list of statuses");
+	*n = list->v.seq.len;
+	/* In the order given, the later of two statuses of one context wins: GitLab lists oldest first. */
+	for (size_t i = 0; i < list->v.seq.len; i++) {
+		const struct fl_node *s = list->v.seq.items[i];
+		const char *context = node_str(s, f->kind->context_field), *state = node_str(s, f->kind->state_field);
+		const char *desc = node_str(s, "description");
+		if (!context || !state)
+			continue;
+		struct context_rec *r = find_rec(f, context);
+		if (r->shown && f->kind->combined)
+			continue; /* a combined status holds one per context; keep the first seen */
+		free(r->shown);
+		r->shown = shown_key(state, desc ? desc : "");
+	}
+	return 0;
+}
+
+/* Reads one page of the commit's statuses; *n gets how many it held. */
+static int read_page(struct forge *f, unsigned page, size_t *n, struct fl_error *err)
+{
+	struct fl_http_response resp = { 0 };
+	struct fl_buf url = FL_BUF_INIT, excerpt = FL_BUF_INIT;
+	struct fl_arena arena;
+	struct fl_node *root = NULL;
+	int rc;
+	fl_arena_init(&arena, 0);
+	fl_buf_init(&resp.body, READ_MAX);
+	fl_buf_printf(&url, "%s?%s%u", f->read_url, f->kind->page_query, page);
+	rc = forge_call(f, "GET", url.ptr, NULL, "statuses of the commit", &resp, err);
+	if (rc)
+		goto out;
+	if (resp.status != 200) {
+		put_excerpt(&excerpt, &resp.body);
+		rc = fl_error_set(err, FL_EIO, "HTTP %ld from %s: %s", resp.status, url.ptr, excerpt.ptr);
+		goto out;
+	}
+	struct fl_source src = { "forge answer", resp.body.ptr, resp.body.len };
+	if (!(rc = fl_json_parse(&root, &arena, &src, err)))
+		rc = take_page(f, root, n, err);
+out:
+	fl_arena_release(&arena);
+	fl_buf_release(&resp.body);
+	fl_buf_release(&url);
+	fl_buf_release(&excerpt);
+	return rc;
+}
+
+/*
+ * Reads back the latest status of each context on the commit, once per
+ * run. A failure is kept for the report and never blocks: every status is
+ * then posted, as it would have been without it.
+ */
+static void read_back(struct forge *f)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	size_t n = f->kind->page_size;
+	f->read = true;
+	for (unsigned page = 1; page <= READ_PAGES && n == f->kind->page_size; page++) {
+		if (read_page(f, page, &n, &err) == 0)
+			continue;
+		for (size_t i = 0; i < f->nrecs; i++) {
+			free(f->recs[i].shown);
+			f->recs[i].shown = NULL;
+		}
+		f->read_error = fl_strdup(err.msg);
+		return;
+	}
 }
 
 static int forge_set(void *self, const struct fl_status_update *u, struct fl_error *err)
@@ -363,25 +523,33 @@ static int forge_set(void *self, const struct fl_status_update *u, struct fl_err
 	struct forge *f = self;
 	if (u->progress)
 		return 0; /* counts inside a running wave: a forge gets the wave's start and end */
-	char *body = status_body(f, u);
+	const char *token = getenv(f->token_env);
+	if (!f->read && token && *token)
+		read_back(f);
+	char *key = NULL, *body = status_body(f, u, &key);
 	struct context_rec *r = find_rec(f, u->context);
-	bool transient = false;
+	enum sent how;
 	int rc = 0;
 	free(r->unsent);
-	r->unsent = NULL;
-	if (r->sent && strcmp(r->sent, body) == 0)
-		goto out;
-	rc = send_body(f, u->context, body, &transient, err);
-	if (!rc) {
-		free(r->sent);
-		r->sent = body;
-		body = NULL;
-	} else if (transient) {
+	free(r->unsent_key);
+	r->unsent = r->unsent_key = NULL;
+	if (r->capped || (r->shown && strcmp(r->shown, key) == 0))
+		goto out; /* shown already; or refused for good, and named in the report */
+	rc = send_body(f, u->context, body, &how, err);
+	if (how == SENT) {
+		free(r->shown);
+		r->shown = key;
+		key = NULL;
+	} else if (how == SENT_TRANSIENT) {
 		r->unsent = body;
-		body = NULL;
+		r->unsent_key = key;
+		body = key = NULL;
+	} else if (how == SENT_CAPPED) {
+		r->capped = true;
 	}
 out:
 	free(body);
+	free(key);
 	return rc;
 }
 
@@ -393,20 +561,41 @@ static int forge_flush(void *self, struct fl_error *err)
 	for (size_t i = 0; i < f->nrecs; i++) {
 		struct context_rec *r = &f->recs[i];
 		struct fl_error e = FL_ERROR_INIT;
-		bool transient;
+		enum sent how;
 		if (!r->unsent)
 			continue;
-		int one = send_body(f, r->context, r->unsent, &transient, &e);
-		if (!one) {
-			free(r->sent);
-			r->sent = r->unsent;
-			r->unsent = NULL;
-		} else if (!rc) {
+		int one = send_body(f, r->context, r->unsent, &how, &e);
+		if (how == SENT) {
+			free(r->shown);
+			r->shown = r->unsent_key;
+			r->unsent_key = NULL;
+		}
+		r->capped = r->capped || how == SENT_CAPPED;
+		free(r->unsent);
+		free(r->unsent_key);
+		r->unsent = r->unsent_key = NULL;
+		if (one && !rc) {
 			rc = one;
 			*err = e;
 		}
 	}
 	return rc;
+}
+
+/* What the end of the run says besides failures: a read-back that failed, contexts at GitHub's cap. */
+static void forge_report(void *self, struct fl_buf *out)
+{
+	struct forge *f = self;
+	const char *type = f->kind->ops->type;
+	if (f->read_error)
+		fl_buf_printf(out, "%s status: could not read back the commit's statuses, so every status was posted: %s\n",
+			      type, f->read_error);
+	for (size_t i = 0; i < f->nrecs; i++)
+		if (f->recs[i].capped)
+			fl_buf_printf(out,
+				      "%s status '%s': the forge holds its maximum of 1000 statuses for this commit "
+				      "and context: its latest state was not posted\n",
+				      type, f->recs[i].context);
 }
 
 static void forge_free(void *self)
@@ -416,28 +605,33 @@ static void forge_free(void *self)
 		return;
 	for (size_t i = 0; i < f->nrecs; i++) {
 		free(f->recs[i].context);
-		free(f->recs[i].sent);
+		free(f->recs[i].shown);
 		free(f->recs[i].unsent);
+		free(f->recs[i].unsent_key);
 	}
 	free(f->recs);
 	free(f->url);
+	free(f->read_url);
+	free(f->read_error);
 	free(f->token_env);
 	free(f->target_url);
 	free(f->ca_file);
 	free(f);
 }
 
-static const struct fl_status_ops github_ops = { "github", forge_set, forge_flush, forge_free };
-static const struct fl_status_ops gitlab_ops = { "gitlab", forge_set, forge_flush, forge_free };
-static const struct fl_status_ops gitea_ops = { "gitea", forge_set, forge_flush, forge_free };
+static const struct fl_status_ops github_ops = { "github", forge_set, forge_flush, forge_free, forge_report };
+static const struct fl_status_ops gitlab_ops = { "gitlab", forge_set, forge_flush, forge_free, forge_report };
+static const struct fl_status_ops gitea_ops = { "gitea", forge_set, forge_flush, forge_free, forge_report };
 
+/* Page sizes are each forge's largest: GitHub and GitLab 100, Gitea 50 (its default MAX_RESPONSE_ITEMS). */
 static const struct forge_kind kinds[] = {
 	{ &github_ops, "https://api.github.com", "repo", "context", repo_path, plain_state, github_auth,
-	  github_headers, never_stands },
+	  github_headers, never_stands, repo_read_path, "per_page=100&page=", 100, true, "state" },
 	{ &gitlab_ops, "https://gitlab.com/api/v4", "project", "name", gitlab_path, gitlab_state, gitlab_auth,
-	  gitlab_headers, gitlab_stands },
+	  gitlab_headers, gitlab_stands, gitlab_read_path, "all=false&per_page=100&page=", 100, false,
+	  "status" },
 	{ &gitea_ops, "https://gitea.com/api/v1", "repo", "context", repo_path, plain_state, gitea_auth,
-	  gitea_headers, never_stands },
+	  gitea_headers, never_stands, repo_read_path, "limit=50&page=", 50, true, "status" },
 };
 
 /* ---- opening ---- */
@@ -490,7 +684,7 @@ int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_co
 {
 	const struct forge_kind *k = NULL;
 	struct forge *f = NULL;
-	struct fl_buf url = FL_BUF_INIT;
+	struct fl_buf url = FL_BUF_INIT, read = FL_BUF_INIT;
 	int rc = 0;
 
 	k = kind_named(conf->type);
@@ -533,10 +727,14 @@ int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_co
 	fl_buf_put(&url, api, strlen(api));
 	while (url.len && url.ptr[url.len - 1] == '/')
 		fl_buf_truncate(&url, url.len - 1);
+	size_t base = url.len;
 	k->path(&url, where, revision);
 
 	f = fl_calloc(1, sizeof(*f));
 	f->kind = k;
+	fl_buf_put(&read, url.ptr, base);
+	k->read_path(&read, where, revision);
+	f->read_url = fl_buf_detach(&read, NULL);
 	f->url = fl_buf_detach(&url, NULL);
 	f->token_env = fl_strdup(token_env);
 	f->target_url = target ? fl_strdup(target) : NULL;
@@ -546,6 +744,7 @@ int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_co
 	out->self = f;
 out:
 	fl_buf_release(&url);
+	fl_buf_release(&read);
 	return rc;
 }
 

@@ -31,9 +31,9 @@ statuses() {
 	curl -sf "http://127.0.0.1:$1/_statuses" || fail "GET /_statuses on port $1 failed"
 }
 
-# requests PORT: how many API requests a fake forge received.
-requests() {
-	curl -sf "http://127.0.0.1:$1/_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'
+# stat PORT KEY: a counter of a fake forge: requests, reads (GET), posts (POST).
+stat() {
+	curl -sf "http://127.0.0.1:$1/_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["'"$2"'"])'
 }
 
 forge github GH --token gh-token --repo acme/fleet --prefix /api/v3
@@ -118,10 +118,13 @@ check_final "$GH" github "$A" "$FINAL"
 check_final "$GL" gitlab "$A" "$FINAL"
 check_final "$GT" gitea "$A" "$FINAL"
 
-# Calls grow with waves, not tenants: the plan, then per wave its start and its end.
+# Calls grow with waves, not tenants: one read of the commit's statuses, then
+# the plan, then per wave its start and its end.
 for port in "$GH" "$GL" "$GT"; do
-	n=$(requests "$port")
-	((n <= 7)) || fail "30 tenants in 3 waves made $n requests on port $port, expected at most 7"
+	n=$(stat "$port" posts)
+	((n <= 7)) || fail "30 tenants in 3 waves made $n posts on port $port, expected at most 7"
+	n=$(stat "$port" reads)
+	((n == 1)) || fail "the commit's statuses were read $n times on port $port, expected once"
 	assert_json "$(statuses "$port")" "at most 3 statuses per context" '
 from collections import Counter
 c = Counter(s["context"] for s in d)
@@ -156,8 +159,25 @@ for port in "$GH" "$GL" "$GT"; do curl -sf -X POST "http://127.0.0.1:$port/_rese
 
 run_fl 5 apply --driver "dir:$ACC"
 assert_not_contains "$ERR" "could not be written"
-# Run again while the gate holds: GitLab refuses to enqueue "awaiting promotion"
-# twice, which the writer takes as the status standing; Gitea has no token.
+# Three runs at the gate (a CI job re-run every few minutes): the later two
+# read each forge's statuses back and post nothing.
+declare -A POSTS
+for port in "$GH" "$GL" "$GT"; do POSTS[$port]=$(stat "$port" posts); done
+run_fl 5 apply --driver "dir:$ACC"
+run_fl 5 apply --driver "dir:$ACC"
+assert_not_contains "$ERR" "warning"
+for port in "$GH" "$GL" "$GT"; do
+	assert_eq "$(stat "$port" posts)" "${POSTS[$port]}"
+	assert_eq "$(stat "$port" reads)" 3
+	assert_json "$(statuses "$port")" "each status once on port $port" '
+from collections import Counter
+c = Counter((s["context"], s["state"], s["description"]) for s in d)
+assert max(c.values()) == 1, c
+assert ("flotilla/wave/fleet", "pending", "awaiting promotion") in c, c
+'
+done
+# Run again while the gate holds: every forge shows every status already, so
+# nothing is posted; Gitea has no token.
 unset GITEA_TOKEN
 run_fl 5 apply --driver "dir:$ACC"
 assert_contains "$ERR" "could not be written: gitea status"
@@ -184,5 +204,23 @@ c = d["contexts"]
 assert c["flotilla/wave/fleet"]["state"] == "success", c
 assert c["flotilla/wave/fleet"]["description"] == "applied 20/20", c
 assert len(d["tenants"]) == 30, len(d["tenants"])
+'
+# ---- GitHub's limit of 1000 statuses per commit and context ------------------------
+# Another tool filled flotilla/plan on the next commit: GitHub refuses more
+# with 422, which apply reports by name; the rollout goes on, other contexts too.
+release 3
+commit "$F" "api 3"
+C=$(git rev-parse HEAD)
+curl -sf -X POST "http://127.0.0.1:$GH/_seed" -d '{"sha": "'"$C"'", "context": "flotilla/plan",
+  "state": "pending", "description": "someone else", "count": 1000}' >/dev/null || fail "seeding GitHub failed"
+run_fl 0 promote HEAD --wave fleet -m "again"
+run_fl 0 apply --driver "dir:$ACC"
+assert_contains "$OUT" "rollout done"
+assert_contains "$ERR" "warning: 1 status could not be written: github status 'flotilla/plan': the forge holds its maximum of 1000 statuses for this commit and context, and takes no more (HTTP 422): not posted"
+assert_contains "$ERR" "warning: github status 'flotilla/plan': the forge holds its maximum of 1000 statuses for this commit and context: its latest state was not posted"
+assert_json "$(statuses "$GH")" "github: the other contexts of C were posted" '
+mine = [s for s in d if s["sha"] == "'"$C"'"]
+assert sum(1 for s in mine if s["context"] == "flotilla/plan") == 1000, len(mine)
+assert [s["description"] for s in mine if s["context"] == "flotilla/wave/fleet"][-1] == "applied 20/20", mine[-3:]
 '
 echo "forge_status: ok"

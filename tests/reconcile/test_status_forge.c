@@ -3,7 +3,8 @@
  * gitea) drives tests/servers/fake_forge.py, which enforces that forge's
  * API strictly and serves what it accepted at GET /_statuses and its
  * request counts at GET /_stats. Faults (500, 429, dropped connections) are
- * queued through POST /_faults.
+ * queued through POST /_faults, statuses posted earlier (another run's)
+ * through POST /_seed.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -224,6 +225,28 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What the writer reports at the end of a run, in fx's arena. */
+static const char *report(struct fx *fx)
+{
+	struct fl_buf b = FL_BUF_INIT;
+	assert_non_null(fx->w.ops->report);
+	fx->w.ops->report(fx->w.self, &b);
+	char *out = fl_arena_strdup(&fx->arena, b.ptr);
+	fl_buf_release(&b);
+	return out;
+}
+
+/* Another run's status of context on the commit, count times, in this forge's words. */
+static void seed(struct fx *fx, const char *context, const char *state, const char *desc, int count)
+{
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"sha\": \"" SHA "\", \"context\": \"%s\", \"state\": \"%s\", \"description\": \"%s\", "
+		 "\"count\": %d}",
+		 context, state, desc, count);
+	(void)forge_call(fx, "POST", "/_seed", body);
+}
+
 /* ---- tests ---- */
 
 /* flotilla's states as each forge names them; one context each, so GitLab's transitions stay out of it. */
@@ -279,14 +302,16 @@ static void test_dedupe(void **state)
 	open_default(fx, "");
 	set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "3 to create");
 	set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "3 to create");
-	assert_int_equal(forge_stat(fx, "requests"), 1);
+	assert_int_equal(forge_stat(fx, "posts"), 1);
 	set_ok(fx, "flotilla/wave/canary", FL_STATE_PENDING, "awaiting promotion");
 	set_ok(fx, "flotilla/wave/canary", FL_STATE_PENDING, "awaiting promotion");
 	set_ok(fx, "flotilla/wave/canary", FL_STATE_PENDING, "applying: 0/2 done, 0 failed (tolerance 0)");
 	set_ok(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 2/2");
 	set_ok(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 2/2");
-	assert_int_equal(forge_stat(fx, "requests"), 4);
+	assert_int_equal(forge_stat(fx, "posts"), 4);
+	assert_int_equal(forge_stat(fx, "reads"), 1); /* the commit's statuses, read back once */
 	assert_int_equal(statuses(fx)->v.seq.len, 4);
+	assert_string_equal(report(fx), "");
 }
 
 /* Progress (counts moving inside a running wave) never reaches a forge. */
@@ -302,9 +327,9 @@ static void test_progress_dropped(void **state)
 		assert_int_equal(set(fx, "flotilla/wave/fleet", FL_STATE_PENDING, desc, true, &err), 0);
 	}
 	set_ok(fx, "flotilla/wave/fleet", FL_STATE_SUCCESS, "applied 30/30");
-	assert_int_equal(forge_stat(fx, "requests"), 2);
+	assert_int_equal(forge_stat(fx, "posts"), 2);
 	assert_null(fx->w.ops->flush ? (fx->w.ops->flush(fx->w.self, &err) ? "flush failed" : NULL) : NULL);
-	assert_int_equal(forge_stat(fx, "requests"), 2);
+	assert_int_equal(forge_stat(fx, "posts"), 2);
 }
 
 /* A long description is cut to 140 bytes, never inside a character; invalid bytes become '?'. */
@@ -358,7 +383,8 @@ static void test_missing_token(void **state)
 	/* A later set for the context, with the token back, sends it. */
 	assert_int_equal(setenv(TOKEN_ENV, TOKEN, 1), 0);
 	set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "ok");
-	assert_int_equal(forge_stat(fx, "requests"), 1);
+	assert_int_equal(forge_stat(fx, "posts"), 1);
+	assert_int_equal(forge_stat(fx, "reads"), 1);
 }
 
 static void test_wrong_token(void **state)
@@ -372,15 +398,21 @@ static void test_wrong_token(void **state)
 	assert_null(strstr(err.msg, "not-the-token"));
 	/* 401 is not retried, not even at flush. */
 	assert_int_equal(fx->w.ops->flush(fx->w.self, &err), 0);
-	assert_int_equal(forge_stat(fx, "requests"), 1);
+	assert_int_equal(forge_stat(fx, "posts"), 1);
 	assert_int_equal(statuses(fx)->v.seq.len, 0);
+	/* Reading back failed too: said once, at the end. */
+	assert_int_equal(forge_stat(fx, "reads"), 1);
+	const char *said = report(fx);
+	assert_non_null(strstr(said, "could not read back the commit's statuses, so every status was posted"));
+	assert_non_null(strstr(said, "HTTP 401"));
+	assert_null(strstr(said, "not-the-token"));
 }
 
 /* One fault then success: the send is retried and succeeds. */
 static void check_retried(struct fx *fx, const char *fault, double min_s)
 {
 	char list[32];
-	snprintf(list, sizeof(list), "[\"%s\"]", fault);
+	snprintf(list, sizeof(list), "[\"POST:%s\"]", fault);
 	open_default(fx, "");
 	faults(fx, list);
 	double t0 = now_s();
@@ -388,7 +420,7 @@ static void check_retried(struct fx *fx, const char *fault, double min_s)
 	double took = now_s() - t0;
 	if (took < min_s)
 		fail_msg("%s after %s: took %.2fs, expected at least %.2fs", fx->kind, fault, took, min_s);
-	assert_int_equal(forge_stat(fx, "requests"), 2);
+	assert_int_equal(forge_stat(fx, "posts"), 2);
 	assert_int_equal(forge_stat(fx, "faults"), 1);
 	assert_int_equal(statuses(fx)->v.seq.len, 1);
 }
@@ -414,7 +446,7 @@ static void test_flush_retries_transient(void **state)
 	struct fx *fx = *state;
 	struct fl_error err = FL_ERROR_INIT;
 	open_default(fx, "");
-	faults(fx, "[\"500\", \"500\", \"500\", \"500\", \"500\"]");
+	faults(fx, "[\"POST:500\", \"POST:500\", \"POST:500\", \"POST:500\", \"POST:500\"]");
 	assert_int_equal(set(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1", false, &err),
 			 FL_EIO);
 	assert_non_null(strstr(err.msg, "HTTP 500"));
@@ -426,12 +458,12 @@ static void test_flush_retries_transient(void **state)
 	/* Sent now: neither flush nor the same status sends it again. */
 	assert_int_equal(fx->w.ops->flush(fx->w.self, &err), 0);
 	set_ok(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1");
-	assert_int_equal(forge_stat(fx, "requests"), 6);
+	assert_int_equal(forge_stat(fx, "posts"), 6);
 }
 
 /*
- * A later run repeats a pending status ("awaiting promotion"): GitLab refuses
- * to enqueue it again (400 "Cannot transition status"), which means it stands.
+ * A later run repeats a pending status ("awaiting promotion"): the forge
+ * shows it already (read back), so it is not posted again.
  */
 static void test_repeat_run(void **state)
 {
@@ -444,9 +476,116 @@ static void test_repeat_run(void **state)
 	set_ok(fx, "flotilla/wave/early", FL_STATE_PENDING, "applying: 0/2 done, 0 failed (tolerance 0)");
 	set_ok(fx, "flotilla/wave/early", FL_STATE_SUCCESS, "applied 2/2");
 	const struct fl_node *list = statuses(fx);
-	size_t want = strcmp(fx->kind, "gitlab") == 0 ? 3 : 4;
+	assert_int_equal(list->v.seq.len, 3);
+	assert_string_equal(field(list->v.seq.items[2], "state"), "success");
+	assert_int_equal(forge_stat(fx, "reads"), 2); /* once per run */
+}
+
+/*
+ * The same, when the later run cannot read the statuses back: it posts
+ * them all, and says so once. GitLab then refuses to enqueue the pending
+ * status again (400 "Cannot transition status"), which means it stands.
+ */
+static void test_repeat_run_unread(void **state)
+{
+	struct fx *fx = *state;
+	open_default(fx, "");
+	set_ok(fx, "flotilla/wave/early", FL_STATE_PENDING, "awaiting promotion");
+	close_writer(fx);
+	open_default(fx, "");
+	faults(fx, "[\"GET:500\", \"GET:500\", \"GET:500\", \"GET:500\", \"GET:500\"]");
+	set_ok(fx, "flotilla/wave/early", FL_STATE_PENDING, "awaiting promotion");
+	set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "1 tenant changes: +1 ~0 -0");
+	const struct fl_node *list = statuses(fx);
+	size_t want = strcmp(fx->kind, "gitlab") == 0 ? 2 : 3;
 	assert_int_equal(list->v.seq.len, want);
-	assert_string_equal(field(list->v.seq.items[want - 1], "state"), "success");
+	assert_int_equal(forge_stat(fx, "reads"), 6); /* the first run's read, then five tries */
+	const char *said = report(fx);
+	assert_non_null(strstr(said, "could not read back the commit's statuses, so every status was posted"));
+	assert_non_null(strstr(said, "HTTP 500"));
+	assert_null(strchr(strchr(said, '\n') + 1, '\n')); /* one line, not one per status */
+}
+
+/* Three runs at a gate post each context once; a changed description is posted. */
+static void test_three_runs(void **state)
+{
+	struct fx *fx = *state;
+	for (int run = 0; run < 3; run++) {
+		open_default(fx, "");
+		set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "2 tenants change: +2 ~0 -0");
+		set_ok(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1");
+		set_ok(fx, "flotilla/wave/fleet", FL_STATE_PENDING, "awaiting promotion");
+		assert_string_equal(report(fx), "");
+		close_writer(fx);
+	}
+	assert_int_equal(forge_stat(fx, "posts"), 3);
+	assert_int_equal(forge_stat(fx, "reads"), 3);
+	open_default(fx, "");
+	set_ok(fx, "flotilla/wave/fleet", FL_STATE_PENDING, "baking until 12:45Z");
+	set_ok(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1");
+	const struct fl_node *list = statuses(fx);
+	size_t n = list->v.seq.len;
+	/* GitLab will not enqueue a pending status twice: the description of a pending one stays. */
+	if (strcmp(fx->kind, "gitlab") == 0) {
+		assert_int_equal(n, 3);
+		assert_int_equal(forge_stat(fx, "posts"), 4);
+	} else {
+		assert_int_equal(n, 4);
+		assert_string_equal(field(list->v.seq.items[n - 1], "description"), "baking until 12:45Z");
+		assert_string_equal(field(list->v.seq.items[n - 1], "state"), "pending");
+	}
+}
+
+/* The read-back follows the forge's pages: a context on the last page is found. */
+static void test_readback_pages(void **state)
+{
+	struct fx *fx = *state;
+	struct fl_buf body = FL_BUF_INIT;
+	const char *ok = "success"; /* every forge's word for it */
+	fl_buf_putc(&body, '[');
+	for (int i = 0; i < 250; i++)
+		fl_buf_printf(&body,
+			      "%s{\"sha\": \"" SHA "\", \"context\": \"other/%03d\", \"state\": \"%s\", "
+			      "\"description\": \"theirs\"}",
+			      i ? "," : "", i, ok);
+	fl_buf_putc(&body, ']');
+	seed(fx, "flotilla/plan", ok, "no changes: 3 tenants converged", 1);
+	(void)forge_call(fx, "POST", "/_seed", body.ptr);
+	fl_buf_release(&body);
+	open_default(fx, "");
+	set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "no changes: 3 tenants converged");
+	assert_int_equal(forge_stat(fx, "posts"), 0);
+	/* 251 contexts: GitHub and GitLab give 100 a page, Gitea 50 (so a sixth, empty page ends it). */
+	assert_int_equal(forge_stat(fx, "reads"), strcmp(fx->kind, "gitea") == 0 ? 6 : 3);
+	set_ok(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1");
+	assert_int_equal(forge_stat(fx, "posts"), 1);
+}
+
+/* GitHub's 1000 statuses per commit and context: a clear error, not retried, named in the report. */
+static void test_cap(void **state)
+{
+	struct fx *fx = *state;
+	struct fl_error err = FL_ERROR_INIT;
+	bool github = strcmp(fx->kind, "github") == 0;
+	seed(fx, "flotilla/wave/canary", "pending", "awaiting promotion", 1000);
+	open_default(fx, "");
+	int rc = set(fx, "flotilla/wave/canary", FL_STATE_SUCCESS, "applied 1/1", false, &err);
+	if (!github) { /* only GitHub documents such a limit */
+		assert_int_equal(rc, 0);
+		assert_string_equal(report(fx), "");
+		return;
+	}
+	assert_int_equal(rc, FL_ELIMIT);
+	assert_string_equal(err.msg, "github status 'flotilla/wave/canary': the forge holds its maximum of 1000 "
+				     "statuses for this commit and context, and takes no more (HTTP 422): not posted");
+	/* Not retried: neither at flush nor by a later status of that context. */
+	assert_int_equal(fx->w.ops->flush(fx->w.self, &err), 0);
+	set_ok(fx, "flotilla/wave/canary", FL_STATE_FAILURE, "halted: 1 of 1 failed (tolerance 0)");
+	assert_int_equal(forge_stat(fx, "posts"), 1);
+	set_ok(fx, "flotilla/plan", FL_STATE_SUCCESS, "1 tenant changes: +1 ~0 -0"); /* others still go */
+	assert_int_equal(forge_stat(fx, "posts"), 2);
+	assert_string_equal(report(fx), "github status 'flotilla/wave/canary': the forge holds its maximum of 1000 "
+					"statuses for this commit and context: its latest state was not posted\n");
 }
 
 /* Entries that cannot work are refused when the writers open. */
@@ -519,6 +658,10 @@ int main(void)
 		FORGE_TEST(test_retry_drop),
 		FORGE_TEST(test_flush_retries_transient),
 		FORGE_TEST(test_repeat_run),
+		FORGE_TEST(test_repeat_run_unread),
+		FORGE_TEST(test_three_runs),
+		FORGE_TEST(test_readback_pages),
+		FORGE_TEST(test_cap),
 		FORGE_TEST(test_open_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

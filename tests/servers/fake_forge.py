@@ -10,12 +10,24 @@ exact path shape (owner/repo, or GitLab's URL-encoded project path, and a
 required fields and allowed states, and for GitLab the state transitions of
 its status state machine (a status cannot be enqueued twice, nor run twice).
 
+It serves each forge's documented reads of a commit's statuses too, with
+that forge's pagination: GitHub's combined status (GET .../commits/{ref}/status,
+per_page at most 100, page) and list (.../commits/{ref}/statuses); GitLab's
+GET /projects/:id/repository/commits/:sha/statuses (latest per name unless
+all=true; per_page at most 100, page); Gitea's combined status
+(.../commits/{ref}/status, latest per context) and list (.../statuses), with
+page and limit (at most 50). GitHub keeps at most 1000 statuses per commit
+and context: the next one is refused with GitHub's 422 answer.
+
 For the tests:
   GET  /_statuses  the accepted statuses, in order, as a JSON list
-  GET  /_stats     {"requests": n, "accepted": n, "rejected": n, "faults": n}
+  GET  /_stats     {"requests": n, "reads": n, "posts": n, "accepted": n, "rejected": n, "faults": n}
   POST /_faults    a JSON list of faults for the next API requests, in order:
                    "500", "429" (with Retry-After: 1), "drop" (the
-                   connection is closed without an answer), "401"
+                   connection is closed without an answer), "401"; prefixed
+                   "GET:" or "POST:", a fault waits for a request of that method
+  POST /_seed      {"sha", "context", "state", "description", "count"}, or a list of
+                   them: that many statuses recorded as if posted (not counted as requests)
   POST /_reset     forget statuses, counters and pending faults
 The same faults may be queued from the command line: --fault 500 --fault drop.
 Only python3's standard library is used.
@@ -38,6 +50,16 @@ STATES = {
     "gitea": {"pending", "success", "error", "failure", "warning"},
 }
 PREFIX = {"github": "", "gitlab": "/api/v4", "gitea": "/api/v1"}
+FAULTS = ("500", "429", "drop", "401")
+GITHUB_MAX_STATUSES = 1000  # per commit and context
+GITHUB_CAP_ANSWER = {
+    "message": "Validation Failed",
+    "errors": [{"resource": "Status", "code": "custom",
+                "message": "This SHA and context has reached the maximum number of statuses."}],
+    "documentation_url": "https://docs.github.com/rest/commits/statuses#create-a-commit-status",
+}
+# Page sizes: (default, maximum) of each forge's read routes.
+PAGE = {"github": (30, 100), "gitlab": (20, 100), "gitea": (30, 50)}
 GITHUB_API_VERSIONS = {"2022-11-28", "2026-03-10"}
 
 
@@ -57,6 +79,8 @@ class Forge:
     def reset(self, keep_faults=False):
         self.statuses = []
         self.requests = 0
+        self.reads = 0
+        self.posts = 0
         self.accepted = 0
         self.rejected = 0
         self.faulted = 0
@@ -106,18 +130,35 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, f.statuses)
         if method == "GET" and self.path == "/_stats":
             with f.lock:
-                return self.answer(200, {"requests": f.requests, "accepted": f.accepted,
-                                         "rejected": f.rejected, "faults": f.faulted})
+                return self.answer(200, {"requests": f.requests, "reads": f.reads, "posts": f.posts,
+                                         "accepted": f.accepted, "rejected": f.rejected, "faults": f.faulted})
         if method == "POST" and self.path == "/_faults":
             try:
                 faults = json.loads(raw or b"[]")
                 assert isinstance(faults, list)
-                assert all(x in ("500", "429", "drop", "401") for x in faults)
+                assert all(isinstance(x, str) and x.split(":")[-1] in FAULTS and
+                           (":" not in x or x.split(":")[0] in ("GET", "POST")) for x in faults)
             except (ValueError, AssertionError):
-                return self.answer(400, {"message": "expected a list of \"500\", \"429\", \"drop\", \"401\""})
+                return self.answer(400, {"message": "expected a list of \"500\", \"429\", \"drop\", \"401\", "
+                                                    "each perhaps prefixed GET: or POST:"})
             with f.lock:
                 f.faults.extend(faults)
             return self.answer(200, {"faults": len(f.faults)})
+        if method == "POST" and self.path == "/_seed":
+            try:
+                docs = json.loads(raw)
+                seeds = []
+                for doc in docs if isinstance(docs, list) else [docs]:
+                    entry = {"sha": doc["sha"].lower(), "context": doc["context"], "name": doc["context"],
+                             "state": doc["state"], "description": doc.get("description"), "target_url": None}
+                    seeds.append((entry, int(doc.get("count", 1))))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return self.answer(400, {"message": "expected {sha, context, state, description, count} or a list"})
+            with f.lock:
+                for entry, count in seeds:
+                    for _ in range(count):
+                        self.record(dict(entry))
+            return self.answer(200, {"statuses": len(f.statuses)})
         if method == "POST" and self.path == "/_reset":
             with f.lock:
                 f.reset()
@@ -146,9 +187,11 @@ class Handler(BaseHTTPRequestHandler):
         f = self.server.forge
         with f.lock:
             f.requests += 1
-            fault = f.faults.pop(0) if f.faults else None
-            if fault:
-                f.faulted += 1
+            if method == "GET":
+                f.reads += 1
+            elif method == "POST":
+                f.posts += 1
+            fault = self.take_fault(method)
         if fault == "drop":
             return self.drop()
         if fault == "500":
@@ -163,6 +206,17 @@ class Handler(BaseHTTPRequestHandler):
                 f.rejected += 1
         self.answer(status, doc)
 
+    def take_fault(self, method):
+        """The first pending fault for method (one without a method is for any); holds lock."""
+        f = self.server.forge
+        for i, x in enumerate(f.faults):
+            want, _, what = x.rpartition(":")
+            if not want or want == method:
+                del f.faults[i]
+                f.faulted += 1
+                return what
+        return None
+
     # ---- the forge APIs ----
 
     def api(self, method, raw, force_401):
@@ -171,18 +225,25 @@ class Handler(BaseHTTPRequestHandler):
         if not path.startswith(f.prefix + "/"):
             return 404, {"message": "Not Found"}
         rest = path[len(f.prefix):]
+        read = None  # the read route matched: "combined" or "list"
         if f.kind == "gitlab":
             m = re.match(r"^/projects/([^/]+)/statuses/([^/]+)$", rest)
+            if not m:
+                m = re.match(r"^/projects/([^/]+)/repository/commits/([^/]+)/statuses$", rest)
+                read = "list" if m else None
             where = urllib.parse.unquote(m.group(1)) if m else None
             want = f.project
         else:
             m = re.match(r"^/repos/([^/]+)/([^/]+)/statuses/([^/]+)$", rest)
+            if not m:
+                m = re.match(r"^/repos/([^/]+)/([^/]+)/commits/([^/]+)/(status|statuses)$", rest)
+                read = ("combined" if m.group(4) == "status" else "list") if m else None
             where = (m.group(1) + "/" + m.group(2)) if m else None
             want = f.repo
         if not m:
             return 404, {"message": "Not Found"}
-        sha = m.groups()[-1]
-        if method != "POST":
+        sha = m.group(2) if f.kind == "gitlab" else m.group(3)
+        if method != ("GET" if read else "POST"):
             return 405, {"message": "Method Not Allowed"}
         if not self.authorised() or force_401:
             return 401, {"message": "401 Unauthorized" if f.kind == "gitlab" else "Bad credentials"}
@@ -190,6 +251,8 @@ class Handler(BaseHTTPRequestHandler):
             return 404, {"message": "404 Project Not Found" if f.kind == "gitlab" else "Not Found"}
         if not HEX40.match(sha):
             return (404 if f.kind != "gitea" else 422), {"message": "No commit found for SHA: " + sha}
+        if read:
+            return self.read(sha.lower(), read)
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
             return 415, {"message": "Unsupported Media Type: expected application/json, got '%s'" % ctype}
@@ -207,6 +270,55 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(doc, dict):
             return 400, {"message": "Body should be a JSON object"}
         return getattr(self, "api_" + f.kind)(sha.lower(), doc)
+
+    def page_args(self):
+        """(page, size) from the query, as the forge reads them; None for a bad value."""
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        default, most = PAGE[self.server.forge.kind]
+        size_key = "limit" if self.server.forge.kind == "gitea" else "per_page"
+        try:
+            page = int(q.get("page", ["1"])[0])
+            size = int(q.get(size_key, [str(default)])[0])
+        except ValueError:
+            return None
+        return max(page, 1), min(max(size, 1), most), q
+
+    def read(self, sha, route):
+        """A documented read of the statuses of sha: one page of them."""
+        f = self.server.forge
+        args = self.page_args()
+        if args is None:
+            return 400, {"message": "page and " + ("limit" if f.kind == "gitea" else "per_page") +
+                                    " must be integers"}
+        page, size, q = args
+        with f.lock:
+            mine = [s for s in f.statuses if s["sha"] == sha]
+        everything = f.kind == "gitlab" and q.get("all", ["false"])[0] == "true"
+        if route == "combined" or (f.kind == "gitlab" and not everything):
+            latest = {}
+            for s in mine:  # in order of creation: the last one of a context wins
+                latest[s["context"]] = s
+            mine = sorted(latest.values(), key=lambda s: s["id"])
+        if f.kind == "github" or route == "list":
+            mine = list(reversed(mine))  # newest first, as GitHub and Gitea list them
+        items = [self.shown(s) for s in mine[(page - 1) * size:page * size]]
+        if route == "combined":
+            states = {s["state"] for s in mine}
+            state = ("failure" if states & {"error", "failure"} else
+                     "pending" if not states or "pending" in states else "success")
+            return 200, {"state": state, "sha": sha, "total_count": len(mine), "statuses": items}
+        return 200, items
+
+    def shown(self, s):
+        """A status as the forge's read routes show it."""
+        if self.server.forge.kind == "github":
+            return {"id": s["id"], "state": s["state"], "description": s["description"],
+                    "target_url": s["target_url"], "context": s["context"]}
+        if self.server.forge.kind == "gitlab":
+            return {"id": s["id"], "sha": s["sha"], "status": s["state"], "name": s["context"],
+                    "description": s["description"], "target_url": s["target_url"], "allow_failure": False}
+        return {"id": s["id"], "status": s["state"], "context": s["context"], "description": s["description"],
+                "target_url": s["target_url"], "creator": {"id": 1, "login": "flotilla"}}
 
     def authorised(self):
         f = self.server.forge
@@ -252,7 +364,10 @@ class Handler(BaseHTTPRequestHandler):
                            "message": "target_url must use http(s) scheme"})
         if errors:
             return 422, {"message": "Validation Failed", "errors": errors}
+        context = doc.get("context") or "default"
         with f.lock:
+            if sum(1 for s in f.statuses if s["sha"] == sha and s["context"] == context) >= GITHUB_MAX_STATUSES:
+                return 422, GITHUB_CAP_ANSWER
             e = self.record({"sha": sha, "context": doc.get("context") or "default", "state": state,
                              "description": desc, "target_url": doc.get("target_url"),
                              "accept": self.headers.get("Accept"),
@@ -318,7 +433,7 @@ def main():
     p.add_argument("--repo", help="owner/name that exists (github, gitea); any if omitted")
     p.add_argument("--project", help="the project path that exists (gitlab); any if omitted")
     p.add_argument("--prefix", help="API path prefix (default: '' github, /api/v4 gitlab, /api/v1 gitea)")
-    p.add_argument("--fault", action="append", choices=["500", "429", "drop", "401"],
+    p.add_argument("--fault", action="append", choices=[m + x for m in ("", "GET:", "POST:") for x in FAULTS],
                    help="a fault for the next API request (repeatable, in order)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
