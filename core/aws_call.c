@@ -63,12 +63,6 @@ static bool region_valid(const char *r)
 	return true;
 }
 
-static const char *env_get(const struct fl_aws_env *env, const char *name)
-{
-	const char *v = env && env->get ? env->get(name, env->payload) : getenv(name);
-	return v && *v ? v : NULL;
-}
-
 /* Splits url into the Host header as sent and the path; false when it is not http(s). */
 static bool split_url(struct fl_aws_endpoint *out, const char *url)
 {
@@ -107,10 +101,10 @@ int fl_aws_endpoint_resolve(struct fl_aws_endpoint *out, const struct fl_aws_env
 		return fl_error_set(err, FL_EINPUT, "%s: invalid region '%.64s'", s->name, region ? region : "");
 	snprintf(out->region, sizeof(out->region), "%s", region);
 	snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", s->env);
-	const char *url = env_get(env, var);
+	const char *url = fl_aws_env_get(env, var);
 	const char *from = var;
 	if (!url) {
-		url = env_get(env, "AWS_ENDPOINT_URL");
+		url = fl_aws_env_get(env, "AWS_ENDPOINT_URL");
 		from = "AWS_ENDPOINT_URL";
 	}
 	if (url) {
@@ -158,19 +152,6 @@ void fl_aws_form_put(struct fl_buf *form, const char *name, const char *value)
 {
 	fl_buf_printf(form, "%s%s=", form->len ? "&" : "", name);
 	fl_sigv4_uri_encode(form, value, strlen(value), false);
-}
-
-/* Blanks every occurrence of secret (4 bytes or more) in s. */
-static void blank(char *s, const char *secret)
-{
-	size_t n = secret ? strlen(secret) : 0;
-	char *at;
-	if (n < 4)
-		return;
-	while ((at = strstr(s, secret)) != NULL) {
-		memcpy(at, "***", 3);
-		memmove(at + 3, at + n, strlen(at + n) + 1);
-	}
 }
 
 static void copy_text(char *dst, size_t cap, const char *src)
@@ -345,8 +326,8 @@ static void read_error(struct fl_aws_answer *out, const struct fl_aws_call *call
 		xml_error(out);
 	else
 		json_error(out);
-	blank(out->message, call->creds->secret_access_key);
-	blank(out->message, call->creds->session_token);
+	fl_aws_blank(out->message, call->creds->secret_access_key);
+	fl_aws_blank(out->message, call->creds->session_token);
 }
 
 int fl_aws_call(struct fl_aws_answer *out, const struct fl_aws_call *call, struct fl_error *err)

@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/aws_call.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
@@ -45,8 +46,7 @@ static const char *process_get(const char *name, void *payload)
 
 const struct fl_aws_env fl_aws_env_process = { process_get, NULL };
 
-/* The variable's value, or NULL when unset or empty. */
-static const char *env_get(const struct fl_aws_env *env, const char *name)
+const char *fl_aws_env_get(const struct fl_aws_env *env, const char *name)
 {
 	const char *v = env && env->get ? env->get(name, env->payload) : getenv(name);
 
@@ -55,18 +55,24 @@ static const char *env_get(const struct fl_aws_env *env, const char *name)
 
 /* ---- secrets kept out of messages ---- */
 
-/* Replaces every occurrence of secret (at least 4 bytes) in err's message with "***". */
-static void scrub(struct fl_error *err, const char *secret)
+void fl_aws_blank(char *s, const char *secret)
 {
 	size_t n = secret ? strlen(secret) : 0;
 	char *at;
 
-	if (!err || n < 4)
+	if (n < 4)
 		return;
-	while ((at = strstr(err->msg, secret)) != NULL) {
+	while ((at = strstr(s, secret)) != NULL) {
 		memcpy(at, "***", 3);
 		memmove(at + 3, at + n, strlen(at + n) + 1);
 	}
+}
+
+/* Blanks secret out of err's message. */
+static void scrub(struct fl_error *err, const char *secret)
+{
+	if (err)
+		fl_aws_blank(err->msg, secret);
 }
 
 static void wipe_buf(struct fl_buf *buf)
@@ -226,8 +232,8 @@ static const char *shown_host(char *buf, size_t cap, const char *url)
 
 static int from_env(struct fl_aws_creds *out, const struct fl_aws_env *env, struct fl_error *err)
 {
-	const char *id = env_get(env, "AWS_ACCESS_KEY_ID");
-	const char *secret = env_get(env, "AWS_SECRET_ACCESS_KEY");
+	const char *id = fl_aws_env_get(env, "AWS_ACCESS_KEY_ID");
+	const char *secret = fl_aws_env_get(env, "AWS_SECRET_ACCESS_KEY");
 
 	if (!id && !secret)
 		return SKIP;
@@ -235,29 +241,23 @@ static int from_env(struct fl_aws_creds *out, const struct fl_aws_env *env, stru
 		return fl_error_set(err, FL_EINPUT, "environment: %s is set but %s is not",
 				    id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 				    id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-	return fill(out, id, secret, env_get(env, "AWS_SESSION_TOKEN"), "environment", err);
+	return fill(out, id, secret, fl_aws_env_get(env, "AWS_SESSION_TOKEN"), "environment", err);
 }
 
 /* ---- web identity ---- */
 
-static void put_form(struct fl_buf *out, const char *name, const char *value)
-{
-	fl_buf_printf(out, "%s%s=", out->len ? "&" : "", name);
-	fl_sigv4_uri_encode(out, value, strlen(value), false);
-}
-
 /* The STS endpoint as the SDKs choose it, into out. */
 static int sts_endpoint(struct fl_buf *out, const struct fl_aws_env *env, struct fl_error *err)
 {
-	const char *url = env_get(env, "AWS_ENDPOINT_URL_STS");
-	const char *region = env_get(env, "AWS_REGION");
+	const char *url = fl_aws_env_get(env, "AWS_ENDPOINT_URL_STS");
+	const char *region = fl_aws_env_get(env, "AWS_REGION");
 
 	if (!url)
-		url = env_get(env, "AWS_ENDPOINT_URL");
+		url = fl_aws_env_get(env, "AWS_ENDPOINT_URL");
 	if (url)
 		return fl_buf_puts(out, url);
 	if (!region)
-		region = env_get(env, "AWS_DEFAULT_REGION");
+		region = fl_aws_env_get(env, "AWS_DEFAULT_REGION");
 	if (!region)
 		return fl_buf_puts(out, "https://sts.amazonaws.com");
 	for (const char *p = region; *p; p++)
@@ -312,9 +312,9 @@ static int from_web_identity(struct fl_aws_creds *out, const struct fl_aws_env *
 {
 	static const char *const headers[] = {
 		"Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL };
-	const char *file = env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-	const char *role = env_get(env, "AWS_ROLE_ARN");
-	const char *session = env_get(env, "AWS_ROLE_SESSION_NAME");
+	const char *file = fl_aws_env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *role = fl_aws_env_get(env, "AWS_ROLE_ARN");
+	const char *session = fl_aws_env_get(env, "AWS_ROLE_SESSION_NAME");
 	struct fl_buf token, url, body, name;
 	struct fl_http_response resp;
 	char host[256];
@@ -343,11 +343,11 @@ static int from_web_identity(struct fl_aws_creds *out, const struct fl_aws_env *
 		fl_buf_puts(&name, session);
 	else
 		fl_buf_printf(&name, "flotilla-%lld", now);
-	put_form(&body, "Action", "AssumeRoleWithWebIdentity");
-	put_form(&body, "Version", "2011-06-15");
-	put_form(&body, "RoleArn", role);
-	put_form(&body, "RoleSessionName", name.ptr);
-	put_form(&body, "WebIdentityToken", token.ptr);
+	fl_aws_form_put(&body, "Action", "AssumeRoleWithWebIdentity");
+	fl_aws_form_put(&body, "Version", "2011-06-15");
+	fl_aws_form_put(&body, "RoleArn", role);
+	fl_aws_form_put(&body, "RoleSessionName", name.ptr);
+	fl_aws_form_put(&body, "WebIdentityToken", token.ptr);
 	struct call c = { "POST", url.ptr, headers, body.ptr, 0, 0 };
 	if ((rc = http_call(&resp, &c, "web identity", err)) == 0)
 		rc = sts_answer(out, &resp, err);
@@ -418,9 +418,9 @@ static void ini_find(struct ini_profile *out, char *text, const char *profile)
 
 static int from_shared_file(struct fl_aws_creds *out, const struct fl_aws_env *env, struct fl_error *err)
 {
-	const char *file = env_get(env, "AWS_SHARED_CREDENTIALS_FILE");
-	const char *home = env_get(env, "HOME");
-	const char *profile = env_get(env, "AWS_PROFILE");
+	const char *file = fl_aws_env_get(env, "AWS_SHARED_CREDENTIALS_FILE");
+	const char *home = fl_aws_env_get(env, "HOME");
+	const char *profile = fl_aws_env_get(env, "AWS_PROFILE");
 	bool named = profile != NULL;
 	struct fl_buf path, text;
 	struct fl_error ferr = FL_ERROR_INIT;
@@ -520,10 +520,10 @@ out:
 
 static int from_container(struct fl_aws_creds *out, const struct fl_aws_env *env, struct fl_error *err)
 {
-	const char *full = env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	const char *rel = env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	const char *file = env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	const char *value = env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *full = fl_aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *rel = fl_aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *file = fl_aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *value = fl_aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	const char *source = "container credentials";
 	const char *headers[2] = { NULL, NULL };
 	struct fl_buf url, token, auth;
@@ -622,8 +622,8 @@ static bool role_name_ok(const char *s)
 static int from_imds(struct fl_aws_creds *out, const struct fl_aws_env *env, char *note, size_t note_cap,
 		     struct fl_error *err)
 {
-	const char *disabled = env_get(env, "AWS_EC2_METADATA_DISABLED");
-	const char *endpoint = env_get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *disabled = fl_aws_env_get(env, "AWS_EC2_METADATA_DISABLED");
+	const char *endpoint = fl_aws_env_get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
 	struct fl_buf base, header, path;
 	struct fl_http_response resp;
 	int rc;
@@ -701,9 +701,9 @@ int fl_aws_creds_resolve(struct fl_aws_creds *out, const struct fl_aws_env *env,
 				  "identity (AWS_WEB_IDENTITY_TOKEN_FILE), no profile in the shared credentials "
 				  "file, no container credentials; %s", note);
 	if (rc) {
-		scrub(err, env_get(env, "AWS_SECRET_ACCESS_KEY"));
-		scrub(err, env_get(env, "AWS_SESSION_TOKEN"));
-		scrub(err, env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		scrub(err, fl_aws_env_get(env, "AWS_SECRET_ACCESS_KEY"));
+		scrub(err, fl_aws_env_get(env, "AWS_SESSION_TOKEN"));
+		scrub(err, fl_aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
 		fl_aws_creds_wipe(out);
 		memset(out, 0, sizeof(*out));
 	}

@@ -38,6 +38,12 @@ struct fl_aws_env {
 /* The process's environment (getenv). */
 extern const struct fl_aws_env fl_aws_env_process;
 
+/* The variable name of env (NULL: the process's), or NULL when unset or empty. */
+const char *fl_aws_env_get(const struct fl_aws_env *env, const char *name);
+
+/* Replaces every occurrence of secret (4 bytes or more) in s with "***". */
+void fl_aws_blank(char *s, const char *secret);
+
 /*
  * Finds credentials once, through the chain. A source that is configured
  * but fails (an STS refusal, a profile named by AWS_PROFILE that the file

@@ -695,16 +695,19 @@ static const struct fl_driver_key aws_keys[] = {
 	{ NULL, 0, false },
 };
 
-/* duration: 15m to 12h, as STS allows; poll_interval: 0s to 1m. */
-static bool seconds_of(unsigned *out, const char *key, const char *v)
-{
-	unsigned lo = strcmp(key, "duration") == 0 ? 900 : 0, hi = lo ? 43200 : 60;
-	return fl_duration_parse(out, v) && *out >= lo && *out <= hi;
-}
+/* The keys that take a duration, and the range of each. */
+static const struct timed_key {
+	const char *name;
+	unsigned lo, hi;
+	const char *range;
+} timed_keys[] = {
+	{ "duration", 900, 43200, "a duration from 15m to 12h" }, /* what STS allows */
+	{ "poll_interval", 0, 60, "a duration from 0s to 1m" },
+};
 
-static const char *range_of(const char *key)
+static bool seconds_of(unsigned *out, const struct timed_key *k, const char *v)
 {
-	return strcmp(key, "duration") == 0 ? "a duration from 15m to 12h" : "a duration from 0s to 1m";
+	return fl_duration_parse(out, v) && *out >= k->lo && *out <= k->hi;
 }
 
 /* state_parameter is an SSM parameter name: /path/segments of [A-Za-z0-9_.-]. */
@@ -721,13 +724,13 @@ static bool parameter_valid(const char *s)
 
 static void aws_check(struct fl_vctx *c, const struct fl_node *entry)
 {
-	static const char *const timed[] = { "duration", "poll_interval" };
 	unsigned s;
 	fl_driver_check_keys(c, entry, "aws", aws_keys);
-	for (size_t i = 0; i < 2; i++) {
-		const struct fl_node *v = fl_node_get(entry, timed[i]);
-		if (v && v->type == FL_NODE_STR && !seconds_of(&s, timed[i], v->v.str.ptr))
-			fl_verr(c, v, "invalid %s '%s' (expected %s)", timed[i], v->v.str.ptr, range_of(timed[i]));
+	for (size_t i = 0; i < sizeof(timed_keys) / sizeof(timed_keys[0]); i++) {
+		const struct timed_key *k = &timed_keys[i];
+		const struct fl_node *v = fl_node_get(entry, k->name);
+		if (v && v->type == FL_NODE_STR && !seconds_of(&s, k, v->v.str.ptr))
+			fl_verr(c, v, "invalid %s '%s' (expected %s)", k->name, v->v.str.ptr, k->range);
 	}
 	const struct fl_node *p = fl_node_get(entry, "state_parameter");
 	if (p && p->type == FL_NODE_STR && !parameter_valid(p->v.str.ptr))
@@ -753,11 +756,11 @@ static int aws_open(struct fl_driver *out, const struct fl_driver_conf *conf, st
 	int rc = 0;
 	out->ops = NULL;
 	out->self = NULL;
-	if (dur && !seconds_of(&duration, "duration", dur))
-		return fl_error_set(err, FL_EINPUT, "invalid duration '%s' (expected %s)", dur, range_of("duration"));
-	if (poll && !seconds_of(&poll_s, "poll_interval", poll))
+	if (dur && !seconds_of(&duration, &timed_keys[0], dur))
+		return fl_error_set(err, FL_EINPUT, "invalid duration '%s' (expected %s)", dur, timed_keys[0].range);
+	if (poll && !seconds_of(&poll_s, &timed_keys[1], poll))
 		return fl_error_set(err, FL_EINPUT, "invalid poll_interval '%s' (expected %s)", poll,
-				    range_of("poll_interval"));
+				    timed_keys[1].range);
 	if (param && !parameter_valid(param))
 		return fl_error_set(err, FL_EINPUT, "invalid state_parameter '%s'", param);
 	/* Every template is checked once here, before any tenant. */

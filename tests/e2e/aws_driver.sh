@@ -33,13 +33,11 @@ EOF
 }
 
 # Credentials: web identity only; nothing else may be picked up.
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE
+standin_aws_env
 WEB_TOKEN=web-identity-token-e2e-0123456789
 printf '%s' "$WEB_TOKEN" >"$TMP/web-token"
 export AWS_WEB_IDENTITY_TOKEN_FILE=$TMP/web-token
 export AWS_ROLE_ARN=arn:aws:iam::111111111111:role/fleet-ci
-export AWS_ENDPOINT_URL=$BASE AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_SHARED_CREDENTIALS_FILE=$TMP/none AWS_CONFIG_FILE=$TMP/none
 
 git_repo "$TMP/f"
 cd "$TMP/f"

@@ -22,10 +22,7 @@ logged() {
 count() { curl -sS -f "$BASE/_state" | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"].get(sys.argv[1], 0))' "$1"; }
 
 # Long-term base keys from the environment this time.
-unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_SESSION_TOKEN AWS_PROFILE
-export AWS_ACCESS_KEY_ID=AKIDSTANDINBASE AWS_SECRET_ACCESS_KEY=standin-base-secret
-export AWS_ENDPOINT_URL=$BASE AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_SHARED_CREDENTIALS_FILE=$TMP/none AWS_CONFIG_FILE=$TMP/none
+standin_aws_env keys
 
 git_repo "$TMP/f"
 cd "$TMP/f"

@@ -10,10 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 start_aws_standin --log "$TMP/ops.log" --config '{"expiration": 200}'
 
-unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_SESSION_TOKEN AWS_PROFILE
-export AWS_ACCESS_KEY_ID=AKIDSTANDINBASE AWS_SECRET_ACCESS_KEY=standin-base-secret
-export AWS_ENDPOINT_URL=$AWS_STANDIN AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_SHARED_CREDENTIALS_FILE=$TMP/none AWS_CONFIG_FILE=$TMP/none
+standin_aws_env keys
 
 git_repo "$TMP/f"
 cd "$TMP/f"

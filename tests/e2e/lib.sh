@@ -205,6 +205,19 @@ start_aws_standin() {
 	AWS_STANDIN=http://127.0.0.1:$port
 }
 
+# standin_aws_env [keys]: flotilla's AWS environment points at the stand-in,
+# and nothing of the machine's AWS set-up is read. With "keys", the base
+# credentials are the stand-in's long-term keys; without, the test sets its own.
+standin_aws_env() {
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+		AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN
+	export AWS_ENDPOINT_URL=$AWS_STANDIN AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+	export AWS_SHARED_CREDENTIALS_FILE=$TMP/none AWS_CONFIG_FILE=$TMP/none
+	if [[ ${1:-} == keys ]]; then
+		export AWS_ACCESS_KEY_ID=AKIDSTANDINBASE AWS_SECRET_ACCESS_KEY=standin-base-secret
+	fi
+}
+
 # standin_config JSON: replaces those keys of the stand-in's configuration.
 standin_config() {
 	curl -sS -f -X POST --data "$1" "$AWS_STANDIN/_config" >/dev/null || fail "configuring the AWS stand-in: $1"
