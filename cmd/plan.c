@@ -137,7 +137,7 @@ static void post_plan_status(struct fl_repo *repo, const struct fl_oid *commit, 
 		goto out;
 	}
 	if (fl_plan_status_due(ledger, state)) {
-		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc, false };
+		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc, false, FL_WAVE_EVENT_NONE };
 		fl_statuses_set(&st, &u);
 	}
 	fl_statuses_flush(&st);
