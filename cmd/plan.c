@@ -28,7 +28,7 @@ struct plan_args {
 	const char *repo, *rev, *since, *driver, *format;
 	struct fl_opt_list tenants;
 	bool detailed, prune, refresh, allow_mass_delete;
-	bool offline;    /* --since BASE --offline: BASE's rendering stands in for the accounts */
+	bool offline; /* --since BASE --offline: BASE's rendering stands in for the accounts */
 };
 
 /*

@@ -16,8 +16,8 @@
 #include "core/banned.h"
 
 struct offline {
-	struct fl_fleet *fleet;               /* BASE's, with every tenant; owned */
-	const struct fl_tenant **by_account;  /* fleet's tenants, sorted by account id */
+	struct fl_fleet *fleet;		     /* BASE's, with every tenant; owned */
+	const struct fl_tenant **by_account; /* fleet's tenants, sorted by account id */
 };
 
 static int cmp_account(const void *a, const void *b)
@@ -40,8 +40,8 @@ static int cmp_key_account(const void *key, const void *elem)
  */
 static const struct fl_tenant *base_tenant(const struct offline *o, const struct fl_tenant *tenant)
 {
-	const struct fl_tenant *const *t =
-		bsearch(tenant->account, o->by_account, o->fleet->ntenants, sizeof(*o->by_account), cmp_key_account);
+	const struct fl_tenant *const *t = bsearch(tenant->account, o->by_account, o->fleet->ntenants,
+						   sizeof(*o->by_account), cmp_key_account);
 	return t ? *t : NULL;
 }
 
@@ -108,8 +108,13 @@ static int offline_observe(void *self, const struct fl_tenant *tenant, const cha
 	FL_GROW(out->items, out->cap, r.len);
 	for (size_t i = 0; i < r.len; i++) {
 		const struct fl_rendered *item = &r.items[i];
-		out->items[i] = (struct fl_observed_res){ item->tpl->kind, item->tpl->name, item->fp, true,
-							  out->raw.ptr + item->off, item->len };
+		struct fl_observed_res *res = &out->items[i];
+		res->kind = item->tpl->kind;
+		res->name = item->tpl->name;
+		res->fp = item->fp;
+		res->managed = true; /* BASE's apply made it */
+		res->spec = out->raw.ptr + item->off;
+		res->spec_len = item->len;
 	}
 	out->len = r.len;
 	out->exists = true;
@@ -120,8 +125,8 @@ out:
 	return rc;
 }
 
-static int offline_marker(void *self, const struct fl_tenant *tenant, const char *region, struct fl_marker *out,
-			  bool *found, struct fl_error *err)
+static int offline_marker(void *self, const struct fl_tenant *tenant, const char *region,
+			  struct fl_marker *out, bool *found, struct fl_error *err)
 {
 	const struct offline *o = self;
 	const struct fl_tenant *t = base_tenant(o, tenant);
@@ -158,16 +163,18 @@ static int offline_apply(void *self, const struct fl_tenant *tenant, const struc
 {
 	(void)self;
 	(void)w;
-	return fl_error_set(err, FL_EREFUSED, "an offline plan reads no account and writes none: tenant '%s' not applied",
+	return fl_error_set(err, FL_EREFUSED,
+			    "an offline plan reads no account and writes none: tenant '%s' not applied",
 			    tenant->name);
 }
 
 static int offline_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
 {
 	(void)self;
-	return fl_error_set(err, FL_EREFUSED,
-			    "an offline plan reads no account and writes none: account of tenant '%s' not created",
-			    tenant->name);
+	return fl_error_set(
+		err, FL_EREFUSED,
+		"an offline plan reads no account and writes none: account of tenant '%s' not created",
+		tenant->name);
 }
 
 static void offline_free(void *self)

@@ -282,7 +282,8 @@ static void offline_line(struct fl_buf *out, const struct fl_plan_writer *w, boo
 			      markdown ? "> " : "", code, w->trust->base, code);
 }
 
-/* "since": {"base", "driver_changed", "offline" (--offline only), "status_changed", "verify_changed"}, then a comma. */
+/* "since": {"base", "driver_changed", "offline" (--offline only), "status_changed",
+ * "verify_changed"}, then a comma. */
 static void trust_json(struct fl_buf *out, const struct fl_trust_changes *t, bool offline)
 {
 	fl_buf_puts(out, "\"since\":{");

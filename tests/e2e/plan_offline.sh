@@ -102,6 +102,11 @@ run_fl 3 plan --repo "$FLEET" --since "$base" --offline --detailed-exitcode
 # An offline plan is not the plan of the accounts: it sets no status.
 [[ -z $(note "$FLEET" HEAD) ]] || fail "plan --offline wrote a status: $(note "$FLEET" HEAD)"
 
+# A remote --repo: the same plan, from the fetched cache's objects.
+FLOTILLA_CACHE_DIR=$TMP/cache run_fl 0 plan --repo "file://$FLEET" --since "$base" --offline --format json
+cmp -s "$OUT_FILE" "$TMP/offline.json" || fail "plan --offline of a remote repository differs: $OUT"
+[[ ! -e $TMP/exec-ran ]] || fail "plan --offline started the exec driver"
+
 # The same plan as one against accounts that BASE was rolled out to, but for
 # saying it is offline: BASE's rendering is what those accounts hold.
 run_fl 0 apply --repo "$FLEET" --rev "$base" --driver "dir:$TMP/acc"

@@ -24,26 +24,33 @@
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+/* clang-format off */
 #define FILE_OF(path, text) { path, text, sizeof(text) - 1 }
+/* clang-format on */
 
 static const struct fl_repo_file base_files[] = {
-	FILE_OF("fleet.yaml", "version: 1\nname: offco\nvars:\n  display_name: { type: string, required: true }\n"
-			      "services: [api]\nwaves:\n  - { name: all, select: rest }\n"
-			      "driver: { type: exec, command: [/nonexistent/never-run] }\n"),
-	FILE_OF("release/app.yaml", "kind: service\nname: api\nservice: api\nspec: { title: \"{{vars.display_name}}\" }\n"
-				    "---\nkind: config\nname: base\nspec: { region: \"{{region}}\" }\n"),
-	FILE_OF("tenants/acme.yaml", "name: acme\naccount: \"111\"\nregions: [us-east-1, eu-west-1]\nservices: [api]\n"
-				     "vars: { display_name: Acme }\n"),
-	FILE_OF("tenants/gone.yaml", "name: gone\naccount: \"222\"\nregions: [us-east-1]\nstate: decommissioned\n"
-				     "vars: { display_name: Gone }\n"),
-	FILE_OF("tenants/sleepy.yaml", "name: sleepy\naccount: \"333\"\nregions: [us-east-1]\nstate: suspended\n"
-				       "vars: { display_name: Sleepy }\n"),
+	FILE_OF("fleet.yaml",
+		"version: 1\nname: offco\nvars:\n  display_name: { type: string, required: true }\n"
+		"services: [api]\nwaves:\n  - { name: all, select: rest }\n"
+		"driver: { type: exec, command: [/nonexistent/never-run] }\n"),
+	FILE_OF("release/app.yaml",
+		"kind: service\nname: api\nservice: api\nspec: { title: \"{{vars.display_name}}\" }\n"
+		"---\nkind: config\nname: base\nspec: { region: \"{{region}}\" }\n"),
+	FILE_OF("tenants/acme.yaml",
+		"name: acme\naccount: \"111\"\nregions: [us-east-1, eu-west-1]\nservices: [api]\n"
+		"vars: { display_name: Acme }\n"),
+	FILE_OF("tenants/gone.yaml",
+		"name: gone\naccount: \"222\"\nregions: [us-east-1]\nstate: decommissioned\n"
+		"vars: { display_name: Gone }\n"),
+	FILE_OF("tenants/sleepy.yaml",
+		"name: sleepy\naccount: \"333\"\nregions: [us-east-1]\nstate: suspended\n"
+		"vars: { display_name: Sleepy }\n"),
 };
 
 struct env {
 	struct fl_repo *repo;
 	struct fl_oid base;
-	struct fl_fleet *fleet;   /* BASE, to compare with */
+	struct fl_fleet *fleet; /* BASE, to compare with */
 	struct fl_driver drv;
 };
 
@@ -54,7 +61,8 @@ static int setup(void **state)
 	struct fl_error err = FL_ERROR_INIT;
 	memset(&e, 0, sizeof(e));
 	assert_int_equal(fl_repo_new_memory(&e.repo, &err), 0);
-	assert_int_equal(fl_repo_commit_files(&e.base, e.repo, base_files, N_ELEMS(base_files), "base", &err), 0);
+	assert_int_equal(fl_repo_commit_files(&e.base, e.repo, base_files, N_ELEMS(base_files), "base", &err),
+			 0);
 	assert_int_equal(fl_fleet_load(&e.fleet, e.repo, &e.base, NULL, &diags, &err), 0);
 	assert_int_equal(fl_plan_offline_open(&e.drv, e.repo, &e.base, &diags, &err), 0);
 	fl_diags_release(&diags);
@@ -108,7 +116,7 @@ static void test_identity(void **state)
 
 static const struct {
 	const char *name, *account, *region;
-	const char *base_tenant;   /* whose rendering the region holds; NULL: nothing */
+	const char *base_tenant; /* whose rendering the region holds; NULL: nothing */
 } region_cases[] = {
 	{ "primary region", "111", "us-east-1", "acme" },
 	{ "second region", "111", "eu-west-1", "acme" },
@@ -147,7 +155,8 @@ static void test_observe(void **state)
 			assert_true(fl_fp_equal(&obs.items[k].fp, &r.items[k].fp));
 			assert_true(obs.items[k].managed);
 			assert_int_equal(obs.items[k].spec_len, r.items[k].len);
-			assert_memory_equal(obs.items[k].spec, fl_rendered_json(&r, &r.items[k]), r.items[k].len);
+			assert_memory_equal(obs.items[k].spec, fl_rendered_json(&r, &r.items[k]),
+					    r.items[k].len);
 		}
 		assert_true(obs.has_marker);
 		assert_string_equal(obs.marker.revision, e->fleet->revision);
@@ -167,7 +176,8 @@ static void test_marker(void **state)
 		struct fl_marker m;
 		bool found = !region_cases[i].base_tenant;
 		print_message("case: %s\n", region_cases[i].name);
-		assert_int_equal(e->drv.ops->marker(e->drv.self, &t, region_cases[i].region, &m, &found, &err), 0);
+		assert_int_equal(
+			e->drv.ops->marker(e->drv.self, &t, region_cases[i].region, &m, &found, &err), 0);
 		assert_int_equal(found, region_cases[i].base_tenant != NULL);
 		if (!found)
 			continue;
@@ -229,8 +239,10 @@ static void test_writes_refused(void **state)
 static void test_bad_base(void **state)
 {
 	static const struct fl_repo_file bad[] = {
-		FILE_OF("fleet.yaml", "version: 1\nname: offco\nservices: [api]\nwaves: [{ name: all, select: rest }]\n"),
-		FILE_OF("tenants/acme.yaml", "name: acme\naccount: \"111\"\nregions: [us-east-1]\nservices: [nope]\n"),
+		FILE_OF("fleet.yaml",
+			"version: 1\nname: offco\nservices: [api]\nwaves: [{ name: all, select: rest }]\n"),
+		FILE_OF("tenants/acme.yaml",
+			"name: acme\naccount: \"111\"\nregions: [us-east-1]\nservices: [nope]\n"),
 	};
 	struct env *e = *state;
 	struct fl_oid id;
@@ -248,12 +260,9 @@ static void test_bad_base(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_identity),
-		cmocka_unit_test(test_observe),
-		cmocka_unit_test(test_marker),
-		cmocka_unit_test(test_regions),
-		cmocka_unit_test(test_writes_refused),
-		cmocka_unit_test(test_bad_base),
+		cmocka_unit_test(test_identity),       cmocka_unit_test(test_observe),
+		cmocka_unit_test(test_marker),	       cmocka_unit_test(test_regions),
+		cmocka_unit_test(test_writes_refused), cmocka_unit_test(test_bad_base),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
