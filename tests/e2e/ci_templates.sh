@@ -41,7 +41,7 @@ broken() {
 	fi
 	assert_contains "$said" "$4"
 }
-broken option github-actions.yml 's/--since "origin/--sinse "origin/' "has no option --sinse"
+broken option github-actions.yml 's/--since "$base"/--sinse "$base"/' "has no option --sinse"
 broken value gitlab-ci.yml 's/--format markdown --pr "$CI_MERGE_REQUEST_IID"/--format markdown --pr/' "--pr needs a value"
 broken command github-actions-aws.yml 's/flotilla apply --rev/flotilla aply --rev/' "'flotilla aply': no such command"
 broken tags github-actions.yml "s|tags: \['flotilla/promote/\*\*'\]|tags: ['v*']|" "flotilla/promote/**"
