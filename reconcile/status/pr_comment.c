@@ -360,11 +360,16 @@ static int send_comment(const struct fl_forge_api *a, const struct comment_api *
 	return rc;
 }
 
+bool fl_pr_forge_entry(const struct fl_status_conf *conf)
+{
+	return conf->type && fl_forge_where_key(conf->type) != NULL;
+}
+
 size_t fl_pr_forge_count(const struct fl_fleet *fleet)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < fleet->nstatus; i++)
-		n += fl_forge_where_key(fleet->status[i].type) != NULL;
+		n += fl_pr_forge_entry(&fleet->status[i]);
 	return n;
 }
 
@@ -381,7 +386,7 @@ int fl_pr_comment_write(enum fl_pr_outcome *outcome, const struct fl_status_conf
 	fl_buf_printf(&what, "comment on %s %lu", a.type == FL_FORGE_GITLAB ? "merge request" : "pull request", pr);
 	if (!fl_forge_token(&a)) {
 		rc = fl_error_set(err, FL_EINPUT,
-				  "%s %s: not written: environment variable '%s' is not set (a pull request from a "
+				  "%s %s: environment variable '%s' is not set (a pull request from a "
 				  "fork gets no secrets)",
 				  a.name, what.ptr, a.token_env);
 		goto out;

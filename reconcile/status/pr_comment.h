@@ -28,7 +28,9 @@ struct fl_pr_plan {
 /* What a forge entry's comment was: its forge and what happened. */
 enum fl_pr_outcome { FL_PR_CREATED, FL_PR_EDITED, FL_PR_UNCHANGED };
 
-/* The forge entries of fleet's `status` (github, gitlab, gitea): how many there are. */
+/* True when conf is a forge entry (github, gitlab, gitea): one a comment goes through. */
+bool fl_pr_forge_entry(const struct fl_status_conf *conf);
+/* The forge entries of fleet's `status`: how many there are. */
 size_t fl_pr_forge_count(const struct fl_fleet *fleet);
 
 /*
