@@ -111,13 +111,13 @@ static void put_note(struct fl_buf *out, size_t omitted, const char *why)
 		      omitted, omitted == 1 ? "" : "s", why);
 }
 
-/* Tenants that end after cut: not shown, or shown in part. */
+/* Tenants that end after cut, or start at it or later (those not held): not shown, or shown in part. */
 static size_t omitted_at(const struct fl_pr_plan *plan, size_t cut)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < plan->ntenants; i++) {
 		size_t end = i + 1 < plan->ntenants ? plan->starts[i + 1] : plan->len;
-		n += end > cut;
+		n += end > cut || plan->starts[i] >= cut;
 	}
 	return n;
 }
@@ -141,28 +141,33 @@ static size_t cut_point(const struct fl_pr_plan *plan, size_t limit, size_t room
 {
 	struct md_state st = { 0, 0 }, line_st = { 0, 0 };
 	struct fl_buf scratch = FL_BUF_INIT;
-	size_t chars = 0, best_start = 0, best_line = 0, next = 0;
+	size_t chars = 0, best_start = 0, best_line = 0, next = 0, i = 0;
 	bool have_start = false;
 	const char *s = plan->text;
-	for (size_t i = 0; i < plan->len;) {
-		const char *nl = memchr(s + i, '\n', plan->len - i);
-		size_t end = nl ? (size_t)(nl - s) + 1 : plan->len;
-		if (is_start(plan, &next, i) && chars + room <= limit) {
+	for (;;) {
+		/* Between tenants, or after the last one held: nothing is open there. */
+		if ((i == plan->len || is_start(plan, &next, i)) && chars + room <= limit) {
 			best_start = i;
 			have_start = true;
 		}
+		if (i == plan->len)
+			break;
+		const char *nl = memchr(s + i, '\n', plan->len - i);
+		size_t end = nl ? (size_t)(nl - s) + 1 : plan->len;
 		md_line(&st, s + i, s + (nl ? end - 1 : end));
 		chars += fl_pr_chars(s + i, end - i);
+		if (chars + room > limit)
+			break; /* no later point fits either */
 		fl_buf_clear(&scratch);
-		if (chars + md_close(&scratch, &st) + room > limit)
-			break;
-		best_line = end;
-		line_st = st;
+		if (chars + md_close(&scratch, &st) + room <= limit) {
+			best_line = end;
+			line_st = st;
+		}
 		i = end;
 	}
 	fl_buf_release(&scratch);
 	/* The head alone is no plan: a tenant in part says more than none. */
-	if (have_start && (best_start > plan->starts[0] || best_line <= best_start)) {
+	if (have_start && (!plan->ntenants || best_start > plan->starts[0] || best_line <= best_start)) {
 		memset(closed, 0, sizeof(*closed));
 		return best_start;
 	}
@@ -178,7 +183,9 @@ void fl_pr_comment_body(struct fl_buf *out, const char *marker, const struct fl_
 	size_t head = fl_pr_chars(marker, strlen(marker)) + 1;
 	fl_buf_puts(out, marker);
 	fl_buf_putc(out, '\n');
-	if (head + fl_pr_chars(plan->text, plan->len) <= limit) {
+	/* Whole when it fits, and every tenant is held in the text. */
+	bool held = !plan->ntenants || plan->starts[plan->ntenants - 1] < plan->len;
+	if (held && head + fl_pr_chars(plan->text, plan->len) <= limit) {
 		fl_buf_put(out, plan->text, plan->len);
 		return;
 	}
