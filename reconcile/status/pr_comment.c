@@ -21,6 +21,7 @@
 #define LIST_MAX (64 * 1024 * 1024) /* of one page of comments: up to 100 comments of 256 KiB */
 #define LIST_PAGES 50               /* pages read at most: 5000 comments */
 #define LIST_PAGE_SIZE 100          /* GitHub's and GitLab's largest page */
+#define SENT_MAX (32 * 1024 * 1024) /* of the answer to a write, which echoes the body (escaped) */
 
 /* ---- the marker and the body ---- */
 
@@ -350,7 +351,7 @@ static int send_comment(const struct fl_forge_api *a, const struct comment_api *
 	struct fl_http_response resp = { 0 };
 	struct fl_buf url = FL_BUF_INIT, json = FL_BUF_INIT;
 	int rc;
-	fl_buf_init(&resp.body, FL_FORGE_RESP_MAX);
+	fl_buf_init(&resp.body, SENT_MAX);
 	if (id)
 		c->edit_path(&url, a, pr, id);
 	else
