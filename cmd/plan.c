@@ -181,18 +181,8 @@ static void pr_failure_post(const struct plan_args *a, const struct fl_fleet *tr
 {
 	struct fl_buf head = FL_BUF_INIT;
 	struct pr_md none = { .text = FL_BUF_INIT, .one = FL_BUF_INIT };
-	size_t fence = 3, run = 0;
-	for (const char *p = desc; *p; p++) {
-		run = *p == '`' ? run + 1 : 0;
-		fence = run >= fence ? run + 1 : fence;
-	}
 	fl_buf_printf(&head, "### flotilla plan for `%s`\n\n**%s**\n\n", revision, title);
-	for (size_t i = 0; i < fence; i++)
-		fl_buf_putc(&head, '`');
-	fl_buf_printf(&head, "text\n%s\n", desc);
-	for (size_t i = 0; i < fence; i++)
-		fl_buf_putc(&head, '`');
-	fl_buf_putc(&head, '\n');
+	fl_md_code_block(&head, "text", desc, strlen(desc));
 	pr_comment_post(a, trusted, head.ptr, &none);
 	fl_buf_release(&head);
 }

@@ -326,29 +326,30 @@ static void spec_masked(struct fl_buf *out, const struct fl_change *c, const str
 	fl_arena_release(&arena);
 }
 
-/* The longest run of backticks in s. */
-static size_t longest_backticks(const char *s, size_t len)
+void fl_md_code_block(struct fl_buf *out, const char *lang, const char *text, size_t len)
 {
-	size_t best = 0, run = 0;
+	size_t fence = 3, run = 0;
 	for (size_t i = 0; i < len; i++) {
-		run = s[i] == '`' ? run + 1 : 0;
-		best = run > best ? run : best;
+		run = text[i] == '`' ? run + 1 : 0;
+		fence = run >= fence ? run + 1 : fence;
 	}
-	return best;
+	for (size_t i = 0; i < fence; i++)
+		fl_buf_putc(out, '`');
+	fl_buf_printf(out, "%s\n", lang);
+	fl_buf_put(out, text, len);
+	if (len && text[len - 1] != '\n')
+		fl_buf_putc(out, '\n');
+	for (size_t i = 0; i < fence; i++)
+		fl_buf_putc(out, '`');
+	fl_buf_putc(out, '\n');
 }
 
-/*
- * A created resource: its spec collapsed, in a JSON code block whose fence
- * is longer than any run of backticks inside, so no value can close it
- * (and HTML inside a code block is text, so no value closes <details>).
- */
+/* A created resource: its spec collapsed, in a JSON code block (so no value closes <details> either). */
 static void md_spec(struct fl_buf *out, const char *region, const struct fl_change *c,
 		    const struct fl_secret_values *secrets)
 {
 	struct fl_buf spec = FL_BUF_INIT;
 	spec_masked(&spec, c, secrets);
-	size_t fence = longest_backticks(spec.ptr, spec.len) + 1;
-	fence = fence < 3 ? 3 : fence;
 	fl_buf_puts(out, "<details><summary>spec of <code>");
 	html_text(out, region);
 	fl_buf_putc(out, ' ');
@@ -356,12 +357,8 @@ static void md_spec(struct fl_buf *out, const char *region, const struct fl_chan
 	fl_buf_putc(out, '/');
 	html_text(out, c->name);
 	fl_buf_puts(out, "</code></summary>\n\n");
-	for (size_t i = 0; i < fence; i++)
-		fl_buf_putc(out, '`');
-	fl_buf_printf(out, "json\n%s\n", spec.ptr);
-	for (size_t i = 0; i < fence; i++)
-		fl_buf_putc(out, '`');
-	fl_buf_puts(out, "\n\n</details>\n");
+	fl_md_code_block(out, "json", spec.ptr, spec.len);
+	fl_buf_puts(out, "\n</details>\n");
 	fl_buf_release(&spec);
 }
 

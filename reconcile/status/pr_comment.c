@@ -90,19 +90,21 @@ static void md_line(struct md_state *st, const char *p, const char *end)
 		st->details--;
 }
 
-/* Appends what closes the blocks st has open; returns how many characters that is. */
-static size_t md_close(struct fl_buf *out, const struct md_state *st)
+#define DETAILS_CLOSE "\n</details>\n"
+
+/* Appends what closes the blocks st has open. */
+static void md_close(struct fl_buf *out, const struct md_state *st)
 {
-	size_t n = 0;
-	if (st->fence) {
-		for (size_t i = 0; i < st->fence; i++)
-			fl_buf_putc(out, '`');
-		fl_buf_putc(out, '\n');
-		n += st->fence + 1;
-	}
+	for (size_t i = 0; st->fence && i <= st->fence; i++)
+		fl_buf_putc(out, i < st->fence ? '`' : '\n');
 	for (size_t i = 0; i < st->details; i++)
-		fl_buf_puts(out, "\n</details>\n");
-	return n + st->details * 12;
+		fl_buf_puts(out, DETAILS_CLOSE);
+}
+
+/* The characters md_close appends. */
+static size_t md_close_len(const struct md_state *st)
+{
+	return (st->fence ? st->fence + 1 : 0) + st->details * (sizeof(DETAILS_CLOSE) - 1);
 }
 
 /* The line saying what the cut left out. */
@@ -141,7 +143,6 @@ static bool is_start(const struct fl_pr_plan *plan, size_t *next, size_t at)
 static size_t cut_point(const struct fl_pr_plan *plan, size_t limit, size_t room, struct md_state *closed)
 {
 	struct md_state st = { 0, 0 }, line_st = { 0, 0 };
-	struct fl_buf scratch = FL_BUF_INIT;
 	size_t chars = 0, best_start = 0, best_line = 0, next = 0, i = 0;
 	bool have_start = false;
 	const char *s = plan->text;
@@ -159,14 +160,12 @@ static size_t cut_point(const struct fl_pr_plan *plan, size_t limit, size_t room
 		chars += fl_pr_chars(s + i, end - i);
 		if (chars + room > limit)
 			break; /* no later point fits either */
-		fl_buf_clear(&scratch);
-		if (chars + md_close(&scratch, &st) + room <= limit) {
+		if (chars + md_close_len(&st) + room <= limit) {
 			best_line = end;
 			line_st = st;
 		}
 		i = end;
 	}
-	fl_buf_release(&scratch);
 	/* The head alone is no plan: a tenant in part says more than none. */
 	if (have_start && (!plan->ntenants || best_start > plan->starts[0] || best_line <= best_start)) {
 		memset(closed, 0, sizeof(*closed));
