@@ -2,8 +2,10 @@
  * flotilla plan: what a commit would change in every tenant account, as
  * text, Markdown or JSON, streamed tenant by tenant. --since plans only the
  * tenants whose inputs changed since another commit (pull-request previews).
- * The outcome becomes the commit's flotilla/plan status (SPEC 5).
+ * The outcome becomes the commit's flotilla/plan status (SPEC 5); --pr also
+ * keeps the Markdown plan as one comment on the pull request.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +21,20 @@
 #include "reconcile/plan/plan_output.h"
 #include "reconcile/fleet/trust.h"
 #include "reconcile/rollout/ledger.h"
+#include "reconcile/status/pr_comment.h"
 #include "reconcile/status/status.h"
 #include "core/banned.h"
 
 #define FLUSH_AT (256 * 1024)
+/* Markdown held for the comment: more bytes than the largest limit (GitLab's 1,000,000 characters) can need. */
+#define PR_HOLD (4 * 1000000 + 4)
 
 struct plan_args {
-	const char *repo, *rev, *since, *driver, *format;
+	const char *repo, *rev, *since, *driver, *format, *pr_arg;
 	struct fl_opt_list tenants;
 	bool detailed, prune, refresh, allow_mass_delete;
 	bool offline; /* --since BASE --offline: BASE's rendering stands in for the accounts */
+	unsigned long pr;           /* --pr, or 0 */
 };
 
 /*
@@ -105,6 +111,82 @@ static int since_collect(struct since_set *set, const struct plan_args *a)
 		return FL_EXIT_ERROR;
 	}
 	return FL_EXIT_OK;
+}
+
+/* ---- the pull request's comment (--pr) ---- */
+
+/* The Markdown of a plan as it streams, for the comment, with where each tenant starts. */
+struct pr_md {
+	struct fl_plan_writer w;
+	struct fl_buf text, one;
+	size_t *starts;
+	size_t n, cap;
+	bool full;      /* a tenant did not fit in PR_HOLD: none after it is held either */
+};
+
+static void pr_md_tenant(struct pr_md *m, const struct fl_tenant_plan *tp)
+{
+	fl_buf_clear(&m->one);
+	fl_plan_write_tenant(&m->one, &m->w, tp);
+	if (!m->one.len)
+		return;
+	m->full = m->full || m->text.len + m->one.len > PR_HOLD;
+	FL_GROW(m->starts, m->cap, m->n + 1);
+	m->starts[m->n++] = m->text.len;
+	if (!m->full)
+		fl_buf_put(&m->text, m->one.ptr, m->one.len);
+}
+
+static void pr_md_release(struct pr_md *m)
+{
+	fl_buf_release(&m->text);
+	fl_buf_release(&m->one);
+	free(m->starts);
+}
+
+/*
+ * Keeps head and m's tenants as the comment on pull request a->pr through
+ * every forge entry of trusted (the base's with --since). What fails is a
+ * warning: a plan's exit status is the plan's.
+ */
+static void pr_comment_post(const struct plan_args *a, const struct fl_fleet *trusted, const char *head,
+			    const struct pr_md *m)
+{
+	static const char *const done[] = { "created", "edited", "unchanged" };
+	struct fl_buf text = FL_BUF_INIT, marker = FL_BUF_INIT;
+	size_t *starts = fl_calloc(m->n + 1, sizeof(*starts));
+	fl_buf_puts(&text, head);
+	fl_buf_put(&text, m->text.ptr, m->text.len);
+	for (size_t i = 0; i < m->n; i++)
+		starts[i] = m->starts[i] + strlen(head);
+	const struct fl_pr_plan plan = { text.ptr, text.len, starts, m->n };
+	fl_pr_marker(&marker, trusted->name);
+	for (size_t i = 0; i < trusted->nstatus; i++) {
+		struct fl_error err = FL_ERROR_INIT;
+		enum fl_pr_outcome outcome;
+		if (!fl_pr_forge_entry(&trusted->status[i]))
+			continue;
+		if (fl_pr_comment_write(&outcome, &trusted->status[i], a->pr, marker.ptr, &plan, &err))
+			fprintf(stderr, "warning: plan comment not written: %s\n", err.msg);
+		else
+			fprintf(stderr, "%s: plan comment on pull request %lu %s\n", trusted->status[i].type, a->pr,
+				done[outcome]);
+	}
+	free(starts);
+	fl_buf_release(&text);
+	fl_buf_release(&marker);
+}
+
+/* The comment of a plan that could not be made: what went wrong, in a block no text can break out of. */
+static void pr_failure_post(const struct plan_args *a, const struct fl_fleet *trusted, const char *revision,
+			    const char *title, const char *desc)
+{
+	struct fl_buf head = FL_BUF_INIT;
+	struct pr_md none = { .text = FL_BUF_INIT, .one = FL_BUF_INIT };
+	fl_buf_printf(&head, "### flotilla plan for `%s`\n\n**%s**\n\n", revision, title);
+	fl_md_code_block(&head, "text", desc, strlen(desc));
+	pr_comment_post(a, trusted, head.ptr, &none);
+	fl_buf_release(&head);
 }
 
 /* What fails here is a warning: a plan's exit status is the plan's. */
@@ -207,6 +289,12 @@ static void post_invalid(const struct plan_args *a, const struct fl_fleet_load_o
 	describe_invalid(&desc, &diags, diags.len ? &diags.items[0] : &err);
 	entries = status_entries(repo, &head, a->since);
 	post_plan_status(repo, &head, entries ? entries : &empty, FL_STATE_FAILURE, desc.ptr);
+	if (a->pr && entries) {
+		char rev[FL_OID_HEX_LEN + 1];
+		fl_oid_hex(rev, &head);
+		pr_failure_post(a, entries, rev, "The fleet does not load: `flotilla validate` shows every problem.",
+				desc.ptr);
+	}
 out:
 	fl_buf_release(&desc);
 	fl_diags_release(&diags);
@@ -219,6 +307,7 @@ struct plan_out {
 	struct fl_plan_writer w;
 	struct fl_buf buf;
 	bool buffer_all;     /* Markdown: the summary goes first, so hold the body */
+	struct pr_md *pr;    /* --pr: the comment's Markdown, or NULL */
 };
 
 static void flush(struct plan_out *o, bool force)
@@ -233,6 +322,8 @@ static int on_tenant(const struct fl_tenant_plan *tp, void *payload)
 {
 	struct plan_out *o = payload;
 	fl_plan_write_tenant(&o->buf, &o->w, tp);
+	if (o->pr)
+		pr_md_tenant(o->pr, tp);
 	flush(o, false);
 	return 0;
 }
@@ -295,7 +386,10 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	struct fl_plan_summary sum;
 	struct fl_buf desc = FL_BUF_INIT; /* flotilla/plan's description, once the plan ran */
 	enum fl_state state = FL_STATE_SUCCESS;
-	struct plan_out o = { .buffer_all = format == FL_FORMAT_MARKDOWN };
+	struct pr_md md = { .w = { .format = FL_FORMAT_MARKDOWN, .fleet = s->fleet, .trust = trust },
+			    .text = FL_BUF_INIT, .one = FL_BUF_INIT };
+	struct fl_buf md_head = FL_BUF_INIT;
+	struct plan_out o = { .buffer_all = format == FL_FORMAT_MARKDOWN, .pr = a->pr ? &md : NULL };
 	struct fl_plan_opts popts = {
 		.prune = a->prune || s->fleet->prune,
 		.refresh = a->refresh,
@@ -317,6 +411,8 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	if ((rc = fl_plan_run(&sum, s->fleet, &driver, &popts, on_tenant, &o, &err))) {
 		fl_print_error(&err);
 		fl_buf_printf(&desc, "plan failed: %s", err.msg);
+		if (a->pr)
+			pr_failure_post(a, trusted, s->fleet->revision, "The plan failed.", desc.ptr);
 		state = FL_STATE_ERROR;
 		rc = rc == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ERROR;
 		goto out;
@@ -333,6 +429,11 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	}
 	fl_plan_write_end(&o.buf, &o.w, &sum, mass);
 	flush(&o, true);
+	if (a->pr) {
+		fflush(stdout); /* the plan is shown before the comment is written, which may wait on the forge */
+		fl_plan_write_markdown_head(&md_head, &md.w, &sum, mass);
+		pr_comment_post(a, trusted, md_head.ptr, &md);
+	}
 	if (mass)
 		fl_buf_printf(&desc, "refused: deletes %zu of %zu resources, over the guard of %u%%", sum.deletes,
 			      sum.observed, s->fleet->max_delete_percent);
@@ -351,6 +452,8 @@ out:
 		post_plan_status(s->repo, &s->commit, trusted, state, desc.ptr);
 	fl_buf_release(&desc);
 	fl_buf_release(&o.buf);
+	fl_buf_release(&md_head);
+	pr_md_release(&md);
 	fl_driver_release(&driver);
 	return rc;
 }
@@ -380,6 +483,38 @@ static int load_base(struct fl_fleet **out, struct fl_session *s, const struct f
 	return rc;
 }
 
+/* --pr's value: a pull request's number, a positive integer; --tenant's part of a plan is not one to show. */
+static int parse_pr(struct plan_args *a)
+{
+	char *end = NULL;
+	if (!a->pr_arg)
+		return FL_EXIT_OK;
+	errno = 0;
+	unsigned long long n = a->pr_arg[0] >= '0' && a->pr_arg[0] <= '9' ? strtoull(a->pr_arg, &end, 10) : 0;
+	if (!end || *end || errno || n == 0 || n > 0x7fffffffffffffffULL || n != (unsigned long)n) {
+		fprintf(stderr, "flotilla plan: --pr '%s' is not a pull request number (a positive integer)\n",
+			a->pr_arg);
+		return FL_EXIT_USAGE;
+	}
+	if (a->tenants.len) {
+		fprintf(stderr, "flotilla plan: --pr and --tenant cannot be combined (the comment holds the whole plan)\n");
+		return FL_EXIT_USAGE;
+	}
+	a->pr = (unsigned long)n;
+	return FL_EXIT_OK;
+}
+
+/* --pr needs a forge to comment through: an entry of trusted's status (the base's with --since). */
+static int check_pr(const struct plan_args *a, const struct fl_fleet *trusted)
+{
+	if (!a->pr || fl_pr_forge_count(trusted))
+		return FL_EXIT_OK;
+	fprintf(stderr,
+		"flotilla plan: --pr %lu: fleet.yaml%s has no github, gitlab or gitea status entry to comment through\n",
+		a->pr, a->since ? " of --since's commit" : "");
+	return FL_EXIT_USAGE;
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	struct plan_args a = { 0 };
@@ -396,6 +531,7 @@ int cmd_plan(int argc, char **argv)
 		{ FL_OPT_FLAG, "prune", 0, NULL, "plan deletes of resources that left the release", &a.prune, false },
 		{ FL_OPT_FLAG, "refresh", 0, NULL, "observe every account instead of trusting converged markers", &a.refresh, false },
 		{ FL_OPT_FLAG, "allow-mass-delete", 0, NULL, "accept deletes beyond guard.max_delete_percent", &a.allow_mass_delete, false },
+		{ FL_OPT_VALUE, "pr", 0, "N", "keep the Markdown plan as one comment on pull request N (GitLab: merge request)", &a.pr_arg, false },
 		{ .kind = FL_OPT_END },
 	};
 	const struct fl_cmd *cmd = fl_cmd_find("plan");
@@ -425,6 +561,8 @@ int cmd_plan(int argc, char **argv)
 		rc = FL_EXIT_USAGE;
 		goto out;
 	}
+	if ((rc = parse_pr(&a)))
+		goto out;
 	struct fl_fleet_load_opts lopts = { 0 };
 	if (a.tenants.len) {
 		lopts.only = a.tenants.items;
@@ -448,10 +586,11 @@ int cmd_plan(int argc, char **argv)
 		goto out;
 	}
 	if (!a.since) {
-		rc = run_plan(&s, &a, (enum fl_format)format, s.fleet, NULL, lopts.only, lopts.nonly);
+		if (!(rc = check_pr(&a, s.fleet)))
+			rc = run_plan(&s, &a, (enum fl_format)format, s.fleet, NULL, lopts.only, lopts.nonly);
 		goto out;
 	}
-	if ((rc = load_base(&base, &s, &since.base)))
+	if ((rc = load_base(&base, &s, &since.base)) || (rc = check_pr(&a, base)))
 		goto out;
 	fl_trust_compare(&trust, s.fleet, base);
 	/* Only the changed tenants are loaded and planned; the guard still weighs the whole fleet. */

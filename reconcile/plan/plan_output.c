@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/json.h"
+#include "reconcile/render/render.h"
 #include "core/banned.h"
 
 #define GREEN "\033[32m"
@@ -223,6 +225,163 @@ static void json_tenant(struct fl_buf *out, struct fl_plan_writer *w, const stru
 
 /* ---- Markdown ---- */
 
+/* Appends s with the characters HTML gives a meaning escaped, for text inside a tag. */
+static void html_text(struct fl_buf *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fl_buf_puts(out, "&lt;"); break;
+		case '>': fl_buf_puts(out, "&gt;"); break;
+		case '&': fl_buf_puts(out, "&amp;"); break;
+		case '"': fl_buf_puts(out, "&quot;"); break;
+		default: fl_buf_putc(out, *s);
+		}
+	}
+}
+
+/* A created resource's spec, shown with its secrets masked as plan diffs mask them. */
+struct masker {
+	const struct fl_template *tpl;
+	const struct fl_secret_values *secrets;
+	struct fl_buf path, value;
+};
+
+static void mask_node(struct fl_node *n, const char *text)
+{
+	n->type = FL_NODE_STR;
+	n->v.str.ptr = (char *)text;
+	n->v.str.len = strlen(text);
+}
+
+/* True when the canonical text of n holds a secret value (or cannot be written to tell). */
+static bool holds_secret(struct masker *m, const struct fl_node *n)
+{
+	fl_buf_clear(&m->value);
+	if (n->type == FL_NODE_STR)
+		return fl_secret_values_in(m->secrets, n->v.str.ptr, n->v.str.len) ||
+		       fl_json_put_str(&m->value, n->v.str.ptr, n->v.str.len) ||
+		       fl_secret_values_in(m->secrets, m->value.ptr, m->value.len);
+	return fl_json_canonical(&m->value, n, NULL) != 0 ||
+	       fl_secret_values_in(m->secrets, m->value.ptr, m->value.len);
+}
+
+/* Masks, below n at m->path, each leaf whose path is secret or whose value holds a secret. */
+static void mask_below(struct masker *m, struct fl_node *n)
+{
+	size_t base = m->path.len;
+	bool leaf = (n->type != FL_NODE_MAP || !n->v.map.len) && (n->type != FL_NODE_SEQ || !n->v.seq.len);
+	if (leaf) {
+		if (fl_template_path_secret(m->tpl, m->path.ptr) || holds_secret(m, n))
+			mask_node(n, "(secret)");
+		return;
+	}
+	if (n->type == FL_NODE_SEQ) {
+		for (size_t i = 0; i < n->v.seq.len; i++) {
+			(void)fl_spec_path_index(&m->path, i);
+			mask_below(m, n->v.seq.items[i]);
+			fl_buf_truncate(&m->path, base);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n->v.map.len; i++)
+		if (holds_secret(m, n->v.map.items[i].key)) {
+			mask_node(n, "(secret)"); /* a key made of a secret: the whole mapping */
+			return;
+		}
+	for (size_t i = 0; i < n->v.map.len; i++) {
+		const struct fl_node *key = n->v.map.items[i].key;
+		(void)fl_spec_path_key(&m->path, key->v.str.ptr, key->v.str.len);
+		mask_below(m, n->v.map.items[i].value);
+		fl_buf_truncate(&m->path, base);
+	}
+}
+
+/*
+ * Appends c's spec as indented JSON, secrets masked: by path, as the
+ * template marks fields that come from secret vars, and by value, any
+ * value holding one of secrets (NULL: not known, so the whole spec is
+ * masked). A spec that does not parse shows as "(secret)" too: it is
+ * never shown unchecked.
+ */
+static void spec_masked(struct fl_buf *out, const struct fl_change *c, const struct fl_secret_values *secrets)
+{
+	struct fl_arena arena;
+	struct fl_node *root = NULL;
+	struct fl_error err = FL_ERROR_INIT;
+	struct masker m = { c->tpl, secrets, FL_BUF_INIT, FL_BUF_INIT };
+	struct fl_source src = { "spec", c->spec, c->spec_len };
+	size_t mark = out->len;
+	fl_arena_init(&arena, 0);
+	if (!secrets || !c->spec || fl_json_parse(&root, &arena, &src, &err))
+		fl_buf_puts(out, FL_SECRET_TEXT);
+	else {
+		mask_below(&m, root);
+		if (fl_json_pretty(out, root, &err)) {
+			fl_buf_truncate(out, mark);
+			fl_buf_puts(out, FL_SECRET_TEXT);
+		}
+	}
+	fl_buf_release(&m.path);
+	fl_buf_release(&m.value);
+	fl_arena_release(&arena);
+}
+
+void fl_md_code_block(struct fl_buf *out, const char *lang, const char *text, size_t len)
+{
+	size_t fence = 3, run = 0;
+	for (size_t i = 0; i < len; i++) {
+		run = text[i] == '`' ? run + 1 : 0;
+		fence = run >= fence ? run + 1 : fence;
+	}
+	for (size_t i = 0; i < fence; i++)
+		fl_buf_putc(out, '`');
+	fl_buf_printf(out, "%s\n", lang);
+	fl_buf_put(out, text, len);
+	if (len && text[len - 1] != '\n')
+		fl_buf_putc(out, '\n');
+	for (size_t i = 0; i < fence; i++)
+		fl_buf_putc(out, '`');
+	fl_buf_putc(out, '\n');
+}
+
+/* A created resource: its spec collapsed, in a JSON code block (so no value closes <details> either). */
+static void md_spec(struct fl_buf *out, const char *region, const struct fl_change *c,
+		    const struct fl_secret_values *secrets)
+{
+	struct fl_buf spec = FL_BUF_INIT;
+	spec_masked(&spec, c, secrets);
+	fl_buf_puts(out, "<details><summary>spec of <code>");
+	html_text(out, region);
+	fl_buf_putc(out, ' ');
+	html_text(out, c->kind);
+	fl_buf_putc(out, '/');
+	html_text(out, c->name);
+	fl_buf_puts(out, "</code></summary>\n\n");
+	fl_md_code_block(out, "json", spec.ptr, spec.len);
+	fl_buf_puts(out, "\n</details>\n");
+	fl_buf_release(&spec);
+}
+
+/* The specs of the resources tp creates, each collapsed. */
+static void md_creates(struct fl_buf *out, struct fl_plan_writer *w, const struct fl_tenant_plan *tp)
+{
+	struct fl_secret_values sv;
+	struct fl_error err = FL_ERROR_INIT;
+	if (!tp->creates)
+		return;
+	fl_secret_values_init(&sv);
+	bool known = fl_secret_values_set(&sv, w->fleet, tp->tenant, &err) == 0;
+	fl_buf_putc(out, '\n');
+	for (size_t r = 0; r < tp->nregions; r++) {
+		const struct fl_region_plan *rp = &tp->regions[r];
+		for (size_t i = 0; i < rp->nchanges; i++)
+			if (rp->changes[i].op == FL_OP_CREATE)
+				md_spec(out, rp->region, &rp->changes[i], known ? &sv : NULL);
+	}
+	fl_secret_values_release(&sv);
+}
+
+
 static void md_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct fl_tenant_plan *tp)
 {
 	const struct fl_tenant *t = tp->tenant;
@@ -250,7 +409,9 @@ static void md_tenant(struct fl_buf *out, struct fl_plan_writer *w, const struct
 			fl_buf_printf(out, "? %s %s/%s (unmanaged, left alone)\n", rp->region, rp->unmanaged[i].kind,
 				      rp->unmanaged[i].name);
 	}
-	fl_buf_puts(out, "```\n\n</details>\n");
+	fl_buf_puts(out, "```\n");
+	md_creates(out, w, tp);
+	fl_buf_puts(out, "\n</details>\n");
 }
 
 /* ---- settings a pull request's head may not decide ---- */

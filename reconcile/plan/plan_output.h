@@ -41,6 +41,13 @@ void fl_plan_write_end(struct fl_buf *out, struct fl_plan_writer *w, const struc
 void fl_plan_write_markdown_head(struct fl_buf *out, struct fl_plan_writer *w,
 				 const struct fl_plan_summary *s, bool mass_delete);
 
+/*
+ * Appends text as a Markdown code block of language lang, fenced with one
+ * backtick more than its longest run of backticks (at least three), so no
+ * text can end the block early; HTML inside it is shown as text.
+ */
+void fl_md_code_block(struct fl_buf *out, const char *lang, const char *text, size_t len);
+
 /* The one-line summary of SPEC 5: "3 tenants change: +2 ~5 -0". */
 void fl_plan_describe(struct fl_buf *out, const struct fl_plan_summary *s);
 

@@ -23,11 +23,10 @@
 #include "core/node.h"
 #include "reconcile/fleet/check.h"
 #include "reconcile/render/template.h"
+#include "reconcile/status/forge_internal.h"
 #include "core/banned.h"
 
 #define DESC_MAX 140	      /* bytes; every forge takes at least 140 characters */
-#define RESP_MAX (64 * 1024)  /* of a forge's answer, which we only quote in errors */
-#define SEND_TIMEOUT_MS 10000 /* per try: a slow forge must not hold the rollout long */
 #define READ_MAX (4 * 1024 * 1024) /* of one page of the commit's statuses */
 #define READ_PAGES 20              /* pages read back at most: far more contexts than flotilla sets */
 
@@ -35,15 +34,10 @@
 /* What differs between forges. */
 struct forge_kind {
 	const struct fl_status_ops *ops;
-	const char *default_api;   /* api_url when the entry names none */
-	const char *where_key;	   /* "repo" or "project" */
 	const char *context_field; /* the body's field for the context */
 	/* Appends the statuses URL path of where (validated) for sha. */
 	void (*path)(struct fl_buf *out, const char *where, const char *sha);
 	const char *(*state)(enum fl_state state, const char *desc);
-	/* Puts auth into req; line holds a header line that must outlive the request. */
-	void (*auth)(struct fl_http_request *req, const char *token, struct fl_buf *line);
-	const char *const *headers; /* NULL-terminated, besides the auth header */
 	/* True when an answer other than 2xx still means the status stands. */
 	bool (*stands)(long status, const struct fl_buf *body);
 	/* Reading back: the path of the commit's latest status per context, its page query, */
@@ -69,9 +63,8 @@ struct forge {
 	char *read_url; /* {api_url}/... of the commit's latest statuses, without the page query */
 	bool read;	/* the statuses were read back (or tried) in this run */
 	char *read_error; /* why reading back failed (every status was then posted), or NULL */
-	char *token_env;
+	struct fl_forge_api api;
 	char *target_url; /* template, or NULL */
-	char *ca_file;	  /* or NULL */
 	char revision[FL_OID_HEX_LEN + 1];
 	struct context_rec *recs;
 	size_t nrecs, cap;
@@ -79,35 +72,12 @@ struct forge {
 
 /* ---- text ---- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len = p[0] < 0x80	     ? 1
-		     : (p[0] & 0xe0) == 0xc0 ? 2
-		     : (p[0] & 0xf0) == 0xe0 ? 3
-		     : (p[0] & 0xf8) == 0xf0 ? 4
-					     : 0;
-	if (!len || len > n || (len == 2 && p[0] < 0xc2))
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	uint32_t c = len == 3	? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)
-		     : len == 4 ? (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 | (p[2] & 0x3fu) << 6 |
-					  (p[3] & 0x3fu)
-				: 0x800;
-	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* Appends s cut to at most max bytes on a character boundary; invalid bytes become '?'. */
 static void put_cut(struct fl_buf *out, const char *s, size_t max)
 {
 	size_t len = strlen(s), used = 0;
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		size_t n = fl_utf8_seq((const unsigned char *)s + i, len - i);
 		if (used + (n ? n : 1) > max)
 			break;
 		if (n)
@@ -152,12 +122,6 @@ static const char *plain_state(enum fl_state state, const char *desc)
 	return names[state];
 }
 
-static void github_auth(struct fl_http_request *req, const char *token, struct fl_buf *line)
-{
-	(void)line;
-	req->bearer = token;
-}
-
 static bool never_stands(long status, const struct fl_buf *body)
 {
 	(void)status;
@@ -165,38 +129,18 @@ static bool never_stands(long status, const struct fl_buf *body)
 	return false;
 }
 
-static const char *const github_headers[] = {
-	"Accept: application/vnd.github+json",
-	"X-GitHub-Api-Version: 2022-11-28",
-	"Content-Type: application/json",
-	NULL,
-};
-
 /* ---- GitLab ---- */
-
-/* The project path, URL-encoded as one path segment ("group/name" is "group%2Fname"). */
-static void put_project(struct fl_buf *out, const char *project)
-{
-	fl_buf_puts(out, "/projects/");
-	for (const unsigned char *p = (const unsigned char *)project; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~')
-			fl_buf_putc(out, (char)*p);
-		else
-			fl_buf_printf(out, "%%%02X", *p);
-	}
-}
 
 static void gitlab_path(struct fl_buf *out, const char *project, const char *sha)
 {
-	put_project(out, project);
+	fl_forge_put_project(out, project);
 	fl_buf_printf(out, "/statuses/%s", sha);
 }
 
 /* A commit's statuses; all=false (the default) keeps the latest of each name. */
 static void gitlab_read_path(struct fl_buf *out, const char *project, const char *sha)
 {
-	put_project(out, project);
+	fl_forge_put_project(out, project);
 	fl_buf_printf(out, "/repository/commits/%s/statuses", sha);
 }
 
@@ -216,13 +160,6 @@ static const char *gitlab_state(enum fl_state state, const char *desc)
 	return "failed";
 }
 
-static void gitlab_auth(struct fl_http_request *req, const char *token, struct fl_buf *line)
-{
-	(void)line;
-	req->bearer = token;
-	req->token_header = "PRIVATE-TOKEN";
-}
-
 /*
  * GitLab refuses to enqueue a status that is already pending or running, or
  * to run one already running (400 "Cannot transition status via :enqueue
@@ -233,26 +170,6 @@ static bool gitlab_stands(long status, const struct fl_buf *body)
 {
 	return status == 400 && strstr(body->ptr, "Cannot transition status") != NULL;
 }
-
-static const char *const gitlab_headers[] = {
-	"Content-Type: application/json",
-	NULL,
-};
-
-/* ---- Gitea and Forgejo ---- */
-
-/* Gitea documents "Authorization: token <token>" (it takes Bearer too). */
-static void gitea_auth(struct fl_http_request *req, const char *token, struct fl_buf *line)
-{
-	(void)req;
-	fl_buf_printf(line, "Authorization: token %s", token);
-}
-
-static const char *const gitea_headers[] = {
-	"Accept: application/json",
-	"Content-Type: application/json",
-	NULL,
-};
 
 /* ---- the writer ---- */
 
@@ -331,58 +248,6 @@ static char *status_body(const struct forge *f, const struct fl_status_update *u
 	return fl_buf_detach(&b, NULL);
 }
 
-/* Appends at most 120 printable bytes of a forge's answer, for an error message. */
-static void put_excerpt(struct fl_buf *out, const struct fl_buf *body)
-{
-	size_t i;
-	for (i = 0; i < body->len && i < 120; i++) {
-		unsigned char c = (unsigned char)body->ptr[i];
-		fl_buf_putc(out, c >= 0x20 && c < 0x7f ? (char)c : ' ');
-	}
-	if (i < body->len)
-		fl_buf_puts(out, "...");
-}
-
-/*
- * One request to the forge with its auth and headers; resp (initialised by
- * the caller) gets the answer. what names it in errors ("status 'ctx'").
- * Returns 0 when an answer came, whatever its status.
- */
-static int forge_call(struct forge *f, const char *method, const char *url, const char *body, const char *what,
-		      struct fl_http_response *resp, struct fl_error *err)
-{
-	const struct forge_kind *k = f->kind;
-	const char *token = getenv(f->token_env);
-	struct fl_buf line = FL_BUF_INIT;
-	const char *headers[8];
-	size_t nh = 0;
-	int rc;
-	if (!token || !*token)
-		return fl_error_set(err, FL_EINPUT, "%s %s: environment variable '%s' is not set", k->ops->type,
-				    what, f->token_env);
-	struct fl_http_request req = {
-		.method = method,
-		.url = url,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
-		.timeout_ms = SEND_TIMEOUT_MS,
-		.tls = { .ca_file = f->ca_file },
-	};
-	k->auth(&req, token, &line);
-	for (const char *const *h = k->headers; *h && nh + 2 < sizeof(headers) / sizeof(*headers); h++)
-		if (body || strncmp(*h, "Content-Type:", 13) != 0)
-			headers[nh++] = *h;
-	if (line.len)
-		headers[nh++] = line.ptr;
-	headers[nh] = NULL;
-	req.headers = headers;
-	rc = fl_http_request(resp, &req, err);
-	if (rc)
-		fl_error_prefix(err, "%s %s: ", k->ops->type, what);
-	fl_buf_release(&line);
-	return rc;
-}
-
 /* GitHub keeps 1000 statuses per commit and context, and refuses the next with this 422. */
 static bool at_cap(long status, const struct fl_buf *body)
 {
@@ -401,9 +266,9 @@ static int send_body(struct forge *f, const char *context, const char *body, enu
 	int rc;
 
 	*how = SENT_FAILED;
-	fl_buf_init(&resp.body, RESP_MAX);
+	fl_buf_init(&resp.body, FL_FORGE_RESP_MAX);
 	fl_buf_printf(&what, "status '%s'", context);
-	rc = forge_call(f, "POST", f->url, body, what.ptr, &resp, err);
+	rc = fl_forge_call(&f->api, "POST", f->url, body, what.ptr, &resp, err);
 	if (rc) {
 		if (rc == FL_EIO)
 			*how = SENT_TRANSIENT;
@@ -423,7 +288,7 @@ static int send_body(struct forge *f, const char *context, const char *body, enu
 	}
 	if (resp.status == 429 || resp.status >= 500)
 		*how = SENT_TRANSIENT;
-	put_excerpt(&excerpt, &resp.body);
+	fl_forge_put_excerpt(&excerpt, &resp.body);
 	rc = fl_error_set(err, FL_EIO, "%s status '%s': HTTP %ld from %s after %u %s: %s", k->ops->type,
 			  context, resp.status, f->url, resp.attempts, resp.attempts == 1 ? "try" : "tries",
 			  excerpt.ptr);
@@ -477,11 +342,11 @@ static int read_page(struct forge *f, unsigned page, size_t *n, struct fl_error 
 	fl_arena_init(&arena, 0);
 	fl_buf_init(&resp.body, READ_MAX);
 	fl_buf_printf(&url, "%s?%s%u", f->read_url, f->kind->page_query, page);
-	rc = forge_call(f, "GET", url.ptr, NULL, "statuses of the commit", &resp, err);
+	rc = fl_forge_call(&f->api, "GET", url.ptr, NULL, "statuses of the commit", &resp, err);
 	if (rc)
 		goto out;
 	if (resp.status != 200) {
-		put_excerpt(&excerpt, &resp.body);
+		fl_forge_put_excerpt(&excerpt, &resp.body);
 		rc = fl_error_set(err, FL_EIO, "HTTP %ld from %s: %s", resp.status, url.ptr, excerpt.ptr);
 		goto out;
 	}
@@ -523,8 +388,7 @@ static int forge_set(void *self, const struct fl_status_update *u, struct fl_err
 	struct forge *f = self;
 	if (u->progress)
 		return 0; /* counts inside a running wave: a forge gets the wave's start and end */
-	const char *token = getenv(f->token_env);
-	if (!f->read && token && *token)
+	if (!f->read && fl_forge_token(&f->api))
 		read_back(f);
 	char *key = NULL, *body = status_body(f, u, &key);
 	struct context_rec *r = find_rec(f, u->context);
@@ -613,9 +477,8 @@ static void forge_free(void *self)
 	free(f->url);
 	free(f->read_url);
 	free(f->read_error);
-	free(f->token_env);
+	fl_forge_api_release(&f->api);
 	free(f->target_url);
-	free(f->ca_file);
 	free(f);
 }
 
@@ -625,13 +488,10 @@ static const struct fl_status_ops gitea_ops = { "gitea", forge_set, forge_flush,
 
 /* Page sizes are each forge's largest: GitHub and GitLab 100, Gitea 50 (its default MAX_RESPONSE_ITEMS). */
 static const struct forge_kind kinds[] = {
-	{ &github_ops, "https://api.github.com", "repo", "context", repo_path, plain_state, github_auth,
-	  github_headers, never_stands, repo_read_path, "per_page=100&page=", 100, true, "state" },
-	{ &gitlab_ops, "https://gitlab.com/api/v4", "project", "name", gitlab_path, gitlab_state, gitlab_auth,
-	  gitlab_headers, gitlab_stands, gitlab_read_path, "all=false&per_page=100&page=", 100, false,
+	{ &github_ops, "context", repo_path, plain_state, never_stands, repo_read_path, "per_page=100&page=", 100, true, "state" },
+	{ &gitlab_ops, "name", gitlab_path, gitlab_state, gitlab_stands, gitlab_read_path, "all=false&per_page=100&page=", 100, false,
 	  "status" },
-	{ &gitea_ops, "https://gitea.com/api/v1", "repo", "context", repo_path, plain_state, gitea_auth,
-	  gitea_headers, never_stands, repo_read_path, "limit=50&page=", 50, true, "status" },
+	{ &gitea_ops, "context", repo_path, plain_state, never_stands, repo_read_path, "limit=50&page=", 50, true, "status" },
 };
 
 /* ---- opening ---- */
@@ -643,25 +503,6 @@ static const struct forge_kind *kind_named(const char *type)
 		if (strcmp(type, kinds[i].ops->type) == 0)
 			return &kinds[i];
 	return NULL;
-}
-
-static bool name_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_';
-}
-
-/* owner/name, each part of [A-Za-z0-9._-], neither "." nor "..". */
-static bool repo_valid(const char *repo)
-{
-	const char *slash = strchr(repo, '/');
-	if (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/'))
-		return false;
-	for (const char *p = repo; *p; p++)
-		if (p != slash && !name_char(*p))
-			return false;
-	return strncmp(repo, "./", 2) != 0 && strncmp(repo, "../", 3) != 0 && strcmp(slash, "/.") != 0 &&
-	       strcmp(slash, "/..") != 0;
 }
 
 /* FL_EINPUT unless every {{...}} in tmpl is one flotilla fills in. */
@@ -684,68 +525,33 @@ int fl_status_forge_open(struct fl_status_writer *out, const struct fl_status_co
 {
 	const struct forge_kind *k = NULL;
 	struct forge *f = NULL;
+	struct fl_forge_api api;
 	struct fl_buf url = FL_BUF_INIT, read = FL_BUF_INIT;
 	int rc = 0;
 
 	k = kind_named(conf->type);
 	if (!k)
 		return fl_error_set(err, FL_EINPUT, "status type '%s' is not a forge", conf->type);
-
-	const char *where = conf_str(conf, k->where_key);
-	const char *token_env = conf_str(conf, "token_env");
-	const char *api = conf_str(conf, "api_url");
 	const char *target = conf_str(conf, "target_url");
-	const char *ca_file = conf_str(conf, "ca_file");
-	if (!api || !*api)
-		api = k->default_api;
-	if (!where || !*where || (k->where_key[0] == 'r' && !repo_valid(where))) {
-		rc = fl_error_set(err, FL_EINPUT, "%s status: %s '%.100s' is not %s", k->ops->type,
-				  k->where_key, where ? where : "",
-				  k->where_key[0] == 'r' ? "owner/name" : "a project path or id");
-		goto out;
+	if ((rc = fl_forge_api_init(&api, conf, err)) || (target && (rc = check_template(k->ops->type, target, err)))) {
+		fl_forge_api_release(&api);
+		return rc;
 	}
-	if (!token_env || !*token_env) {
-		rc = fl_error_set(err, FL_EINPUT, "%s status: missing token_env", k->ops->type);
-		goto out;
-	}
-	if (!starts_with(api, "https://") && !starts_with(api, "http://")) {
-		rc = fl_error_set(err, FL_EINPUT, "%s status: api_url '%.100s' is not an http(s) URL",
-				  k->ops->type, api);
-		goto out;
-	}
-	if (!fl_http_token_allowed(api)) {
-		rc = fl_error_set(
-			err, FL_EINPUT,
-			"%s status: api_url '%.100s' would send the token over plain http (use https, or a "
-			"loopback address)",
-			k->ops->type, api);
-		goto out;
-	}
-	if (target && (rc = check_template(k->ops->type, target, err)))
-		goto out;
-
-	fl_buf_put(&url, api, strlen(api));
-	while (url.len && url.ptr[url.len - 1] == '/')
-		fl_buf_truncate(&url, url.len - 1);
-	size_t base = url.len;
-	k->path(&url, where, revision);
+	fl_buf_puts(&url, api.api);
+	fl_buf_puts(&read, api.api);
+	k->path(&url, api.where, revision);
+	k->read_path(&read, api.where, revision);
 
 	f = fl_calloc(1, sizeof(*f));
 	f->kind = k;
-	fl_buf_put(&read, url.ptr, base);
-	k->read_path(&read, where, revision);
+	f->api = api;
 	f->read_url = fl_buf_detach(&read, NULL);
 	f->url = fl_buf_detach(&url, NULL);
-	f->token_env = fl_strdup(token_env);
 	f->target_url = target ? fl_strdup(target) : NULL;
-	f->ca_file = ca_file ? fl_strdup(ca_file) : NULL;
 	snprintf(f->revision, sizeof(f->revision), "%s", revision);
 	out->ops = k->ops;
 	out->self = f;
-out:
-	fl_buf_release(&url);
-	fl_buf_release(&read);
-	return rc;
+	return 0;
 }
 
 /* ---- the entries of fleet.yaml ---- */
@@ -753,8 +559,8 @@ out:
 /* The forge's keys: its repo (or project), the token's variable, and where the API and links go. */
 static void forge_check(struct fl_vctx *c, const struct fl_node *entry, const char *type)
 {
-	const struct forge_kind *k = kind_named(type);
-	const char *const keys[] = { "type", k->where_key, "token_env", "api_url", "target_url", "ca_file", NULL };
+	const char *where_key = fl_forge_where_key(type);
+	const char *const keys[] = { "type", where_key, "token_env", "api_url", "target_url", "ca_file", NULL };
 	for (size_t i = 0; i < entry->v.map.len; i++) {
 		const struct fl_pair *p = &entry->v.map.items[i];
 		size_t j = 0;
@@ -767,8 +573,8 @@ static void forge_check(struct fl_vctx *c, const struct fl_node *entry, const ch
 	}
 	if (!fl_node_get(entry, "token_env"))
 		fl_verr(c, entry, "missing required key 'token_env' in %s status", type);
-	if (!fl_node_get(entry, k->where_key))
-		fl_verr(c, entry, "missing required key '%s' in %s status", k->where_key, type);
+	if (!fl_node_get(entry, where_key))
+		fl_verr(c, entry, "missing required key '%s' in %s status", where_key, type);
 }
 
 const struct fl_status_type fl_status_github_type = { "github", forge_check, fl_status_forge_open };

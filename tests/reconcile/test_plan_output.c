@@ -41,6 +41,9 @@ struct world {
 	struct fl_region_plan acme_regions[3], beta_regions[1], gamma_regions[1];
 	struct fl_field_diff diff[4];
 	struct fl_plan_summary sum;
+	struct fl_var_decl var;          /* "key", secret */
+	struct fl_node key_value;        /* beta's value of it */
+	const struct fl_node *beta_vars[1];
 };
 
 static struct fl_fp fp_of(const char *s)
@@ -124,7 +127,22 @@ static int setup(void **state)
 	w->acme_regions[0] = region_of("us-east-1", true, w->acme_us, 3, 1);
 	w->acme_regions[1] = region_of("ap-south-1", true, NULL, 0, 0);
 	w->acme_regions[2] = region_of("eu-west-1", false, w->acme_eu, 1, 0);
+	/* What a spec may hold that must not break out of its block, or forge the comment's marker. */
+	w->acme_us[0].spec = "{\"image\":\"api:2\",\"note\":\"``` x ```` </details> <!-- flotilla:plan -->\"}";
+	w->acme_us[0].spec_len = strlen(w->acme_us[0].spec);
 	w->beta_eu[0] = change_of(FL_OP_CREATE, "service", "api");
+	/* A secret var's value, inside a value of a field the template does not mark: masked by value. */
+	w->var.name = "key";
+	w->var.secret = true;
+	w->fleet.vars = &w->var;
+	w->fleet.nvars = 1;
+	w->key_value.type = FL_NODE_STR;
+	w->key_value.v.str.ptr = (char *)"hunter2";
+	w->key_value.v.str.len = 7;
+	w->beta_vars[0] = &w->key_value;
+	w->beta.vars = w->beta_vars;
+	w->beta_eu[0].spec = "{\"env\":{\"DSN\":\"db://u:hunter2@h\",\"empty\":{}},\"replicas\":2}";
+	w->beta_eu[0].spec_len = strlen(w->beta_eu[0].spec);
 	w->beta_regions[0] = region_of("eu-west-1", true, w->beta_eu, 1, 0);
 	w->gamma_us[0] = change_of(FL_OP_DELETE, "service", "api");
 	w->gamma_regions[0] = region_of("us-east-1", true, w->gamma_us, 1, 0);
@@ -593,12 +611,37 @@ static void test_markdown(void **state)
 		"- eu-west-1 job/x\n"
 		"```\n"
 		"\n"
+		"<details><summary>spec of <code>us-east-1 service/api</code></summary>\n"
+		"\n"
+		"`````json\n"
+		"{\n"
+		"  \"image\": \"api:2\",\n"
+		"  \"note\": \"``` x ```` </details> <!-- flotilla:plan -->\"\n"
+		"}\n"
+		"`````\n"
+		"\n"
+		"</details>\n"
+		"\n"
 		"</details>\n"
 		"<details><summary><b>beta</b> (wave <code>fleet</code>): +1 ~0 -0, new account</summary>\n"
 		"\n"
 		"```diff\n"
 		"+ eu-west-1 service/api\n"
 		"```\n"
+		"\n"
+		"<details><summary>spec of <code>eu-west-1 service/api</code></summary>\n"
+		"\n"
+		"```json\n"
+		"{\n"
+		"  \"env\": {\n"
+		"    \"DSN\": \"(secret)\",\n"
+		"    \"empty\": {}\n"
+		"  },\n"
+		"  \"replicas\": 2\n"
+		"}\n"
+		"```\n"
+		"\n"
+		"</details>\n"
 		"\n"
 		"</details>\n"
 		"- **delta** (wave `fleet`): failed: " IDENTITY_MSG "\n"

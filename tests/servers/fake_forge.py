@@ -19,16 +19,37 @@ all=true; per_page at most 100, page); Gitea's combined status
 page and limit (at most 50). GitHub keeps at most 1000 statuses per commit
 and context: the next one is refused with GitHub's 422 answer.
 
+It plays each forge's comments on a pull request (merge request) too:
+GitHub's issue comments (GET and POST /repos/{owner}/{repo}/issues/{n}/comments,
+oldest first, per_page at most 100 (default 30), page, and a Link header;
+PATCH /repos/{owner}/{repo}/issues/comments/{id}); a body over 65,536
+characters (code points) is refused with GitHub's 422 answer. GitLab's merge
+request notes (GET and POST /projects/:id/merge_requests/:iid/notes, newest
+first unless sort=asc, order_by created_at or updated_at, per_page at most
+100 (default 20), page, X-Next-Page and X-Total headers; PUT .../notes/:note_id),
+system notes listed among them; a body over 1,000,000 characters is refused
+with GitLab's 400. Gitea's issue comments (GET and POST
+/repos/{owner}/{repo}/issues/{index}/comments, all at once, oldest first;
+PATCH /repos/{owner}/{repo}/issues/comments/{id}), of any length, as Gitea
+stores them. Comments are written as the token's user, "flotilla-bot".
+
 For the tests:
   GET  /_statuses  the accepted statuses, in order, as a JSON list
-  GET  /_stats     {"requests": n, "reads": n, "posts": n, "accepted": n, "rejected": n, "faults": n}
+  GET  /_comments  every comment, in order of creation, as a JSON list of
+                   {"id", "pr", "body", "user", "system", "edits"}
+  GET  /_stats     {"requests": n, "reads": n, "posts": n, "edits": n, "accepted": n,
+                   "rejected": n, "faults": n}
   POST /_faults    a JSON list of faults for the next API requests, in order:
                    "500", "429" (with Retry-After: 1), "drop" (the
                    connection is closed without an answer), "401"; prefixed
-                   "GET:" or "POST:", a fault waits for a request of that method
+                   "GET:", "POST:", "PATCH:" or "PUT:", a fault waits for a
+                   request of that method
   POST /_seed      {"sha", "context", "state", "description", "count"}, or a list of
                    them: that many statuses recorded as if posted (not counted as requests)
-  POST /_reset     forget statuses, counters and pending faults
+  POST /_seed_comments  {"pr", "body", "user" (default "alice"), "system" (default
+                   false)}, or a list of them: comments recorded as if someone
+                   else wrote them (not counted as requests)
+  POST /_reset     forget statuses, comments, counters and pending faults
 The same faults may be queued from the command line: --fault 500 --fault drop.
 Only python3's standard library is used.
 """
@@ -51,6 +72,19 @@ STATES = {
 }
 PREFIX = {"github": "", "gitlab": "/api/v4", "gitea": "/api/v1"}
 FAULTS = ("500", "429", "drop", "401")
+FAULT_METHODS = ("GET", "POST", "PATCH", "PUT")
+BOT = "flotilla-bot"  # the user the token belongs to
+GITHUB_COMMENT_MAX = 65536  # characters (code points) of an issue comment's body
+GITLAB_NOTE_MAX = 1000000   # characters of a note's body
+
+
+def github_too_long(route):
+    """GitHub's answer to a comment body over its limit."""
+    return {"message": "Validation Failed",
+            "errors": [{"resource": "IssueComment", "code": "unprocessable", "field": "data",
+                        "message": "Body is too long (maximum is 65536 characters)"}],
+            "documentation_url": "https://docs.github.com/rest/issues/comments#" + route,
+            "status": "422"}
 GITHUB_MAX_STATUSES = 1000  # per commit and context
 GITHUB_CAP_ANSWER = {
     "message": "Validation Failed",
@@ -60,6 +94,7 @@ GITHUB_CAP_ANSWER = {
 }
 # Page sizes: (default, maximum) of each forge's read routes.
 PAGE = {"github": (30, 100), "gitlab": (20, 100), "gitea": (30, 50)}
+COMMENT_PAGE = {"github": (30, 100), "gitlab": (20, 100)}
 GITHUB_API_VERSIONS = {"2022-11-28", "2026-03-10"}
 
 
@@ -78,9 +113,12 @@ class Forge:
 
     def reset(self, keep_faults=False):
         self.statuses = []
+        self.comments = []
+        self.clock = 0  # a comment's times: seconds after 2026-01-01, one a write
         self.requests = 0
         self.reads = 0
         self.posts = 0
+        self.edits = 0
         self.accepted = 0
         self.rejected = 0
         self.faulted = 0
@@ -128,19 +166,35 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and self.path == "/_statuses":
             with f.lock:
                 return self.answer(200, f.statuses)
+        if method == "GET" and self.path == "/_comments":
+            with f.lock:
+                return self.answer(200, [{k: c[k] for k in ("id", "pr", "body", "user", "system", "edits")}
+                                         for c in f.comments])
         if method == "GET" and self.path == "/_stats":
             with f.lock:
                 return self.answer(200, {"requests": f.requests, "reads": f.reads, "posts": f.posts,
-                                         "accepted": f.accepted, "rejected": f.rejected, "faults": f.faulted})
+                                         "edits": f.edits, "accepted": f.accepted, "rejected": f.rejected,
+                                         "faults": f.faulted})
+        if method == "POST" and self.path == "/_seed_comments":
+            try:
+                docs = json.loads(raw)
+                seeds = [(int(d["pr"]), str(d["body"]), str(d.get("user", "alice")), bool(d.get("system", False)))
+                         for d in (docs if isinstance(docs, list) else [docs])]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return self.answer(400, {"message": "expected {pr, body, user, system} or a list"})
+            with f.lock:
+                for pr, body, user, system in seeds:
+                    self.add_comment(pr, body, user, system)
+            return self.answer(200, {"comments": len(f.comments)})
         if method == "POST" and self.path == "/_faults":
             try:
                 faults = json.loads(raw or b"[]")
                 assert isinstance(faults, list)
                 assert all(isinstance(x, str) and x.split(":")[-1] in FAULTS and
-                           (":" not in x or x.split(":")[0] in ("GET", "POST")) for x in faults)
+                           (":" not in x or x.split(":")[0] in FAULT_METHODS) for x in faults)
             except (ValueError, AssertionError):
                 return self.answer(400, {"message": "expected a list of \"500\", \"429\", \"drop\", \"401\", "
-                                                    "each perhaps prefixed GET: or POST:"})
+                                                    "each perhaps prefixed GET:, POST:, PATCH: or PUT:"})
             with f.lock:
                 f.faults.extend(faults)
             return self.answer(200, {"faults": len(f.faults)})
@@ -191,6 +245,8 @@ class Handler(BaseHTTPRequestHandler):
                 f.reads += 1
             elif method == "POST":
                 f.posts += 1
+            elif method in ("PATCH", "PUT"):
+                f.edits += 1
             fault = self.take_fault(method)
         if fault == "drop":
             return self.drop()
@@ -198,13 +254,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(500, {"message": "Internal Server Error"})
         if fault == "429":
             return self.answer(429, {"message": "API rate limit exceeded"}, {"Retry-After": "1"})
-        status, doc = self.api(method, raw, fault == "401")
+        routed = self.comment_api(method, raw, fault == "401")
+        status, doc, extra = routed if routed else self.api(method, raw, fault == "401") + (None,)
         with f.lock:
             if status < 300:
                 f.accepted += 1
             else:
                 f.rejected += 1
-        self.answer(status, doc)
+        self.answer(status, doc, extra)
 
     def take_fault(self, method):
         """The first pending fault for method (one without a method is for any); holds lock."""
@@ -216,6 +273,134 @@ class Handler(BaseHTTPRequestHandler):
                 f.faulted += 1
                 return what
         return None
+
+    # ---- comments on pull requests ----
+
+    def add_comment(self, pr, body, user, system=False):
+        """Records a comment; holds lock."""
+        f = self.server.forge
+        f.clock += 1
+        c = {"id": 1000 + len(f.comments) + 1, "pr": pr, "body": body, "user": user, "system": system,
+             "edits": 0, "created": f.clock, "updated": f.clock}
+        f.comments.append(c)
+        return c
+
+    @staticmethod
+    def stamp(seconds):
+        return "2026-01-01T%02d:%02d:%02dZ" % (seconds // 3600 % 24, seconds // 60 % 60, seconds % 60)
+
+    def shown_comment(self, c):
+        """A comment as the forge's API shows it."""
+        f = self.server.forge
+        times = {"created_at": self.stamp(c["created"]), "updated_at": self.stamp(c["updated"])}
+        if f.kind == "gitlab":
+            return dict({"id": c["id"], "type": None, "body": c["body"], "author": {"username": c["user"]},
+                         "system": c["system"], "noteable_type": "MergeRequest", "noteable_iid": c["pr"],
+                         "resolvable": False}, **times)
+        return dict({"id": c["id"], "body": c["body"], "user": {"login": c["user"]},
+                     "issue_url": "/repos/%s/issues/%d" % (f.repo or "o/r", c["pr"])}, **times)
+
+    def comment_route(self):
+        """(where, pr, comment id, list route?) of a comment path of this forge, or None."""
+        f = self.server.forge
+        path = self.path.split("?", 1)[0]
+        if not path.startswith(f.prefix + "/"):
+            return None
+        rest = path[len(f.prefix):]
+        if f.kind == "gitlab":
+            m = re.match(r"^/projects/([^/]+)/merge_requests/([^/]+)/notes(?:/([^/]+))?$", rest)
+            if not m:
+                return None
+            return urllib.parse.unquote(m.group(1)), m.group(2), m.group(3), m.group(3) is None
+        m = re.match(r"^/repos/([^/]+)/([^/]+)/issues/([^/]+)/comments$", rest)
+        if m:
+            return m.group(1) + "/" + m.group(2), m.group(3), None, True
+        m = re.match(r"^/repos/([^/]+)/([^/]+)/issues/comments/([^/]+)$", rest)
+        if m:
+            return m.group(1) + "/" + m.group(2), None, m.group(3), False
+        return None
+
+    def comment_api(self, method, raw, force_401):
+        """The comment routes: (status, doc, headers), or None for a path that is not one."""
+        f = self.server.forge
+        route = self.comment_route()
+        if route is None:
+            return None
+        where, pr, cid, listing = route
+        allowed = ("GET", "POST") if listing else (("PUT",) if f.kind == "gitlab" else ("PATCH",))
+        if method not in allowed:
+            return 405, {"message": "Method Not Allowed"}, None
+        if not self.authorised() or force_401:
+            return 401, {"message": "401 Unauthorized" if f.kind == "gitlab" else "Bad credentials"}, None
+        want = f.project if f.kind == "gitlab" else f.repo
+        if want is not None and where != want:
+            return 404, {"message": "404 Project Not Found" if f.kind == "gitlab" else "Not Found"}, None
+        for number in (pr, cid):
+            if number is not None and not re.match(r"^[1-9][0-9]*$", number):
+                return 404, {"message": "404 Not found" if f.kind == "gitlab" else "Not Found"}, None
+        if f.kind == "github" and not self.headers.get("User-Agent"):
+            return 403, {"message": "Request forbidden by administrative rules. "
+                                    "Please make sure your request has a User-Agent header"}, None
+        if method == "GET":
+            return self.list_comments(int(pr))
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return 415, {"message": "Unsupported Media Type: expected application/json, got '%s'" % ctype}, None
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return 400, {"message": "Problems parsing JSON"}, None
+        body = doc.get("body") if isinstance(doc, dict) else None
+        if not isinstance(body, str) or (f.kind != "github" and not body):
+            if f.kind == "github":
+                return 422, {"message": "Invalid request.\n\n\"body\" wasn't supplied.",
+                             "documentation_url": "https://docs.github.com/rest/issues/comments"}, None
+            if f.kind == "gitlab":
+                return 400, {"error": "body is missing"}, None
+            return 422, [{"fieldNames": ["Body"], "classification": "RequiredError", "message": "Required"}], None
+        if f.kind == "github" and len(body) > GITHUB_COMMENT_MAX:
+            return 422, github_too_long("update-an-issue-comment" if cid else "create-an-issue-comment"), None
+        if f.kind == "gitlab" and len(body) > GITLAB_NOTE_MAX:
+            return 400, {"message": {"note": ["is too long (maximum is %d characters)" % GITLAB_NOTE_MAX]}}, None
+        with f.lock:
+            if cid is None:
+                return 201, self.shown_comment(self.add_comment(int(pr), body, BOT)), None
+            found = [c for c in f.comments if c["id"] == int(cid) and (pr is None or c["pr"] == int(pr))]
+            if not found or found[0]["system"]:
+                return 404, {"message": "404 Not found" if f.kind == "gitlab" else "Not Found"}, None
+            c = found[0]
+            if c["user"] != BOT:  # only the author (or an admin, which the bot is not) may edit
+                return 403, {"message": "403 Forbidden" if f.kind == "gitlab" else "Must have admin rights"}, None
+            f.clock += 1
+            c["body"], c["updated"], c["edits"] = body, f.clock, c["edits"] + 1
+            return 200, self.shown_comment(c), None
+
+    def list_comments(self, pr):
+        """One page of the comments of pr (all of them on Gitea), with the forge's paging headers."""
+        f = self.server.forge
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        with f.lock:
+            mine = [c for c in f.comments if c["pr"] == pr]
+            if f.kind == "gitea":
+                return 200, [self.shown_comment(c) for c in mine if not c["system"]], None
+            if f.kind == "gitlab":
+                key = "updated" if q.get("order_by", ["created_at"])[0] == "updated_at" else "created"
+                mine.sort(key=lambda c: (c[key], c["id"]), reverse=q.get("sort", ["desc"])[0] != "asc")
+            default, most = COMMENT_PAGE[f.kind]
+            try:
+                page = max(int(q.get("page", ["1"])[0]), 1)
+                size = min(max(int(q.get("per_page", [str(default)])[0]), 1), most)
+            except ValueError:
+                return 400, {"message": "page and per_page must be integers"}, None
+            items = [self.shown_comment(c) for c in mine[(page - 1) * size:page * size]]
+        pages = max((len(mine) + size - 1) // size, 1)
+        if f.kind == "gitlab":
+            return 200, items, {"X-Page": str(page), "X-Per-Page": str(size), "X-Total": str(len(mine)),
+                                "X-Total-Pages": str(pages), "X-Next-Page": str(page + 1) if page < pages else ""}
+        base = "http://127.0.0.1:%d%s" % (self.server.server_address[1], self.path.split("?", 1)[0])
+        links = ['<%s?per_page=%d&page=%d>; rel="%s"' % (base, size, n, rel)
+                 for n, rel in ((page + 1, "next"), (pages, "last")) if page < pages]
+        return 200, items, ({"Link": ", ".join(links)} if links else None)
 
     # ---- the forge APIs ----
 
@@ -433,7 +618,8 @@ def main():
     p.add_argument("--repo", help="owner/name that exists (github, gitea); any if omitted")
     p.add_argument("--project", help="the project path that exists (gitlab); any if omitted")
     p.add_argument("--prefix", help="API path prefix (default: '' github, /api/v4 gitlab, /api/v1 gitea)")
-    p.add_argument("--fault", action="append", choices=[m + x for m in ("", "GET:", "POST:") for x in FAULTS],
+    p.add_argument("--fault", action="append", choices=[m + x for m in ("",) + tuple(k + ":" for k in FAULT_METHODS)
+                                                        for x in FAULTS],
                    help="a fault for the next API request (repeatable, in order)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
