@@ -402,6 +402,7 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 	if (rc)
 		return rc;
 	o.w.offline = a->offline;
+	md.w.offline = a->offline; /* the comment says it too */
 	o.w.format = format;
 	o.w.fleet = s->fleet;
 	o.w.trust = trust;

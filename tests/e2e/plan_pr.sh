@@ -223,6 +223,14 @@ run_fl 0 plan --driver "dir:$ACC" --since "$BASE" --pr 7
 assert_eq "$(stat "$EVIL" requests)" 0
 check_comments "$PORT_GITHUB" "$TMP/want.md" "--since" >/dev/null
 assert_contains "$TMP/want.md" "api:9"
+# --offline (no account read, as for a pull request without credentials) keeps the
+# same comment, and the comment says it is offline, as the printed plan does.
+run_fl 0 plan --since "$BASE" --offline --format markdown
+cp "$OUT_FILE" "$TMP/want-offline.md"
+assert_contains "$TMP/want-offline.md" "offline: compared with what \`${BASE:0:7}\` renders"
+run_fl 0 plan --since "$BASE" --offline --pr 7
+assert_eq "$(stat "$EVIL" requests)" 0
+check_comments "$PORT_GITHUB" "$TMP/want-offline.md" "--offline" >/dev/null
 # A head whose fleet does not load: the comment says so, in place of the plan it held.
 printf 'colour: blue\n' >>tenants/t3.yaml
 commit "$TMP/fleet-github" "pull request: a typo"
