@@ -255,9 +255,9 @@ static int check_url(const char *url, bool secret, struct fl_error *err)
 /* How a post ended, besides its error. */
 enum sent {
 	SENT,
-	SENT_FAILED,	/* this message was refused (400): the next may pass */
+	SENT_FAILED,	/* this message did not pass (a 400, a variable not set): the next may */
 	SENT_TRANSIENT, /* no answer, 429 or 5xx after the retries: try again at the end */
-	SENT_REFUSED,	/* the webhook is gone or the set-up is wrong: nothing more will pass */
+	SENT_REFUSED,	/* the webhook is gone or takes not the token (401, 403, 404, 410): nothing more will pass */
 };
 
 /* The URL to post to, checked; *out borrowed from the writer or the environment. */
@@ -323,7 +323,7 @@ static int post(struct webhook *w, const char *body, enum sent *how, struct fl_e
 	const char *url = NULL, *token = NULL;
 	int rc;
 
-	*how = SENT_REFUSED;
+	*how = SENT_FAILED; /* a variable missing, or a URL refused: cheap to find again at the next */
 	if ((rc = resolve_url(w, &url, err)))
 		return rc;
 	if (w->token_env && (!(token = getenv(w->token_env)) || !*token))
@@ -343,8 +343,11 @@ static int post(struct webhook *w, const char *body, enum sent *how, struct fl_e
 	pace(w);
 	rc = fl_http_request(&resp, &req, err);
 	w->last_ms = fl_mono_ms();
-	if (rc) {
-		*how = rc == FL_EIO ? SENT_TRANSIENT : SENT_REFUSED;
+	if (rc == FL_ELIMIT && resp.status >= 200 && resp.status < 300) {
+		rc = 0; /* taken; only its answer was longer than we read */
+		*how = SENT;
+	} else if (rc) {
+		*how = rc == FL_EIO ? SENT_TRANSIENT : SENT_FAILED;
 	} else if ((*how = status_sent(resp.status)) != SENT) {
 		put_excerpt(&excerpt, &resp.body);
 		rc = fl_error_set(err, FL_EIO, "HTTP %ld from %s after %u %s: %s", resp.status, w->shown,
