@@ -28,10 +28,10 @@
 
 #define SEND_TIMEOUT_MS 10000 /* per try: a slow webhook must not hold the rollout long */
 #define SEND_ATTEMPTS 4
-#define RETRY_MAX_MS 5000     /* the longest wait between tries, a Retry-After included */
-#define RESP_MAX 4096	      /* of an answer, which is only quoted in errors */
-#define SLACK_GAP_MS 1000     /* Slack takes one message per second per webhook */
-#define HELD_MAX 64	      /* messages held back while the webhook does not answer */
+#define RETRY_MAX_MS 5000 /* the longest wait between tries, a Retry-After included */
+#define RESP_MAX 4096	  /* of an answer, which is only quoted in errors */
+#define SLACK_GAP_MS 1000 /* Slack takes one message per second per webhook */
+#define HELD_MAX 64	  /* messages held back while the webhook does not answer */
 #define SHORT_SHA 7
 
 enum format { FORMAT_SLACK, FORMAT_JSON };
@@ -50,12 +50,12 @@ struct webhook {
 	char *target_url; /* template, or NULL */
 	char *ca_file;	  /* or NULL */
 	char revision[FL_OID_HEX_LEN + 1];
-	char *shown;	    /* the URL of the last post, masked, for the report; or NULL */
-	long long last_ms;  /* monotonic time of the last post; 0 before the first */
-	struct held *held;  /* oldest first: an earlier post did not get through */
+	char *shown;	   /* the URL of the last post, masked, for the report; or NULL */
+	long long last_ms; /* monotonic time of the last post; 0 before the first */
+	struct held *held; /* oldest first: an earlier post did not get through */
 	size_t nheld, cap;
-	size_t lost;	    /* messages given up: refused for good, or past HELD_MAX */
-	char *refused;	    /* why the webhook takes nothing more in this run, or NULL */
+	size_t lost;   /* messages given up: refused for good, or past HELD_MAX */
+	char *refused; /* why the webhook takes nothing more in this run, or NULL */
 };
 
 /* ---- the messages ---- */
@@ -110,8 +110,8 @@ void fl_webhook_slack_body(struct fl_buf *out, const struct fl_webhook_event *e)
 	struct fl_buf text = FL_BUF_INIT;
 	fl_buf_puts(&text, "flotilla: wave *");
 	put_mrkdwn(&text, e->wave, false);
-	fl_buf_printf(&text, "* %s on `%.*s` (%s: ", events[event_index(e->event)].verb, SHORT_SHA, e->revision,
-		      fl_state_name(e->state));
+	fl_buf_printf(&text, "* %s on `%.*s` (%s: ", events[event_index(e->event)].verb, SHORT_SHA,
+		      e->revision, fl_state_name(e->state));
 	put_mrkdwn(&text, e->description ? e->description : "", false);
 	fl_buf_putc(&text, ')');
 	if (e->target_url) {
@@ -240,12 +240,14 @@ static int check_url(const char *url, bool secret, struct fl_error *err)
 	int rc = 0;
 	fl_webhook_url_mask(&shown, url);
 	if (!starts_with(url, "https://") && !starts_with(url, "http://"))
-		rc = fl_error_set(err, FL_EINPUT, "webhook status: url '%.100s' is not an http(s) URL", shown.ptr);
-	else if (secret && !fl_http_token_allowed(url))
-		rc = fl_error_set(err, FL_EINPUT,
-				  "webhook status: refusing to send to '%.100s' over plain http: its URL or token is "
-				  "a secret (use https, or a loopback address)",
+		rc = fl_error_set(err, FL_EINPUT, "webhook status: url '%.100s' is not an http(s) URL",
 				  shown.ptr);
+	else if (secret && !fl_http_token_allowed(url))
+		rc = fl_error_set(
+			err, FL_EINPUT,
+			"webhook status: refusing to send to '%.100s' over plain http: its URL or token is "
+			"a secret (use https, or a loopback address)",
+			shown.ptr);
 	fl_buf_release(&shown);
 	return rc;
 }
@@ -257,7 +259,7 @@ enum sent {
 	SENT,
 	SENT_FAILED,	/* this message did not pass (a 400, a variable not set): the next may */
 	SENT_TRANSIENT, /* no answer, 429 or 5xx after the retries: try again at the end */
-	SENT_REFUSED,	/* the webhook is gone or takes not the token (401, 403, 404, 410): nothing more will pass */
+	SENT_REFUSED, /* the webhook is gone, or refuses the token (401, 403, 404, 410): nothing more will pass */
 };
 
 /* The URL to post to, checked; *out borrowed from the writer or the environment. */
@@ -265,7 +267,8 @@ static int resolve_url(struct webhook *w, const char **out, struct fl_error *err
 {
 	const char *url = w->url ? w->url : getenv(w->url_env);
 	if (!url || !*url)
-		return fl_error_set(err, FL_EINPUT, "environment variable '%s' (url_env) is not set", w->url_env);
+		return fl_error_set(err, FL_EINPUT, "environment variable '%s' (url_env) is not set",
+				    w->url_env);
 	int rc = check_url(url, carries_secret(w), err);
 	if (rc)
 		return rc;
@@ -327,7 +330,8 @@ static int post(struct webhook *w, const char *body, enum sent *how, struct fl_e
 	if ((rc = resolve_url(w, &url, err)))
 		return rc;
 	if (w->token_env && (!(token = getenv(w->token_env)) || !*token))
-		return fl_error_set(err, FL_EINPUT, "environment variable '%s' (token_env) is not set", w->token_env);
+		return fl_error_set(err, FL_EINPUT, "environment variable '%s' (token_env) is not set",
+				    w->token_env);
 	struct fl_http_request req = {
 		.method = "POST",
 		.url = url,
@@ -370,15 +374,16 @@ struct target_names {
 static int target_name(struct fl_buf *out, const char *name, size_t len, struct fl_error *err, void *payload)
 {
 	const struct target_names *t = payload;
-	const char *value = len == 3 && memcmp(name, "sha", 3) == 0	 ? t->revision
-			    : len == 4 && memcmp(name, "wave", 4) == 0	 ? t->wave
+	const char *value = len == 3 && memcmp(name, "sha", 3) == 0	  ? t->revision
+			    : len == 4 && memcmp(name, "wave", 4) == 0	  ? t->wave
 			    : len == 7 && memcmp(name, "context", 7) == 0 ? t->context
 									  : NULL;
 	if (!value)
-		return fl_error_set(err, FL_EINPUT,
-				    "webhook status: unknown placeholder '{{%.*s}}' in target_url (expected {{sha}}, "
-				    "{{wave}} or {{context}})",
-				    (int)(len > 36 ? 36 : len), name);
+		return fl_error_set(
+			err, FL_EINPUT,
+			"webhook status: unknown placeholder '{{%.*s}}' in target_url (expected {{sha}}, "
+			"{{wave}} or {{context}})",
+			(int)(len > 36 ? 36 : len), name);
 	return fl_buf_puts(out, value);
 }
 
@@ -394,8 +399,14 @@ static char *make_body(const struct webhook *w, const struct fl_status_update *u
 		(void)fl_template_expand(&target, w->target_url, "target_url", target_name, &names, &err);
 	}
 	struct fl_webhook_event e = {
-		u->event, w->revision, wave, u->context, u->state, u->description,
-		w->target_url ? target.ptr : NULL, fl_now(),
+		u->event,
+		w->revision,
+		wave,
+		u->context,
+		u->state,
+		u->description,
+		w->target_url ? target.ptr : NULL,
+		fl_now(),
 	};
 	if (w->format == FORMAT_SLACK)
 		fl_webhook_slack_body(&b, &e);
@@ -494,8 +505,8 @@ static void webhook_report(void *self, struct fl_buf *out)
 	struct webhook *w = self;
 	if (!w->lost)
 		return;
-	fl_buf_printf(out, "webhook %s: %zu notification%s not delivered", w->shown,
-		      w->lost, w->lost == 1 ? "" : "s");
+	fl_buf_printf(out, "webhook %s: %zu notification%s not delivered", w->shown, w->lost,
+		      w->lost == 1 ? "" : "s");
 	if (w->refused)
 		fl_buf_printf(out, " (%s)", w->refused);
 	fl_buf_putc(out, '\n');
@@ -545,18 +556,20 @@ static int check_template(const char *tmpl, struct fl_error *err)
 	int rc = fl_template_expand(&scratch, tmpl, "webhook status target_url", target_name, &names, err);
 	fl_buf_release(&scratch);
 	if (!rc && !starts_with(tmpl, "https://") && !starts_with(tmpl, "http://"))
-		rc = fl_error_set(err, FL_EINPUT, "webhook status: target_url '%.100s' is not an http(s) URL", tmpl);
+		rc = fl_error_set(err, FL_EINPUT, "webhook status: target_url '%.100s' is not an http(s) URL",
+				  tmpl);
 	return rc;
 }
 
-int fl_status_webhook_open(struct fl_status_writer *out, const struct fl_status_conf *conf, const char *revision,
-			   struct fl_error *err)
+int fl_status_webhook_open(struct fl_status_writer *out, const struct fl_status_conf *conf,
+			   const char *revision, struct fl_error *err)
 {
 	const char *format = conf_str(conf, "format"), *url = conf_str(conf, "url");
 	const char *url_env = conf_str(conf, "url_env"), *target = conf_str(conf, "target_url");
 	int rc;
 	if (format && strcmp(format, "slack") != 0 && strcmp(format, "json") != 0)
-		return fl_error_set(err, FL_EINPUT, "webhook status: invalid format '%.40s' (expected slack or json)",
+		return fl_error_set(err, FL_EINPUT,
+				    "webhook status: invalid format '%.40s' (expected slack or json)",
 				    format);
 	if (!url == !url_env)
 		return fl_error_set(err, FL_EINPUT, "webhook status: expected one of url and url_env");
@@ -589,7 +602,7 @@ int fl_status_webhook_open(struct fl_status_writer *out, const struct fl_status_
 
 static void webhook_check(struct fl_vctx *c, const struct fl_node *entry, const char *type)
 {
-	static const char *const keys[] = { "type",	  "format",	"url",	   "url_env",
+	static const char *const keys[] = { "type",	 "format",     "url",	  "url_env",
 					    "token_env", "target_url", "ca_file", NULL };
 	const struct fl_node *format = NULL, *url = NULL, *url_env = NULL;
 	for (size_t i = 0; i < entry->v.map.len; i++) {
@@ -614,11 +627,12 @@ static void webhook_check(struct fl_vctx *c, const struct fl_node *entry, const 
 		fl_verr(c, url, "%s status takes url or url_env, not both", type);
 	else if (url && strcmp(f, "slack") == 0)
 		fl_verr(c, url,
-			"a slack webhook's url is its secret: keep it out of the repository and name the variable "
+			"a slack webhook's url is its secret: keep it out of the repository and name the "
+			"variable "
 			"that holds it in url_env");
 	else if (!url && !url_env)
-		fl_verr(c, entry, "missing required key '%s' in %s status", strcmp(f, "slack") == 0 ? "url_env" : "url",
-			type);
+		fl_verr(c, entry, "missing required key '%s' in %s status",
+			strcmp(f, "slack") == 0 ? "url_env" : "url", type);
 }
 
 const struct fl_status_type fl_status_webhook_type = { "webhook", webhook_check, fl_status_webhook_open };

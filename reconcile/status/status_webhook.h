@@ -12,14 +12,14 @@
 
 /* One wave transition, as a notification tells it. Strings are borrowed. */
 struct fl_webhook_event {
-	enum fl_wave_event event;  /* never FL_WAVE_EVENT_NONE */
-	const char *revision;      /* 40 hex digits */
+	enum fl_wave_event event; /* never FL_WAVE_EVENT_NONE */
+	const char *revision;	  /* 40 hex digits */
 	const char *wave;
-	const char *context;       /* "flotilla/wave/<wave>" */
+	const char *context; /* "flotilla/wave/<wave>" */
 	enum fl_state state;
 	const char *description;
-	const char *target_url;    /* filled in already, or NULL */
-	long long time;            /* seconds since the epoch */
+	const char *target_url; /* filled in already, or NULL */
+	long long time;		/* seconds since the epoch */
 };
 
 /* "wave.started", "wave.rolled_back", ...: the JSON event's name of e. */
@@ -52,7 +52,7 @@ void fl_webhook_url_mask(struct fl_buf *out, const char *url);
  * at each send: a missing one fails that send, not the open. *out is freed
  * through its ops.
  */
-int fl_status_webhook_open(struct fl_status_writer *out, const struct fl_status_conf *conf, const char *revision,
-			   struct fl_error *err);
+int fl_status_webhook_open(struct fl_status_writer *out, const struct fl_status_conf *conf,
+			   const char *revision, struct fl_error *err);
 
 #endif

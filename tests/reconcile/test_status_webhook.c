@@ -47,9 +47,12 @@ static void test_event_names(void **state)
 		enum fl_wave_event event;
 		const char *name;
 	} cases[] = {
-		{ FL_WAVE_EVENT_STARTED, "wave.started" },	   { FL_WAVE_EVENT_SUCCEEDED, "wave.succeeded" },
-		{ FL_WAVE_EVENT_FAILED, "wave.failed" },	   { FL_WAVE_EVENT_HALTED, "wave.halted" },
-		{ FL_WAVE_EVENT_ROLLED_BACK, "wave.rolled_back" }, { FL_WAVE_EVENT_WAITING, "wave.waiting" },
+		{ FL_WAVE_EVENT_STARTED, "wave.started" },
+		{ FL_WAVE_EVENT_SUCCEEDED, "wave.succeeded" },
+		{ FL_WAVE_EVENT_FAILED, "wave.failed" },
+		{ FL_WAVE_EVENT_HALTED, "wave.halted" },
+		{ FL_WAVE_EVENT_ROLLED_BACK, "wave.rolled_back" },
+		{ FL_WAVE_EVENT_WAITING, "wave.waiting" },
 		{ FL_WAVE_EVENT_SUPERSEDED, "wave.superseded" },
 	};
 	(void)state;
@@ -67,26 +70,38 @@ static void test_slack_body(void **state)
 		const char *desc, *target, *want;
 	} cases[] = {
 		{ "started", FL_WAVE_EVENT_STARTED, "canary", FL_STATE_PENDING, "applying: 0/2 done", NULL,
-		  "{\"text\":\"flotilla: wave *canary* started on `0123456` (pending: applying: 0/2 done)\"}" },
+		  "{\"text\":\"flotilla: wave *canary* started on `0123456` (pending: applying: 0/2 "
+		  "done)\"}" },
 		{ "succeeded", FL_WAVE_EVENT_SUCCEEDED, "fleet", FL_STATE_SUCCESS, "applied 20/20", NULL,
 		  "{\"text\":\"flotilla: wave *fleet* succeeded on `0123456` (success: applied 20/20)\"}" },
-		{ "failed", FL_WAVE_EVENT_FAILED, "canary", FL_STATE_FAILURE, "halted: 1 of 2 failed (tolerance 0)", NULL,
-		  "{\"text\":\"flotilla: wave *canary* failed on `0123456` (failure: halted: 1 of 2 failed (tolerance "
+		{ "failed", FL_WAVE_EVENT_FAILED, "canary", FL_STATE_FAILURE,
+		  "halted: 1 of 2 failed (tolerance 0)", NULL,
+		  "{\"text\":\"flotilla: wave *canary* failed on `0123456` (failure: halted: 1 of 2 failed "
+		  "(tolerance "
 		  "0))\"}" },
-		{ "halted", FL_WAVE_EVENT_HALTED, "fleet", FL_STATE_ERROR, "not started: wave canary failed", NULL,
-		  "{\"text\":\"flotilla: wave *fleet* halted on `0123456` (error: not started: wave canary failed)\"}" },
-		{ "rolled back", FL_WAVE_EVENT_ROLLED_BACK, "canary", FL_STATE_FAILURE, "rolled back to 89abcde", NULL,
-		  "{\"text\":\"flotilla: wave *canary* rolled back on `0123456` (failure: rolled back to 89abcde)\"}" },
+		{ "halted", FL_WAVE_EVENT_HALTED, "fleet", FL_STATE_ERROR, "not started: wave canary failed",
+		  NULL,
+		  "{\"text\":\"flotilla: wave *fleet* halted on `0123456` (error: not started: wave canary "
+		  "failed)\"}" },
+		{ "rolled back", FL_WAVE_EVENT_ROLLED_BACK, "canary", FL_STATE_FAILURE,
+		  "rolled back to 89abcde", NULL,
+		  "{\"text\":\"flotilla: wave *canary* rolled back on `0123456` (failure: rolled back to "
+		  "89abcde)\"}" },
 		{ "waiting", FL_WAVE_EVENT_WAITING, "early", FL_STATE_PENDING, "awaiting promotion", NULL,
-		  "{\"text\":\"flotilla: wave *early* is waiting on `0123456` (pending: awaiting promotion)\"}" },
-		{ "superseded", FL_WAVE_EVENT_SUPERSEDED, "fleet", FL_STATE_ERROR, "superseded by 89abcde", NULL,
-		  "{\"text\":\"flotilla: wave *fleet* superseded on `0123456` (error: superseded by 89abcde)\"}" },
+		  "{\"text\":\"flotilla: wave *early* is waiting on `0123456` (pending: awaiting "
+		  "promotion)\"}" },
+		{ "superseded", FL_WAVE_EVENT_SUPERSEDED, "fleet", FL_STATE_ERROR, "superseded by 89abcde",
+		  NULL,
+		  "{\"text\":\"flotilla: wave *fleet* superseded on `0123456` (error: superseded by "
+		  "89abcde)\"}" },
 		{ "escaped", FL_WAVE_EVENT_FAILED, "a<b>&c", FL_STATE_FAILURE, "x < y && z > w | v", NULL,
-		  "{\"text\":\"flotilla: wave *a&lt;b&gt;&amp;c* failed on `0123456` (failure: x &lt; y &amp;&amp; z "
+		  "{\"text\":\"flotilla: wave *a&lt;b&gt;&amp;c* failed on `0123456` (failure: x &lt; y "
+		  "&amp;&amp; z "
 		  "&gt; w | v)\"}" },
 		{ "JSON-escaped", FL_WAVE_EVENT_FAILED, "w", FL_STATE_FAILURE, "say \"hi\"\n", NULL,
 		  "{\"text\":\"flotilla: wave *w* failed on `0123456` (failure: say \\\"hi\\\"\\n)\"}" },
-		{ "link", FL_WAVE_EVENT_STARTED, "w", FL_STATE_PENDING, "d", "https://ci.example/r?a=1&b=<2>|3",
+		{ "link", FL_WAVE_EVENT_STARTED, "w", FL_STATE_PENDING, "d",
+		  "https://ci.example/r?a=1&b=<2>|3",
 		  "{\"text\":\"flotilla: wave *w* started on `0123456` (pending: d) "
 		  "<https://ci.example/r?a=1&amp;b=&lt;2&gt;%7C3|details>\"}" },
 	};
@@ -95,7 +110,7 @@ static void test_slack_body(void **state)
 		struct fl_buf b = FL_BUF_INIT;
 		char context[64];
 		snprintf(context, sizeof(context), "flotilla/wave/%s", cases[i].wave);
-		struct fl_webhook_event e = { cases[i].event, SHA,	       cases[i].wave,	context,
+		struct fl_webhook_event e = { cases[i].event, SHA,	     cases[i].wave,   context,
 					      cases[i].state, cases[i].desc, cases[i].target, 0 };
 		fl_webhook_slack_body(&b, &e);
 		if (strcmp(b.ptr, cases[i].want) != 0)
@@ -301,7 +316,8 @@ static void open_slack(struct fx *fx)
 static void open_json(struct fx *fx)
 {
 	char entry[256];
-	snprintf(entry, sizeof(entry), "\"format\": \"json\", \"url\": \"%s/hooks/flotilla\", \"token_env\": \"" TOKEN_ENV "\"",
+	snprintf(entry, sizeof(entry),
+		 "\"format\": \"json\", \"url\": \"%s/hooks/flotilla\", \"token_env\": \"" TOKEN_ENV "\"",
 		 fx->base);
 	open_ok(fx, entry);
 }
@@ -313,7 +329,8 @@ static int set(struct fx *fx, const char *context, enum fl_state state, const ch
 	return fx->w.ops->set(fx->w.self, &u, err);
 }
 
-static void set_ok(struct fx *fx, const char *wave, enum fl_state state, const char *desc, enum fl_wave_event event)
+static void set_ok(struct fx *fx, const char *wave, enum fl_state state, const char *desc,
+		   enum fl_wave_event event)
 {
 	char context[64];
 	struct fl_error err = FL_ERROR_INIT;
@@ -362,10 +379,17 @@ static void test_only_events(void **state)
 	struct fx *fx = *state;
 	struct fl_error err = FL_ERROR_INIT;
 	open_json(fx);
-	assert_int_equal(set(fx, "flotilla/plan", FL_STATE_SUCCESS, "3 tenants change", false, FL_WAVE_EVENT_NONE, &err), 0);
-	assert_int_equal(set(fx, "flotilla/plan", FL_STATE_SUCCESS, "x", false, FL_WAVE_EVENT_SUCCEEDED, &err), 0);
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying: 1/4 done", true, FL_WAVE_EVENT_NONE, &err), 0);
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "awaiting promotion", false, FL_WAVE_EVENT_NONE, &err), 0);
+	assert_int_equal(set(fx, "flotilla/plan", FL_STATE_SUCCESS, "3 tenants change", false,
+			     FL_WAVE_EVENT_NONE, &err),
+			 0);
+	assert_int_equal(
+		set(fx, "flotilla/plan", FL_STATE_SUCCESS, "x", false, FL_WAVE_EVENT_SUCCEEDED, &err), 0);
+	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying: 1/4 done", true,
+			     FL_WAVE_EVENT_NONE, &err),
+			 0);
+	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "awaiting promotion", false,
+			     FL_WAVE_EVENT_NONE, &err),
+			 0);
 	assert_int_equal(fake_stat(fx, "requests"), 0);
 	set_ok(fx, "a", FL_STATE_PENDING, "awaiting promotion", FL_WAVE_EVENT_WAITING);
 	assert_int_equal(fake_stat(fx, "accepted"), 1);
@@ -386,8 +410,9 @@ static void test_rolled_back(void **state)
 	fx->open = false;
 	open_slack(fx);
 	set_ok(fx, "canary", FL_STATE_FAILURE, "rolled back to 89abcde", FL_WAVE_EVENT_ROLLED_BACK);
-	assert_string_equal(member(message(fx, 1), "text"),
-			    "flotilla: wave *canary* rolled back on `0123456` (failure: rolled back to 89abcde)");
+	assert_string_equal(
+		member(message(fx, 1), "text"),
+		"flotilla: wave *canary* rolled back on `0123456` (failure: rolled back to 89abcde)");
 	assert_int_equal(fake_stat(fx, "rejected"), 0);
 }
 
@@ -403,8 +428,9 @@ static void test_slack_paced(void **state)
 	assert_true(fl_mono_ms() - t0 >= 2000);
 	assert_int_equal(fake_stat(fx, "accepted"), 3);
 	assert_int_equal(fake_stat(fx, "rate_limited"), 0);
-	assert_string_equal(member(message(fx, 2), "text"),
-			    "flotilla: wave *fleet* is waiting on `0123456` (pending: awaiting promotion &amp; more)");
+	assert_string_equal(
+		member(message(fx, 2), "text"),
+		"flotilla: wave *fleet* is waiting on `0123456` (pending: awaiting promotion &amp; more)");
 }
 
 /* A 500, then a 429 with Retry-After: retried, delivered once. */
@@ -429,17 +455,22 @@ static void test_unreachable(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:1" SLACK_PATH);
 	assert_int_equal(setenv(URL_ENV, url, 1), 0);
 	open_ok(fx, "\"url_env\": \"" URL_ENV "\"");
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
-			 FL_EIO);
-	assert_non_null(strstr(err.msg, "webhook 'wave.started' (wave a): POST http://127.0.0.1:1/services/***: "));
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
+		FL_EIO);
+	assert_non_null(
+		strstr(err.msg, "webhook 'wave.started' (wave a): POST http://127.0.0.1:1/services/***: "));
 	assert_null(strstr(err.msg, SECRET));
 	assert_null(strstr(err.msg, "B0DEPLOY"));
 	long long t0 = fl_mono_ms();
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_SUCCESS, "applied", false, FL_WAVE_EVENT_SUCCEEDED, &err), 0);
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_SUCCESS, "applied", false, FL_WAVE_EVENT_SUCCEEDED, &err),
+		0);
 	assert_true(fl_mono_ms() - t0 < 500); /* held, not tried */
 	assert_int_equal(fx->w.ops->flush(fx->w.self, &err), FL_EIO);
 	assert_null(strstr(err.msg, SECRET));
-	assert_string_equal(report(fx), "webhook http://127.0.0.1:1/services/***: 2 notifications not delivered\n");
+	assert_string_equal(report(fx),
+			    "webhook http://127.0.0.1:1/services/***: 2 notifications not delivered\n");
 }
 
 /* A webhook that is gone (Slack's 404 no_service) takes nothing more this run. */
@@ -449,8 +480,9 @@ static void test_gone(void **state)
 	struct fl_error err = FL_ERROR_INIT;
 	open_slack(fx);
 	faults(fx, "[\"410\"]");
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
-			 FL_EIO);
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
+		FL_EIO);
 	assert_non_null(strstr(err.msg, "HTTP 410 from http://127.0.0.1:"));
 	assert_non_null(strstr(err.msg, "/services/***"));
 	assert_non_null(strstr(err.msg, "channel_is_archived"));
@@ -470,8 +502,9 @@ static void test_wrong_token(void **state)
 	struct fl_error err = FL_ERROR_INIT;
 	assert_int_equal(setenv(TOKEN_ENV, "not-the-token", 1), 0);
 	open_json(fx);
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
-			 FL_EIO);
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
+		FL_EIO);
 	assert_non_null(strstr(err.msg, "HTTP 401 from"));
 	assert_null(strstr(err.msg, "not-the-token"));
 	assert_int_equal(fake_stat(fx, "requests"), 1);
@@ -484,18 +517,20 @@ static void test_missing_variables(void **state)
 	struct fl_error err = FL_ERROR_INIT;
 	assert_int_equal(unsetenv(URL_ENV), 0);
 	open_ok(fx, "\"url_env\": \"" URL_ENV "\"");
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
-			 FL_EINPUT);
-	assert_string_equal(err.msg,
-			    "webhook 'wave.started' (wave a): environment variable '" URL_ENV "' (url_env) is not set");
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
+		FL_EINPUT);
+	assert_string_equal(err.msg, "webhook 'wave.started' (wave a): environment variable '" URL_ENV
+				     "' (url_env) is not set");
 	fx->w.ops->free(fx->w.self);
 	fx->open = false;
 	assert_int_equal(unsetenv(TOKEN_ENV), 0);
 	open_json(fx);
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
-			 FL_EINPUT);
-	assert_string_equal(err.msg,
-			    "webhook 'wave.started' (wave a): environment variable '" TOKEN_ENV "' (token_env) is not set");
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
+		FL_EINPUT);
+	assert_string_equal(err.msg, "webhook 'wave.started' (wave a): environment variable '" TOKEN_ENV
+				     "' (token_env) is not set");
 	assert_int_equal(setenv(TOKEN_ENV, TOKEN, 1), 0);
 	set_ok(fx, "a", FL_STATE_SUCCESS, "applied", FL_WAVE_EVENT_SUCCEEDED);
 	assert_int_equal(fake_stat(fx, "requests"), 1);
@@ -506,12 +541,17 @@ static void test_plain_http(void **state)
 {
 	struct fx *fx = *state;
 	struct fl_error err = FL_ERROR_INIT;
-	assert_int_equal(open_writer(fx, "\"format\": \"json\", \"url\": \"http://hooks.example/a/b\", \"token_env\": \"T\"",
-				     &err),
+	assert_int_equal(
+		open_writer(
+			fx,
+			"\"format\": \"json\", \"url\": \"http://hooks.example/a/b\", \"token_env\": \"T\"",
+			&err),
+		FL_EINPUT);
+	assert_string_equal(err.msg,
+			    "webhook status: refusing to send to 'http://hooks.example/a/***' over plain "
+			    "http: its URL or token is a secret (use https, or a loopback address)");
+	assert_int_equal(open_writer(fx, "\"format\": \"json\", \"url\": \"ftp://hooks.example/a\"", &err),
 			 FL_EINPUT);
-	assert_string_equal(err.msg, "webhook status: refusing to send to 'http://hooks.example/a/***' over plain "
-				     "http: its URL or token is a secret (use https, or a loopback address)");
-	assert_int_equal(open_writer(fx, "\"format\": \"json\", \"url\": \"ftp://hooks.example/a\"", &err), FL_EINPUT);
 	assert_string_equal(err.msg, "webhook status: url 'ftp://hooks.example/***' is not an http(s) URL");
 	/* A JSON webhook without a token carries no secret: plain http is the receiver's choice. */
 	open_ok(fx, "\"format\": \"json\", \"url\": \"http://hooks.example/a\"");
@@ -520,15 +560,19 @@ static void test_plain_http(void **state)
 	/* A URL from a variable is checked when it is used. */
 	assert_int_equal(setenv(URL_ENV, "http://hooks.example" SLACK_PATH, 1), 0);
 	open_ok(fx, "\"url_env\": \"" URL_ENV "\"");
-	assert_int_equal(set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
-			 FL_EINPUT);
-	assert_string_equal(err.msg, "webhook 'wave.started' (wave a): webhook status: refusing to send to "
-				     "'http://hooks.example/services/***' over plain http: its URL or token is a secret "
-				     "(use https, or a loopback address)");
-	assert_int_equal(open_writer(fx, "\"url_env\": \"X\", \"target_url\": \"https://ci/{{tenant}}\"", &err),
-			 FL_EINPUT);
-	assert_string_equal(err.msg, "webhook status: unknown placeholder '{{tenant}}' in target_url (expected "
-				     "{{sha}}, {{wave}} or {{context}})");
+	assert_int_equal(
+		set(fx, "flotilla/wave/a", FL_STATE_PENDING, "applying", false, FL_WAVE_EVENT_STARTED, &err),
+		FL_EINPUT);
+	assert_string_equal(
+		err.msg, "webhook 'wave.started' (wave a): webhook status: refusing to send to "
+			 "'http://hooks.example/services/***' over plain http: its URL or token is a secret "
+			 "(use https, or a loopback address)");
+	assert_int_equal(
+		open_writer(fx, "\"url_env\": \"X\", \"target_url\": \"https://ci/{{tenant}}\"", &err),
+		FL_EINPUT);
+	assert_string_equal(err.msg,
+			    "webhook status: unknown placeholder '{{tenant}}' in target_url (expected "
+			    "{{sha}}, {{wave}} or {{context}})");
 }
 
 #define FAKE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -536,18 +580,12 @@ static void test_plain_http(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_event_names),
-		cmocka_unit_test(test_slack_body),
-		cmocka_unit_test(test_json_body),
-		cmocka_unit_test(test_url_mask),
-		FAKE_TEST(test_only_events),
-		FAKE_TEST(test_rolled_back),
-		FAKE_TEST(test_slack_paced),
-		FAKE_TEST(test_retried),
-		FAKE_TEST(test_unreachable),
-		FAKE_TEST(test_gone),
-		FAKE_TEST(test_wrong_token),
-		FAKE_TEST(test_missing_variables),
+		cmocka_unit_test(test_event_names), cmocka_unit_test(test_slack_body),
+		cmocka_unit_test(test_json_body),   cmocka_unit_test(test_url_mask),
+		FAKE_TEST(test_only_events),	    FAKE_TEST(test_rolled_back),
+		FAKE_TEST(test_slack_paced),	    FAKE_TEST(test_retried),
+		FAKE_TEST(test_unreachable),	    FAKE_TEST(test_gone),
+		FAKE_TEST(test_wrong_token),	    FAKE_TEST(test_missing_variables),
 		FAKE_TEST(test_plain_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
