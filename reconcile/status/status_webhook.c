@@ -240,14 +240,12 @@ static int check_url(const char *url, bool secret, struct fl_error *err)
 	int rc = 0;
 	fl_webhook_url_mask(&shown, url);
 	if (!starts_with(url, "https://") && !starts_with(url, "http://"))
-		rc = fl_error_set(err, FL_EINPUT, "webhook status: url '%.100s' is not an http(s) URL",
-				  shown.ptr);
+		rc = fl_error_set(err, FL_EINPUT, "url '%.100s' is not an http(s) URL", shown.ptr);
 	else if (secret && !fl_http_token_allowed(url))
-		rc = fl_error_set(
-			err, FL_EINPUT,
-			"webhook status: refusing to send to '%.100s' over plain http: its URL or token is "
-			"a secret (use https, or a loopback address)",
-			shown.ptr);
+		rc = fl_error_set(err, FL_EINPUT,
+				  "refusing to send to '%.100s' over plain http: its URL or token is a secret (use "
+				  "https, or a loopback address)",
+				  shown.ptr);
 	fl_buf_release(&shown);
 	return rc;
 }
@@ -590,6 +588,7 @@ int fl_status_webhook_open(struct fl_status_writer *out, const struct fl_status_
 		fl_buf_printf(&shown, "$%s", url_env);
 	w->shown = fl_buf_detach(&shown, NULL);
 	if (url && (rc = check_url(url, carries_secret(w), err))) {
+		fl_error_prefix(err, "webhook status: ");
 		webhook_free(w);
 		return rc;
 	}
