@@ -54,14 +54,17 @@ static const char *template_pattern(struct fl_arena *arena, const char *tmpl)
 
 const char *const *fl_secret_env_build(struct fl_arena *arena, const struct fl_fleet *fleet)
 {
-	const char **list = fl_arena_calloc(arena, NOWN + fleet->nstatus + 2, sizeof(*list));
+	static const char *const status_keys[] = { "token_env", "url_env" }; /* url_env: a webhook's URL */
+	const char **list = fl_arena_calloc(arena, NOWN + 2 * fleet->nstatus + 2, sizeof(*list));
 	size_t n = 0;
 	for (size_t i = 0; i < NOWN; i++)
 		list[n++] = fl_secret_env_own[i];
 	for (size_t i = 0; i < fleet->nstatus; i++) {
-		const struct fl_node *v = fleet->status[i].node ? fl_node_get(fleet->status[i].node, "token_env") : NULL;
-		if (v && v->type == FL_NODE_STR && v->v.str.ptr[0])
-			list[n++] = v->v.str.ptr;
+		for (size_t k = 0; k < 2 && fleet->status[i].node; k++) {
+			const struct fl_node *v = fl_node_get(fleet->status[i].node, status_keys[k]);
+			if (v && v->type == FL_NODE_STR && v->v.str.ptr[0])
+				list[n++] = v->v.str.ptr;
+		}
 	}
 	/* A driver that reads a token from the environment names it token_env (the http driver). */
 	const struct fl_node *tv = fl_node_get(fleet->driver.node, "token_env");

@@ -19,8 +19,8 @@
 extern const char *const fl_secret_env_own[];
 
 /*
- * The drop list of fleet: fl_secret_env_own, each status entry's token_env,
- * and the http driver's token_env with every {{...}} made a '*' (one
+ * The drop list of fleet: fl_secret_env_own, each status entry's token_env
+ * and url_env, and the http driver's token_env with every {{...}} made a '*' (one
  * variable per tenant). NULL-terminated, in arena; never fails.
  */
 const char *const *fl_secret_env_build(struct fl_arena *arena, const struct fl_fleet *fleet);

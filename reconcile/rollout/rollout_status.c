@@ -36,7 +36,8 @@ void fl_rollout_set_context(struct rollout *r, const struct fl_status_update *u)
 /*
  * The event, or none when the note already holds this state for the wave
  * (with this description; any running state for a start, whose counts
- * differ on a resumed run). The note is read before the writers update it.
+ * differ on a resumed run, but not a wait at the gate, pending too). The
+ * note is read before the writers update it.
  */
 static enum fl_wave_event news(struct rollout *r, const char *context, enum fl_state state, const char *desc,
 			       enum fl_wave_event event)
@@ -47,7 +48,8 @@ static enum fl_wave_event news(struct rollout *r, const char *context, enum fl_s
 		return event;
 	pthread_mutex_lock(&r->status_lock);
 	bool seen = fl_ledger_context(r->ledger, context, &known, &was) && known == state &&
-		    (event == FL_WAVE_EVENT_STARTED || strcmp(was.ptr ? was.ptr : "", desc) == 0);
+		    (event == FL_WAVE_EVENT_STARTED ? strncmp(was.ptr ? was.ptr : "", "applying:", 9) == 0
+						    : strcmp(was.ptr ? was.ptr : "", desc) == 0);
 	pthread_mutex_unlock(&r->status_lock);
 	fl_buf_release(&was);
 	return seen ? FL_WAVE_EVENT_NONE : event;

@@ -16,12 +16,13 @@
 
 /* Every writer type, one row each, defined in its writer's file. */
 extern const struct fl_status_type fl_status_notes_type, fl_status_github_type, fl_status_gitlab_type,
-	fl_status_gitea_type;
+	fl_status_gitea_type, fl_status_webhook_type;
 static const struct fl_status_type *const writers[] = {
 	&fl_status_notes_type,
 	&fl_status_github_type,
 	&fl_status_gitlab_type,
 	&fl_status_gitea_type,
+	&fl_status_webhook_type,
 };
 #define NWRITERS (sizeof(writers) / sizeof(writers[0]))
 

@@ -223,6 +223,25 @@ standin_config() {
 	curl -sS -f -X POST --data "$1" "$AWS_STANDIN/_config" >/dev/null || fail "configuring the AWS stand-in: $1"
 }
 
+# start_fake_webhook VAR ARGS...: starts tests/servers/fake_webhook.py with
+# ARGS (--slack PATH, --token T, ...) and sets VAR to its port. It is
+# stopped when the test exits; GET /_messages and /_stats tell what it took.
+FAKE_WEBHOOK_PIDS=()
+start_fake_webhook() {
+	local var=$1 out
+	shift
+	out=$(mktemp "$TMP/webhook.XXXXXX")
+	python3 "$FL_SOURCE/tests/servers/fake_webhook.py" "$@" >"$out" 2>"$out.err" &
+	FAKE_WEBHOOK_PIDS+=($!)
+	trap 'kill "${FAKE_WEBHOOK_PIDS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+	for _ in $(seq 200); do
+		[[ -s $out ]] && break
+		sleep 0.05
+	done
+	[[ $(head -1 "$out") =~ ^PORT\ ([0-9]+)$ ]] || fail "the fake webhook did not start: $(cat "$out.err")"
+	printf -v "$var" '%s' "${BASH_REMATCH[1]}"
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	git_repo "$TMP/repo"
 	echo "hello" >"$TMP/repo/file"

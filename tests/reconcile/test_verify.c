@@ -75,7 +75,8 @@ static const char fleet_yaml[] = "version: 1\n"
 				 "          token_env: \"FL_T_TOK_{{tenant.name}}\" }\n"
 				 "status:\n"
 				 "  - { type: git-notes }\n"
-				 "  - { type: github, repo: o/n, token_env: FL_T_STATUS_TOKEN }\n";
+				 "  - { type: github, repo: o/n, token_env: FL_T_STATUS_TOKEN }\n"
+				 "  - { type: webhook, url_env: FL_T_HOOK_URL }\n";
 
 /* One test's world: the repository, its fleet, the exported files and a receipts directory. */
 struct world {
@@ -466,20 +467,21 @@ static void test_errors(void **state)
 }
 
 /*
- * Secrets (SPEC 9): flotilla's own, AWS keys, a status entry's token_env and
- * the http driver's per-tenant token_env never reach a verify command, nor
- * the wrapper; pass_env hands one on. One row per verify entry.
+ * Secrets (SPEC 9): flotilla's own, AWS keys, a status entry's token_env (and
+ * a webhook's url_env) and the http driver's per-tenant token_env never
+ * reach a verify command, nor the wrapper; pass_env hands one on. One row
+ * per verify entry.
  */
 /* clang-format off */
 static const struct secrets_case {
 	const char *name;
 	const char *pass[2];
 	const char *seen[3];
-	const char *unseen[8];
+	const char *unseen[9];
 } secrets_cases[] = {
 	{ "dropped", { NULL }, { "FL_T_PLAIN=plain", "FLOTILLA_TENANT=acme", NULL },
 	  { "FLOTILLA_GIT_TOKEN=", "FLOTILLA_SSH_PASSPHRASE=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=",
-	    "AWS_SESSION_TOKEN=", "FL_T_STATUS_TOKEN=", "FL_T_TOK_acme=", NULL } },
+	    "AWS_SESSION_TOKEN=", "FL_T_STATUS_TOKEN=", "FL_T_TOK_acme=", "FL_T_HOOK_URL=", NULL } },
 	{ "handed on", { "AWS_SESSION_TOKEN", NULL }, { "AWS_SESSION_TOKEN=aws-session", "FL_T_PLAIN=plain", NULL },
 	  { "FLOTILLA_GIT_TOKEN=", "AWS_ACCESS_KEY_ID=", "FL_T_TOK_acme=", NULL } },
 };
@@ -501,6 +503,7 @@ static void test_secrets_dropped(void **state)
 		{ "AWS_ACCESS_KEY_ID", "aws-id" },	  { "AWS_SECRET_ACCESS_KEY", "aws-secret" },
 		{ "AWS_SESSION_TOKEN", "aws-session" }, { "FL_T_STATUS_TOKEN", "status" },
 		{ "FL_T_TOK_acme", "tenant-token" },	  { "FL_T_PLAIN", "plain" },
+		{ "FL_T_HOOK_URL", "https://hooks.example/services/T/B/X" },
 	};
 	struct world *w = *state;
 	const char *argv[] = { "sh", "-c", "env | grep -E '^(FLOTILLA_|AWS_|FL_T_)'" };
@@ -518,7 +521,7 @@ static void test_secrets_dropped(void **state)
 		for (size_t j = 0; j < 3 && c->seen[j]; j++)
 			if (!has_line_starting(out.ptr, c->seen[j]))
 				fail_msg("%s: the command did not see '%s' in:\n%s", c->name, c->seen[j], out.ptr);
-		for (size_t j = 0; j < 8 && c->unseen[j]; j++)
+		for (size_t j = 0; j < 9 && c->unseen[j]; j++)
 			if (has_line_starting(out.ptr, c->unseen[j]))
 				fail_msg("%s: the command saw '%s'", c->name, c->unseen[j]);
 		fl_buf_release(&out);
