@@ -43,6 +43,7 @@ struct fl_wave_report {
 	long long wait_until;            /* bake: when the wave may start */
 	bool awaiting_promotion;
 	bool succeeded_before;           /* an earlier run succeeded: statuses stay success while confirming */
+	char failed_before[160];         /* an earlier run failed it: its description then; "" otherwise */
 	long long started_ms;            /* monotonic, for elapsed times */
 };
 

@@ -161,7 +161,12 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	 * changes, so forges do not see it flip back to pending.
 	 */
 	enum fl_state known;
-	wr->succeeded_before = fl_wave_state(r->ledger, wave->name, &known, NULL) && known == FL_STATE_SUCCESS;
+	struct fl_buf was = FL_BUF_INIT;
+	bool had = fl_wave_state(r->ledger, wave->name, &known, &was);
+	wr->succeeded_before = had && known == FL_STATE_SUCCESS;
+	snprintf(wr->failed_before, sizeof(wr->failed_before), "%s",
+		 had && known == FL_STATE_FAILURE && was.ptr ? was.ptr : "");
+	fl_buf_release(&was);
 	if (!wr->succeeded_before)
 		fl_rollout_wave_context(r, w, FL_STATE_PENDING, desc, FL_WAVE_EVENT_STARTED);
 	fl_rollout_progress(r, w);

@@ -37,15 +37,20 @@ void fl_rollout_set_context(struct rollout *r, const struct fl_status_update *u)
  * The event, or none when the note already holds this state for the wave
  * (with this description; any running state for a start, whose counts
  * differ on a resumed run, but not a wait at the gate, pending too). The
- * note is read before the writers update it.
+ * note is read before the writers update it. A wave that failed for this
+ * commit and is tried again (the CI schedule reruns a halted commit) is
+ * news only when it ends otherwise: each attempt would announce itself.
  */
-static enum fl_wave_event news(struct rollout *r, const char *context, enum fl_state state, const char *desc,
-			       enum fl_wave_event event)
+static enum fl_wave_event news(struct rollout *r, const struct fl_wave_report *wr, const char *context,
+			       enum fl_state state, const char *desc, enum fl_wave_event event)
 {
 	enum fl_state known;
 	struct fl_buf was = FL_BUF_INIT;
 	if (event == FL_WAVE_EVENT_NONE)
 		return event;
+	if (wr->failed_before[0] && (event == FL_WAVE_EVENT_STARTED ||
+				     (event == FL_WAVE_EVENT_FAILED && strcmp(wr->failed_before, desc) == 0)))
+		return FL_WAVE_EVENT_NONE;
 	pthread_mutex_lock(&r->status_lock);
 	bool seen = fl_ledger_context(r->ledger, context, &known, &was) && known == state &&
 		    (event == FL_WAVE_EVENT_STARTED ? strncmp(was.ptr ? was.ptr : "", "applying:", 9) == 0
@@ -65,7 +70,7 @@ static void wave_update(struct rollout *r, size_t w, enum fl_state state, const 
 	if (r->partial)
 		return;
 	fl_wave_context(context, sizeof(context), r->fleet->waves[w].name);
-	struct fl_status_update u = { context, state, desc, progress, news(r, context, state, desc, event) };
+	struct fl_status_update u = { context, state, desc, progress, news(r, wr, context, state, desc, event) };
 	fl_rollout_set_context(r, &u);
 }
 
