@@ -75,6 +75,8 @@ int fl_opt_exit(int rc);
 
 /* The command called name, or NULL. */
 const struct fl_cmd *fl_cmd_find(const char *name);
+/* Every command, in the order of flotilla --help; *n gets their number. */
+const struct fl_cmd *fl_cmd_list(size_t *n);
 
 /* Prints an error as path:line:col: error: message with the source line. */
 void fl_print_error(const struct fl_error *err);
