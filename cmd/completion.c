@@ -234,17 +234,17 @@ static void print_bash(FILE *to, const struct fl_cmd_docs *docs)
 	size_t n;
 	const struct fl_cmd *cmds = fl_cmd_list(&n);
 	fputs(bash_head, to);
-	fputs("\tif ((COMP_CWORD == 1)); then\n\t\tCOMPREPLY=($(compgen -W '", to);
+	fputs("\tif ((COMP_CWORD == 1)); then\n\t\topts='--help --version'\n\t\t[[ $cur == -* ]] || opts='", to);
 	for (size_t i = 0; i < n; i++)
-		fprintf(to, "%s ", cmds[i].name);
-	fputs("--help --version' -- \"$cur\"))\n\t\treturn\n\tfi\n", to);
+		fprintf(to, "%s%s", i ? " " : "", cmds[i].name);
+	fputs("'\n\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n\t\treturn\n\tfi\n", to);
 	fputs("\tcmd=${COMP_WORDS[1]}\n\tfirst=2\n\tcase $cmd in\n", to);
 	for (size_t i = 0; i < n; i++) {
 		if (!has_verbs(docs, cmds[i].name))
 			continue;
-		fprintf(to, "\t%s)\n\t\tif ((COMP_CWORD == 2)); then\n\t\t\tCOMPREPLY=($(compgen -W '", cmds[i].name);
+		fprintf(to, "\t%s)\n\t\tif ((COMP_CWORD == 2)); then\n\t\t\topts='-h --help'\n\t\t\t[[ $cur == -* ]] || opts='", cmds[i].name);
 		put_verbs(to, docs, cmds[i].name);
-		fprintf(to, " --help' -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n"
+		fprintf(to, "'\n\t\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n"
 			    "\t\tcmd=\"%s ${COMP_WORDS[2]}\"\n\t\tfirst=3\n\t\t;;\n", cmds[i].name);
 	}
 	fputs("\tesac\n\tcase $cmd in\n", to);
