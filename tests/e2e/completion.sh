@@ -111,3 +111,32 @@ cd "$TMP"
 expect_bash "" promote HEAD --wave ""
 expect_bash "canary early fleet" promote HEAD --repo fleet --wave ""
 expect_bash "canary early fleet" promote --repo=fleet HEAD --wave ""
+
+# --- zsh, for real: an interactive zsh on a pseudo-terminal (zpty) completes
+# a line at TAB; each check waits for what it must print (the whole run is
+# bounded, so a candidate that never shows fails instead of hanging).
+cd "$TMP/fleet"
+cat >"$TMP/tab.zsh" <<'ZSH'
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='> '; fpath=($TMP_ZSH \$fpath); autoload -Uz compinit; compinit -u -d $TMP_ZSH/.zcompdump; zstyle ':completion:*' menu no; print RE''ADY"
+zpty -r z out '*READY*>*'
+# tab LINE PATTERN: type LINE and TAB; wait until what zsh prints after it
+# matches PATTERN (zle prints the line again with what it completed; PATTERN
+# must not match what was typed).
+tab() {
+	zpty -w -n z "$1"$'\t'
+	zpty -r z out "$2" || { print -r -- "no match for '$2' after '$1<TAB>'"; exit 1; }
+	print -r -- "ok: $1<TAB>"
+	zpty -w -n z $'\C-u'
+}
+tab 'flotilla pl' '*plan*'
+tab 'flotilla apply --th' '*through*'
+tab 'flotilla plan --format ' '*json*markdown*text*'
+tab 'flotilla promote HEAD --wave ' '*canary*early*fleet*'
+tab 'flotilla plan --tenant acme' '*acme-test*'
+zpty -d z
+ZSH
+TMP_ZSH=$TMP/zsh timeout 60 zsh -f "$TMP/tab.zsh" >"$TMP/tab.out" 2>&1 ||
+	fail "zsh does not complete as expected: $(cat "$TMP/tab.out")"
+[[ $(grep -c '^ok: ' "$TMP/tab.out") == 5 ]] || fail "zsh completed only: $(cat "$TMP/tab.out")"
