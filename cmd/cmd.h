@@ -61,7 +61,9 @@ extern const char *fl_opt_cache_dir;
 
 /*
  * Parses argv[1..] (argv[0] is the command name) with opts, ending in an
- * FL_OPT_END entry. Prints help and returns 1 for --help; prints a usage
+ * FL_OPT_END entry. Prints help and returns 1 for --help (while `flotilla
+ * help --man` or `--completion` gathers the tables, hands opts to
+ * cmd/describe.h instead of printing); prints a usage
  * error and returns -1 for a bad command line; returns 0 otherwise. The
  * usage line of both is generated from opts, in their order: "[--rev REV]",
  * "[--tenant T]..." for a list, "--wave W" and "DIR" when required.

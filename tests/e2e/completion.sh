@@ -135,8 +135,10 @@ tab 'flotilla apply --th' '*through*'
 tab 'flotilla plan --format ' '*json*markdown*text*'
 tab 'flotilla promote HEAD --wave ' '*canary*early*fleet*'
 tab 'flotilla plan --tenant acme' '*acme-test*'
+tab 'flotilla account cr' '*create*'
+tab 'flotilla account create acme-test --em' '*email*'
 zpty -d z
 ZSH
 TMP_ZSH=$TMP/zsh timeout 60 zsh -f "$TMP/tab.zsh" >"$TMP/tab.out" 2>&1 ||
 	fail "zsh does not complete as expected: $(cat "$TMP/tab.out")"
-[[ $(grep -c '^ok: ' "$TMP/tab.out") == 5 ]] || fail "zsh completed only: $(cat "$TMP/tab.out")"
+[[ $(grep -c '^ok: ' "$TMP/tab.out") == 7 ]] || fail "zsh completed only: $(cat "$TMP/tab.out")"
