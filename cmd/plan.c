@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "reconcile/drivers/driver.h"
 #include "reconcile/plan/plan.h"
+#include "reconcile/plan/plan_offline.h"
 #include "reconcile/plan/plan_output.h"
 #include "reconcile/fleet/trust.h"
 #include "reconcile/rollout/ledger.h"
@@ -27,6 +28,7 @@ struct plan_args {
 	const char *repo, *rev, *since, *driver, *format;
 	struct fl_opt_list tenants;
 	bool detailed, prune, refresh, allow_mass_delete;
+	bool offline; /* --since BASE --offline: BASE's rendering stands in for the accounts */
 };
 
 /*
@@ -137,7 +139,7 @@ static void post_plan_status(struct fl_repo *repo, const struct fl_oid *commit, 
 		goto out;
 	}
 	if (fl_plan_status_due(ledger, state)) {
-		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc, false };
+		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc, false, FL_WAVE_EVENT_NONE };
 		fl_statuses_set(&st, &u);
 	}
 	fl_statuses_flush(&st);
@@ -260,6 +262,27 @@ static int weigh_whole_fleet(struct fl_plan_summary *sum, struct fl_session *s, 
 }
 
 /*
+ * The offline driver over --since's commit (base, in hex): no driver of
+ * fleet.yaml is opened, no account read, no credential needed.
+ */
+static int open_offline(struct fl_driver *out, struct fl_session *s, const char *base)
+{
+	struct fl_diags diags = { 0 };
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid id;
+	int rc = FL_EXIT_OK;
+	if (fl_repo_resolve(&id, s->repo, base, &err) ||
+	    fl_plan_offline_open(out, s->repo, &id, &diags, &err)) {
+		fprintf(stderr, "flotilla plan: the fleet of --since %.7s, which --offline renders, does not load:\n",
+			base);
+		fl_print_diags(&diags, &err);
+		rc = FL_EXIT_ERROR;
+	}
+	fl_diags_release(&diags);
+	return rc;
+}
+
+/*
  * Plans s->fleet (the head) through the driver of trusted: the head's own
  * fleet, or with --since the base's, whose differences trust describes.
  */
@@ -280,9 +303,11 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 		.ntenants = nonly,
 	};
 	/* The trusted fleet's driver (the base's with --since), or --driver's, which is the operator's. */
-	int rc = fl_driver_from_args(&driver, a->driver, trusted, "plan");
+	int rc = a->offline ? open_offline(&driver, s, trust->base)
+			    : fl_driver_from_args(&driver, a->driver, trusted, "plan");
 	if (rc)
 		return rc;
+	o.w.offline = a->offline;
 	o.w.format = format;
 	o.w.fleet = s->fleet;
 	o.w.trust = trust;
@@ -320,8 +345,9 @@ static int run_plan(struct fl_session *s, const struct plan_args *a, enum fl_for
 		rc = FL_EXIT_CHANGES;
 out:
 	fflush(stdout);
-	/* --tenant plans a part: like apply --tenant, it leaves the commit's statuses alone. */
-	if (desc.len && !a->tenants.len)
+	/* --tenant plans a part: like apply --tenant, it leaves the commit's statuses alone.
+	 * --offline is no plan of the accounts, and reads no forge token. */
+	if (desc.len && !a->tenants.len && !a->offline)
 		post_plan_status(s->repo, &s->commit, trusted, state, desc.ptr);
 	fl_buf_release(&desc);
 	fl_buf_release(&o.buf);
@@ -363,6 +389,7 @@ int cmd_plan(int argc, char **argv)
 		{ FL_OPT_VALUE, "rev", 0, "REV", "the commit to plan (default: HEAD)", &a.rev, false },
 		{ FL_OPT_LIST, "tenant", 't', "T", "plan only this tenant (repeatable)", &a.tenants, false },
 		{ FL_OPT_VALUE, "since", 0, "REV", "plan only tenants whose inputs changed since REV", &a.since, false },
+		{ FL_OPT_FLAG, "offline", 0, NULL, "with --since: read no account, take each to hold what REV renders", &a.offline, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &a.driver, false },
 		{ FL_OPT_VALUE, "format", 0, "text|json|markdown", "the output: for people (default), machines or pull requests", &a.format, false },
 		{ FL_OPT_FLAG, "detailed-exitcode", 0, NULL, "exit 3 when the plan has changes", &a.detailed, false },
@@ -392,6 +419,12 @@ int cmd_plan(int argc, char **argv)
 		rc = FL_EXIT_USAGE;
 		goto out;
 	}
+	if (a.offline && (!a.since || a.driver)) {
+		fprintf(stderr, a.driver ? "flotilla plan: --offline reads no account: --driver cannot be combined with it\n"
+					 : "flotilla plan: --offline needs --since BASE: BASE's rendering stands in for the accounts\n");
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
 	struct fl_fleet_load_opts lopts = { 0 };
 	if (a.tenants.len) {
 		lopts.only = a.tenants.items;
@@ -410,7 +443,7 @@ int cmd_plan(int argc, char **argv)
 	s.repo = since.repo;
 	since.repo = NULL;
 	if ((rc = fl_session_open(&s, a.repo, a.rev, &lopts))) {
-		if (!a.tenants.len)
+		if (!a.tenants.len && !a.offline)
 			post_invalid(&a, &lopts);
 		goto out;
 	}

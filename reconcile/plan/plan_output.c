@@ -273,13 +273,23 @@ static void trust_lines(struct fl_buf *out, const struct fl_trust_changes *t, bo
 		fl_buf_putc(out, '\n');
 }
 
-/* "since": {"base", "driver_changed", "status_changed", "verify_changed"}, then a comma. */
-static void trust_json(struct fl_buf *out, const struct fl_trust_changes *t)
+/* plan --offline, said first: the plan compares with BASE, not with the accounts. */
+static void offline_line(struct fl_buf *out, const struct fl_plan_writer *w, bool markdown)
+{
+	const char *code = markdown ? "`" : "";
+	if (w->offline && w->trust)
+		fl_buf_printf(out, "%soffline: compared with what %s%.7s%s renders; no account was read\n\n",
+			      markdown ? "> " : "", code, w->trust->base, code);
+}
+
+/* "since": {"base", "driver_changed", "offline" (--offline only), "status_changed",
+ * "verify_changed"}, then a comma. */
+static void trust_json(struct fl_buf *out, const struct fl_trust_changes *t, bool offline)
 {
 	fl_buf_puts(out, "\"since\":{");
 	json_str_field(out, "base", t->base);
-	fl_buf_printf(out, ",\"driver_changed\":%s,\"status_changed\":%s,\"verify_changed\":[",
-		      t->driver ? "true" : "false", t->status ? "true" : "false");
+	fl_buf_printf(out, ",\"driver_changed\":%s%s,\"status_changed\":%s,\"verify_changed\":[",
+		      t->driver ? "true" : "false", offline ? ",\"offline\":true" : "", t->status ? "true" : "false");
 	for (size_t i = 0; i < t->nverify; i++) {
 		if (i)
 			fl_buf_putc(out, ',');
@@ -294,6 +304,7 @@ void fl_plan_write_markdown_head(struct fl_buf *out, struct fl_plan_writer *w,
 	fl_buf_printf(out, "### flotilla plan for `%s` (%s)\n\n**", w->fleet->revision, w->fleet->name);
 	fl_plan_describe(out, s);
 	fl_buf_puts(out, "**\n\n");
+	offline_line(out, w, true);
 	if (w->trust)
 		trust_lines(out, w->trust, true);
 	if (s->withheld)
@@ -315,11 +326,12 @@ void fl_plan_write_begin(struct fl_buf *out, struct fl_plan_writer *w)
 		json_str_field(out, "revision", w->fleet->revision);
 		fl_buf_putc(out, ',');
 		if (w->trust)
-			trust_json(out, w->trust);
+			trust_json(out, w->trust, w->offline);
 		fl_buf_puts(out, "\"tenants\":[");
 	} else if (w->format == FL_FORMAT_TEXT) {
 		fl_buf_printf(out, "Plan of fleet %s at %s\n\n", w->fleet->name ? w->fleet->name : "",
 			      w->fleet->revision);
+		offline_line(out, w, false);
 		if (w->trust)
 			trust_lines(out, w->trust, false);
 	}

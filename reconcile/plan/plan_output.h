@@ -25,6 +25,8 @@ struct fl_plan_writer {
 	/* plan --since: the settings taken from the base, where the head's
 	 * differ; NULL for other plans. */
 	const struct fl_trust_changes *trust;
+	/* plan --offline (with trust): no account was read; each holds what trust->base renders. */
+	bool offline;
 	size_t written;              /* tenants written so far */
 };
 

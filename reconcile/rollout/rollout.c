@@ -84,7 +84,7 @@ static int hold_for_gates(struct rollout *r, size_t w, struct fl_error *err)
 		wr->wait_until = gate.bake_until;
 		wr->awaiting_promotion = !gate.bake_until;
 		fl_wave_gate_describe(desc, sizeof(desc), &gate);
-		fl_rollout_wave_context(r, w, FL_STATE_PENDING, desc, false);
+		fl_rollout_wave_context(r, w, FL_STATE_PENDING, desc, FL_WAVE_EVENT_WAITING);
 		fl_rollout_progress(r, w);
 		snprintf(r->report->held_by, sizeof(r->report->held_by), "wave '%s' is %s", r->fleet->waves[w].name,
 			 desc);
@@ -121,10 +121,10 @@ static bool held_by_earlier(struct rollout *r, size_t w)
 
 /* ---- the run ---- */
 
-static void mark_rest(struct rollout *r, size_t from, enum fl_state state, const char *desc)
+static void mark_rest(struct rollout *r, size_t from, const char *desc, enum fl_wave_event event)
 {
 	for (size_t w = from; w < r->fleet->nwaves; w++)
-		fl_rollout_wave_context(r, w, state, desc, false);
+		fl_rollout_wave_context(r, w, FL_STATE_ERROR, desc, event);
 }
 
 static int plan_all(struct rollout *r, struct fl_error *err)
@@ -143,8 +143,10 @@ static int plan_all(struct rollout *r, struct fl_error *err)
 	}
 	/* The plan status describes the commit's plan: the first one, unless refused now. */
 	enum fl_state state = mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS;
-	if (!r->partial && fl_plan_status_due(r->ledger, state))
-		fl_rollout_set_context(r, FL_PLAN_CONTEXT, state, desc.ptr, false);
+	if (!r->partial && fl_plan_status_due(r->ledger, state)) {
+		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc.ptr, false, FL_WAVE_EVENT_NONE };
+		fl_rollout_set_context(r, &u);
+	}
 	fl_buf_release(&desc);
 	return 0;
 }
@@ -228,18 +230,18 @@ static int wave_ended(struct rollout *r, size_t w, struct fl_error *err)
 	}
 	if (r->superseded) {
 		snprintf(desc, sizeof(desc), "superseded by %.7s", r->report->superseded_by);
-		mark_rest(r, w, FL_STATE_ERROR, desc);
+		mark_rest(r, w, desc, FL_WAVE_EVENT_SUPERSEDED);
 		r->report->outcome = FL_ROLLOUT_SUPERSEDED;
 		return 1;
 	}
 	if (wr->failed > wr->tolerance) {
 		snprintf(desc, sizeof(desc), "halted: %zu of %zu failed (tolerance %u)", wr->failed, wr->total,
 			 wr->tolerance);
-		fl_rollout_wave_context(r, w, FL_STATE_FAILURE, desc, false);
+		fl_rollout_wave_context(r, w, FL_STATE_FAILURE, desc, FL_WAVE_EVENT_FAILED);
 		snprintf(r->report->held_by, sizeof(r->report->held_by), "wave '%s' %s", r->fleet->waves[w].name,
 			 desc);
 		snprintf(desc, sizeof(desc), "not started: wave %s failed", r->fleet->waves[w].name);
-		mark_rest(r, w + 1, FL_STATE_ERROR, desc);
+		mark_rest(r, w + 1, desc, FL_WAVE_EVENT_HALTED);
 		r->report->outcome = FL_ROLLOUT_HALTED;
 		return 1;
 	}
@@ -264,7 +266,7 @@ static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 		if ((rc = fl_rollout_run_wave(r, w, err)) || (rc = wave_ended(r, w, err)))
 			return rc < 0 ? rc : 0;
 		fl_rollout_describe_applied(&r->report->waves[w], desc, sizeof(desc));
-		fl_rollout_wave_context(r, w, FL_STATE_SUCCESS, desc, false);
+		fl_rollout_wave_context(r, w, FL_STATE_SUCCESS, desc, FL_WAVE_EVENT_SUCCEEDED);
 		if (!r->partial) {
 			struct fl_error e = FL_ERROR_INIT;
 			fl_rollout_status_error(r, fl_ledger_wave_succeeded(r->ledger, r->fleet->waves[w].name, fl_now(), &e),

@@ -70,12 +70,18 @@ bool fl_rollout_cancelled(const struct rollout *r);
 void fl_rollout_status_error(struct rollout *r, int rc, const struct fl_error *e);
 
 /* Sends a context to the status writers, or to the ledger's note when there are none. */
-void fl_rollout_set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc,
-			    bool progress);
+void fl_rollout_set_context(struct rollout *r, const struct fl_status_update *u);
 
-/* Sets wave w's state in the report and, unless the run is partial, its context. */
+/*
+ * Sets wave w's state in the report and, unless the run is partial, its
+ * context. event says what the change means (status.h); it is passed on
+ * only when the note shows something else for the wave, so runs repeated
+ * at a gate announce the wait once.
+ */
 void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc,
-			     bool progress);
+			     enum fl_wave_event event);
+/* An update of wave w's counts inside a running wave (progress: forges may drop it). */
+void fl_rollout_wave_progress(struct rollout *r, size_t w, const char *desc);
 
 /* "applying: 3/10 done, 1 failed (tolerance 2)", for a wave in progress. */
 void fl_rollout_describe_running(const struct fl_wave_report *wr, char *out, size_t cap);

@@ -126,7 +126,7 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 		fl_rollout_describe_running(wr, desc, sizeof(desc));
 		pthread_mutex_unlock(&r->lock);
 		if (!wr->succeeded_before)
-			fl_rollout_wave_context(r, wv->w, FL_STATE_PENDING, desc, true);
+			fl_rollout_wave_progress(r, wv->w, desc);
 		fl_rollout_progress(r, wv->w);
 		pthread_mutex_lock(&r->lock);
 	}
@@ -163,7 +163,7 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	enum fl_state known;
 	wr->succeeded_before = fl_wave_state(r->ledger, wave->name, &known, NULL) && known == FL_STATE_SUCCESS;
 	if (!wr->succeeded_before)
-		fl_rollout_wave_context(r, w, FL_STATE_PENDING, desc, false);
+		fl_rollout_wave_context(r, w, FL_STATE_PENDING, desc, FL_WAVE_EVENT_STARTED);
 	fl_rollout_progress(r, w);
 	int rc = run_wave_jobs(&wv, err);
 	free(wv.tenants);

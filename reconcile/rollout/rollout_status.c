@@ -20,21 +20,41 @@ void fl_rollout_status_error(struct rollout *r, int rc, const struct fl_error *e
 	pthread_mutex_unlock(&r->lock);
 }
 
-void fl_rollout_set_context(struct rollout *r, const char *context, enum fl_state state, const char *desc,
-			    bool progress)
+void fl_rollout_set_context(struct rollout *r, const struct fl_status_update *u)
 {
 	struct fl_error e = FL_ERROR_INIT;
 	if (!r->opts->statuses) {
-		fl_rollout_status_error(r, fl_ledger_set_context(r->ledger, context, state, desc, &e), &e);
+		fl_rollout_status_error(r, fl_ledger_set_context(r->ledger, u->context, u->state, u->description, &e),
+					&e);
 		return;
 	}
-	struct fl_status_update u = { context, state, desc, progress };
 	pthread_mutex_lock(&r->status_lock);
-	fl_statuses_set(r->opts->statuses, &u);
+	fl_statuses_set(r->opts->statuses, u);
 	pthread_mutex_unlock(&r->status_lock);
 }
 
-void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress)
+/*
+ * The event, or none when the note already holds this state for the wave
+ * (with this description; any running state for a start, whose counts
+ * differ on a resumed run). The note is read before the writers update it.
+ */
+static enum fl_wave_event news(struct rollout *r, const char *context, enum fl_state state, const char *desc,
+			       enum fl_wave_event event)
+{
+	enum fl_state known;
+	struct fl_buf was = FL_BUF_INIT;
+	if (event == FL_WAVE_EVENT_NONE)
+		return event;
+	pthread_mutex_lock(&r->status_lock);
+	bool seen = fl_ledger_context(r->ledger, context, &known, &was) && known == state &&
+		    (event == FL_WAVE_EVENT_STARTED || strcmp(was.ptr ? was.ptr : "", desc) == 0);
+	pthread_mutex_unlock(&r->status_lock);
+	fl_buf_release(&was);
+	return seen ? FL_WAVE_EVENT_NONE : event;
+}
+
+static void wave_update(struct rollout *r, size_t w, enum fl_state state, const char *desc, bool progress,
+			enum fl_wave_event event)
 {
 	char context[160];
 	struct fl_wave_report *wr = &r->report->waves[w];
@@ -43,7 +63,19 @@ void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, c
 	if (r->partial)
 		return;
 	fl_wave_context(context, sizeof(context), r->fleet->waves[w].name);
-	fl_rollout_set_context(r, context, state, desc, progress);
+	struct fl_status_update u = { context, state, desc, progress, news(r, context, state, desc, event) };
+	fl_rollout_set_context(r, &u);
+}
+
+void fl_rollout_wave_context(struct rollout *r, size_t w, enum fl_state state, const char *desc,
+			     enum fl_wave_event event)
+{
+	wave_update(r, w, state, desc, false, event);
+}
+
+void fl_rollout_wave_progress(struct rollout *r, size_t w, const char *desc)
+{
+	wave_update(r, w, FL_STATE_PENDING, desc, true, FL_WAVE_EVENT_NONE);
 }
 
 /* ", 2 suspended": suspended tenants are left alone, never counted as applied. */

@@ -19,11 +19,29 @@
 #include "reconcile/rollout/ledger.h"
 #include "reconcile/rollout/wave_rules.h"  /* the context names */
 
+/*
+ * What a wave's update means, for writers that announce transitions
+ * (webhooks) rather than mirror states. Set only when the wave's context
+ * really changes for the commit: the same wait seen by a later run is
+ * FL_WAVE_EVENT_NONE, so a job re-run at a gate announces nothing again.
+ */
+enum fl_wave_event {
+	FL_WAVE_EVENT_NONE,
+	FL_WAVE_EVENT_STARTED,
+	FL_WAVE_EVENT_SUCCEEDED,
+	FL_WAVE_EVENT_FAILED,      /* past its tolerance: this wave halts the rollout */
+	FL_WAVE_EVENT_HALTED,      /* not started because an earlier wave failed */
+	FL_WAVE_EVENT_ROLLED_BACK, /* a tenant of the wave was rolled back */
+	FL_WAVE_EVENT_WAITING,     /* held by a bake or a manual gate */
+	FL_WAVE_EVENT_SUPERSEDED,  /* a newer commit took over */
+};
+
 struct fl_status_update {
 	const char *context;       /* "flotilla/plan", "flotilla/wave/<wave>" */
 	enum fl_state state;
 	const char *description;   /* at most 140 bytes */
 	bool progress;             /* only counts changed inside a running wave */
+	enum fl_wave_event event;  /* wave contexts only */
 };
 
 struct fl_status_ops {

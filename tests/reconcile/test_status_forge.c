@@ -186,7 +186,7 @@ static void close_writer(struct fx *fx)
 static int set(struct fx *fx, const char *context, enum fl_state state, const char *desc, bool progress,
 	       struct fl_error *err)
 {
-	struct fl_status_update u = { context, state, desc, progress };
+	struct fl_status_update u = { context, state, desc, progress, FL_WAVE_EVENT_NONE };
 	return fx->w.ops->set(fx->w.self, &u, err);
 }
 
