@@ -32,6 +32,15 @@ packages=(
 	# bookworm ships in libclang-rt-14-dev; python3-yaml makes the seeds.
 	clang
 	libclang-rt-14-dev
+	# tests/e2e/manpage.sh renders and lints the man page; completion.sh loads
+	# the zsh completion.
+	groff-base
+	mandoc
+	zsh
+	# ci/package.sh: cpack's dependency scan (dpkg-shlibdeps comes with
+	# build-essential's dpkg-dev) and the clean Debian root of its tests.
+	file
+	debootstrap
 )
 
 installed() {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds flotilla twice and runs every test in each build: plainly (build/),
 # then under AddressSanitizer and UndefinedBehaviorSanitizer (build-san/);
+# builds the Debian package from build/ and tests it on a clean Debian root
+# (ci/package.sh: needs root or sudo, and the network to deb.debian.org);
 # then runs every fuzz target for FL_FUZZ_SECONDS each (ci/fuzz.sh; default
 # and minimum 30). Exits non-zero if any build or test fails, or fuzzing
-# finds anything. The last line counts the tests of both builds:
-# "N passed, N failed" (ci/ctest_summary.sh).
+# finds anything. The last line counts the tests of both builds and of the
+# package: "N passed, N failed" (ci/ctest_summary.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +19,11 @@ trap 'rm -rf "$logs"' EXIT
 
 if ci/build.sh plain && ctest --test-dir build --output-on-failure --no-tests=error -j2 | tee "$logs/plain.log"; then
 	plain=pass
+fi
+
+package=fail
+if ci/package.sh | tee "$logs/package.log"; then
+	package=pass
 fi
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -35,6 +42,6 @@ if ci/fuzz.sh "$seconds"; then
 fi
 
 echo
-echo "==> tests: plain $plain, sanitize (ASan+UBSan) $sanitize, fuzz (${seconds}s a target) $fuzz"
-ci/ctest_summary.sh "$logs/plain.log" "$logs/sanitize.log"
-[[ $plain == pass && $sanitize == pass && $fuzz == pass ]]
+echo "==> tests: plain $plain, package $package, sanitize (ASan+UBSan) $sanitize, fuzz (${seconds}s a target) $fuzz"
+ci/ctest_summary.sh "$logs/plain.log" "$logs/package.log" "$logs/sanitize.log"
+[[ $plain == pass && $package == pass && $sanitize == pass && $fuzz == pass ]]

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/describe.h"
 #include "cmd/remote_repo.h"
 #include "core/aws_call.h"
 #include "core/aws_creds.h"
@@ -51,7 +52,8 @@ int cmd_account(int argc, char **argv)
 		return FL_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		account_help(stdout);
+		if (!fl_cmd_docs_add_verbs(verbs, NVERBS))
+			account_help(stdout);
 		return FL_EXIT_OK;
 	}
 	for (size_t i = 0; i < NVERBS; i++)

@@ -61,7 +61,9 @@ extern const char *fl_opt_cache_dir;
 
 /*
  * Parses argv[1..] (argv[0] is the command name) with opts, ending in an
- * FL_OPT_END entry. Prints help and returns 1 for --help; prints a usage
+ * FL_OPT_END entry. Prints help and returns 1 for --help (while `flotilla
+ * help --man` or `--completion` gathers the tables, hands opts to
+ * cmd/describe.h instead of printing); prints a usage
  * error and returns -1 for a bad command line; returns 0 otherwise. The
  * usage line of both is generated from opts, in their order: "[--rev REV]",
  * "[--tenant T]..." for a list, "--wave W" and "DIR" when required.
@@ -75,6 +77,8 @@ int fl_opt_exit(int rc);
 
 /* The command called name, or NULL. */
 const struct fl_cmd *fl_cmd_find(const char *name);
+/* Every command, in the order of flotilla --help; *n gets their number. */
+const struct fl_cmd *fl_cmd_list(size_t *n);
 
 /* Prints an error as path:line:col: error: message with the source line. */
 void fl_print_error(const struct fl_error *err);

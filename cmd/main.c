@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/describe.h"
 #include "cmd/remote_repo.h"
 #include "core/buf.h"
 #include "core/banned.h"
@@ -36,6 +37,12 @@ const struct fl_cmd *fl_cmd_find(const char *name)
 	return NULL;
 }
 
+const struct fl_cmd *fl_cmd_list(size_t *n)
+{
+	*n = NCOMMANDS;
+	return commands;
+}
+
 static void main_help(FILE *to)
 {
 	fprintf(to, "usage: flotilla <command> [options]\n\n"
@@ -50,15 +57,20 @@ static void main_help(FILE *to)
 
 int cmd_help(int argc, char **argv)
 {
-	const char *name = NULL, *sub = NULL;
+	const char *name = NULL, *sub = NULL, *shell = NULL;
+	bool man = false;
 	const struct fl_opt opts[] = {
 		{ FL_OPT_ARG, "COMMAND", 0, NULL, "the command to explain (default: list the commands)", &name, false },
 		{ FL_OPT_ARG, "SUBCOMMAND", 0, NULL, "its subcommand, like 'create' of 'account'", &sub, false },
+		{ FL_OPT_FLAG, "man", 0, NULL, "print the manual page flotilla(1), in roff", &man, false },
+		{ FL_OPT_VALUE, "completion", 0, "bash|zsh", "print the completion script for this shell", &shell, false },
 		{ .kind = FL_OPT_END },
 	};
 	int rc = fl_opt_parse(fl_cmd_find("help"), opts, argc, argv);
 	if (rc)
 		return fl_opt_exit(rc);
+	if (man || shell)
+		return fl_cmd_docs_print(man, shell, name);
 	if (!name) {
 		main_help(stdout);
 		return FL_EXIT_OK;

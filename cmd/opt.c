@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/describe.h"
 #include "core/alloc.h"
 #include "core/banned.h"
 
@@ -158,7 +159,8 @@ int fl_opt_parse(const struct fl_cmd *cmd, const struct fl_opt *opts, int argc, 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!only_args && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
-			fl_opt_help(cmd, opts);
+			if (!fl_cmd_docs_add_opts(cmd, opts))
+				fl_opt_help(cmd, opts);
 			return 1;
 		}
 		if (!only_args && strcmp(arg, "--") == 0) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ci/test.sh ends with one line, "N passed, N failed", counting the tests
-# of both builds (plain and sanitized). Checked on saved ctest output and
+# of both builds (plain and sanitized) and of the package (ci/package.sh). Checked on saved ctest output and
 # on ci/test.sh itself, run against stand-ins for the builds, ctest and the
 # fuzzers (the real thing takes a quarter of an hour).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -51,7 +51,7 @@ assert_eq "$("$SUMMARY")" "0 passed, 0 failed"
 
 # ---- ci/test.sh, with stand-ins ----------------------------------------------------
 # FAKE_BUILD_FAILS names a build that fails; FAKE_SAN_FAILS makes a test of
-# the sanitized build fail.
+# the sanitized build fail; FAKE_PACKAGE_FAILS, two of the package's three.
 R=$TMP/repo
 mkdir -p "$R/ci" "$TMP/bin"
 cp "$FL_SOURCE/ci/test.sh" "$FL_SOURCE/ci/ctest_summary.sh" "$R/ci/"
@@ -59,6 +59,14 @@ printf '#!/bin/sh\nexit 0\n' >"$R/ci/setup.sh"
 cat >"$R/ci/build.sh" <<'FAKE'
 #!/bin/sh
 [ "$1" != "$FAKE_BUILD_FAILS" ]
+FAKE
+cat >"$R/ci/package.sh" <<'FAKE'
+#!/bin/sh
+if [ -n "$FAKE_PACKAGE_FAILS" ]; then
+	cat "$FAKE_LOGS/fail.log"
+	exit 8
+fi
+cat "$FAKE_LOGS/pass.log"
 FAKE
 cat >"$R/ci/fuzz.sh" <<'FAKE'
 #!/bin/sh
@@ -93,14 +101,18 @@ ci_test() {
 	LAST=$(tail -n 1 "$TMP/ci.out")
 }
 
-FAKE_BUILD_FAILS='' FAKE_SAN_FAILS='' ci_test 0
+FAKE_BUILD_FAILS='' FAKE_SAN_FAILS='' FAKE_PACKAGE_FAILS='' ci_test 0
+assert_eq "$LAST" "9 passed, 0 failed"
+assert_contains "$TMP/ci.out" "==> tests: plain pass, package pass, sanitize (ASan+UBSan) pass"
+
+FAKE_BUILD_FAILS='' FAKE_SAN_FAILS=1 FAKE_PACKAGE_FAILS='' ci_test 1
+assert_eq "$LAST" "7 passed, 2 failed"
+assert_contains "$TMP/ci.out" "==> tests: plain pass, package pass, sanitize (ASan+UBSan) fail"
+
+FAKE_BUILD_FAILS=sanitize FAKE_SAN_FAILS='' FAKE_PACKAGE_FAILS='' ci_test 1
 assert_eq "$LAST" "6 passed, 0 failed"
-assert_contains "$TMP/ci.out" "==> tests: plain pass, sanitize (ASan+UBSan) pass"
+assert_contains "$TMP/ci.out" "==> tests: plain pass, package pass, sanitize (ASan+UBSan) fail"
 
-FAKE_BUILD_FAILS='' FAKE_SAN_FAILS=1 ci_test 1
-assert_eq "$LAST" "4 passed, 2 failed"
-assert_contains "$TMP/ci.out" "==> tests: plain pass, sanitize (ASan+UBSan) fail"
-
-FAKE_BUILD_FAILS=sanitize FAKE_SAN_FAILS='' ci_test 1
-assert_eq "$LAST" "3 passed, 0 failed"
-assert_contains "$TMP/ci.out" "==> tests: plain pass, sanitize (ASan+UBSan) fail"
+FAKE_BUILD_FAILS='' FAKE_SAN_FAILS='' FAKE_PACKAGE_FAILS=1 ci_test 1
+assert_eq "$LAST" "7 passed, 2 failed"
+assert_contains "$TMP/ci.out" "==> tests: plain pass, package fail, sanitize (ASan+UBSan) pass"

@@ -242,6 +242,28 @@ start_fake_webhook() {
 	printf -v "$var" '%s' "${BASH_REMATCH[1]}"
 }
 
+# help_commands: every command `flotilla --help` lists, one a line; one whose
+# --help lists "Commands:" (account) stands for its subcommands ("account create").
+help_commands() {
+	local name sub list='/^Commands:$/ { c = 1; next } c && NF == 0 { exit } c { print $1 }'
+	for name in $("$FLOTILLA" --help | awk "$list"); do
+		if "$FLOTILLA" "$name" --help | grep -qx 'Commands:'; then
+			for sub in $("$FLOTILLA" "$name" --help | awk "$list"); do
+				echo "$name $sub"
+			done
+		else
+			echo "$name"
+		fi
+	done
+}
+
+# help_options CMD: every option `flotilla CMD --help` lists (CMD may be two
+# words), each spelling on a line of its own: "-t", "--tenant", ... "--help".
+help_options() {
+	# shellcheck disable=SC2086 # CMD is one or two words
+	"$FLOTILLA" $1 --help | grep -oE '^  (-[A-Za-z], )?--[a-z0-9-]+' | tr -d ' ' | tr ',' '\n'
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	git_repo "$TMP/repo"
 	echo "hello" >"$TMP/repo/file"
@@ -270,6 +292,8 @@ b12" '^b[0-9]+$'
 	assert_eq "$(tree_sum "$TMP/repo")" "$s1"
 	echo more >>"$TMP/repo/file"
 	[[ $(tree_sum "$TMP/repo") != "$s1" ]] || fail "tree_sum did not see a changed file"
+	[[ $(help_commands) == *$'\naccount create\n'* ]] || fail "help_commands: no 'account create'"
+	[[ $(help_options plan) == *$'\n-t\n--tenant\n'* ]] || fail "help_options plan: no -t, --tenant"
 	run_fl 0 version
 	(run_fl 0 no-such-command) 2>/dev/null && fail "run_fl accepted a wrong exit code"
 	echo "lib.sh: helpers ok"
