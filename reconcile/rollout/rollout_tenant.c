@@ -131,8 +131,12 @@ int fl_rollout_verify_tenant(struct rollout *r, const struct fl_verify_ctx *vctx
 			rec.revision = rollback ? ctx.fleet->revision : NULL;
 			fl_rollout_status_error(r, fl_ledger_add_verify(r->ledger, t->name, &rec, &e), &e);
 			bool passed = rec.exit_code == 0 && !rec.timed_out;
-			/* A failure is retried by the next apply, once the ledger holds this one. */
-			if (!passed && !fl_ledger_flush(r->ledger, &e))
+			/*
+			 * A failure is retried by the next apply, once the ledger holds this
+			 * one. So is a rollback's run, pass or fail: the next rollback has
+			 * written the account again, and its verify must look again.
+			 */
+			if ((!passed || rollback) && !fl_ledger_flush(r->ledger, &e))
 				fl_verify_forget(&ctx, t, t->regions[i], verify);
 			if (rec.timed_out)
 				rc = fl_error_set(err, FL_EDRIVER, "verify '%s' in %s timed out after %u s", verify->name,
