@@ -7,10 +7,14 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/rollback_scenario.bash"
 
 export FLOTILLA_GIT_ACCOUNTS=$TMP/acc
-DRIVER="exec:$FL_FIXTURES/drivers/git-accounts"
-image() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["image"])' \
+# The program through the system python3 where there is one: a version
+# manager's shim, started for every call, made this test take minutes.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
+DRIVER="exec:$PY $FL_FIXTURES/drivers/git-accounts"
+image() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["image"])' \
 	"$FLOTILLA_GIT_ACCOUNTS/$1/$2/service/api.json"; }
-marker_rev() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["marker"]["revision"])' \
+marker_rev() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["marker"]["revision"])' \
 	"$FLOTILLA_GIT_ACCOUNTS/$1/$2/flotilla.json"; }
 # Every apply is a commit of the account's repository: its head and a clean tree say untouched.
 account_sum() {
