@@ -39,10 +39,10 @@ static void count_tenants(struct wave_view *views, const struct fl_fleet *f, str
 		v->tenants++;
 		if (!fl_ledger_tenant(l, t->name, &result, NULL))
 			continue;
-		if (result == FL_RESULT_FAILED)
-			v->failed++;
 		if (fl_ledger_tenant_rolled_back(l, t->name, rev))
 			v->rolled_back++;
+		if (result == FL_RESULT_FAILED)
+			v->failed++;
 		else if (result == FL_RESULT_SKIPPED)
 			v->skipped++;
 		else
