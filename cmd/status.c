@@ -207,10 +207,11 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 		struct fl_buf why = FL_BUF_INIT, tail = FL_BUF_INIT;
 		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
 			fl_buf_puts(&b, nfailed++ ? ",{" : "{");
-			char rev[FL_OID_HEX_LEN + 1] = "";
-			fl_ledger_tenant_rolled_back(l, f->tenants[i].name, rev);
+			char rev[FL_OID_HEX_LEN + 1];
 			put_str_field(&b, "error", why.ptr, false);
-			put_str_field(&b, "rolled_back_to", rev, true);
+			/* Only when rolled back: documents of other failures stay as they were. */
+			if (fl_ledger_tenant_rolled_back(l, f->tenants[i].name, rev))
+				put_str_field(&b, "rolled_back_to", rev, true);
 			put_str_field(&b, "tenant", f->tenants[i].name, true);
 			if (put_verify_tail(&tail, f, &f->tenants[i], l, ""))
 				fl_buf_truncate(&tail, tail.len - 1); /* the last newline */
@@ -235,7 +236,9 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 		put_str_field(&b, "description", v->known ? v->description.ptr : "", true);
 		fl_buf_printf(&b, ",\"failed\":%zu", v->failed);
 		put_str_field(&b, "name", v->name, true);
-		fl_buf_printf(&b, ",\"rolled_back\":%zu,\"skipped\":%zu", v->rolled_back, v->skipped);
+		if (v->rolled_back)
+			fl_buf_printf(&b, ",\"rolled_back\":%zu", v->rolled_back);
+		fl_buf_printf(&b, ",\"skipped\":%zu", v->skipped);
 		put_str_field(&b, "state", v->known ? fl_state_name(v->state) : "none", true);
 		fl_buf_printf(&b, ",\"tenants\":%zu}", v->tenants);
 	}

@@ -113,7 +113,8 @@ f = [t for t in d["failed"] if t["tenant"] == "canary-b"][0]
 assert f["rolled_back_to"] == "'"$A"'", f
 assert [t for t in d["failed"] if t["tenant"] == "canary-a"] == [], d["failed"]
 w = d["waves"][0]
-assert w["rolled_back"] == 1 and w["failed"] == 1, w
+assert w["rolled_back"] == 1 and w["failed"] == 1 and w["applied"] == 1, w
+assert "rolled_back" not in d["waves"][1], d["waves"][1]
 '
 
 	# A plain rerun (a scheduled job) does not apply B to canary-b again.

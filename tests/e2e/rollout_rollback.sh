@@ -63,6 +63,12 @@ assert "smoke v3: canary-b is down" in b["verify_tail"], b
 '
 run_fl 0 status
 assert_not_contains "$OUT" "rolled back to"
+run_fl 0 status --format json
+assert_json "$OUT" "status --format json of D: a failed rollback is no rollback" '
+f = d["failed"][0]
+assert f["tenant"] == "canary-b" and "rolled_back_to" not in f, f
+assert "rolled_back" not in d["waves"][0], d["waves"][0]
+'
 # Not rolled back: a plain rerun tries it again (and rolls it back again), never in a loop.
 run_fl 4 apply --driver "$DRIVER"
 assert_eq "$(rb_log_of "$F" canary-b | wc -l)" 4
