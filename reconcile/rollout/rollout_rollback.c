@@ -41,7 +41,8 @@ static int find_revision(struct fl_oid *out, bool *found, struct rollout *r, con
 	struct fl_oid hint;
 	bool has_hint = markers_commit(&hint, t, mk);
 	pthread_mutex_lock(&r->repo_lock);
-	int rc = fl_ledger_last_success(out, found, r->repo, &r->fleet->commit, has_hint ? &hint : NULL, t->name, err);
+	int rc = fl_ledger_last_success(out, found, r->repo, &r->fleet->commit, has_hint ? &hint : NULL,
+					t->name, err);
 	pthread_mutex_unlock(&r->repo_lock);
 	return rc;
 }
@@ -84,8 +85,8 @@ static int old_verify_ctx(struct fl_verify_ctx *out, char **workdir, char **rece
 }
 
 /* Identity, plan, write, observe and verify t at the old fleet's revision. */
-static int apply_old(struct fl_fp *fp, struct rollout *r, const struct fl_fleet *old, const struct fl_tenant *t,
-		     struct fl_error *err)
+static int apply_old(struct fl_fp *fp, struct rollout *r, const struct fl_fleet *old,
+		     const struct fl_tenant *t, struct fl_error *err)
 {
 	struct fl_tenant_plan tp;
 	struct fl_plan_opts popts = r->popts;

@@ -44,15 +44,17 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/fl-test-history-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
-	fl_test_run("cd '%s' && " GIT " init -q -b main && " GIT " commit -q --allow-empty -m c1 && " GIT " tag c1"
+	fl_test_run("cd '%s' && " GIT " init -q -b main && " GIT " commit -q --allow-empty -m c1 && " GIT
+		    " tag c1"
 		    " && " GIT " commit -q --allow-empty -m c2 && " GIT " tag c2"
 		    " && " GIT " commit -q --allow-empty -m c3 && " GIT " tag c3"
-		    " && " GIT " checkout -q -b side c1 && " GIT " commit -q --allow-empty -m s1 && " GIT " tag s1"
+		    " && " GIT " checkout -q -b side c1 && " GIT " commit -q --allow-empty -m s1 && " GIT
+		    " tag s1"
 		    " && " GIT " checkout -q main && " GIT " merge -q --no-ff -m m side && " GIT " tag m"
 		    " && " GIT " commit -q --allow-empty -m c4 && " GIT " tag c4"
 		    " && " GIT " checkout -q -b long c1 && for i in $(seq 101); do " GIT
-		    " commit -q --allow-empty -m l$i && if [ $i = 100 ]; then " GIT " tag l100; fi; done && " GIT
-		    " tag l101",
+		    " commit -q --allow-empty -m l$i && if [ $i = 100 ]; then " GIT
+		    " tag l100; fi; done && " GIT " tag l101",
 		    dir);
 	if (fl_repo_open(&repo, dir, &err))
 		return -1;
@@ -80,17 +82,20 @@ enum what { APPLIED, UNCHANGED, FAILED, ROLLED_BACK, SKIPPED };
 /* Records tenant's result in commit's ledger. */
 static void record(const struct fl_oid *commit, const char *tenant, enum what what)
 {
-	static const enum fl_tenant_result results[] = { FL_RESULT_APPLIED, FL_RESULT_UNCHANGED, FL_RESULT_FAILED,
-							 FL_RESULT_FAILED, FL_RESULT_SKIPPED };
+	static const enum fl_tenant_result results[] = { FL_RESULT_APPLIED, FL_RESULT_UNCHANGED,
+							 FL_RESULT_FAILED, FL_RESULT_FAILED,
+							 FL_RESULT_SKIPPED };
 	struct fl_ledger *l = NULL;
 	struct fl_error err = FL_ERROR_INIT;
 	char hex[FL_OID_HEX_LEN + 1];
 	fl_oid_hex(hex, &c1);
 	assert_int_equal(fl_ledger_open(&l, dir, commit, &err), 0);
 	if (what == ROLLED_BACK)
-		assert_int_equal(fl_ledger_set_rolled_back(l, tenant, "canary", NULL, "verify failed", hex, &err), 0);
+		assert_int_equal(
+			fl_ledger_set_rolled_back(l, tenant, "canary", NULL, "verify failed", hex, &err), 0);
 	else
-		assert_int_equal(fl_ledger_set_tenant(l, tenant, "canary", results[what], NULL, NULL, &err), 0);
+		assert_int_equal(fl_ledger_set_tenant(l, tenant, "canary", results[what], NULL, NULL, &err),
+				 0);
 	assert_int_equal(fl_ledger_flush(l, &err), 0);
 	fl_ledger_free(l);
 }
@@ -172,8 +177,9 @@ static void test_rollback_records(void **state)
 	assert_int_equal(fl_ledger_add_verify(l, "acme", &old, &err), 0);
 	/* The old revision's pass is not this commit's: its verify runs again next time. */
 	assert_false(fl_ledger_verify_passed(l, "acme", "us-east-1", "smoke"));
-	assert_int_equal(fl_ledger_set_rolled_back(l, "acme", "canary", NULL, "verify failed; rolled back", a, &err),
-			 0);
+	assert_int_equal(
+		fl_ledger_set_rolled_back(l, "acme", "canary", NULL, "verify failed; rolled back", a, &err),
+		0);
 	assert_true(fl_ledger_tenant_rolled_back(l, "acme", got));
 	assert_string_equal(got, a);
 	assert_int_equal(fl_ledger_flush(l, &err), 0);
