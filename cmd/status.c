@@ -1,7 +1,8 @@
 /*
  * flotilla status [REV]: each wave's state for a commit from its ledger
  * note: counts, what it waits for (a bake, a promotion), and the tenants
- * that failed with why (and the last lines of the verify that failed them).
+ * that failed with why (and the last lines of the verify that failed them),
+ * and those rolled back to an earlier revision (on_failure: rollback).
  * The rules come from reconcile/rollout/wave_rules.h, the
  * same the rollout follows; this file only prints them.
  */
@@ -24,6 +25,7 @@ struct wave_view {
 	enum fl_state state;
 	struct fl_buf description;
 	size_t tenants, applied, failed, skipped;
+	size_t rolled_back;                  /* of the failed: rolled back to an earlier revision */
 	struct fl_wave_gate gate;
 };
 
@@ -33,9 +35,12 @@ static void count_tenants(struct wave_view *views, const struct fl_fleet *f, str
 		const struct fl_tenant *t = &f->tenants[i];
 		struct wave_view *v = &views[t->wave];
 		enum fl_tenant_result result;
+		char rev[FL_OID_HEX_LEN + 1];
 		v->tenants++;
 		if (!fl_ledger_tenant(l, t->name, &result, NULL))
 			continue;
+		if (fl_ledger_tenant_rolled_back(l, t->name, rev))
+			v->rolled_back++;
 		if (result == FL_RESULT_FAILED)
 			v->failed++;
 		else if (result == FL_RESULT_SKIPPED)
@@ -128,6 +133,15 @@ out:
 	return shown;
 }
 
+/* What a rollback means for the next runs (docs/rollout.md "Rolling back"), ready to copy. */
+static void print_rolled_back(const struct fl_fleet *f, const struct fl_tenant *t, struct fl_ledger *l)
+{
+	char rev[FL_OID_HEX_LEN + 1];
+	if (fl_ledger_tenant_rolled_back(l, t->name, rev))
+		printf("    rolled back to %.7s: apply leaves it there; flotilla apply --rev %.12s --tenant %s "
+		       "retries this commit\n", rev, f->revision, t->name);
+}
+
 static void print_text(struct wave_view *views, struct fl_session *s, struct fl_ledger *l)
 {
 	const struct fl_fleet *f = s->fleet;
@@ -147,8 +161,11 @@ static void print_text(struct wave_view *views, struct fl_session *s, struct fl_
 		fl_wave_context(context, sizeof(context), v->name);
 		printf("  %-18s %-8s %s\n", context + strlen(FL_CONTEXT_PREFIX), v->known ? fl_state_name(v->state) : "-",
 		       v->known ? v->description.ptr : "not started");
-		printf("  %-18s %-8s %zu tenants: %zu applied, %zu failed, %zu skipped", "", "", v->tenants,
-		       v->applied, v->failed, v->skipped);
+		char rolled[48] = "";
+		if (v->rolled_back)
+			snprintf(rolled, sizeof(rolled), " (%zu rolled back)", v->rolled_back);
+		printf("  %-18s %-8s %zu tenants: %zu applied, %zu failed%s, %zu skipped", "", "", v->tenants,
+		       v->applied, v->failed, rolled, v->skipped);
 		const char *wait = waiting_for(v, f->revision, buf, sizeof(buf));
 		printf("%s%s\n", wait[0] ? "; " : "", wait);
 	}
@@ -163,6 +180,7 @@ static void print_text(struct wave_view *views, struct fl_session *s, struct fl_
 			printf("  %s (wave %s): %s\n", f->tenants[i].name, f->waves[f->tenants[i].wave].name, why.ptr);
 			if (put_verify_tail(&tail, f, &f->tenants[i], l, "    | "))
 				fputs(tail.ptr, stdout);
+			print_rolled_back(f, &f->tenants[i], l);
 		}
 		fl_buf_release(&tail);
 		fl_buf_release(&why);
@@ -189,7 +207,11 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 		struct fl_buf why = FL_BUF_INIT, tail = FL_BUF_INIT;
 		if (fl_ledger_tenant(l, f->tenants[i].name, &result, &why) && result == FL_RESULT_FAILED) {
 			fl_buf_puts(&b, nfailed++ ? ",{" : "{");
+			char rev[FL_OID_HEX_LEN + 1];
 			put_str_field(&b, "error", why.ptr, false);
+			/* Only when rolled back: documents of other failures stay as they were. */
+			if (fl_ledger_tenant_rolled_back(l, f->tenants[i].name, rev))
+				put_str_field(&b, "rolled_back_to", rev, true);
 			put_str_field(&b, "tenant", f->tenants[i].name, true);
 			if (put_verify_tail(&tail, f, &f->tenants[i], l, ""))
 				fl_buf_truncate(&tail, tail.len - 1); /* the last newline */
@@ -214,6 +236,8 @@ static void print_json(struct wave_view *views, struct fl_session *s, struct fl_
 		put_str_field(&b, "description", v->known ? v->description.ptr : "", true);
 		fl_buf_printf(&b, ",\"failed\":%zu", v->failed);
 		put_str_field(&b, "name", v->name, true);
+		if (v->rolled_back)
+			fl_buf_printf(&b, ",\"rolled_back\":%zu", v->rolled_back);
 		fl_buf_printf(&b, ",\"skipped\":%zu", v->skipped);
 		put_str_field(&b, "state", v->known ? fl_state_name(v->state) : "none", true);
 		fl_buf_printf(&b, ",\"tenants\":%zu}", v->tenants);

@@ -80,6 +80,9 @@ struct fl_wave {
 	struct fl_amount failure_tolerance;  /* default: 0 */
 	unsigned bake_s;                     /* 0: none */
 	bool gate_manual;
+	/* on_failure: rollback: a tenant that fails is applied again at the
+	 * last revision that succeeded for it (docs/rollout.md). */
+	bool rollback;
 	struct fl_verify *verify;
 	size_t nverify;
 	size_t ntenants;                     /* filled by validation */

@@ -244,7 +244,7 @@ static void parse_services(struct fl_fleet *f, struct fl_vctx *c, const struct f
 /* ---- waves ---- */
 
 static const char *const wave_keys[] = { "name", "select", "max_parallel", "failure_tolerance",
-					 "bake", "gate",   "verify",	   NULL };
+					 "bake", "gate",   "verify",	   "on_failure", NULL };
 static const char *const selector_keys[] = { "canary", "labels", "tenants", NULL };
 static const char *const verify_keys[] = { "name", "run", "timeout", "pass_env", NULL };
 
@@ -396,6 +396,17 @@ static void parse_wave_name(struct fl_wave *w, struct fl_vctx *c, const struct f
 	w->name = v->v.str.ptr;
 }
 
+/* What a tenant's failure does besides counting against the tolerance (SPEC 4). */
+static void parse_on_failure(struct fl_wave *w, struct fl_vctx *c, const struct fl_node *v)
+{
+	if (v->type == FL_NODE_STR && strcmp(v->v.str.ptr, "rollback") == 0)
+		w->rollback = true;
+	else if (v->type == FL_NODE_STR && strcmp(v->v.str.ptr, "halt") != 0)
+		fl_verr(c, v, "invalid on_failure '%s' (expected 'halt' or 'rollback')", v->v.str.ptr);
+	else if (v->type != FL_NODE_STR)
+		fl_verr(c, v, "invalid on_failure (expected 'halt' or 'rollback')");
+}
+
 static void parse_wave_key(struct fl_wave *w, struct fl_vctx *c, const struct fl_fleet *f, size_t idx,
 			   const struct fl_pair *p)
 {
@@ -416,10 +427,13 @@ static void parse_wave_key(struct fl_wave *w, struct fl_vctx *c, const struct fl
 			w->gate_manual = true;
 		else
 			fl_verr(c, v, "invalid gate (expected 'manual')");
-	} else if (fl_key_is(p, "verify"))
+	} else if (fl_key_is(p, "verify")) {
 		parse_verify(w, c, v);
-	else
+	} else if (fl_key_is(p, "on_failure")) {
+		parse_on_failure(w, c, v);
+	} else {
 		fl_unknown_key(c, p->key, "wave", wave_keys);
+	}
 }
 
 static void parse_waves(struct fl_fleet *f, struct fl_vctx *c, const struct fl_node *v)

@@ -130,10 +130,12 @@ static void tenant_free(struct tenant_rec *t)
 	free(t->wave);
 	free(t->error);
 	free(t->verify_tail);
+	free(t->rolled_back_to);
 	for (size_t i = 0; i < t->nverify; i++) {
 		free(t->verify[i].name);
 		free(t->verify[i].region);
 		free(t->verify[i].output);
+		free(t->verify[i].revision);
 	}
 	free(t->verify);
 	for (size_t i = 0; i < t->nreceipt; i++) {
@@ -224,6 +226,24 @@ static int load(struct fl_ledger *l, struct fl_error *err)
 	}
 	fl_buf_release(&text);
 	return rc;
+}
+
+int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
+			struct fl_error *err)
+{
+	struct fl_ledger *l = fl_calloc(1, sizeof(*l));
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->wake, NULL);
+	pthread_cond_init(&l->saved, NULL);
+	l->commit = *commit;
+	fl_oid_hex(l->revision, commit);
+	int rc = fl_ledger_note_parse(l, text, err);
+	if (rc) {
+		fl_ledger_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
 }
 
 int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_oid *commit,
@@ -354,6 +374,7 @@ int fl_ledger_add_verify(struct fl_ledger *l, const char *tenant, const struct f
 	memset(v, 0, sizeof(*v));
 	v->name = clean_str(rec->name, SIZE_MAX - 1);
 	v->region = clean_str(rec->region, SIZE_MAX - 1);
+	v->revision = rec->revision ? clean_str(rec->revision, SIZE_MAX - 1) : NULL;
 	v->output = fl_ledger_clean_text(rec->output ? rec->output : "", rec->output ? rec->output_len : 0,
 			       FL_LEDGER_OUTPUT_MAX);
 	v->exit_code = rec->exit_code;
@@ -371,8 +392,9 @@ bool fl_ledger_verify_passed(struct fl_ledger *l, const char *tenant, const char
 	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
 	for (size_t i = 0; t && i < t->nverify && !passed; i++) {
 		const struct verify_rec *v = &t->verify[i];
-		passed = strcmp(v->region, region) == 0 && strcmp(v->name, name) == 0 && v->exit_code == 0 &&
-			 !v->timed_out;
+		/* A rollback's run was of another commit's command: it says nothing of this one's. */
+		passed = !v->revision && strcmp(v->region, region) == 0 && strcmp(v->name, name) == 0 &&
+			 v->exit_code == 0 && !v->timed_out;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return passed;
@@ -418,15 +440,17 @@ static void claim_verify_tail(struct tenant_rec *t, enum fl_tenant_result result
 	t->tail_set_here = t->verify_tail != NULL;
 }
 
-int fl_ledger_set_tenant(struct fl_ledger *l, const char *tenant, const char *wave,
-			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
-			 struct fl_error *err)
+/* Records a result, rolled back to revision (NULL: not rolled back). Takes the lock. */
+static int set_result(struct fl_ledger *l, const char *tenant, const char *wave, enum fl_tenant_result result,
+		      const struct fl_fp *fingerprint, const char *error, const char *revision,
+		      struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);
 	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, true);
 	claim_verify_tail(t, result);
 	fl_ledger_replace_str(&t->wave, wave);
 	fl_ledger_replace_str(&t->error, error);
+	fl_ledger_replace_str(&t->rolled_back_to, revision);
 	t->has_result = true;
 	t->result = result;
 	t->time = fl_now();
@@ -435,6 +459,31 @@ int fl_ledger_set_tenant(struct fl_ledger *l, const char *tenant, const char *wa
 	else
 		t->fp[0] = '\0';
 	return changed(l, err);
+}
+
+int fl_ledger_set_tenant(struct fl_ledger *l, const char *tenant, const char *wave,
+			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
+			 struct fl_error *err)
+{
+	return set_result(l, tenant, wave, result, fingerprint, error, NULL, err);
+}
+
+int fl_ledger_set_rolled_back(struct fl_ledger *l, const char *tenant, const char *wave,
+			      const struct fl_fp *fingerprint, const char *error, const char *revision,
+			      struct fl_error *err)
+{
+	return set_result(l, tenant, wave, FL_RESULT_FAILED, fingerprint, error, revision, err);
+}
+
+bool fl_ledger_tenant_rolled_back(struct fl_ledger *l, const char *tenant, char out[FL_OID_HEX_LEN + 1])
+{
+	pthread_mutex_lock(&l->lock);
+	struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
+	bool found = t && t->has_result && t->result == FL_RESULT_FAILED && t->rolled_back_to;
+	if (found)
+		snprintf(out, FL_OID_HEX_LEN + 1, "%s", t->rolled_back_to);
+	pthread_mutex_unlock(&l->lock);
+	return found;
 }
 
 bool fl_ledger_tenant(struct fl_ledger *l, const char *tenant, enum fl_tenant_result *result,

@@ -63,6 +63,9 @@ struct fl_verify_record {
 	long long time;          /* when it finished, seconds since the epoch */
 	const char *output;      /* truncated to FL_LEDGER_OUTPUT_MAX */
 	size_t output_len;
+	/* A rollback's run of the verify of this revision (hex); NULL: the
+	 * ledger's own commit. Such runs never count as this commit's passes. */
+	const char *revision;
 };
 
 enum fl_tenant_result { FL_RESULT_APPLIED, FL_RESULT_UNCHANGED, FL_RESULT_FAILED, FL_RESULT_SKIPPED,
@@ -88,6 +91,17 @@ bool fl_ledger_verify_passed(struct fl_ledger *ledger, const char *tenant, const
 int fl_ledger_set_tenant(struct fl_ledger *ledger, const char *tenant, const char *wave,
 			 enum fl_tenant_result result, const struct fl_fp *fingerprint, const char *error,
 			 struct fl_error *err);
+/*
+ * Records that tenant failed (error says why) and was rolled back to
+ * revision (hex): the note's result is "failed" with "rolled_back_to".
+ * Any other result recorded later (fl_ledger_set_tenant) drops it.
+ */
+int fl_ledger_set_rolled_back(struct fl_ledger *ledger, const char *tenant, const char *wave,
+			      const struct fl_fp *fingerprint, const char *error, const char *revision,
+			      struct fl_error *err);
+/* True, with the revision in out, when tenant's result is a failure rolled back. */
+bool fl_ledger_tenant_rolled_back(struct fl_ledger *ledger, const char *tenant, char out[FL_OID_HEX_LEN + 1]);
+
 /* The recorded result of a tenant; false when none. */
 bool fl_ledger_tenant(struct fl_ledger *ledger, const char *tenant, enum fl_tenant_result *result,
 		      struct fl_buf *error);
@@ -127,6 +141,21 @@ struct fl_receipt_ref {
  */
 int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo,
 			   const struct fl_oid *head, const char *tenant, struct fl_error *err);
+
+/* First-parent commits before head that fl_ledger_last_success looks at. */
+#define FL_LEDGER_HISTORY_MAX 100
+
+/*
+ * The last revision that succeeded for tenant (docs/rollout.md, "Rolling
+ * back"): hint (the commit the tenant's markers named before the failed
+ * apply; NULL: none) when it is an ancestor of head and its note records
+ * the tenant applied or unchanged; else the newest of head's first-parent
+ * ancestors (at most FL_LEDGER_HISTORY_MAX, head itself excluded) whose
+ * note does. A result rolled back is no success. *found false when none
+ * is; notes that are not ledgers are passed over. Reads, never writes.
+ */
+int fl_ledger_last_success(struct fl_oid *out, bool *found, struct fl_repo *repo, const struct fl_oid *head,
+			   const struct fl_oid *hint, const char *tenant, struct fl_error *err);
 
 /* Saves pending changes to the note now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);

@@ -26,6 +26,7 @@ struct context_rec {
 
 struct verify_rec {
 	char *name, *region, *output;
+	char *revision;          /* a rollback's run of that commit's verify; NULL: this commit's */
 	int exit_code;
 	bool timed_out;
 	long long elapsed_ms, time;
@@ -45,6 +46,7 @@ struct tenant_rec {
 	char fp[FL_FP_HEX_LEN + 1];
 	char *error;
 	char *verify_tail;       /* the failing verify's last lines; NULL when none */
+	char *rolled_back_to;    /* a failed result: the revision the account was rolled back to */
 	bool tail_set_here;      /* verify_tail comes from this process, not the note */
 	long long time;
 	struct verify_rec *verify;
@@ -101,5 +103,12 @@ void fl_ledger_replace_str(char **dst, const char *src);
 int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, struct fl_error *err);
 /* Reads the records from the note's text; FL_EINPUT when it is not a ledger. */
 int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, struct fl_error *err);
+
+/*
+ * A ledger read from the note text of commit alone: no repository, no
+ * flusher, nothing saved when freed. *out is the caller's to fl_ledger_free.
+ */
+int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
+			struct fl_error *err);
 
 #endif

@@ -105,9 +105,11 @@ static void put(struct builder *b, struct fl_node *map, const char *key, struct 
 
 static struct fl_node *verify_node(struct builder *b, const struct verify_rec *v)
 {
-	struct fl_node *n = mk_map(b, 8);
+	struct fl_node *n = mk_map(b, 9);
 	put(b, n, "name", mk_str(b, v->name));
 	put(b, n, "region", mk_str(b, v->region));
+	if (v->revision)
+		put(b, n, "revision", mk_str(b, v->revision));
 	put(b, n, "exit_code", mk_int(b, v->exit_code));
 	put(b, n, "passed", mk_bool(b, v->exit_code == 0 && !v->timed_out));
 	put(b, n, "timed_out", mk_bool(b, v->timed_out));
@@ -135,7 +137,7 @@ static struct fl_node *receipt_node(struct builder *b, const struct tenant_rec *
 
 static struct fl_node *tenant_node(struct builder *b, const struct tenant_rec *t)
 {
-	struct fl_node *n = mk_map(b, 8);
+	struct fl_node *n = mk_map(b, 9);
 	if (t->wave)
 		put(b, n, "wave", mk_str(b, t->wave));
 	if (t->has_result) {
@@ -147,6 +149,8 @@ static struct fl_node *tenant_node(struct builder *b, const struct tenant_rec *t
 		put(b, n, "error", mk_str(b, t->error));
 	if (t->verify_tail)
 		put(b, n, "verify_tail", mk_str(b, t->verify_tail));
+	if (t->rolled_back_to)
+		put(b, n, "rolled_back_to", mk_str(b, t->rolled_back_to));
 	struct fl_node *verify = mk_seq(b, t->nverify);
 	for (size_t i = 0; i < t->nverify; i++)
 		verify->v.seq.items[verify->v.seq.len++] = verify_node(b, &t->verify[i]);
@@ -223,6 +227,7 @@ static void load_verify(struct tenant_rec *t, const struct fl_node *seq)
 		memset(r, 0, sizeof(*r));
 		r->name = fl_strdup(name);
 		r->region = fl_strdup(region);
+		r->revision = str_of(v, "revision") ? fl_strdup(str_of(v, "revision")) : NULL;
 		r->output = fl_strdup(str_of(v, "output") ? str_of(v, "output") : "");
 		r->exit_code = (int)int_of(v, "exit_code");
 		const struct fl_node *to = fl_node_get(v, "timed_out");
@@ -260,6 +265,7 @@ static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_n
 	fl_ledger_replace_str(&t->wave, str_of(n, "wave"));
 	fl_ledger_replace_str(&t->error, str_of(n, "error"));
 	fl_ledger_replace_str(&t->verify_tail, str_of(n, "verify_tail"));
+	fl_ledger_replace_str(&t->rolled_back_to, str_of(n, "rolled_back_to"));
 	if (idx >= 0) {
 		t->has_result = true;
 		t->result = (enum fl_tenant_result)idx;

@@ -25,25 +25,6 @@ static int collect(const struct fl_oid *id, void *payload)
 	return 0;
 }
 
-/* A ledger read from text alone: no repository, no flusher, nothing saved when freed. */
-static int parse_ledger(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
-			struct fl_error *err)
-{
-	struct fl_ledger *l = fl_calloc(1, sizeof(*l));
-	pthread_mutex_init(&l->lock, NULL);
-	pthread_cond_init(&l->wake, NULL);
-	pthread_cond_init(&l->saved, NULL);
-	l->commit = *commit;
-	fl_oid_hex(l->revision, commit);
-	int rc = fl_ledger_note_parse(l, text, err);
-	if (rc) {
-		fl_ledger_free(l);
-		return rc;
-	}
-	*out = l;
-	return 0;
-}
-
 /* The receipt of tenant in commit's ledger into *ref, if it has one and it is later than *found's. */
 static int look_at(struct fl_receipt_ref *ref, bool *found, struct fl_repo *repo, const struct fl_oid *commit,
 		   const char *tenant, struct fl_error *err)
@@ -52,7 +33,7 @@ static int look_at(struct fl_receipt_ref *ref, bool *found, struct fl_repo *repo
 	struct fl_ledger *l = NULL;
 	struct fl_error ignored = FL_ERROR_INIT;
 	int rc = fl_repo_note_read(&text, repo, FL_NOTES_REF, commit, err);
-	if (rc || parse_ledger(&l, commit, &text, &ignored))
+	if (rc || fl_ledger_from_text(&l, commit, &text, &ignored))
 		goto out;
 	const struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
 	if (t && (t->nreceipt || t->receipt_time) && (!*found || t->receipt_time > ref->time)) {

@@ -235,8 +235,7 @@ static int wave_ended(struct rollout *r, size_t w, struct fl_error *err)
 		return 1;
 	}
 	if (wr->failed > wr->tolerance) {
-		snprintf(desc, sizeof(desc), "halted: %zu of %zu failed (tolerance %u)", wr->failed, wr->total,
-			 wr->tolerance);
+		fl_rollout_describe_halted(wr, desc, sizeof(desc));
 		fl_rollout_wave_context(r, w, FL_STATE_FAILURE, desc, FL_WAVE_EVENT_FAILED);
 		snprintf(r->report->held_by, sizeof(r->report->held_by), "wave '%s' %s", r->fleet->waves[w].name,
 			 desc);

@@ -44,6 +44,13 @@ struct fl_wave_report {
 	bool awaiting_promotion;
 	bool succeeded_before;           /* an earlier run succeeded: statuses stay success while confirming */
 	char failed_before[160];         /* an earlier run failed it: its description then; "" otherwise */
+	/* Tenants rolled back at this commit (on_failure: rollback), counted by
+	 * the tenants' threads under the rollout's lock: all (this run's and
+	 * earlier runs', which it leaves alone), this run's, the first
+	 * revision they went back to, and whether others differ. */
+	size_t rolled_back, rolled_back_here;
+	char rolled_back_to[FL_OID_HEX_LEN + 1];
+	bool rolled_back_mixed;
 	long long started_ms;            /* monotonic, for elapsed times */
 };
 

@@ -4,8 +4,9 @@
  * threads; rollout_tenant.c takes one tenant through plan, apply, observe
  * and verify; rollout_markers.c reads where the accounts are relative to
  * this commit (ahead: superseded; behind: older rollouts to supersede);
- * rollout_status.c reports contexts and progress. wave_rules.h holds the
- * rules that say when a wave may start.
+ * rollout_status.c reports contexts and progress; rollout_rollback.c
+ * takes a failed tenant back to its last good revision (on_failure:
+ * rollback). wave_rules.h holds the rules that say when a wave may start.
  */
 #ifndef FL_ROLLOUT_INTERNAL_H
 #define FL_ROLLOUT_INTERNAL_H
@@ -89,6 +90,9 @@ void fl_rollout_describe_running(const struct fl_wave_report *wr, char *out, siz
 /* "applied 9/10, 1 suspended, 1 failed (tolerance 2)", for a wave that succeeded. */
 void fl_rollout_describe_applied(const struct fl_wave_report *wr, char *out, size_t cap);
 
+/* "halted: 1 of 2 failed (tolerance 0)", for a wave past its tolerance. */
+void fl_rollout_describe_halted(const struct fl_wave_report *wr, char *out, size_t cap);
+
 /* Calls the progress callback, if any, for wave w. */
 void fl_rollout_progress(struct rollout *r, size_t w);
 
@@ -108,6 +112,23 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err);
  * verify, and records its result in the ledger. False when it failed.
  */
 bool fl_rollout_apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w);
+
+/*
+ * Writes tp (a plan of t at fleet's commit) region by region, markers
+ * naming fleet's revision, then observes the account again: it must hold
+ * the plan. A decommission's receipt goes to the ledger.
+ */
+int fl_rollout_write_tenant(struct rollout *r, const struct fl_fleet *fleet, const struct fl_tenant_plan *tp,
+			    struct fl_error *err);
+
+/*
+ * Runs wave's verify commands for t in each region with vctx (its fleet:
+ * the commit whose commands they are), recording each run in the ledger.
+ * For the rollout's own commit, a verify that passed before is skipped;
+ * runs for another commit (a rollback) are recorded with its revision.
+ */
+int fl_rollout_verify_tenant(struct rollout *r, const struct fl_verify_ctx *vctx, const struct fl_tenant *t,
+			     const struct fl_wave *wave, struct fl_error *err);
 
 /* ---- rollout_markers.c ---- */
 
@@ -136,5 +157,23 @@ void fl_rollout_supersede_older(struct rollout *r);
 
 /* SPEC 4: a tenant file that disappeared since an older commit is reported, its account left alone. */
 void fl_rollout_report_removed(struct rollout *r);
+
+/* ---- rollout_rollback.c ---- */
+
+struct fl_rollback {
+	bool done;                        /* the account is back at revision, verified */
+	char revision[FL_OID_HEX_LEN + 1]; /* the last revision that succeeded; "" when none */
+	struct fl_fp tenant_fp;           /* of the resources written back */
+};
+
+/*
+ * Takes t back to the last revision that succeeded for it (its markers
+ * mk, read before the failed apply, hint at it), after its apply or verify
+ * failed for why. Appends to why (cap bytes) what came of it: "; rolled
+ * back to <sha7>", "; rollback impossible: ...", or "; rollback to <sha7>
+ * failed: ...". Never retried: a failed rollback leaves the tenant failed.
+ */
+void fl_rollout_rollback(struct fl_rollback *out, struct rollout *r, const struct fl_tenant *t,
+			 const struct fl_rollout_markers *mk, char *why, size_t cap);
 
 #endif

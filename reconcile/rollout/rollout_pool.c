@@ -104,7 +104,7 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 	struct rollout *r = wv->r;
 	struct fl_wave_report *wr = &r->report->waves[wv->w];
 	size_t cap = flight_cap(wr, 0);
-	size_t nthreads = cap < wv->n ? cap : wv->n, started = 0, seen = 0;
+	size_t nthreads = cap < wv->n ? cap : wv->n, started = 0, seen = 0, rolled_back = 0;
 	pthread_t *threads = fl_calloc(nthreads ? nthreads : 1, sizeof(*threads));
 	char desc[160];
 	int rc = 0;
@@ -124,8 +124,13 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 		seen = ended(wv);
 		publish(wv, wr);
 		fl_rollout_describe_running(wr, desc, sizeof(desc));
+		/* A rollback of this run is news for writers that announce transitions, not progress. */
+		bool rollback = wr->rolled_back_here > rolled_back;
+		rolled_back = wr->rolled_back_here;
 		pthread_mutex_unlock(&r->lock);
-		if (!wr->succeeded_before)
+		if (rollback)
+			fl_rollout_wave_context(r, wv->w, FL_STATE_PENDING, desc, FL_WAVE_EVENT_ROLLED_BACK);
+		else if (!wr->succeeded_before)
 			fl_rollout_wave_progress(r, wv->w, desc);
 		fl_rollout_progress(r, wv->w);
 		pthread_mutex_lock(&r->lock);

@@ -94,12 +94,23 @@ static void describe_suspended(const struct fl_wave_report *wr, char *out, size_
 		out[0] = '\0';
 }
 
+/* ", 1 rolled back to abc1234" (", 3 rolled back to abc1234 and others" when they went to several), appended. */
+static void append_rolled_back(const struct fl_wave_report *wr, char *out, size_t cap)
+{
+	size_t len = strlen(out);
+	if (!wr->rolled_back || len >= cap)
+		return;
+	snprintf(out + len, cap - len, ", %zu rolled back to %.7s%s", wr->rolled_back, wr->rolled_back_to,
+		 wr->rolled_back_mixed ? " and others" : "");
+}
+
 void fl_rollout_describe_running(const struct fl_wave_report *wr, char *out, size_t cap)
 {
 	char suspended[48];
 	describe_suspended(wr, suspended, sizeof(suspended));
 	snprintf(out, cap, "applying: %zu/%zu done%s, %zu failed (tolerance %u)", wr->done, wr->total, suspended,
 		 wr->failed, wr->tolerance);
+	append_rolled_back(wr, out, cap);
 }
 
 void fl_rollout_describe_applied(const struct fl_wave_report *wr, char *out, size_t cap)
@@ -110,6 +121,13 @@ void fl_rollout_describe_applied(const struct fl_wave_report *wr, char *out, siz
 	size_t len = strlen(out);
 	if (wr->failed && len < cap)
 		snprintf(out + len, cap - len, ", %zu failed (tolerance %u)", wr->failed, wr->tolerance);
+	append_rolled_back(wr, out, cap);
+}
+
+void fl_rollout_describe_halted(const struct fl_wave_report *wr, char *out, size_t cap)
+{
+	snprintf(out, cap, "halted: %zu of %zu failed (tolerance %u)", wr->failed, wr->total, wr->tolerance);
+	append_rolled_back(wr, out, cap);
 }
 
 void fl_rollout_progress(struct rollout *r, size_t w)

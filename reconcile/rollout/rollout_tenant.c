@@ -3,7 +3,8 @@
  * checked before anything else, its markers read (an account already at a
  * newer commit supersedes the rollout), its plan made and applied region by
  * region with the marker last, the account observed again, and the wave's
- * verify commands run. The result goes to the ledger.
+ * verify commands run; on a failure, rolled back when its wave says so
+ * (rollout_rollback.c). The result goes to the ledger.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@ struct region_write_buf {
 	size_t nreceipt, capreceipt;
 };
 
-static int write_region(struct rollout *r, const struct fl_tenant_plan *tp, const struct fl_region_plan *rp,
-			struct region_write_buf *b, struct fl_error *err)
+static int write_region(struct rollout *r, const struct fl_fleet *fleet, const struct fl_tenant_plan *tp,
+			const struct fl_region_plan *rp, struct region_write_buf *b, struct fl_error *err)
 {
 	const struct fl_tenant *t = tp->tenant;
 	bool decommission = t->state == FL_TENANT_DECOMMISSIONED;
@@ -49,21 +50,22 @@ static int write_region(struct rollout *r, const struct fl_tenant_plan *tp, cons
 	 */
 	if (!tp->withheld)
 		marker.inputs_fp = tp->inputs_fp;
-	memcpy(marker.revision, r->fleet->revision, sizeof(marker.revision));
+	memcpy(marker.revision, fleet->revision, sizeof(marker.revision));
 	marker.resources = rp->in_manifest && !decommission ? rp->unchanged + nput : 0;
 	struct fl_region_write w = { rp->region, b->put, nput, b->del, ndel, &marker };
 	return r->driver->ops->apply(r->driver->self, t, &w, err);
 }
 
 /* Observes the tenant again: the account must now hold exactly the plan. */
-static int check_converged(struct rollout *r, const struct fl_tenant *t, struct fl_error *err)
+static int check_converged(struct rollout *r, const struct fl_fleet *fleet, const struct fl_tenant *t,
+			   struct fl_error *err)
 {
 	struct fl_tenant_plan again;
 	struct fl_plan_opts popts = r->popts;
 	int rc = 0;
 	popts.refresh = true;
 	fl_tenant_plan_init(&again);
-	fl_plan_tenant(&again, r->fleet, r->driver, t, &popts);
+	fl_plan_tenant(&again, fleet, r->driver, t, &popts);
 	if (again.outcome == FL_TENANT_FAILED)
 		rc = fl_error_set(err, again.error.code ? again.error.code : FL_EDRIVER,
 				  "observing after the apply: %s", again.error.msg);
@@ -76,7 +78,8 @@ static int check_converged(struct rollout *r, const struct fl_tenant *t, struct 
 	return rc;
 }
 
-static int apply_changes(struct rollout *r, const struct fl_tenant_plan *tp, struct fl_error *err)
+int fl_rollout_write_tenant(struct rollout *r, const struct fl_fleet *fleet, const struct fl_tenant_plan *tp,
+			    struct fl_error *err)
 {
 	const struct fl_tenant *t = tp->tenant;
 	struct region_write_buf b = { 0 };
@@ -89,12 +92,12 @@ static int apply_changes(struct rollout *r, const struct fl_tenant_plan *tp, str
 	if (tp->bootstrap && (rc = r->driver->ops->bootstrap(r->driver->self, t, err)))
 		goto out;
 	for (size_t i = 0; i < tp->nregions && !rc; i++) {
-		rc = write_region(r, tp, &tp->regions[i], &b, err);
+		rc = write_region(r, fleet, tp, &tp->regions[i], &b, err);
 		if (rc)
 			fl_error_prefix(err, "region '%s': ", tp->regions[i].region);
 	}
 	if (!rc)
-		rc = check_converged(r, t, err);
+		rc = check_converged(r, fleet, t, err);
 	if (!rc && t->state == FL_TENANT_DECOMMISSIONED && b.nreceipt) {
 		struct fl_error e = FL_ERROR_INIT;
 		fl_rollout_status_error(r, fl_ledger_add_receipt(r->ledger, t->name, b.receipt, b.nreceipt, fl_now(), &e),
@@ -107,11 +110,12 @@ out:
 	return rc;
 }
 
-static int run_verifies(struct rollout *r, const struct fl_tenant *t, const struct fl_wave *wave,
-			struct fl_error *err)
+int fl_rollout_verify_tenant(struct rollout *r, const struct fl_verify_ctx *vctx, const struct fl_tenant *t,
+			     const struct fl_wave *wave, struct fl_error *err)
 {
-	struct fl_verify_ctx ctx = r->vctx;
+	struct fl_verify_ctx ctx = *vctx;
 	struct fl_buf output = FL_BUF_INIT;
+	bool rollback = ctx.fleet != r->fleet;
 	int rc = 0;
 	ctx.wave = wave;
 	for (size_t i = 0; i < t->nregions && !rc; i++) {
@@ -119,15 +123,20 @@ static int run_verifies(struct rollout *r, const struct fl_tenant *t, const stru
 			const struct fl_verify *verify = &wave->verify[v];
 			struct fl_verify_record rec;
 			struct fl_error e = FL_ERROR_INIT;
-			if (fl_ledger_verify_passed(r->ledger, t->name, t->regions[i], verify->name))
+			if (!rollback && fl_ledger_verify_passed(r->ledger, t->name, t->regions[i], verify->name))
 				continue;
 			fl_buf_clear(&output);
 			if ((rc = fl_verify_run(&rec, &output, &ctx, t, t->regions[i], verify, err)))
 				break;
+			rec.revision = rollback ? ctx.fleet->revision : NULL;
 			fl_rollout_status_error(r, fl_ledger_add_verify(r->ledger, t->name, &rec, &e), &e);
 			bool passed = rec.exit_code == 0 && !rec.timed_out;
-			/* A failure is retried by the next apply, once the ledger holds this one. */
-			if (!passed && !fl_ledger_flush(r->ledger, &e))
+			/*
+			 * A failure is retried by the next apply, once the ledger holds this
+			 * one. So is a rollback's run, pass or fail: the next rollback has
+			 * written the account again, and its verify must look again.
+			 */
+			if ((!passed || rollback) && !fl_ledger_flush(r->ledger, &e))
 				fl_verify_forget(&ctx, t, t->regions[i], verify);
 			if (rec.timed_out)
 				rc = fl_error_set(err, FL_EDRIVER, "verify '%s' in %s timed out after %u s", verify->name,
@@ -160,6 +169,36 @@ static void superseded(struct rollout *r, const char *by)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Counts a rollback in wave w's report, for its description; here: done by this run. */
+static void count_rollback(struct rollout *r, size_t w, const char *revision, bool here)
+{
+	struct fl_wave_report *wr = &r->report->waves[w];
+	pthread_mutex_lock(&r->lock);
+	if (here)
+		wr->rolled_back_here++;
+	if (!wr->rolled_back++)
+		snprintf(wr->rolled_back_to, sizeof(wr->rolled_back_to), "%s", revision);
+	else if (strcmp(wr->rolled_back_to, revision) != 0)
+		wr->rolled_back_mixed = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * A tenant rolled back at this commit by an earlier run stays as it is:
+ * re-applying the release known bad for it on every scheduled run would
+ * flap its account. A new commit, or apply --tenant, tries it again.
+ */
+static bool rolled_back_before(struct rollout *r, const struct fl_tenant *t, size_t w)
+{
+	char rev[FL_OID_HEX_LEN + 1];
+	if (r->partial || !fl_ledger_tenant_rolled_back(r->ledger, t->name, rev))
+		return false;
+	count_rollback(r, w, rev, false);
+	fl_log(r->opts->log, FL_LOG_WARN, "%s: failed: rolled back to %.7s at this commit; not applied again "
+	       "(apply --tenant %s retries it)", t->name, rev, t->name);
+	return true;
+}
+
 bool fl_rollout_apply_tenant(struct rollout *r, const struct fl_tenant *t, size_t w)
 {
 	const struct fl_wave *wave = &r->fleet->waves[w];
@@ -167,7 +206,10 @@ bool fl_rollout_apply_tenant(struct rollout *r, const struct fl_tenant *t, size_
 	struct fl_error err = FL_ERROR_INIT, e = FL_ERROR_INIT;
 	char why[FL_ERROR_MSG_MAX] = "";     /* why it failed or was skipped: for the ledger and the log */
 	enum fl_tenant_result result = FL_RESULT_APPLIED;
+	struct fl_rollback rb = { 0 };
 	bool verify = false;
+	if (rolled_back_before(r, t, w))
+		return false;
 	size_t n = t->nregions ? t->nregions : 1;
 	struct fl_rollout_markers mk = { .m = fl_calloc(n, sizeof(*mk.m)), .found = fl_calloc(n, sizeof(*mk.found)) };
 	struct fl_known_markers known = { mk.m, mk.found, true, false };
@@ -204,21 +246,30 @@ bool fl_rollout_apply_tenant(struct rollout *r, const struct fl_tenant *t, size_
 		verify = true;
 		tp.tenant_fp = mk.tenant_fp;
 	} else {
-		rc = apply_changes(r, &tp, &err);
+		rc = fl_rollout_write_tenant(r, r->fleet, &tp, &err);
 		verify = true;
 	}
 	if (!rc && t->state == FL_TENANT_DECOMMISSIONED)
 		result = FL_RESULT_DECOMMISSIONED;
 	else if (!rc && verify)
-		rc = run_verifies(r, t, wave, &err);
+		rc = fl_rollout_verify_tenant(r, &r->vctx, t, wave, &err);
 record:
 	if (rc) {
 		result = FL_RESULT_FAILED;
 		snprintf(why, sizeof(why), "%s", err.msg);
+		/* Only what this run wrote or verified is rolled back: a tenant it never touched is as it was. */
+		if (verify && wave->rollback && t->state == FL_TENANT_ACTIVE)
+			fl_rollout_rollback(&rb, r, t, &mk, why, sizeof(why));
 	}
-	fl_rollout_status_error(r, fl_ledger_set_tenant(r->ledger, t->name, wave->name, result,
-							fl_fp_is_zero(&tp.tenant_fp) ? NULL : &tp.tenant_fp,
-							why[0] ? why : NULL, &e), &e);
+	if (rb.done) {
+		count_rollback(r, w, rb.revision, true);
+		fl_rollout_status_error(r, fl_ledger_set_rolled_back(r->ledger, t->name, wave->name, &rb.tenant_fp, why,
+								     rb.revision, &e), &e);
+	} else {
+		fl_rollout_status_error(r, fl_ledger_set_tenant(r->ledger, t->name, wave->name, result,
+								fl_fp_is_zero(&tp.tenant_fp) ? NULL : &tp.tenant_fp,
+								why[0] ? why : NULL, &e), &e);
+	}
 	fl_log(r->opts->log, result == FL_RESULT_FAILED ? FL_LOG_WARN : FL_LOG_INFO, "%s: %s%s%s", t->name,
 	       fl_tenant_result_name(result), why[0] ? ": " : "", why);
 	fl_tenant_plan_release(&tp);

@@ -143,8 +143,10 @@ static const struct file good[] = {
 	  "    max_parallel: 25%\n"
 	  "    failure_tolerance: 1\n"
 	  "    gate: manual\n"
+	  "    on_failure: rollback\n"
 	  "  - name: vip\n"
 	  "    select: { tenants: [zeta] }\n"
+	  "    on_failure: halt\n"
 	  "  - name: fleet\n"
 	  "    select: rest\n"
 	  "    max_parallel: 50\n"
@@ -259,6 +261,9 @@ static void test_good_fleet_settings(void **state)
 	assert_true(w[1].max_parallel.percent && w[1].max_parallel.value == 25);
 	assert_true(!w[1].failure_tolerance.percent && w[1].failure_tolerance.value == 1);
 	assert_true(w[1].gate_manual);
+	assert_false(w[0].rollback);
+	assert_true(w[1].rollback);
+	assert_false(w[2].rollback);
 	assert_int_equal(w[2].select.kind, FL_SELECT_TENANTS);
 	assert_int_equal(w[2].select.ntenants, 1);
 	assert_string_equal(w[2].select.tenants[0], "zeta");
@@ -634,6 +639,14 @@ static const struct bad_case bad_cases[] = {
 	{ "gate auto",
 	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: rest, gate: auto }]\n" } },
 	  "fleet.yaml:4:40: error: invalid gate (expected 'manual')",
+	  FL_EINPUT },
+	{ "on_failure retry",
+	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: rest, on_failure: retry }]\n" } },
+	  "fleet.yaml:4:46: error: invalid on_failure 'retry' (expected 'halt' or 'rollback')",
+	  FL_EINPUT },
+	{ "on_failure not a string",
+	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: rest, on_failure: [rollback] }]\n" } },
+	  "fleet.yaml:4:46: error: invalid on_failure (expected 'halt' or 'rollback')",
 	  FL_EINPUT },
 	{ "max_parallel 0%",
 	  { { "fleet.yaml", FLEET_HEAD "waves: [{ name: a, select: rest, max_parallel: 0% }]\n" } },

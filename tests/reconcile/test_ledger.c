@@ -647,9 +647,9 @@ static void test_reopen_reads_everything_back(void **state)
 	assert_int_equal(fl_ledger_set_tenant(l, "beta", "fleet", FL_RESULT_FAILED, &fp, "it broke", &err),
 			 0);
 	assert_int_equal(fl_ledger_set_tenant(l, "sleepy", "fleet", FL_RESULT_SKIPPED, NULL, NULL, &err), 0);
-	struct fl_verify_record ok = { "smoke", "us-east-1", 0, false, 12, NOW - 3, "fine\n", 5 };
-	struct fl_verify_record bad = { "smoke", "eu-west-1", 2, false, 13, NOW - 2, "bad\n", 4 };
-	struct fl_verify_record slow = { "load", "us-east-1", 0, true, 9000, NOW - 1, "", 0 };
+	struct fl_verify_record ok = { "smoke", "us-east-1", 0, false, 12, NOW - 3, "fine\n", 5, NULL };
+	struct fl_verify_record bad = { "smoke", "eu-west-1", 2, false, 13, NOW - 2, "bad\n", 4, NULL };
+	struct fl_verify_record slow = { "load", "us-east-1", 0, true, 9000, NOW - 1, "", 0, NULL };
 	assert_int_equal(fl_ledger_add_verify(l, "acme", &ok, &err), 0);
 	assert_int_equal(fl_ledger_add_verify(l, "acme", &bad, &err), 0);
 	assert_int_equal(fl_ledger_add_verify(l, "acme", &slow, &err), 0);
@@ -792,7 +792,7 @@ static void *write_tenants(void *arg)
 					 i % 5 == 0 ? FL_RESULT_FAILED : FL_RESULT_APPLIED, &fp,
 					 i % 5 == 0 ? "failed" : NULL, &err))
 			w->failures++;
-		struct fl_verify_record rec = { "smoke", "us-east-1", 0, false, 1, NOW, "ok", 2 };
+		struct fl_verify_record rec = { "smoke", "us-east-1", 0, false, 1, NOW, "ok", 2, NULL };
 		if (i % 10 == 0 && fl_ledger_add_verify(w->ledger, name, &rec, &err))
 			w->failures++;
 	}
@@ -917,7 +917,7 @@ static void test_verify_output_kept_valid_utf8(void **state)
 		struct fl_error err = FL_ERROR_INIT;
 		char verify[32];
 		snprintf(verify, sizeof(verify), "v%zu", i);
-		struct fl_verify_record rec = { verify, "us-east-1", 0, false, 5, NOW, outputs[i], lens[i] };
+		struct fl_verify_record rec = { verify, "us-east-1", 0, false, 5, NOW, outputs[i], lens[i], NULL };
 		assert_int_equal(fl_ledger_add_verify(l, "acme", &rec, &err), 0);
 		flush(l);
 		fl_ledger_free(l);
@@ -958,7 +958,7 @@ static void test_verify_output_kept_valid_utf8(void **state)
 static void add_run(struct fl_ledger *l, const char *tenant, const char *name, int exit_code, const char *output)
 {
 	struct fl_error err = FL_ERROR_INIT;
-	struct fl_verify_record rec = { name, "us-east-1", exit_code, false, 5, NOW, output, strlen(output) };
+	struct fl_verify_record rec = { name, "us-east-1", exit_code, false, 5, NOW, output, strlen(output), NULL };
 	assert_int_equal(fl_ledger_add_verify(l, tenant, &rec, &err), 0);
 }
 

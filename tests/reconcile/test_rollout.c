@@ -1834,6 +1834,99 @@ static void test_job_finishing_during_progress_is_reaped(void **state)
 	env_close(&e);
 }
 
+/* ---- on_failure: rollback ---- */
+
+/* A status writer that keeps the wave updates it is sent, for the events they carry. */
+struct captured {
+	size_t n;
+	enum fl_wave_event event[64];
+	enum fl_state state[64];
+	char description[64][160];
+};
+
+static int capture_set(void *self, const struct fl_status_update *u, struct fl_error *err)
+{
+	struct captured *c = self;
+	(void)err;
+	if (strcmp(u->context, "flotilla/wave/canary") != 0 || c->n == 64)
+		return 0;
+	c->event[c->n] = u->event;
+	c->state[c->n] = u->state;
+	snprintf(c->description[c->n++], sizeof(c->description[0]), "%s", u->description);
+	return 0;
+}
+
+static size_t count_event(const struct captured *c, enum fl_wave_event event, const char **description)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->event[i] == event) {
+			n++;
+			*description = c->description[i];
+		}
+	return n;
+}
+
+/*
+ * A canary rolled back is announced once, on the canary wave's context,
+ * with the event "rolled back" and the count in the description; the wave
+ * still fails with it. A rerun of the commit leaves the tenant alone and
+ * announces no rollback, though the description keeps counting it.
+ */
+static void test_rollback_announced_once(void **state)
+{
+	static const char fleet_yaml[] = "version: 1\n"
+					 "name: rollco\n"
+					 "waves:\n"
+					 "  - name: canary\n"
+					 "    select: { canary: true }\n"
+					 "    on_failure: rollback\n" VERIFY("0") "  - name: rest\n"
+					 "    select: rest\n";
+	static const struct tspec tenants[] = { { "c", CANARY }, { "z", NULL } };
+	static const struct fl_status_ops capture_ops = { "capture", capture_set, NULL, NULL, NULL };
+	struct captured seen = { 0 };
+	struct fl_status_writer writer = { &capture_ops, &seen };
+	struct fl_statuses statuses = { &writer, 1, 0, FL_ERROR_INIT };
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	char first[FL_OID_HEX_LEN + 1], want[160];
+	const char *desc = NULL;
+	(void)state;
+
+	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
+	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+	snprintf(first, sizeof(first), "%s", e.fleet->revision);
+	put_file(&e, "ci/check", "#!/bin/sh\necho broken\nexit 1\n");
+	commit_all(&e);
+
+	opts.statuses = &statuses;
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	snprintf(want, sizeof(want), "halted: 1 of 1 failed (tolerance 0), 1 rolled back to %.7s", first);
+	expect_wave(&rep, "canary", FL_STATE_FAILURE, 1, 0, 1, 0, want);
+	assert_int_equal(wave(&rep, "canary")->rolled_back_here, 1);
+	assert_int_equal(count_event(&seen, FL_WAVE_EVENT_ROLLED_BACK, &desc), 1);
+	snprintf(want, sizeof(want), "applying: 0/1 done, 1 failed (tolerance 0), 1 rolled back to %.7s", first);
+	assert_string_equal(desc, want);
+	assert_int_equal(count_event(&seen, FL_WAVE_EVENT_FAILED, &desc), 1);
+	assert_int_equal(seen.event[seen.n - 1], FL_WAVE_EVENT_FAILED);
+	expect_tenant(&e, "c", FL_RESULT_FAILED, "verify 'check' in us-east-1 exited with 1; rolled back to ");
+	expect_no_tenant(&e, "z");
+	fl_rollout_report_release(&rep);
+
+	memset(&seen, 0, sizeof(seen));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	snprintf(want, sizeof(want), "halted: 1 of 1 failed (tolerance 0), 1 rolled back to %.7s", first);
+	expect_wave(&rep, "canary", FL_STATE_FAILURE, 1, 0, 1, 0, want);
+	assert_int_equal(wave(&rep, "canary")->rolled_back_here, 0);
+	assert_int_equal(count_event(&seen, FL_WAVE_EVENT_ROLLED_BACK, &desc), 0);
+	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
 int main(int argc, char **argv)
 {
 	/* The verify wrapper is this binary (opts.self_exe is /proc/self/exe). */
@@ -1850,6 +1943,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_strict_tolerance_scheduling),
 		cmocka_unit_test(test_failed_wave_halts),
 		cmocka_unit_test(test_failed_verify_runs_again_on_rerun),
+		cmocka_unit_test(test_rollback_announced_once),
 		cmocka_unit_test(test_manual_gate_waits_for_promotion),
 		cmocka_unit_test(test_promotion_of_a_descendant),
 		cmocka_unit_test(test_wait_polls_for_promotion),
