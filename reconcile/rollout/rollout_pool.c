@@ -98,6 +98,19 @@ static void publish(const struct wave_run *wv, struct fl_wave_report *wr)
 	wr->in_flight = wv->in_flight;
 }
 
+/*
+ * A wave that already succeeded for this commit is run again only to
+ * confirm it (level-triggered), and one that failed is tried again by the
+ * next run (a CI schedule reruns a halted commit every few minutes): its
+ * status stays as it was until the outcome differs, so forges do not see
+ * it flip to pending and back at every run, nor count those statuses
+ * towards their cap.
+ */
+static bool keeps_status(const struct fl_wave_report *wr)
+{
+	return wr->succeeded_before || wr->failed_before[0];
+}
+
 /* Starts the pool, then reports each tenant that finishes until the pool has ended. */
 static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 {
@@ -130,7 +143,7 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 		pthread_mutex_unlock(&r->lock);
 		if (rollback)
 			fl_rollout_wave_context(r, wv->w, FL_STATE_PENDING, desc, FL_WAVE_EVENT_ROLLED_BACK);
-		else if (!wr->succeeded_before)
+		else if (!keeps_status(wr))
 			fl_rollout_wave_progress(r, wv->w, desc);
 		fl_rollout_progress(r, wv->w);
 		pthread_mutex_lock(&r->lock);
@@ -160,11 +173,6 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	wr->tolerance = fl_amount_resolve(&wave->failure_tolerance, wave->ntenants, false);
 	wr->started = true;
 	fl_rollout_describe_running(wr, desc, sizeof(desc));
-	/*
-	 * A wave that already succeeded for this commit is run again only to
-	 * confirm it (level-triggered); its status stays success unless that
-	 * changes, so forges do not see it flip back to pending.
-	 */
 	enum fl_state known;
 	struct fl_buf was = FL_BUF_INIT;
 	bool had = fl_wave_state(r->ledger, wave->name, &known, &was);
@@ -172,7 +180,7 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	snprintf(wr->failed_before, sizeof(wr->failed_before), "%s",
 		 had && known == FL_STATE_FAILURE && was.ptr ? was.ptr : "");
 	fl_buf_release(&was);
-	if (!wr->succeeded_before)
+	if (!keeps_status(wr))
 		fl_rollout_wave_context(r, w, FL_STATE_PENDING, desc, FL_WAVE_EVENT_STARTED);
 	fl_rollout_progress(r, w);
 	int rc = run_wave_jobs(&wv, err);
