@@ -180,6 +180,13 @@ def check_github(name, doc):
     crons = [s.get("cron", "") for s in on.get("schedule") or []]
     if not any(re.match(r"^\*/([1-9]|1[0-5]) \* \* \* \*$", c) for c in crons):
         problem(name, "a schedule of 15 minutes or less must pick up bakes that ended")
+    if ((doc.get("defaults") or {}).get("run") or {}).get("shell") != "bash":
+        problem(name, "defaults.run.shell must be bash (-eo pipefail: a plan piped to tee must fail the step)")
+    for jname, job in (doc.get("jobs") or {}).items():
+        if not str(job.get("container", "")).startswith("debian:bookworm"):
+            problem(name, f"job {jname} must run in debian:bookworm, the release the package is built for")
+        if any("sudo " in str(st.get("run", "")) for st in job.get("steps") or []):
+            problem(name, f"job {jname}: no sudo in a container job (it runs as root, without sudo)")
     if doc.get("permissions") != {}:
         problem(name, "top-level permissions must be {} so each job asks for its own")
     jobs = doc.get("jobs") or {}

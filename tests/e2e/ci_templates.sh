@@ -52,6 +52,8 @@ broken fork github-actions.yml '/--offline --format markdown/s/--offline //' "pl
 broken fork-comment github-actions.yml '/--offline --format markdown/s/--format markdown/--format markdown --pr "$PR"/' "no comment for a fork"
 broken injection github-actions.yml 's|--rev "$HEAD_SHA"|--rev "${{ github.event.pull_request.head.sha }}"|' "a \${{ }} expansion inside a script"
 broken exit5 github-actions.yml 's/|| \[ "$code" = 5 \] //' "accept exit code 5"
+broken container github-actions.yml '0,/container: debian:bookworm/s//container: ubuntu:24.04/' "must run in debian:bookworm"
+broken pipefail github-actions-aws.yml '/shell: bash/d' "defaults.run.shell must be bash"
 broken gitlab-tags gitlab-ci.yml '/CI_COMMIT_TAG/d' "CI_COMMIT_TAG"
 broken gitlab-fork gitlab-ci.yml '/--offline --format markdown/s/--offline //' "planned --offline"
 broken gitlab-group gitlab-ci.yml '/resource_group:/d' "resource_group"
