@@ -84,38 +84,42 @@ _Static_assert(offsetof(struct tenant_rec, name) == 0, "a tenant record begins w
 _Static_assert(offsetof(struct context_rec, name) == 0, "a context record begins with its name");
 _Static_assert(offsetof(struct wave_rec, name) == 0, "a wave record begins with its name");
 
-/* The record called name among *n of size bytes at *items, appended when create. */
-static void *record_get(void **items, size_t *n, size_t *cap, size_t size, const char *name, bool create)
+/*
+ * The record called name among *n of size bytes at *items, found through
+ * idx, and appended (and filed) when create.
+ */
+static void *record_get(void **items, size_t *n, size_t *cap, struct fl_name_index *idx, size_t size,
+			const char *name, bool create)
 {
-	for (size_t i = 0; i < *n; i++) {
-		char *rec = (char *)*items + i * size;
-		if (strcmp(*(char **)rec, name) == 0)
-			return rec;
-	}
+	size_t pos = fl_name_index_find(idx, *items, size, name);
+	if (pos != FL_NAME_INDEX_NONE)
+		return (char *)*items + pos * size;
 	if (!create)
 		return NULL;
 	fl_grow(items, cap, *n + 1, size);
-	char *rec = (char *)*items + (*n)++ * size;
+	char *rec = (char *)*items + *n * size;
 	memset(rec, 0, size);
 	*(char **)rec = clean_str(name, SIZE_MAX - 1);
+	fl_name_index_add(idx, *items, size, (*n)++);
 	return rec;
 }
 
 struct tenant_rec *fl_ledger_tenant_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, sizeof(*l->tenants), name,
-			  create);
+	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, &l->tenant_index,
+			  sizeof(*l->tenants), name, create);
 }
 
 struct context_rec *fl_ledger_context_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->contexts, &l->ncontexts, &l->capcontexts, sizeof(*l->contexts), name,
-			  create);
+	return record_get((void **)&l->contexts, &l->ncontexts, &l->capcontexts, &l->context_index,
+			  sizeof(*l->contexts), name, create);
 }
 
 struct wave_rec *fl_ledger_wave_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->waves, &l->nwaves, &l->capwaves, sizeof(*l->waves), name, create);
+	return record_get((void **)&l->waves, &l->nwaves, &l->capwaves, &l->wave_index, sizeof(*l->waves),
+			  name, create);
 }
 
 void fl_ledger_replace_str(char **dst, const char *src)
@@ -295,6 +299,9 @@ void fl_ledger_free(struct fl_ledger *l)
 	for (size_t i = 0; i < l->nwaves; i++)
 		free(l->waves[i].name);
 	free(l->waves);
+	fl_name_index_release(&l->context_index);
+	fl_name_index_release(&l->tenant_index);
+	fl_name_index_release(&l->wave_index);
 	fl_repo_free(l->repo);
 	pthread_cond_destroy(&l->wake);
 	pthread_cond_destroy(&l->saved);
