@@ -4,7 +4,13 @@
  * JSON). Saving is throttled because a fleet of
  * thousands of tenants would otherwise rewrite a large note thousands of
  * times: a flusher thread saves a change at once when the last save is
- * FLUSH_MS old, and otherwise FLUSH_MS after that save. The note is written
+ * save_period() old, and otherwise that period after that save. The period
+ * is FLUSH_MS, or SAVE_SHARE times what the last save took when that is
+ * longer: a note that grows with the fleet costs more to render and write,
+ * and saving it every FLUSH_MS made the saves (each a notes commit) a
+ * growing share of the run. The rollout flushes at each wave's end and at
+ * the end of the run, so only progress inside a wave waits a period. The
+ * note is written
  * with the lock dropped, so tenants finishing meanwhile record their results
  * instead of waiting for git (they stalled a wave of 100 tenants in flight
  * every FLUSH_MS while the writer held the lock). Nothing lost by a
@@ -26,6 +32,8 @@
 #include "core/banned.h"
 
 #define FLUSH_MS 250
+/* Saving takes at most about 1 / (SAVE_SHARE + 1) of a run's time. */
+#define SAVE_SHARE 10
 #define DESCRIPTION_MAX 140
 
 /* ---- text: the note is JSON, so every string in it must be valid UTF-8 ---- */
@@ -152,6 +160,13 @@ static void tenant_free(struct tenant_rec *t)
 
 /* ---- saving ---- */
 
+/* How long after a save the next one waits (lock held). */
+static long long save_period(const struct fl_ledger *l)
+{
+	long long scaled = l->save_cost_ms * SAVE_SHARE;
+	return scaled > FLUSH_MS ? scaled : FLUSH_MS;
+}
+
 /*
  * Called with the lock held, which it drops while git writes the note. One
  * save at a time: l->repo is not shared between threads, and a later save
@@ -161,8 +176,9 @@ static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 {
 	while (l->saving)
 		pthread_cond_wait(&l->saved, &l->lock);
-	if (!l->dirty || (!force && fl_mono_ms() - l->last_save_ms < FLUSH_MS))
+	if (!l->dirty || (!force && fl_mono_ms() - l->last_save_ms < save_period(l)))
 		return 0;
+	long long started = fl_mono_ms();
 	struct fl_buf text = FL_BUF_INIT;
 	int rc = fl_ledger_note_render(&text, l, err);
 	if (!rc) {
@@ -179,6 +195,7 @@ static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 	fl_buf_release(&text);
 	/* After a failure too: a failing save is retried a period later, not by every change. */
 	l->last_save_ms = fl_mono_ms();
+	l->save_cost_ms = l->last_save_ms - started;
 	return rc;
 }
 
@@ -191,7 +208,7 @@ static void *flusher_main(void *arg)
 			pthread_cond_wait(&l->wake, &l->lock);
 			continue;
 		}
-		long long due = l->last_save_ms + FLUSH_MS, now = fl_mono_ms();
+		long long due = l->last_save_ms + save_period(l), now = fl_mono_ms();
 		if (now < due) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);

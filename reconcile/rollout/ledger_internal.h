@@ -76,6 +76,7 @@ struct fl_ledger {
 	struct fl_name_index context_index, tenant_index, wave_index;  /* positions in the arrays by name */
 	bool dirty;
 	long long last_save_ms;
+	long long save_cost_ms;          /* what the last save took, rendering and writing */
 	pthread_cond_t wake;             /* the flusher waits on it */
 	pthread_cond_t saved;            /* a save ended: saving went false */
 	bool saving;                     /* a note is being written, the lock dropped */
