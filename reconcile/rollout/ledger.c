@@ -4,7 +4,13 @@
  * JSON). Saving is throttled because a fleet of
  * thousands of tenants would otherwise rewrite a large note thousands of
  * times: a flusher thread saves a change at once when the last save is
- * FLUSH_MS old, and otherwise FLUSH_MS after that save. The note is written
+ * save_period() old, and otherwise that period after that save. The period
+ * is FLUSH_MS, or SAVE_SHARE times what the last save took when that is
+ * longer: a note that grows with the fleet costs more to render and write,
+ * and saving it every FLUSH_MS made the saves (each a notes commit) a
+ * growing share of the run. The rollout flushes at each wave's end and at
+ * the end of the run, so only progress inside a wave waits a period. The
+ * note is written
  * with the lock dropped, so tenants finishing meanwhile record their results
  * instead of waiting for git (they stalled a wave of 100 tenants in flight
  * every FLUSH_MS while the writer held the lock). Nothing lost by a
@@ -26,6 +32,8 @@
 #include "core/banned.h"
 
 #define FLUSH_MS 250
+/* Saving takes at most about 1 / (SAVE_SHARE + 1) of a run's time. */
+#define SAVE_SHARE 10
 #define DESCRIPTION_MAX 140
 
 /* ---- text: the note is JSON, so every string in it must be valid UTF-8 ---- */
@@ -84,38 +92,42 @@ _Static_assert(offsetof(struct tenant_rec, name) == 0, "a tenant record begins w
 _Static_assert(offsetof(struct context_rec, name) == 0, "a context record begins with its name");
 _Static_assert(offsetof(struct wave_rec, name) == 0, "a wave record begins with its name");
 
-/* The record called name among *n of size bytes at *items, appended when create. */
-static void *record_get(void **items, size_t *n, size_t *cap, size_t size, const char *name, bool create)
+/*
+ * The record called name among *n of size bytes at *items, found through
+ * idx, and appended (and filed) when create.
+ */
+static void *record_get(void **items, size_t *n, size_t *cap, struct fl_name_index *idx, size_t size,
+			const char *name, bool create)
 {
-	for (size_t i = 0; i < *n; i++) {
-		char *rec = (char *)*items + i * size;
-		if (strcmp(*(char **)rec, name) == 0)
-			return rec;
-	}
+	size_t pos = fl_name_index_find(idx, *items, size, name);
+	if (pos != FL_NAME_INDEX_NONE)
+		return (char *)*items + pos * size;
 	if (!create)
 		return NULL;
 	fl_grow(items, cap, *n + 1, size);
-	char *rec = (char *)*items + (*n)++ * size;
+	char *rec = (char *)*items + *n * size;
 	memset(rec, 0, size);
 	*(char **)rec = clean_str(name, SIZE_MAX - 1);
+	fl_name_index_add(idx, *items, size, (*n)++);
 	return rec;
 }
 
 struct tenant_rec *fl_ledger_tenant_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, sizeof(*l->tenants), name,
-			  create);
+	return record_get((void **)&l->tenants, &l->ntenants, &l->captenants, &l->tenant_index,
+			  sizeof(*l->tenants), name, create);
 }
 
 struct context_rec *fl_ledger_context_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->contexts, &l->ncontexts, &l->capcontexts, sizeof(*l->contexts), name,
-			  create);
+	return record_get((void **)&l->contexts, &l->ncontexts, &l->capcontexts, &l->context_index,
+			  sizeof(*l->contexts), name, create);
 }
 
 struct wave_rec *fl_ledger_wave_rec(struct fl_ledger *l, const char *name, bool create)
 {
-	return record_get((void **)&l->waves, &l->nwaves, &l->capwaves, sizeof(*l->waves), name, create);
+	return record_get((void **)&l->waves, &l->nwaves, &l->capwaves, &l->wave_index, sizeof(*l->waves),
+			  name, create);
 }
 
 void fl_ledger_replace_str(char **dst, const char *src)
@@ -148,6 +160,13 @@ static void tenant_free(struct tenant_rec *t)
 
 /* ---- saving ---- */
 
+/* How long after a save the next one waits (lock held). */
+static long long save_period(const struct fl_ledger *l)
+{
+	long long scaled = l->save_cost_ms * SAVE_SHARE;
+	return scaled > FLUSH_MS ? scaled : FLUSH_MS;
+}
+
 /*
  * Called with the lock held, which it drops while git writes the note. One
  * save at a time: l->repo is not shared between threads, and a later save
@@ -157,8 +176,9 @@ static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 {
 	while (l->saving)
 		pthread_cond_wait(&l->saved, &l->lock);
-	if (!l->dirty || (!force && fl_mono_ms() - l->last_save_ms < FLUSH_MS))
+	if (!l->dirty || (!force && fl_mono_ms() - l->last_save_ms < save_period(l)))
 		return 0;
+	long long started = fl_mono_ms();
 	struct fl_buf text = FL_BUF_INIT;
 	int rc = fl_ledger_note_render(&text, l, err);
 	if (!rc) {
@@ -175,6 +195,7 @@ static int save(struct fl_ledger *l, bool force, struct fl_error *err)
 	fl_buf_release(&text);
 	/* After a failure too: a failing save is retried a period later, not by every change. */
 	l->last_save_ms = fl_mono_ms();
+	l->save_cost_ms = l->last_save_ms - started;
 	return rc;
 }
 
@@ -187,7 +208,7 @@ static void *flusher_main(void *arg)
 			pthread_cond_wait(&l->wake, &l->lock);
 			continue;
 		}
-		long long due = l->last_save_ms + FLUSH_MS, now = fl_mono_ms();
+		long long due = l->last_save_ms + save_period(l), now = fl_mono_ms();
 		if (now < due) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -295,6 +316,9 @@ void fl_ledger_free(struct fl_ledger *l)
 	for (size_t i = 0; i < l->nwaves; i++)
 		free(l->waves[i].name);
 	free(l->waves);
+	fl_name_index_release(&l->context_index);
+	fl_name_index_release(&l->tenant_index);
+	fl_name_index_release(&l->wave_index);
 	fl_repo_free(l->repo);
 	pthread_cond_destroy(&l->wake);
 	pthread_cond_destroy(&l->saved);

@@ -5,8 +5,9 @@
  * runs, each wave's success and bake times, and decommission receipts. It
  * is the durable state that makes apply level-triggered: a rollout killed
  * at any instant resumes from it and the accounts' markers. Safe to use
- * from several threads; changes are saved to the note within 250 ms (by a
- * thread of the ledger's own), at once by fl_ledger_flush, and at the end by
+ * from several threads; changes are saved to the note within 250 ms, or
+ * ten times what the last save took for a large note (by a thread of the
+ * ledger's own), at once by fl_ledger_flush, and at the end by
  * fl_ledger_free.
  */
 #ifndef FL_LEDGER_H

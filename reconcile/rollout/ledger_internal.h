@@ -15,8 +15,9 @@
 #include "core/git.h"
 #include "core/hash.h"
 #include "reconcile/rollout/ledger.h"
+#include "reconcile/rollout/ledger_index.h"
 
-/* Records of each kind live in an array and are found by name: name is their first member. */
+/* Records of each kind live in an array and are found by name (through an index): name is their first member. */
 struct context_rec {
 	char *name;
 	enum fl_state state;
@@ -72,8 +73,10 @@ struct fl_ledger {
 	size_t ntenants, captenants;
 	struct wave_rec *waves;
 	size_t nwaves, capwaves;
+	struct fl_name_index context_index, tenant_index, wave_index;  /* positions in the arrays by name */
 	bool dirty;
 	long long last_save_ms;
+	long long save_cost_ms;          /* what the last save took, rendering and writing */
 	pthread_cond_t wake;             /* the flusher waits on it */
 	pthread_cond_t saved;            /* a save ended: saving went false */
 	bool saving;                     /* a note is being written, the lock dropped */
