@@ -223,23 +223,35 @@ standin_config() {
 	curl -sS -f -X POST --data "$1" "$AWS_STANDIN/_config" >/dev/null || fail "configuring the AWS stand-in: $1"
 }
 
-# start_fake_webhook VAR ARGS...: starts tests/servers/fake_webhook.py with
-# ARGS (--slack PATH, --token T, ...) and sets VAR to its port. It is
-# stopped when the test exits; GET /_messages and /_stats tell what it took.
-FAKE_WEBHOOK_PIDS=()
-start_fake_webhook() {
-	local var=$1 out
-	shift
-	out=$(mktemp "$TMP/webhook.XXXXXX")
-	python3 "$FL_SOURCE/tests/servers/fake_webhook.py" "$@" >"$out" 2>"$out.err" &
-	FAKE_WEBHOOK_PIDS+=($!)
-	trap 'kill "${FAKE_WEBHOOK_PIDS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+# start_test_server VAR SCRIPT ARGS...: starts tests/servers/SCRIPT with ARGS
+# (it prints "PORT <n>" first) and sets VAR to its port. It is stopped when
+# the test exits.
+TEST_SERVER_PIDS=()
+start_test_server() {
+	local var=$1 script=$2 out
+	shift 2
+	out=$(mktemp "$TMP/server.XXXXXX")
+	python3 "$FL_SOURCE/tests/servers/$script" "$@" >"$out" 2>"$out.err" &
+	TEST_SERVER_PIDS+=($!)
+	trap 'kill "${TEST_SERVER_PIDS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 	for _ in $(seq 200); do
 		[[ -s $out ]] && break
 		sleep 0.05
 	done
-	[[ $(head -1 "$out") =~ ^PORT\ ([0-9]+)$ ]] || fail "the fake webhook did not start: $(cat "$out.err")"
+	[[ $(head -1 "$out") =~ ^PORT\ ([0-9]+)$ ]] || fail "$script did not start: $(cat "$out.err")"
 	printf -v "$var" '%s' "${BASH_REMATCH[1]}"
+}
+
+# start_fake_webhook VAR ARGS...: tests/servers/fake_webhook.py (--slack PATH,
+# --token T, ...); GET /_messages and /_stats tell what it took.
+start_fake_webhook() {
+	start_test_server "$1" fake_webhook.py "${@:2}"
+}
+
+# start_fake_forge VAR ARGS...: tests/servers/fake_forge.py (--kind K, --token T,
+# --repo R, ...); GET /_statuses, /_comments and /_stats tell what it took.
+start_fake_forge() {
+	start_test_server "$1" fake_forge.py "${@:2}"
 }
 
 # help_commands: every command `flotilla --help` lists, one a line; one whose

@@ -10,22 +10,9 @@
 # --since the forge comes from the base, whatever the head says.
 source "$(dirname "$0")/lib.sh"
 
-SERVER=$FL_SOURCE/tests/servers/fake_forge.py
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
-
 # forge KIND NAME VAR ARGS...: start a fake forge; VAR gets its port.
 forge() {
-	local kind=$1 name=$2 var=$3 out="$TMP/$2.out"
-	shift 3
-	python3 "$SERVER" --kind "$kind" "$@" >"$out" 2>"$TMP/$name.err" &
-	PIDS+=($!)
-	for _ in $(seq 100); do
-		[[ -s $out ]] && break
-		sleep 0.05
-	done
-	[[ $(head -1 "$out") =~ ^PORT\ ([0-9]+)$ ]] || fail "fake forge $name did not start: $(cat "$TMP/$name.err")"
-	printf -v "$var" '%s' "${BASH_REMATCH[1]}"
+	start_fake_forge "$3" --kind "$1" "${@:4}"
 }
 comments() {
 	curl -sf "http://127.0.0.1:$1/_comments" >"$TMP/comments.json" || fail "GET /_comments on port $1 failed"

@@ -10,17 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 : "${FL_SOURCE:?set FL_SOURCE to the source tree}"
-FORGE_PIDS=()
-trap 'kill "${FORGE_PIDS[@]}" "${FAKE_WEBHOOK_PIDS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
-python3 "$FL_SOURCE/tests/servers/fake_forge.py" --kind github --token gh-token --repo acme/fleet \
-	>"$TMP/forge.out" 2>"$TMP/forge.err" &
-FORGE_PIDS+=($!)
-for _ in $(seq 200); do
-	[[ -s $TMP/forge.out ]] && break
-	sleep 0.05
-done
-[[ $(head -1 "$TMP/forge.out") =~ ^PORT\ ([0-9]+)$ ]] || fail "the fake forge did not start: $(cat "$TMP/forge.err")"
-GH=${BASH_REMATCH[1]}
+start_fake_forge GH --kind github --token gh-token --repo acme/fleet
 SLACK_PATH=/services/T0ACME/B0DEPLOY/hookSecret
 start_fake_webhook SL --slack "$SLACK_PATH"
 export SLACK_DEPLOY_WEBHOOK=http://127.0.0.1:$SL$SLACK_PATH
