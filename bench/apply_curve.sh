@@ -17,7 +17,8 @@
 #   APPLY_RUNS       runs per binary and size (default 3)
 #   FLBENCH          the generator (default build-bench/flbench)
 #   BENCH_DIR        where generated fleets are kept (default bench/.data,
-#                    shared with run.sh: same names, same params stamp)
+#                    shared with run.sh: same names, same params stamp), and
+#                    apply-curve-results.txt, every run's figures
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +35,7 @@ done
 mkdir -p "$data"
 work=$(mktemp -d "$data/apply-curve.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-results=$work/results
+results=$data/apply-curve-results.txt # every run, kept for the record
 : >"$results"
 
 # The refs that hold flotilla's notes: refs/notes/flotilla, and any other
@@ -44,8 +45,9 @@ notes_refs() { # GIT_DIR
 }
 
 # Plans, then applies, with binary FLOTILLA on a fresh copy of fleet DIR;
-# appends to $results: N INDEX, apply wall s, CPU ms per tenant, peak MiB,
-# note KiB, notes commits, new blob KiB, blobs/note, plan wall s, plan MiB.
+# appends to $results: N INDEX (the binary's place in the arguments), apply
+# wall s, CPU ms per tenant, peak MiB, note KiB, notes commits, new blob KiB,
+# blobs/note, plan wall s, plan MiB.
 run_once() { # N DIR INDEX FLOTILLA
 	n=$1 dir=$2 index=$3 flotilla=$4
 	rm -rf "$work/fleet" "$work/accounts"
