@@ -7,7 +7,7 @@
 # binaries in turn, and gets one line per size: min/median/max of apply wall
 # time, CPU per tenant and peak RSS; the note's size on the commit, the notes
 # commits and the bytes of new blobs the apply added under refs/notes/flotilla*
-# (target: blobs <= 3 x the note); the plan's wall time and peak RSS. Then the
+# (target: blobs <= 3 x the note); the plan's wall time, CPU and peak RSS. Then the
 # scaling verdicts: CPU per tenant at every size within 20% of the smallest,
 # peak RSS under 512 MiB. Builds nothing: build-bench/ is what bench/run.sh
 # builds (or: cmake --build build-bench --target flotilla flbench).
@@ -47,7 +47,7 @@ notes_refs() { # GIT_DIR
 # Plans, then applies, with binary FLOTILLA on a fresh copy of fleet DIR;
 # appends to $results: N INDEX (the binary's place in the arguments), apply
 # wall s, CPU ms per tenant, peak MiB, note KiB, notes commits, new blob KiB,
-# blobs/note, plan wall s, plan MiB.
+# blobs/note, plan wall s, plan MiB, plan CPU s (user + system).
 run_once() { # N DIR INDEX FLOTILLA
 	n=$1 dir=$2 index=$3 flotilla=$4
 	rm -rf "$work/fleet" "$work/accounts"
@@ -59,7 +59,7 @@ run_once() { # N DIR INDEX FLOTILLA
 	rev=$(echo "apply benchmark" | $git commit-tree "$tree" -p new)
 	before=$(notes_refs "$work/fleet" | sed 's/^/^/')
 
-	/usr/bin/time -f '%e %M' -o "$work/plan.time" "$flotilla" plan --repo "$work/fleet" --rev "$rev" \
+	/usr/bin/time -f '%e %M %U %S' -o "$work/plan.time" "$flotilla" plan --repo "$work/fleet" --rev "$rev" \
 		--driver "dir:$work/accounts" >/dev/null 2>"$work/out" || { echo "FAIL: plan, $flotilla"; tail -5 "$work/out"; exit 1; }
 	start=$(date +%s.%N)
 	/usr/bin/time -f '%U %S %M' -o "$work/apply.time" "$flotilla" apply --repo "$work/fleet" --rev "$rev" \
@@ -78,12 +78,12 @@ run_once() { # N DIR INDEX FLOTILLA
 	# shellcheck disable=SC2086
 	blobs=$($git rev-list --objects $after $before | cut -d' ' -f1 |
 		$git cat-file --batch-check='%(objecttype) %(objectsize)' | awk '$1 == "blob" { s += $2 } END { print s + 0 }')
-	read -r plan_wall plan_rss <"$work/plan.time"
+	read -r plan_wall plan_rss plan_user plan_sys <"$work/plan.time"
 	read -r user sys rss <"$work/apply.time"
 	awk -v n="$n" -v i="$index" -v w="$(echo "$end - $start" | bc)" -v u="$user" -v s="$sys" -v r="$rss" \
-		-v note="$note" -v c="$commits" -v b="$blobs" -v pw="$plan_wall" -v pr="$plan_rss" 'BEGIN {
-		printf "%d %d %.3f %.4f %.1f %.1f %d %.1f %.2f %.2f %.1f\n", n, i, w, (u + s) * 1000 / n, r / 1024,
-			note / 1024, c, b / 1024, note ? b / note : 0, pw, pr / 1024 }' >>"$results"
+		-v note="$note" -v c="$commits" -v b="$blobs" -v pw="$plan_wall" -v pr="$plan_rss" -v pu="$plan_user" -v ps="$plan_sys" 'BEGIN {
+		printf "%d %d %.3f %.4f %.1f %.1f %d %.1f %.2f %.2f %.1f %.2f\n", n, i, w, (u + s) * 1000 / n, r / 1024,
+			note / 1024, c, b / 1024, note ? b / note : 0, pw, pr / 1024, pu + ps }' >>"$results"
 }
 
 # min/median/max (STAT=range), median, or max of column COL of the runs of
@@ -124,17 +124,18 @@ for n in $tenants_list; do
 	done
 	uptime_line "after $n"
 	echo "== $n tenants, $runs runs per binary in turn: min/median/max, then medians; blobs/note the worst run"
-	printf '%-32s %-20s %-20s %-18s %9s %7s %10s %10s %-7s %9s %8s\n' binary "apply wall s" "cpu/tenant ms" \
-		"peak MiB" "note KiB" commits "blobs KiB" blobs/note "(<= 3)" "plan s" "plan MiB"
+	printf '%-32s %-20s %-20s %-18s %9s %7s %10s %10s %-7s %8s %8s %8s\n' binary "apply wall s" "cpu/tenant ms" \
+		"peak MiB" "note KiB" commits "blobs KiB" blobs/note "(<= 3)" "plan s" "plan cpu" "plan MiB"
 	i=1
 	for flotilla in "$@"; do
 		ratio=$(stat max "$n" "$i" 9 %.2f)
 		verdict=FAIL
 		[ "$(echo "$ratio <= 3" | bc)" = 1 ] && verdict=ok
-		printf '%-32s %-20s %-20s %-18s %9s %7s %10s %10s %-7s %9s %8s\n' "$flotilla" \
+		printf '%-32s %-20s %-20s %-18s %9s %7s %10s %10s %-7s %8s %8s %8s\n' "$flotilla" \
 			"$(stat range "$n" "$i" 3 %.2f)" "$(stat range "$n" "$i" 4 %.3f)" "$(stat range "$n" "$i" 5 %.1f)" \
 			"$(stat median "$n" "$i" 6 %.1f)" "$(stat median "$n" "$i" 7 %.0f)" "$(stat median "$n" "$i" 8 %.1f)" \
-			"$ratio" "$verdict" "$(stat median "$n" "$i" 10 %.2f)" "$(stat median "$n" "$i" 11 %.1f)"
+			"$ratio" "$verdict" "$(stat median "$n" "$i" 10 %.2f)" "$(stat median "$n" "$i" 12 %.2f)" \
+			"$(stat median "$n" "$i" 11 %.1f)"
 		i=$((i + 1))
 	done
 done
