@@ -39,9 +39,11 @@ results=$data/apply-curve-results.txt # every run, kept for the record
 : >"$results"
 
 # The refs that hold flotilla's notes: refs/notes/flotilla, and any other
-# ref whose name starts with it (a layout may spread one ledger over several).
-notes_refs() { # GIT_DIR
-	git -C "$1" for-each-ref --format='%(refname)' refs/notes/ | grep '^refs/notes/flotilla' || true
+# ref whose name starts with it (a layout may spread one ledger over several);
+# their names, or with FIELD objectname the commits they point at.
+notes_refs() { # GIT_DIR [FIELD]
+	git -C "$1" for-each-ref --format="%(refname) %(${2:-refname})" refs/notes/ |
+		awk '$1 ~ /^refs\/notes\/flotilla/ { print $2 }'
 }
 
 # Plans, then applies, with binary FLOTILLA on a fresh copy of fleet DIR;
@@ -57,7 +59,7 @@ run_once() { # N DIR INDEX FLOTILLA
 	yaml=$($git show new:fleet.yaml | sed '/^    bake:/d; /^    gate: manual/d' | $git hash-object -w --stdin)
 	tree=$($git ls-tree new | sed "s/[0-9a-f]\{40\}\tfleet.yaml\$/$yaml\tfleet.yaml/" | $git mktree)
 	rev=$(echo "apply benchmark" | $git commit-tree "$tree" -p new)
-	before=$(notes_refs "$work/fleet" | sed 's/^/^/')
+	before=$(notes_refs "$work/fleet" objectname | sed 's/^/^/')
 
 	/usr/bin/time -f '%e %M %U %S' -o "$work/plan.time" "$flotilla" plan --repo "$work/fleet" --rev "$rev" \
 		--driver "dir:$work/accounts" >/dev/null 2>"$work/out" || { echo "FAIL: plan, $flotilla"; tail -5 "$work/out"; exit 1; }
