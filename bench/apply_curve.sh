@@ -33,6 +33,7 @@ for f in "$flbench" "$@"; do
 	[ -x "$f" ] || { echo "not an executable: $f (build first: bench/run.sh, or cmake --build build-bench --target flotilla flbench)" >&2; exit 1; }
 done
 mkdir -p "$data"
+data=$(cd "$data" && pwd) # flbench gen needs an absolute path
 work=$(mktemp -d "$data/apply-curve.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 results=$data/apply-curve-results.txt # every run, kept for the record
@@ -145,7 +146,7 @@ done
 echo "== scaling: median CPU per tenant within 20% of the smallest fleet's; peak RSS under 512 MiB at every size"
 i=1
 for flotilla in "$@"; do
-	base= base_n=
+	base='' base_n=''
 	for n in $tenants_list; do
 		cpu=$(stat median "$n" "$i" 4 %.3f)
 		rss=$(stat max "$n" "$i" 5 %.1f)
