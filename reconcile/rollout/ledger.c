@@ -43,14 +43,17 @@
 /*
  * The tenants' document is saved when the records changed since its last
  * save amount to TENANTS_GROWTH times that save's size (at least
- * TENANTS_MIN): its saves sum to at most (1 + 1 / TENANTS_GROWTH) times
- * its final size. The head is saved when the bytes recorded since its last
- * save reach HEAD_SHARE times its size: its saves sum to at most
- * 1 / HEAD_SHARE of the tenants' bytes, plus one a wave.
+ * TENANTS_MIN): each save is at least 1 + TENANTS_GROWTH times the one
+ * before, so the saves before the last sum to at most 4/3 of it, and all of
+ * them with the last to at most 2.33 times the final document. The head is
+ * saved when the bytes recorded since its last save reach HEAD_SHARE times
+ * its size: its saves sum to at most 1 / HEAD_SHARE of the bytes recorded,
+ * plus one a wave. Records are counted short of their JSON (no keys or
+ * indentation for strings), which only makes saves rarer.
  */
-#define TENANTS_GROWTH 2
+#define TENANTS_GROWTH 3
 #define TENANTS_MIN (16 * 1024)
-#define HEAD_SHARE 2
+#define HEAD_SHARE 4
 /* A head change too small to be due by size (a context alone) waits at most this long. */
 #define HEAD_WAIT_MS 2000
 /* What a record adds to its document besides its strings: keys, times, indentation. */
@@ -269,11 +272,19 @@ static int save(struct fl_ledger *l, enum save_mode mode, struct fl_error *err)
 	while (l->saving)
 		pthread_cond_wait(&l->saved, &l->lock);
 	l->saving = true;
-	int rc = save_doc(l, FL_LEDGER_TENANTS, mode == SAVE_ALL, err);
+	/*
+	 * A head read with tenants in it (format 1) is only replaced once the
+	 * tenants note holds them: a format 2 head leaves them out.
+	 */
+	bool head_due = due(&l->head, head_grown(l), mode != SAVE_DUE, fl_mono_ms());
+	size_t saves = l->saves;
+	int rc = save_doc(l, FL_LEDGER_TENANTS, mode == SAVE_ALL || (head_due && l->head_holds_tenants), err);
+	if (l->saves > saves)
+		l->head_holds_tenants = false;
 	/* A tenants note is never without its head: the head names it, and `git notes show` starts there. */
 	if (l->tenants_doc.size && !l->head.size)
 		l->head.dirty = true;
-	if (!rc)
+	if (!rc && !l->head_holds_tenants)
 		rc = save_doc(l, FL_LEDGER_HEAD, mode != SAVE_DUE, err);
 	l->saving = false;
 	pthread_cond_broadcast(&l->saved);
@@ -355,11 +366,21 @@ static int load_note(struct fl_ledger *l, struct fl_repo *repo, const char *ref,
 	return rc;
 }
 
-/* Reads both notes: the tenants first, so that a format 1 head's own tenants are weighed against them. */
+/*
+ * Reads both notes: the tenants first, so that a format 1 head's own
+ * tenants are weighed against them. Tenants read from the head are saved
+ * to the tenants note before the head is next saved without them.
+ */
 static int load(struct fl_ledger *l, struct fl_repo *repo, struct fl_error *err)
 {
 	int rc = load_note(l, repo, FL_NOTES_TENANTS_REF, &l->tenants_doc.size, err);
-	return rc ? rc : load_note(l, repo, FL_NOTES_REF, &l->head.size, err);
+	if (rc)
+		return rc;
+	l->head_holds_tenants = false;
+	rc = load_note(l, repo, FL_NOTES_REF, &l->head.size, err);
+	if (l->head_holds_tenants)
+		l->tenants_doc.dirty = true;
+	return rc;
 }
 
 static struct fl_ledger *ledger_new(const struct fl_oid *commit)

@@ -91,6 +91,7 @@ struct fl_ledger {
 	struct ledger_doc head;          /* contexts and waves, under FL_NOTES_REF */
 	struct ledger_doc tenants_doc;   /* the tenants, under FL_NOTES_TENANTS_REF */
 	size_t saves, saved_bytes;       /* notes written by this process, and their bytes */
+	bool head_holds_tenants;         /* the last document read had tenants: a format 1 head */
 	pthread_cond_t wake;             /* the flusher waits on it */
 	pthread_cond_t saved;            /* a save ended: saving went false */
 	bool saving;                     /* a note is being written, the lock dropped */

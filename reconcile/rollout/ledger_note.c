@@ -328,6 +328,7 @@ static void load_document(struct fl_ledger *l, const struct fl_node *doc)
 	}
 	for (size_t i = 0; tenants && tenants->type == FL_NODE_MAP && i < tenants->v.map.len; i++)
 		load_tenant(l, tenants->v.map.items[i].key->v.str.ptr, tenants->v.map.items[i].value);
+	l->head_holds_tenants = tenants && tenants->type == FL_NODE_MAP && tenants->v.map.len;
 	for (size_t i = 0; waves && waves->type == FL_NODE_MAP && i < waves->v.map.len; i++) {
 		struct wave_rec *w = fl_ledger_wave_rec(l, waves->v.map.items[i].key->v.str.ptr, true);
 		w->succeeded_at = fl_time_parse(str_of(waves->v.map.items[i].value, "succeeded_at"));
