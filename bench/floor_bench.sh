@@ -7,9 +7,11 @@
 #   converged    flotilla plan --rev new, accounts converged at new
 #   git-diff     git diff --name-only BASE HEAD
 #   since        flotilla plan --rev HEAD --since BASE, accounts converged at new
-# with each FLOTILLA binary given, and prints min/median/max wall time of
-# each and, per binary, the two ratios of medians with a verdict:
-# converged / floor <= 1.3 and since / git-diff <= 1.5.
+# with each FLOTILLA binary given, and prints min/median/max wall time and
+# median CPU time (user + system) of each and, per binary, the two ratios
+# of wall-time medians with a verdict: converged / floor <= 1.3 and
+# since / git-diff <= 1.5 (and the same ratios of CPU time, which other
+# load on the machine disturbs less).
 # Usage: bench/floor_bench.sh DIR FLOTILLA...
 #   FLOOR_RUNS  rounds (default 9)
 #   FLOOR_BASE  --since's commit and git diff's first (default new)
@@ -38,19 +40,33 @@ done
 times=$(mktemp -d)
 trap 'rm -rf "$times"' EXIT
 
-# Runs "$@" with output discarded and appends its wall time in ms to $times/$name.
+# User + system CPU seconds of this shell's finished children so far, from
+# bash's times (run here, not in a subshell, which has children of its own).
+children_cpu() {
+	times >"$times/times"
+	awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+		printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$times/times"
+}
+
+# Runs "$@" with output discarded and appends its wall time in ms to
+# $times/$name, its CPU time (user + system, all threads) to $times/$name.cpu.
 timed() {
-	local name=$1 t0 t1 rc=0
+	local name=$1 t0 t1 c0 c1 rc=0
 	shift
+	children_cpu >"$times/c0"
 	t0=$EPOCHREALTIME
 	"$@" >/dev/null 2>"$times/stderr" || rc=$?
 	t1=$EPOCHREALTIME
+	children_cpu >"$times/c1"
+	read -r c0 <"$times/c0"
+	read -r c1 <"$times/c1"
 	if [ "$rc" -ne 0 ]; then
 		echo "FAIL: $name exited $rc: $*" >&2
 		cat "$times/stderr" >&2
 		exit 1
 	fi
 	echo "$t0 $t1" | awk '{ printf "%.3f\n", ($2 - $1) * 1000 }' >>"$times/$name"
+	echo "$c0 $c1" | awk '{ printf "%.3f\n", ($2 - $1) * 1000 }' >>"$times/$name.cpu"
 }
 
 round() {
@@ -92,20 +108,23 @@ for f in "$@"; do
 	echo "   #$i = $f"
 done
 round "$@"
-rm -f "$times"/floor* "$times"/converged* "$times"/git-diff "$times"/since*
+rm -f "$times"/floor* "$times"/converged* "$times"/git-diff* "$times"/since*
 for r in $(seq "$runs"); do
 	round "$@"
 done
 
-printf '%-12s %10s %10s %10s\n' scenario "min ms" "median ms" "max ms"
+printf '%-12s %10s %10s %10s %14s\n' scenario "min ms" "median ms" "max ms" "median cpu ms"
 for name in floor floor-m $(for i in $(seq $#); do echo "converged#$i"; done) git-diff \
 	$(for i in $(seq $#); do echo "since#$i"; done); do
-	printf '%-12s %10s %10s %10s\n' "$name" $(stats "$times/$name")
+	printf '%-12s %10s %10s %10s %14s\n' "$name" $(stats "$times/$name") "$(median "$times/$name.cpu")"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 for i in $(seq $#); do
-	echo "#$i converged / floor:   $(verdict "$(median "$times/converged#$i")" "$(median "$times/floor")" 1.3)"
-	echo "#$i converged / floor-m: $(awk -v a="$(median "$times/converged#$i")" \
-		-v b="$(median "$times/floor-m")" 'BEGIN { printf "%.2f", a / b }') (blobs and markers only: no identity, which SPEC 4 requires)"
-	echo "#$i since / git diff:    $(verdict "$(median "$times/since#$i")" "$(median "$times/git-diff")" 1.5)"
+	echo "#$i converged / floor:   $(verdict "$(median "$times/converged#$i")" "$(median "$times/floor")" 1.3)" \
+		"(cpu $(ratio "$(median "$times/converged#$i.cpu")" "$(median "$times/floor.cpu")"))"
+	echo "#$i converged / floor-m: $(ratio "$(median "$times/converged#$i")" "$(median "$times/floor-m")")" \
+		"(blobs and markers only: no identity, which SPEC 4 requires)"
+	echo "#$i since / git diff:    $(verdict "$(median "$times/since#$i")" "$(median "$times/git-diff")" 1.5)" \
+		"(cpu $(ratio "$(median "$times/since#$i.cpu")" "$(median "$times/git-diff.cpu")"))"
 done
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
