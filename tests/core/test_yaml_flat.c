@@ -173,6 +173,20 @@ static void test_declined(void **state)
 	assert_int_equal(compare_str(key), 0);
 }
 
+/* Edge cases either reader may take: when the flat one does, libyaml agrees. */
+static void test_agree(void **state)
+{
+	static const char *const edges[] = {
+		"a: ...\n", "a: .\n", "a: +\n", "a: /\n", "a: _\n", "a: 0x\n", "a: 0o\n", "a: 1e\n",
+		"a: +.inf\n", "a: .NaN\n", "a: 00\n", "a: 0777\n", "a: 1__0\n", "a: a=b\n", "a: [.]\n",
+		"a: {b: .}\n", "a: [a b c, d]\n", "a: \"\"\n\n\n", "a1: x\nb_2: y\nc-3: z\n", "_: x\n",
+		"a: x\nb: [x, y]\nc: {k: v}\nd: \"q\"\n", "a: [\"x, y\", \"]\"]\n", "a: {k: \"}\"}\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(*edges); i++)
+		compare_str(edges[i]);
+}
+
 static void test_limits(void **state)
 {
 	const char *text = "a: [1, 2, 3]\nb: 4\n";
@@ -268,6 +282,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flat_files),
 		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_agree),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_random_files),
 	};
