@@ -431,7 +431,7 @@ static int find_receipt(struct fl_receipt_ref *receipt, struct fl_repo *repo, st
 		fprintf(stderr,
 			"error: tenant '%s' has no decommission receipt in the ledger (%s) of HEAD or its "
 			"history: set state: decommissioned in its tenant file and run flotilla apply first\n",
-			tenant, FL_NOTES_REF);
+			tenant, FL_NOTES_TENANTS_REF);
 		return FL_EXIT_ERROR;
 	}
 	return FL_EXIT_OK;

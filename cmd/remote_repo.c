@@ -41,12 +41,14 @@ static int merge_ledgers(struct fl_buf *out, const char *local, size_t local_len
 /* Credentials and notes handling from the environment (docs/remote.md). */
 static struct fl_remote_opts remote_opts(void)
 {
+	static const char *const notes[] = { FL_NOTES_REF, FL_NOTES_TENANTS_REF };
 	const char *token = getenv("FLOTILLA_GIT_TOKEN"), *key = getenv("FLOTILLA_SSH_KEY");
 	struct fl_remote_opts o = {
 		.token = token && *token ? token : NULL,
 		.ssh_key = key && *key ? key : NULL,
 		.ssh_passphrase = getenv("FLOTILLA_SSH_PASSPHRASE"),
-		.notes_ref = FL_NOTES_REF,
+		.notes_refs = notes,
+		.nnotes_refs = sizeof(notes) / sizeof(notes[0]),
 		.merge = merge_ledgers,
 	};
 	return o;
@@ -101,7 +103,7 @@ out:
 
 int fl_remote_publish(const struct fl_session *s, bool required)
 {
-	static const char *const refs[] = { FL_NOTES_REF, "refs/tags/" FL_PROMOTE_PREFIX "*" };
+	static const char *const refs[] = { FL_NOTES_TENANTS_REF, FL_NOTES_REF, "refs/tags/" FL_PROMOTE_PREFIX "*" };
 	struct fl_remote_opts opts = remote_opts();
 	struct fl_remote_push_result res;
 	struct fl_error err = FL_ERROR_INIT;

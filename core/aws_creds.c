@@ -90,6 +90,48 @@ void fl_aws_creds_wipe(struct fl_aws_creds *creds)
 	memset(creds->session_token, 0, sizeof(creds->session_token));
 }
 
+void fl_aws_creds_packed_release(struct fl_aws_creds_packed *p)
+{
+	if (p->buf)
+		fl_sigv4_wipe(p->buf, p->len);
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+void fl_aws_creds_pack(struct fl_aws_creds_packed *out, const struct fl_aws_creds *c)
+{
+	const char *parts[] = { c->access_key_id, c->secret_access_key, c->session_token };
+	const size_t caps[] = { sizeof(c->access_key_id), sizeof(c->secret_access_key), sizeof(c->session_token) };
+	size_t lens[3], total = 0;
+	fl_aws_creds_packed_release(out);
+	for (size_t i = 0; i < 3; i++) {
+		lens[i] = strnlen(parts[i], caps[i] - 1);
+		total += lens[i] + 1;
+	}
+	out->buf = fl_malloc(total);
+	out->len = total;
+	for (size_t i = 0, at = 0; i < 3; at += lens[i++] + 1) {
+		memcpy(out->buf + at, parts[i], lens[i]);
+		out->buf[at + lens[i]] = '\0';
+	}
+	out->expiration = c->expiration;
+	out->source = c->source;
+}
+
+void fl_aws_creds_unpack(struct fl_aws_creds *out, const struct fl_aws_creds_packed *p)
+{
+	char *parts[] = { out->access_key_id, out->secret_access_key, out->session_token };
+	memset(out, 0, sizeof(*out));
+	/* Each part was cut to fit its field when packed. */
+	for (size_t i = 0, at = 0; i < 3; i++) {
+		size_t n = strlen(p->buf + at);
+		memcpy(parts[i], p->buf + at, n);
+		at += n + 1;
+	}
+	out->expiration = p->expiration;
+	out->source = p->source;
+}
+
 /* Copies src into dst, refusing one that does not fit; what names it in the message. */
 static int copy_field(char *dst, size_t cap, const char *src, const char *source, const char *what,
 		      struct fl_error *err)

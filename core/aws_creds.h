@@ -76,4 +76,23 @@ int fl_aws_creds_get(struct fl_aws_creds *out, struct fl_aws_creds_provider *p, 
 /* Overwrites the secret parts of creds with zeroes. */
 void fl_aws_creds_wipe(struct fl_aws_creds *creds);
 
+/*
+ * Credentials packed into one allocation of their own size (a session
+ * token is about 1 KiB; struct fl_aws_creds holds room for 8 KiB), for
+ * keeping one set per account of a large fleet.
+ */
+struct fl_aws_creds_packed {
+	char *buf;            /* the key id, the secret and the token, each ending in a NUL; NULL: none */
+	size_t len;
+	long long expiration;
+	const char *source;
+};
+
+/* Packs c into out, whose earlier contents are released first. */
+void fl_aws_creds_pack(struct fl_aws_creds_packed *out, const struct fl_aws_creds *c);
+/* The packed credentials p (which must hold some) as a struct fl_aws_creds. */
+void fl_aws_creds_unpack(struct fl_aws_creds *out, const struct fl_aws_creds_packed *p);
+/* Wipes and frees what p holds; p holds nothing afterwards. */
+void fl_aws_creds_packed_release(struct fl_aws_creds_packed *p);
+
 #endif

@@ -657,10 +657,203 @@ static int walk_trees(struct walk *w, git_tree *old, git_tree *newer)
 	return rc;
 }
 
+/*
+ * The same walk over trees as git stores them ("<mode> <name>\0<id>"
+ * entries), read with git_odb_read and never parsed into libgit2's arrays:
+ * a tenants/ tree of 100,000 entries costs one inflate, not a 4 MB array
+ * grown by realloc besides. A directory with an entry git_tree_lookup would
+ * read otherwise (a mode other than git's six, say) goes through the
+ * parsed walk above, so the paths reported are the same either way.
+ */
+struct raw_tree {
+	git_odb_object *obj;
+	const char *p, *end;
+};
+
+struct raw_entry {
+	const char *name;  /* NUL-terminated in the object */
+	size_t len;
+	uint32_t mode;     /* as git_tree_entry_filemode() gives it */
+	const git_oid *id;
+	bool tree;
+};
+
+/* The next entry of t into *e: 1, or 0 at the end, or -1 for an entry the parsed walk should read. */
+static int raw_next(struct raw_tree *t, struct raw_entry *e)
+{
+	const char *p = t->p, *nul;
+	uint32_t mode = 0;
+
+	if (p == t->end)
+		return 0;
+	if (t->end - p > 7 && memcmp(p, "100644 ", 7) == 0) {
+		mode = 0100644; /* nearly every entry */
+		p += 7;
+	} else {
+		while (p < t->end && *p >= '0' && *p <= '7' && mode < 01000000)
+			mode = mode * 8 + (uint32_t)(*p++ - '0');
+		if (p == t->p || p == t->end || *p++ != ' ')
+			return -1;
+	}
+	for (nul = p; nul < t->end && *nul; nul++)
+		;
+	if (nul == t->end || nul == p || nul - p > UINT16_MAX || t->end - (nul + 1) < GIT_OID_RAWSZ)
+		return -1;
+	switch (mode) {
+	case 040000: case 0100644: case 0100755: case 0120000: case 0160000:
+		break;
+	case 0100664:
+		mode = 0100644;
+		break;
+	default:
+		return -1;
+	}
+	e->name = p;
+	e->len = (size_t)(nul - p);
+	e->mode = mode;
+	e->id = (const git_oid *)(const void *)(nul + 1);
+	e->tree = mode == 040000;
+	t->p = nul + 1 + GIT_OID_RAWSZ;
+	return 1;
+}
+
+/* Reads tree id into t: 0, or 1 when it is no tree (git_tree_lookup then says so), or an error. */
+static int raw_open(struct raw_tree *t, git_odb *odb, const git_oid *id, struct walk *w)
+{
+	int grc = git_odb_read(&t->obj, odb, id);
+
+	if (grc < 0)
+		return fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
+	if (git_odb_object_type(t->obj) != GIT_OBJECT_TREE)
+		return 1;
+	t->p = git_odb_object_data(t->obj);
+	t->end = t->p + git_odb_object_size(t->obj);
+	return 0;
+}
+
+static int raw_cmp(const struct raw_entry *a, const struct raw_entry *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->name, b->name, n);
+	unsigned char ac, bc;
+
+	if (c)
+		return c;
+	ac = a->len > n ? (unsigned char)a->name[n] : a->tree ? '/' : 0;
+	bc = b->len > n ? (unsigned char)b->name[n] : b->tree ? '/' : 0;
+	return (ac > bc) - (ac < bc);
+}
+
+static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_oid *newer);
+
+/* Like walk_entry, for raw entries. */
+static int raw_entry_walk(struct walk *w, git_odb *odb, const struct raw_entry *old,
+			  const struct raw_entry *newer)
+{
+	const struct raw_entry *any = old ? old : newer;
+	size_t keep = w->path.len;
+	bool otree = old && old->tree, ntree = newer && newer->tree;
+	int rc;
+
+	(void)fl_buf_put(&w->path, any->name, any->len);
+	assert(!old || !newer || otree == ntree);
+	if (!otree && !ntree)
+		rc = w->cb(w->path.ptr, w->payload);
+	else
+		rc = raw_dirs(w, odb, otree ? old->id : NULL, ntree ? newer->id : NULL);
+	fl_buf_truncate(&w->path, keep);
+	return rc;
+}
+
+/* A difference raw_walk found: entries of old and newer (either absent). */
+struct raw_diff {
+	struct raw_entry o, n;
+	bool has_o, has_n;
+};
+
+/*
+ * Like walk_trees, for raw trees; *odd when an entry is one for the parsed
+ * walk, and nothing was reported then: differences are reported only once
+ * both trees were read through.
+ */
+static int raw_walk(struct walk *w, git_odb *odb, struct raw_tree *old, struct raw_tree *newer, bool *odd)
+{
+	struct raw_entry o, n;
+	struct raw_diff *diffs = NULL;
+	size_t ndiffs = 0, cap = 0;
+	int rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	memset(&n, 0, sizeof(n));
+	int ho = old->obj ? raw_next(old, &o) : 0, hn = newer->obj ? raw_next(newer, &n) : 0;
+
+	while (ho > 0 || hn > 0) {
+		int c = ho <= 0 ? 1 : hn <= 0 ? -1 : raw_cmp(&o, &n);
+
+		if (c != 0 || !git_oid_equal(o.id, n.id) || o.mode != n.mode) {
+			FL_GROW(diffs, cap, ndiffs + 1);
+			diffs[ndiffs++] = (struct raw_diff){ o, n, c <= 0, c >= 0 };
+		}
+		if (c <= 0)
+			ho = raw_next(old, &o);
+		if (c >= 0)
+			hn = raw_next(newer, &n);
+	}
+	*odd = ho < 0 || hn < 0;
+	for (size_t i = 0; i < ndiffs && !rc && !*odd; i++)
+		rc = raw_entry_walk(w, odb, diffs[i].has_o ? &diffs[i].o : NULL,
+				    diffs[i].has_n ? &diffs[i].n : NULL);
+	free(diffs);
+	return rc;
+}
+
+/* The files that differ under directories old and newer (either NULL); w->path names them, no slash. */
+static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_oid *newer)
+{
+	struct raw_tree ot = { NULL, NULL, NULL }, nt = { NULL, NULL, NULL };
+	git_tree *opt = NULL, *npt = NULL;
+	int rc = 0, grc;
+
+	if (old)
+		rc = raw_open(&ot, odb, old, w);
+	if (newer && rc == 0)
+		rc = raw_open(&nt, odb, newer, w);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		size_t keep = w->path.len;
+		bool odd = false;
+		if (keep)
+			(void)fl_buf_putc(&w->path, '/');
+		rc = raw_walk(w, odb, &ot, &nt, &odd);
+		fl_buf_truncate(&w->path, keep);
+		if (!odd)
+			goto out;
+	}
+	/* An entry the raw walk does not know: walk_entry's way, with its errors. */
+	rc = 0;
+	if (old && (grc = git_tree_lookup(&opt, w->repo->git, old)) < 0)
+		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
+	else if (newer && (grc = git_tree_lookup(&npt, w->repo->git, newer)) < 0)
+		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
+	if (rc)
+		goto out;
+	if (w->path.len)
+		(void)fl_buf_putc(&w->path, '/');
+	rc = walk_trees(w, opt, npt);
+out:
+	git_tree_free(npt);
+	git_tree_free(opt);
+	git_odb_object_free(nt.obj);
+	git_odb_object_free(ot.obj);
+	return rc;
+}
+
 int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const struct fl_oid *newer,
 			  fl_repo_path_cb cb, void *payload, struct fl_error *err)
 {
 	git_tree *cached = NULL, *ot = NULL, *nt = NULL;
+	git_odb *odb = NULL;
 	struct walk w = { repo, FL_BUF_INIT, cb, payload, err };
 	int rc;
 
@@ -679,9 +872,15 @@ int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const 
 		rc = fail_git(err, -1, "cannot compare commits");
 		goto out;
 	}
-	if (!git_oid_equal(git_tree_id(ot), git_tree_id(nt)))
-		rc = walk_trees(&w, ot, nt);
+	if (git_oid_equal(git_tree_id(ot), git_tree_id(nt)))
+		goto out;
+	if (git_repository_odb(&odb, repo->git) < 0) {
+		rc = fail_git(err, -1, "cannot compare commits");
+		goto out;
+	}
+	rc = raw_dirs(&w, odb, git_tree_id(ot), git_tree_id(nt));
 out:
+	git_odb_free(odb);
 	fl_buf_release(&w.path);
 	git_tree_free(nt);
 	git_tree_free(ot);

@@ -1,8 +1,8 @@
 /*
  * Remote repositories with libgit2; see remote.h. The cache is a plain bare
- * repository: branches and tags mirror the remote's, the notes ref is ours
- * (statuses written here and not yet pushed live in it) and the remote's
- * notes arrive beside it, in "<notes ref>-remote", to be merged in. Every
+ * repository: branches and tags mirror the remote's, the notes refs are ours
+ * (statuses written here and not yet pushed live in them) and the remote's
+ * notes arrive beside each, in "<notes ref>-remote", to be merged in. Every
  * connection uses an anonymous remote made from the URL, so the URL given
  * on the command line is the one used, whatever the cache's config says.
  */
@@ -378,8 +378,8 @@ out:
  * one, with parents local and remote. The tree is flat (one entry per
  * annotated commit, named by its id), which git and libgit2 both read.
  */
-static int merge_commit(git_oid *out, git_repository *repo, const git_oid *local, const git_oid *remote,
-			const struct fl_remote_opts *opts, struct fl_error *err)
+static int merge_commit(git_oid *out, git_repository *repo, const char *notes_ref, const git_oid *local,
+			const git_oid *remote, const struct fl_remote_opts *opts, struct fl_error *err)
 {
 	struct note_list ln = { 0 }, rn = { 0 };
 	git_treebuilder *tb = NULL;
@@ -391,10 +391,10 @@ static int merge_commit(git_oid *out, git_repository *repo, const git_oid *local
 	git_oid tree_id;
 	int rc, grc;
 
-	if ((rc = list_notes(&ln, repo, opts->notes_ref, err)))
+	if ((rc = list_notes(&ln, repo, notes_ref, err)))
 		goto out;
 	/* The remote side as fetched to "<notes ref>-remote", whose commit the caller passed as remote. */
-	(void)fl_buf_printf(&lref, "%s-remote", opts->notes_ref);
+	(void)fl_buf_printf(&lref, "%s-remote", notes_ref);
 	if ((rc = list_notes(&rn, repo, lref.ptr, err)))
 		goto out;
 	if ((grc = git_treebuilder_new(&tb, repo, NULL)) < 0) {
@@ -452,7 +452,7 @@ out:
  * behind, else a merge commit. *merged tells whether anything changed.
  * A "<notes_ref>.lock" left by a killed writer is cleared, once.
  */
-static int merge_notes_guarded(bool *merged, git_repository *repo,
+static int merge_notes_guarded(bool *merged, git_repository *repo, const char *notes_ref,
 			       const struct fl_remote_opts *opts, struct fl_error *err)
 {
 	git_reference *ref = NULL;
@@ -461,7 +461,7 @@ static int merge_notes_guarded(bool *merged, git_repository *repo,
 	int rc = 0, grc;
 
 	*merged = false;
-	(void)fl_buf_printf(&rref, "%s-remote", opts->notes_ref);
+	(void)fl_buf_printf(&rref, "%s-remote", notes_ref);
 	grc = git_reference_name_to_id(&remote, repo, rref.ptr);
 	if (grc == GIT_ENOTFOUND)
 		goto out;
@@ -469,36 +469,36 @@ static int merge_notes_guarded(bool *merged, git_repository *repo,
 		rc = fail_git(err, NULL, grc, "cannot read '%s'", rref.ptr);
 		goto out;
 	}
-	grc = git_reference_name_to_id(&local, repo, opts->notes_ref);
+	grc = git_reference_name_to_id(&local, repo, notes_ref);
 	if (grc == GIT_ENOTFOUND) {
-		grc = git_reference_create(&ref, repo, opts->notes_ref, &remote, 0,
+		grc = git_reference_create(&ref, repo, notes_ref, &remote, 0,
 					   "flotilla: notes from the remote");
-		if (grc == GIT_ELOCKED && fl_ref_lock_clear(git_repository_path(repo), opts->notes_ref))
-			grc = git_reference_create(&ref, repo, opts->notes_ref, &remote, 0,
+		if (grc == GIT_ELOCKED && fl_ref_lock_clear(git_repository_path(repo), notes_ref))
+			grc = git_reference_create(&ref, repo, notes_ref, &remote, 0,
 						   "flotilla: notes from the remote");
 		*merged = grc == 0;
 		if (grc < 0)
-			rc = fail_git(err, NULL, grc, "cannot create '%s'", opts->notes_ref);
+			rc = fail_git(err, NULL, grc, "cannot create '%s'", notes_ref);
 		goto out;
 	}
 	if (grc < 0) {
-		rc = fail_git(err, NULL, grc, "cannot read '%s'", opts->notes_ref);
+		rc = fail_git(err, NULL, grc, "cannot read '%s'", notes_ref);
 		goto out;
 	}
 	if (git_oid_equal(&local, &remote) || git_graph_descendant_of(repo, &local, &remote) == 1)
 		goto out;
 	if (git_graph_descendant_of(repo, &remote, &local) == 1)
 		git_oid_cpy(&target, &remote);
-	else if ((rc = merge_commit(&target, repo, &local, &remote, opts, err)))
+	else if ((rc = merge_commit(&target, repo, notes_ref, &local, &remote, opts, err)))
 		goto out;
 	/* Only if nobody wrote a note meanwhile; else the caller's next attempt merges again. */
-	grc = git_reference_create_matching(&ref, repo, opts->notes_ref, &target, 1, &local,
+	grc = git_reference_create_matching(&ref, repo, notes_ref, &target, 1, &local,
 					    "flotilla: merge the remote's notes");
-	if (grc == GIT_ELOCKED && fl_ref_lock_clear(git_repository_path(repo), opts->notes_ref))
-		grc = git_reference_create_matching(&ref, repo, opts->notes_ref, &target, 1, &local,
+	if (grc == GIT_ELOCKED && fl_ref_lock_clear(git_repository_path(repo), notes_ref))
+		grc = git_reference_create_matching(&ref, repo, notes_ref, &target, 1, &local,
 						    "flotilla: merge the remote's notes");
 	if (grc < 0) {
-		rc = fail_git(err, NULL, grc, "cannot update '%s'", opts->notes_ref);
+		rc = fail_git(err, NULL, grc, "cannot update '%s'", notes_ref);
 		goto out;
 	}
 	*merged = true;
@@ -509,20 +509,38 @@ out:
 }
 
 /*
- * merge_notes_guarded under the ref guard that flotilla's note writers
- * share.
+ * merge_notes_guarded for each notes ref, under the ref guard that
+ * flotilla's note writers share.
  */
-static int merge_notes(bool *merged, git_repository *repo, const struct fl_remote_opts *opts,
-		       struct fl_error *err)
+static int merge_notes(git_repository *repo, const struct fl_remote_opts *opts, struct fl_error *err)
 {
 	const char *gitdir = git_repository_path(repo);
 	int guard, rc;
+	bool merged;
 
 	if ((rc = fl_ref_guard_take(&guard, gitdir, err)))
 		return rc;
-	rc = merge_notes_guarded(merged, repo, opts, err);
+	for (size_t i = 0; !rc && i < opts->nnotes_refs; i++)
+		rc = merge_notes_guarded(&merged, repo, opts->notes_refs[i], opts, err);
 	fl_ref_guard_drop(guard);
 	return rc;
+}
+
+/* The refspecs that fetch each notes ref to its "-remote" copy, appended to specs from *n on. */
+static void notes_specs(char **specs, size_t *n, const struct fl_remote_opts *opts)
+{
+	for (size_t i = 0; i < opts->nnotes_refs; i++) {
+		struct fl_buf spec = FL_BUF_INIT;
+		(void)fl_buf_printf(&spec, "+%s:%s-remote", opts->notes_refs[i], opts->notes_refs[i]);
+		specs[(*n)++] = fl_buf_detach(&spec, NULL);
+	}
+}
+
+static void specs_free(char **specs, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++)
+		free(specs[i]);
+	free(specs);
 }
 
 /* ---- fetching ---- */
@@ -637,25 +655,22 @@ int fl_remote_sync(const char *cache_path, const char *url, const struct fl_remo
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	struct creds c = { opts, url, 0, 0, { 0 } };
-	struct fl_buf notes_spec = FL_BUF_INIT;
-	const char *specs[3] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", NULL };
-	bool merged;
+	char **specs = fl_calloc(2 + opts->nnotes_refs, sizeof(*specs));
+	size_t nspecs = 2;
 	int rc;
 
+	specs[0] = (char *)"+refs/heads/*:refs/heads/*";
+	specs[1] = (char *)"+refs/tags/*:refs/tags/*";
+	notes_specs(specs, &nspecs, opts);
 	if ((rc = ensure_init(err)) || (rc = open_cache(&repo, cache_path, url, err)) ||
 	    (rc = make_remote(&remote, repo, url, &c, err)))
 		goto out;
-	if (opts->notes_ref) {
-		(void)fl_buf_printf(&notes_spec, "+%s:%s-remote", opts->notes_ref, opts->notes_ref);
-		specs[2] = notes_spec.ptr;
-	}
-	if ((rc = fetch(remote, &c, specs, opts->notes_ref ? 3 : 2, true, err)) ||
+	if ((rc = fetch(remote, &c, (const char *const *)specs, nspecs, true, err)) ||
 	    (rc = set_head(repo, remote, opts, err)))
 		goto out;
-	if (opts->notes_ref)
-		rc = merge_notes(&merged, repo, opts, err);
+	rc = merge_notes(repo, opts, err);
 out:
-	fl_buf_release(&notes_spec);
+	specs_free(specs, 2, nspecs);
 	git_remote_free(remote);
 	git_repository_free(repo);
 	return rc;
@@ -665,8 +680,8 @@ out:
 
 /* What the remote said about each ref of a push. */
 struct push_state {
-	const char *notes_ref;
-	bool notes_refused;
+	const struct fl_remote_opts *opts;
+	const char *notes_refused; /* a notes ref the remote refused; NULL: none */
 	char refused[256]; /* the first other ref refused, and why */
 	size_t accepted;
 };
@@ -681,11 +696,17 @@ static int on_push_update(const char *refname, const char *status, void *payload
 {
 	struct push_state *p = &((struct push_payload *)payload)->state;
 
-	if (!status)
+	if (!status) {
 		p->accepted++;
-	else if (p->notes_ref && strcmp(refname, p->notes_ref) == 0)
-		p->notes_refused = true;
-	else if (!p->refused[0])
+		return 0;
+	}
+	for (size_t i = 0; i < p->opts->nnotes_refs; i++) {
+		if (strcmp(refname, p->opts->notes_refs[i]) == 0) {
+			p->notes_refused = p->opts->notes_refs[i];
+			return 0;
+		}
+	}
+	if (!p->refused[0])
 		snprintf(p->refused, sizeof(p->refused), "the remote refused '%s': %s", refname, status);
 	return 0;
 }
@@ -808,7 +829,7 @@ static int push_once(bool *moved, size_t *pushed, git_repository *repo, git_remo
 	init_callbacks(&cb, &pp->creds);
 	creds_reset(&pp->creds);
 	memset(&pp->state, 0, sizeof(pp->state));
-	pp->state.notes_ref = pp->creds.opts->notes_ref;
+	pp->state.opts = pp->creds.opts;
 	if ((grc = git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL)) < 0 ||
 	    (grc = git_remote_ls(&heads, &nheads, remote)) < 0) {
 		rc = fail_git(err, &pp->creds, grc, "cannot push to '%s'", shown);
@@ -835,7 +856,7 @@ static int push_once(bool *moved, size_t *pushed, git_repository *repo, git_remo
 		rc = fl_error_set(err, FL_EREFUSED, "cannot push to '%s': %s", shown, pp->state.refused);
 		goto out;
 	}
-	*moved = pp->state.notes_refused;
+	*moved = pp->state.notes_refused != NULL;
 	*pushed += pp->state.accepted;
 out:
 	git_remote_disconnect(remote);
@@ -851,11 +872,14 @@ int fl_remote_push(struct fl_remote_push_result *out, const char *cache_path, co
 	git_remote *remote = NULL;
 	struct push_payload pp = { { opts, url, 0, 0, { 0 } }, { 0 } };
 	struct fl_remote_push_result res = { 0, 0 };
-	struct fl_buf shown = FL_BUF_INIT, notes_spec = FL_BUF_INIT;
-	bool moved = false, merged;
+	struct fl_buf shown = FL_BUF_INIT;
+	char **specs = fl_calloc(opts->nnotes_refs + 1, sizeof(*specs));
+	size_t nspecs = 0;
+	bool moved = false;
 	int rc, grc;
 
 	fl_remote_redact(&shown, url);
+	notes_specs(specs, &nspecs, opts);
 	if ((rc = ensure_init(err)))
 		goto out;
 	if ((grc = git_repository_open_bare(&repo, cache_path)) < 0) {
@@ -868,28 +892,26 @@ int fl_remote_push(struct fl_remote_push_result *out, const char *cache_path, co
 		if ((rc = push_once(&moved, &res.pushed, repo, remote, &pp, refs, nrefs, shown.ptr, err)) ||
 		    !moved)
 			break;
-		if (!opts->notes_ref || attempt == PUSH_ATTEMPTS) {
+		if (!nspecs || attempt == PUSH_ATTEMPTS) {
+			/* libgit2 may refuse before sending, without naming the ref: then it is one of the notes. */
+			const char *refused = pp.state.notes_refused  ? pp.state.notes_refused
+					      : opts->nnotes_refs ? opts->notes_refs[0]
+								  : NULL;
 			rc = fl_error_set(err, FL_EREFUSED, "cannot push to '%s': the remote refused '%s'%s",
-					  shown.ptr, opts->notes_ref ? opts->notes_ref : "a ref",
-					  opts->notes_ref ? " though its notes were merged 5 times"
-							  : " (not a fast-forward)");
+					  shown.ptr, refused ? refused : "a ref",
+					  nspecs ? " though its notes were merged 5 times" : " (not a fast-forward)");
 			break;
 		}
 		/* Another agent pushed first: take its notes, merge ours in, try again. */
-		fl_buf_clear(&notes_spec);
-		(void)fl_buf_printf(&notes_spec, "+%s:%s-remote", opts->notes_ref, opts->notes_ref);
-		{
-			const char *spec = notes_spec.ptr;
-			if ((rc = fetch(remote, &pp.creds, &spec, 1, false, err)) ||
-			    (rc = merge_notes(&merged, repo, opts, err)))
-				break;
-		}
+		if ((rc = fetch(remote, &pp.creds, (const char *const *)specs, nspecs, false, err)) ||
+		    (rc = merge_notes(repo, opts, err)))
+			break;
 		res.merges++;
 	}
 out:
 	if (out)
 		*out = res;
-	fl_buf_release(&notes_spec);
+	specs_free(specs, 0, nspecs);
 	fl_buf_release(&shown);
 	git_remote_free(remote);
 	git_repository_free(repo);

@@ -35,10 +35,12 @@ struct fl_remote_opts {
 	const char *ssh_passphrase; /* of ssh_key, if it has one */
 	const char *branch;	    /* sync: the branch HEAD follows; NULL: the remote's HEAD */
 	/*
-	 * The notes ref kept in step with the remote ("refs/notes/flotilla");
-	 * the remote's copy is fetched to it plus "-remote". NULL: no notes.
+	 * The notes refs kept in step with the remote (like
+	 * "refs/notes/flotilla"); the remote's copy of each is fetched to its
+	 * name plus "-remote". None: no notes.
 	 */
-	const char *notes_ref;
+	const char *const *notes_refs;
+	size_t nnotes_refs;
 	fl_remote_merge_cb merge; /* NULL: the local note wins */
 	void *payload;
 };
@@ -78,7 +80,7 @@ struct fl_remote_push_result {
  * Pushes the local refs named by refs (exact names, or patterns ending in
  * a star, like "refs/tags/flotilla/promote/" and a star) from the cache at cache_path to
  * the same names at url, never forced; refs the remote has already at the
- * same id are skipped. When the remote refuses opts->notes_ref because it
+ * same id are skipped. When the remote refuses one of opts->notes_refs because it
  * moved, the remote notes are fetched and merged per annotated commit with
  * opts->merge into a commit whose parents are both sides, and the push is
  * tried again, at most 5 times. FL_EREFUSED when the remote refuses a ref

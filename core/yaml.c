@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/yaml_internal.h"
 #include "core/banned.h"
 
 #define TAG_STR "tag:yaml.org,2002:str"
@@ -278,66 +279,73 @@ static const char *const null_words[] = { "null", "Null", "NULL", "~", NULL };
 static const char *const true_words[] = { "true", "True", "TRUE", NULL };
 static const char *const false_words[] = { "false", "False", "FALSE", NULL };
 
-/* Types a plain scalar; only fails for integers out of range. */
-static int type_plain(struct loader *ld, struct fl_node *n, const char *s, size_t len,
-		      const yaml_mark_t *mark)
+bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s, size_t len)
 {
 	uint64_t u;
 
 	if (len == 0 || one_of(s, len, null_words)) {
 		n->type = FL_NODE_NULL;
-		return 0;
+		return true;
 	}
 	if (one_of(s, len, true_words) || one_of(s, len, false_words)) {
 		n->type = FL_NODE_BOOL;
 		n->v.b = s[0] == 't' || s[0] == 'T';
-		return 0;
+		return true;
 	}
 	if (len > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'x')) {
 		bool hex = s[1] == 'x';
 		if (all_of(s, 2, len, hex ? is_hex : is_octal)) {
 			if (!parse_uint(s, 2, len, hex ? 16 : 8, INT64_MAX, &u))
-				return error_at(ld, FL_EINPUT, mark, "integer out of range");
+				return false;
 			n->type = FL_NODE_INT;
 			n->v.i = (int64_t)u;
-			return 0;
+			return true;
 		}
 	}
 	size_t start = (s[0] == '-' || s[0] == '+') ? 1 : 0;
 	if (all_of(s, start, len, is_digit)) {
 		bool neg = s[0] == '-';
 		if (!parse_uint(s, start, len, 10, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &u))
-			return error_at(ld, FL_EINPUT, mark, "integer out of range");
+			return false;
 		n->type = FL_NODE_INT;
 		/* -(INT64_MAX + 1) is computed without overflowing an int64. */
 		n->v.i = neg ? (u ? -(int64_t)(u - 1) - 1 : 0) : (int64_t)u;
-		return 0;
+		return true;
 	}
 	const char *f = s + start;
 	size_t flen = len - start;
 	if (equals(f, flen, ".inf") || equals(f, flen, ".Inf") || equals(f, flen, ".INF")) {
 		n->type = FL_NODE_FLOAT;
 		n->v.f = s[0] == '-' ? -INFINITY : INFINITY;
-		return 0;
+		return true;
 	}
 	if (equals(s, len, ".nan") || equals(s, len, ".NaN") || equals(s, len, ".NAN")) {
 		n->type = FL_NODE_FLOAT;
 		n->v.f = NAN;
-		return 0;
+		return true;
 	}
 	if (is_float_syntax(s, len)) {
 		/* strtod needs a terminated copy; long spellings of a number are rare. */
 		char small[64];
-		char *copy = len < sizeof(small) ? small : fl_arena_alloc(ld->arena, len + 1);
+		char *copy = len < sizeof(small) ? small : fl_arena_alloc(arena, len + 1);
 		memcpy(copy, s, len);
 		copy[len] = '\0';
 		n->type = FL_NODE_FLOAT;
 		n->v.f = strtod(copy, NULL); /* overflow gives inf, which JSON rejects later */
-		return 0;
+		return true;
 	}
 	n->type = FL_NODE_STR;
-	n->v.str.ptr = fl_arena_strndup(ld->arena, s, len);
+	n->v.str.ptr = fl_arena_strndup(arena, s, len);
 	n->v.str.len = len;
+	return true;
+}
+
+/* Types a plain scalar; only fails for integers out of range. */
+static int type_plain(struct loader *ld, struct fl_node *n, const char *s, size_t len,
+		      const yaml_mark_t *mark)
+{
+	if (!fl_yaml_type_plain(n, ld->arena, s, len))
+		return error_at(ld, FL_EINPUT, mark, "integer out of range");
 	return 0;
 }
 
@@ -753,6 +761,9 @@ int fl_yaml_load_one(struct fl_node **out, struct fl_arena *arena, const struct 
 	struct fl_node **docs;
 	size_t ndocs;
 	*out = NULL;
+	/* Most tenant manifests are flat: the same tree without libyaml's cost per file. */
+	if (fl_yaml_load_flat(out, arena, src, limits) == 0)
+		return 0;
 	int rc = load(&docs, &ndocs, arena, src, limits, err, true);
 	if (rc == 0)
 		*out = docs[0];

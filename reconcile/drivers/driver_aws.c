@@ -50,7 +50,7 @@ struct cached_state {
 /* A tenant's credentials for the run, the account they were seen to act in, its states. */
 struct session {
 	char *tenant;
-	struct fl_aws_creds *creds;
+	struct fl_aws_creds_packed creds; /* buf NULL: none yet */
 	char account[FL_AWS_ACCOUNT_LEN + 1]; /* "" until GetCallerIdentity answered */
 	struct cached_state *cache;
 	size_t ncache;
@@ -145,9 +145,9 @@ out:
 	return rc;
 }
 
-static bool fresh(const struct fl_aws_creds *c)
+static bool fresh(long long expiration)
 {
-	return c->expiration == 0 || c->expiration - fl_now() > FL_AWS_CREDS_REFRESH_S;
+	return expiration == 0 || expiration - fl_now() > FL_AWS_CREDS_REFRESH_S;
 }
 
 /*
@@ -159,9 +159,9 @@ static int creds_of(struct fl_aws_creds *out, char account[FL_AWS_ACCOUNT_LEN + 
 {
 	pthread_mutex_lock(&d->lock);
 	struct session *s = session_of(d, t->name);
-	bool have = s->creds && fresh(s->creds);
+	bool have = s->creds.buf && fresh(s->creds.expiration);
 	if (have) {
-		*out = *s->creds;
+		fl_aws_creds_unpack(out, &s->creds);
 		memcpy(account, s->account, sizeof(s->account));
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -172,9 +172,7 @@ static int creds_of(struct fl_aws_creds *out, char account[FL_AWS_ACCOUNT_LEN + 
 		return rc;
 	pthread_mutex_lock(&d->lock);
 	s = session_of(d, t->name);
-	if (!s->creds)
-		s->creds = fl_calloc(1, sizeof(*s->creds));
-	*s->creds = *out;
+	fl_aws_creds_pack(&s->creds, out);
 	/* New credentials: which account they act in is asked again. */
 	s->account[0] = '\0';
 	account[0] = '\0';
@@ -660,9 +658,7 @@ static void aws_free(void *self)
 		}
 		free(d->sessions[i].cache);
 		free(d->sessions[i].tenant);
-		if (d->sessions[i].creds)
-			fl_aws_creds_wipe(d->sessions[i].creds);
-		free(d->sessions[i].creds);
+		fl_aws_creds_packed_release(&d->sessions[i].creds);
 	}
 	free(d->sessions);
 	fl_aws_creds_provider_free(d->base);

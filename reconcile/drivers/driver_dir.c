@@ -41,6 +41,7 @@
 #define IDENT_MAX 128
 #define STATE_MAX ((size_t)256 * 1024 * 1024)
 #define IDENTITY_MAX ((size_t)64 * 1024)
+#define IDENTITY_SMALL 1024 /* account.json is about 50 bytes */
 /* The writers' lock of an account: a leading dot, so no region's file can be named so. */
 #define LOCK_FILE ".lock"
 
@@ -295,6 +296,34 @@ out:
 	return rc;
 }
 
+/*
+ * account.json into small (cap bytes, NUL-terminated) with one read(), the
+ * hot path of every plan: *len is its size, or cap - 1 when it may be larger
+ * (the caller then reads it whole). A read of a regular file returns less
+ * than asked only at its end, and identities are replaced by rename, never
+ * written in place.
+ */
+static int read_small(char *small, size_t cap, size_t *len, bool *found, const char *path,
+		      struct fl_error *err)
+{
+	ssize_t n;
+	*len = 0;
+	*found = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : fl_error_set(err, FL_EIO, "cannot open '%s': %s", path, strerror(errno));
+	do
+		n = read(fd, small, cap - 1);
+	while (n < 0 && errno == EINTR);
+	int rc = n < 0 ? fl_error_set(err, FL_EIO, "cannot read '%s': %s", path, strerror(errno)) : 0;
+	close(fd);
+	*len = n < 0 ? 0 : (size_t)n;
+	small[*len] = '\0';
+	*found = rc == 0;
+	return rc;
+}
+
 /* Reads the account id of account.json at path into account; *found false when absent. */
 static int read_identity(struct fl_buf *account, bool *found, const char *path, struct fl_error *err)
 {
@@ -302,14 +331,19 @@ static int read_identity(struct fl_buf *account, bool *found, const char *path, 
 	struct fl_arena arena;
 	struct fl_error jerr = FL_ERROR_INIT;
 	struct fl_node *root = NULL;
+	char small[IDENTITY_SMALL];
+	size_t len = 0;
 	fl_arena_init(&arena, 4096);
 	*found = false;
 	text.max = IDENTITY_MAX;
 	bool there = false;
-	int rc = read_optional(&text, &there, path, err);
+	int rc = read_small(small, sizeof(small), &len, &there, path, err);
+	bool whole = !rc && there && len == sizeof(small) - 1;
+	if (whole)
+		rc = read_optional(&text, &there, path, err);
 	if (rc || !there)
 		goto out;
-	struct fl_source src = { path, text.ptr, text.len };
+	struct fl_source src = { path, whole ? text.ptr : small, whole ? text.len : len };
 	if (fl_json_parse(&root, &arena, &src, &jerr)) {
 		rc = fl_error_set(err, FL_EDRIVER, "%s:%u:%u: malformed account identity: %s", path,
 				  jerr.line, jerr.col, jerr.msg);

@@ -7,11 +7,13 @@
  */
 #include "reconcile/fleet/fleet.h"
 
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -19,6 +21,9 @@
 #include "reconcile/fleet/fleet_load_internal.h"
 #include "reconcile/render/render.h"
 #include "core/banned.h"
+
+/* Fewer tenants than this per thread do not pay for starting it. */
+#define SIZE_CHECKS_PER_THREAD 256
 
 /* ---- what every step uses ---- */
 
@@ -135,27 +140,87 @@ static struct fl_source release_source(const struct loader *ld, const char *path
 	return src;
 }
 
+/* One thread's share of the size checks: tenants lo..hi, the first failures kept. */
+struct size_check {
+	const struct fl_fleet *f;
+	size_t lo, hi;
+	struct fl_error *fails;  /* at most FL_FLEET_MAX_DIAGS, in tenant order */
+	size_t nfails, cap, more; /* more: failures past those kept */
+	pthread_t tid;
+	bool started;
+};
+
+static void *check_sizes_of(void *arg)
+{
+	struct size_check *c = arg;
+
+	for (size_t i = c->lo; i < c->hi; i++) {
+		struct fl_error e = FL_ERROR_INIT;
+		if (fl_render_check_tenant(c->f, &c->f->tenants[i], &e) == 0)
+			continue;
+		if (c->nfails == FL_FLEET_MAX_DIAGS) {
+			c->more++;
+			continue;
+		}
+		FL_GROW(c->fails, c->cap, c->nfails + 1);
+		c->fails[c->nfails++] = e;
+	}
+	return NULL;
+}
+
+static unsigned size_check_threads(const struct loader *ld)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = ld->opts && ld->opts->threads ? ld->opts->threads : (ncpu > 0 ? (size_t)ncpu : 1);
+	size_t most = ld->f->ntenants / SIZE_CHECKS_PER_THREAD + 1;
+
+	if (n > most)
+		n = most;
+	return n > 64 ? 64 : (unsigned)n;
+}
+
 /*
  * Every tenant's rendering must fit the limits of render.h. Checked here
  * from sizes alone, so that validate reports it and plan and apply stop
  * before any tenant is touched; rendering checks again as it allocates.
+ * Threads check contiguous ranges; their failures, merged in range order,
+ * are the same problems in the same order as one thread finds: no range
+ * keeps more than the whole may show, and each keeps its first.
  */
 static void check_render_sizes(struct loader *ld)
 {
 	const struct fl_fleet *f = ld->f;
+	unsigned n = size_check_threads(ld);
+	struct size_check *c = fl_calloc(n, sizeof(*c));
 
-	for (size_t i = 0; i < f->ntenants; i++) {
-		struct fl_error e = FL_ERROR_INIT, at = FL_ERROR_INIT;
-		if (fl_render_check_tenant(f, &f->tenants[i], &e) == 0)
-			continue;
-		if (ld->d_render.len >= FL_FLEET_MAX_DIAGS) {
-			ld->d_render.dropped++; /* no search for the file of an error not kept */
-			continue;
-		}
-		struct fl_source src = release_source(ld, e.path);
-		fl_error_set_at(&at, e.code, &src, e.line, e.col, "%s", e.msg);
-		fl_diags_add(&ld->d_render, &at);
+	for (unsigned k = 0; k < n; k++) {
+		c[k].f = f;
+		c[k].lo = f->ntenants * k / n;
+		c[k].hi = f->ntenants * (k + 1) / n;
+		c[k].started = k > 0 && pthread_create(&c[k].tid, NULL, check_sizes_of, &c[k]) == 0;
 	}
+	for (unsigned k = 0; k < n; k++) {
+		if (c[k].started)
+			pthread_join(c[k].tid, NULL);
+		else
+			check_sizes_of(&c[k]);
+	}
+	for (unsigned k = 0; k < n; k++) {
+		for (size_t i = 0; i < c[k].nfails; i++) {
+			const struct fl_error *e = &c[k].fails[i];
+			struct fl_error at = FL_ERROR_INIT;
+			if (ld->d_render.len >= FL_FLEET_MAX_DIAGS) {
+				ld->d_render.dropped++; /* no search for the file of an error not kept */
+				continue;
+			}
+			struct fl_source src = release_source(ld, e->path);
+			fl_error_set_at(&at, e->code, &src, e->line, e->col, "%s", e->msg);
+			fl_diags_add(&ld->d_render, &at);
+		}
+		ld->d_render.dropped += c[k].more;
+		free(c[k].fails);
+	}
+	free(c);
 }
 
 static void merge_diags(struct fl_diags *dst, struct fl_diags *src)

@@ -401,7 +401,12 @@ static void finish_tenants(struct loader *ld)
 		if (ld->ok[i])
 			f->tenants[n++] = ld->parsed[i];
 	f->ntenants = n;
-	qsort(f->tenants, n, sizeof(*f->tenants), tenant_cmp);
+	/* Tree order is name order but for .yml next to .yaml: sort only when it differs. */
+	size_t sorted = 1;
+	while (sorted < n && tenant_cmp(&f->tenants[sorted - 1], &f->tenants[sorted]) < 0)
+		sorted++;
+	if (sorted < n)
+		qsort(f->tenants, n, sizeof(*f->tenants), tenant_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (f->tenants[i].wave < f->nwaves)
 			f->waves[f->tenants[i].wave].ntenants++;

@@ -343,12 +343,68 @@ static int check_region(struct render_call *call)
 	return rc;
 }
 
+_Static_assert(FL_RENDER_MAX_RESOURCE < FL_RENDER_MAX_REGION, "fits_by_sums checks the smaller limit only");
+
+/* Adds group g's size in call->region to *total; false past FL_RENDER_MAX_RESOURCE or on a problem. */
+static bool add_group(struct render_call *call, const struct size_group *g, size_t *total)
+{
+	size_t n = *total;
+
+	if (g->lit_len > FL_RENDER_MAX_RESOURCE - n)
+		return false;
+	n += g->lit_len;
+	for (size_t i = 0; i < g->nuses; i++) {
+		const struct group_use *u = &g->uses[i];
+		if (!call->slots[u->slot].resolved && resolve(call, u->slot, &call->fleet->templates[u->prog]))
+			return false;
+		size_t len = call->slots[u->slot].len[u->form];
+		if (len && u->count > (FL_RENDER_MAX_RESOURCE - n) / len)
+			return false;
+		n += u->count * len;
+	}
+	*total = n;
+	return true;
+}
+
+/*
+ * True when the tenant provably fits in every region, from the sums of its
+ * groups: all it renders in a region is at most FL_RENDER_MAX_RESOURCE
+ * (below FL_RENDER_MAX_REGION), so neither a resource nor a region can pass
+ * a limit, and every value its resources use resolved. False when that does
+ * not settle it; the walk of check_region then decides, as it always did.
+ */
+static bool fits_by_sums(struct render_call *call)
+{
+	const struct program_set *set = call->set;
+	const struct fl_tenant *t = call->tenant;
+
+	if (!set->groups)
+		return false;
+	for (size_t r = 0; r < t->nregions; r++) {
+		size_t total = 0;
+		call->region = t->regions[r];
+		call->slots[SLOT_REGION].resolved = false;
+		for (size_t g = 0; g < set->ngroups; g++)
+			if ((g == 0 || ((t->services >> (g - 1)) & 1)) && !add_group(call, &set->groups[g], &total))
+				return false;
+	}
+	return true;
+}
+
 int fl_render_check_tenant(const struct fl_fleet *fleet, const struct fl_tenant *tenant,
 			   struct fl_error *err)
 {
 	struct slotval stack[STACK_SLOTS];
 	struct render_call call;
-	int rc = call_begin(&call, stack, fleet, tenant, err);
+	struct fl_error ignored = FL_ERROR_INIT;
+	/* The sums first, with their own error: they can only say that it fits. */
+	int rc = call_begin(&call, stack, fleet, tenant, &ignored);
+	call.lenient = true;
+	bool fits = !rc && call.set && fits_by_sums(&call);
+	call_end(&call, stack);
+	if (fits)
+		return 0;
+	rc = call_begin(&call, stack, fleet, tenant, err);
 
 	call.lenient = true;
 	for (size_t i = 0; !rc && call.set && i < tenant->nregions; i++) {

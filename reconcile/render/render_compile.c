@@ -497,6 +497,62 @@ static void count_uses(struct program *p)
 	p->nuses = n;
 }
 
+static size_t add_sat(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* Sums the programs of group g (0: service -1, 1 + s: service s); count and first are scratch. */
+static void sum_group(struct size_group *g, const struct program_set *set, int service, size_t *count,
+		      size_t *first)
+{
+	size_t n = 0;
+
+	memset(count, 0, set->nslots * 2 * sizeof(*count));
+	for (size_t i = 0; i < set->nprogs; i++) {
+		const struct program *p = &set->progs[i];
+		if (p->failed || p->service != service)
+			continue;
+		g->lit_len = add_sat(g->lit_len, p->lit_len);
+		for (size_t k = 0; k < p->nuses; k++) {
+			size_t at = (size_t)p->uses[k].slot * 2 + p->uses[k].form;
+			if (!count[at]) {
+				first[at] = i;
+				n++;
+			}
+			count[at] = add_sat(count[at], p->uses[k].count);
+		}
+	}
+	g->uses = fl_calloc(n ? n : 1, sizeof(*g->uses));
+	for (size_t at = 0; at < set->nslots * 2; at++)
+		if (count[at])
+			g->uses[g->nuses++] = (struct group_use){ (uint32_t)(at / 2), (uint32_t)(at % 2), count[at],
+								  first[at] };
+}
+
+/* The size groups of set: none when a program names a service the fleet does not have. */
+static void make_size_groups(struct program_set *set, const struct fl_fleet *fleet)
+{
+	for (size_t i = 0; i < set->nprogs; i++) {
+		const struct program *p = &set->progs[i];
+		if (p->failed)
+			continue;
+		if (p->service < -2 || (p->service >= 0 && (size_t)p->service >= fleet->nservices))
+			return;
+		for (size_t k = 0; k < p->nuses; k++)
+			if (p->uses[k].slot >= set->nslots || p->uses[k].form > FORM_STR || !p->uses[k].count)
+				return;
+	}
+	size_t *count = fl_calloc(set->nslots * 2, sizeof(*count));
+	size_t *first = fl_calloc(set->nslots * 2, sizeof(*first));
+	set->ngroups = 1 + fleet->nservices;
+	set->groups = fl_calloc(set->ngroups, sizeof(*set->groups));
+	for (size_t g = 0; g < set->ngroups; g++)
+		sum_group(&set->groups[g], set, (int)g - 1, count, first);
+	free(count);
+	free(first);
+}
+
 int fl_render_compile(struct fl_fleet *fleet, const struct fl_render_sources *sources,
 		      struct fl_diags *diags)
 {
@@ -527,6 +583,7 @@ int fl_render_compile(struct fl_fleet *fleet, const struct fl_render_sources *so
 		fl_render_sort_secrets(&set->progs[i]);
 	}
 	set->nslots = SLOT_VARS + fleet->nvars + set->nlabels;
+	make_size_groups(set, fleet);
 out:
 	free(items);
 	return rc;
@@ -550,7 +607,10 @@ void fl_render_release(struct fl_fleet *fleet)
 		program_release(&set->progs[i]);
 	for (size_t i = 0; set && i < set->nlabels; i++)
 		free(set->labels[i]);
+	for (size_t g = 0; set && g < set->ngroups; g++)
+		free(set->groups[g].uses);
 	if (set) {
+		free(set->groups);
 		free(set->labels);
 		free(set->progs);
 		free(set);

@@ -50,6 +50,25 @@ struct program {
 	bool failed;           /* did not compile: never rendered */
 };
 
+/* One (slot, form) over a group of programs: how often they write it, and a program that does. */
+struct group_use {
+	uint32_t slot;
+	uint32_t form;
+	size_t count;          /* saturates at SIZE_MAX */
+	size_t prog;
+};
+
+/*
+ * The programs that compiled and go to the same tenants (every tenant, or
+ * one service's), summed: what a tenant renders in a region is at most the
+ * sum over its groups, which checks its size without a walk per resource.
+ */
+struct size_group {
+	size_t lit_len;        /* saturates at SIZE_MAX */
+	struct group_use *uses;
+	size_t nuses;
+};
+
 /* What fl_render_compile makes; templates[i].compiled points at progs[i]. */
 struct program_set {
 	struct program *progs;
@@ -57,6 +76,8 @@ struct program_set {
 	char **labels;         /* label keys used anywhere, sorted: slot SLOT_VARS + nvars + j */
 	size_t nlabels, labels_cap;
 	size_t nslots;
+	struct size_group *groups; /* [0]: every tenant's, [1 + s]: service s's; NULL: none made */
+	size_t ngroups;
 };
 
 /* The set, found through any program: every one points back at it. NULL before compiling. */

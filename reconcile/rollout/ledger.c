@@ -1,20 +1,26 @@
 /*
  * The ledger of a commit's rollout, kept in memory as plain records and
- * saved as a pretty JSON git note (ledger_note.c writes and reads the
- * JSON). Saving is throttled because a fleet of
- * thousands of tenants would otherwise rewrite a large note thousands of
- * times: a flusher thread saves a change at once when the last save is
- * save_period() old, and otherwise that period after that save. The period
- * is FLUSH_MS, or SAVE_SHARE times what the last save took when that is
- * longer: a note that grows with the fleet costs more to render and write,
- * and saving it every FLUSH_MS made the saves (each a notes commit) a
- * growing share of the run. The rollout flushes at each wave's end and at
- * the end of the run, so only progress inside a wave waits a period. The
- * note is written
- * with the lock dropped, so tenants finishing meanwhile record their results
- * instead of waiting for git (they stalled a wave of 100 tenants in flight
- * every FLUSH_MS while the writer held the lock). Nothing lost by a
- * crash in between is beyond what level-triggered resume rebuilds from the
+ * saved as two pretty JSON git notes (ledger_note.c writes and reads the
+ * JSON): the head (contexts and waves) and the tenants. Saving is
+ * throttled, because a fleet of thousands of tenants would otherwise
+ * rewrite a large note thousands of times and fill the repository with
+ * blobs that a push sends on. A flusher thread saves a document when both
+ * hold:
+ *   - its last save is save_period() old: FLUSH_MS, or SAVE_SHARE times
+ *     what that save took when longer, so saving stays a small share of
+ *     the run;
+ *   - the records changed since then amount to a share of its size: for
+ *     the tenants, TENANTS_GROWTH times the document's last saved size,
+ *     so the saved sizes grow geometrically and all the blobs of one run
+ *     stay within a small multiple of the final note (docs/design.md, "The
+ *     ledger in two notes"); for the small head, HEAD_SHARE times its
+ *     size in records of any kind, or HEAD_WAIT_MS after a change, so
+ *     `flotilla status` shows a wave's progress while it runs.
+ * The rollout saves the head at each wave's end (fl_ledger_checkpoint) and
+ * everything at the end of the run and before waiting (fl_ledger_flush).
+ * Notes are written with the lock dropped, so tenants finishing meanwhile
+ * record their results instead of waiting for git. Nothing lost by a crash
+ * in between is beyond what level-triggered resume rebuilds from the
  * accounts' markers and the verify receipts.
  */
 #include "reconcile/rollout/ledger.h"
@@ -34,6 +40,24 @@
 #define FLUSH_MS 250
 /* Saving takes at most about 1 / (SAVE_SHARE + 1) of a run's time. */
 #define SAVE_SHARE 10
+/*
+ * The tenants' document is saved when the records changed since its last
+ * save amount to TENANTS_GROWTH times that save's size (at least
+ * TENANTS_MIN): each save is at least 1 + TENANTS_GROWTH times the one
+ * before, so the saves before the last sum to at most 4/3 of it, and all of
+ * them with the last to at most 2.33 times the final document. The head is
+ * saved when the bytes recorded since its last save reach HEAD_SHARE times
+ * its size: its saves sum to at most 1 / HEAD_SHARE of the bytes recorded,
+ * plus one a wave. Records are counted short of their JSON (no keys or
+ * indentation for strings), which only makes saves rarer.
+ */
+#define TENANTS_GROWTH 3
+#define TENANTS_MIN (16 * 1024)
+#define HEAD_SHARE 4
+/* A head change too small to be due by size (a context alone) waits at most this long. */
+#define HEAD_WAIT_MS 2000
+/* What a record adds to its document besides its strings: keys, times, indentation. */
+#define RECORD_OVERHEAD 160
 #define DESCRIPTION_MAX 140
 
 /* ---- text: the note is JSON, so every string in it must be valid UTF-8 ---- */
@@ -136,9 +160,9 @@ void fl_ledger_replace_str(char **dst, const char *src)
 	*dst = src ? clean_str(src, SIZE_MAX - 1) : NULL;
 }
 
-static void tenant_free(struct tenant_rec *t)
+void fl_ledger_tenant_clear(struct tenant_rec *t)
 {
-	free(t->name);
+	char *name = t->name;
 	free(t->wave);
 	free(t->error);
 	free(t->verify_tail);
@@ -156,47 +180,149 @@ static void tenant_free(struct tenant_rec *t)
 		free(t->receipt[i].name);
 	}
 	free(t->receipt);
+	memset(t, 0, sizeof(*t));
+	t->name = name;
 }
 
 /* ---- saving ---- */
 
-/* How long after a save the next one waits (lock held). */
-static long long save_period(const struct fl_ledger *l)
+/* How long after a save the next one of that document waits. */
+static long long save_period(long long cost_ms)
 {
-	long long scaled = l->save_cost_ms * SAVE_SHARE;
+	long long scaled = cost_ms * SAVE_SHARE;
 	return scaled > FLUSH_MS ? scaled : FLUSH_MS;
 }
 
+/* The records changed since doc's last save are enough to save it again (lock held). */
+static bool grown(const struct ledger_doc *doc, size_t floor, size_t share)
+{
+	size_t base = doc->size > floor ? doc->size : floor;
+	return doc->dirty && doc->delta >= share * base;
+}
+
+static bool head_grown(const struct fl_ledger *l)
+{
+	return grown(&l->head, 0, HEAD_SHARE) ||
+	       (l->head.dirty && fl_mono_ms() - l->head.saved_ms >= HEAD_WAIT_MS);
+}
+
+static bool tenants_grown(const struct fl_ledger *l)
+{
+	return grown(&l->tenants_doc, TENANTS_MIN, TENANTS_GROWTH);
+}
+
+/* Whether doc is saved now in mode (lock held). */
+static bool due(const struct ledger_doc *doc, bool has_grown, bool forced, long long now)
+{
+	if (!doc->dirty)
+		return false;
+	return forced || (has_grown && now - doc->saved_ms >= save_period(doc->cost_ms));
+}
+
+/* Writes text as doc's note with the lock dropped, and books the outcome. */
+static int write_doc(struct fl_ledger *l, struct ledger_doc *doc, const char *ref, struct fl_buf *text,
+		     struct fl_error *err)
+{
+	long long started = fl_mono_ms();
+	size_t delta = doc->delta;
+	doc->dirty = false;
+	doc->delta = 0;
+	pthread_mutex_unlock(&l->lock);
+	int rc = fl_repo_note_write(l->repo, ref, &l->commit, text->ptr, text->len, err);
+	pthread_mutex_lock(&l->lock);
+	if (rc) {
+		doc->dirty = true;
+		doc->delta += delta;
+	} else {
+		doc->size = text->len;
+		l->saves++;
+		l->saved_bytes += text->len;
+	}
+	/* After a failure too: a failing save is retried a period later, not by every change. */
+	doc->saved_ms = fl_mono_ms();
+	doc->cost_ms = doc->saved_ms - started;
+	return rc;
+}
+
+/* Renders and writes doc if it is due (lock held, dropped while writing). */
+static int save_doc(struct fl_ledger *l, enum fl_ledger_part part, bool forced, struct fl_error *err)
+{
+	bool head = part == FL_LEDGER_HEAD;
+	struct ledger_doc *doc = head ? &l->head : &l->tenants_doc;
+	if (!due(doc, head ? head_grown(l) : tenants_grown(l), forced, fl_mono_ms()))
+		return 0;
+	struct fl_buf text = FL_BUF_INIT;
+	int rc = fl_ledger_note_render(&text, l, part, err);
+	if (!rc)
+		rc = write_doc(l, doc, head ? FL_NOTES_REF : FL_NOTES_TENANTS_REF, &text, err);
+	fl_buf_release(&text);
+	return rc;
+}
+
 /*
- * Called with the lock held, which it drops while git writes the note. One
- * save at a time: l->repo is not shared between threads, and a later save
- * must not be overtaken by an earlier one.
+ * Saves what mode asks: SAVE_DUE what has grown and waited its period,
+ * SAVE_HEAD the head and the tenants when due, SAVE_ALL everything
+ * changed. Called with the lock held, which it drops while git writes.
+ * One save at a time: l->repo is not shared between threads, and a later
+ * save must not be overtaken by an earlier one. The tenants go first, so
+ * that a head never announces more than its tenants' document holds.
  */
-static int save(struct fl_ledger *l, bool force, struct fl_error *err)
+static int save(struct fl_ledger *l, enum save_mode mode, struct fl_error *err)
 {
 	while (l->saving)
 		pthread_cond_wait(&l->saved, &l->lock);
-	if (!l->dirty || (!force && fl_mono_ms() - l->last_save_ms < save_period(l)))
-		return 0;
-	long long started = fl_mono_ms();
-	struct fl_buf text = FL_BUF_INIT;
-	int rc = fl_ledger_note_render(&text, l, err);
-	if (!rc) {
-		l->dirty = false;
-		l->saving = true;
-		pthread_mutex_unlock(&l->lock);
-		rc = fl_repo_note_write(l->repo, FL_NOTES_REF, &l->commit, text.ptr, text.len, err);
-		pthread_mutex_lock(&l->lock);
-		l->saving = false;
-		pthread_cond_broadcast(&l->saved);
-		if (rc)
-			l->dirty = true;
-	}
-	fl_buf_release(&text);
-	/* After a failure too: a failing save is retried a period later, not by every change. */
-	l->last_save_ms = fl_mono_ms();
-	l->save_cost_ms = l->last_save_ms - started;
+	l->saving = true;
+	/*
+	 * A head read with tenants in it (format 1) is only replaced once the
+	 * tenants note holds them: a format 2 head leaves them out.
+	 */
+	bool head_due = due(&l->head, head_grown(l), mode != SAVE_DUE, fl_mono_ms());
+	size_t saves = l->saves;
+	int rc = save_doc(l, FL_LEDGER_TENANTS, mode == SAVE_ALL || (head_due && l->head_holds_tenants), err);
+	if (l->saves > saves)
+		l->head_holds_tenants = false;
+	/* A tenants note is never without its head: the head names it, and `git notes show` starts there. */
+	if (l->tenants_doc.size && !l->head.size)
+		l->head.dirty = true;
+	if (!rc && !l->head_holds_tenants)
+		rc = save_doc(l, FL_LEDGER_HEAD, mode != SAVE_DUE, err);
+	l->saving = false;
+	pthread_cond_broadcast(&l->saved);
 	return rc;
+}
+
+/* Milliseconds until the flusher has something to save; -1 when nothing will be before a change. */
+static long long next_due(const struct fl_ledger *l, long long now)
+{
+	long long wait = -1;
+	const struct ledger_doc *docs[] = { &l->head, &l->tenants_doc };
+	bool has_grown[] = { head_grown(l), tenants_grown(l) };
+	for (size_t i = 0; i < 2; i++) {
+		long long w;
+		if (has_grown[i])
+			w = docs[i]->saved_ms + save_period(docs[i]->cost_ms) - now;
+		else if (i == 0 && docs[i]->dirty)
+			w = docs[i]->saved_ms + HEAD_WAIT_MS - now;
+		else
+			continue;
+		w = w > 0 ? w : 0;
+		if (wait < 0 || w < wait)
+			wait = w;
+	}
+	return wait;
+}
+
+static void timed_wait(struct fl_ledger *l, long long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&l->wake, &l->lock, &ts);
 }
 
 static void *flusher_main(void *arg)
@@ -204,28 +330,16 @@ static void *flusher_main(void *arg)
 	struct fl_ledger *l = arg;
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop) {
-		if (!l->dirty) {
+		long long wait = next_due(l, fl_mono_ms());
+		if (wait < 0) {
 			pthread_cond_wait(&l->wake, &l->lock);
-			continue;
+		} else if (wait > 0) {
+			timed_wait(l, wait);
+		} else {
+			struct fl_error e = FL_ERROR_INIT;
+			if (save(l, SAVE_DUE, &e))
+				l->save_error = e;
 		}
-		long long due = l->last_save_ms + save_period(l), now = fl_mono_ms();
-		if (now < due) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			long long wait = due - now;
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&l->wake, &l->lock, &ts);
-			continue;
-		}
-		struct fl_error e = FL_ERROR_INIT;
-		/* save() stamps the attempt, so a failing save is retried a period later. */
-		if (save(l, true, &e))
-			l->save_error = e;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return NULL;
@@ -233,24 +347,43 @@ static void *flusher_main(void *arg)
 
 /* ---- opening and closing ---- */
 
-/* Reads the note, if the commit has one yet. */
-static int load(struct fl_ledger *l, struct fl_error *err)
+/* Reads commit's note under ref into l, if there is one; *size its length (0: none). */
+static int load_note(struct fl_ledger *l, struct fl_repo *repo, const char *ref, size_t *size,
+		     struct fl_error *err)
 {
 	struct fl_buf text = FL_BUF_INIT;
-	int rc = fl_repo_note_read(&text, l->repo, FL_NOTES_REF, &l->commit, err);
+	int rc = fl_repo_note_read(&text, repo, ref, &l->commit, err);
+	*size = 0;
 	if (rc == FL_ENOTFOUND) {
 		/* No note yet: the rollout of this commit has not begun. */
 		fl_error_clear(err);
 		rc = 0;
 	} else if (!rc) {
-		rc = fl_ledger_note_parse(l, &text, err);
+		*size = text.len;
+		rc = fl_ledger_note_parse(l, &text, ref, err);
 	}
 	fl_buf_release(&text);
 	return rc;
 }
 
-int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
-			struct fl_error *err)
+/*
+ * Reads both notes: the tenants first, so that a format 1 head's own
+ * tenants are weighed against them. Tenants read from the head are saved
+ * to the tenants note before the head is next saved without them.
+ */
+static int load(struct fl_ledger *l, struct fl_repo *repo, struct fl_error *err)
+{
+	int rc = load_note(l, repo, FL_NOTES_TENANTS_REF, &l->tenants_doc.size, err);
+	if (rc)
+		return rc;
+	l->head_holds_tenants = false;
+	rc = load_note(l, repo, FL_NOTES_REF, &l->head.size, err);
+	if (l->head_holds_tenants)
+		l->tenants_doc.dirty = true;
+	return rc;
+}
+
+static struct fl_ledger *ledger_new(const struct fl_oid *commit)
 {
 	struct fl_ledger *l = fl_calloc(1, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
@@ -258,8 +391,30 @@ int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, con
 	pthread_cond_init(&l->saved, NULL);
 	l->commit = *commit;
 	fl_oid_hex(l->revision, commit);
-	int rc = fl_ledger_note_parse(l, text, err);
+	return l;
+}
+
+int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
+			struct fl_error *err)
+{
+	struct fl_ledger *l = ledger_new(commit);
+	int rc = fl_ledger_note_parse(l, text, FL_NOTES_REF, err);
 	if (rc) {
+		fl_ledger_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+int fl_ledger_read(struct fl_ledger **out, bool *found, struct fl_repo *repo, const struct fl_oid *commit,
+		   struct fl_error *err)
+{
+	struct fl_ledger *l = ledger_new(commit);
+	int rc = load(l, repo, err);
+	*out = NULL;
+	*found = !rc && (l->head.size || l->tenants_doc.size);
+	if (rc || !*found) {
 		fl_ledger_free(l);
 		return rc;
 	}
@@ -270,15 +425,10 @@ int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, con
 int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_oid *commit,
 		   struct fl_error *err)
 {
-	struct fl_ledger *l = fl_calloc(1, sizeof(*l));
+	struct fl_ledger *l = ledger_new(commit);
 	int rc;
 	*out = NULL;
-	pthread_mutex_init(&l->lock, NULL);
-	pthread_cond_init(&l->wake, NULL);
-	pthread_cond_init(&l->saved, NULL);
-	l->commit = *commit;
-	fl_oid_hex(l->revision, commit);
-	if ((rc = fl_repo_open(&l->repo, gitdir, err)) || (rc = load(l, err))) {
+	if ((rc = fl_repo_open(&l->repo, gitdir, err)) || (rc = load(l, l->repo, err))) {
 		fl_ledger_free(l);
 		return rc;
 	}
@@ -302,7 +452,7 @@ void fl_ledger_free(struct fl_ledger *l)
 	if (l->repo) {
 		struct fl_error ignored = FL_ERROR_INIT;
 		pthread_mutex_lock(&l->lock);
-		save(l, true, &ignored);
+		save(l, SAVE_ALL, &ignored);
 		pthread_mutex_unlock(&l->lock);
 	}
 	for (size_t i = 0; i < l->ncontexts; i++) {
@@ -310,8 +460,10 @@ void fl_ledger_free(struct fl_ledger *l)
 		free(l->contexts[i].description);
 	}
 	free(l->contexts);
-	for (size_t i = 0; i < l->ntenants; i++)
-		tenant_free(&l->tenants[i]);
+	for (size_t i = 0; i < l->ntenants; i++) {
+		fl_ledger_tenant_clear(&l->tenants[i]);
+		free(l->tenants[i].name);
+	}
 	free(l->tenants);
 	for (size_t i = 0; i < l->nwaves; i++)
 		free(l->waves[i].name);
@@ -326,12 +478,12 @@ void fl_ledger_free(struct fl_ledger *l)
 	free(l);
 }
 
-int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
+/* Saves in mode, and reports a failed save of the flusher once. */
+static int save_now(struct fl_ledger *l, enum save_mode mode, struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = save(l, true, err);
+	int rc = save(l, mode, err);
 	if (!rc && l->save_error.code) {
-		/* A save of the flusher failed earlier: report it once. */
 		if (err)
 			*err = l->save_error;
 		rc = l->save_error.code;
@@ -341,19 +493,54 @@ int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
 	return rc;
 }
 
+int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
+{
+	return save_now(l, SAVE_ALL, err);
+}
+
+int fl_ledger_checkpoint(struct fl_ledger *l, struct fl_error *err)
+{
+	return save_now(l, SAVE_HEAD, err);
+}
+
+void fl_ledger_save_stats(struct fl_ledger *l, size_t *saves, size_t *bytes)
+{
+	pthread_mutex_lock(&l->lock);
+	*saves = l->saves;
+	*bytes = l->saved_bytes;
+	pthread_mutex_unlock(&l->lock);
+}
+
 /* ---- changes ---- */
 
-/* Ends a change: marks the ledger dirty for the flusher (saved here only without one). */
-static int changed(struct fl_ledger *l, struct fl_error *err)
+/*
+ * Ends a change of about bytes in the document part (HEAD or TENANTS):
+ * marks it dirty for the flusher (saved here only without one). A tenant's
+ * change counts towards the head's next save too, which is how a wave's
+ * progress reaches the head while it runs.
+ */
+static int changed(struct fl_ledger *l, enum fl_ledger_part part, size_t bytes, struct fl_error *err)
 {
 	int rc = 0;
-	l->dirty = true;
+	bytes += RECORD_OVERHEAD;
+	l->head.delta += bytes;
+	if (part == FL_LEDGER_HEAD) {
+		l->head.dirty = true;
+	} else {
+		l->tenants_doc.dirty = true;
+		l->tenants_doc.delta += bytes;
+	}
 	if (l->flusher_running)
 		pthread_cond_signal(&l->wake);
-	else
-		rc = save(l, false, err);
+	else if (l->repo)
+		rc = save(l, SAVE_DUE, err);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+static size_t len_of(const char *s)
+{
+	return s ? strlen(s) : 0;
 }
 
 int fl_ledger_set_context(struct fl_ledger *l, const char *context, enum fl_state state,
@@ -371,7 +558,7 @@ int fl_ledger_set_context(struct fl_ledger *l, const char *context, enum fl_stat
 	free(c->description);
 	c->description = cut;
 	c->updated = fl_now();
-	return changed(l, err);
+	return changed(l, FL_LEDGER_HEAD, strlen(context) + strlen(cut), err);
 }
 
 bool fl_ledger_context(struct fl_ledger *l, const char *context, enum fl_state *state,
@@ -406,7 +593,7 @@ int fl_ledger_add_verify(struct fl_ledger *l, const char *tenant, const struct f
 	v->elapsed_ms = rec->elapsed_ms;
 	v->time = rec->time;
 	v->unclaimed = true;
-	return changed(l, err);
+	return changed(l, FL_LEDGER_TENANTS, strlen(v->name) + strlen(v->region) + strlen(v->output), err);
 }
 
 bool fl_ledger_verify_passed(struct fl_ledger *l, const char *tenant, const char *region, const char *name)
@@ -482,7 +669,8 @@ static int set_result(struct fl_ledger *l, const char *tenant, const char *wave,
 		fl_fp_hex(t->fp, fingerprint);
 	else
 		t->fp[0] = '\0';
-	return changed(l, err);
+	return changed(l, FL_LEDGER_TENANTS,
+		       strlen(tenant) + len_of(wave) + len_of(error) + len_of(t->verify_tail) + len_of(revision), err);
 }
 
 int fl_ledger_set_tenant(struct fl_ledger *l, const char *tenant, const char *wave,
@@ -545,7 +733,7 @@ int fl_ledger_wave_succeeded(struct fl_ledger *l, const char *wave, long long wh
 		return 0;
 	}
 	w->succeeded_at = when;
-	return changed(l, err);
+	return changed(l, FL_LEDGER_HEAD, strlen(wave), err);
 }
 
 long long fl_ledger_wave_success_time(struct fl_ledger *l, const char *wave)
@@ -571,13 +759,13 @@ int fl_ledger_add_receipt(struct fl_ledger *l, const char *tenant, const struct 
 		fl_fp_hex(r->fp, &items[i].fp);
 	}
 	t->receipt_time = when;
-	return changed(l, err);
+	return changed(l, FL_LEDGER_TENANTS, n * RECORD_OVERHEAD, err);
 }
 
 int fl_ledger_text(struct fl_buf *out, struct fl_ledger *l, struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = fl_ledger_note_render(out, l, err);
+	int rc = fl_ledger_note_render(out, l, FL_LEDGER_WHOLE, err);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

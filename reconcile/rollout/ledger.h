@@ -1,14 +1,14 @@
 /*
- * The ledger: what a rollout of one commit has done, kept as a
- * pretty-printed JSON git note on the commit (refs/notes/flotilla, SPEC 5):
- * each status context's latest state, each tenant's result with its verify
- * runs, each wave's success and bake times, and decommission receipts. It
- * is the durable state that makes apply level-triggered: a rollout killed
- * at any instant resumes from it and the accounts' markers. Safe to use
- * from several threads; changes are saved to the note within 250 ms, or
- * ten times what the last save took for a large note (by a thread of the
- * ledger's own), at once by fl_ledger_flush, and at the end by
- * fl_ledger_free.
+ * The ledger: what a rollout of one commit has done, kept as pretty-printed
+ * JSON git notes on the commit (SPEC 5): each status context's latest state
+ * and each wave's success time in the head note (refs/notes/flotilla), each
+ * tenant's result with its verify runs and decommission receipt in the
+ * tenants note (refs/notes/flotilla-tenants). It is the durable state that
+ * makes apply level-triggered: a rollout killed at any instant resumes from
+ * it and the accounts' markers. Safe to use from several threads; a thread
+ * of the ledger's own saves changes as they accumulate (ledger.c says when),
+ * fl_ledger_checkpoint saves the head at once, fl_ledger_flush everything,
+ * and fl_ledger_free saves what is left.
  */
 #ifndef FL_LEDGER_H
 #define FL_LEDGER_H
@@ -22,7 +22,9 @@
 #include "core/git.h"
 #include "core/hash.h"
 
+/* The ledger's head (contexts, waves) and its tenants, each a note on the commit. */
 #define FL_NOTES_REF "refs/notes/flotilla"
+#define FL_NOTES_TENANTS_REF "refs/notes/flotilla-tenants"
 #define FL_LEDGER_OUTPUT_MAX 4096    /* bytes of a verify command's output kept */
 /* What a failed tenant's result keeps of the verify that failed it: its output's last lines. */
 #define FL_LEDGER_TAIL_LINES 5
@@ -158,10 +160,18 @@ int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_re
 int fl_ledger_last_success(struct fl_oid *out, bool *found, struct fl_repo *repo, const struct fl_oid *head,
 			   const struct fl_oid *hint, const char *tenant, struct fl_error *err);
 
-/* Saves pending changes to the note now; also reports a failed background save. */
+/* Saves every pending change now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);
+/*
+ * Saves the head now (a wave's end), and the tenants only if they are due:
+ * rewriting a large tenants note at every wave would make the blobs of one
+ * run grow with the number of waves.
+ */
+int fl_ledger_checkpoint(struct fl_ledger *ledger, struct fl_error *err);
+/* How many notes this process wrote for the ledger, and their bytes in all. */
+void fl_ledger_save_stats(struct fl_ledger *ledger, size_t *saves, size_t *bytes);
 
-/* The note's text as it stands (pretty JSON), appended to out. */
+/* The whole ledger as one document (pretty JSON: head and tenants), appended to out. */
 int fl_ledger_text(struct fl_buf *out, struct fl_ledger *ledger, struct fl_error *err);
 
 #endif

@@ -15,25 +15,22 @@
 static int succeeded_at(bool *out, struct fl_repo *repo, const struct fl_oid *commit, const char *tenant,
 			struct fl_error *err)
 {
-	struct fl_buf text = FL_BUF_INIT;
 	struct fl_ledger *l = NULL;
-	struct fl_error ignored = FL_ERROR_INIT;
+	bool found = false;
 	*out = false;
-	int rc = fl_repo_note_read(&text, repo, FL_NOTES_REF, commit, err);
-	if (rc == FL_ENOTFOUND) {
+	int rc = fl_ledger_read(&l, &found, repo, commit, err);
+	if (rc == FL_EINPUT) {
+		/* A foreign note is no success, and no reason to stop looking. */
 		fl_error_clear(err);
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	if (rc || fl_ledger_from_text(&l, commit, &text, &ignored))
-		goto out;
+	if (rc || !found)
+		return rc;
 	const struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
 	*out = t && t->has_result && (t->result == FL_RESULT_APPLIED || t->result == FL_RESULT_UNCHANGED) &&
 	       !t->rolled_back_to;
-out:
 	fl_ledger_free(l);
-	fl_buf_release(&text);
-	return rc;
+	return 0;
 }
 
 /* The first parent of commit; false for a root commit. */

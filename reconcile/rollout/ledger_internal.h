@@ -62,6 +62,20 @@ struct wave_rec {
 	long long succeeded_at;
 };
 
+/* One of the ledger's two notes, as saved. */
+struct ledger_doc {
+	bool dirty;
+	size_t size;                     /* bytes of the note as last saved or read; 0: none */
+	size_t delta;                    /* about how many bytes of records changed since */
+	long long saved_ms;              /* when it was last saved (fl_mono_ms) */
+	long long cost_ms;               /* what that save took, rendering and writing */
+};
+
+/* What a note holds of the ledger. */
+enum fl_ledger_part { FL_LEDGER_HEAD = 1, FL_LEDGER_TENANTS = 2, FL_LEDGER_WHOLE = 3 };
+
+enum save_mode { SAVE_DUE, SAVE_HEAD, SAVE_ALL };
+
 struct fl_ledger {
 	pthread_mutex_t lock;
 	struct fl_repo *repo;
@@ -74,9 +88,10 @@ struct fl_ledger {
 	struct wave_rec *waves;
 	size_t nwaves, capwaves;
 	struct fl_name_index context_index, tenant_index, wave_index;  /* positions in the arrays by name */
-	bool dirty;
-	long long last_save_ms;
-	long long save_cost_ms;          /* what the last save took, rendering and writing */
+	struct ledger_doc head;          /* contexts and waves, under FL_NOTES_REF */
+	struct ledger_doc tenants_doc;   /* the tenants, under FL_NOTES_TENANTS_REF */
+	size_t saves, saved_bytes;       /* notes written by this process, and their bytes */
+	bool head_holds_tenants;         /* the last document read had tenants: a format 1 head */
 	pthread_cond_t wake;             /* the flusher waits on it */
 	pthread_cond_t saved;            /* a save ended: saving went false */
 	bool saving;                     /* a note is being written, the lock dropped */
@@ -99,13 +114,16 @@ struct wave_rec *fl_ledger_wave_rec(struct fl_ledger *l, const char *name, bool 
  * The caller frees it.
  */
 char *fl_ledger_clean_text(const char *s, size_t len, size_t max);
+/* Frees what a tenant's record holds but its name, and zeroes the rest. */
+void fl_ledger_tenant_clear(struct tenant_rec *t);
 /* Replaces *dst with a clean copy of src (NULL stays NULL), freeing the old one. */
 void fl_ledger_replace_str(char **dst, const char *src);
 
-/* The note's text for the records (pretty JSON and a newline), into out. Under l->lock. */
-int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, struct fl_error *err);
-/* Reads the records from the note's text; FL_EINPUT when it is not a ledger. */
-int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, struct fl_error *err);
+/* The text of the note holding part of the records (pretty JSON and a newline), into out. Under l->lock. */
+int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, enum fl_ledger_part part,
+			  struct fl_error *err);
+/* Reads the records in a note's text (read from ref); FL_EINPUT when it is not a ledger. */
+int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, const char *ref, struct fl_error *err);
 
 /*
  * A ledger read from the note text of commit alone: no repository, no
@@ -113,5 +131,13 @@ int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, struct 
  */
 int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
 			struct fl_error *err);
+
+/*
+ * The ledger of commit read from repo's notes (both), to look at: no
+ * flusher, nothing saved when freed. *found false (and *out NULL) when the
+ * commit has neither note; FL_EINPUT when a note is not a ledger.
+ */
+int fl_ledger_read(struct fl_ledger **out, bool *found, struct fl_repo *repo, const struct fl_oid *commit,
+		   struct fl_error *err);
 
 #endif

@@ -1,8 +1,14 @@
 /*
- * The ledger's note (SPEC 5): its records written as one pretty JSON
- * document, and read back from one. Fields the document lacks, or holds
- * with the wrong type, read as empty, so an older or hand-edited note
- * still loads; only a note that is not a ledger at all is refused.
+ * The ledger's notes (SPEC 5): its records written as pretty JSON
+ * documents, and read back from them. Format 2 keeps two documents per
+ * commit: the head (contexts and waves) under refs/notes/flotilla and the
+ * tenants under refs/notes/flotilla-tenants, so that the small head can be
+ * saved often while the tenants' document, which grows with the fleet, is
+ * saved rarely (docs/design.md, "The ledger in two notes"). Format 1 was
+ * one document holding all three; it is still read. Fields a document
+ * lacks, or holds with the wrong type, read as empty, so an older or
+ * hand-edited note still loads; only a note that is not a ledger at all is
+ * refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +22,9 @@
 #include "reconcile/rollout/ledger_internal.h"
 #include "core/banned.h"
 
-#define LEDGER_FORMAT 1
+#define LEDGER_FORMAT 2
+/* The one-document layout of older notes, still read. */
+#define LEDGER_FORMAT_ONE 1
 
 static const char *const state_names[] = { "pending", "success", "failure", "error" };
 static const char *const result_names[] = { "applied", "unchanged", "failed", "skipped", "decommissioned" };
@@ -160,11 +168,9 @@ static struct fl_node *tenant_node(struct builder *b, const struct tenant_rec *t
 	return n;
 }
 
-static struct fl_node *document(struct builder *b, const struct fl_ledger *l)
+static struct fl_node *contexts_node(struct builder *b, const struct fl_ledger *l)
 {
-	struct fl_node *doc = mk_map(b, 5);
-	struct fl_node *contexts = mk_map(b, l->ncontexts), *tenants = mk_map(b, l->ntenants);
-	struct fl_node *waves = mk_map(b, l->nwaves);
+	struct fl_node *contexts = mk_map(b, l->ncontexts);
 	for (size_t i = 0; i < l->ncontexts; i++) {
 		const struct context_rec *c = &l->contexts[i];
 		struct fl_node *n = mk_map(b, 3);
@@ -173,28 +179,48 @@ static struct fl_node *document(struct builder *b, const struct fl_ledger *l)
 		put(b, n, "updated", mk_time(b, c->updated));
 		put(b, contexts, c->name, n);
 	}
-	for (size_t i = 0; i < l->ntenants; i++)
-		put(b, tenants, l->tenants[i].name, tenant_node(b, &l->tenants[i]));
+	return contexts;
+}
+
+static struct fl_node *waves_node(struct builder *b, const struct fl_ledger *l)
+{
+	struct fl_node *waves = mk_map(b, l->nwaves);
 	for (size_t i = 0; i < l->nwaves; i++) {
 		struct fl_node *n = mk_map(b, 1);
 		if (l->waves[i].succeeded_at)
 			put(b, n, "succeeded_at", mk_time(b, l->waves[i].succeeded_at));
 		put(b, waves, l->waves[i].name, n);
 	}
+	return waves;
+}
+
+static struct fl_node *document(struct builder *b, const struct fl_ledger *l, enum fl_ledger_part part)
+{
+	struct fl_node *doc = mk_map(b, 5);
 	put(b, doc, "format", mk_int(b, LEDGER_FORMAT));
 	put(b, doc, "revision", mk_str(b, l->revision));
-	put(b, doc, "contexts", contexts);
-	put(b, doc, "tenants", tenants);
-	put(b, doc, "waves", waves);
+	if (part & FL_LEDGER_HEAD) {
+		put(b, doc, "contexts", contexts_node(b, l));
+		put(b, doc, "waves", waves_node(b, l));
+	}
+	if (part == FL_LEDGER_HEAD)
+		put(b, doc, "tenants_note", mk_str(b, FL_NOTES_TENANTS_REF));
+	if (part & FL_LEDGER_TENANTS) {
+		struct fl_node *tenants = mk_map(b, l->ntenants);
+		for (size_t i = 0; i < l->ntenants; i++)
+			put(b, tenants, l->tenants[i].name, tenant_node(b, &l->tenants[i]));
+		put(b, doc, "tenants", tenants);
+	}
 	return doc;
 }
 
-int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, struct fl_error *err)
+int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, enum fl_ledger_part part,
+			  struct fl_error *err)
 {
 	struct fl_arena arena;
 	struct builder b = { &arena };
 	fl_arena_init(&arena, 64 * 1024);
-	int rc = fl_json_pretty(out, document(&b, l), err);
+	int rc = fl_json_pretty(out, document(&b, l, part), err);
 	if (!rc)
 		rc = fl_buf_putc(out, '\n');
 	fl_arena_release(&arena);
@@ -262,6 +288,15 @@ static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_n
 	struct tenant_rec *t = fl_ledger_tenant_rec(l, name, true);
 	const char *result = str_of(n, "result"), *fp = str_of(n, "fingerprint");
 	int idx = result ? name_index(result_names, sizeof(result_names) / sizeof(*result_names), result) : -1;
+	/*
+	 * A tenant in both documents (a head merged with a format 1 note of an
+	 * older flotilla): the later result is the tenant's record.
+	 */
+	if (t->has_result || t->nverify || t->nreceipt) {
+		if (idx < 0 || (t->has_result && t->time >= fl_time_parse(str_of(n, "time"))))
+			return;
+		fl_ledger_tenant_clear(t);
+	}
 	fl_ledger_replace_str(&t->wave, str_of(n, "wave"));
 	fl_ledger_replace_str(&t->error, str_of(n, "error"));
 	fl_ledger_replace_str(&t->verify_tail, str_of(n, "verify_tail"));
@@ -293,22 +328,27 @@ static void load_document(struct fl_ledger *l, const struct fl_node *doc)
 	}
 	for (size_t i = 0; tenants && tenants->type == FL_NODE_MAP && i < tenants->v.map.len; i++)
 		load_tenant(l, tenants->v.map.items[i].key->v.str.ptr, tenants->v.map.items[i].value);
+	l->head_holds_tenants = tenants && tenants->type == FL_NODE_MAP && tenants->v.map.len;
 	for (size_t i = 0; waves && waves->type == FL_NODE_MAP && i < waves->v.map.len; i++) {
 		struct wave_rec *w = fl_ledger_wave_rec(l, waves->v.map.items[i].key->v.str.ptr, true);
 		w->succeeded_at = fl_time_parse(str_of(waves->v.map.items[i].value, "succeeded_at"));
 	}
 }
 
-int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, struct fl_error *err)
+int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, const char *ref, struct fl_error *err)
 {
 	struct fl_arena arena;
 	struct fl_node *doc = NULL;
-	struct fl_source src = { "git note " FL_NOTES_REF, text->ptr, text->len };
+	char what[128];
+	snprintf(what, sizeof(what), "git note %s", ref);
+	struct fl_source src = { what, text->ptr, text->len };
 	fl_arena_init(&arena, 64 * 1024);
 	int rc = fl_json_parse(&doc, &arena, &src, err);
-	if (!rc && (doc->type != FL_NODE_MAP || int_of(doc, "format") != LEDGER_FORMAT))
-		rc = fl_error_set(err, FL_EINPUT, "the note on %s under %s is not a flotilla ledger (format %d)",
-				  l->revision, FL_NOTES_REF, LEDGER_FORMAT);
+	long long format = !rc && doc->type == FL_NODE_MAP ? int_of(doc, "format") : 0;
+	if (!rc && format != LEDGER_FORMAT && format != LEDGER_FORMAT_ONE)
+		rc = fl_error_set(err, FL_EINPUT,
+				  "the note on %s under %s is not a flotilla ledger (format %d or %d)", l->revision,
+				  ref, LEDGER_FORMAT_ONE, LEDGER_FORMAT);
 	if (!rc)
 		load_document(l, doc);
 	fl_arena_release(&arena);

@@ -29,12 +29,16 @@ static int collect(const struct fl_oid *id, void *payload)
 static int look_at(struct fl_receipt_ref *ref, bool *found, struct fl_repo *repo, const struct fl_oid *commit,
 		   const char *tenant, struct fl_error *err)
 {
-	struct fl_buf text = FL_BUF_INIT;
 	struct fl_ledger *l = NULL;
-	struct fl_error ignored = FL_ERROR_INIT;
-	int rc = fl_repo_note_read(&text, repo, FL_NOTES_REF, commit, err);
-	if (rc || fl_ledger_from_text(&l, commit, &text, &ignored))
-		goto out;
+	bool have = false;
+	int rc = fl_ledger_read(&l, &have, repo, commit, err);
+	if (rc == FL_EINPUT) {
+		/* A foreign note holds no receipt. */
+		fl_error_clear(err);
+		return 0;
+	}
+	if (rc || !have)
+		return rc;
 	const struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
 	if (t && (t->nreceipt || t->receipt_time) && (!*found || t->receipt_time > ref->time)) {
 		*found = true;
@@ -42,10 +46,14 @@ static int look_at(struct fl_receipt_ref *ref, bool *found, struct fl_repo *repo
 		ref->time = t->receipt_time;
 		ref->deleted = t->nreceipt;
 	}
-out:
 	fl_ledger_free(l);
-	fl_buf_release(&text);
-	return rc;
+	return 0;
+}
+
+/* Orders commit ids bytewise, so that a commit annotated in both notes refs is looked at once. */
+static int oid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct fl_oid));
 }
 
 int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_repo *repo,
@@ -54,9 +62,16 @@ int fl_ledger_find_receipt(struct fl_receipt_ref *out, bool *found, struct fl_re
 	struct annotated a = { 0 };
 	*found = false;
 	memset(out, 0, sizeof(*out));
+	/* Format 1 notes hold their tenants in the head; format 2 ones in the tenants note. */
 	int rc = fl_repo_notes_each(repo, FL_NOTES_REF, collect, &a, err);
+	if (!rc)
+		rc = fl_repo_notes_each(repo, FL_NOTES_TENANTS_REF, collect, &a, err);
+	if (a.len)
+		qsort(a.ids, a.len, sizeof(*a.ids), oid_cmp);
 	for (size_t i = 0; !rc && i < a.len; i++) {
 		bool ancestor = false;
+		if (i && oid_cmp(&a.ids[i - 1], &a.ids[i]) == 0)
+			continue;
 		rc = fl_repo_is_ancestor(&ancestor, repo, &a.ids[i], head, err);
 		if (!rc && ancestor)
 			rc = look_at(out, found, repo, &a.ids[i], tenant, err);

@@ -19,7 +19,9 @@
 #include "core/node.h"
 #include "core/banned.h"
 
-#define LEDGER_FORMAT 1
+/* Ledger notes of format 1 (one document) and 2 (head and tenants in two notes) merge alike. */
+#define LEDGER_FORMAT_ONE 1
+#define LEDGER_FORMAT 2
 
 /* The merge of two values found under the same key (a string of the tree) on both sides. */
 typedef const struct fl_node *(*merge_fn)(struct fl_arena *arena, const char *key,
@@ -304,7 +306,8 @@ static const struct fl_node *parse_ledger(struct fl_arena *arena, const char *pa
 	if (fl_json_parse(&doc, arena, &src, &ignored) || doc->type != FL_NODE_MAP)
 		return NULL;
 	format = fl_node_get(doc, "format");
-	if (!format || format->type != FL_NODE_INT || format->v.i != LEDGER_FORMAT)
+	if (!format || format->type != FL_NODE_INT ||
+	    (format->v.i != LEDGER_FORMAT && format->v.i != LEDGER_FORMAT_ONE))
 		return NULL;
 	return doc;
 }
@@ -322,8 +325,8 @@ int fl_notes_merge(struct fl_buf *out, const char *local, size_t local_len, cons
 	if (!l && !r) {
 		rc = fl_error_set(err, FL_EINPUT,
 				  "cannot merge two notes of which neither is a flotilla ledger "
-				  "(format %d)",
-				  LEDGER_FORMAT);
+				  "(format %d or %d)",
+				  LEDGER_FORMAT_ONE, LEDGER_FORMAT);
 		goto out;
 	}
 	doc = !l ? r : !r ? l : merge_maps(&arena, l, r, merge_top);

@@ -662,6 +662,39 @@ static void test_threads(void **state)
 	fl_aws_creds_provider_free(p);
 }
 
+/* Packed credentials take their own size and unpack to the same fields, a token as long as the field holds too. */
+static void test_packed(void **state)
+{
+	(void)state;
+	struct fl_aws_creds c, back;
+	struct fl_aws_creds_packed p = { 0 };
+	memset(&c, 0, sizeof(c));
+	snprintf(c.access_key_id, sizeof(c.access_key_id), "ASIAEXAMPLE");
+	snprintf(c.secret_access_key, sizeof(c.secret_access_key), "wJalrXUtnFEMI/K7MDENG");
+	memset(c.session_token, 'T', 1000);
+	c.expiration = 1795610700;
+	c.source = "web identity";
+	fl_aws_creds_pack(&p, &c);
+	assert_int_equal(p.len, strlen("ASIAEXAMPLE") + strlen("wJalrXUtnFEMI/K7MDENG") + 1000 + 3);
+	memset(&back, 'x', sizeof(back));
+	fl_aws_creds_unpack(&back, &p);
+	assert_memory_equal(&back, &c, sizeof(c));
+
+	/* Packing again replaces; long-term keys have no token; the longest token fits. */
+	memset(c.session_token, 0, sizeof(c.session_token));
+	c.expiration = 0;
+	fl_aws_creds_pack(&p, &c);
+	fl_aws_creds_unpack(&back, &p);
+	assert_memory_equal(&back, &c, sizeof(c));
+	memset(c.session_token, 'L', sizeof(c.session_token) - 1);
+	fl_aws_creds_pack(&p, &c);
+	fl_aws_creds_unpack(&back, &p);
+	assert_memory_equal(&back, &c, sizeof(c));
+	fl_aws_creds_packed_release(&p);
+	assert_null(p.buf);
+	fl_aws_creds_packed_release(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_fake_imds_strict),
 		cmocka_unit_test(test_refresh),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_packed),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

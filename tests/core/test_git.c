@@ -457,6 +457,68 @@ static void test_changed_paths(void **state)
 	fl_repo_free(repo);
 }
 
+/* Writes a tree of two entries (name, mode, blob) as raw bytes; its id into out. */
+static void write_raw_tree(struct fl_oid *out, const char *name1, const char *mode1, const struct fl_oid *b1,
+			   const char *name2, const char *mode2, const struct fl_oid *b2)
+{
+	char path[512];
+	struct fl_buf hex = FL_BUF_INIT;
+
+	snprintf(path, sizeof(path), "%s/raw-tree", root);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fprintf(f, "%s %s%c", mode1, name1, 0);
+	fwrite(b1->id, 1, sizeof(b1->id), f);
+	fprintf(f, "%s %s%c", mode2, name2, 0);
+	fwrite(b2->id, 1, sizeof(b2->id), f);
+	assert_int_equal(fclose(f), 0);
+	capture(&hex, "git -C %s hash-object -t tree --literally -w %s", work, path);
+	parse_oid(out, hex.ptr);
+	fl_buf_release(&hex);
+}
+
+/* A commit of tree, made with commit-tree; its id into out. */
+static void commit_tree(struct fl_oid *out, const struct fl_oid *tree)
+{
+	char hex[FL_OID_HEX_LEN + 1];
+	struct fl_buf id = FL_BUF_INIT;
+
+	fl_oid_hex(hex, tree);
+	capture(&id, GIT " -C %s commit-tree %s -m raw", work, hex);
+	parse_oid(out, id.ptr);
+	fl_buf_release(&id);
+}
+
+/* A mode git does not write (100600) takes the parsed walk: the same paths, once each. */
+static void test_changed_paths_odd_mode(void **state)
+{
+	struct fl_repo *repo = NULL;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid b1, b2, t1, t2, d1, d2, c1, c2;
+	struct changes c = { FL_BUF_INIT };
+
+	(void)state;
+	rev_parse(&b1, "c1:README.md");
+	rev_parse(&b2, "c1:conf");
+	write_raw_tree(&t1, "odd", "100600", &b1, "zed", "100644", &b1);
+	write_raw_tree(&t2, "odd", "100600", &b2, "zed", "100644", &b2);
+	/* At the top, and one directory down next to a plain file that changed too. */
+	write_raw_tree(&d1, "a", "100644", &b1, "dir", "40000", &t1);
+	write_raw_tree(&d2, "a", "100644", &b2, "dir", "40000", &t2);
+	commit_tree(&c1, &t1);
+	commit_tree(&c2, &t2);
+	repo = open_work();
+	assert_int_equal(fl_repo_changed_paths(repo, &c1, &c2, collect_path, &c, &err), 0);
+	assert_string_equal(c.text.ptr, "odd\nzed\n");
+	fl_buf_clear(&c.text);
+	commit_tree(&c1, &d1);
+	commit_tree(&c2, &d2);
+	assert_int_equal(fl_repo_changed_paths(repo, &c1, &c2, collect_path, &c, &err), 0);
+	assert_string_equal(c.text.ptr, "a\ndir/odd\ndir/zed\n");
+	fl_buf_release(&c.text);
+	fl_repo_free(repo);
+}
+
 static void test_changed_paths_unknown(void **state)
 {
 	struct fl_repo *repo = open_work();
@@ -1464,6 +1526,7 @@ int main(void)
 		cmocka_unit_test(test_list_dir_reentrant),
 		cmocka_unit_test(test_changed_paths),
 		cmocka_unit_test(test_changed_paths_unknown),
+		cmocka_unit_test(test_changed_paths_odd_mode),
 		cmocka_unit_test(test_is_ancestor),
 		cmocka_unit_test(test_path_id),
 		cmocka_unit_test(test_read_blob),

@@ -24,6 +24,7 @@
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define GIT FL_TEST_GIT
 #define NOTES "refs/notes/flotilla"
+static const char *const NOTES_REFS[] = { NOTES };
 
 static char root[64];
 
@@ -214,7 +215,7 @@ static int failing_merge(struct fl_buf *out, const char *local, size_t local_len
 static void test_sync_creates_and_follows(void **state)
 {
 	struct world w;
-	struct fl_remote_opts opts = { .notes_ref = NOTES };
+	struct fl_remote_opts opts = { .notes_refs = NOTES_REFS, .nnotes_refs = 1 };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out = FL_BUF_INIT, want = FL_BUF_INIT;
 
@@ -266,7 +267,7 @@ static void test_sync_creates_and_follows(void **state)
 static void test_sync_errors(void **state)
 {
 	struct world w;
-	struct fl_remote_opts opts = { .notes_ref = NOTES };
+	struct fl_remote_opts opts = { .notes_refs = NOTES_REFS, .nnotes_refs = 1 };
 	struct fl_error err = FL_ERROR_INIT;
 	char url[256];
 
@@ -286,7 +287,7 @@ static void test_sync_merges_notes(void **state)
 {
 	struct world w;
 	int calls = 0;
-	struct fl_remote_opts opts = { .notes_ref = NOTES, .merge = concat_merge, .payload = &calls };
+	struct fl_remote_opts opts = { .notes_refs = NOTES_REFS, .nnotes_refs = 1, .merge = concat_merge, .payload = &calls };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out = FL_BUF_INIT;
 
@@ -348,7 +349,7 @@ static void test_push(void **state)
 {
 	struct world w;
 	int calls = 0;
-	struct fl_remote_opts opts = { .notes_ref = NOTES, .merge = concat_merge, .payload = &calls };
+	struct fl_remote_opts opts = { .notes_refs = NOTES_REFS, .nnotes_refs = 1, .merge = concat_merge, .payload = &calls };
 	struct fl_remote_push_result res;
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf out = FL_BUF_INIT;
@@ -404,7 +405,7 @@ static void test_push(void **state)
 static void test_push_errors(void **state)
 {
 	struct world w;
-	struct fl_remote_opts opts = { .notes_ref = NOTES };
+	struct fl_remote_opts opts = { .notes_refs = NOTES_REFS, .nnotes_refs = 1 };
 	struct fl_error err = FL_ERROR_INIT;
 	const char *refs[] = { NOTES };
 	char url[256];

@@ -131,7 +131,7 @@ account 2 close newco --repo "$FLEET"
 assert_contains "$ERR" "--confirm is required"
 run_fl 0 apply --repo "$FLEET" --tenant newco --driver "dir:$TMP/accounts"
 account 1 close newco --confirm newco --repo "$FLEET"
-assert_contains "$ERR" "tenant 'newco' has no decommission receipt in the ledger (refs/notes/flotilla)"
+assert_contains "$ERR" "tenant 'newco' has no decommission receipt in the ledger (refs/notes/flotilla-tenants)"
 assert_contains "$ERR" "set state: decommissioned in its tenant file and run flotilla apply first"
 assert_eq "$(acted_count CloseAccount)" 0
 

@@ -132,7 +132,7 @@ assert_eq "$(py 'sorted(sum(len(v) for v in reg.values()) for a in s["accounts"]
 assert_contains "$(py 'res("200000000007", "eu-west-1", "AWS::SSM::Parameter")["/flotilla/state"]["Value"]')" \
 	'"regions":["us-east-1","eu-west-1"]'
 assert_eq "$(py 'sum(1 for l in log if l["op"] == "CreateResource")')" "48"
-assert_eq "$(git notes --ref=flotilla show HEAD | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenants"]["fl-wrong"]["result"])')" "failed"
+assert_eq "$(note . HEAD | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenants"]["fl-wrong"]["result"])')" "failed"
 
 # The role fixed: the tenant is onboarded, and the fleet is converged.
 standin_config '{"wrong_account": {}}'
@@ -170,7 +170,7 @@ assert_eq "$(py 'sum(len(reg.get("AWS::Logs::LogGroup", {})) for a in s["account
 assert_eq "$(py 'sum(len(v) for reg in s["accounts"].get("200000000011", {}).values() for v in reg.values())')" "0"
 assert_eq "$(py 'sorted(l["type"] for l in log if l["op"] == "DeleteResource" and l["account"] == "200000000011")')" \
 	"['AWS::Logs::LogGroup', 'AWS::SQS::Queue', 'AWS::SSM::Parameter', 'AWS::SSM::Parameter']"
-git notes --ref=flotilla show HEAD >"$TMP/note.json"
+note . HEAD >"$TMP/note.json"
 assert_eq "$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tenants"]["fl-f"]; print(t["result"], sorted(d["kind"] for d in t["decommission_receipt"]["deleted"]))' "$TMP/note.json")" \
 	"decommissioned ['AWS::Logs::LogGroup', 'AWS::SQS::Queue', 'AWS::SSM::Parameter']"
 run_fl 0 plan --detailed-exitcode

@@ -60,7 +60,7 @@ standin_config '{"role_external_ids": {"arn:aws:iam::300000000001:role/deploy": 
 run_fl 0 apply
 # The FAILED create: bravo fails with the service's words; its parameter was created and is on record.
 assert_contains "$OUT$ERR" "bravo"
-git notes --ref=flotilla show HEAD >"$TMP/note.json"
+note . HEAD >"$TMP/note.json"
 python3 - "$TMP/note.json" <<'EOF' || fail "the note does not say why bravo and charlie failed: $(cat "$TMP/note.json")"
 import json, sys
 t = json.load(open(sys.argv[1]))["tenants"]

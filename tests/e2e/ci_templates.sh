@@ -85,7 +85,7 @@ run_step() {
 	set -e
 }
 origin_note() {
-	git --git-dir="$TMP/origin.git" notes --ref=flotilla show "$(git --git-dir="$TMP/origin.git" rev-parse main)"
+	note "$TMP/origin.git" main
 }
 
 run_step "$TMP/fetch.sh"

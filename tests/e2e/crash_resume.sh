@@ -305,7 +305,8 @@ run_fl 0 plan --repo "$fleet" --driver "dir:$acc" --refresh --detailed-exitcode
 
 # (3) the note: every wave succeeded, every tenant applied in its wave with
 # one passed verify per region.
-git -C "$fleet" notes --ref=flotilla show "$rev" >"$TMP/note.json" || fail "no note on $rev"
+note "$fleet" "$rev" >"$TMP/note.json"
+[[ -s $TMP/note.json ]] || fail "no note on $rev"
 python3 - "$TMP/note.json" "$TMP/expected" "$rev" "$acc" <<'PY' || fail "the note does not record a complete rollout"
 import json, sys
 note = json.load(open(sys.argv[1]))

@@ -149,9 +149,26 @@ $msg
 $doc"
 }
 
-# note REPO REV: the ledger note flotilla wrote on the commit (nothing if none).
+# note REPO REV: the ledger flotilla wrote on the commit as one document
+# (nothing if none): the head note (refs/notes/flotilla) with the tenants of
+# the tenants note (refs/notes/flotilla-tenants) put in, as read by git.
 note() {
-	git -C "$1" notes --ref=flotilla show "$(git -C "$1" rev-parse "$2")" 2>/dev/null || true
+	local rev head tenants
+	rev=$(git -C "$1" rev-parse "$2")
+	head=$(git -C "$1" notes --ref=flotilla show "$rev" 2>/dev/null) || true
+	tenants=$(git -C "$1" notes --ref=flotilla-tenants show "$rev" 2>/dev/null) || true
+	if [[ -z $tenants ]]; then
+		[[ -z $head ]] || printf '%s\n' "$head"
+		return 0
+	fi
+	python3 -c '
+import json, sys
+head = json.loads(sys.argv[1]) if sys.argv[1] else {}
+tenants = json.loads(sys.argv[2])
+assert tenants.get("format") == 2 and tenants.get("revision") == sys.argv[3], "tenants note of another commit or format"
+head["tenants"] = tenants.get("tenants", {})
+print(json.dumps(head, indent=2, sort_keys=True))
+' "$head" "$tenants" "$rev"
 }
 
 # assert_note REPO REV WHAT PYTHON: assert_json on the note of REV; fails if

@@ -35,7 +35,7 @@ free_port() {
 
 # note_at GITDIR REV: the ledger note of REV in a bare repository ("" if none).
 note_at() {
-	git --git-dir="$1" notes --ref=flotilla show "$(git --git-dir="$1" rev-parse "$2")" 2>/dev/null || true
+	note "$1" "$2"
 }
 
 # ---- a fleet (flotilla's example) on branch main, served from $SRV/fleet.git ----
@@ -100,7 +100,7 @@ assert_contains "$ERR" "cannot fetch 'git://127.0.0.1:$DPORT/nope.git'"
 
 # apply pushes its notes over git:// too.
 run_fl 0 apply --repo "$GURL" --through canary --driver "dir:$TMP/acc0"
-assert_contains "$ERR" "pushed 1 ref to $GURL"
+assert_contains "$ERR" "pushed 2 refs to $GURL"
 assert_json "$(note_at "$SRV/fleet.git" main)" "the note pushed over git://" \
 	'assert d["contexts"]["flotilla/wave/canary"]["state"] == "success", d["contexts"]'
 # A run again fetches the note it pushed, and pushes on top of it.
@@ -135,6 +135,7 @@ export FLOTILLA_GIT_TOKEN=$TOKEN
 run_fl 0 plan --repo "$HURL" --driver "dir:$TMP/acc-http"
 assert_contains "$OUT" "Plan of fleet demo at $C2"
 run_fl 0 apply --repo "$HURL" --through canary --driver "dir:$TMP/acc-http"
+# The statuses are those the git:// run pushed: only the tenants' note moved.
 assert_contains "$ERR" "pushed 1 ref to $HURL"
 assert_not_contains "$ERR" "$TOKEN"
 assert_contains "$TMP/http.log" "POST /fleet.git/git-receive-pack 200 x-access-token"
@@ -145,7 +146,7 @@ AUTH=(-c "http.extraHeader=Authorization: Bearer $TOKEN")
 git "${AUTH[@]}" ls-remote "$HURL" >"$TMP/ls"
 assert_matches "$TMP/ls" $'\trefs/notes/flotilla$'
 git "${AUTH[@]}" clone -q "$HURL" "$TMP/check"
-git -C "$TMP/check" "${AUTH[@]}" fetch -q origin refs/notes/flotilla:refs/notes/flotilla
+git -C "$TMP/check" "${AUTH[@]}" fetch -q origin "refs/notes/flotilla*:refs/notes/flotilla*"
 assert_note "$TMP/check" main "the note in a separate clone" '
 c = d["contexts"]
 assert c["flotilla/wave/canary"]["state"] == "success", c
@@ -184,9 +185,9 @@ export FLOTILLA_CACHE_DIR=$TMP/cache-b
 run_fl 0 promote main --wave early --repo "$HURL"
 FLOTILLA_NOW=$T0 FL_TEST_HOOK=$TMP/hook.sh run_fl 0 apply --repo "$HURL" --driver "dir:$TMP/acc-b"
 assert_file_exists "$TMP/hook.sh.once"
-assert_contains "$TMP/hook.sh.log" "pushed 1 ref to $HURL"
+assert_contains "$TMP/hook.sh.log" "pushed 2 refs to $HURL"
 assert_contains "$ERR" "the remote's notes had moved: merged them and pushed again (1 merge)"
-assert_contains "$ERR" "pushed 1 ref to $HURL"
+assert_contains "$ERR" "pushed 2 refs to $HURL"
 
 # The server's note holds both: A's later canary and plan, B's early and fleet waves.
 assert_json "$(note_at "$SRV/fleet.git" "$C3")" "the merged note of two agents" "
@@ -235,9 +236,9 @@ chmod +x "$SRV/fleet.git/hooks/pre-receive"
 export FLOTILLA_CACHE_DIR=$TMP/cache-b
 FLOTILLA_NOW=$((T0 + 200)) run_fl 0 apply --repo "$HURL" --through canary --driver "dir:$TMP/acc-b"
 assert_file_exists "$TMP/pre-receive.once"
-assert_contains "$TMP/pre-receive.log" "pushed 1 ref to $HURL"
+assert_contains "$TMP/pre-receive.log" "pushed 2 refs to $HURL"
 assert_contains "$ERR" "the remote's notes had moved: merged them and pushed again (1 merge)"
-assert_contains "$ERR" "pushed 1 ref to $HURL"
+assert_contains "$ERR" "pushed 2 refs to $HURL"
 rm "$SRV/fleet.git/hooks/pre-receive"
 
 assert_json "$(note_at "$SRV/fleet.git" "$C4")" "the merged note after a refusal by the server" "

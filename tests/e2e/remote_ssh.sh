@@ -83,7 +83,7 @@ free_port() {
 
 # note_at GITDIR REV: the ledger note of REV in a bare repository ("" if none).
 note_at() {
-	git --git-dir="$1" notes --ref=flotilla show "$(git --git-dir="$1" rev-parse "$2")" 2>/dev/null || true
+	note "$1" "$2"
 }
 
 # ---- keys ----
@@ -225,7 +225,7 @@ run_fl 0 plan --repo "$URL" --driver "dir:$TMP/acc"
 assert_contains "$OUT" "Plan of fleet demo at $C1"
 
 run_fl 0 apply --repo "$URL" --through canary --driver "dir:$TMP/acc"
-assert_contains "$ERR" "pushed 1 ref to $SHOWN"
+assert_contains "$ERR" "pushed 2 refs to $SHOWN"
 assert_not_contains "$ERR" "warning: statuses were not pushed"
 assert_json "$(note_at "$SRV" main)" "the note pushed over ssh, in the server's repository" '
 c = d["contexts"]
@@ -298,7 +298,7 @@ unset SSH_AUTH_SOCK
 URL2=ssh://$USER_NAME@127.0.0.1:$P2$SRV
 export FLOTILLA_SSH_KEY=$K/id
 FLOTILLA_GIT_TOKEN=not-an-ssh-password run_fl_leaks 0 apply --repo "$URL2" --through canary --driver "dir:$TMP/acc"
-assert_contains "$ERR" "pushed 1 ref to ssh://127.0.0.1:$P2$SRV"
+assert_contains "$ERR" "pushed 2 refs to ssh://127.0.0.1:$P2$SRV"
 assert_json "$(note_at "$SRV" "$C2")" "the note pushed through the port that takes passwords" \
 	'assert d["contexts"]["flotilla/wave/canary"]["state"] == "success", d["contexts"]'
 FLOTILLA_SSH_KEY=$K/stranger run_fl 1 validate --repo "$URL2"

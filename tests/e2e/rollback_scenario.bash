@@ -92,7 +92,7 @@ rb_core() {
 	# B's check failed in the first region; then A's own check ran, for A, in both.
 	assert_eq "$(rb_log_of "$dir" canary-b | tr '\n' ,)" \
 		"us-east-1 $B v2,us-east-1 $A v1,eu-west-1 $A v1,"
-	assert_json "$(git notes --ref=flotilla show "$B")" "the note of B: canary-b failed, rolled back to A" '
+	assert_json "$(note . "$B")" "the note of B: canary-b failed, rolled back to A" '
 b = d["tenants"]["canary-b"]
 assert b["result"] == "failed" and b["rolled_back_to"] == "'"$A"'", b
 assert b["error"] == "verify '"'"'smoke'"'"' in us-east-1 exited with 1; rolled back to '"${A:0:7}"'", b["error"]
@@ -136,7 +136,7 @@ rb_retry() {
 		"us-east-1 $B v2,us-east-1 $A v1,eu-west-1 $A v1,us-east-1 $B v2,us-east-1 $A v1,eu-west-1 $A v1,"
 	assert_eq "$(image 100000000002 us-east-1)" "api:1"
 	assert_eq "$(marker_rev 100000000002 eu-west-1)" "$A"
-	assert_json "$(git notes --ref=flotilla show "$B")" "the note after apply --tenant: rolled back again" '
+	assert_json "$(note . "$B")" "the note after apply --tenant: rolled back again" '
 b = d["tenants"]["canary-b"]
 assert b["result"] == "failed" and b["rolled_back_to"] == "'"$A"'", b
 '

@@ -115,7 +115,7 @@ for a in "$EARLY" "$FA" "$FB"; do
 done
 assert_note "$F" "$A" "the note of a gated rollout: canary success, early awaiting promotion, fleet not started" '
 c = d["contexts"]
-assert d["format"] == 1 and d["revision"] == "'"$A"'", (d["format"], d["revision"])
+assert d["format"] == 2 and d["revision"] == "'"$A"'", (d["format"], d["revision"])
 assert c["flotilla/plan"]["state"] == "success", c["flotilla/plan"]
 assert c["flotilla/plan"]["description"] == "4 tenants change: +12 ~0 -0", c["flotilla/plan"]
 assert c["flotilla/wave/canary"]["state"] == "success", c["flotilla/wave/canary"]

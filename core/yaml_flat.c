@@ -1,0 +1,251 @@
+/*
+ * The flat YAML reader, a fast path of fl_yaml_load_one for the shape of
+ * nearly every tenant manifest: one block mapping of `key: value` lines at
+ * column 1, each value a plain or double-quoted scalar, or a flow sequence
+ * or mapping of such scalars on the same line:
+ *
+ *     name: acme
+ *     account: "123456789012"
+ *     regions: [us-east-1, eu-west-1]
+ *     vars: { display_name: "Acme Corp", seats: 40 }
+ *
+ * libyaml spends most of a converged plan's parsing on such files (its
+ * per-file set-up and an allocation per token). This builds the tree that
+ * yaml.c builds from libyaml's events, node for node and position for
+ * position, and declines (FL_YAML_NOT_FLAT) everything else: any byte but
+ * printable ASCII and newlines, comments, escapes, anchors, tags, block
+ * scalars, nesting beyond one flow collection, trailing spaces, repeated
+ * keys, scalars that would not type, and whatever would be an error.
+ * yaml.c then reads the file as it always did, so an error is always
+ * libyaml's. tests/core/test_yaml.c holds the two readers to the same trees.
+ */
+#include "core/yaml_internal.h"
+
+#include <string.h>
+
+#include "core/banned.h"
+
+/* Pairs of the top mapping and items of one flow collection: more go to libyaml. */
+#define FLAT_MAX 64
+/* Far below libyaml's 1,024 characters between a simple key's start and its ':'. */
+#define FLAT_KEY_MAX 128
+
+struct flat {
+	const char *text, *p, *end;
+	const char *line_start;
+	size_t line;            /* 0-based */
+	struct fl_arena *arena;
+	size_t nodes, max_nodes;
+};
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool is_key_char(char c)
+{
+	return is_alnum(c) || c == '_' || c == '-';
+}
+
+/* What may start a plain scalar here: no indicator of YAML's and no '-'. */
+static bool is_plain_first(char c)
+{
+	return is_alnum(c) || c == '_' || c == '.' || c == '/' || c == '+';
+}
+
+static bool is_plain_char(char c)
+{
+	return is_plain_first(c) || c == '-' || c == '=';
+}
+
+static struct fl_node *new_node(struct flat *f, enum fl_node_type type, const char *at)
+{
+	struct fl_node *n = fl_arena_alloc(f->arena, sizeof(*n));
+	memset(n, 0, sizeof(*n));
+	n->type = type;
+	n->line = (uint32_t)f->line + 1;
+	n->col = (uint32_t)(at - f->line_start) + 1;
+	f->nodes++;
+	return n;
+}
+
+static void skip_spaces(struct flat *f)
+{
+	while (f->p < f->end && *f->p == ' ')
+		f->p++;
+}
+
+/* A key: key characters, then ':' and at least one space. */
+static struct fl_node *key(struct flat *f)
+{
+	const char *start = f->p;
+	if (f->p == f->end || !(is_alnum(*f->p) || *f->p == '_'))
+		return NULL;
+	while (f->p < f->end && is_key_char(*f->p))
+		f->p++;
+	if (f->p - start > FLAT_KEY_MAX || f->end - f->p < 2 || f->p[0] != ':' || f->p[1] != ' ')
+		return NULL;
+	struct fl_node *n = new_node(f, FL_NODE_STR, start);
+	n->v.str.ptr = fl_arena_strndup(f->arena, start, (size_t)(f->p - start));
+	n->v.str.len = (size_t)(f->p - start);
+	f->p += 2;
+	skip_spaces(f);
+	return n;
+}
+
+/* A plain scalar (single spaces inside), typed; or a double-quoted one without escapes. */
+static struct fl_node *scalar(struct flat *f)
+{
+	const char *start = f->p;
+	if (f->p < f->end && *f->p == '"') {
+		const char *q = ++f->p;
+		while (f->p < f->end && *f->p != '"' && *f->p != '\\' && *f->p != '\n')
+			f->p++;
+		if (f->p == f->end || *f->p != '"')
+			return NULL;
+		struct fl_node *n = new_node(f, FL_NODE_STR, start);
+		n->quoted = true;
+		n->v.str.ptr = fl_arena_strndup(f->arena, q, (size_t)(f->p - q));
+		n->v.str.len = (size_t)(f->p - q);
+		f->p++;
+		return n;
+	}
+	if (f->p == f->end || !is_plain_first(*f->p))
+		return NULL;
+	while (f->p < f->end &&
+	       (is_plain_char(*f->p) || (*f->p == ' ' && f->p + 1 < f->end && is_plain_char(f->p[1]))))
+		f->p++;
+	struct fl_node *n = new_node(f, FL_NODE_STR, start);
+	return fl_yaml_type_plain(n, f->arena, start, (size_t)(f->p - start)) ? n : NULL;
+}
+
+static bool same_key(const struct fl_node *a, const struct fl_node *b)
+{
+	return a->v.str.len == b->v.str.len && memcmp(a->v.str.ptr, b->v.str.ptr, a->v.str.len) == 0;
+}
+
+static bool repeated(const struct fl_pair *pairs, size_t n, const struct fl_node *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_key(pairs[i].key, k))
+			return true;
+	return false;
+}
+
+/* After an item of a flow collection: spaces, then ',' (more follow) or close. */
+static bool flow_next(struct flat *f, char close, bool *more)
+{
+	skip_spaces(f);
+	if (f->p < f->end && *f->p == ',') {
+		f->p++;
+		skip_spaces(f);
+		*more = true;
+		return f->p < f->end && *f->p != close;
+	}
+	*more = false;
+	return f->p < f->end && *f->p == close;
+}
+
+static struct fl_node *flow_seq(struct flat *f)
+{
+	struct fl_node *items[FLAT_MAX];
+	size_t n = 0;
+	bool more = true;
+	struct fl_node *seq = new_node(f, FL_NODE_SEQ, f->p);
+	f->p++;
+	skip_spaces(f);
+	if (f->p < f->end && *f->p == ']')
+		more = false;
+	while (more) {
+		if (n == FLAT_MAX || !(items[n++] = scalar(f)) || !flow_next(f, ']', &more))
+			return NULL;
+	}
+	f->p++;
+	if (n) {
+		seq->v.seq.items = fl_arena_calloc(f->arena, n, sizeof(*seq->v.seq.items));
+		memcpy(seq->v.seq.items, items, n * sizeof(*items));
+	}
+	seq->v.seq.len = n;
+	return seq;
+}
+
+static bool put_pairs(struct flat *f, struct fl_node *map, const struct fl_pair *pairs, size_t n)
+{
+	if (n) {
+		map->v.map.items = fl_arena_calloc(f->arena, n, sizeof(*map->v.map.items));
+		memcpy(map->v.map.items, pairs, n * sizeof(*pairs));
+	}
+	map->v.map.len = n;
+	return true;
+}
+
+static struct fl_node *flow_map(struct flat *f)
+{
+	struct fl_pair pairs[FLAT_MAX];
+	size_t n = 0;
+	bool more = true;
+	struct fl_node *map = new_node(f, FL_NODE_MAP, f->p);
+	f->p++;
+	skip_spaces(f);
+	if (f->p < f->end && *f->p == '}')
+		more = false;
+	while (more) {
+		if (n == FLAT_MAX || !(pairs[n].key = key(f)) || repeated(pairs, n, pairs[n].key) ||
+		    !(pairs[n].value = scalar(f)) || !flow_next(f, '}', &more))
+			return NULL;
+		n++;
+	}
+	f->p++;
+	put_pairs(f, map, pairs, n);
+	return map;
+}
+
+static struct fl_node *value(struct flat *f)
+{
+	if (f->p < f->end && *f->p == '[')
+		return flow_seq(f);
+	if (f->p < f->end && *f->p == '{')
+		return flow_map(f);
+	return scalar(f);
+}
+
+/* Only printable ASCII and newlines: a column is then a byte, as libyaml counts characters. */
+static bool plain_bytes(const struct fl_source *src)
+{
+	for (size_t i = 0; i < src->len; i++) {
+		unsigned char c = (unsigned char)src->text[i];
+		if ((c < 0x20 || c > 0x7e) && c != '\n')
+			return false;
+	}
+	return true;
+}
+
+int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct fl_source *src,
+		      const struct fl_yaml_limits *limits)
+{
+	static const struct fl_yaml_limits defaults = FL_YAML_LIMITS_DEFAULT;
+	const struct fl_yaml_limits *lim = limits ? limits : &defaults;
+	struct fl_pair pairs[FLAT_MAX];
+	size_t n = 0;
+	struct flat f = { src->text, src->text, src->text + src->len, src->text, 0, arena, 0, 0 };
+	struct fl_node *map = NULL;
+
+	if (!src->text || src->len > lim->max_bytes || lim->max_depth < 2 || !plain_bytes(src))
+		return FL_YAML_NOT_FLAT;
+	for (; f.p < f.end; f.line++, f.line_start = ++f.p) {
+		if (*f.p == '\n')
+			continue;
+		if (!map)
+			map = new_node(&f, FL_NODE_MAP, f.p);
+		if (n == FLAT_MAX || !(pairs[n].key = key(&f)) || repeated(pairs, n, pairs[n].key) ||
+		    !(pairs[n].value = value(&f)) || (f.p < f.end && *f.p != '\n'))
+			return FL_YAML_NOT_FLAT;
+		n++;
+	}
+	if (!map || f.nodes > lim->max_nodes)
+		return FL_YAML_NOT_FLAT;
+	put_pairs(&f, map, pairs, n);
+	*out = map;
+	return 0;
+}
