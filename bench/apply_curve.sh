@@ -22,6 +22,7 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/fleet.sh"
 tenants_list=${APPLY_TENANTS:-"1000 10000 100000"}
 resources=${APPLY_RESOURCES:-2}
 runs=${APPLY_RUNS:-3}
@@ -107,14 +108,7 @@ uptime_line() { printf '== %s: %s\n' "$1" "$(uptime | sed 's/^ *//')"; }
 
 for n in $tenants_list; do
 	dir="$data/t$n-r$resources"
-	want=$(printf 'format 1\ntenants %s\nresources %s\n' "$n" "$resources")
-	if [ -f "$dir/params" ] && [ "$(cat "$dir/params")" = "$want" ]; then
-		echo "== fleet of $n tenants x $resources resources: reusing $dir"
-	else
-		echo "== fleet of $n tenants x $resources resources: generating into $dir"
-		rm -rf "$dir"
-		"$flbench" gen --tenants "$n" --resources "$resources" --out "$dir" >/dev/null
-	fi
+	bench_fleet "$dir" "$n" "$resources" "$flbench"
 	uptime_line "before $n"
 	k=1
 	while [ "$k" -le "$runs" ]; do

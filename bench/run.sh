@@ -16,6 +16,7 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/fleet.sh"
 build="$root/build-bench"
 tenants_list=${BENCH_TENANTS:-"10000 100000"}
 resources=${BENCH_RESOURCES:-50}
@@ -40,14 +41,7 @@ mkdir -p "$data"
 
 for n in $tenants_list; do
 	dir="$data/t$n-r$resources"
-	want=$(printf 'format 1\ntenants %s\nresources %s\n' "$n" "$resources")
-	if [ -f "$dir/params" ] && [ "$(cat "$dir/params")" = "$want" ]; then
-		echo "== fleet of $n tenants x $resources resources: reusing $dir"
-	else
-		echo "== fleet of $n tenants x $resources resources: generating into $dir"
-		rm -rf "$dir"
-		"$flbench" gen --tenants "$n" --resources "$resources" --out "$dir"
-	fi
+	bench_fleet "$dir" "$n" "$resources" "$flbench"
 	# The full plan is a target at 10,000 tenants only; past that, it
 	# measures output volume, not planning.
 	only=full,converged,since

@@ -412,6 +412,11 @@ int fl_ledger_read(struct fl_ledger **out, bool *found, struct fl_repo *repo, co
 {
 	struct fl_ledger *l = ledger_new(commit);
 	int rc = load(l, repo, err);
+	if (rc == FL_EINPUT) {
+		fl_error_clear(err);
+		rc = 0;
+		l->head.size = l->tenants_doc.size = 0;
+	}
 	*out = NULL;
 	*found = !rc && (l->head.size || l->tenants_doc.size);
 	if (rc || !*found) {

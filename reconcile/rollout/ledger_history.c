@@ -18,12 +18,8 @@ static int succeeded_at(bool *out, struct fl_repo *repo, const struct fl_oid *co
 	struct fl_ledger *l = NULL;
 	bool found = false;
 	*out = false;
+	/* A foreign note is no success, and no reason to stop looking. */
 	int rc = fl_ledger_read(&l, &found, repo, commit, err);
-	if (rc == FL_EINPUT) {
-		/* A foreign note is no success, and no reason to stop looking. */
-		fl_error_clear(err);
-		return 0;
-	}
 	if (rc || !found)
 		return rc;
 	const struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);

@@ -135,7 +135,8 @@ int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, con
 /*
  * The ledger of commit read from repo's notes (both), to look at: no
  * flusher, nothing saved when freed. *found false (and *out NULL) when the
- * commit has neither note; FL_EINPUT when a note is not a ledger.
+ * commit has neither note, or one that is not a ledger (a foreign note
+ * says nothing of any tenant).
  */
 int fl_ledger_read(struct fl_ledger **out, bool *found, struct fl_repo *repo, const struct fl_oid *commit,
 		   struct fl_error *err);

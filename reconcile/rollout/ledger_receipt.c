@@ -32,11 +32,6 @@ static int look_at(struct fl_receipt_ref *ref, bool *found, struct fl_repo *repo
 	struct fl_ledger *l = NULL;
 	bool have = false;
 	int rc = fl_ledger_read(&l, &have, repo, commit, err);
-	if (rc == FL_EINPUT) {
-		/* A foreign note holds no receipt. */
-		fl_error_clear(err);
-		return 0;
-	}
 	if (rc || !have)
 		return rc;
 	const struct tenant_rec *t = fl_ledger_tenant_rec(l, tenant, false);
