@@ -50,6 +50,9 @@ step status
 echo
 echo "==> git notes --ref=flotilla show HEAD   (the statuses, read with plain git)"
 git -C "$DEMO" notes --ref=flotilla show HEAD | sed -n 1,40p
+echo
+echo "==> git notes --ref=flotilla-tenants show HEAD   (each tenant's result)"
+git -C "$DEMO" notes --ref=flotilla-tenants show HEAD | sed -n 1,30p
 echo "    ..."
 echo
 echo "==> git tag -l 'flotilla/*'"
