@@ -1257,6 +1257,16 @@ static void test_format_1_note_read_and_saved_as_2(void **state)
 	assert_int_equal(res, FL_RESULT_APPLIED);
 	assert_true(fl_ledger_verify_passed(l, "acme", "us", "smoke"));
 	assert_true(fl_ledger_wave_success_time(l, "canary") > 0);
+	/*
+	 * A head saved alone (a wave's end) must not drop the old note's
+	 * tenants: they reach the tenants note first. Another reader sees them.
+	 */
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/early", FL_STATE_PENDING, "waiting", &err), 0);
+	assert_int_equal(fl_ledger_checkpoint(l, &err), 0);
+	struct fl_ledger *other = open_ledger(e);
+	assert_true(fl_ledger_tenant(other, "acme", &res, NULL));
+	assert_true(fl_ledger_context(other, "flotilla/wave/early", &st, NULL));
+	fl_ledger_free(other);
 	assert_int_equal(fl_ledger_set_tenant(l, "beta", "fleet", FL_RESULT_APPLIED, NULL, NULL, &err), 0);
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/fleet", FL_STATE_SUCCESS, "applied 1/1", &err), 0);
 	flush(l);
