@@ -394,19 +394,6 @@ static struct fl_ledger *ledger_new(const struct fl_oid *commit)
 	return l;
 }
 
-int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
-			struct fl_error *err)
-{
-	struct fl_ledger *l = ledger_new(commit);
-	int rc = fl_ledger_note_parse(l, text, FL_NOTES_REF, err);
-	if (rc) {
-		fl_ledger_free(l);
-		return rc;
-	}
-	*out = l;
-	return 0;
-}
-
 int fl_ledger_read(struct fl_ledger **out, bool *found, struct fl_repo *repo, const struct fl_oid *commit,
 		   struct fl_error *err)
 {

@@ -126,13 +126,6 @@ int fl_ledger_note_render(struct fl_buf *out, const struct fl_ledger *l, enum fl
 int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, const char *ref, struct fl_error *err);
 
 /*
- * A ledger read from the note text of commit alone: no repository, no
- * flusher, nothing saved when freed. *out is the caller's to fl_ledger_free.
- */
-int fl_ledger_from_text(struct fl_ledger **out, const struct fl_oid *commit, const struct fl_buf *text,
-			struct fl_error *err);
-
-/*
  * The ledger of commit read from repo's notes (both), to look at: no
  * flusher, nothing saved when freed. *found false (and *out NULL) when the
  * commit has neither note, or one that is not a ledger (a foreign note
