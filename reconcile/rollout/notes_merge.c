@@ -93,21 +93,6 @@ static const struct fl_node *merge_context(struct fl_arena *arena, const char *k
 	return later(local, remote, "updated");
 }
 
-/* The earliest success of a wave is when it succeeded; a wave not yet succeeded loses. */
-static const struct fl_node *merge_wave(struct fl_arena *arena, const char *key, const struct fl_node *local,
-					const struct fl_node *remote)
-{
-	long long l = stamp(local, "succeeded_at"), r = stamp(remote, "succeeded_at");
-
-	(void)arena;
-	(void)key;
-	if (l && (!r || l < r))
-		return local;
-	if (r && (!l || r < l))
-		return remote;
-	return canonical_cmp(local, remote) >= 0 ? local : remote;
-}
-
 /* A verify run with the side it came from, for the union. */
 struct verify_item {
 	const struct fl_node *node;
@@ -271,6 +256,74 @@ static struct fl_node *merge_maps(struct fl_arena *arena, const struct fl_node *
 	}
 	free(lp);
 	free(rp);
+	return out;
+}
+
+/* The earliest success of a wave is when it succeeded; a wave not yet succeeded loses. */
+static const struct fl_node *earliest_success(const struct fl_node *local, const struct fl_node *remote)
+{
+	long long l = stamp(local, "succeeded_at"), r = stamp(remote, "succeeded_at");
+
+	if (l && (!r || l < r))
+		return local;
+	if (r && (!l || r < l))
+		return remote;
+	return canonical_cmp(local, remote) >= 0 ? local : remote;
+}
+
+/* Of one shard's two records (apply --shard K/N), the one finished later. */
+static const struct fl_node *merge_shard(struct fl_arena *arena, const char *key, const struct fl_node *local,
+					 const struct fl_node *remote)
+{
+	(void)arena;
+	(void)key;
+	return later(local, remote, "finished_at");
+}
+
+/* A wave's "shards" pair when its value is a map; a note from a remote may hold anything there. */
+static const struct fl_pair *shards_pair(const struct fl_node *wave)
+{
+	const struct fl_pair *p = find_pair(wave, "shards");
+
+	return p && p->value->type == FL_NODE_MAP ? p : NULL;
+}
+
+/*
+ * The winning wave entry, its "shards" the union of both sides' shard
+ * records: each shard's record is its CI job's part of the wave's barrier,
+ * and must survive whichever side's entry won. Without shard records on the
+ * loser, the winner as it is.
+ */
+static const struct fl_node *merge_wave(struct fl_arena *arena, const char *key, const struct fl_node *local,
+					const struct fl_node *remote)
+{
+	const struct fl_node *winner = earliest_success(local, remote);
+	const struct fl_node *loser = winner == local ? remote : local;
+	const struct fl_pair *winner_shards = shards_pair(winner), *loser_shards = shards_pair(loser);
+	struct fl_node *out, *shards;
+	bool placed = false;
+
+	(void)key;
+	if (!loser_shards || winner->type != FL_NODE_MAP)
+		return winner;
+	shards = merge_maps(arena, winner_shards ? winner_shards->value : NULL, loser_shards->value,
+			    merge_shard);
+	out = fl_arena_alloc(arena, sizeof(*out));
+	out->type = FL_NODE_MAP;
+	out->v.map.items = fl_arena_calloc(arena, winner->v.map.len + 1, sizeof(struct fl_pair));
+	for (size_t i = 0; i < winner->v.map.len; i++) {
+		struct fl_pair p = winner->v.map.items[i];
+
+		if (strcmp(p.key->v.str.ptr, "shards") == 0) {
+			p.value = shards;
+			placed = true;
+		}
+		out->v.map.items[out->v.map.len++] = p;
+	}
+	if (!placed) {
+		out->v.map.items[out->v.map.len].key = loser_shards->key;
+		out->v.map.items[out->v.map.len++].value = shards;
+	}
 	return out;
 }
 

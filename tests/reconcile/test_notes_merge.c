@@ -100,6 +100,67 @@ static const struct merge_case cases[] = {
 	  J({"format": 1, "waves": {"canary": {"succeeded_at": "2026-01-01T00:04:00Z"},
 	    "early": {"succeeded_at": "2026-01-02T00:00:00Z"}, "fleet": {"succeeded_at": "2026-01-03T00:00:00Z"}}}),
 	  true },
+	{ "shard records of a wave are united from both sides",
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": {
+	    "1/3": {"finished_at": "2026-12-06T19:59:58Z", "total": 4, "done": 3, "failed": 1, "skipped": 0},
+	    "3/3": {"finished_at": "2026-12-06T19:59:50Z", "total": 4, "done": 4, "failed": 0, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"canary": {"shards": {
+	    "2/3": {"finished_at": "2026-12-06T19:59:59Z", "total": 3, "done": 3, "failed": 0, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": {
+	    "1/3": {"finished_at": "2026-12-06T19:59:58Z", "total": 4, "done": 3, "failed": 1, "skipped": 0},
+	    "2/3": {"finished_at": "2026-12-06T19:59:59Z", "total": 3, "done": 3, "failed": 0, "skipped": 0},
+	    "3/3": {"finished_at": "2026-12-06T19:59:50Z", "total": 4, "done": 4, "failed": 0, "skipped": 0}}}}}),
+	  true },
+	{ "of one shard's two records the one finished later wins",
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T19:59:58Z", "total": 4, "done": 3, "failed": 1, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:00:05Z", "total": 4, "done": 4, "failed": 0, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:01:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T20:00:01Z", "total": 4, "done": 4, "failed": 0, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:00:00Z", "total": 4, "done": 2, "failed": 2, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T20:00:01Z", "total": 4, "done": 4, "failed": 0, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:00:05Z", "total": 4, "done": 4, "failed": 0, "skipped": 0}}}}}),
+	  true },
+	{ "a tie between one shard's records is broken the same way from both sides",
+	  J({"format": 2, "waves": {"fleet": {"shards": {
+	    "1/2": {"finished_at": "2026-12-06T20:00:00Z", "total": 2, "done": 1, "failed": 1, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"fleet": {"shards": {
+	    "1/2": {"finished_at": "2026-12-06T20:00:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:00:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"fleet": {"shards": {
+	    "1/2": {"finished_at": "2026-12-06T20:00:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:00:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0}}}}}),
+	  true },
+	{ "a wave without shard records keeps the other side's, and succeeded when it first succeeded",
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z"},
+	    "early": {"succeeded_at": "2026-12-06T21:05:00Z", "shards": {
+	      "1/2": {"finished_at": "2026-12-06T21:04:00Z", "total": 1, "done": 1, "failed": 0, "skipped": 0}}}}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:02:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T19:59:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:01:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0}}},
+	    "early": {"succeeded_at": "2026-12-06T21:06:00Z"}}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T19:59:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0},
+	    "2/2": {"finished_at": "2026-12-06T20:01:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0}}},
+	    "early": {"succeeded_at": "2026-12-06T21:05:00Z", "shards": {
+	      "1/2": {"finished_at": "2026-12-06T21:04:00Z", "total": 1, "done": 1, "failed": 0, "skipped": 0}}}}}),
+	  true },
+	{ "shard records that are not a map count as none",
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": "garbage"},
+	    "early": {"succeeded_at": "2026-12-06T21:00:00Z"},
+	    "fleet": {"shards": {"1/2": "junk"}}, "late": 7}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:01:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T19:59:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0}}},
+	    "early": {"succeeded_at": "2026-12-06T21:01:00Z", "shards": [1, 2]},
+	    "fleet": {"shards": {"1/2": {"finished_at": "2026-12-06T22:00:00Z", "total": 1, "done": 1,
+	      "failed": 0, "skipped": 0}}}, "late": {"shards": {"2/2": {"finished_at": "2026-12-06T23:00:00Z"}}}}}),
+	  J({"format": 2, "waves": {"canary": {"succeeded_at": "2026-12-06T20:00:00Z", "shards": {
+	    "1/2": {"finished_at": "2026-12-06T19:59:00Z", "total": 2, "done": 2, "failed": 0, "skipped": 0}}},
+	    "early": {"succeeded_at": "2026-12-06T21:00:00Z"},
+	    "fleet": {"shards": {"1/2": {"finished_at": "2026-12-06T22:00:00Z", "total": 1, "done": 1,
+	      "failed": 0, "skipped": 0}}}, "late": {"shards": {"2/2": {"finished_at": "2026-12-06T23:00:00Z"}}}}}),
+	  true },
 	{ "other keys come from the local side first",
 	  J({"format": 1, "revision": "local", "extra": [1]}),
 	  J({"format": 1, "revision": "remote", "other": true, "contexts": {}}),
