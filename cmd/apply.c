@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "reconcile/drivers/driver.h"
+#include "reconcile/fleet/syntax.h"
 #include "reconcile/rollout/ledger.h"
 #include "reconcile/plan/plan_output.h"
 #include "reconcile/rollout/rollout.h"
@@ -142,6 +143,7 @@ static void print_summary(const struct fl_rollout_report *r)
 		       r->waves[w].description[0] ? r->waves[w].description : "not started");
 	const char *what = r->outcome == FL_ROLLOUT_DONE     ? "rollout done"
 			   : r->outcome == FL_ROLLOUT_HALTED ? "rollout halted: a wave failed past its tolerance"
+			   : r->outcome == FL_ROLLOUT_WAITING && r->awaiting_shards ? "rollout waiting: another shard has not finished the wave"
 			   : r->outcome == FL_ROLLOUT_WAITING ? "rollout waiting: a bake or a manual gate holds the next wave"
 			   : r->outcome == FL_ROLLOUT_SUPERSEDED ? "rollout superseded by a newer commit"
 			   : r->outcome == FL_ROLLOUT_CANCELLED ? "rollout stopped by a signal after in-flight tenants finished"
@@ -170,9 +172,38 @@ static void log_line(enum fl_log_level level, const char *msg, void *payload)
 		fprintf(stderr, "%s\n", msg);
 }
 
+/* --shard K/N: 1 <= K <= N <= FL_SHARDS_MAX; --barrier-timeout like 30m. Prints what is wrong. */
+#define FL_SHARDS_MAX 1000
+
+static int parse_shard(struct fl_rollout_opts *o, const char *shard, const char *timeout)
+{
+	char *end;
+	unsigned long k = 0, n = 0;
+	if (shard) {
+		k = strtoul(shard, &end, 10);
+		if (end != shard && *end == '/' && end[1] >= '0' && end[1] <= '9')
+			n = strtoul(end + 1, &end, 10);
+		if (*end || !n || k < 1 || k > n || n > FL_SHARDS_MAX) {
+			fprintf(stderr, "flotilla apply: --shard '%s' is not K/N with 1 <= K <= N <= %d\n", shard,
+				FL_SHARDS_MAX);
+			return FL_EXIT_USAGE;
+		}
+	}
+	if (timeout && (!shard || !fl_duration_parse(&o->barrier_timeout_s, timeout) || !o->barrier_timeout_s)) {
+		fprintf(stderr, "flotilla apply: --barrier-timeout '%s' %s\n", timeout,
+			shard ? "is not a duration like 30s, 10m or 1h" : "needs --shard");
+		return FL_EXIT_USAGE;
+	}
+	o->shard_k = (unsigned)k;
+	o->shard_n = (unsigned)n;
+	o->share = shard ? fl_remote_share_notes : NULL;
+	return 0;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	const char *repo = NULL, *rev = NULL, *through = NULL, *driver_arg = NULL, *format = NULL;
+	const char *shard = NULL, *barrier_timeout = NULL;
 	struct fl_opt_list tenants = { 0 };
 	bool prune = false, mass = false, wait = false;
 	const struct fl_opt opts[] = {
@@ -186,6 +217,8 @@ int cmd_apply(int argc, char **argv)
 		{ FL_OPT_FLAG, "wait", 0, NULL, "sleep through bakes and manual gates instead of exiting 5", &wait, false },
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver_arg, false },
 		{ FL_OPT_VALUE, "format", 0, "text|json", "the output: for people (default) or machines", &format, false },
+		{ FL_OPT_VALUE, "shard", 0, "K/N", "apply only shard K of N (a CI matrix); needs --repo URL", &shard, false },
+		{ FL_OPT_VALUE, "barrier-timeout", 0, "DURATION", "with --shard: how long to wait for the other shards at a wave's end (default 30m)", &barrier_timeout, false },
 		{ .kind = FL_OPT_END },
 	};
 	struct fl_session s = { 0 };
@@ -206,11 +239,25 @@ int cmd_apply(int argc, char **argv)
 		rc = FL_EXIT_USAGE;
 		goto out;
 	}
+	struct fl_rollout_opts ropts = { 0 };
+	if ((rc = parse_shard(&ropts, shard, barrier_timeout)))
+		goto out;
+	if (shard && tenants.len) {
+		fprintf(stderr, "flotilla apply: --shard and --tenant do not go together: a shard's tenants are chosen by hash\n");
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	if ((rc = fl_session_open(&s, repo, rev, NULL)) ||
 	    (rc = fl_driver_from_args(&driver, driver_arg, s.fleet, "apply")))
 		goto out;
+	if (shard && !fl_remote_session(&s)) {
+		fprintf(stderr, "flotilla apply: --shard needs --repo URL: shards share the rollout by pushing its "
+				"notes to the remote and fetching the others'\n");
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
 	if (fl_ledger_open(&ledger, fl_repo_gitdir(s.repo), &s.commit, &err) ||
 	    fl_statuses_open(&statuses, s.fleet, ledger, &err)) {
 		fl_print_error(&err);
@@ -229,14 +276,23 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	struct fl_log log = { log_line, NULL, FL_LOG_WARN };
-	struct fl_rollout_opts ropts = {
-		.through = through, .tenants = tenants.len ? tenants.items : NULL, .ntenants = tenants.len,
-		.prune = prune, .allow_mass_delete = mass, .wait = wait, .self_exe = self, .log = &log,
-		.statuses = &statuses, .progress = on_progress, .payload = &p, .cancel = fl_stop_flag(),
-	};
+	ropts.through = through;
+	ropts.tenants = tenants.len ? tenants.items : NULL;
+	ropts.ntenants = tenants.len;
+	ropts.prune = prune;
+	ropts.allow_mass_delete = mass;
+	ropts.wait = wait;
+	ropts.self_exe = self;
+	ropts.log = &log;
+	ropts.statuses = &statuses;
+	ropts.progress = on_progress;
+	ropts.payload = &p;
+	ropts.cancel = fl_stop_flag();
 	/* SIGTERM (a CI job cancelled) or SIGINT: in-flight tenants finish, statuses are written. */
 	fl_stop_on_signals();
-	if (!p.json)
+	if (!p.json && shard)
+		printf("Rolling out %s of fleet %s, shard %s\n", s.fleet->revision, s.fleet->name, shard);
+	else if (!p.json)
 		printf("Rolling out %s of fleet %s\n", s.fleet->revision, s.fleet->name);
 	if (fl_rollout_run(&report, s.repo, s.fleet, &driver, ledger, &ropts, &err)) {
 		fl_print_error(&err);

@@ -101,6 +101,25 @@ out:
 	return rc;
 }
 
+bool fl_remote_session(const struct fl_session *s)
+{
+	char real[PATH_MAX];
+	return fetched.url[0] && s->repo && realpath(fetched.cache, real) && strcmp(real, fl_repo_gitdir(s->repo)) == 0;
+}
+
+int fl_remote_share_notes(void *payload, struct fl_error *err)
+{
+	static const char *const refs[] = { FL_NOTES_TENANTS_REF, FL_NOTES_REF };
+	struct fl_remote_opts opts = remote_opts();
+	(void)payload;
+	if (!fetched.url[0])
+		return fl_error_set(err, FL_EUSAGE, "no remote repository to share the notes through");
+	int rc = fl_remote_fetch_notes(fetched.cache, fetched.url, &opts, err);
+	if (!rc)
+		rc = fl_remote_push(NULL, fetched.cache, fetched.url, refs, sizeof(refs) / sizeof(refs[0]), &opts, err);
+	return rc;
+}
+
 int fl_remote_publish(const struct fl_session *s, bool required)
 {
 	static const char *const refs[] = { FL_NOTES_TENANTS_REF, FL_NOTES_REF, "refs/tags/" FL_PROMOTE_PREFIX "*" };
@@ -110,11 +129,8 @@ int fl_remote_publish(const struct fl_session *s, bool required)
 	struct fl_buf shown = FL_BUF_INIT;
 	int rc = FL_EXIT_OK;
 
-	char real[PATH_MAX];
-
 	/* A session on a local repository, or on another than the one fetched: nothing to push. */
-	if (!fetched.url[0] || !s->repo || !realpath(fetched.cache, real) ||
-	    strcmp(real, fl_repo_gitdir(s->repo)) != 0)
+	if (!fl_remote_session(s))
 		return FL_EXIT_OK;
 	fl_remote_redact(&shown, fetched.url);
 	if (fl_remote_push(&res, fetched.cache, fetched.url, refs, sizeof(refs) / sizeof(refs[0]), &opts,

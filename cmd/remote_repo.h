@@ -21,6 +21,16 @@ struct fl_session;
  */
 int fl_repo_location(const char **out, const char *repo_arg, struct fl_error *err);
 
+/* True when the session's repository is the cache of the remote this process fetched. */
+bool fl_remote_session(const struct fl_session *s);
+
+/*
+ * Fetches the remote's notes, merges them into the cache's, and pushes the
+ * result back (a fl_ledger_share_fn, payload unused): how the shards of
+ * apply --shard see each other.
+ */
+int fl_remote_share_notes(void *payload, struct fl_error *err);
+
 /*
  * Pushes the notes and promotion tags of the session's repository to the
  * remote it was fetched from; does nothing for a local repository. Prints

@@ -676,6 +676,34 @@ out:
 	return rc;
 }
 
+int fl_remote_fetch_notes(const char *cache_path, const char *url, const struct fl_remote_opts *opts,
+			  struct fl_error *err)
+{
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	struct creds c = { opts, url, 0, 0, { 0 } };
+	char **specs = fl_calloc(opts->nnotes_refs + 1, sizeof(*specs));
+	size_t nspecs = 0;
+	int rc, grc;
+
+	notes_specs(specs, &nspecs, opts);
+	if ((rc = ensure_init(err)))
+		goto out;
+	if ((grc = git_repository_open_bare(&repo, cache_path)) < 0) {
+		rc = fail_git(err, NULL, grc, "cannot open the cache '%s'", cache_path);
+		goto out;
+	}
+	if ((rc = make_remote(&remote, repo, url, &c, err)) ||
+	    (rc = fetch(remote, &c, (const char *const *)specs, nspecs, false, err)))
+		goto out;
+	rc = merge_notes(repo, opts, err);
+out:
+	specs_free(specs, 0, nspecs);
+	git_remote_free(remote);
+	git_repository_free(repo);
+	return rc;
+}
+
 /* ---- pushing ---- */
 
 /* What the remote said about each ref of a push. */

@@ -70,6 +70,15 @@ void fl_remote_cache_path(struct fl_buf *out, const char *cache_dir, const char 
 int fl_remote_sync(const char *cache_path, const char *url, const struct fl_remote_opts *opts,
 		   struct fl_error *err);
 
+/*
+ * Fetches only the notes refs of opts into the existing cache at
+ * cache_path and merges them into the local ones, as fl_remote_sync does:
+ * how runs sharing a rollout (apply --shard) see each other's progress
+ * without fetching branches and tags again.
+ */
+int fl_remote_fetch_notes(const char *cache_path, const char *url, const struct fl_remote_opts *opts,
+			  struct fl_error *err);
+
 /* What a push did. */
 struct fl_remote_push_result {
 	size_t pushed; /* refs the remote accepted; refs it had already are not counted */

@@ -154,6 +154,21 @@ struct wave_rec *fl_ledger_wave_rec(struct fl_ledger *l, const char *name, bool 
 			  name, create);
 }
 
+struct fl_shard_record *fl_ledger_shard_rec(struct wave_rec *w, unsigned k, unsigned n, bool create)
+{
+	for (size_t i = 0; i < w->nshards; i++)
+		if (w->shards[i].k == k && w->shards[i].n == n)
+			return &w->shards[i];
+	if (!create)
+		return NULL;
+	FL_GROW(w->shards, w->capshards, w->nshards + 1);
+	struct fl_shard_record *s = &w->shards[w->nshards++];
+	memset(s, 0, sizeof(*s));
+	s->k = k;
+	s->n = n;
+	return s;
+}
+
 void fl_ledger_replace_str(char **dst, const char *src)
 {
 	free(*dst);
@@ -457,8 +472,10 @@ void fl_ledger_free(struct fl_ledger *l)
 		free(l->tenants[i].name);
 	}
 	free(l->tenants);
-	for (size_t i = 0; i < l->nwaves; i++)
+	for (size_t i = 0; i < l->nwaves; i++) {
 		free(l->waves[i].name);
+		free(l->waves[i].shards);
+	}
 	free(l->waves);
 	fl_name_index_release(&l->context_index);
 	fl_name_index_release(&l->tenant_index);
@@ -493,6 +510,24 @@ int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)
 int fl_ledger_checkpoint(struct fl_ledger *l, struct fl_error *err)
 {
 	return save_now(l, SAVE_HEAD, err);
+}
+
+int fl_ledger_exchange(struct fl_ledger *l, fl_ledger_share_fn share, void *payload, struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = save(l, SAVE_ALL, err);
+	/* save() returns holding the lock with no save running: none starts until saving goes false. */
+	l->saving = true;
+	pthread_mutex_unlock(&l->lock);
+	if (!rc)
+		rc = share(payload, err);
+	pthread_mutex_lock(&l->lock);
+	if (!rc)
+		rc = load(l, l->repo, err);
+	l->saving = false;
+	pthread_cond_broadcast(&l->saved);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
 void fl_ledger_save_stats(struct fl_ledger *l, size_t *saves, size_t *bytes)
@@ -735,6 +770,34 @@ long long fl_ledger_wave_success_time(struct fl_ledger *l, const char *wave)
 	long long t = w ? w->succeeded_at : 0;
 	pthread_mutex_unlock(&l->lock);
 	return t;
+}
+
+int fl_ledger_shard_finished(struct fl_ledger *l, const char *wave, const struct fl_shard_record *rec,
+			     struct fl_error *err)
+{
+	pthread_mutex_lock(&l->lock);
+	struct wave_rec *w = fl_ledger_wave_rec(l, wave, true);
+	*fl_ledger_shard_rec(w, rec->k, rec->n, true) = *rec;
+	return changed(l, FL_LEDGER_HEAD, strlen(wave), err);
+}
+
+size_t fl_ledger_shard_records(struct fl_ledger *l, const char *wave, unsigned n, struct fl_shard_record *out,
+			       bool *found)
+{
+	size_t count = 0;
+	memset(found, 0, n * sizeof(*found));
+	pthread_mutex_lock(&l->lock);
+	struct wave_rec *w = fl_ledger_wave_rec(l, wave, false);
+	for (size_t i = 0; w && i < w->nshards; i++) {
+		const struct fl_shard_record *s = &w->shards[i];
+		if (s->n != n || s->k < 1 || s->k > n || found[s->k - 1])
+			continue;
+		out[s->k - 1] = *s;
+		found[s->k - 1] = true;
+		count++;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return count;
 }
 
 int fl_ledger_add_receipt(struct fl_ledger *l, const char *tenant, const struct fl_receipt_item *items,

@@ -121,6 +121,41 @@ int fl_ledger_wave_succeeded(struct fl_ledger *ledger, const char *wave, long lo
 			     struct fl_error *err);
 long long fl_ledger_wave_success_time(struct fl_ledger *ledger, const char *wave);
 
+/*
+ * What shard k of n (apply --shard K/N) counted when it finished its part
+ * of a wave: the head keeps one per shard and wave, and the wave's barrier
+ * reads them all (docs/rollout.md, "Sharding").
+ */
+struct fl_shard_record {
+	unsigned k, n;
+	long long finished_at;
+	size_t total, done, failed, skipped;
+};
+
+/* Records (replacing) shard rec->k of rec->n's record of wave. */
+int fl_ledger_shard_finished(struct fl_ledger *ledger, const char *wave, const struct fl_shard_record *rec,
+			     struct fl_error *err);
+
+/*
+ * The records of wave by the shards of n: out[k - 1] for each shard k
+ * that has one, with found[k - 1] true. Returns how many were found.
+ */
+size_t fl_ledger_shard_records(struct fl_ledger *ledger, const char *wave, unsigned n,
+			       struct fl_shard_record *out, bool *found);
+
+/* Moves the notes refs to and from wherever other runs share them (a remote); see fl_ledger_exchange. */
+typedef int (*fl_ledger_share_fn)(void *payload, struct fl_error *err);
+
+/*
+ * Saves every change, calls share while no save can start (it may push
+ * the notes and fetch and merge another run's), then reads both notes
+ * back into the ledger: of a record in memory and in the note, the later
+ * one wins (a tenant's result, a context, a shard's record; a wave's
+ * earliest success). How shards see each other's progress.
+ */
+int fl_ledger_exchange(struct fl_ledger *ledger, fl_ledger_share_fn share, void *payload,
+		       struct fl_error *err);
+
 /* One deleted resource of a decommission receipt. */
 struct fl_receipt_item {
 	const char *region, *kind, *name;

@@ -60,7 +60,12 @@ struct tenant_rec {
 struct wave_rec {
 	char *name;
 	long long succeeded_at;
+	struct fl_shard_record *shards;  /* apply --shard: one per shard that finished the wave */
+	size_t nshards, capshards;
 };
+
+/* The record of shard k of n in w; a new one (zeroed, k and n set) if create, else NULL. */
+struct fl_shard_record *fl_ledger_shard_rec(struct wave_rec *w, unsigned k, unsigned n, bool create);
 
 /* One of the ledger's two notes, as saved. */
 struct ledger_doc {

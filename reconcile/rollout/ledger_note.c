@@ -182,13 +182,33 @@ static struct fl_node *contexts_node(struct builder *b, const struct fl_ledger *
 	return contexts;
 }
 
+static struct fl_node *shards_node(struct builder *b, const struct wave_rec *w)
+{
+	struct fl_node *shards = mk_map(b, w->nshards);
+	for (size_t i = 0; i < w->nshards; i++) {
+		const struct fl_shard_record *s = &w->shards[i];
+		struct fl_node *n = mk_map(b, 5);
+		char key[32];
+		snprintf(key, sizeof(key), "%u/%u", s->k, s->n);
+		put(b, n, "finished_at", mk_time(b, s->finished_at));
+		put(b, n, "total", mk_int(b, (long long)s->total));
+		put(b, n, "done", mk_int(b, (long long)s->done));
+		put(b, n, "failed", mk_int(b, (long long)s->failed));
+		put(b, n, "skipped", mk_int(b, (long long)s->skipped));
+		put(b, shards, key, n);
+	}
+	return shards;
+}
+
 static struct fl_node *waves_node(struct builder *b, const struct fl_ledger *l)
 {
 	struct fl_node *waves = mk_map(b, l->nwaves);
 	for (size_t i = 0; i < l->nwaves; i++) {
-		struct fl_node *n = mk_map(b, 1);
+		struct fl_node *n = mk_map(b, 2);
 		if (l->waves[i].succeeded_at)
 			put(b, n, "succeeded_at", mk_time(b, l->waves[i].succeeded_at));
+		if (l->waves[i].nshards)
+			put(b, n, "shards", shards_node(b, &l->waves[i]));
 		put(b, waves, l->waves[i].name, n);
 	}
 	return waves;
@@ -311,6 +331,58 @@ static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_n
 	load_receipt(t, fl_node_get(n, "decommission_receipt"));
 }
 
+/*
+ * A note read into a ledger that has records already (fl_ledger_exchange)
+ * keeps the later of each: a context by its update time (a tie: the note's).
+ */
+static void load_context(struct fl_ledger *l, const char *name, const struct fl_node *n, enum fl_state state)
+{
+	struct context_rec *c = fl_ledger_context_rec(l, name, true);
+	long long updated = fl_time_parse(str_of(n, "updated"));
+	if (c->updated > updated)
+		return;
+	c->state = state;
+	fl_ledger_replace_str(&c->description, str_of(n, "description"));
+	c->updated = updated;
+}
+
+static size_t count_of(const struct fl_node *map, const char *key)
+{
+	long long v = int_of(map, key);
+	return v > 0 ? (size_t)v : 0;
+}
+
+/* A shard's record under its key "K/N"; of two, the later finished_at (a tie: the note's). */
+static void load_shard(struct wave_rec *w, const char *key, const struct fl_node *n)
+{
+	unsigned k, total;
+	char end;
+	if (sscanf(key, "%u/%u%c", &k, &total, &end) != 2 || k < 1 || k > total || !n || n->type != FL_NODE_MAP)
+		return;
+	long long finished = fl_time_parse(str_of(n, "finished_at"));
+	struct fl_shard_record *s = fl_ledger_shard_rec(w, k, total, false);
+	if (s && s->finished_at > finished)
+		return;
+	s = s ? s : fl_ledger_shard_rec(w, k, total, true);
+	s->finished_at = finished;
+	s->total = count_of(n, "total");
+	s->done = count_of(n, "done");
+	s->failed = count_of(n, "failed");
+	s->skipped = count_of(n, "skipped");
+}
+
+/* A wave keeps its earliest success, and the later record of each shard. */
+static void load_wave(struct fl_ledger *l, const char *name, const struct fl_node *n)
+{
+	struct wave_rec *w = fl_ledger_wave_rec(l, name, true);
+	long long succeeded = fl_time_parse(str_of(n, "succeeded_at"));
+	const struct fl_node *shards = fl_node_get(n, "shards");
+	if (succeeded && (!w->succeeded_at || succeeded < w->succeeded_at))
+		w->succeeded_at = succeeded;
+	for (size_t i = 0; shards && shards->type == FL_NODE_MAP && i < shards->v.map.len; i++)
+		load_shard(w, shards->v.map.items[i].key->v.str.ptr, shards->v.map.items[i].value);
+}
+
 static void load_document(struct fl_ledger *l, const struct fl_node *doc)
 {
 	const struct fl_node *contexts = fl_node_get(doc, "contexts"), *tenants = fl_node_get(doc, "tenants");
@@ -321,18 +393,13 @@ static void load_document(struct fl_ledger *l, const struct fl_node *doc)
 		int idx = state ? name_index(state_names, 4, state) : -1;
 		if (idx < 0)
 			continue;
-		struct context_rec *c = fl_ledger_context_rec(l, p->key->v.str.ptr, true);
-		c->state = (enum fl_state)idx;
-		fl_ledger_replace_str(&c->description, str_of(p->value, "description"));
-		c->updated = fl_time_parse(str_of(p->value, "updated"));
+		load_context(l, p->key->v.str.ptr, p->value, (enum fl_state)idx);
 	}
 	for (size_t i = 0; tenants && tenants->type == FL_NODE_MAP && i < tenants->v.map.len; i++)
 		load_tenant(l, tenants->v.map.items[i].key->v.str.ptr, tenants->v.map.items[i].value);
 	l->head_holds_tenants = tenants && tenants->type == FL_NODE_MAP && tenants->v.map.len;
-	for (size_t i = 0; waves && waves->type == FL_NODE_MAP && i < waves->v.map.len; i++) {
-		struct wave_rec *w = fl_ledger_wave_rec(l, waves->v.map.items[i].key->v.str.ptr, true);
-		w->succeeded_at = fl_time_parse(str_of(waves->v.map.items[i].value, "succeeded_at"));
-	}
+	for (size_t i = 0; waves && waves->type == FL_NODE_MAP && i < waves->v.map.len; i++)
+		load_wave(l, waves->v.map.items[i].key->v.str.ptr, waves->v.map.items[i].value);
 }
 
 int fl_ledger_note_parse(struct fl_ledger *l, const struct fl_buf *text, const char *ref, struct fl_error *err)

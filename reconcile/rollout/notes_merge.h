@@ -5,7 +5,9 @@
  *   contexts  per context, the later "updated" wins;
  *   tenants   per tenant, the record with the later "time" wins, its verify
  *             runs the union of both sides' (one per name, region and time);
- *   waves     per wave, the earliest "succeeded_at";
+ *   waves     per wave, the earliest "succeeded_at"; its "shards" (apply
+ *             --shard) the union of both sides', per shard the later
+ *             "finished_at";
  * anything else is kept from the local side, else taken from the remote one.
  * Ties are broken by comparing the two values' canonical JSON, so that the
  * merge gives the same document whichever side is local.

@@ -30,21 +30,36 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sorts a copy of --tenant's names, so fl_rollout_selected() is a binary search: drift --fix may name thousands. */
-static void sort_chosen(struct rollout *r)
+/*
+ * The tenants the run is for, sorted, so fl_rollout_selected() is a binary
+ * search (drift --fix may name thousands): a copy of --tenant's names, or
+ * the shard's tenants. NULL: every tenant.
+ */
+static void choose(struct rollout *r)
 {
-	if (!r->opts->tenants)
+	const struct fl_fleet *f = r->fleet;
+	if (r->opts->tenants) {
+		r->chosen = fl_calloc(r->opts->ntenants ? r->opts->ntenants : 1, sizeof(*r->chosen));
+		memcpy(r->chosen, r->opts->tenants, r->opts->ntenants * sizeof(*r->chosen));
+		r->nchosen = r->opts->ntenants;
+	} else if (fl_rollout_sharded(r)) {
+		r->chosen = fl_calloc(f->ntenants ? f->ntenants : 1, sizeof(*r->chosen));
+		for (size_t i = 0; i < f->ntenants; i++)
+			if (fl_shard_of(f->tenants[i].name, r->opts->shard_n) == r->opts->shard_k)
+				r->chosen[r->nchosen++] = f->tenants[i].name;
+	} else {
 		return;
-	r->chosen = fl_calloc(r->opts->ntenants ? r->opts->ntenants : 1, sizeof(*r->chosen));
-	memcpy(r->chosen, r->opts->tenants, r->opts->ntenants * sizeof(*r->chosen));
-	qsort(r->chosen, r->opts->ntenants, sizeof(*r->chosen), cmp_name);
+	}
+	qsort(r->chosen, r->nchosen, sizeof(*r->chosen), cmp_name);
+	r->popts.tenants = r->chosen;
+	r->popts.ntenants = r->nchosen;
 }
 
 bool fl_rollout_selected(const struct rollout *r, const struct fl_tenant *t)
 {
-	if (!r->opts->tenants)
+	if (!r->chosen)
 		return true;
-	return bsearch(&t->name, r->chosen, r->opts->ntenants, sizeof(*r->chosen), cmp_name) != NULL;
+	return bsearch(&t->name, r->chosen, r->nchosen, sizeof(*r->chosen), cmp_name) != NULL;
 }
 
 bool fl_rollout_cancelled(const struct rollout *r)
@@ -141,9 +156,14 @@ static int plan_all(struct rollout *r, struct fl_error *err)
 	} else {
 		fl_plan_describe(&desc, &r->report->plan);
 	}
-	/* The plan status describes the commit's plan: the first one, unless refused now. */
+	/*
+	 * The plan status describes the commit's plan: the first one, unless
+	 * refused now. A shard planned its own tenants only: it says nothing
+	 * but a refusal.
+	 */
 	enum fl_state state = mass ? FL_STATE_FAILURE : FL_STATE_SUCCESS;
-	if (!r->partial && fl_plan_status_due(r->ledger, state)) {
+	bool whole = !r->partial && (!fl_rollout_sharded(r) || mass);
+	if (whole && fl_plan_status_due(r->ledger, state)) {
 		struct fl_status_update u = { FL_PLAN_CONTEXT, state, desc.ptr, false, FL_WAVE_EVENT_NONE };
 		fl_rollout_set_context(r, &u);
 	}
@@ -262,7 +282,9 @@ static int run_waves(struct rollout *r, size_t last, struct fl_error *err)
 			r->report->outcome = FL_ROLLOUT_WAITING;
 			return 0;
 		}
-		if ((rc = fl_rollout_run_wave(r, w, err)) || (rc = wave_ended(r, w, err)))
+		if ((rc = fl_rollout_run_wave(r, w, err)) ||
+		    (fl_rollout_sharded(r) && (rc = fl_rollout_shard_barrier(r, w, err))) ||
+		    (rc = wave_ended(r, w, err)))
 			return rc < 0 ? rc : 0;
 		fl_rollout_describe_applied(&r->report->waves[w], desc, sizeof(desc));
 		fl_rollout_wave_context(r, w, FL_STATE_SUCCESS, desc, FL_WAVE_EVENT_SUCCEEDED);
@@ -301,8 +323,7 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	struct rollout r = {
 		.repo = repo, .fleet = fleet, .driver = driver, .ledger = ledger, .opts = opts, .report = out,
 		.partial = opts->tenants != NULL,
-		.popts = { .prune = opts->prune || fleet->prune, .refresh = opts->refresh, .tenants = opts->tenants,
-			   .ntenants = opts->ntenants },
+		.popts = { .prune = opts->prune || fleet->prune, .refresh = opts->refresh },
 	};
 	size_t last = 0;
 	int rc;
@@ -315,7 +336,7 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	pthread_mutex_init(&r.status_lock, NULL);
 	pthread_mutex_init(&r.repo_lock, NULL);
 	pthread_cond_init(&r.cond, NULL);
-	sort_chosen(&r);
+	choose(&r);
 	if ((rc = through_index(&r, &last, err)) || (rc = plan_all(&r, err)))
 		goto out;
 	if (out->outcome == FL_ROLLOUT_REFUSED)
@@ -323,7 +344,8 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	if ((rc = prepare_verify(&r, err)) || (rc = run_waves(&r, last, err)))
 		goto out;
 	fl_rollout_supersede_older(&r);
-	if (!r.partial)
+	/* Removed tenants are the fleet's, not a shard's: the first shard reports them. */
+	if (!r.partial && (!fl_rollout_sharded(&r) || opts->shard_k == 1))
 		fl_rollout_report_removed(&r);
 out:
 	finish_statuses(&r);

@@ -61,6 +61,7 @@ struct fl_rollout_report {
 	size_t nwaves;
 	char superseded_by[FL_OID_HEX_LEN + 1];
 	char held_by[320];               /* WAITING, HALTED: which wave holds the rollout, and why */
+	bool awaiting_shards;            /* WAITING for other shards (apply --shard), not a gate */
 	size_t status_failures;          /* statuses that could not be written */
 	char status_error[FL_ERROR_MSG_MAX];
 };
@@ -86,7 +87,23 @@ struct fl_rollout_opts {
 	const volatile int *cancel;
 	fl_rollout_progress_cb progress;
 	void *payload;
+	/*
+	 * apply --shard K/N (shard_n 0: not sharded): only the tenants
+	 * fl_shard_of assigns to shard_k; every wave ends at a barrier across
+	 * the shards, reached by sharing the ledger's notes through share.
+	 */
+	unsigned shard_k, shard_n;
+	fl_ledger_share_fn share;
+	void *share_payload;
+	unsigned barrier_timeout_s;      /* how long a shard waits for the others at a wave's end; 0: 30 min */
 };
+
+/*
+ * The shard (1..n) of tenant: the first 64 bits of the XXH3-128 of its
+ * name, big-endian, modulo n, plus one. Stable across runs, machines and
+ * versions: shards must agree on it.
+ */
+unsigned fl_shard_of(const char *tenant, unsigned n);
 
 /*
  * Rolls fleet's commit out through driver, recording everything in ledger.

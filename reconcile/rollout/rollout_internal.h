@@ -42,7 +42,8 @@ struct rollout {
 	struct fl_verify_ctx vctx;
 	char *workdir, *receipts;
 	bool partial;                    /* --tenant: wave statuses are left alone */
-	const char **chosen;             /* --tenant's names, sorted */
+	const char **chosen;             /* --tenant's names, or the shard's tenants, sorted; NULL: all */
+	size_t nchosen;
 	pthread_mutex_t status_lock;     /* status writers are called one at a time */
 	pthread_mutex_t lock;            /* guards everything below and the report */
 	pthread_cond_t cond;
@@ -157,6 +158,24 @@ void fl_rollout_supersede_older(struct rollout *r);
 
 /* SPEC 4: a tenant file that disappeared since an older commit is reported, its account left alone. */
 void fl_rollout_report_removed(struct rollout *r);
+
+/* ---- rollout_shard.c ---- */
+
+/* True for apply --shard K/N. */
+bool fl_rollout_sharded(const struct rollout *r);
+
+/*
+ * The barrier at the end of wave w for a shard: records this shard's
+ * counts, shares the notes and waits until every shard has finished w or
+ * the failures recorded are past its tolerance; the wave's counts in the
+ * report become the sum over the shards. 1 when the rollout stops here
+ * (the others did not finish in time: outcome WAITING), 0 to go on to the
+ * wave's verdict, or an error when the others could not be reached.
+ */
+int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err);
+
+/* Prefixes a running wave's description with "shard K/N: " when sharded: it counts this shard only. */
+void fl_rollout_shard_prefix(const struct rollout *r, char *desc, size_t cap);
 
 /* ---- rollout_rollback.c ---- */
 

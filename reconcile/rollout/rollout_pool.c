@@ -137,6 +137,7 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 		seen = ended(wv);
 		publish(wv, wr);
 		fl_rollout_describe_running(wr, desc, sizeof(desc));
+		fl_rollout_shard_prefix(r, desc, sizeof(desc));
 		/* A rollback of this run is news for writers that announce transitions, not progress. */
 		bool rollback = wr->rolled_back_here > rolled_back;
 		rolled_back = wr->rolled_back_here;
@@ -170,9 +171,13 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	}
 	wr->total = wv.n;
 	wr->parallel = fl_amount_resolve(&wave->max_parallel, wave->ntenants, true);
+	/* max_parallel is the wave's, over all shards: each takes its share, at least one. */
+	if (fl_rollout_sharded(r))
+		wr->parallel = wr->parallel / r->opts->shard_n ? wr->parallel / r->opts->shard_n : 1;
 	wr->tolerance = fl_amount_resolve(&wave->failure_tolerance, wave->ntenants, false);
 	wr->started = true;
 	fl_rollout_describe_running(wr, desc, sizeof(desc));
+	fl_rollout_shard_prefix(r, desc, sizeof(desc));
 	enum fl_state known;
 	struct fl_buf was = FL_BUF_INIT;
 	bool had = fl_wave_state(r->ledger, wave->name, &known, &was);

@@ -25,6 +25,7 @@
 #include "core/json.h"
 #include "core/node.h"
 #include "reconcile/rollout/ledger.h"
+#include "reconcile/rollout/notes_merge.h"
 #include "tests/testlib.h"
 #include "core/banned.h"
 
@@ -1320,6 +1321,119 @@ static void test_tenant_in_both_notes_later_wins(void **state)
 	fl_buf_release(&error);
 }
 
+/* ---- shards: records, and the exchange that shows a shard the others' ---- */
+
+static void record_shard(struct fl_ledger *l, const char *wave, unsigned k, unsigned n, size_t done, size_t failed)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_shard_record rec = { k, n, NOW, done + failed, done, failed, 0 };
+	if (fl_ledger_shard_finished(l, wave, &rec, &err))
+		fail_msg("fl_ledger_shard_finished: %s", err.msg);
+}
+
+static void test_shard_records_saved_and_read(void **state)
+{
+	struct env *e = *state;
+	struct fl_shard_record recs[3];
+	bool found[3];
+	struct fl_ledger *l = open_ledger(e);
+	record_shard(l, "canary", 1, 3, 4, 1);
+	record_shard(l, "canary", 3, 3, 5, 0);
+	record_shard(l, "canary", 1, 2, 9, 0);  /* another N: not one of the 3 */
+	record_shard(l, "canary", 1, 3, 5, 0);  /* the same shard again: replaces */
+	fl_ledger_free(l);
+	l = open_ledger(e);
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 3, recs, found), 2);
+	assert_true(found[0] && !found[1] && found[2]);
+	assert_int_equal(recs[0].done, 5);
+	assert_int_equal(recs[0].failed, 0);
+	assert_int_equal(recs[0].total, 5);
+	assert_int_equal(recs[0].finished_at, NOW);
+	assert_int_equal(recs[2].done, 5);
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, recs, found), 1);
+	assert_int_equal(fl_ledger_shard_records(l, "early", 3, recs, found), 0);
+	fl_ledger_free(l);
+	struct fl_buf text = FL_BUF_INIT;
+	assert_true(note_show_ref(&text, e, "flotilla"));
+	assert_non_null(strstr(text.ptr, "\"1/3\": {"));
+	fl_buf_release(&text);
+}
+
+/* What a fetch of another shard's notes does to the local refs: their documents merged in. */
+static int merge_other_shard(void *payload, struct fl_error *err)
+{
+	const struct env *e = payload;
+	static const char *const ref[] = { FL_NOTES_REF, FL_NOTES_TENANTS_REF };
+	static const char *const theirs[] = {
+		"{\"format\": 2, \"revision\": \"x\", \"contexts\": {"
+		"\"flotilla/wave/canary\": {\"state\": \"pending\", \"description\": \"theirs, older\", \"updated\": \"2026-11-25T12:00:00Z\"}, "
+		"\"flotilla/other\": {\"state\": \"success\", \"description\": \"theirs only\", \"updated\": \"2026-11-25T12:00:00Z\"}}, "
+		"\"waves\": {\"canary\": {\"shards\": {\"2/2\": {\"finished_at\": \"2026-11-25T12:44:00Z\", \"total\": 3, "
+		"\"done\": 2, \"failed\": 1, \"skipped\": 0}}}}}",
+		"{\"format\": 2, \"revision\": \"x\", \"tenants\": {\"t2\": {\"result\": \"failed\", \"error\": \"theirs\", "
+		"\"time\": \"2026-11-25T12:44:00Z\", \"wave\": \"canary\"}}}",
+	};
+	struct fl_repo *repo = NULL;
+	int rc = fl_repo_open(&repo, e->dir, err);
+	for (size_t i = 0; !rc && i < 2; i++) {
+		struct fl_buf ours = FL_BUF_INIT, merged = FL_BUF_INIT;
+		rc = fl_repo_note_read(&ours, repo, ref[i], &e->commit, err);
+		if (!rc)
+			rc = fl_notes_merge(&merged, ours.ptr, ours.len, theirs[i], strlen(theirs[i]), err);
+		if (!rc)
+			rc = fl_repo_note_write(repo, ref[i], &e->commit, merged.ptr, merged.len, err);
+		fl_buf_release(&ours);
+		fl_buf_release(&merged);
+	}
+	fl_repo_free(repo);
+	return rc;
+}
+
+/*
+ * A shard saves, the fetch merges another shard's notes into the refs,
+ * and the ledger reads them back: the next save keeps the other shard's
+ * tenant and record instead of writing its own records over them (a
+ * push would then delete them on the remote).
+ */
+static void test_exchange_takes_the_other_shards_records(void **state)
+{
+	struct env *e = *state;
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf text = FL_BUF_INIT;
+	struct fl_shard_record recs[2];
+	bool found[2];
+	enum fl_tenant_result res;
+	struct fl_ledger *l = open_ledger(e);
+	assert_int_equal(fl_ledger_set_tenant(l, "t1", "canary", FL_RESULT_APPLIED, NULL, NULL, &err), 0);
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "ours", &err), 0);
+	record_shard(l, "canary", 1, 2, 1, 0);
+	if (fl_ledger_exchange(l, merge_other_shard, e, &err))
+		fail_msg("fl_ledger_exchange: %s", err.msg);
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, recs, found), 2);
+	assert_int_equal(recs[1].failed, 1);
+	assert_true(fl_ledger_tenant(l, "t2", &res, NULL));
+	assert_int_equal(res, FL_RESULT_FAILED);
+	struct fl_buf desc = FL_BUF_INIT;
+	enum fl_state st;
+	assert_true(fl_ledger_context(l, "flotilla/wave/canary", &st, &desc));
+	assert_string_equal(desc.ptr, "ours");
+	assert_true(fl_ledger_context(l, "flotilla/other", &st, NULL));
+	/* The next save is made from memory: it must hold both shards. */
+	assert_int_equal(fl_ledger_set_tenant(l, "t3", "canary", FL_RESULT_APPLIED, NULL, NULL, &err), 0);
+	flush(l);
+	fl_ledger_free(l);
+	assert_true(note_show_ref(&text, e, "flotilla-tenants"));
+	assert_non_null(strstr(text.ptr, "\"t1\""));
+	assert_non_null(strstr(text.ptr, "\"t2\""));
+	assert_non_null(strstr(text.ptr, "\"t3\""));
+	fl_buf_clear(&text);
+	assert_true(note_show_ref(&text, e, "flotilla"));
+	assert_non_null(strstr(text.ptr, "\"1/2\""));
+	assert_non_null(strstr(text.ptr, "\"2/2\""));
+	fl_buf_release(&text);
+	fl_buf_release(&desc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1340,6 +1454,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blobs_of_a_run_within_3x_of_the_final_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_1_note_read_and_saved_as_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_in_both_notes_later_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_records_saved_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exchange_takes_the_other_shards_records, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

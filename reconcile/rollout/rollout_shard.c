@@ -1,0 +1,169 @@
+/*
+ * apply --shard K/N (SPEC 4, docs/rollout.md "Sharding"): N runs, usually
+ * the jobs of a CI matrix, share one rollout. Each applies the tenants a
+ * stable hash assigns to it; at the end of each wave it records what it
+ * counted in the head note, shares the notes (push, fetch, merge) and
+ * waits until every shard has finished the wave, or until the failures
+ * recorded so far are past the wave's tolerance. The wave's outcome is
+ * then decided from the sum of all shards' counts, so every shard reaches
+ * the same verdict and writes the same statuses.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/hash.h"
+#include "reconcile/rollout/rollout_internal.h"
+#include "core/banned.h"
+
+#define BARRIER_TIMEOUT_S (30 * 60)
+#define BARRIER_POLL_S 2
+
+unsigned fl_shard_of(const char *tenant, unsigned n)
+{
+	struct fl_fp fp;
+	uint64_t h = 0;
+	fl_fp_of(&fp, tenant, strlen(tenant));
+	for (size_t i = 0; i < 8; i++)
+		h = h << 8 | fp.b[i];
+	return n ? (unsigned)(h % n) + 1 : 1;
+}
+
+bool fl_rollout_sharded(const struct rollout *r)
+{
+	return r->opts->shard_n > 0;
+}
+
+/* Sleeps up to s seconds in steps of a tenth, waking early when the run is cancelled. */
+static void nap(const struct rollout *r, unsigned s)
+{
+	for (unsigned i = 0; i < s * 10 && !fl_rollout_cancelled(r); i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+}
+
+/* The sum of the shards' records: what the wave counts over all of them. */
+struct shard_sum {
+	size_t found, total, done, failed, skipped;
+	char missing[200];                /* "2/3, 3/3": shards without a record */
+};
+
+static void sum_shards(struct shard_sum *out, struct rollout *r, size_t w)
+{
+	unsigned n = r->opts->shard_n;
+	struct fl_shard_record *recs = fl_calloc(n, sizeof(*recs));
+	bool *found = fl_calloc(n, sizeof(*found));
+	size_t len = 0;
+	memset(out, 0, sizeof(*out));
+	out->found = fl_ledger_shard_records(r->ledger, r->fleet->waves[w].name, n, recs, found);
+	for (unsigned k = 0; k < n; k++) {
+		if (!found[k]) {
+			if (len < sizeof(out->missing))
+				len += (size_t)snprintf(out->missing + len, sizeof(out->missing) - len, "%s%u/%u",
+							len ? ", " : "", k + 1, n);
+			continue;
+		}
+		out->total += recs[k].total;
+		out->done += recs[k].done;
+		out->failed += recs[k].failed;
+		out->skipped += recs[k].skipped;
+	}
+	free(recs);
+	free(found);
+}
+
+/* Records this shard's part of wave w as it ended. */
+static int record_part(struct rollout *r, size_t w, struct fl_error *err)
+{
+	const struct fl_wave_report *wr = &r->report->waves[w];
+	struct fl_shard_record rec = {
+		.k = r->opts->shard_k, .n = r->opts->shard_n, .finished_at = fl_now(),
+		.total = wr->total, .done = wr->done, .failed = wr->failed, .skipped = wr->skipped,
+	};
+	return fl_ledger_shard_finished(r->ledger, r->fleet->waves[w].name, &rec, err);
+}
+
+/* The wave's counts become those of all shards: its statuses and verdict are the fleet's. */
+static void take_sum(struct rollout *r, size_t w, const struct shard_sum *sum)
+{
+	struct fl_wave_report *wr = &r->report->waves[w];
+	wr->total = sum->total;
+	wr->done = sum->done;
+	wr->failed = sum->failed;
+	wr->skipped = sum->skipped;
+}
+
+/* One exchange of notes with the other shards; a failure is logged and tried again at the next poll. */
+static int exchange(struct rollout *r, struct fl_error *last)
+{
+	fl_error_clear(last);
+	int rc = fl_ledger_exchange(r->ledger, r->opts->share, r->opts->share_payload, last);
+	if (rc)
+		fl_log(r->opts->log, FL_LOG_WARN, "shard %u/%u: cannot share the ledger: %s", r->opts->shard_k,
+		       r->opts->shard_n, last->msg);
+	return rc;
+}
+
+int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err)
+{
+	const struct fl_wave_report *wr = &r->report->waves[w];
+	unsigned timeout = r->opts->barrier_timeout_s ? r->opts->barrier_timeout_s : BARRIER_TIMEOUT_S;
+	unsigned poll = r->opts->poll_s ? r->opts->poll_s : BARRIER_POLL_S;
+	long long deadline = fl_mono_ms() + (long long)timeout * 1000;
+	struct fl_error last = FL_ERROR_INIT;
+	struct shard_sum sum;
+	int rc;
+
+	/* Cancelled, or the run failed: this shard has not finished the wave, and says nothing. */
+	if (fl_rollout_cancelled(r) || r->failure.code)
+		return 0;
+	if ((rc = record_part(r, w, err)))
+		return rc;
+	bool over = false;
+	for (;;) {
+		bool shared = exchange(r, &last) == 0;
+		sum_shards(&sum, r, w);
+		over = sum.failed > wr->tolerance;
+		/*
+		 * Past tolerance the verdict is known, but it waits for the
+		 * others' counts all the same, so that every shard writes the
+		 * same description; superseded, it goes at once.
+		 */
+		if (shared && (sum.found == r->opts->shard_n || r->superseded)) {
+			take_sum(r, w, &sum);
+			return 0;
+		}
+		if (fl_rollout_cancelled(r))
+			return 0;
+		if (fl_mono_ms() >= deadline)
+			break;
+		nap(r, poll);
+	}
+	if (over) {
+		take_sum(r, w, &sum);
+		return 0;
+	}
+	if (last.code)
+		return fl_error_set(err, last.code, "shard %u/%u: cannot reach the other shards at the end of wave '%s': %s",
+				    r->opts->shard_k, r->opts->shard_n, r->fleet->waves[w].name, last.msg);
+	snprintf(r->report->held_by, sizeof(r->report->held_by),
+		 "wave '%s' is waiting for shard%s %s to finish it (waited %u s; run again to go on)",
+		 r->fleet->waves[w].name, r->opts->shard_n - sum.found == 1 ? "" : "s", sum.missing, timeout);
+	r->report->outcome = FL_ROLLOUT_WAITING;
+	r->report->awaiting_shards = true;
+	return 1;
+}
+
+void fl_rollout_shard_prefix(const struct rollout *r, char *desc, size_t cap)
+{
+	char copy[160];
+	if (!fl_rollout_sharded(r))
+		return;
+	snprintf(copy, sizeof(copy), "%s", desc);
+	snprintf(desc, cap, "shard %u/%u: %s", r->opts->shard_k, r->opts->shard_n, copy);
+}
