@@ -11,7 +11,13 @@ is then given to the real parser (with `--help` last, so nothing runs).
 Then the rules of issue 10's loop are checked on the workflows: triggers,
 per-job permissions, one concurrency group for apply, fork pull requests
 planned offline without secrets or a comment, no ${{ }} expansions inside
-scripts (script injection), exit code 5 accepted by apply.
+scripts (script injection), exit code 5 accepted by apply. And the shards
+(SPEC 4): apply is a matrix (GitHub) or `parallel:` (GitLab) of N jobs, each
+running `flotilla apply --repo <this repository> --rev <one commit for all>
+--shard K/N` with K and N from the matrix (CI_NODE_INDEX/CI_NODE_TOTAL),
+pushing through flotilla itself, and nothing that runs the N jobs one at a
+time (GitHub: the concurrency group is the workflow's, not the job's;
+GitLab: the resource_group is on the job triggering the shards' pipeline).
 
 --print-step prints the script of a GitHub Actions step (by name) so the
 shell test can run it for real.
@@ -141,6 +147,166 @@ def check_invocation(where, words, flotilla, cmds, cache):
         problem(where, f"the real parser refuses 'flotilla {' '.join(words)}': {real.stderr.strip()}")
 
 
+# ---- the shards ----
+
+def option_value(words, name):
+    """The value of option NAME in an invocation, or None."""
+    for i, w in enumerate(words):
+        if w == name and i + 1 < len(words):
+            return words[i + 1]
+        if w.startswith(name + "="):
+            return w.split("=", 1)[1]
+    return None
+
+
+def variable(word):
+    """NAME when the word is exactly "$NAME" or "${NAME}", else None."""
+    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", word or "")
+    return m.group(1) if m else None
+
+
+def expr(text):
+    """A ${{ }} expression without its braces and spaces, or None."""
+    m = re.fullmatch(r"\$\{\{\s*(.*?)\s*\}\}", str(text).strip())
+    return m.group(1) if m else None
+
+
+def github_env(job, step, word):
+    """What a "$NAME" word of a step's script is set to in its env:, or None."""
+    var = variable(word)
+    if var is None:
+        return None
+    env = dict(job.get("env") or {})
+    env.update(step.get("env") or {})
+    return None if env.get(var) is None else str(env[var])
+
+
+# The workflow's group: one fixed group for every event but pull_request.
+WORKFLOW_GROUP = re.compile(
+    r"github\.event_name\s*==\s*'pull_request'\s*&&\s*(.+?)\s*\|\|\s*'([A-Za-z0-9._-]+)'")
+
+
+def check_github_concurrency(name, doc, apply):
+    if apply.get("concurrency") is not None:
+        problem(name, "the apply job must have no concurrency of its own: it would run the shards one "
+                      "at a time (the first waits at the first barrier for shards that cannot start); "
+                      "the group belongs to the workflow")
+    conc = doc.get("concurrency")
+    if not isinstance(conc, dict) or conc.get("cancel-in-progress") is not False:
+        problem(name, "the workflow needs a concurrency group, never cancelled in progress: "
+                      "two rollouts never overlap")
+        return
+    group = str(conc.get("group") or "")
+    inner = expr(group)
+    m = WORKFLOW_GROUP.fullmatch(inner) if inner is not None else None
+    if not group or ("${{" in group and not m):
+        problem(name, "the workflow's concurrency group must be one fixed group for every event but "
+                      "pull_request (${{ github.event_name == 'pull_request' && <per pull request> || "
+                      "'<fixed>' }})")
+    elif m and not re.search(r"github\.event\.pull_request\.number|github\.run_id|github\.head_ref", m.group(1)):
+        problem(name, "the pull requests' concurrency group must differ from the rollouts' "
+                      "(by the pull request's number)")
+
+
+def check_github_shards(name, jobs, apply):
+    strategy = apply.get("strategy") or {}
+    shards = (strategy.get("matrix") or {}).get("shard")
+    n = len(shards) if isinstance(shards, list) else 0
+    if not n or shards != list(range(1, n + 1)):
+        problem(name, "the apply job needs a matrix of shards: shard: [1, 2, ..., N]")
+        n = 0
+    if strategy.get("fail-fast") is not False:
+        problem(name, "the shards' matrix needs fail-fast: false (a failed shard must not cancel the others)")
+    if "max-parallel" in strategy and (not isinstance(strategy["max-parallel"], int) or strategy["max-parallel"] < n):
+        problem(name, "max-parallel below N: the shards must all run at the same time")
+    steps = [s for s in apply.get("steps") or []
+             if any(w[:1] == ["apply"] for w in invocations(s.get("run", "")))]
+    for s in apply.get("steps") or []:
+        if re.search(r"\bgit\s+push\b", str(s.get("run", ""))):
+            problem(name, f"step {s.get('name')!r}: no git push: flotilla pushes the notes itself (--repo URL)")
+    needs = apply.get("needs") or []
+    needs = [needs] if isinstance(needs, str) else needs
+    for s in steps:
+        for words in invocations(s["run"]):
+            if words[:1] != ["apply"]:
+                continue
+            where = f"step {s.get('name')!r}"
+            shard = github_env(apply, s, option_value(words, "--shard"))
+            k_n = expr(shard.split("/", 1)[0]) if shard and "/" in shard else None
+            total = shard.split("/", 1)[1] if k_n else ""
+            if k_n != "matrix.shard" or not (expr(total) == "strategy.job-total" or total == str(n)):
+                problem(name, f"{where}: flotilla apply needs --shard \"$VAR\", VAR set to "
+                              "${{ matrix.shard }}/${{ strategy.job-total }}")
+            repo = github_env(apply, s, option_value(words, "--repo")) or ""
+            if "github.repository" not in repo or not repo.strip().endswith(".git"):
+                problem(name, f"{where}: flotilla apply needs --repo \"$VAR\", VAR set to this "
+                              "repository's URL (${{ github.server_url }}/${{ github.repository }}.git)")
+            token = expr(github_env(apply, s, "$FLOTILLA_GIT_TOKEN") or "")
+            if token not in ("github.token", "secrets.GITHUB_TOKEN"):
+                problem(name, f"{where}: FLOTILLA_GIT_TOKEN must be the job's token (${{{{ github.token }}}}), "
+                              "to fetch and push the notes")
+            rev = expr(github_env(apply, s, option_value(words, "--rev")) or "") or ""
+            m = re.fullmatch(r"needs\.([A-Za-z0-9_-]+)\.outputs\.[A-Za-z0-9_-]+", rev)
+            if not m or m.group(1) not in needs or m.group(1) not in jobs:
+                problem(name, f"{where}: --rev must be one commit for every shard: \"$VAR\", VAR set to "
+                              "the output of a job the apply job needs")
+
+
+def check_gitlab_shards(name, doc, text):
+    trigger = doc.get("flotilla-apply") or {}
+    m = re.search(r"include: \{ local: (\S+) \}", text)
+    target = (trigger.get("trigger") or {}) if isinstance(trigger.get("trigger"), dict) else {}
+    if not m or target.get("include") != m.group(1) or target.get("strategy") != "depend":
+        problem(name, "flotilla-apply must trigger this file again as the shards' child pipeline "
+                      "(trigger: include: the path its header names, strategy: depend)")
+    never = [str(r.get("if", "")) for r in trigger.get("rules") or [] if r.get("when") == "never"]
+    if not any("parent_pipeline" in r for r in never):
+        problem(name, "flotilla-apply must not run in its own child pipeline (a rule for parent_pipeline, when: never)")
+    shards = [(jname, job) for jname, job in doc.items() if isinstance(job, dict)
+              and any(w[:1] == ["apply"] for w in invocations("\n".join(job.get("script") or [])))]
+    if not shards:
+        problem(name, "no job runs flotilla apply")
+    for jname, job in shards:
+        script = "\n".join(job.get("script") or [])
+        n = job.get("parallel")
+        if not isinstance(n, int) or n < 1:
+            problem(name, f"{jname} needs parallel: N (the shards)")
+        if job.get("resource_group"):
+            problem(name, f"{jname}: no resource_group on the shards: it would run them one at a time "
+                          "(the first waits at the first barrier); flotilla-apply holds it")
+        rules = [str(r.get("if", "")) for r in job.get("rules") or [] if r.get("when") != "never"]
+        if not rules or any("parent_pipeline" not in r for r in rules):
+            problem(name, f"{jname} runs only in the child pipeline (rules: parent_pipeline), "
+                          "under flotilla-apply's resource_group")
+        if re.search(r"\bgit\s+push\b", script):
+            problem(name, f"{jname}: no git push: flotilla pushes the notes itself (--repo URL)")
+        if not re.search(r'"\$code" = 5', script):
+            problem(name, f"{jname} must accept exit code 5 (waiting) as success")
+        variables = job.get("variables") or {}
+        token = variable(str(variables.get("FLOTILLA_GIT_TOKEN", "")))
+        if token is None or token == "CI_JOB_TOKEN":
+            problem(name, f"{jname}: FLOTILLA_GIT_TOKEN must be a project access token variable "
+                          "(CI_JOB_TOKEN cannot push)")
+        needs = job.get("needs") or []
+        for words in invocations(script):
+            if words[:1] != ["apply"]:
+                continue
+            shard = option_value(words, "--shard") or ""
+            if re.sub(r"[{}]", "", shard) != "$CI_NODE_INDEX/$CI_NODE_TOTAL":
+                problem(name, f"{jname}: flotilla apply needs --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\"")
+            repo = str(variables.get(variable(option_value(words, "--repo")) or "", ""))
+            if "CI_PROJECT_PATH" not in repo or not repo.endswith(".git"):
+                problem(name, f"{jname}: flotilla apply needs --repo \"$VAR\", VAR set to this "
+                              "project's URL (${CI_SERVER_URL}/${CI_PROJECT_PATH}.git)")
+            rev = variable(option_value(words, "--rev"))
+            made = [need for need in needs if isinstance(doc.get(need), dict)
+                    and ((doc[need].get("artifacts") or {}).get("reports") or {}).get("dotenv")
+                    and f"{rev}=" in "\n".join(doc[need].get("script") or [])]
+            if not rev or not made:
+                problem(name, f"{jname}: --rev must be one commit for every shard: \"$VAR\", VAR from "
+                              "the dotenv report of a job it needs")
+
+
 # ---- the templates ----
 
 def scripts_github(doc):
@@ -202,9 +368,8 @@ def check_github(name, doc):
         problem(name, "the plan job's contents permission must be read: it cannot push")
     if (apply.get("permissions") or {}).get("contents") != "write":
         problem(name, "the apply job pushes the note: contents: write")
-    conc = apply.get("concurrency") or {}
-    if not conc.get("group") or "${{" in str(conc.get("group")) or conc.get("cancel-in-progress") is not False:
-        problem(name, "the apply job needs one fixed concurrency group, never cancelled in progress")
+    check_github_concurrency(name, doc, apply)
+    check_github_shards(name, jobs, apply)
     if "secrets." in yaml.safe_dump(plan):
         problem(name, "the plan job must not use secrets (pull requests run it)")
     fork_steps = [s for s in plan.get("steps") or [] if "FORK == 'true'" in str(s.get("if", ""))]
@@ -232,10 +397,13 @@ def check_gitlab(name, doc):
             problem(name, f"workflow rules must admit pipelines for {need}")
     if "flotilla\\/promote\\/" not in rules:
         problem(name, "the tag rule must match flotilla/promote/ tags")
+    if "parent_pipeline" not in rules:
+        problem(name, "workflow rules must admit the shards' child pipeline (parent_pipeline)")
     apply = doc.get("flotilla-apply") or {}
     if not apply.get("resource_group"):
         problem(name, "flotilla-apply needs a resource_group: two rollouts never overlap")
     text = Path(name).read_text()
+    check_gitlab_shards(name, doc, text)
     if "CI_JOB_TOKEN cannot post commit" not in text:
         problem(name, "the status token must be documented (CI_JOB_TOKEN cannot post commit statuses)")
     plan = doc.get("flotilla-plan") or {}
