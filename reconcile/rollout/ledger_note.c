@@ -333,13 +333,17 @@ static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_n
 
 /*
  * A note read into a ledger that has records already (fl_ledger_exchange)
- * keeps the later of each: a context by its update time (a tie: the note's).
+ * keeps the later of each, by the merge's rules (notes_merge.h): a
+ * context by its update time (a tie: the note's), but never a pending
+ * state over a final one.
  */
 static void load_context(struct fl_ledger *l, const char *name, const struct fl_node *n, enum fl_state state)
 {
 	struct context_rec *c = fl_ledger_context_rec(l, name, true);
 	long long updated = fl_time_parse(str_of(n, "updated"));
-	if (c->updated > updated)
+	bool known = c->description || c->updated;
+	bool ours_pending = c->state == FL_STATE_PENDING, theirs_pending = state == FL_STATE_PENDING;
+	if (known && (ours_pending != theirs_pending ? theirs_pending : c->updated > updated))
 		return;
 	c->state = state;
 	fl_ledger_replace_str(&c->description, str_of(n, "description"));

@@ -85,11 +85,26 @@ static const struct fl_node *later(const struct fl_node *local, const struct fl_
 	return canonical_cmp(local, remote) >= 0 ? local : remote;
 }
 
+static bool pending(const struct fl_node *context)
+{
+	const struct fl_node *n = fl_node_get(context, "state");
+	return n && n->type == FL_NODE_STR && strcmp(n->v.str.ptr, "pending") == 0;
+}
+
+/*
+ * The later update wins, but never a pending state over a final one: a
+ * wave's context does not go back to pending once it has ended, so a
+ * pending one written at the same second (times are whole seconds), or
+ * on a machine whose clock is ahead, is progress the end overtook (the
+ * shards of apply --shard all write a wave's end).
+ */
 static const struct fl_node *merge_context(struct fl_arena *arena, const char *key,
 					   const struct fl_node *local, const struct fl_node *remote)
 {
 	(void)arena;
 	(void)key;
+	if (pending(local) != pending(remote))
+		return pending(local) ? remote : local;
 	return later(local, remote, "updated");
 }
 

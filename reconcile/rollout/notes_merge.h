@@ -2,7 +2,8 @@
  * Merging two versions of one commit's ledger note (SPEC 5), for when two
  * agents wrote statuses on the same commit and pushed to the same remote:
  * neither may lose the other's work. The rules, per part of the document:
- *   contexts  per context, the later "updated" wins;
+ *   contexts  per context, the later "updated" wins, but a pending state
+ *             never wins over a final one (success, failure, error);
  *   tenants   per tenant, the record with the later "time" wins, its verify
  *             runs the union of both sides' (one per name, region and time);
  *   waves     per wave, the earliest "succeeded_at"; its "shards" (apply

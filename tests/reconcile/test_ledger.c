@@ -1367,7 +1367,8 @@ static int merge_other_shard(void *payload, struct fl_error *err)
 	static const char *const theirs[] = {
 		"{\"format\": 2, \"revision\": \"x\", \"contexts\": {"
 		"\"flotilla/wave/canary\": {\"state\": \"pending\", \"description\": \"theirs, older\", \"updated\": \"2026-11-25T12:00:00Z\"}, "
-		"\"flotilla/other\": {\"state\": \"success\", \"description\": \"theirs only\", \"updated\": \"2026-11-25T12:00:00Z\"}}, "
+		"\"flotilla/other\": {\"state\": \"success\", \"description\": \"theirs only\", \"updated\": \"2026-11-25T12:00:00Z\"}, "
+		"\"flotilla/wave/early\": {\"state\": \"success\", \"description\": \"theirs, final\", \"updated\": \"2026-11-25T12:44:00Z\"}}, "
 		"\"waves\": {\"canary\": {\"shards\": {\"2/2\": {\"finished_at\": \"2026-11-25T12:44:00Z\", \"total\": 3, "
 		"\"done\": 2, \"failed\": 1, \"skipped\": 0}}}}}",
 		"{\"format\": 2, \"revision\": \"x\", \"tenants\": {\"t2\": {\"result\": \"failed\", \"error\": \"theirs\", "
@@ -1406,6 +1407,7 @@ static void test_exchange_takes_the_other_shards_records(void **state)
 	struct fl_ledger *l = open_ledger(e);
 	assert_int_equal(fl_ledger_set_tenant(l, "t1", "canary", FL_RESULT_APPLIED, NULL, NULL, &err), 0);
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "ours", &err), 0);
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/early", FL_STATE_PENDING, "ours, later", &err), 0);
 	record_shard(l, "canary", 1, 2, 1, 0);
 	if (fl_ledger_exchange(l, merge_other_shard, e, &err))
 		fail_msg("fl_ledger_exchange: %s", err.msg);
@@ -1418,6 +1420,11 @@ static void test_exchange_takes_the_other_shards_records(void **state)
 	assert_true(fl_ledger_context(l, "flotilla/wave/canary", &st, &desc));
 	assert_string_equal(desc.ptr, "ours");
 	assert_true(fl_ledger_context(l, "flotilla/other", &st, NULL));
+	/* A wave's end is final: it wins over the pending progress recorded after it. */
+	fl_buf_clear(&desc);
+	assert_true(fl_ledger_context(l, "flotilla/wave/early", &st, &desc));
+	assert_int_equal(st, FL_STATE_SUCCESS);
+	assert_string_equal(desc.ptr, "theirs, final");
 	/* The next save is made from memory: it must hold both shards. */
 	assert_int_equal(fl_ledger_set_tenant(l, "t3", "canary", FL_RESULT_APPLIED, NULL, NULL, &err), 0);
 	flush(l);
