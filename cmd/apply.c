@@ -3,6 +3,7 @@
  * first, with statuses in the ledger note. Progress is drawn as one line per
  * wave on a terminal, plain lines otherwise, or a JSON report at the end.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,19 @@ static void log_line(enum fl_log_level level, const char *msg, void *payload)
 /* --shard K/N: 1 <= K <= N <= FL_SHARDS_MAX; --barrier-timeout like 30m. Prints what is wrong. */
 #define FL_SHARDS_MAX 1000
 
-static int parse_shard(struct fl_rollout_opts *o, const char *shard, const char *timeout)
+/* --shard-run: 1 to FL_SHARD_RUN_MAX letters, digits, '.', '_' or '-' (a CI run id). */
+static bool run_id_valid(const char *run)
+{
+	size_t n = strlen(run);
+	if (!n || n > FL_SHARD_RUN_MAX)
+		return false;
+	for (const char *p = run; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return false;
+	return true;
+}
+
+static int parse_shard(struct fl_rollout_opts *o, const char *shard, const char *run, const char *timeout)
 {
 	char *end;
 	unsigned long k = 0, n = 0;
@@ -189,6 +202,16 @@ static int parse_shard(struct fl_rollout_opts *o, const char *shard, const char 
 			return FL_EXIT_USAGE;
 		}
 	}
+	if (shard && (!run || !run_id_valid(run))) {
+		fprintf(stderr, "flotilla apply: --shard needs --shard-run ID, the same for the N jobs of one run "
+				"(a CI run id like $GITHUB_RUN_ID: 1 to %d letters, digits, '.', '_' or '-')%s%s%s\n",
+			FL_SHARD_RUN_MAX, run ? "; got '" : "", run ? run : "", run ? "'" : "");
+		return FL_EXIT_USAGE;
+	}
+	if (run && !shard) {
+		fprintf(stderr, "flotilla apply: --shard-run needs --shard\n");
+		return FL_EXIT_USAGE;
+	}
 	if (timeout && (!shard || !fl_duration_parse(&o->barrier_timeout_s, timeout) || !o->barrier_timeout_s)) {
 		fprintf(stderr, "flotilla apply: --barrier-timeout '%s' %s\n", timeout,
 			shard ? "is not a duration like 30s, 10m or 1h" : "needs --shard");
@@ -196,6 +219,7 @@ static int parse_shard(struct fl_rollout_opts *o, const char *shard, const char 
 	}
 	o->shard_k = (unsigned)k;
 	o->shard_n = (unsigned)n;
+	o->shard_run = run;
 	o->share = shard ? fl_remote_share_notes : NULL;
 	return 0;
 }
@@ -203,7 +227,7 @@ static int parse_shard(struct fl_rollout_opts *o, const char *shard, const char 
 int cmd_apply(int argc, char **argv)
 {
 	const char *repo = NULL, *rev = NULL, *through = NULL, *driver_arg = NULL, *format = NULL;
-	const char *shard = NULL, *barrier_timeout = NULL;
+	const char *shard = NULL, *shard_run = NULL, *barrier_timeout = NULL;
 	struct fl_opt_list tenants = { 0 };
 	bool prune = false, mass = false, wait = false;
 	const struct fl_opt opts[] = {
@@ -218,6 +242,7 @@ int cmd_apply(int argc, char **argv)
 		{ FL_OPT_VALUE, "driver", 0, "TYPE:ARG", "override fleet.yaml's driver, like dir:/tmp/accounts", &driver_arg, false },
 		{ FL_OPT_VALUE, "format", 0, "text|json", "the output: for people (default) or machines", &format, false },
 		{ FL_OPT_VALUE, "shard", 0, "K/N", "apply only shard K of N (a CI matrix); needs --repo URL", &shard, false },
+		{ FL_OPT_VALUE, "shard-run", 0, "ID", "with --shard: the run the N jobs share, like $GITHUB_RUN_ID; rerun a lost shard with the same", &shard_run, false },
 		{ FL_OPT_VALUE, "barrier-timeout", 0, "DURATION", "with --shard: how long to wait for the other shards at a wave's end (default 30m)", &barrier_timeout, false },
 		{ .kind = FL_OPT_END },
 	};
@@ -240,7 +265,7 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	struct fl_rollout_opts ropts = { 0 };
-	if ((rc = parse_shard(&ropts, shard, barrier_timeout)))
+	if ((rc = parse_shard(&ropts, shard, shard_run, barrier_timeout)))
 		goto out;
 	if (shard && tenants.len) {
 		fprintf(stderr, "flotilla apply: --shard and --tenant do not go together: a shard's tenants are chosen by hash\n");

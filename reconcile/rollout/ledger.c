@@ -781,8 +781,8 @@ int fl_ledger_shard_finished(struct fl_ledger *l, const char *wave, const struct
 	return changed(l, FL_LEDGER_HEAD, strlen(wave), err);
 }
 
-size_t fl_ledger_shard_records(struct fl_ledger *l, const char *wave, unsigned n, struct fl_shard_record *out,
-			       bool *found)
+size_t fl_ledger_shard_records(struct fl_ledger *l, const char *wave, unsigned n, const char *run,
+			       struct fl_shard_record *out, bool *found)
 {
 	size_t count = 0;
 	memset(found, 0, n * sizeof(*found));
@@ -790,7 +790,7 @@ size_t fl_ledger_shard_records(struct fl_ledger *l, const char *wave, unsigned n
 	struct wave_rec *w = fl_ledger_wave_rec(l, wave, false);
 	for (size_t i = 0; w && i < w->nshards; i++) {
 		const struct fl_shard_record *s = &w->shards[i];
-		if (s->n != n || s->k < 1 || s->k > n || found[s->k - 1])
+		if (s->n != n || s->k < 1 || s->k > n || found[s->k - 1] || strcmp(s->run, run) != 0)
 			continue;
 		out[s->k - 1] = *s;
 		found[s->k - 1] = true;

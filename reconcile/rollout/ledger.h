@@ -121,6 +121,8 @@ int fl_ledger_wave_succeeded(struct fl_ledger *ledger, const char *wave, long lo
 			     struct fl_error *err);
 long long fl_ledger_wave_success_time(struct fl_ledger *ledger, const char *wave);
 
+#define FL_SHARD_RUN_MAX 64
+
 /*
  * What shard k of n (apply --shard K/N) counted when it finished its part
  * of a wave: the head keeps one per shard and wave, and the wave's barrier
@@ -128,6 +130,7 @@ long long fl_ledger_wave_success_time(struct fl_ledger *ledger, const char *wave
  */
 struct fl_shard_record {
 	unsigned k, n;
+	char run[FL_SHARD_RUN_MAX + 1];  /* the run of the N jobs (--shard-run): records of others do not count */
 	long long finished_at;
 	size_t total, done, failed, skipped;
 };
@@ -137,10 +140,11 @@ int fl_ledger_shard_finished(struct fl_ledger *ledger, const char *wave, const s
 			     struct fl_error *err);
 
 /*
- * The records of wave by the shards of n: out[k - 1] for each shard k
- * that has one, with found[k - 1] true. Returns how many were found.
+ * The records of wave by the shards of n in run: out[k - 1] for each
+ * shard k that has one, with found[k - 1] true. Returns how many were
+ * found. A shard's record of another run (an earlier attempt) is none.
  */
-size_t fl_ledger_shard_records(struct fl_ledger *ledger, const char *wave, unsigned n,
+size_t fl_ledger_shard_records(struct fl_ledger *ledger, const char *wave, unsigned n, const char *run,
 			       struct fl_shard_record *out, bool *found);
 
 /* Moves the notes refs to and from wherever other runs share them (a remote); see fl_ledger_exchange. */

@@ -187,10 +187,11 @@ static struct fl_node *shards_node(struct builder *b, const struct wave_rec *w)
 	struct fl_node *shards = mk_map(b, w->nshards);
 	for (size_t i = 0; i < w->nshards; i++) {
 		const struct fl_shard_record *s = &w->shards[i];
-		struct fl_node *n = mk_map(b, 5);
+		struct fl_node *n = mk_map(b, 6);
 		char key[32];
 		snprintf(key, sizeof(key), "%u/%u", s->k, s->n);
 		put(b, n, "finished_at", mk_time(b, s->finished_at));
+		put(b, n, "run", mk_str(b, s->run));
 		put(b, n, "total", mk_int(b, (long long)s->total));
 		put(b, n, "done", mk_int(b, (long long)s->done));
 		put(b, n, "failed", mk_int(b, (long long)s->failed));
@@ -369,6 +370,7 @@ static void load_shard(struct wave_rec *w, const char *key, const struct fl_node
 		return;
 	s = s ? s : fl_ledger_shard_rec(w, k, total, true);
 	s->finished_at = finished;
+	snprintf(s->run, sizeof(s->run), "%s", str_of(n, "run") ? str_of(n, "run") : "");
 	s->total = count_of(n, "total");
 	s->done = count_of(n, "done");
 	s->failed = count_of(n, "failed");

@@ -93,6 +93,7 @@ struct fl_rollout_opts {
 	 * the shards, reached by sharing the ledger's notes through share.
 	 */
 	unsigned shard_k, shard_n;
+	const char *shard_run;           /* the run the N jobs share (--shard-run), at most FL_SHARD_RUN_MAX bytes */
 	fl_ledger_share_fn share;
 	void *share_payload;
 	unsigned barrier_timeout_s;      /* how long a shard waits for the others at a wave's end; 0: 30 min */

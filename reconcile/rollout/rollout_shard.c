@@ -60,7 +60,7 @@ static void sum_shards(struct shard_sum *out, struct rollout *r, size_t w)
 	bool *found = fl_calloc(n, sizeof(*found));
 	size_t len = 0;
 	memset(out, 0, sizeof(*out));
-	out->found = fl_ledger_shard_records(r->ledger, r->fleet->waves[w].name, n, recs, found);
+	out->found = fl_ledger_shard_records(r->ledger, r->fleet->waves[w].name, n, r->opts->shard_run, recs, found);
 	for (unsigned k = 0; k < n; k++) {
 		if (!found[k]) {
 			if (len < sizeof(out->missing))
@@ -85,6 +85,7 @@ static int record_part(struct rollout *r, size_t w, struct fl_error *err)
 		.k = r->opts->shard_k, .n = r->opts->shard_n, .finished_at = fl_now(),
 		.total = wr->total, .done = wr->done, .failed = wr->failed, .skipped = wr->skipped,
 	};
+	snprintf(rec.run, sizeof(rec.run), "%s", r->opts->shard_run);
 	return fl_ledger_shard_finished(r->ledger, r->fleet->waves[w].name, &rec, err);
 }
 

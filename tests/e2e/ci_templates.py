@@ -237,6 +237,9 @@ def check_github_shards(name, jobs, apply):
             if k_n != "matrix.shard" or not (expr(total) == "strategy.job-total" or total == str(n)):
                 problem(name, f"{where}: flotilla apply needs --shard \"$VAR\", VAR set to "
                               "${{ matrix.shard }}/${{ strategy.job-total }}")
+            if re.sub(r"[{}]", "", option_value(words, "--shard-run") or "") != "$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT":
+                problem(name, f"{where}: flotilla apply needs --shard-run \"$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT\" "
+                              "(the shards of one attempt, not a halted one's records)")
             repo = github_env(apply, s, option_value(words, "--repo")) or ""
             if "github.repository" not in repo or not repo.strip().endswith(".git"):
                 problem(name, f"{where}: flotilla apply needs --repo \"$VAR\", VAR set to this "
@@ -294,6 +297,9 @@ def check_gitlab_shards(name, doc, text):
             shard = option_value(words, "--shard") or ""
             if re.sub(r"[{}]", "", shard) != "$CI_NODE_INDEX/$CI_NODE_TOTAL":
                 problem(name, f"{jname}: flotilla apply needs --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\"")
+            if re.sub(r"[{}]", "", option_value(words, "--shard-run") or "") != "$CI_PIPELINE_ID":
+                problem(name, f"{jname}: flotilla apply needs --shard-run \"$CI_PIPELINE_ID\" "
+                              "(the shards of one pipeline; a retried job rejoins them)")
             repo = str(variables.get(variable(option_value(words, "--repo")) or "", ""))
             if "CI_PROJECT_PATH" not in repo or not repo.endswith(".git"):
                 problem(name, f"{jname}: flotilla apply needs --repo \"$VAR\", VAR set to this "

@@ -79,6 +79,9 @@ broken rev-moving github-actions.yml 's|REV: ${{ needs.rev.outputs.sha }}|REV: m
 broken rev-unneeded github-actions-aws.yml '/^    needs: rev$/d' "one commit for every shard"
 broken gitlab-shard-group gitlab-ci.yml '/^  parallel: 3/a\  resource_group: flotilla' "no resource_group on the shards"
 broken gitlab-parallel gitlab-ci.yml '/^  parallel: 3/d' "parallel: N"
+broken no-shard-run github-actions.yml 's| --shard-run "$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"||' "--shard-run"
+broken shard-run-id-only github-actions-aws.yml 's|--shard-run "$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"|--shard-run "$GITHUB_RUN_ID"|' "--shard-run"
+broken gitlab-no-shard-run gitlab-ci.yml 's| --shard-run "$CI_PIPELINE_ID"||' "--shard-run"
 broken gitlab-no-shard gitlab-ci.yml 's| --shard "$CI_NODE_INDEX/$CI_NODE_TOTAL"||' "--shard"
 broken gitlab-shard-fixed gitlab-ci.yml 's|--shard "$CI_NODE_INDEX/$CI_NODE_TOTAL"|--shard "1/$CI_NODE_TOTAL"|' "--shard"
 broken gitlab-no-repo gitlab-ci.yml 's|apply --repo "$FLOTILLA_REPO_URL" |apply |' "--repo"
@@ -127,7 +130,9 @@ run_step() {
 # workflow_run: the rev job, then the N shards at once. $REV is the commit
 # the rev job read; SHARD_RC[K] is shard K's exit code, $TMP/shard-K.out its
 # output, $SHARDS_OUT all of them.
+RUN_ID=1000
 workflow_run() {
+	RUN_ID=$((RUN_ID + 1))
 	checkout "$TMP/rev-job" origin/main
 	: >"$TMP/rev-job.output"
 	GITHUB_OUTPUT=$TMP/rev-job.output run_step "$TMP/rev-job" "$TMP/rev.sh" ||
@@ -138,6 +143,7 @@ workflow_run() {
 	for ((k = 1; k <= N; k++)); do
 		checkout "$TMP/shard-$k" "$REV"
 		REPO_URL="file://$TMP/origin.git" REV=$REV SHARD="$k/$N" FLOTILLA_GIT_TOKEN=unused \
+			GITHUB_RUN_ID=$RUN_ID GITHUB_RUN_ATTEMPT=1 \
 			FLOTILLA_CACHE_DIR="$TMP/cache-$k" run_step "$TMP/shard-$k" "$TMP/rollout.sh" \
 			>"$TMP/shard-$k.out" 2>&1 &
 		pids+=("$!")

@@ -9,10 +9,14 @@
 #  2. A tenant's verify fails in the second wave (tolerance 0): all three
 #     shards halt at its end (exit 4), no tenant of the third wave is
 #     written, and each reports the wave's counts over all shards.
+#     Run again once fixed, under a new --shard-run: a shard alone waits
+#     (the records of the halted run are not this run's), and the three
+#     together finish the rollout.
 #  3. A shard killed with SIGKILL in the middle of the third wave: the
 #     others wait at the barrier; the shard run again finishes its part,
 #     and all three end done with every account at the commit.
-#  4. Usage: --shard needs a remote --repo, a valid K/N, and not --tenant;
+#  4. Usage: --shard needs a remote --repo, a valid K/N, a --shard-run,
+#     and not --tenant;
 #     a shard whose partners never come exits 5 after --barrier-timeout.
 source "$(dirname "$0")/lib.sh"
 
@@ -131,7 +135,7 @@ server_note() {
 
 # ---- 1. every tenant exactly once, the waves in order ----
 
-shards "$TMP/run1" --barrier-timeout 2m
+shards "$TMP/run1" --shard-run r1 --barrier-timeout 2m
 for k in 1 2 3; do
 	assert_eq "$(cat "$TMP/run1/$k.rc")" 0 "shard $k/3 exit status ($(cat "$TMP/run1/$k.err"))"
 	assert_contains "$TMP/run1/$k.out" "shard $k/3"
@@ -176,7 +180,7 @@ git -C "$W" push -q "$TMP/srv/fleet.git" main
 C2=$(git -C "$W" rev-parse HEAD)
 : >"$LOG"
 touch "$TMP/fail-t07"
-shards "$TMP/run2" --barrier-timeout 2m
+shards "$TMP/run2" --shard-run r2 --barrier-timeout 2m
 for k in 1 2 3; do
 	assert_eq "$(cat "$TMP/run2/$k.rc")" 4 "shard $k/3 exit status after a failure ($(cat "$TMP/run2/$k.err"))"
 	assert_contains "$TMP/run2/$k.out" "rollout halted"
@@ -196,16 +200,36 @@ assert d["tenants"]["t07"]["result"] == "failed", d["tenants"]["t07"]
 assert "fleet" not in d["waves"] or "shards" not in d["waves"]["fleet"], d["waves"]
 '
 
+# Fixed, and run again: the halted run's records do not count for the next.
+rm "$TMP/fail-t07"
+cp "$LOG" "$TMP/verify2.log"
+run_fl 5 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/3 --shard-run r2-alone --barrier-timeout 3s
+assert_contains "$OUT" "wave 'canary' is waiting for shards 2/3, 3/3 to finish it"
+: >"$LOG"
+shards "$TMP/run2b" --shard-run r2b --barrier-timeout 2m
+for k in 1 2 3; do
+	assert_eq "$(cat "$TMP/run2b/$k.rc")" 0 "shard $k/3 after the fix ($(cat "$TMP/run2b/$k.err"))"
+done
+# Verified once across both runs: t07 and the tenants its shard had not
+# started when it halted, now; the others not again.
+assert_contains "$LOG" "t07 early"
+assert_eq "$(cat "$TMP/verify2.log" "$LOG" | grep ' early$' | sort | uniq -d)" "" "early tenants verified twice"
+assert_eq "$(cat "$TMP/verify2.log" "$LOG" | grep -c ' early$')" 9 "early verify runs over both runs"
+assert_note "$TMP/srv/fleet.git" "$C2" "the remote's note after the fix" '
+for name in ("canary", "early", "fleet"):
+    assert d["contexts"]["flotilla/wave/" + name]["state"] == "success", d["contexts"]
+assert d["waves"]["early"]["shards"]["1/3"]["run"] == "r2b", d["waves"]["early"]
+'
+
 # ---- 3. a shard killed mid-wave, run again ----
 
-rm "$TMP/fail-t07"
 sed -i 's/dark/darker/' "$W/release/app.yaml"
 commit "$W" "darker still"
 git -C "$W" push -q "$TMP/srv/fleet.git" main
 C3=$(git -C "$W" rev-parse HEAD)
 : >"$LOG"
 touch "$TMP/kill-one"
-shards "$TMP/run3" --barrier-timeout 2m &
+shards "$TMP/run3" --shard-run r3 --barrier-timeout 2m &
 runner=$!
 for _ in $(seq 600); do
 	[[ -e $TMP/killed/cmdline ]] && break
@@ -225,7 +249,7 @@ sleep 1
 for k in 1 2 3; do
 	[[ $k == "$K" ]] || [[ ! -e $TMP/run3/$k.rc ]] || fail "shard $k/3 ended without the killed shard: $(cat "$TMP/run3/$k.out")"
 done
-run_fl 0 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard "$K/3" --barrier-timeout 2m
+run_fl 0 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard "$K/3" --shard-run r3 --barrier-timeout 2m
 assert_contains "$OUT" "rollout done"
 wait "$runner"
 for k in 1 2 3; do
@@ -247,13 +271,19 @@ assert sum(r["done"] for r in d["waves"]["fleet"]["shards"].values()) == 18, d["
 
 # ---- 4. usage, and partners that never come ----
 
-run_fl 2 apply --repo "$W" --driver "dir:$ACCOUNTS" --shard 1/3
+run_fl 2 apply --repo "$W" --driver "dir:$ACCOUNTS" --shard 1/3 --shard-run x
 assert_contains "$ERR" "--shard needs --repo URL"
 for bad in 0/3 4/3 3 1/0 a/b 1/3x; do
-	run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard "$bad"
+	run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard "$bad" --shard-run x
 	assert_contains "$ERR" "--shard '$bad' is not K/N"
 done
-run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/3 --tenant t01
+run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/3
+assert_contains "$ERR" "--shard needs --shard-run ID"
+run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/3 --shard-run 'a b'
+assert_contains "$ERR" "got 'a b'"
+run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard-run x
+assert_contains "$ERR" "--shard-run needs --shard"
+run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/3 --shard-run x --tenant t01
 assert_contains "$ERR" "--shard and --tenant do not go together"
 run_fl 2 apply --repo "$URL" --driver "dir:$ACCOUNTS" --barrier-timeout 1m
 assert_contains "$ERR" "needs --shard"
@@ -261,6 +291,6 @@ assert_contains "$ERR" "needs --shard"
 sed -i 's/darker/darkest/' "$W/release/app.yaml"
 commit "$W" "darkest"
 git -C "$W" push -q "$TMP/srv/fleet.git" main
-run_fl 5 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/2 --barrier-timeout 3s
+run_fl 5 apply --repo "$URL" --driver "dir:$ACCOUNTS" --shard 1/2 --shard-run r4 --barrier-timeout 3s
 assert_contains "$OUT" "rollout waiting: another shard has not finished the wave"
 assert_contains "$OUT" "wave 'canary' is waiting for shard 2/2 to finish it"

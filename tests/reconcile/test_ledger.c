@@ -1323,10 +1323,13 @@ static void test_tenant_in_both_notes_later_wins(void **state)
 
 /* ---- shards: records, and the exchange that shows a shard the others' ---- */
 
-static void record_shard(struct fl_ledger *l, const char *wave, unsigned k, unsigned n, size_t done, size_t failed)
+static void record_shard(struct fl_ledger *l, const char *wave, unsigned k, unsigned n, const char *run, size_t done,
+			 size_t failed)
 {
 	struct fl_error err = FL_ERROR_INIT;
-	struct fl_shard_record rec = { k, n, NOW, done + failed, done, failed, 0 };
+	struct fl_shard_record rec = { .k = k, .n = n, .finished_at = NOW, .total = done + failed, .done = done,
+				       .failed = failed };
+	snprintf(rec.run, sizeof(rec.run), "%s", run);
 	if (fl_ledger_shard_finished(l, wave, &rec, &err))
 		fail_msg("fl_ledger_shard_finished: %s", err.msg);
 }
@@ -1337,21 +1340,25 @@ static void test_shard_records_saved_and_read(void **state)
 	struct fl_shard_record recs[3];
 	bool found[3];
 	struct fl_ledger *l = open_ledger(e);
-	record_shard(l, "canary", 1, 3, 4, 1);
-	record_shard(l, "canary", 3, 3, 5, 0);
-	record_shard(l, "canary", 1, 2, 9, 0);  /* another N: not one of the 3 */
-	record_shard(l, "canary", 1, 3, 5, 0);  /* the same shard again: replaces */
+	record_shard(l, "canary", 1, 3, "r1", 4, 1);
+	record_shard(l, "canary", 3, 3, "r1", 5, 0);
+	record_shard(l, "canary", 2, 3, "r0", 5, 0);  /* an earlier run: not this one's */
+	record_shard(l, "canary", 1, 2, "r1", 9, 0);  /* another N: not one of the 3 */
+	record_shard(l, "canary", 1, 3, "r1", 5, 0);  /* the same shard again: replaces */
 	fl_ledger_free(l);
 	l = open_ledger(e);
-	assert_int_equal(fl_ledger_shard_records(l, "canary", 3, recs, found), 2);
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 3, "r1", recs, found), 2);
 	assert_true(found[0] && !found[1] && found[2]);
 	assert_int_equal(recs[0].done, 5);
 	assert_int_equal(recs[0].failed, 0);
 	assert_int_equal(recs[0].total, 5);
 	assert_int_equal(recs[0].finished_at, NOW);
 	assert_int_equal(recs[2].done, 5);
-	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, recs, found), 1);
-	assert_int_equal(fl_ledger_shard_records(l, "early", 3, recs, found), 0);
+	assert_string_equal(recs[0].run, "r1");
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, "r1", recs, found), 1);
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 3, "r0", recs, found), 1);
+	assert_true(found[1]);
+	assert_int_equal(fl_ledger_shard_records(l, "early", 3, "r1", recs, found), 0);
 	fl_ledger_free(l);
 	struct fl_buf text = FL_BUF_INIT;
 	assert_true(note_show_ref(&text, e, "flotilla"));
@@ -1370,7 +1377,7 @@ static int merge_other_shard(void *payload, struct fl_error *err)
 		"\"flotilla/other\": {\"state\": \"success\", \"description\": \"theirs only\", \"updated\": \"2026-11-25T12:00:00Z\"}, "
 		"\"flotilla/wave/early\": {\"state\": \"success\", \"description\": \"theirs, final\", \"updated\": \"2026-11-25T12:44:00Z\"}}, "
 		"\"waves\": {\"canary\": {\"shards\": {\"2/2\": {\"finished_at\": \"2026-11-25T12:44:00Z\", \"total\": 3, "
-		"\"done\": 2, \"failed\": 1, \"skipped\": 0}}}}}",
+		"\"done\": 2, \"failed\": 1, \"skipped\": 0, \"run\": \"r1\"}}}}}",
 		"{\"format\": 2, \"revision\": \"x\", \"tenants\": {\"t2\": {\"result\": \"failed\", \"error\": \"theirs\", "
 		"\"time\": \"2026-11-25T12:44:00Z\", \"wave\": \"canary\"}}}",
 	};
@@ -1408,10 +1415,10 @@ static void test_exchange_takes_the_other_shards_records(void **state)
 	assert_int_equal(fl_ledger_set_tenant(l, "t1", "canary", FL_RESULT_APPLIED, NULL, NULL, &err), 0);
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "ours", &err), 0);
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/early", FL_STATE_PENDING, "ours, later", &err), 0);
-	record_shard(l, "canary", 1, 2, 1, 0);
+	record_shard(l, "canary", 1, 2, "r1", 1, 0);
 	if (fl_ledger_exchange(l, merge_other_shard, e, &err))
 		fail_msg("fl_ledger_exchange: %s", err.msg);
-	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, recs, found), 2);
+	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, "r1", recs, found), 2);
 	assert_int_equal(recs[1].failed, 1);
 	assert_true(fl_ledger_tenant(l, "t2", &res, NULL));
 	assert_int_equal(res, FL_RESULT_FAILED);
