@@ -649,59 +649,50 @@ out:
 	return rc;
 }
 
-int fl_remote_sync(const char *cache_path, const char *url, const struct fl_remote_opts *opts,
-		   struct fl_error *err)
+/*
+ * Fetches into the cache (created if missing) the notes refs of opts to
+ * their "-remote" copies, and with whole the branches and tags too (then
+ * pruned, and HEAD pointed as fl_remote_sync says); then merges the notes.
+ */
+static int fetch_and_merge(const char *cache_path, const char *url, const struct fl_remote_opts *opts, bool whole,
+			   struct fl_error *err)
 {
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	struct creds c = { opts, url, 0, 0, { 0 } };
 	char **specs = fl_calloc(2 + opts->nnotes_refs, sizeof(*specs));
-	size_t nspecs = 2;
+	size_t first = whole ? 2 : 0, nspecs = first;
 	int rc;
 
-	specs[0] = (char *)"+refs/heads/*:refs/heads/*";
-	specs[1] = (char *)"+refs/tags/*:refs/tags/*";
+	if (whole) {
+		specs[0] = (char *)"+refs/heads/*:refs/heads/*";
+		specs[1] = (char *)"+refs/tags/*:refs/tags/*";
+	}
 	notes_specs(specs, &nspecs, opts);
 	if ((rc = ensure_init(err)) || (rc = open_cache(&repo, cache_path, url, err)) ||
 	    (rc = make_remote(&remote, repo, url, &c, err)))
 		goto out;
-	if ((rc = fetch(remote, &c, (const char *const *)specs, nspecs, true, err)) ||
-	    (rc = set_head(repo, remote, opts, err)))
+	if ((rc = fetch(remote, &c, (const char *const *)specs, nspecs, whole, err)) ||
+	    (whole && (rc = set_head(repo, remote, opts, err))))
 		goto out;
 	rc = merge_notes(repo, opts, err);
 out:
-	specs_free(specs, 2, nspecs);
+	specs_free(specs, first, nspecs);
 	git_remote_free(remote);
 	git_repository_free(repo);
 	return rc;
 }
 
+int fl_remote_sync(const char *cache_path, const char *url, const struct fl_remote_opts *opts,
+		   struct fl_error *err)
+{
+	return fetch_and_merge(cache_path, url, opts, true, err);
+}
+
 int fl_remote_fetch_notes(const char *cache_path, const char *url, const struct fl_remote_opts *opts,
 			  struct fl_error *err)
 {
-	git_repository *repo = NULL;
-	git_remote *remote = NULL;
-	struct creds c = { opts, url, 0, 0, { 0 } };
-	char **specs = fl_calloc(opts->nnotes_refs + 1, sizeof(*specs));
-	size_t nspecs = 0;
-	int rc, grc;
-
-	notes_specs(specs, &nspecs, opts);
-	if ((rc = ensure_init(err)))
-		goto out;
-	if ((grc = git_repository_open_bare(&repo, cache_path)) < 0) {
-		rc = fail_git(err, NULL, grc, "cannot open the cache '%s'", cache_path);
-		goto out;
-	}
-	if ((rc = make_remote(&remote, repo, url, &c, err)) ||
-	    (rc = fetch(remote, &c, (const char *const *)specs, nspecs, false, err)))
-		goto out;
-	rc = merge_notes(repo, opts, err);
-out:
-	specs_free(specs, 0, nspecs);
-	git_remote_free(remote);
-	git_repository_free(repo);
-	return rc;
+	return fetch_and_merge(cache_path, url, opts, false, err);
 }
 
 /* ---- pushing ---- */
