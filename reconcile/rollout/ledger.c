@@ -512,10 +512,11 @@ int fl_ledger_checkpoint(struct fl_ledger *l, struct fl_error *err)
 	return save_now(l, SAVE_HEAD, err);
 }
 
-int fl_ledger_exchange(struct fl_ledger *l, fl_ledger_share_fn share, void *payload, struct fl_error *err)
+int fl_ledger_exchange(struct fl_ledger *l, bool whole, fl_ledger_share_fn share, void *payload,
+		       struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = save(l, SAVE_ALL, err);
+	int rc = save(l, whole ? SAVE_ALL : SAVE_HEAD, err);
 	/* save() returns holding the lock with no save running: none starts until saving goes false. */
 	l->saving = true;
 	pthread_mutex_unlock(&l->lock);
@@ -772,7 +773,7 @@ long long fl_ledger_wave_success_time(struct fl_ledger *l, const char *wave)
 	return t;
 }
 
-int fl_ledger_shard_finished(struct fl_ledger *l, const char *wave, const struct fl_shard_record *rec,
+int fl_ledger_shard_record(struct fl_ledger *l, const char *wave, const struct fl_shard_record *rec,
 			     struct fl_error *err)
 {
 	pthread_mutex_lock(&l->lock);

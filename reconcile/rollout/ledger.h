@@ -124,19 +124,22 @@ long long fl_ledger_wave_success_time(struct fl_ledger *ledger, const char *wave
 #define FL_SHARD_RUN_MAX 64
 
 /*
- * What shard k of n (apply --shard K/N) counted when it finished its part
- * of a wave: the head keeps one per shard and wave, and the wave's barrier
- * reads them all (docs/rollout.md, "Sharding").
+ * What shard k of n (apply --shard K/N) counted of its part of a wave,
+ * while it runs (running) and when it has finished it: the head keeps one
+ * per shard and wave; the other shards read the failures so far, and the
+ * wave's barrier waits for every shard's finished record
+ * (docs/rollout.md, "Sharding").
  */
 struct fl_shard_record {
 	unsigned k, n;
 	char run[FL_SHARD_RUN_MAX + 1];  /* the run of the N jobs (--shard-run): records of others do not count */
-	long long finished_at;
+	long long updated;
+	bool running;                    /* counts so far; a finished record always wins over one */
 	size_t total, done, failed, skipped;
 };
 
 /* Records (replacing) shard rec->k of rec->n's record of wave. */
-int fl_ledger_shard_finished(struct fl_ledger *ledger, const char *wave, const struct fl_shard_record *rec,
+int fl_ledger_shard_record(struct fl_ledger *ledger, const char *wave, const struct fl_shard_record *rec,
 			     struct fl_error *err);
 
 /*
@@ -151,13 +154,14 @@ size_t fl_ledger_shard_records(struct fl_ledger *ledger, const char *wave, unsig
 typedef int (*fl_ledger_share_fn)(void *payload, struct fl_error *err);
 
 /*
- * Saves every change, calls share while no save can start (it may push
+ * Saves every change (whole) or the head and what is due (fl_ledger_checkpoint's rule: a running
+ * wave's exchanges must not rewrite a large tenants note each time), calls share while no save can start (it may push
  * the notes and fetch and merge another run's), then reads both notes
  * back into the ledger: of a record in memory and in the note, the later
  * one wins (a tenant's result, a context, a shard's record; a wave's
  * earliest success). How shards see each other's progress.
  */
-int fl_ledger_exchange(struct fl_ledger *ledger, fl_ledger_share_fn share, void *payload,
+int fl_ledger_exchange(struct fl_ledger *ledger, bool whole, fl_ledger_share_fn share, void *payload,
 		       struct fl_error *err);
 
 /* One deleted resource of a decommission receipt. */

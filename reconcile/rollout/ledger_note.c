@@ -187,11 +187,13 @@ static struct fl_node *shards_node(struct builder *b, const struct wave_rec *w)
 	struct fl_node *shards = mk_map(b, w->nshards);
 	for (size_t i = 0; i < w->nshards; i++) {
 		const struct fl_shard_record *s = &w->shards[i];
-		struct fl_node *n = mk_map(b, 6);
+		struct fl_node *n = mk_map(b, 7);
 		char key[32];
 		snprintf(key, sizeof(key), "%u/%u", s->k, s->n);
-		put(b, n, "finished_at", mk_time(b, s->finished_at));
+		put(b, n, "updated", mk_time(b, s->updated));
 		put(b, n, "run", mk_str(b, s->run));
+		if (s->running)
+			put(b, n, "running", mk_bool(b, true));
 		put(b, n, "total", mk_int(b, (long long)s->total));
 		put(b, n, "done", mk_int(b, (long long)s->done));
 		put(b, n, "failed", mk_int(b, (long long)s->failed));
@@ -304,6 +306,15 @@ static void load_receipt(struct tenant_rec *t, const struct fl_node *n)
 	}
 }
 
+/* When a tenant's record last changed: its result, its last verify run, its receipt. */
+static long long last_change(const struct tenant_rec *t)
+{
+	long long last = t->has_result ? t->time : 0;
+	for (size_t i = 0; i < t->nverify; i++)
+		last = t->verify[i].time > last ? t->verify[i].time : last;
+	return t->receipt_time > last ? t->receipt_time : last;
+}
+
 static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_node *n)
 {
 	struct tenant_rec *t = fl_ledger_tenant_rec(l, name, true);
@@ -311,10 +322,12 @@ static void load_tenant(struct fl_ledger *l, const char *name, const struct fl_n
 	int idx = result ? name_index(result_names, sizeof(result_names) / sizeof(*result_names), result) : -1;
 	/*
 	 * A tenant in both documents (a head merged with a format 1 note of an
-	 * older flotilla): the later result is the tenant's record.
+	 * older flotilla), or in memory and a note read back (fl_ledger_exchange):
+	 * the later result is the tenant's record. A tenant in flight has verify
+	 * runs and no result yet: an older result does not replace them.
 	 */
 	if (t->has_result || t->nverify || t->nreceipt) {
-		if (idx < 0 || (t->has_result && t->time >= fl_time_parse(str_of(n, "time"))))
+		if (idx < 0 || last_change(t) >= fl_time_parse(str_of(n, "time")))
 			return;
 		fl_ledger_tenant_clear(t);
 	}
@@ -357,19 +370,25 @@ static size_t count_of(const struct fl_node *map, const char *key)
 	return v > 0 ? (size_t)v : 0;
 }
 
-/* A shard's record under its key "K/N"; of two, the later finished_at (a tie: the note's). */
+/*
+ * A shard's record under its key "K/N"; of two, a finished one over one
+ * running, else the later updated (a tie: the note's).
+ */
 static void load_shard(struct wave_rec *w, const char *key, const struct fl_node *n)
 {
 	unsigned k, total;
 	char end;
 	if (sscanf(key, "%u/%u%c", &k, &total, &end) != 2 || k < 1 || k > total || !n || n->type != FL_NODE_MAP)
 		return;
-	long long finished = fl_time_parse(str_of(n, "finished_at"));
+	long long updated = fl_time_parse(str_of(n, "updated"));
+	const struct fl_node *run_flag = fl_node_get(n, "running");
+	bool running = run_flag && run_flag->type == FL_NODE_BOOL && run_flag->v.b;
 	struct fl_shard_record *s = fl_ledger_shard_rec(w, k, total, false);
-	if (s && s->finished_at > finished)
+	if (s && (s->running != running ? running : s->updated > updated))
 		return;
 	s = s ? s : fl_ledger_shard_rec(w, k, total, true);
-	s->finished_at = finished;
+	s->updated = updated;
+	s->running = running;
 	snprintf(s->run, sizeof(s->run), "%s", str_of(n, "run") ? str_of(n, "run") : "");
 	s->total = count_of(n, "total");
 	s->done = count_of(n, "done");

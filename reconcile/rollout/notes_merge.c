@@ -286,13 +286,24 @@ static const struct fl_node *earliest_success(const struct fl_node *local, const
 	return canonical_cmp(local, remote) >= 0 ? local : remote;
 }
 
-/* Of one shard's two records (apply --shard K/N), the one finished later. */
+static bool running(const struct fl_node *shard)
+{
+	const struct fl_node *n = fl_node_get(shard, "running");
+	return n && n->type == FL_NODE_BOOL && n->v.b;
+}
+
+/*
+ * Of one shard's two records (apply --shard K/N): a finished one over its
+ * counts while it ran, else the later, as for contexts.
+ */
 static const struct fl_node *merge_shard(struct fl_arena *arena, const char *key, const struct fl_node *local,
 					 const struct fl_node *remote)
 {
 	(void)arena;
 	(void)key;
-	return later(local, remote, "finished_at");
+	if (running(local) != running(remote))
+		return running(local) ? remote : local;
+	return later(local, remote, "updated");
 }
 
 /* A wave's "shards" pair when its value is a map; a note from a remote may hold anything there. */

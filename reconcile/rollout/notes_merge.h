@@ -8,7 +8,7 @@
  *             runs the union of both sides' (one per name, region and time);
  *   waves     per wave, the earliest "succeeded_at"; its "shards" (apply
  *             --shard) the union of both sides', per shard the later
- *             "finished_at";
+ *             "updated";
  * anything else is kept from the local side, else taken from the remote one.
  * Ties are broken by comparing the two values' canonical JSON, so that the
  * merge gives the same document whichever side is local.

@@ -174,6 +174,14 @@ bool fl_rollout_sharded(const struct rollout *r);
  */
 int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err);
 
+/*
+ * In the middle of wave w: records this shard's counts so far, shares the
+ * notes, and sets *elsewhere to the failures the other shards of this run
+ * have recorded in w (left as it was when the notes cannot be shared).
+ * Called with no lock held.
+ */
+void fl_rollout_shard_progress(struct rollout *r, size_t w, const struct fl_wave_report *counts, size_t *elsewhere);
+
 /* Prefixes a running wave's description with "shard K/N: " when sharded: it counts this shard only. */
 void fl_rollout_shard_prefix(const struct rollout *r, char *desc, size_t cap);
 

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "reconcile/rollout/rollout_internal.h"
 #include "core/banned.h"
 
@@ -26,7 +28,13 @@ struct wave_run {
 	size_t n;
 	size_t next, in_flight, done, skipped, failed;
 	size_t workers;                  /* pool threads still running */
+	/* apply --shard: the other shards' failures in this wave, as last shared */
+	size_t elsewhere, shared_failed;
+	long long next_share_ms;
 };
+
+/* A sharded wave shares its counts this often, and at once after a failure of its own. */
+#define SHARE_MS 5000
 
 /* Most tenants in flight: max_parallel, and strict mode's tolerance + 1 - failures so far. */
 static size_t flight_cap(const struct fl_wave_report *wr, size_t failed)
@@ -38,7 +46,7 @@ static size_t flight_cap(const struct fl_wave_report *wr, size_t failed)
 /* How many more tenants may start now. Under r->lock. */
 static size_t room(const struct wave_run *wv)
 {
-	size_t cap = flight_cap(&wv->r->report->waves[wv->w], wv->failed);
+	size_t cap = flight_cap(&wv->r->report->waves[wv->w], wv->failed + wv->elsewhere);
 	return cap > wv->in_flight ? cap - wv->in_flight : 0;
 }
 
@@ -54,8 +62,8 @@ static size_t ended(const struct wave_run *wv)
 static bool wave_closed(const struct wave_run *wv)
 {
 	const struct fl_wave_report *wr = &wv->r->report->waves[wv->w];
-	return wv->next == wv->n || wv->failed > wr->tolerance || wv->r->superseded || wv->r->failure.code ||
-	       fl_rollout_cancelled(wv->r);
+	return wv->next == wv->n || wv->failed + wv->elsewhere > wr->tolerance || wv->r->superseded ||
+	       wv->r->failure.code || fl_rollout_cancelled(wv->r);
 }
 
 static void *worker_main(void *arg)
@@ -111,6 +119,42 @@ static bool keeps_status(const struct fl_wave_report *wr)
 	return wr->succeeded_before || wr->failed_before[0];
 }
 
+/* ---- apply --shard: the failures of the other shards count against the wave's tolerance ---- */
+
+static bool share_due(const struct wave_run *wv)
+{
+	return fl_rollout_sharded(wv->r) && (fl_mono_ms() >= wv->next_share_ms || wv->failed > wv->shared_failed);
+}
+
+/* Waits for a tenant to end; sharded, also wakes each second to see whether sharing is due. Under r->lock. */
+static void wait_for_news(struct wave_run *wv)
+{
+	struct timespec until;
+	if (!fl_rollout_sharded(wv->r)) {
+		pthread_cond_wait(&wv->r->cond, &wv->r->lock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_cond_timedwait(&wv->r->cond, &wv->r->lock, &until);
+}
+
+/* Shares this shard's counts so far and takes the others' failures; r->lock held, dropped meanwhile. */
+static void share_progress(struct wave_run *wv, struct fl_wave_report *wr)
+{
+	struct rollout *r = wv->r;
+	publish(wv, wr);
+	struct fl_wave_report counts = *wr;
+	size_t elsewhere = wv->elsewhere;
+	wv->shared_failed = wv->failed;
+	pthread_mutex_unlock(&r->lock);
+	fl_rollout_shard_progress(r, wv->w, &counts, &elsewhere);
+	pthread_mutex_lock(&r->lock);
+	wv->next_share_ms = fl_mono_ms() + SHARE_MS;
+	wv->elsewhere = elsewhere;
+	pthread_cond_broadcast(&r->cond);
+}
+
 /* Starts the pool, then reports each tenant that finishes until the pool has ended. */
 static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 {
@@ -131,9 +175,14 @@ static int run_wave_jobs(struct wave_run *wv, struct fl_error *err)
 	if (nthreads && !started)
 		rc = fl_error_set(err, FL_EINTERNAL, "cannot start a thread for the tenants of wave '%s'",
 				  r->fleet->waves[wv->w].name);
+	wv->next_share_ms = fl_mono_ms() + SHARE_MS;
 	while (wv->workers > 0) {
-		while (ended(wv) == seen && wv->workers > 0)
-			pthread_cond_wait(&r->cond, &r->lock);
+		while (ended(wv) == seen && wv->workers > 0 && !share_due(wv))
+			wait_for_news(wv);
+		if (wv->workers > 0 && share_due(wv))
+			share_progress(wv, wr);
+		if (ended(wv) == seen)
+			continue;
 		seen = ended(wv);
 		publish(wv, wr);
 		fl_rollout_describe_running(wr, desc, sizeof(desc));

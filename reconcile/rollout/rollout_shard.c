@@ -47,10 +47,14 @@ static void nap(const struct rollout *r, unsigned s)
 	}
 }
 
-/* The sum of the shards' records: what the wave counts over all of them. */
+/*
+ * The sum of the shards' records of a wave in this run: what it counts
+ * over all of them. found and missing are about finished records; failed
+ * counts running ones too, and elsewhere the failures of the other shards.
+ */
 struct shard_sum {
-	size_t found, total, done, failed, skipped;
-	char missing[200];                /* "2/3, 3/3": shards without a record */
+	size_t found, total, done, failed, skipped, elsewhere;
+	char missing[200];                /* "2/3, 3/3": shards that have not finished the wave */
 };
 
 static void sum_shards(struct shard_sum *out, struct rollout *r, size_t w)
@@ -60,33 +64,37 @@ static void sum_shards(struct shard_sum *out, struct rollout *r, size_t w)
 	bool *found = fl_calloc(n, sizeof(*found));
 	size_t len = 0;
 	memset(out, 0, sizeof(*out));
-	out->found = fl_ledger_shard_records(r->ledger, r->fleet->waves[w].name, n, r->opts->shard_run, recs, found);
+	fl_ledger_shard_records(r->ledger, r->fleet->waves[w].name, n, r->opts->shard_run, recs, found);
 	for (unsigned k = 0; k < n; k++) {
-		if (!found[k]) {
+		if (found[k]) {
+			out->failed += recs[k].failed;
+			out->elsewhere += k + 1 != r->opts->shard_k ? recs[k].failed : 0;
+		}
+		if (!found[k] || recs[k].running) {
 			if (len < sizeof(out->missing))
 				len += (size_t)snprintf(out->missing + len, sizeof(out->missing) - len, "%s%u/%u",
 							len ? ", " : "", k + 1, n);
 			continue;
 		}
+		out->found++;
 		out->total += recs[k].total;
 		out->done += recs[k].done;
-		out->failed += recs[k].failed;
 		out->skipped += recs[k].skipped;
 	}
 	free(recs);
 	free(found);
 }
 
-/* Records this shard's part of wave w as it ended. */
-static int record_part(struct rollout *r, size_t w, struct fl_error *err)
+/* Records this shard's counts of wave w: so far (running), or as it ended. */
+static int record_part(struct rollout *r, size_t w, const struct fl_wave_report *counts, bool running,
+		       struct fl_error *err)
 {
-	const struct fl_wave_report *wr = &r->report->waves[w];
 	struct fl_shard_record rec = {
-		.k = r->opts->shard_k, .n = r->opts->shard_n, .finished_at = fl_now(),
-		.total = wr->total, .done = wr->done, .failed = wr->failed, .skipped = wr->skipped,
+		.k = r->opts->shard_k, .n = r->opts->shard_n, .updated = fl_now(), .running = running,
+		.total = counts->total, .done = counts->done, .failed = counts->failed, .skipped = counts->skipped,
 	};
 	snprintf(rec.run, sizeof(rec.run), "%s", r->opts->shard_run);
-	return fl_ledger_shard_finished(r->ledger, r->fleet->waves[w].name, &rec, err);
+	return fl_ledger_shard_record(r->ledger, r->fleet->waves[w].name, &rec, err);
 }
 
 /* The wave's counts become those of all shards: its statuses and verdict are the fleet's. */
@@ -100,10 +108,10 @@ static void take_sum(struct rollout *r, size_t w, const struct shard_sum *sum)
 }
 
 /* One exchange of notes with the other shards; a failure is logged and tried again at the next poll. */
-static int exchange(struct rollout *r, struct fl_error *last)
+static int exchange(struct rollout *r, bool whole, struct fl_error *last)
 {
 	fl_error_clear(last);
-	int rc = fl_ledger_exchange(r->ledger, r->opts->share, r->opts->share_payload, last);
+	int rc = fl_ledger_exchange(r->ledger, whole, r->opts->share, r->opts->share_payload, last);
 	if (rc)
 		fl_log(r->opts->log, FL_LOG_WARN, "shard %u/%u: cannot share the ledger: %s", r->opts->shard_k,
 		       r->opts->shard_n, last->msg);
@@ -123,11 +131,11 @@ int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err)
 	/* Cancelled, or the run failed: this shard has not finished the wave, and says nothing. */
 	if (fl_rollout_cancelled(r) || r->failure.code)
 		return 0;
-	if ((rc = record_part(r, w, err)))
+	if ((rc = record_part(r, w, wr, false, err)))
 		return rc;
 	bool over = false;
 	for (;;) {
-		bool shared = exchange(r, &last) == 0;
+		bool shared = exchange(r, true, &last) == 0;
 		sum_shards(&sum, r, w);
 		over = sum.failed > wr->tolerance;
 		/*
@@ -158,6 +166,16 @@ int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err)
 	r->report->outcome = FL_ROLLOUT_WAITING;
 	r->report->awaiting_shards = true;
 	return 1;
+}
+
+void fl_rollout_shard_progress(struct rollout *r, size_t w, const struct fl_wave_report *counts, size_t *elsewhere)
+{
+	struct fl_error e = FL_ERROR_INIT;
+	struct shard_sum sum;
+	if (record_part(r, w, counts, true, &e) || exchange(r, false, &e))
+		return;
+	sum_shards(&sum, r, w);
+	*elsewhere = sum.elsewhere;
 }
 
 void fl_rollout_shard_prefix(const struct rollout *r, char *desc, size_t cap)

@@ -76,6 +76,7 @@ EOF
 cat >"$W/ci/verify" <<EOF
 #!/bin/sh
 [ -e "$TMP/fail-\$FLOTILLA_TENANT" ] && { echo "broken on purpose"; exit 1; }
+[ -e "$TMP/slow" ] && [ "\$FLOTILLA_WAVE" = fleet ] && sleep 6
 if [ "\$FLOTILLA_WAVE" = fleet ] && [ -e "$TMP/kill-one" ] && mkdir "$TMP/killed" 2>/dev/null; then
 	p=\$\$
 	while [ "\$p" -gt 1 ]; do
@@ -220,6 +221,32 @@ for name in ("canary", "early", "fleet"):
     assert d["contexts"]["flotilla/wave/" + name]["state"] == "success", d["contexts"]
 assert d["waves"]["early"]["shards"]["1/3"]["run"] == "r2b", d["waves"]["early"]
 '
+
+# ---- 2c. a failure in one shard stops the others in the middle of the wave ----
+
+# Wave fleet: 18 tenants, max_parallel 6 (2 a shard), tolerance 0, each
+# verify 6 s. t13 (its shard's first) fails at once; its shard shares the
+# failure, and the others, sharing every 5 s, start no tenant after they
+# see it. Without that they would apply all 12 of theirs.
+sed -i 's/dark/darkened/' "$W/release/app.yaml"
+commit "$W" "darkened"
+git -C "$W" push -q "$TMP/srv/fleet.git" main
+C2C=$(git -C "$W" rev-parse HEAD)
+: >"$LOG"
+touch "$TMP/fail-t13" "$TMP/slow"
+shards "$TMP/run2c" --shard-run r2c --barrier-timeout 2m
+rm "$TMP/fail-t13" "$TMP/slow"
+for k in 1 2 3; do
+	assert_eq "$(cat "$TMP/run2c/$k.rc")" 4 "shard $k/3 after t13 failed ($(cat "$TMP/run2c/$k.err"))"
+	assert_contains "$TMP/run2c/$k.out" "halted: 1 of 18 failed (tolerance 0)"
+done
+fleet_runs=$(grep -c ' fleet$' "$LOG" || true)
+((fleet_runs <= 9)) || fail "the other shards verified $fleet_runs tenants of wave fleet after t13 failed (at most 9)"
+started=0
+for i in $(seq 13 30); do
+	grep -q "$C2C" "$ACCOUNTS/1000000000$i/eu-west-1.state" && started=$((started + 1))
+done
+((started <= 10)) || fail "$started accounts of wave fleet written after t13 failed (at most 10)"
 
 # ---- 3. a shard killed mid-wave, run again ----
 

@@ -1327,11 +1327,11 @@ static void record_shard(struct fl_ledger *l, const char *wave, unsigned k, unsi
 			 size_t failed)
 {
 	struct fl_error err = FL_ERROR_INIT;
-	struct fl_shard_record rec = { .k = k, .n = n, .finished_at = NOW, .total = done + failed, .done = done,
+	struct fl_shard_record rec = { .k = k, .n = n, .updated = NOW, .total = done + failed, .done = done,
 				       .failed = failed };
 	snprintf(rec.run, sizeof(rec.run), "%s", run);
-	if (fl_ledger_shard_finished(l, wave, &rec, &err))
-		fail_msg("fl_ledger_shard_finished: %s", err.msg);
+	if (fl_ledger_shard_record(l, wave, &rec, &err))
+		fail_msg("fl_ledger_shard_record: %s", err.msg);
 }
 
 static void test_shard_records_saved_and_read(void **state)
@@ -1352,7 +1352,7 @@ static void test_shard_records_saved_and_read(void **state)
 	assert_int_equal(recs[0].done, 5);
 	assert_int_equal(recs[0].failed, 0);
 	assert_int_equal(recs[0].total, 5);
-	assert_int_equal(recs[0].finished_at, NOW);
+	assert_int_equal(recs[0].updated, NOW);
 	assert_int_equal(recs[2].done, 5);
 	assert_string_equal(recs[0].run, "r1");
 	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, "r1", recs, found), 1);
@@ -1376,10 +1376,13 @@ static int merge_other_shard(void *payload, struct fl_error *err)
 		"\"flotilla/wave/canary\": {\"state\": \"pending\", \"description\": \"theirs, older\", \"updated\": \"2026-11-25T12:00:00Z\"}, "
 		"\"flotilla/other\": {\"state\": \"success\", \"description\": \"theirs only\", \"updated\": \"2026-11-25T12:00:00Z\"}, "
 		"\"flotilla/wave/early\": {\"state\": \"success\", \"description\": \"theirs, final\", \"updated\": \"2026-11-25T12:44:00Z\"}}, "
-		"\"waves\": {\"canary\": {\"shards\": {\"2/2\": {\"finished_at\": \"2026-11-25T12:44:00Z\", \"total\": 3, "
-		"\"done\": 2, \"failed\": 1, \"skipped\": 0, \"run\": \"r1\"}}}}}",
+		"\"waves\": {\"canary\": {\"shards\": {\"2/2\": {\"updated\": \"2026-11-25T12:44:00Z\", \"total\": 3, "
+		"\"done\": 2, \"failed\": 1, \"skipped\": 0, \"run\": \"r1\"}, "
+		"\"1/2\": {\"updated\": \"2026-11-25T12:50:00Z\", \"total\": 1, \"done\": 0, \"failed\": 0, \"skipped\": 0, "
+		"\"run\": \"r1\", \"running\": true}}}}}",
 		"{\"format\": 2, \"revision\": \"x\", \"tenants\": {\"t2\": {\"result\": \"failed\", \"error\": \"theirs\", "
-		"\"time\": \"2026-11-25T12:44:00Z\", \"wave\": \"canary\"}}}",
+		"\"time\": \"2026-11-25T12:44:00Z\", \"wave\": \"canary\"}, "
+		"\"t4\": {\"result\": \"failed\", \"error\": \"an earlier run\", \"time\": \"2026-11-25T12:44:00Z\"}}}",
 	};
 	struct fl_repo *repo = NULL;
 	int rc = fl_repo_open(&repo, e->dir, err);
@@ -1416,10 +1419,17 @@ static void test_exchange_takes_the_other_shards_records(void **state)
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_PENDING, "ours", &err), 0);
 	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/early", FL_STATE_PENDING, "ours, later", &err), 0);
 	record_shard(l, "canary", 1, 2, "r1", 1, 0);
-	if (fl_ledger_exchange(l, merge_other_shard, e, &err))
+	add_run(l, "t4", "smoke", 0, "in flight\n");
+	if (fl_ledger_exchange(l, true, merge_other_shard, e, &err))
 		fail_msg("fl_ledger_exchange: %s", err.msg);
 	assert_int_equal(fl_ledger_shard_records(l, "canary", 2, "r1", recs, found), 2);
 	assert_int_equal(recs[1].failed, 1);
+	/* Its own finished record stays: a later "running" one is counts from before it finished. */
+	assert_false(recs[0].running);
+	assert_int_equal(recs[0].done, 1);
+	/* A tenant in flight (a verify run, no result yet) keeps its run against an older result. */
+	assert_false(fl_ledger_tenant(l, "t4", &res, NULL));
+	assert_true(fl_ledger_verify_passed(l, "t4", "us-east-1", "smoke"));
 	assert_true(fl_ledger_tenant(l, "t2", &res, NULL));
 	assert_int_equal(res, FL_RESULT_FAILED);
 	struct fl_buf desc = FL_BUF_INIT;
