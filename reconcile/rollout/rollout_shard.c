@@ -1,12 +1,13 @@
 /*
  * apply --shard K/N (SPEC 4, docs/rollout.md "Sharding"): N runs, usually
  * the jobs of a CI matrix, share one rollout. Each applies the tenants a
- * stable hash assigns to it; at the end of each wave it records what it
- * counted in the head note, shares the notes (push, fetch, merge) and
- * waits until every shard has finished the wave, or until the failures
- * recorded so far are past the wave's tolerance. The wave's outcome is
- * then decided from the sum of all shards' counts, so every shard reaches
- * the same verdict and writes the same statuses.
+ * stable hash assigns to it. While a wave runs it records its counts so
+ * far in the head note and shares the notes (push, fetch, merge) now and
+ * then, so that the others' failures count against the wave's tolerance
+ * (rollout_pool.c). At the wave's end it records its final counts and
+ * waits until every shard of its run has finished the wave. The wave's
+ * outcome is then decided from the sum of all shards' counts, so every
+ * shard reaches the same verdict and writes the same statuses.
  */
 #include <stdio.h>
 #include <stdlib.h>
