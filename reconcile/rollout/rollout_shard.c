@@ -123,7 +123,6 @@ int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err)
 {
 	const struct fl_wave_report *wr = &r->report->waves[w];
 	unsigned timeout = r->opts->barrier_timeout_s ? r->opts->barrier_timeout_s : BARRIER_TIMEOUT_S;
-	unsigned poll = r->opts->poll_s ? r->opts->poll_s : BARRIER_POLL_S;
 	long long deadline = fl_mono_ms() + (long long)timeout * 1000;
 	struct fl_error last = FL_ERROR_INIT;
 	struct shard_sum sum;
@@ -152,7 +151,7 @@ int fl_rollout_shard_barrier(struct rollout *r, size_t w, struct fl_error *err)
 			return 0;
 		if (fl_mono_ms() >= deadline)
 			break;
-		nap(r, poll);
+		nap(r, BARRIER_POLL_S);
 	}
 	if (over) {
 		take_sum(r, w, &sum);
