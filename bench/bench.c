@@ -742,7 +742,7 @@ static int gen_accounts(struct fl_repo *repo, const char *rev, const char *root)
 {
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_diags diags = { NULL, 0, 0, 0 };
-	struct fl_fleet_load_opts lopts = { NULL, 0, 0 };
+	struct fl_fleet_load_opts lopts = { 0 };
 	struct fl_fleet *fleet = NULL;
 	struct fl_driver driver = { NULL, NULL };
 	struct fl_oid commit;

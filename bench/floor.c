@@ -6,6 +6,9 @@
  * lines of <root>/<account>/<region>.state), and with --identity every
  * account.json too, and nothing else: no fleet.yaml, no release, no YAML
  * parser, no validation, no rendering. It prints what it read and its time.
+ * With --start-only it starts libgit2, opens the fleet, resolves REV and
+ * stops: what any program linked against Debian's libgit2 costs before it
+ * reads a tree (the floor of a `--since` plan, whose work is small).
  *
  * A blob is scanned only for the `account:` and `regions:` lines flbench
  * writes (the marker's path needs them); any other manifest is refused.
@@ -289,24 +292,45 @@ out:
 	return rc;
 }
 
+/* --start-only: libgit2 started, the fleet opened, rev resolved, nothing read. */
+static int start(const char *path, const char *rev)
+{
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	int rc = git_repository_open(&repo, path);
+	if (!rc)
+		rc = git_revparse_single(&obj, repo, rev);
+	if (rc)
+		fail_git(path);
+	git_object_free(obj);
+	git_repository_free(repo);
+	return rc;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: flfloor --repo FLEET --rev REV --accounts ROOT [--identity] [--threads N]\n"
+			"       flfloor --repo FLEET --rev REV --start-only\n"
 			"Reads every tenant blob of REV and every marker under ROOT (with --identity, every\n"
-			"account.json too) and nothing else; prints what it read and the time it took.\n");
+			"account.json too) and nothing else; prints what it read and the time it took.\n"
+			"--start-only starts libgit2, opens FLEET, resolves REV and reads nothing.\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct floor_run r;
 	const char *repo = NULL, *rev = NULL;
+	bool start_only = false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned nthreads = ncpu < 2 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
 	memset(&r, 0, sizeof(r));
 	for (int i = 1; i < argc; i++) {
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--identity") == 0) {
-			r.identity = true;
+		if (strcmp(argv[i], "--identity") == 0 || strcmp(argv[i], "--start-only") == 0) {
+			if (argv[i][2] == 'i')
+				r.identity = true;
+			else
+				start_only = true;
 			continue;
 		}
 		if (!next) {
@@ -327,7 +351,7 @@ int main(int argc, char **argv)
 		}
 		i++;
 	}
-	if (!repo || !rev || !r.root || nthreads < 1 || nthreads > 64) {
+	if (!repo || !rev || (!r.root && !start_only) || nthreads < 1 || nthreads > 64) {
 		usage();
 		return 2;
 	}
@@ -337,6 +361,8 @@ int main(int argc, char **argv)
 		fail_git("cannot initialise libgit2");
 		return 1;
 	}
+	if (start_only)
+		return start(repo, rev) ? 1 : 0;
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, (int)GIT_OBJECT_TREE, (size_t)64 * 1024 * 1024);
 	pthread_mutex_init(&r.mu, NULL);

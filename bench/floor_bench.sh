@@ -6,6 +6,10 @@
 #   floor-m      flfloor: every tenant blob and marker, nothing else
 #   converged    flotilla plan --rev new, accounts converged at new
 #   git-diff     git diff --name-only BASE HEAD
+#   git2-start   flfloor --start-only: libgit2 started, the fleet opened, HEAD
+#                resolved, nothing read (what any program on Debian's
+#                libgit2 pays before its first tree; a since plan cannot
+#                be faster)
 #   since        flotilla plan --rev HEAD --since BASE, accounts converged at new
 # with each FLOTILLA binary given, and prints min/median/max wall time and
 # median CPU time (user + system) of each and, per binary, the two ratios
@@ -78,6 +82,7 @@ round() {
 		timed "converged#$i" "$f" plan --repo "$fleet" --rev new --driver "dir:$accounts"
 	done
 	timed git-diff git -C "$fleet" diff --name-only "$base" "$head"
+	timed git2-start "$flfloor" --repo "$fleet" --rev "$head" --start-only
 	i=0
 	for f in "$@"; do
 		i=$((i + 1))
@@ -108,13 +113,13 @@ for f in "$@"; do
 	echo "   #$i = $f"
 done
 round "$@"
-rm -f "$times"/floor* "$times"/converged* "$times"/git-diff* "$times"/since*
+rm -f "$times"/floor* "$times"/converged* "$times"/git-diff* "$times"/git2-start* "$times"/since*
 for r in $(seq "$runs"); do
 	round "$@"
 done
 
 printf '%-12s %10s %10s %10s %14s\n' scenario "min ms" "median ms" "max ms" "median cpu ms"
-for name in floor floor-m $(for i in $(seq $#); do echo "converged#$i"; done) git-diff \
+for name in floor floor-m $(for i in $(seq $#); do echo "converged#$i"; done) git-diff git2-start \
 	$(for i in $(seq $#); do echo "since#$i"; done); do
 	printf '%-12s %10s %10s %10s %14s\n' "$name" $(stats "$times/$name") "$(median "$times/$name.cpu")"
 done
@@ -127,4 +132,7 @@ for i in $(seq $#); do
 	echo "#$i since / git diff:    $(verdict "$(median "$times/since#$i")" "$(median "$times/git-diff")" 1.5)" \
 		"(cpu $(ratio "$(median "$times/since#$i.cpu")" "$(median "$times/git-diff.cpu")"))"
 done
+echo "libgit2 start / git diff: $(ratio "$(median "$times/git2-start")" "$(median "$times/git-diff")")" \
+	"(cpu $(ratio "$(median "$times/git2-start.cpu")" "$(median "$times/git-diff.cpu")")):" \
+	"no program on this libgit2 can do a since plan in less"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

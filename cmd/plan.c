@@ -45,7 +45,6 @@ struct since_set {
 	bool all;
 	struct fl_opt_list names;   /* strings owned (freed with the set) */
 	struct fl_repo *repo;
-	const struct fl_oid *rev;
 	struct fl_oid base;         /* --since's commit: trusted, unlike the head */
 };
 
@@ -60,7 +59,7 @@ static int tenant_of_path(const char *path, size_t *len)
 	return 1;
 }
 
-static int on_changed_path(const char *path, void *payload)
+static int on_changed_path(const char *path, bool in_new, void *payload)
 {
 	struct since_set *set = payload;
 	size_t len;
@@ -70,8 +69,7 @@ static int on_changed_path(const char *path, void *payload)
 	}
 	if (!tenant_of_path(path, &len))
 		return 0;
-	struct fl_oid id;
-	if (fl_repo_path_id(&id, set->repo, set->rev, path, NULL) != 0) {
+	if (!in_new) {
 		fprintf(stderr, "note: tenant file '%s' was removed: its account is left untouched\n", path);
 		return 0;
 	}
@@ -103,9 +101,7 @@ static int since_collect(struct since_set *set, const struct plan_args *a)
 		fl_print_error(&err);
 		return FL_EXIT_ERROR;
 	}
-	set->rev = &new;
 	rc = fl_repo_changed_paths(set->repo, &set->base, &new, on_changed_path, set, &err);
-	set->rev = NULL;
 	if (rc) {
 		fl_print_error(&err);
 		return FL_EXIT_ERROR;
@@ -248,13 +244,13 @@ static void describe_invalid(struct fl_buf *out, const struct fl_diags *diags, c
 
 /*
  * Whose status entries report on a head that does not load: the base's
- * with --since (since), else the head's fleet.yaml loaded without its
- * tenants; NULL when that does not load either. The caller frees it.
+ * with --since (since), else the head's fleet.yaml alone (a broken release
+ * or tenant does not silence them); NULL when that does not load either.
+ * The caller frees it.
  */
 static struct fl_fleet *status_entries(struct fl_repo *repo, const struct fl_oid *head, const char *since)
 {
-	static const char *const none[1] = { NULL };
-	const struct fl_fleet_load_opts bare = { .only = none, .nonly = 0 };
+	const struct fl_fleet_load_opts bare = { .settings_only = true };
 	struct fl_fleet *out = NULL;
 	struct fl_diags diags = { 0 };
 	struct fl_error err = FL_ERROR_INIT;
@@ -460,15 +456,14 @@ out:
 }
 
 /*
- * The fleet of --since's commit, for its settings alone (no tenant is
- * loaded): the driver, statuses and verify commands a pull request's head
- * may not choose. A base that does not load is an error: there is then no
- * trusted driver to plan with.
+ * The fleet of --since's commit, for its settings alone (fleet.yaml: no
+ * release, no tenant is read): the driver, statuses and verify commands a
+ * pull request's head may not choose. A base whose fleet.yaml does not load
+ * is an error: there is then no trusted driver to plan with.
  */
 static int load_base(struct fl_fleet **out, struct fl_session *s, const struct fl_oid *base)
 {
-	static const char *const none[1] = { NULL };
-	struct fl_fleet_load_opts opts = { .only = none, .nonly = 0 };
+	struct fl_fleet_load_opts opts = { .settings_only = true };
 	struct fl_diags diags = { 0 };
 	struct fl_error err = FL_ERROR_INIT;
 	char hex[FL_OID_HEX_LEN + 1];

@@ -605,7 +605,7 @@ static int walk_entry(struct walk *w, const git_tree_entry *old, const git_tree_
 	/* entry_cmp() keeps a tree and a file of the same name apart. */
 	assert(!old || !newer || otree == ntree);
 	if (!otree && !ntree) {
-		rc = w->cb(w->path.ptr, w->payload);
+		rc = w->cb(w->path.ptr, newer != NULL, w->payload);
 		goto out;
 	}
 	if (otree && (grc = git_tree_lookup(&ot, w->repo->git, git_tree_entry_id(old))) < 0) {
@@ -758,7 +758,7 @@ static int raw_entry_walk(struct walk *w, git_odb *odb, const struct raw_entry *
 	(void)fl_buf_put(&w->path, any->name, any->len);
 	assert(!old || !newer || otree == ntree);
 	if (!otree && !ntree)
-		rc = w->cb(w->path.ptr, w->payload);
+		rc = w->cb(w->path.ptr, newer != NULL, w->payload);
 	else
 		rc = raw_dirs(w, odb, otree ? old->id : NULL, ntree ? newer->id : NULL);
 	fl_buf_truncate(&w->path, keep);

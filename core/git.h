@@ -101,7 +101,8 @@ typedef int (*fl_repo_entry_cb)(const struct fl_repo_entry *entry, void *payload
 int fl_repo_list_dir(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
 		     fl_repo_entry_cb cb, void *payload, struct fl_error *err);
 
-typedef int (*fl_repo_path_cb)(const char *path, void *payload);
+/* in_new: path is a file of new (added or modified), not one that left it. */
+typedef int (*fl_repo_path_cb)(const char *path, bool in_new, void *payload);
 
 /*
  * Calls cb with each file path (added, deleted, modified or renamed, both

@@ -281,6 +281,8 @@ static int load(struct loader *ld)
 		goto out;
 	if (!root)
 		goto out; /* nothing else can be checked without the settings of fleet.yaml */
+	if (ld->opts && ld->opts->settings_only)
+		goto out;
 	if ((rc = fl_loader_read_release(ld)) < 0)
 		goto out;
 	if ((rc = fl_loader_read_tenants(ld)) < 0)

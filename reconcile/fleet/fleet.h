@@ -192,6 +192,9 @@ struct fl_fleet_load_opts {
 	const char *const *only;
 	size_t nonly;
 	unsigned threads;              /* 0: one per core */
+	/* fleet.yaml alone: its settings (driver, statuses, waves), no release
+	 * and no tenant read or checked, so no template compiled. */
+	bool settings_only;
 };
 
 /*

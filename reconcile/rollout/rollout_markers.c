@@ -185,16 +185,13 @@ void fl_rollout_supersede_older(struct rollout *r)
 	}
 }
 
-static int on_changed(const char *path, void *payload)
+static int on_changed(const char *path, bool in_new, void *payload)
 {
 	struct rollout *r = payload;
-	struct fl_oid id;
 	struct fl_error e = FL_ERROR_INIT;
 	const char *name = path + strlen("tenants/"), *dot = strrchr(path, '.');
-	if (strncmp(path, "tenants/", 8) != 0 || strchr(name, '/') || !dot ||
+	if (in_new || strncmp(path, "tenants/", 8) != 0 || strchr(name, '/') || !dot ||
 	    (strcmp(dot, ".yaml") != 0 && strcmp(dot, ".yml") != 0))
-		return 0;
-	if (fl_repo_path_id(&id, r->repo, &r->fleet->commit, path, &e) != FL_ENOTFOUND)
 		return 0;
 	char tenant[128], why[256];
 	snprintf(tenant, sizeof(tenant), "%.*s", (int)(dot - name), name);

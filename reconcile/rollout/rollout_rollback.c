@@ -52,7 +52,7 @@ static int load_old(struct fl_fleet **out, struct rollout *r, const struct fl_oi
 		    struct fl_error *err)
 {
 	const char *only[] = { tenant };
-	struct fl_fleet_load_opts lopts = { only, 1, 1 };
+	struct fl_fleet_load_opts lopts = { .only = only, .nonly = 1, .threads = 1 };
 	struct fl_diags diags = { 0 };
 	pthread_mutex_lock(&r->repo_lock);
 	int rc = fl_fleet_load(out, r->repo, commit, &lopts, &diags, err);

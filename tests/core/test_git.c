@@ -410,11 +410,12 @@ struct changes {
 	struct fl_buf text; /* paths, one a line */
 };
 
-static int collect_path(const char *path, void *payload)
+/* One line a path; a path that is no file of the newer commit starts with '-'. */
+static int collect_path(const char *path, bool in_new, void *payload)
 {
 	struct changes *c = payload;
 
-	fl_buf_printf(&c->text, "%s\n", path);
+	fl_buf_printf(&c->text, "%s%s\n", in_new ? "" : "-", path);
 	return 0;
 }
 
@@ -425,17 +426,17 @@ static void test_changed_paths(void **state)
 	} cases[] = {
 		{ "modify", "c1", "c2", "tenants/acme.yaml\n" },
 		{ "add", "c2", "c3", "tenants/gamma.yaml\n" },
-		{ "delete", "c3", "c4", "tenants/beta.yaml\n" },
+		{ "delete", "c3", "c4", "-tenants/beta.yaml\n" },
 		{ "nested", "c4", "c5", "tenants/acme/x.yaml\n" },
 		{ "no change", "c5", "c6", "" },
 		{ "same commit", "c3", "c3", "" },
-		{ "file to directory", "c6", "c7", "conf\nconf/a\n" },
-		{ "directory to file", "c7", "c6", "conf\nconf/a\n" },
+		{ "file to directory", "c6", "c7", "-conf\nconf/a\n" },
+		{ "directory to file", "c7", "c6", "conf\n-conf/a\n" },
 		{ "mode", "c7", "c8", "tenants/gamma.yaml\n" },
 		{ "several", "c1", "c5",
-		  "tenants/acme.yaml\ntenants/acme/x.yaml\ntenants/beta.yaml\ntenants/gamma.yaml\n" },
+		  "tenants/acme.yaml\ntenants/acme/x.yaml\n-tenants/beta.yaml\ntenants/gamma.yaml\n" },
 		{ "backwards", "c5", "c1",
-		  "tenants/acme.yaml\ntenants/acme/x.yaml\ntenants/beta.yaml\ntenants/gamma.yaml\n" },
+		  "tenants/acme.yaml\ntenants/acme/x.yaml\ntenants/beta.yaml\n-tenants/gamma.yaml\n" },
 	};
 	struct fl_repo *repo = open_work();
 

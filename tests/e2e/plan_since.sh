@@ -80,3 +80,26 @@ assert_matches "$OUT" '^refused: the plan deletes 4 of 3[0-9] resources'
 full=$(grep '^refused' "$OUT_FILE")
 run_fl 1 plan --driver "dir:$TMP/gacc" --since HEAD~1
 assert_eq "$(grep '^refused' "$OUT_FILE")" "$full"
+
+# A base whose release is broken (main went red) still gives the preview of
+# the pull request that mends it its driver and statuses: the base's
+# fleet.yaml alone is read, and every tenant is planned since the release
+# changed.
+cd "$TMP/f"
+cp release/api.yaml "$TMP/api.yaml"
+printf 'kind: service\nname: [unclosed\n' >release/api.yaml
+commit . "a broken release"
+run_fl 1 plan --driver "dir:$TMP/acc"
+cp "$TMP/api.yaml" release/api.yaml
+commit . "the release mended"
+run_fl 0 plan --driver "dir:$TMP/acc" --since HEAD~1
+assert_not_contains "$ERR" "does not load"
+assert_contains "$OUT" "Plan: 7 tenants change"
+# A base whose fleet.yaml is broken has no trusted driver: no preview.
+printf 'version: 1\nwaves: 7\n' >fleet.yaml
+commit . "a broken fleet.yaml"
+git checkout -q HEAD~1 -- fleet.yaml
+commit . "fleet.yaml mended"
+run_fl 1 plan --driver "dir:$TMP/acc" --since HEAD~1
+assert_contains "$ERR" "the fleet of --since"
+assert_contains "$ERR" "does not load"

@@ -91,7 +91,7 @@ int fl_fuzz_load(struct fl_fleet **out, const struct fl_repo_file *base, size_t 
 	struct fl_repo_file all[2 * FL_FUZZ_MAX_FILES];
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_diags diags = { 0 };
-	struct fl_fleet_load_opts opts = { NULL, 0, 1 };
+	struct fl_fleet_load_opts opts = { .threads = 1 };
 	struct fl_oid commit;
 	size_t n = 0;
 	int rc;

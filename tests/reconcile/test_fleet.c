@@ -451,7 +451,7 @@ static void test_only(void **state)
 {
 	static const char *const names[] = { "zeta", "gamma", "zeta" };
 	static const char *const bad[] = { "zeta", "nope" };
-	struct fl_fleet_load_opts opts = { names, 3, 0 };
+	struct fl_fleet_load_opts opts = { .only = names, .nonly = 3 };
 	struct loaded l;
 	char line[600];
 	(void)state;
@@ -474,6 +474,39 @@ static void test_only(void **state)
 	unload(&l);
 }
 
+/*
+ * settings_only reads fleet.yaml alone: a broken release and a broken tenant
+ * do not stop it (plan --since takes the base's driver and statuses so), and
+ * nothing of them is in the fleet; a broken fleet.yaml still fails.
+ */
+static void test_settings_only(void **state)
+{
+	static const struct file broken[] = {
+		{ "release/a.yaml", "kind: service\nname: [unclosed\n" },
+		{ "tenants/gamma.yaml", "name: gamma\naccount: [\n" },
+		{ NULL, NULL },
+	};
+	static const struct file bad_settings[] = { { "fleet.yaml", "version: 1\nwaves: 7\n" }, { NULL, NULL } };
+	struct fl_fleet_load_opts opts = { .settings_only = true };
+	struct loaded l;
+	(void)state;
+
+	load_with(&l, good, broken, NULL);
+	assert_int_equal(l.rc, FL_EINPUT);
+	unload(&l);
+	load_with(&l, good, broken, &opts);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.fleet->ntenants, 0);
+	assert_int_equal(l.fleet->ntemplates, 0);
+	assert_true(l.fleet->nwaves > 0);
+	assert_non_null(l.fleet->driver.type);
+	unload(&l);
+	load_with(&l, good, bad_settings, &opts);
+	assert_int_equal(l.rc, FL_EINPUT);
+	assert_null(l.fleet);
+	unload(&l);
+}
+
 /* The same diagnostics, in the same order, whatever the number of threads. */
 static void test_threads_same_diags(void **state)
 {
@@ -493,7 +526,7 @@ static void test_threads_same_diags(void **state)
 	files[65].path = NULL;
 	files[65].content = NULL;
 	for (unsigned threads = 1; threads <= 4; threads += 3) {
-		struct fl_fleet_load_opts opts = { NULL, 0, threads };
+		struct fl_fleet_load_opts opts = { .threads = threads };
 		struct loaded l;
 		load_with(&l, files, NULL, &opts);
 		assert_int_equal(l.rc, FL_EINPUT);
@@ -1169,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_driver_timeout),
 		cmocka_unit_test(test_only),
+		cmocka_unit_test(test_settings_only),
 		cmocka_unit_test(test_threads_same_diags),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_bounds),
