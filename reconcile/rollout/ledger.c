@@ -243,7 +243,7 @@ static int write_doc(struct fl_ledger *l, struct ledger_doc *doc, const char *re
 	doc->dirty = false;
 	doc->delta = 0;
 	pthread_mutex_unlock(&l->lock);
-	int rc = fl_repo_note_write(l->repo, ref, &l->commit, text->ptr, text->len, err);
+	int rc = fl_repo_note_write(NULL, l->repo, ref, &l->commit, text->ptr, text->len, err);
 	pthread_mutex_lock(&l->lock);
 	if (rc) {
 		doc->dirty = true;

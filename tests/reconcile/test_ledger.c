@@ -1392,7 +1392,7 @@ static int merge_other_shard(void *payload, struct fl_error *err)
 		if (!rc)
 			rc = fl_notes_merge(&merged, ours.ptr, ours.len, theirs[i], strlen(theirs[i]), err);
 		if (!rc)
-			rc = fl_repo_note_write(repo, ref[i], &e->commit, merged.ptr, merged.len, err);
+			rc = fl_repo_note_write(NULL, repo, ref[i], &e->commit, merged.ptr, merged.len, err);
 		fl_buf_release(&ours);
 		fl_buf_release(&merged);
 	}
