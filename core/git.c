@@ -1107,11 +1107,53 @@ bool fl_ref_lock_clear(const char *gitdir, const char *ref)
 	return unlink(path) == 0 || errno == ENOENT;
 }
 
-int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
-		       const char *text, size_t len, struct fl_error *err)
+int fl_repo_ref_id(struct fl_oid *out, struct fl_repo *repo, const char *ref, struct fl_error *err)
+{
+	git_oid id;
+	int grc = git_reference_name_to_id(&id, repo->git, ref);
+
+	if (grc == GIT_ENOTFOUND)
+		return fl_error_set(err, FL_ENOTFOUND, "no ref '%s'", ref);
+	if (grc < 0)
+		return fail_git(err, grc, "cannot read '%s'", ref);
+	from_git(out, &id);
+	return 0;
+}
+
+/*
+ * One commit on notes_ref with note as id's note: the ref's current
+ * commit is its parent, and the ref moves to it only from there. Done by
+ * hand rather than by git_note_create, which does not tell the commit
+ * it made: the caller learns exactly which commit holds its note.
+ */
+static int note_commit(git_oid *out, git_repository *git, const char *notes_ref, const git_signature *sig,
+		       const git_oid *id, const char *note)
+{
+	git_commit *parent = NULL;
+	git_reference *ref = NULL;
+	git_oid tip, blob;
+	int grc = git_reference_name_to_id(&tip, git, notes_ref);
+	bool first = grc == GIT_ENOTFOUND;
+
+	if (!first && (grc < 0 || (grc = git_commit_lookup(&parent, git, &tip)) < 0))
+		goto out;
+	grc = git_note_commit_create(out, &blob, git, parent, sig, sig, id, note, 1);
+	if (grc < 0)
+		goto out;
+	/* A first commit only where there is no ref yet; else only over the tip it was made on. */
+	grc = git_reference_create_matching(&ref, git, notes_ref, out, !first, first ? NULL : &tip,
+					    "notes: Notes added by flotilla");
+out:
+	git_reference_free(ref);
+	git_commit_free(parent);
+	return grc;
+}
+
+int fl_repo_note_write(struct fl_oid *out, struct fl_repo *repo, const char *notes_ref,
+		       const struct fl_oid *commit, const char *text, size_t len, struct fl_error *err)
 {
 	git_signature *sig = NULL;
-	git_oid id, note_id;
+	git_oid id, notes_commit;
 	char hex[FL_OID_HEX_LEN + 1];
 	char *note = NULL;
 	int rc, grc, guard;
@@ -1133,14 +1175,16 @@ int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct
 	 */
 	if ((rc = fl_ref_guard_take(&guard, repo->gitdir, err)))
 		goto out;
-	grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
+	grc = note_commit(&notes_commit, repo->git, notes_ref, sig, &id, note);
 	if (grc == GIT_ELOCKED && fl_ref_lock_clear(repo->gitdir, notes_ref))
-		grc = git_note_create(&note_id, repo->git, notes_ref, sig, sig, &id, note, 1);
+		grc = note_commit(&notes_commit, repo->git, notes_ref, sig, &id, note);
 	fl_ref_guard_drop(guard);
 	if (grc < 0) {
 		rc = fail_git(err, grc, "cannot write the note of commit %.12s in '%s'", hex, notes_ref);
 		goto out;
 	}
+	if (out)
+		from_git(out, &notes_commit);
 out:
 	git_signature_free(sig);
 	free(note);

@@ -143,10 +143,18 @@ int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *note
 /*
  * Sets (replacing) the note of commit under notes_ref to text, as a new
  * commit on the notes ref authored like fl_repo_init_commit_all. Readable
- * afterwards with `git notes --ref=<notes_ref> show <commit>`.
+ * afterwards with `git notes --ref=<notes_ref> show <commit>`. *out (when
+ * out is not NULL) gets the id of that notes commit.
  */
-int fl_repo_note_write(struct fl_repo *repo, const char *notes_ref, const struct fl_oid *commit,
-		       const char *text, size_t len, struct fl_error *err);
+int fl_repo_note_write(struct fl_oid *out, struct fl_repo *repo, const char *notes_ref,
+		       const struct fl_oid *commit, const char *text, size_t len, struct fl_error *err);
+
+/*
+ * The commit ref (like "refs/notes/flotilla") points to, following
+ * symbolic refs: one file or packed-refs lookup, no object read.
+ * FL_ENOTFOUND when there is no such ref.
+ */
+int fl_repo_ref_id(struct fl_oid *out, struct fl_repo *repo, const char *ref, struct fl_error *err);
 
 typedef int (*fl_repo_note_cb)(const struct fl_oid *annotated, void *payload);
 

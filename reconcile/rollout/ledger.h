@@ -156,10 +156,11 @@ typedef int (*fl_ledger_share_fn)(void *payload, struct fl_error *err);
 /*
  * Saves every change (whole) or the head and what is due (fl_ledger_checkpoint's rule: a running
  * wave's exchanges must not rewrite a large tenants note each time), calls share while no save can start (it may push
- * the notes and fetch and merge another run's), then reads both notes
- * back into the ledger: of a record in memory and in the note, the later
- * one wins (a tenant's result, a context, a shard's record; a wave's
- * earliest success). How shards see each other's progress.
+ * the notes and fetch and merge another run's), then reads back into the ledger each note whose
+ * ref moved since the ledger last read or wrote it (a note as this ledger saved it holds nothing
+ * new, and reading 100,000 tenants holds the lock for 0.2 to 0.4 s): of a record in
+ * memory and in the note, the later one wins (a tenant's result, a context, a shard's record; a
+ * wave's earliest success). How shards see each other's progress.
  */
 int fl_ledger_exchange(struct fl_ledger *ledger, bool whole, fl_ledger_share_fn share, void *payload,
 		       struct fl_error *err);

@@ -74,6 +74,13 @@ struct ledger_doc {
 	size_t delta;                    /* about how many bytes of records changed since */
 	long long saved_ms;              /* when it was last saved (fl_mono_ms) */
 	long long cost_ms;               /* what that save took, rendering and writing */
+	/*
+	 * The commit of the notes ref when this ledger last read the note or
+	 * wrote it (the zero id: there was no ref), if known: while the ref
+	 * stays there, the note holds nothing that memory lacks.
+	 */
+	struct fl_oid ref_at;
+	bool ref_known;
 };
 
 /* What a note holds of the ledger. */

@@ -850,7 +850,7 @@ static void test_notes(void **state)
 	static const char second[] = "{\n  \"flotilla/plan\": \"success\",\n  \"tenants\": {}\n}";
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf got = FL_BUF_INIT, small;
-	struct fl_oid head, parent;
+	struct fl_oid head, parent, written, at;
 	char dir[256], hex[FL_OID_HEX_LEN + 1], msg[256];
 	struct fl_repo *repo = open_clone(dir, sizeof(dir), "notes");
 
@@ -863,17 +863,28 @@ static void test_notes(void **state)
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), FL_ENOTFOUND);
 	snprintf(msg, sizeof(msg), "commit %.12s has no note in 'refs/notes/flotilla'", hex);
 	assert_string_equal(err.msg, msg);
+	assert_int_equal(fl_repo_ref_id(&at, repo, "refs/notes/flotilla", &err), FL_ENOTFOUND);
+	assert_string_equal(err.msg, "no ref 'refs/notes/flotilla'");
 
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, first, strlen(first), &err),
-			 0);
+	assert_int_equal(fl_repo_note_write(&written, repo, "refs/notes/flotilla", &head, first, strlen(first),
+					    &err), 0);
 	check_git_note(dir, hex, first);
+	/* The notes commit written is the one the ref names, as git sees it. */
+	assert_int_equal(fl_repo_ref_id(&at, repo, "refs/notes/flotilla", &err), 0);
+	assert_true(fl_oid_equal(&at, &written));
+	fl_oid_hex(msg, &written);
+	capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
+	assert_string_equal(got.ptr, msg);
+	fl_buf_clear(&got);
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), 0);
 	assert_string_equal(got.ptr, first);
 	fl_buf_clear(&got);
 
 	/* Replaced, not appended; len is honoured (no final newline here). */
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, second, strlen(second), &err),
-			 0);
+	assert_int_equal(fl_repo_note_write(&written, repo, "refs/notes/flotilla", &head, second, strlen(second),
+					    &err), 0);
+	assert_int_equal(fl_repo_ref_id(&at, repo, "refs/notes/flotilla", &err), 0);
+	assert_true(fl_oid_equal(&at, &written));
 	check_git_note(dir, hex, second);
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), 0);
 	assert_string_equal(got.ptr, second);
@@ -894,7 +905,7 @@ static void test_notes(void **state)
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &parent, &err), 0);
 	assert_string_equal(got.ptr, "by git\n");
 	fl_buf_clear(&got);
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &parent, "abcdef", 3, &err), 0);
+	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &parent, "abcdef", 3, &err), 0);
 	check_git_note(dir, "HEAD~1", "abc");
 	check_git_note(dir, hex, second);
 
@@ -902,7 +913,7 @@ static void test_notes(void **state)
 	fl_buf_init(&small, 4);
 	assert_int_equal(fl_repo_note_read(&small, repo, "refs/notes/flotilla", &head, &err), FL_ELIMIT);
 	assert_non_null(strstr(err.msg, "the note of commit"));
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "a\0b", 3, &err), FL_EINPUT);
+	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &head, "a\0b", 3, &err), FL_EINPUT);
 	assert_non_null(strstr(err.msg, "contains a NUL byte"));
 	check_git_note(dir, hex, second);
 	/* Another notes ref is separate. */
@@ -925,11 +936,11 @@ static void test_note_write_clears_leftover_lock(void **state)
 	(void)state;
 	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
 	fl_oid_hex(hex, &head);
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "one", 3, &err), 0);
+	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &head, "one", 3, &err), 0);
 	snprintf(lock, sizeof(lock), "%s/refs/notes/flotilla.lock", fl_repo_gitdir(repo));
 	fl_test_run("touch %s", lock);
 
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "two", 3, &err), 0);
+	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &head, "two", 3, &err), 0);
 	check_git_note(dir, hex, "two");
 	assert_int_equal(access(lock, F_OK), -1);
 	fl_repo_free(repo);
@@ -974,7 +985,7 @@ static void test_note_write_waits_for_git(void **state)
 	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
 	assert_int_equal(fl_repo_resolve(&parent, repo, "HEAD~1", &err), 0);
 	fl_oid_hex(hex, &head);
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &parent, "by git", 6, &err), 0);
+	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &parent, "by git", 6, &err), 0);
 	capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
 	snprintf(w.oid, sizeof(w.oid), "%s\n", got.ptr);
 	snprintf(w.lock, sizeof(w.lock), "%s/refs/notes/flotilla.lock", fl_repo_gitdir(repo));
@@ -983,7 +994,7 @@ static void test_note_write_waits_for_git(void **state)
 	assert_int_equal(pthread_create(&thread, NULL, git_writer_run, &w), 0);
 	while (access(w.lock, F_OK) != 0 && w.renamed == -1)
 		sched_yield();
-	assert_int_equal(fl_repo_note_write(repo, "refs/notes/flotilla", &head, "mine", 4, &err), 0);
+	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &head, "mine", 4, &err), 0);
 	pthread_join(thread, NULL);
 	assert_int_equal(w.renamed, 0);
 	check_git_note(dir, hex, "mine");
@@ -1025,7 +1036,7 @@ static void test_note_write_speed(void **state)
 		fl_buf_printf(&text,
 			      "%s  \"tenant-%03d\": { \"state\": \"success\", \"wave\": \"canary\" }\n}\n",
 			      i ? ",\n" : "{\n", i);
-		if (fl_repo_note_write(repo, "refs/notes/flotilla", &head, text.ptr, text.len, &err))
+		if (fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &head, text.ptr, text.len, &err))
 			fail_msg("write %d: %s", i, err.msg);
 	}
 	ms = now_ms() - start;
