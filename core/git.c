@@ -849,6 +849,106 @@ out:
 	return rc;
 }
 
+/* ---- several names looked up in one pass over a raw directory ---- */
+
+struct name_at {
+	const char *name;
+	size_t len, i; /* i: its index in the caller's names */
+};
+
+static int name_at_cmp(const void *a, const void *b)
+{
+	const struct name_at *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->name, y->name, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * Marks the names the raw tree holds (a name given twice, both times; an
+ * entry a broken tree holds twice, its first); -1 when an entry is one
+ * raw_next does not know.
+ */
+static int raw_find(struct raw_tree *t, struct name_at *sorted, size_t n, struct fl_oid *ids, bool *found)
+{
+	struct raw_entry e;
+	int more;
+
+	while ((more = raw_next(t, &e)) > 0) {
+		struct name_at key = { e.name, e.len, 0 };
+		struct name_at *hit = bsearch(&key, sorted, n, sizeof(*sorted), name_at_cmp);
+		if (!hit || found[hit->i])
+			continue;
+		while (hit > sorted && name_at_cmp(hit - 1, &key) == 0)
+			hit--;
+		for (; hit < sorted + n && name_at_cmp(hit, &key) == 0; hit++) {
+			found[hit->i] = true;
+			from_git(&ids[hit->i], e.id);
+		}
+	}
+	return more;
+}
+
+/* The slow way, for a directory raw_next cannot read: each name through fl_repo_path_id. */
+static int find_each(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+		     const char *const *names, size_t n, struct fl_oid *ids, bool *found, struct fl_error *err)
+{
+	struct fl_buf path = FL_BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct fl_error e = FL_ERROR_INIT;
+		fl_buf_clear(&path);
+		fl_buf_printf(&path, "%s/%s", dir, names[i]);
+		rc = fl_repo_path_id(&ids[i], repo, commit, path.ptr, &e);
+		found[i] = rc == 0;
+		if (rc == FL_ENOTFOUND)
+			rc = 0;
+		else if (rc && err)
+			*err = e;
+	}
+	fl_buf_release(&path);
+	return rc;
+}
+
+int fl_repo_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+		     const char *const *names, size_t n, struct fl_oid *ids, bool *found, struct fl_error *err)
+{
+	const git_tree_entry *entry = NULL;
+	struct fl_error scratch = FL_ERROR_INIT;
+	struct raw_tree t = { NULL, NULL, NULL };
+	struct name_at *sorted = NULL;
+	git_odb *odb = NULL;
+	int rc, grc;
+
+	memset(found, 0, n * sizeof(*found));
+	rc = path_entry(&entry, repo, commit, dir, trim_len(dir), &scratch);
+	if (rc == FL_ENOTFOUND || (!rc && git_tree_entry_type(entry) != GIT_OBJECT_TREE))
+		return 0;
+	if (rc) {
+		if (err)
+			*err = scratch;
+		return rc;
+	}
+	if ((grc = git_repository_odb(&odb, repo->git)) < 0 || (grc = git_odb_read(&t.obj, odb, git_tree_entry_id(entry))) < 0) {
+		rc = fail_git(err, grc, "cannot read directory '%s'", dir);
+		goto out;
+	}
+	t.p = git_odb_object_data(t.obj);
+	t.end = t.p + git_odb_object_size(t.obj);
+	sorted = fl_calloc(n ? n : 1, sizeof(*sorted));
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = (struct name_at){ names[i], strlen(names[i]), i };
+	qsort(sorted, n, sizeof(*sorted), name_at_cmp);
+	if (raw_find(&t, sorted, n, ids, found) < 0)
+		rc = find_each(repo, commit, dir, names, n, ids, found, err);
+out:
+	free(sorted);
+	git_odb_object_free(t.obj);
+	git_odb_free(odb);
+	return rc;
+}
+
 int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const struct fl_oid *newer,
 			  fl_repo_path_cb cb, void *payload, struct fl_error *err)
 {

@@ -84,6 +84,16 @@ int fl_repo_read_blob(struct fl_buf *out, struct fl_repo *repo, const struct fl_
 int fl_repo_path_id(struct fl_oid *out, struct fl_repo *repo, const struct fl_oid *commit,
 		    const char *path, struct fl_error *err);
 
+/*
+ * Looks up names[0..n) (entry names: not empty, no '/') in directory dir of commit at
+ * once: found[i] and ids[i] as fl_repo_path_id would give them for
+ * "dir/names[i]". One pass over the directory as git stores it, so a few
+ * names in a directory of 100,000 entries cost no parse of it. A missing
+ * dir finds nothing and succeeds.
+ */
+int fl_repo_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+		     const char *const *names, size_t n, struct fl_oid *ids, bool *found, struct fl_error *err);
+
 /* One entry of a directory listing; name is borrowed for the call only. */
 struct fl_repo_entry {
 	const char *name;

@@ -520,6 +520,63 @@ static void test_changed_paths_odd_mode(void **state)
 	fl_repo_free(repo);
 }
 
+/* fl_repo_dir_find gives, for each name, what fl_repo_path_id gives for dir/name. */
+static void expect_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
+			    const char *const *names, size_t n)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid ids[16], want;
+	bool found[16];
+	char path[256];
+
+	assert_true(n <= 16);
+	assert_int_equal(fl_repo_dir_find(repo, commit, dir, names, n, ids, found, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		int rc = fl_repo_path_id(&want, repo, commit, path, NULL);
+		if (rc != 0 && rc != FL_ENOTFOUND)
+			fail_msg("%s: fl_repo_path_id gave %d", path, rc);
+		if (found[i] != (rc == 0))
+			fail_msg("%s: found %d, fl_repo_path_id %d", path, found[i], rc);
+		if (found[i] && !fl_oid_equal(&ids[i], &want))
+			fail_msg("%s: another id than fl_repo_path_id's", path);
+	}
+}
+
+static void test_dir_find(void **state)
+{
+	static const char *const names[] = { "beta.yaml", "acme.yaml", "nope.yaml", "acme", "acme.yaml",
+					     "acme-2.yaml", "acme0.yaml", "x.yaml", "acme.yam" };
+	static const char *const odd[] = { "zed", "odd", "none" };
+	struct fl_repo *repo = open_work();
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_oid c1, c4, b1, t1, c;
+	struct fl_oid ids[2];
+	bool found[2] = { true, true };
+
+	(void)state;
+	rev_parse(&c1, "c1");
+	rev_parse(&c4, "c4");
+	expect_dir_find(repo, &c1, "tenants", names, 9);
+	expect_dir_find(repo, &c4, "tenants", names, 9); /* beta.yaml is gone */
+	expect_dir_find(repo, &c1, "tenants/acme", names + 7, 1);
+	/* No such directory, or a file: nothing found, no error. */
+	assert_int_equal(fl_repo_dir_find(repo, &c1, "nowhere", names, 2, ids, found, &err), 0);
+	assert_false(found[0] || found[1]);
+	found[0] = true;
+	assert_int_equal(fl_repo_dir_find(repo, &c1, "README.md", names, 1, ids, found, &err), 0);
+	assert_false(found[0]);
+	/* A mode the raw reader does not know: the slow way, the same answers. */
+	rev_parse(&b1, "c1:README.md");
+	write_raw_tree(&t1, "odd", "100600", &b1, "zed", "100644", &b1);
+	write_raw_tree(&t1, "a", "100644", &b1, "dir", "40000", &t1);
+	commit_tree(&c, &t1);
+	fl_repo_free(repo);
+	repo = open_work();
+	expect_dir_find(repo, &c, "dir", odd, 3);
+	fl_repo_free(repo);
+}
+
 static void test_changed_paths_unknown(void **state)
 {
 	struct fl_repo *repo = open_work();
@@ -1539,6 +1596,7 @@ int main(void)
 		cmocka_unit_test(test_changed_paths),
 		cmocka_unit_test(test_changed_paths_unknown),
 		cmocka_unit_test(test_changed_paths_odd_mode),
+		cmocka_unit_test(test_dir_find),
 		cmocka_unit_test(test_is_ancestor),
 		cmocka_unit_test(test_path_id),
 		cmocka_unit_test(test_read_blob),
