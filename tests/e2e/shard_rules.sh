@@ -12,7 +12,7 @@
 #     reports it (stderr, and the tenant in the remote's note) and shards
 #     2 and 3 say nothing, so it is reported once. The tenant is one of
 #     shard 3's, to tell "shard 1 reports" from "each reports its own".
-#  3. A commit that decommissions 4 of shard 2's tenants (4 of 30
+#  3. A commit that decommissions 4 of shard 2's tenants (4 of the 39 left
 #     resources: over the guard's 10%): shard 2 refuses it, exit 1, and
 #     sets flotilla/plan to failure on the remote; shards 1 and 3, under
 #     the guard, leave it alone and wait for shard 2 at the first barrier.
@@ -176,15 +176,26 @@ assert_contains "$(marker_line "$ACCOUNTS/$gone_account/eu-west-1.state")" "$C1"
 
 # ---- 3. only a shard refused by the mass-delete guard sets flotilla/plan ----
 
+decommissioned=()
 for n in 1 2 3 4; do
 	t=$(tenant_of 2 "$n")
 	printf 'state: decommissioned\n' >>"$W/tenants/$t.yaml"
+	decommissioned+=("$ACCOUNTS/$(sed -n 's/^account: "\(.*\)"$/\1/p' "$W/tenants/$t.yaml")")
 done
+# accounts_sum DIR...: tree_sum of each.
+accounts_sum() {
+	local d
+	for d; do
+		tree_sum "$d"
+	done
+}
+before=$(accounts_sum "${decommissioned[@]}")
 push "four of shard 2's tenants decommissioned"
 C3=$(git -C "$W" rev-parse HEAD)
 shards "$TMP/run3" --shard-run r3 --barrier-timeout 3s
 assert_eq "$(cat "$TMP/run3/2.rc")" 1 "shard 2/3 exit status ($(cat "$TMP/run3/2.out" "$TMP/run3/2.err"))"
 assert_contains "$TMP/run3/2.out" "rollout refused by the mass-delete guard"
+assert_eq "$(accounts_sum "${decommissioned[@]}")" "$before" "the decommissioned accounts after the refusal"
 for k in 1 3; do
 	assert_eq "$(cat "$TMP/run3/$k.rc")" 5 "shard $k/3 exit status ($(cat "$TMP/run3/$k.out" "$TMP/run3/$k.err"))"
 	assert_contains "$TMP/run3/$k.out" "wave 'canary' is waiting for shard 2/3 to finish it"
