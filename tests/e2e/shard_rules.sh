@@ -12,8 +12,8 @@
 #     reports it (stderr, and the tenant in the remote's note) and shards
 #     2 and 3 say nothing, so it is reported once. The tenant is one of
 #     shard 3's, to tell "shard 1 reports" from "each reports its own".
-#  3. A commit that decommissions 4 of shard 2's tenants (4 of the 39 left
-#     resources: over the guard's 10%): shard 2 refuses it, exit 1, and
+#  3. A commit that decommissions 4 of shard 2's tenants (4 of the 39
+#     resources left: over the guard's 10%): shard 2 refuses it, exit 1, and
 #     sets flotilla/plan to failure on the remote; shards 1 and 3, under
 #     the guard, leave it alone and wait for shard 2 at the first barrier.
 source "$(dirname "$0")/lib.sh"
