@@ -117,9 +117,9 @@ assert_matches() {
 $(_text "$1")"
 }
 
-# assert_eq ACTUAL EXPECTED
+# assert_eq ACTUAL EXPECTED [WHAT]: WHAT names the value in the failure.
 assert_eq() {
-	[[ $1 == "$2" ]] || fail "expected '$2', got '$1'"
+	[[ $1 == "$2" ]] || fail "${3:+$3: }expected '$2', got '$1'"
 }
 
 # assert_file_exists PATH
@@ -307,6 +307,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 b12" '^b[0-9]+$'
 	(fail "expected") 2>/dev/null && { echo "FAIL: lib: fail did not fail" >&2; exit 1; }
 	(assert_eq a b) 2>/dev/null && fail "assert_eq a b passed"
+	[[ $( (assert_eq a b "the letter") 2>&1) == *"the letter: expected 'b', got 'a'"* ]] ||
+		fail "assert_eq did not name what it compared"
 	(assert_contains "abc" "x") 2>/dev/null && fail "assert_contains passed"
 	(assert_not_contains "abc" "b") 2>/dev/null && fail "assert_not_contains passed"
 	(assert_file_exists "$TMP/nothing") 2>/dev/null && fail "assert_file_exists passed"

@@ -3,7 +3,8 @@
  * rollout_shard.c): shards must agree on it across machines and
  * versions, so its values are pinned; it follows the documented formula
  * (docs/rollout.md, "Sharding"); and it splits a fleet about evenly.
- * The barrier itself is driven end to end by tests/e2e/shard.sh.
+ * The barrier itself is driven end to end by tests/e2e/shard.sh, and
+ * the rules that test cannot see by tests/e2e/shard_rules.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
