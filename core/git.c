@@ -695,9 +695,8 @@ static int raw_next(struct raw_tree *t, struct raw_entry *e)
 		if (p == t->p || p == t->end || *p++ != ' ')
 			return -1;
 	}
-	for (nul = p; nul < t->end && *nul; nul++)
-		;
-	if (nul == t->end || nul == p || nul - p > UINT16_MAX || t->end - (nul + 1) < GIT_OID_RAWSZ)
+	nul = memchr(p, '\0', (size_t)(t->end - p));
+	if (!nul || nul == p || nul - p > UINT16_MAX || t->end - (nul + 1) < GIT_OID_RAWSZ)
 		return -1;
 	switch (mode) {
 	case 040000: case 0100644: case 0100755: case 0120000: case 0160000:
