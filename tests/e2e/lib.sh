@@ -122,6 +122,26 @@ assert_eq() {
 	[[ $1 == "$2" ]] || fail "${3:+$3: }expected '$2', got '$1'"
 }
 
+# run_shards OUTDIR URL ACCOUNTS ARGS...: `apply --repo URL --driver
+# dir:ACCOUNTS --shard K/3 ARGS...` for K = 1, 2 and 3 at once, each with
+# its own cache (three CI runners); OUTDIR/K.out, K.err and K.rc hold
+# what each printed and its exit status.
+run_shards() {
+	local dir=$1 url=$2 accounts=$3 k pids=()
+	shift 3
+	mkdir -p "$dir"
+	for k in 1 2 3; do
+		(
+			set +e
+			FLOTILLA_CACHE_DIR=$TMP/cache-$k "$FLOTILLA" apply --repo "$url" --driver "dir:$accounts" \
+				--shard "$k/3" "$@" >"$dir/$k.out" 2>"$dir/$k.err"
+			echo $? >"$dir/$k.rc"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+}
+
 # assert_file_exists PATH
 assert_file_exists() {
 	[[ -e $1 ]] || fail "expected $1 to exist"

@@ -111,22 +111,9 @@ mkdir -p "$TMP/srv"
 git clone -q --bare "$W" "$TMP/srv/fleet.git"
 C1=$(git -C "$W" rev-parse HEAD)
 
-# shards OUTDIR ARGS...: runs shards 1/3, 2/3 and 3/3 at once, each with
-# its own cache (three runners); OUTDIR/K.out, K.err, K.rc.
+# shards OUTDIR ARGS...: shards 1/3, 2/3 and 3/3 at once (run_shards, lib.sh).
 shards() {
-	local dir=$1 k pids=()
-	shift
-	mkdir -p "$dir"
-	for k in 1 2 3; do
-		(
-			set +e
-			FLOTILLA_CACHE_DIR=$TMP/cache-$k "$FLOTILLA" apply --repo "$URL" --driver "dir:$ACCOUNTS" \
-				--shard "$k/3" "$@" >"$dir/$k.out" 2>"$dir/$k.err"
-			echo $? >"$dir/$k.rc"
-		) &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
+	run_shards "$1" "$URL" "$ACCOUNTS" "${@:2}"
 }
 
 # server_note: the remote's ledger of C1, as one document.
