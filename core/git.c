@@ -929,7 +929,8 @@ int fl_repo_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const ch
 			*err = scratch;
 		return rc;
 	}
-	if ((grc = git_repository_odb(&odb, repo->git)) < 0 || (grc = git_odb_read(&t.obj, odb, git_tree_entry_id(entry))) < 0) {
+	if ((grc = git_repository_odb(&odb, repo->git)) < 0 ||
+	    (grc = git_odb_read(&t.obj, odb, git_tree_entry_id(entry))) < 0) {
 		rc = fail_git(err, grc, "cannot read directory '%s'", dir);
 		goto out;
 	}

@@ -66,39 +66,48 @@ static int list_tenant_entry(const struct fl_repo_entry *entry, void *payload)
 static int find_only_tenants(struct loader *ld)
 {
 	static const char *const exts[] = { ".yaml", ".yml" };
-	size_t n = ld->opts->nonly;
+	size_t n = ld->opts->nonly, m = 0;
 	bool *again = fl_repeated_names(ld->opts->only, n);
-	char **files = fl_calloc(2 * n + 1, sizeof(*files));
+	char **files = fl_calloc(2 * n + 1, sizeof(*files)); /* name i's: 2i, 2i + 1; looked up or NULL */
+	const char **look = fl_calloc(2 * n + 1, sizeof(*look));
+	size_t *at = fl_calloc(n + 1, sizeof(*at));          /* where name i's files are in look */
 	struct fl_oid *ids = fl_calloc(2 * n + 1, sizeof(*ids));
 	bool *found = fl_calloc(2 * n + 1, sizeof(*found));
 	int rc;
 
-	for (size_t i = 0; i < 2 * n; i++) {
-		struct fl_buf file = FL_BUF_INIT;
-		(void)fl_buf_printf(&file, "%s%s", ld->opts->only[i / 2], exts[i % 2]); /* no maximum: cannot fail */
-		files[i] = fl_buf_detach(&file, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = ld->opts->only[i];
+		if (again[i] || !fl_tenant_name_valid(name, strlen(name)))
+			continue;
+		at[i] = m;
+		for (size_t k = 0; k < 2; k++) {
+			struct fl_buf file = FL_BUF_INIT;
+			(void)fl_buf_printf(&file, "%s%s", name, exts[k]); /* no maximum: cannot fail */
+			look[m++] = files[2 * i + k] = fl_buf_detach(&file, NULL);
+		}
 	}
-	rc = fl_repo_dir_find(ld->repo, &ld->f->commit, "tenants", (const char *const *)files, 2 * n, ids, found,
-			      ld->err);
+	rc = fl_repo_dir_find(ld->repo, &ld->f->commit, "tenants", look, m, ids, found, ld->err);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *name = ld->opts->only[i];
 		size_t before = ld->nfiles;
 		if (again[i])
 			continue;
-		if (!fl_tenant_name_valid(name, strlen(name))) {
+		if (!files[2 * i]) {
 			fl_loader_file_error(&ld->d_tenants, FL_EINPUT, NULL,
 					     "unknown tenant '%s' (not a valid tenant name)", name);
 			continue;
 		}
 		for (size_t k = 0; k < 2; k++)
-			if (found[2 * i + k])
-				add_tenant_file(ld, files[2 * i + k], strlen(name), &ids[2 * i + k]);
+			if (found[at[i] + k])
+				add_tenant_file(ld, files[2 * i + k], strlen(name), &ids[at[i] + k]);
 		if (ld->nfiles == before)
 			fl_loader_file_error(&ld->d_tenants, FL_EINPUT, NULL, "unknown tenant '%s'", name);
 	}
 	for (size_t i = 0; i < 2 * n; i++)
 		free(files[i]);
 	free(files);
+	free(look);
+	free(at);
 	free(ids);
 	free(found);
 	free(again);

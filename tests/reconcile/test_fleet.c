@@ -451,6 +451,7 @@ static void test_only(void **state)
 {
 	static const char *const names[] = { "zeta", "gamma", "zeta" };
 	static const char *const bad[] = { "zeta", "nope" };
+	static const char *const invalid[] = { "../zeta", "zeta" };
 	struct fl_fleet_load_opts opts = { .only = names, .nonly = 3 };
 	struct loaded l;
 	char line[600];
@@ -471,6 +472,14 @@ static void test_only(void **state)
 	assert_null(l.fleet);
 	first_line(line, sizeof(line), &l);
 	assert_string_equal(line, "error: unknown tenant 'nope'");
+	unload(&l);
+
+	opts.only = invalid;
+	load_with(&l, good, NULL, &opts);
+	assert_int_equal(l.rc, FL_EINPUT);
+	first_line(line, sizeof(line), &l);
+	assert_string_equal(line, "error: unknown tenant '../zeta' (not a valid tenant name)");
+	assert_int_equal(l.diags.len, 1);
 	unload(&l);
 }
 
