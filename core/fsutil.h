@@ -32,18 +32,6 @@ int fl_file_read_head(struct fl_buf *out, const char *path, size_t max, struct f
 int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err);
 
 /*
- * fl_file_write_atomic without the sync of path's directory: after a crash
- * path still holds its old content or all of data, but a power loss may
- * take the replacement back until the caller syncs the directory
- * (fl_dir_sync). For writers that replace many files and need them to
- * last only at a later point, where one sync of each directory serves all.
- */
-int fl_file_write_atomic_unsynced(const char *path, const void *data, size_t len, struct fl_error *err);
-
-/* Syncs directory dir, so that the renames and creations in it survive a power loss. */
-int fl_dir_sync(const char *dir, struct fl_error *err);
-
-/*
  * Whether name (one path component) has the form of fl_file_write_atomic's
  * temporary files. A name that starts with a letter or a digit, like every
  * name fl_ident_valid accepts, never does.

@@ -121,11 +121,6 @@ int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, str
 	return row->open(out, conf, err);
 }
 
-int fl_driver_sync(struct fl_driver *driver, struct fl_error *err)
-{
-	return driver->ops && driver->ops->sync ? driver->ops->sync(driver->self, err) : 0;
-}
-
 void fl_driver_release(struct fl_driver *driver)
 {
 	if (driver->ops && driver->ops->free)

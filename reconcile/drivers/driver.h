@@ -104,12 +104,6 @@ struct fl_driver_ops {
 		     struct fl_error *err);
 	/* Creates the account of tenant with its identity; NULL: cannot. */
 	int (*bootstrap)(void *self, const struct fl_tenant *tenant, struct fl_error *err);
-	/* Makes every apply so far last through a power loss, for a driver
-	 * whose applies are atomic at once but durable only later (the dir
-	 * driver syncs each account directory here, once); NULL: each apply
-	 * is durable when it returns. The rollout calls it at each wave's
-	 * end, before the wave is recorded or reported. */
-	int (*sync)(void *self, struct fl_error *err);
 	void (*free)(void *self);
 };
 
@@ -162,8 +156,6 @@ int fl_driver_conf_parse(struct fl_driver_conf *out, struct fl_arena *arena, con
 int fl_driver_open(struct fl_driver *out, const struct fl_driver_conf *conf, struct fl_error *err);
 /* Frees what the driver holds (the struct is the caller's); a zeroed driver is fine. */
 void fl_driver_release(struct fl_driver *driver);
-/* driver's sync operation, if it has one: its applies so far made durable. */
-int fl_driver_sync(struct fl_driver *driver, struct fl_error *err);
 
 /* The dir driver (driver_dir.c) at root, without an entry: for tests and benchmarks. */
 int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error *err);

@@ -11,7 +11,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -51,16 +50,6 @@
 
 struct dir_driver {
 	char *root; /* as given; relative roots resolve against the current directory */
-	/*
-	 * Account directories with a state file replaced since the last
-	 * dir_sync, whose renames a power loss could still take back (each
-	 * file itself was synced before its rename, and holds its region's
-	 * marker with its resources: a lost rename leaves the region as it
-	 * was, marker and all). Applies run on many threads.
-	 */
-	pthread_mutex_t lock;
-	char **unsynced;
-	size_t nunsynced, capunsynced;
 };
 
 static int check_account(const char *account, struct fl_error *err)
@@ -763,58 +752,10 @@ out:
 	return rc;
 }
 
-/* Keeps dir for dir_sync; the regions of one account come one after the other, kept once. */
-static void remember_unsynced(struct dir_driver *d, const char *dir)
-{
-	pthread_mutex_lock(&d->lock);
-	if (!d->nunsynced || strcmp(d->unsynced[d->nunsynced - 1], dir) != 0) {
-		FL_GROW(d->unsynced, d->capunsynced, d->nunsynced + 1);
-		d->unsynced[d->nunsynced++] = fl_strdup(dir);
-	}
-	pthread_mutex_unlock(&d->lock);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Syncs each account directory replaced into since the last call, once
- * (sorted, so that one written to by several threads is synced once too).
- * A directory that fails stays for the next call, and the first failure
- * is returned: what was claimed must not be.
- */
-static int dir_sync(void *self, struct fl_error *err)
-{
-	struct dir_driver *d = self;
-	int rc = 0;
-	pthread_mutex_lock(&d->lock);
-	char **dirs = d->unsynced;
-	size_t n = d->nunsynced;
-	d->unsynced = NULL;
-	d->nunsynced = d->capunsynced = 0;
-	pthread_mutex_unlock(&d->lock);
-	qsort(dirs, n, sizeof(*dirs), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		struct fl_error e = FL_ERROR_INIT;
-		if ((i > 0 && strcmp(dirs[i], dirs[i - 1]) == 0) || !fl_dir_sync(dirs[i], &e))
-			continue;
-		if (!rc && err)
-			*err = e;
-		rc = rc ? rc : e.code;
-		remember_unsynced(d, dirs[i]);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
-	return rc;
-}
-
 static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
 		     struct fl_error *err)
 {
-	struct dir_driver *d = self;
+	const struct dir_driver *d = self;
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct fl_observed cur;
 	struct fl_buf next = FL_BUF_INIT;
@@ -843,8 +784,7 @@ static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl
 		goto out;
 	if ((rc = build_state(&next, &cur, w, err)))
 		goto out;
-	if (!(rc = fl_file_write_atomic_unsynced(path, next.ptr, next.len, err)))
-		remember_unsynced(d, dir);
+	rc = fl_file_write_atomic(path, next.ptr, next.len, err);
 out:
 	fl_file_unlock(lock);
 	fl_observed_release(&cur);
@@ -857,9 +797,6 @@ static void dir_free(void *self)
 	struct dir_driver *d = self;
 	if (!d)
 		return;
-	(void)dir_sync(d, NULL); /* best effort: nothing is claimed after the last wave's sync */
-	pthread_mutex_destroy(&d->lock);
-	free(d->unsynced);
 	free(d->root);
 	free(d);
 }
@@ -872,7 +809,6 @@ static const struct fl_driver_ops dir_ops = {
 	.regions = dir_regions,
 	.apply = dir_apply,
 	.bootstrap = dir_bootstrap,
-	.sync = dir_sync,
 	.free = dir_free,
 };
 
@@ -884,7 +820,6 @@ int fl_driver_dir_open(struct fl_driver *out, const char *root, struct fl_error 
 		return fl_error_set(err, FL_EINPUT, "driver 'dir' needs a root directory");
 	struct dir_driver *d = fl_calloc(1, sizeof(*d));
 	d->root = fl_strdup(root);
-	pthread_mutex_init(&d->lock, NULL);
 	out->ops = &dir_ops;
 	out->self = d;
 	return 0;

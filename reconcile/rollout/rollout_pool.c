@@ -239,15 +239,6 @@ int fl_rollout_run_wave(struct rollout *r, size_t w, struct fl_error *err)
 	fl_rollout_progress(r, w);
 	int rc = run_wave_jobs(&wv, err);
 	free(wv.tenants);
-	/* What the wave wrote lasts before its end is recorded, shared or reported (docs/design.md, "Syncs"). */
-	struct fl_error se = FL_ERROR_INIT;
-	int src = fl_driver_sync(r->driver, &se);
-	if (src && !rc) {
-		fl_error_prefix(&se, "wave %s: the accounts it wrote could not be synced: ", wave->name);
-		if (err)
-			*err = se;
-		rc = src;
-	}
 	wr->finished = true;
 	return rc;
 }

@@ -377,104 +377,6 @@ static void test_missing_region(void **state)
 	assert_false(found);
 }
 
-/*
- * Which files and directories are synced: this test is linked with
- * -Wl,--wrap=fsync (tests/CMakeLists.txt), so every fsync of the library
- * comes here first and, while synced_on, logs the path of its descriptor.
- */
-int __real_fsync(int fd);
-int __wrap_fsync(int fd);
-static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fl_buf synced = FL_BUF_INIT;
-static bool synced_on;
-
-int __wrap_fsync(int fd)
-{
-	char link[64], path[PATH_MAX];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof(path) - 1);
-	pthread_mutex_lock(&synced_lock);
-	if (synced_on && n > 0)
-		fl_buf_printf(&synced, "%.*s\n", (int)n, path);
-	pthread_mutex_unlock(&synced_lock);
-	return __real_fsync(fd);
-}
-
-/* The lines synced since the last call, with root cut to "@" and temporary names to "<tmp>". */
-static void take_synced(char *out, size_t cap, const char *root)
-{
-	size_t len = strlen(root), used = 0;
-	pthread_mutex_lock(&synced_lock);
-	for (char *line = synced.ptr, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
-		*nl = '\0';
-		const char *rest = strncmp(line, root, len) == 0 ? line + len : line;
-		const char *tmp = strstr(rest, "/.");
-		int n = tmp && strstr(tmp, ".tmp.") ? snprintf(out + used, cap - used, "@%.*s/<tmp> ", (int)(tmp - rest), rest)
-						    : snprintf(out + used, cap - used, "@%s ", rest);
-		used += n > 0 && (size_t)n < cap - used ? (size_t)n : 0;
-	}
-	out[used] = '\0';
-	fl_buf_clear(&synced);
-	pthread_mutex_unlock(&synced_lock);
-}
-
-/*
- * An apply syncs its state file before the rename and leaves the account
- * directory to the driver's sync, which syncs each written directory once,
- * then nothing until more is written. A directory that cannot be synced
- * fails the sync and is synced by the next one.
- */
-static void test_apply_defers_directory_syncs(void **state)
-{
-	struct fixture *f = *state;
-	struct fl_tenant a = tenant_of("acme", "111"), b = tenant_of("beta", "222");
-	struct fl_put_res puts[] = { put_of("bucket", "data", "{}") };
-	struct fl_region_write w1 = { "eu-west-1", puts, 1, NULL, 0, NULL };
-	struct fl_region_write w2 = { "us-east-1", puts, 1, NULL, 0, NULL };
-	struct fl_error err = FL_ERROR_INIT;
-	char got[1024], root[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-
-	bootstrap_ok(f, &a);
-	bootstrap_ok(f, &b);
-	/* The root as /proc names it (the path of a descriptor, symbolic links resolved). */
-	int fd = open(f->root, O_RDONLY | O_DIRECTORY);
-	assert_true(fd >= 0);
-	snprintf(from, sizeof(from), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(from, root, sizeof(root) - 1);
-	close(fd);
-	assert_true(n > 0);
-	root[n] = '\0';
-	synced_on = true;
-	apply_ok(f, &b, &w1);
-	apply_ok(f, &a, &w1);
-	apply_ok(f, &b, &w2);
-	take_synced(got, sizeof(got), root);
-	assert_string_equal(got, "@/222/<tmp> @/111/<tmp> @/222/<tmp> ");
-	assert_int_equal(fl_driver_sync(&f->drv, &err), 0);
-	take_synced(got, sizeof(got), root);
-	assert_string_equal(got, "@/111 @/222 ");
-	assert_int_equal(fl_driver_sync(&f->drv, &err), 0);
-	take_synced(got, sizeof(got), root);
-	assert_string_equal(got, "");
-
-	/* 111 gone when its sync comes: an error naming it; back, the next sync syncs it. */
-	apply_ok(f, &a, &w1);
-	apply_ok(f, &b, &w1);
-	snprintf(from, sizeof(from), "%s/111", f->root);
-	snprintf(to, sizeof(to), "%s/111.away", f->root);
-	assert_int_equal(rename(from, to), 0);
-	take_synced(got, sizeof(got), root);
-	assert_int_not_equal(fl_driver_sync(&f->drv, &err), 0);
-	assert_non_null(strstr(err.msg, "/111"));
-	take_synced(got, sizeof(got), root);
-	assert_string_equal(got, "@/222 ");
-	assert_int_equal(rename(to, from), 0);
-	assert_int_equal(fl_driver_sync(&f->drv, &err), 0);
-	take_synced(got, sizeof(got), root);
-	assert_string_equal(got, "@/111 ");
-	synced_on = false;
-}
-
 static void test_apply_needs_bootstrap(void **state)
 {
 	struct fixture *f = *state;
@@ -1318,7 +1220,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bootstrap_then_identity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_apply_defers_directory_syncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_malformed, setup, teardown),

@@ -594,68 +594,6 @@ static void test_markers_read_once_per_wave(void **state)
 	env_close(&e);
 }
 
-/* The dir driver with its applies and syncs logged, in order: a wave's digit per apply, "S<waves succeeded>" per sync. */
-static const struct fl_driver_ops *syncing_inner;
-static struct fl_ledger *syncing_ledger;
-static pthread_mutex_t syncing_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fl_buf syncing_log;
-
-static int syncing_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
-			 struct fl_error *err)
-{
-	char wave = tenant->name[0] == 'c' ? '0' : tenant->name[0] == 'e' ? '1' : '2';
-	pthread_mutex_lock(&syncing_lock);
-	/* A wave's applies, however many, log its digit once. */
-	if (!syncing_log.len || syncing_log.ptr[syncing_log.len - 1] != wave)
-		fl_buf_putc(&syncing_log, wave);
-	pthread_mutex_unlock(&syncing_lock);
-	return syncing_inner->apply(self, tenant, w, err);
-}
-
-static int syncing_sync(void *self, struct fl_error *err)
-{
-	static const char *const waves[] = { "canary", "early", "fleet" };
-	size_t done = 0;
-	for (size_t i = 0; i < N_ELEMS(waves); i++)
-		done += fl_ledger_wave_success_time(syncing_ledger, waves[i]) != 0;
-	pthread_mutex_lock(&syncing_lock);
-	fl_buf_printf(&syncing_log, "S%zu", done);
-	pthread_mutex_unlock(&syncing_lock);
-	return syncing_inner->sync(self, err);
-}
-
-/*
- * A wave's writes are made durable (the driver's sync) after its last
- * apply, before the next wave's first, and before the wave is recorded as
- * succeeded (docs/design.md, "Syncs"): a status never claims what a power
- * loss could take back.
- */
-static void test_wave_synced_before_it_is_claimed(void **state)
-{
-	struct env e;
-	struct fl_rollout_report rep;
-	struct fl_rollout_opts opts;
-	struct watch wt;
-	struct fl_driver_ops syncing;
-	(void)state;
-
-	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
-	syncing_inner = e.drv.ops;
-	syncing_ledger = e.ledger;
-	syncing = *e.drv.ops;
-	syncing.apply = syncing_apply;
-	syncing.sync = syncing_sync;
-	e.drv.ops = &syncing;
-	fl_buf_init(&syncing_log, 0);
-	memset(&opts, 0, sizeof(opts));
-	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
-	assert_string_equal(syncing_log.ptr, "0S01S12S2");
-	fl_rollout_report_release(&rep);
-	fl_buf_release(&syncing_log);
-	e.drv.ops = syncing_inner;
-	env_close(&e);
-}
-
 /* A tenant whose account reports another id fails alone, against its wave's tolerance. */
 static void test_identity_failure_counts_against_tolerance(void **state)
 {
@@ -1998,7 +1936,6 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_waves_done),
 		cmocka_unit_test(test_markers_read_once_per_wave),
-		cmocka_unit_test(test_wave_synced_before_it_is_claimed),
 		cmocka_unit_test(test_identity_failure_counts_against_tolerance),
 		cmocka_unit_test(test_identity_checked_on_converged_tenants),
 		cmocka_unit_test(test_account_checked_after_apply),
