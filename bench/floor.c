@@ -326,11 +326,12 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	for (int i = 1; i < argc; i++) {
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--identity") == 0 || strcmp(argv[i], "--start-only") == 0) {
-			if (argv[i][2] == 'i')
-				r.identity = true;
-			else
-				start_only = true;
+		if (strcmp(argv[i], "--identity") == 0) {
+			r.identity = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--start-only") == 0) {
+			start_only = true;
 			continue;
 		}
 		if (!next) {

@@ -117,8 +117,21 @@ assert s["description"] == "invalid fleet: tenants/t2.yaml:5: unknown key \x27co
 assert len(s["description"]) <= 140, s
 '
 
-# ---- fleet.yaml itself invalid: no forge entry can be trusted, the note alone --------
+# ---- a broken release: fleet.yaml loads, so its writers get the failure too ----
 git checkout -q "$A" -- tenants/t2.yaml
+cp "$F/release/10-api.yaml" "$TMP/10-api.yaml"
+printf 'kind: service\nname: [unclosed\n' >"$F/release/10-api.yaml"
+commit "$F" "a broken release"
+R=$(git rev-parse HEAD)
+run_fl 1 plan --driver "dir:$ACC"
+assert_json "$(statuses "$GH")" "github got the release's failure" '
+s = d[-1]
+assert (s["sha"], s["context"], s["state"]) == ("'"$R"'", "flotilla/plan", "failure"), s
+assert s["description"].startswith("invalid fleet: release/10-api.yaml:"), s
+'
+cp "$TMP/10-api.yaml" "$F/release/10-api.yaml"
+
+# ---- fleet.yaml itself invalid: no forge entry can be trusted, the note alone --------
 printf 'colour: blue\n' >>"$F/fleet.yaml"
 commit "$F" "a typo in fleet.yaml"
 C=$(git rev-parse HEAD)
