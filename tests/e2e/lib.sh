@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Helpers for the end-to-end tests: each tests/e2e/<name>.sh drives the real
 # flotilla binary against real git repositories and sources this file. CTest
-# runs every tests/e2e/*.sh with:
+# runs every tests/e2e/*.sh, and this file alone as e2e/lib (its helpers'
+# own checks, at the end), with:
 #   FLOTILLA    the binary under test
 #   FL_FIXTURES the fixtures/ directory
 #   FL_SOURCE   the source tree
