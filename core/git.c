@@ -502,11 +502,11 @@ int fl_repo_read_blob(struct fl_buf *out, struct fl_repo *repo, const struct fl_
 		      struct fl_error *err)
 {
 	git_oid id;
-	char hex[FL_OID_HEX_LEN + 1], what[FL_OID_HEX_LEN + 8];
+	char what[FL_OID_HEX_LEN + 8] = "blob ";
 
+	/* Not snprintf: a fleet's load reads every manifest through here. */
 	to_git(&id, blob);
-	fl_oid_hex(hex, blob);
-	snprintf(what, sizeof(what), "blob %s", hex);
+	fl_oid_hex(what + 5, blob);
 	return read_blob(out, repo, &id, what, err);
 }
 

@@ -67,18 +67,33 @@ static int check_region(const char *region, struct fl_error *err)
 	return 0;
 }
 
+/*
+ * root/account[/file[suffix]] into out (PATH_MAX bytes, NUL included);
+ * false when it does not fit. By hand rather than snprintf: a converged
+ * plan builds two paths a tenant, and snprintf was 5% of its instructions.
+ */
+static bool join_path(char *out, const char *root, const char *account, const char *file, const char *suffix)
+{
+	const char *parts[] = { root, "/", account, file ? "/" : "", file ? file : "", file ? suffix : "" };
+	size_t used = 0;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strlen(parts[i]);
+		if (n >= PATH_MAX - used)
+			return false;
+		memcpy(out + used, parts[i], n);
+		used += n;
+	}
+	out[used] = '\0';
+	return true;
+}
+
 /* <root>/<account>[/<file>] into out (PATH_MAX bytes), the account id checked first. */
 static int account_path(char *out, const struct dir_driver *d, const struct fl_tenant *tenant,
 			const char *file, struct fl_error *err)
 {
 	int rc = check_account(tenant->account, err);
-	if (rc)
-		goto out;
-	int n = file ? snprintf(out, PATH_MAX, "%s/%s/%s", d->root, tenant->account, file)
-		     : snprintf(out, PATH_MAX, "%s/%s", d->root, tenant->account);
-	if (n < 0 || n >= PATH_MAX)
+	if (!rc && !join_path(out, d->root, tenant->account, file, ""))
 		rc = fl_error_set(err, FL_EINPUT, "path of account '%s' is too long", tenant->account);
-out:
 	return rc;
 }
 
@@ -86,12 +101,10 @@ out:
 static int state_path(char *out, const struct dir_driver *d, const struct fl_tenant *tenant,
 		      const char *region, struct fl_error *err)
 {
-	/* One format, one check of each name: a converged plan comes here per region. */
 	int rc = check_account(tenant->account, err);
 	if (rc || (rc = check_region(region, err)))
 		return rc;
-	int n = snprintf(out, PATH_MAX, "%s/%s/%s" STATE_SUFFIX, d->root, tenant->account, region);
-	if (n < 0 || n >= PATH_MAX)
+	if (!join_path(out, d->root, tenant->account, region, STATE_SUFFIX))
 		rc = fl_error_set(err, FL_EINPUT, "path of account '%s' is too long", tenant->account);
 	return rc;
 }

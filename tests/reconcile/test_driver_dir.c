@@ -377,6 +377,40 @@ static void test_missing_region(void **state)
 	assert_false(found);
 }
 
+/*
+ * A path of PATH_MAX - 1 bytes is built (the open then finds nothing); one
+ * byte more is refused as too long, before any file is touched.
+ */
+static void test_path_limit(void **state)
+{
+	static char root[PATH_MAX + 1];
+	struct fl_tenant t = tenant_of("acme", "111");
+	const size_t tail = strlen("/111/eu.state");
+	struct fl_driver drv;
+	struct fl_marker m;
+	struct fl_error err = FL_ERROR_INIT;
+	bool found = true;
+	(void)state;
+
+	for (size_t extra = 0; extra < 2; extra++) {
+		size_t len = PATH_MAX - 1 - tail + extra;
+		memset(root, 'x', len);
+		for (size_t i = 0; i < len; i += 200)
+			root[i] = '/'; /* components under NAME_MAX */
+		root[len] = '\0';
+		assert_int_equal(fl_driver_dir_open(&drv, root, &err), 0);
+		int rc = drv.ops->marker(drv.self, &t, "eu", &m, &found, &err);
+		if (extra) {
+			assert_int_equal(rc, FL_EINPUT);
+			assert_string_equal(err.msg, "path of account '111' is too long");
+		} else {
+			assert_int_equal(rc, 0);
+			assert_false(found);
+		}
+		fl_driver_release(&drv);
+	}
+}
+
 static void test_apply_needs_bootstrap(void **state)
 {
 	struct fixture *f = *state;
@@ -1220,6 +1254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bootstrap_then_identity, setup, teardown),
+		cmocka_unit_test(test_path_limit),
 		cmocka_unit_test_setup_teardown(test_identity_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_malformed, setup, teardown),
