@@ -4,6 +4,8 @@
  * commit it was asked about, so that reading 100,000 tenant files does not
  * re-parse the commit and its large directories each time. Notes and tags
  * are written here too; neither changes a commit's tree, so the cache stays.
+ * Comparing two commits, and looking many names up at once, is in
+ * git_diff.c.
  */
 #include "core/git.h"
 
@@ -29,28 +31,10 @@
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/git_internal.h"
 #include "core/banned.h"
 
 _Static_assert(sizeof(((struct fl_oid *)0)->id) == GIT_OID_RAWSZ, "fl_oid is a SHA-1");
-
-/* Directories of the cached commit kept parsed; a few, for alternating lookups. */
-#define DIR_CACHE_SIZE 8
-
-struct dir_slot {
-	char *path; /* "tenants/acme", no trailing slash; NULL when free */
-	git_tree *tree;
-	unsigned long used; /* repo->tick at the last hit, for LRU eviction */
-};
-
-struct fl_repo {
-	git_repository *git;
-	git_odb_backend *mempack; /* the only object store of an in-memory repository, else NULL */
-	char *gitdir;	/* git_repository_path() without its trailing slash */
-	git_oid commit; /* the commit root and dirs belong to; valid while root */
-	git_tree *root; /* NULL: nothing cached */
-	struct dir_slot dirs[DIR_CACHE_SIZE];
-	unsigned long tick;
-};
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc;
@@ -74,14 +58,8 @@ static void init_libgit2(void)
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 }
 
-static int fail_git(struct fl_error *err, int gerr, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/*
- * Sets err to "<what we did>: <libgit2's message>" and returns FL_ENOTFOUND
- * for GIT_ENOTFOUND, else FL_EGIT (libgit2's cli_error_git()).
- */
-static int fail_git(struct fl_error *err, int gerr, const char *fmt, ...)
+/* See git_internal.h. */
+int fl_git_fail(struct fl_error *err, int gerr, const char *fmt, ...)
 {
 	char what[FL_ERROR_MSG_MAX];
 	const git_error *e = git_error_last();
@@ -98,16 +76,16 @@ static int ensure_init(struct fl_error *err)
 {
 	pthread_once(&init_once, init_libgit2);
 	if (init_rc < 0)
-		return fail_git(err, init_rc, "cannot initialise libgit2");
+		return fl_git_fail(err, init_rc, "cannot initialise libgit2");
 	return 0;
 }
 
-static void to_git(git_oid *out, const struct fl_oid *oid)
+void fl_git_to(git_oid *out, const struct fl_oid *oid)
 {
 	memcpy(out->id, oid->id, sizeof(oid->id));
 }
 
-static void from_git(struct fl_oid *out, const git_oid *oid)
+void fl_git_from(struct fl_oid *out, const git_oid *oid)
 {
 	memcpy(out->id, oid->id, sizeof(out->id));
 }
@@ -128,8 +106,8 @@ bool fl_oid_equal(const struct fl_oid *a, const struct fl_oid *b)
 	return memcmp(a->id, b->id, sizeof(a->id)) == 0;
 }
 
-/* Length of path without trailing slashes. */
-static size_t trim_len(const char *path)
+/* See git_internal.h. */
+size_t fl_git_trim_len(const char *path)
 {
 	size_t len = strlen(path);
 
@@ -166,11 +144,11 @@ int fl_repo_open(struct fl_repo **out, const char *path, struct fl_error *err)
 		goto out;
 	}
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot open repository '%s'", path);
+		rc = fl_git_fail(err, grc, "cannot open repository '%s'", path);
 		goto out;
 	}
 	*out = fl_calloc(1, sizeof(**out));
-	(*out)->gitdir = fl_strndup(git_repository_path(git), trim_len(git_repository_path(git)));
+	(*out)->gitdir = fl_strndup(git_repository_path(git), fl_git_trim_len(git_repository_path(git)));
 	(*out)->git = git;
 	git = NULL;
 out:
@@ -201,14 +179,14 @@ int fl_repo_new_memory(struct fl_repo **out, struct fl_error *err)
 		goto out;
 	if ((grc = git_repository_new(&git)) < 0 || (grc = git_odb_new(&odb)) < 0 ||
 	    (grc = git_mempack_new(&mempack)) < 0) {
-		rc = fail_git(err, grc, "cannot make an in-memory repository");
+		rc = fl_git_fail(err, grc, "cannot make an in-memory repository");
 		goto out;
 	}
 	/* The object database owns the backend once added. */
 	if ((grc = git_odb_add_backend(odb, mempack, 1)) < 0) {
 		mempack->free(mempack);
 		mempack = NULL;
-		rc = fail_git(err, grc, "cannot make an in-memory repository");
+		rc = fl_git_fail(err, grc, "cannot make an in-memory repository");
 		goto out;
 	}
 	git_repository_set_odb(git, odb);
@@ -231,7 +209,7 @@ int fl_repo_memory_reset(struct fl_repo *repo, struct fl_error *err)
 		return fl_error_set(err, FL_EINPUT, "not an in-memory repository");
 	cache_drop(repo);
 	if ((grc = git_mempack_reset(repo->mempack)) < 0)
-		return fail_git(err, grc, "cannot empty an in-memory repository");
+		return fl_git_fail(err, grc, "cannot empty an in-memory repository");
 	return 0;
 }
 
@@ -247,7 +225,7 @@ int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct 
 	int rc = 0, grc;
 
 	if ((grc = git_repository_odb(&odb, repo->git)) < 0) {
-		rc = fail_git(err, grc, "cannot open the object database");
+		rc = fl_git_fail(err, grc, "cannot open the object database");
 		goto out;
 	}
 	for (size_t i = 0; i < nfiles; i++) {
@@ -262,13 +240,13 @@ int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct 
 		u->filemode = GIT_FILEMODE_BLOB;
 		u->path = files[i].path;
 		if ((grc = git_odb_write(&u->id, odb, files[i].data, files[i].len, GIT_OBJECT_BLOB)) < 0) {
-			rc = fail_git(err, grc, "cannot write '%s'", files[i].path);
+			rc = fl_git_fail(err, grc, "cannot write '%s'", files[i].path);
 			goto out;
 		}
 	}
 	if ((grc = git_tree_create_updated(&tree_id, repo->git, NULL, n, updates)) < 0 ||
 	    (grc = git_tree_lookup(&tree, repo->git, &tree_id)) < 0) {
-		rc = fail_git(err, grc, "cannot write a tree");
+		rc = fl_git_fail(err, grc, "cannot write a tree");
 		goto out;
 	}
 	/* A fixed author and time: the same files make the same commit. */
@@ -276,10 +254,10 @@ int fl_repo_commit_files(struct fl_oid *out, struct fl_repo *repo, const struct 
 	if (grc == 0)
 		grc = git_commit_create(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 0, NULL);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot commit");
+		rc = fl_git_fail(err, grc, "cannot commit");
 		goto out;
 	}
-	from_git(out, &commit_id);
+	fl_git_from(out, &commit_id);
 out:
 	git_signature_free(sig);
 	git_tree_free(tree);
@@ -299,26 +277,23 @@ int fl_repo_resolve(struct fl_oid *out, struct fl_repo *repo, const char *rev, s
 		goto out;
 	}
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot resolve revision '%s'", rev);
+		rc = fl_git_fail(err, grc, "cannot resolve revision '%s'", rev);
 		goto out;
 	}
 	grc = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "revision '%s' is not a commit", rev);
+		rc = fl_git_fail(err, grc, "revision '%s' is not a commit", rev);
 		goto out;
 	}
-	from_git(out, git_object_id(commit));
+	fl_git_from(out, git_object_id(commit));
 out:
 	git_object_free(commit);
 	git_object_free(obj);
 	return rc;
 }
 
-/*
- * The root tree of commit, borrowed from the cache until the next lookup of
- * another commit. Looking up a new commit empties the cache.
- */
-static int root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *commit, struct fl_error *err)
+/* See git_internal.h. */
+int fl_git_root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *commit, struct fl_error *err)
 {
 	git_commit *c = NULL;
 	git_tree *tree = NULL;
@@ -326,7 +301,7 @@ static int root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *
 	char hex[FL_OID_HEX_LEN + 1];
 	int rc = 0, grc;
 
-	to_git(&id, commit);
+	fl_git_to(&id, commit);
 	if (repo->root && git_oid_equal(&id, &repo->commit)) {
 		*out = repo->root;
 		goto out;
@@ -334,13 +309,13 @@ static int root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *
 	grc = git_commit_lookup(&c, repo->git, &id);
 	if (grc < 0) {
 		fl_oid_hex(hex, commit);
-		rc = fail_git(err, grc, "cannot read commit %s", hex);
+		rc = fl_git_fail(err, grc, "cannot read commit %s", hex);
 		goto out;
 	}
 	grc = git_commit_tree(&tree, c);
 	if (grc < 0) {
 		fl_oid_hex(hex, commit);
-		rc = fail_git(err, grc, "cannot read the tree of commit %s", hex);
+		rc = fl_git_fail(err, grc, "cannot read the tree of commit %s", hex);
 		goto out;
 	}
 	cache_drop(repo);
@@ -356,7 +331,7 @@ out:
 
 /*
  * The tree of directory dir (its first len bytes, without a trailing slash)
- * in commit, borrowed from the cache like root_tree(); *out is NULL when
+ * in commit, borrowed from the cache like fl_git_root_tree(); *out is NULL when
  * there is no such directory.
  */
 static int dir_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
@@ -372,7 +347,7 @@ static int dir_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *c
 	int rc, grc;
 
 	*out = NULL;
-	rc = root_tree(&parent, repo, commit, err);
+	rc = fl_git_root_tree(&parent, repo, commit, err);
 	if (rc || len == 0) {
 		*out = parent;
 		goto out;
@@ -401,7 +376,7 @@ static int dir_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *c
 	git_oid_cpy(&id, git_tree_entry_id(entry));
 	grc = git_tree_lookup(&tree, repo->git, &id);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read directory '%.*s'", (int)len, dir);
+		rc = fl_git_fail(err, grc, "cannot read directory '%.*s'", (int)len, dir);
 		goto out;
 	}
 	/* Evict the least recently used (after the recursion, which also fills slots). */
@@ -421,12 +396,8 @@ out:
 	return rc;
 }
 
-/*
- * The entry at the first len bytes of path in commit, borrowed like
- * dir_tree()'s trees; FL_ENOTFOUND, naming the whole of path, when there is
- * none. len must not be 0.
- */
-static int path_entry(const git_tree_entry **out, struct fl_repo *repo, const struct fl_oid *commit,
+/* See git_internal.h. */
+int fl_git_path_entry(const git_tree_entry **out, struct fl_repo *repo, const struct fl_oid *commit,
 		      const char *path, size_t len, struct fl_error *err)
 {
 	git_tree *dir = NULL;
@@ -476,7 +447,7 @@ static int read_blob(struct fl_buf *out, struct fl_repo *repo, const git_oid *id
 
 	grc = git_blob_lookup(&blob, repo->git, id);
 	if (grc < 0)
-		return fail_git(err, grc, "cannot read %s", what);
+		return fl_git_fail(err, grc, "cannot read %s", what);
 	rc = put_blob(out, blob, what, err);
 	git_blob_free(blob);
 	return rc;
@@ -489,7 +460,7 @@ int fl_repo_read_file(struct fl_buf *out, struct fl_repo *repo, const struct fl_
 	char what[FL_ERROR_MSG_MAX];
 	int rc;
 
-	rc = path_entry(&entry, repo, commit, path, strlen(path), err);
+	rc = fl_git_path_entry(&entry, repo, commit, path, strlen(path), err);
 	if (rc)
 		return rc;
 	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
@@ -505,7 +476,7 @@ int fl_repo_read_blob(struct fl_buf *out, struct fl_repo *repo, const struct fl_
 	char what[FL_OID_HEX_LEN + 8] = "blob ";
 
 	/* Not snprintf: a fleet's load reads every manifest through here. */
-	to_git(&id, blob);
+	fl_git_to(&id, blob);
 	fl_oid_hex(what + 5, blob);
 	return read_blob(out, repo, &id, what, err);
 }
@@ -515,18 +486,18 @@ int fl_repo_path_id(struct fl_oid *out, struct fl_repo *repo, const struct fl_oi
 {
 	const git_tree_entry *entry = NULL;
 	git_tree *root = NULL;
-	size_t len = trim_len(path);
+	size_t len = fl_git_trim_len(path);
 	int rc;
 
 	if (len == 0) {
-		rc = root_tree(&root, repo, commit, err);
+		rc = fl_git_root_tree(&root, repo, commit, err);
 		if (!rc)
-			from_git(out, git_tree_id(root));
+			fl_git_from(out, git_tree_id(root));
 		return rc;
 	}
-	rc = path_entry(&entry, repo, commit, path, len, err);
+	rc = fl_git_path_entry(&entry, repo, commit, path, len, err);
 	if (!rc)
-		from_git(out, git_tree_entry_id(entry));
+		fl_git_from(out, git_tree_entry_id(entry));
 	return rc;
 }
 
@@ -538,19 +509,19 @@ int fl_repo_list_dir(struct fl_repo *repo, const struct fl_oid *commit, const ch
 	size_t n;
 	int rc;
 
-	rc = dir_tree(&cached, repo, commit, dir, trim_len(dir), err);
+	rc = dir_tree(&cached, repo, commit, dir, fl_git_trim_len(dir), err);
 	if (rc || !cached)
 		goto out;
 	/* Our own reference: cb may look up other paths and evict the cached tree. */
 	if (git_tree_dup(&tree, cached) < 0) {
-		rc = fail_git(err, -1, "cannot list '%s'", dir);
+		rc = fl_git_fail(err, -1, "cannot list '%s'", dir);
 		goto out;
 	}
 	n = git_tree_entrycount(tree);
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *te = git_tree_entry_byindex(tree, i);
 		e.name = git_tree_entry_name(te);
-		from_git(&e.id, git_tree_entry_id(te));
+		fl_git_from(&e.id, git_tree_entry_id(te));
 		e.is_blob = git_tree_entry_type(te) == GIT_OBJECT_BLOB;
 		rc = cb(&e, payload);
 		if (rc)
@@ -558,432 +529,6 @@ int fl_repo_list_dir(struct fl_repo *repo, const struct fl_oid *commit, const ch
 	}
 out:
 	git_tree_free(tree);
-	return rc;
-}
-
-/* State of a walk over two trees: the repository, the path so far, the callback. */
-struct walk {
-	struct fl_repo *repo;
-	struct fl_buf path;
-	fl_repo_path_cb cb;
-	void *payload;
-	struct fl_error *err;
-};
-
-/* Compares entries in git's tree order: a tree's name sorts as if it ended in '/'. */
-static int entry_cmp(const git_tree_entry *a, const git_tree_entry *b)
-{
-	const char *an = git_tree_entry_name(a), *bn = git_tree_entry_name(b);
-	size_t al = strlen(an), bl = strlen(bn), n = al < bl ? al : bl;
-	int c = memcmp(an, bn, n);
-	unsigned char ac, bc;
-
-	if (c)
-		return c;
-	ac = al > n ? (unsigned char)an[n] : git_tree_entry_type(a) == GIT_OBJECT_TREE ? '/' : 0;
-	bc = bl > n ? (unsigned char)bn[n] : git_tree_entry_type(b) == GIT_OBJECT_TREE ? '/' : 0;
-	return (ac > bc) - (ac < bc);
-}
-
-static int walk_trees(struct walk *w, git_tree *old, git_tree *newer);
-
-/*
- * Reports the path of an entry present on one side or changed: a file's path,
- * or every file under a tree (old and newer are the two sides, either NULL).
- */
-static int walk_entry(struct walk *w, const git_tree_entry *old, const git_tree_entry *newer)
-{
-	git_tree *ot = NULL, *nt = NULL;
-	const git_tree_entry *any = old ? old : newer;
-	size_t keep = w->path.len;
-	bool otree = old && git_tree_entry_type(old) == GIT_OBJECT_TREE;
-	bool ntree = newer && git_tree_entry_type(newer) == GIT_OBJECT_TREE;
-	int rc, grc;
-
-	/* w->path has no maximum, so appending cannot fail. */
-	(void)fl_buf_puts(&w->path, git_tree_entry_name(any));
-	/* entry_cmp() keeps a tree and a file of the same name apart. */
-	assert(!old || !newer || otree == ntree);
-	if (!otree && !ntree) {
-		rc = w->cb(w->path.ptr, newer != NULL, w->payload);
-		goto out;
-	}
-	if (otree && (grc = git_tree_lookup(&ot, w->repo->git, git_tree_entry_id(old))) < 0) {
-		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
-		goto out;
-	}
-	if (ntree && (grc = git_tree_lookup(&nt, w->repo->git, git_tree_entry_id(newer))) < 0) {
-		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
-		goto out;
-	}
-	(void)fl_buf_putc(&w->path, '/');
-	rc = walk_trees(w, ot, nt);
-out:
-	fl_buf_truncate(&w->path, keep);
-	git_tree_free(nt);
-	git_tree_free(ot);
-	return rc;
-}
-
-/*
- * Merges the sorted entries of two trees (either may be NULL), reporting the
- * files that differ; entries with equal ids and modes are skipped unread.
- */
-static int walk_trees(struct walk *w, git_tree *old, git_tree *newer)
-{
-	size_t on = old ? git_tree_entrycount(old) : 0, nn = newer ? git_tree_entrycount(newer) : 0;
-	size_t i = 0, j = 0;
-	int rc = 0;
-
-	while (!rc && (i < on || j < nn)) {
-		const git_tree_entry *o = i < on ? git_tree_entry_byindex(old, i) : NULL;
-		const git_tree_entry *n = j < nn ? git_tree_entry_byindex(newer, j) : NULL;
-		int c = !o ? 1 : !n ? -1 : entry_cmp(o, n);
-
-		if (c < 0) {
-			rc = walk_entry(w, o, NULL);
-			i++;
-		} else if (c > 0) {
-			rc = walk_entry(w, NULL, n);
-			j++;
-		} else {
-			if (!git_oid_equal(git_tree_entry_id(o), git_tree_entry_id(n)) ||
-			    git_tree_entry_filemode(o) != git_tree_entry_filemode(n))
-				rc = walk_entry(w, o, n);
-			i++;
-			j++;
-		}
-	}
-	return rc;
-}
-
-/*
- * The same walk over trees as git stores them ("<mode> <name>\0<id>"
- * entries), read with git_odb_read and never parsed into libgit2's arrays:
- * a tenants/ tree of 100,000 entries costs one inflate, not a 4 MB array
- * grown by realloc besides. A directory with an entry git_tree_lookup would
- * read otherwise (a mode other than git's six, say) goes through the
- * parsed walk above, so the paths reported are the same either way.
- */
-struct raw_tree {
-	git_odb_object *obj;
-	const char *p, *end;
-};
-
-struct raw_entry {
-	const char *name;  /* NUL-terminated in the object */
-	size_t len;
-	uint32_t mode;     /* as git_tree_entry_filemode() gives it */
-	const git_oid *id;
-	bool tree;
-};
-
-/* The next entry of t into *e: 1, or 0 at the end, or -1 for an entry the parsed walk should read. */
-static int raw_next(struct raw_tree *t, struct raw_entry *e)
-{
-	const char *p = t->p, *nul;
-	uint32_t mode = 0;
-
-	if (p == t->end)
-		return 0;
-	if (t->end - p > 7 && memcmp(p, "100644 ", 7) == 0) {
-		mode = 0100644; /* nearly every entry */
-		p += 7;
-	} else {
-		while (p < t->end && *p >= '0' && *p <= '7' && mode < 01000000)
-			mode = mode * 8 + (uint32_t)(*p++ - '0');
-		if (p == t->p || p == t->end || *p++ != ' ')
-			return -1;
-	}
-	nul = memchr(p, '\0', (size_t)(t->end - p));
-	if (!nul || nul == p || nul - p > UINT16_MAX || t->end - (nul + 1) < GIT_OID_RAWSZ)
-		return -1;
-	switch (mode) {
-	case 040000: case 0100644: case 0100755: case 0120000: case 0160000:
-		break;
-	case 0100664:
-		mode = 0100644;
-		break;
-	default:
-		return -1;
-	}
-	e->name = p;
-	e->len = (size_t)(nul - p);
-	e->mode = mode;
-	e->id = (const git_oid *)(const void *)(nul + 1);
-	e->tree = mode == 040000;
-	t->p = nul + 1 + GIT_OID_RAWSZ;
-	return 1;
-}
-
-/* Reads tree id into t: 0, or 1 when it is no tree (git_tree_lookup then says so), or an error. */
-static int raw_open(struct raw_tree *t, git_odb *odb, const git_oid *id, struct walk *w)
-{
-	int grc = git_odb_read(&t->obj, odb, id);
-
-	if (grc < 0)
-		return fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
-	if (git_odb_object_type(t->obj) != GIT_OBJECT_TREE)
-		return 1;
-	t->p = git_odb_object_data(t->obj);
-	t->end = t->p + git_odb_object_size(t->obj);
-	return 0;
-}
-
-static int raw_cmp(const struct raw_entry *a, const struct raw_entry *b)
-{
-	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->name, b->name, n);
-	unsigned char ac, bc;
-
-	if (c)
-		return c;
-	ac = a->len > n ? (unsigned char)a->name[n] : a->tree ? '/' : 0;
-	bc = b->len > n ? (unsigned char)b->name[n] : b->tree ? '/' : 0;
-	return (ac > bc) - (ac < bc);
-}
-
-static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_oid *newer);
-
-/* Like walk_entry, for raw entries. */
-static int raw_entry_walk(struct walk *w, git_odb *odb, const struct raw_entry *old,
-			  const struct raw_entry *newer)
-{
-	const struct raw_entry *any = old ? old : newer;
-	size_t keep = w->path.len;
-	bool otree = old && old->tree, ntree = newer && newer->tree;
-	int rc;
-
-	(void)fl_buf_put(&w->path, any->name, any->len);
-	assert(!old || !newer || otree == ntree);
-	if (!otree && !ntree)
-		rc = w->cb(w->path.ptr, newer != NULL, w->payload);
-	else
-		rc = raw_dirs(w, odb, otree ? old->id : NULL, ntree ? newer->id : NULL);
-	fl_buf_truncate(&w->path, keep);
-	return rc;
-}
-
-/* A difference raw_walk found: entries of old and newer (either absent). */
-struct raw_diff {
-	struct raw_entry o, n;
-	bool has_o, has_n;
-};
-
-/*
- * Like walk_trees, for raw trees; *odd when an entry is one for the parsed
- * walk, and nothing was reported then: differences are reported only once
- * both trees were read through.
- */
-static int raw_walk(struct walk *w, git_odb *odb, struct raw_tree *old, struct raw_tree *newer, bool *odd)
-{
-	struct raw_entry o, n;
-	struct raw_diff *diffs = NULL;
-	size_t ndiffs = 0, cap = 0;
-	int rc = 0;
-
-	memset(&o, 0, sizeof(o));
-	memset(&n, 0, sizeof(n));
-	int ho = old->obj ? raw_next(old, &o) : 0, hn = newer->obj ? raw_next(newer, &n) : 0;
-
-	while (ho > 0 || hn > 0) {
-		int c = ho <= 0 ? 1 : hn <= 0 ? -1 : raw_cmp(&o, &n);
-
-		if (c != 0 || !git_oid_equal(o.id, n.id) || o.mode != n.mode) {
-			FL_GROW(diffs, cap, ndiffs + 1);
-			diffs[ndiffs++] = (struct raw_diff){ o, n, c <= 0, c >= 0 };
-		}
-		if (c <= 0)
-			ho = raw_next(old, &o);
-		if (c >= 0)
-			hn = raw_next(newer, &n);
-	}
-	*odd = ho < 0 || hn < 0;
-	for (size_t i = 0; i < ndiffs && !rc && !*odd; i++)
-		rc = raw_entry_walk(w, odb, diffs[i].has_o ? &diffs[i].o : NULL,
-				    diffs[i].has_n ? &diffs[i].n : NULL);
-	free(diffs);
-	return rc;
-}
-
-/* The files that differ under directories old and newer (either NULL); w->path names them, no slash. */
-static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_oid *newer)
-{
-	struct raw_tree ot = { NULL, NULL, NULL }, nt = { NULL, NULL, NULL };
-	git_tree *opt = NULL, *npt = NULL;
-	int rc = 0, grc;
-
-	if (old)
-		rc = raw_open(&ot, odb, old, w);
-	if (newer && rc == 0)
-		rc = raw_open(&nt, odb, newer, w);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		size_t keep = w->path.len;
-		bool odd = false;
-		if (keep)
-			(void)fl_buf_putc(&w->path, '/');
-		rc = raw_walk(w, odb, &ot, &nt, &odd);
-		fl_buf_truncate(&w->path, keep);
-		if (!odd)
-			goto out;
-	}
-	/* An entry the raw walk does not know: walk_entry's way, with its errors. */
-	rc = 0;
-	if (old && (grc = git_tree_lookup(&opt, w->repo->git, old)) < 0)
-		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
-	else if (newer && (grc = git_tree_lookup(&npt, w->repo->git, newer)) < 0)
-		rc = fail_git(w->err, grc, "cannot read directory '%s'", w->path.ptr);
-	if (rc)
-		goto out;
-	if (w->path.len)
-		(void)fl_buf_putc(&w->path, '/');
-	rc = walk_trees(w, opt, npt);
-out:
-	git_tree_free(npt);
-	git_tree_free(opt);
-	git_odb_object_free(nt.obj);
-	git_odb_object_free(ot.obj);
-	return rc;
-}
-
-/* ---- several names looked up in one pass over a raw directory ---- */
-
-struct name_at {
-	const char *name;
-	size_t len, i; /* i: its index in the caller's names */
-};
-
-static int name_at_cmp(const void *a, const void *b)
-{
-	const struct name_at *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->name, y->name, n);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-/*
- * Marks the names the raw tree holds (a name given twice, both times; an
- * entry a broken tree holds twice, its first); -1 when an entry is one
- * raw_next does not know.
- */
-static int raw_find(struct raw_tree *t, struct name_at *sorted, size_t n, struct fl_oid *ids, bool *found)
-{
-	struct raw_entry e;
-	int more;
-
-	while ((more = raw_next(t, &e)) > 0) {
-		struct name_at key = { e.name, e.len, 0 };
-		struct name_at *hit = bsearch(&key, sorted, n, sizeof(*sorted), name_at_cmp);
-		if (!hit || found[hit->i])
-			continue;
-		while (hit > sorted && name_at_cmp(hit - 1, &key) == 0)
-			hit--;
-		for (; hit < sorted + n && name_at_cmp(hit, &key) == 0; hit++) {
-			found[hit->i] = true;
-			from_git(&ids[hit->i], e.id);
-		}
-	}
-	return more;
-}
-
-/* The slow way, for a directory raw_next cannot read: each name through fl_repo_path_id. */
-static int find_each(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
-		     const char *const *names, size_t n, struct fl_oid *ids, bool *found, struct fl_error *err)
-{
-	struct fl_buf path = FL_BUF_INIT;
-	int rc = 0;
-
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct fl_error e = FL_ERROR_INIT;
-		fl_buf_clear(&path);
-		fl_buf_printf(&path, "%s/%s", dir, names[i]);
-		rc = fl_repo_path_id(&ids[i], repo, commit, path.ptr, &e);
-		found[i] = rc == 0;
-		if (rc == FL_ENOTFOUND)
-			rc = 0;
-		else if (rc && err)
-			*err = e;
-	}
-	fl_buf_release(&path);
-	return rc;
-}
-
-int fl_repo_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const char *dir,
-		     const char *const *names, size_t n, struct fl_oid *ids, bool *found, struct fl_error *err)
-{
-	const git_tree_entry *entry = NULL;
-	struct fl_error scratch = FL_ERROR_INIT;
-	struct raw_tree t = { NULL, NULL, NULL };
-	struct name_at *sorted = NULL;
-	git_odb *odb = NULL;
-	int rc, grc;
-
-	memset(found, 0, n * sizeof(*found));
-	rc = path_entry(&entry, repo, commit, dir, trim_len(dir), &scratch);
-	if (rc == FL_ENOTFOUND || (!rc && git_tree_entry_type(entry) != GIT_OBJECT_TREE))
-		return 0;
-	if (rc) {
-		if (err)
-			*err = scratch;
-		return rc;
-	}
-	if ((grc = git_repository_odb(&odb, repo->git)) < 0 ||
-	    (grc = git_odb_read(&t.obj, odb, git_tree_entry_id(entry))) < 0) {
-		rc = fail_git(err, grc, "cannot read directory '%s'", dir);
-		goto out;
-	}
-	t.p = git_odb_object_data(t.obj);
-	t.end = t.p + git_odb_object_size(t.obj);
-	sorted = fl_calloc(n ? n : 1, sizeof(*sorted));
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = (struct name_at){ names[i], strlen(names[i]), i };
-	qsort(sorted, n, sizeof(*sorted), name_at_cmp);
-	if (raw_find(&t, sorted, n, ids, found) < 0)
-		rc = find_each(repo, commit, dir, names, n, ids, found, err);
-out:
-	free(sorted);
-	git_odb_object_free(t.obj);
-	git_odb_free(odb);
-	return rc;
-}
-
-int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const struct fl_oid *newer,
-			  fl_repo_path_cb cb, void *payload, struct fl_error *err)
-{
-	git_tree *cached = NULL, *ot = NULL, *nt = NULL;
-	git_odb *odb = NULL;
-	struct walk w = { repo, FL_BUF_INIT, cb, payload, err };
-	int rc;
-
-	/* Own references: looking up newer evicts old, and cb may read other commits. */
-	rc = root_tree(&cached, repo, old, err);
-	if (rc)
-		goto out;
-	if (git_tree_dup(&ot, cached) < 0) {
-		rc = fail_git(err, -1, "cannot compare commits");
-		goto out;
-	}
-	rc = root_tree(&cached, repo, newer, err);
-	if (rc)
-		goto out;
-	if (git_tree_dup(&nt, cached) < 0) {
-		rc = fail_git(err, -1, "cannot compare commits");
-		goto out;
-	}
-	if (git_oid_equal(git_tree_id(ot), git_tree_id(nt)))
-		goto out;
-	if (git_repository_odb(&odb, repo->git) < 0) {
-		rc = fail_git(err, -1, "cannot compare commits");
-		goto out;
-	}
-	rc = raw_dirs(&w, odb, git_tree_id(ot), git_tree_id(nt));
-out:
-	git_odb_free(odb);
-	fl_buf_release(&w.path);
-	git_tree_free(nt);
-	git_tree_free(ot);
 	return rc;
 }
 
@@ -999,13 +544,13 @@ int fl_repo_is_ancestor(bool *out, struct fl_repo *repo, const struct fl_oid *an
 		*out = true;
 		goto out;
 	}
-	to_git(&a, ancestor);
-	to_git(&n, newer);
+	fl_git_to(&a, ancestor);
+	fl_git_to(&n, newer);
 	grc = git_graph_descendant_of(repo->git, &n, &a);
 	if (grc < 0) {
 		fl_oid_hex(ahex, ancestor);
 		fl_oid_hex(nhex, newer);
-		rc = fail_git(err, grc, "cannot tell whether %.12s is an ancestor of %.12s", ahex, nhex);
+		rc = fl_git_fail(err, grc, "cannot tell whether %.12s is an ancestor of %.12s", ahex, nhex);
 		goto out;
 	}
 	*out = grc == 1;
@@ -1024,7 +569,7 @@ static int signature_now(git_signature **out, git_repository *git, struct fl_err
 	if (grc == GIT_ENOTFOUND)
 		grc = git_signature_now(out, "flotilla", "flotilla@localhost");
 	if (grc < 0)
-		return fail_git(err, grc, "cannot make a signature");
+		return fl_git_fail(err, grc, "cannot make a signature");
 	return 0;
 }
 
@@ -1050,14 +595,14 @@ int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *mes
 	init_opts.flags = GIT_REPOSITORY_INIT_MKPATH;
 	init_opts.initial_head = "main";
 	if ((grc = git_repository_init_ext(&git, dir, &init_opts)) < 0) {
-		rc = fail_git(err, grc, "cannot create a repository in '%s'", dir);
+		rc = fl_git_fail(err, grc, "cannot create a repository in '%s'", dir);
 		goto out;
 	}
 	if ((grc = git_repository_index(&index, git)) < 0 ||
 	    (grc = git_index_add_all(index, &pathspec, GIT_INDEX_ADD_DEFAULT, NULL, NULL)) < 0 ||
 	    (grc = git_index_write(index)) < 0 || (grc = git_index_write_tree(&tree_id, index)) < 0 ||
 	    (grc = git_tree_lookup(&tree, git, &tree_id)) < 0) {
-		rc = fail_git(err, grc, "cannot add the files of '%s'", dir);
+		rc = fl_git_fail(err, grc, "cannot add the files of '%s'", dir);
 		goto out;
 	}
 	rc = signature_now(&sig, git, err);
@@ -1070,17 +615,17 @@ int fl_repo_init_commit_all(struct fl_oid *out, const char *dir, const char *mes
 	else if (grc == GIT_ENOTFOUND || grc == GIT_EUNBORNBRANCH)
 		grc = 0;
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read HEAD in '%s'", dir);
+		rc = fl_git_fail(err, grc, "cannot read HEAD in '%s'", dir);
 		goto out;
 	}
 	grc = git_commit_create_v(&commit_id, git, "HEAD", sig, sig, NULL, message, tree, parent ? 1 : 0,
 				  parent);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot commit in '%s'", dir);
+		rc = fl_git_fail(err, grc, "cannot commit in '%s'", dir);
 		goto out;
 	}
 	if (out)
-		from_git(out, &commit_id);
+		fl_git_from(out, &commit_id);
 out:
 	git_commit_free(parent);
 	git_signature_free(sig);
@@ -1104,11 +649,11 @@ int fl_repo_commit_time(long long *out, struct fl_repo *repo, const struct fl_oi
 	int rc = 0, grc;
 
 	*out = 0;
-	to_git(&id, commit);
+	fl_git_to(&id, commit);
 	grc = git_commit_lookup(&c, repo->git, &id);
 	if (grc < 0) {
 		fl_oid_hex(hex, commit);
-		rc = fail_git(err, grc, "cannot read commit %s", hex);
+		rc = fl_git_fail(err, grc, "cannot read commit %s", hex);
 		goto out;
 	}
 	*out = (long long)git_commit_time(c);
@@ -1126,7 +671,7 @@ int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *note
 	char hex[FL_OID_HEX_LEN + 1], what[FL_ERROR_MSG_MAX];
 	int rc = 0, grc;
 
-	to_git(&id, commit);
+	fl_git_to(&id, commit);
 	fl_oid_hex(hex, commit);
 	grc = git_note_read(&note, repo->git, notes_ref, &id);
 	if (grc == GIT_ENOTFOUND) {
@@ -1134,13 +679,13 @@ int fl_repo_note_read(struct fl_buf *out, struct fl_repo *repo, const char *note
 		goto out;
 	}
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read the note of commit %.12s in '%s'", hex, notes_ref);
+		rc = fl_git_fail(err, grc, "cannot read the note of commit %.12s in '%s'", hex, notes_ref);
 		goto out;
 	}
 	/* The blob rather than git_note_message(): its exact bytes, under out's limit. */
 	grc = git_blob_lookup(&blob, repo->git, git_note_id(note));
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read the note of commit %.12s in '%s'", hex, notes_ref);
+		rc = fl_git_fail(err, grc, "cannot read the note of commit %.12s in '%s'", hex, notes_ref);
 		goto out;
 	}
 	snprintf(what, sizeof(what), "the note of commit %.12s", hex);
@@ -1215,8 +760,8 @@ int fl_repo_ref_id(struct fl_oid *out, struct fl_repo *repo, const char *ref, st
 	if (grc == GIT_ENOTFOUND)
 		return fl_error_set(err, FL_ENOTFOUND, "no ref '%s'", ref);
 	if (grc < 0)
-		return fail_git(err, grc, "cannot read '%s'", ref);
-	from_git(out, &id);
+		return fl_git_fail(err, grc, "cannot read '%s'", ref);
+	fl_git_from(out, &id);
 	return 0;
 }
 
@@ -1258,7 +803,7 @@ int fl_repo_note_write(struct fl_oid *out, struct fl_repo *repo, const char *not
 	char *note = NULL;
 	int rc, grc, guard;
 
-	to_git(&id, commit);
+	fl_git_to(&id, commit);
 	fl_oid_hex(hex, commit);
 	/* libgit2 takes the note as a C string. */
 	if (memchr(text, '\0', len)) {
@@ -1280,11 +825,11 @@ int fl_repo_note_write(struct fl_oid *out, struct fl_repo *repo, const char *not
 		grc = note_commit(&notes_commit, repo->git, notes_ref, sig, &id, note);
 	fl_ref_guard_drop(guard);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot write the note of commit %.12s in '%s'", hex, notes_ref);
+		rc = fl_git_fail(err, grc, "cannot write the note of commit %.12s in '%s'", hex, notes_ref);
 		goto out;
 	}
 	if (out)
-		from_git(out, &notes_commit);
+		fl_git_from(out, &notes_commit);
 out:
 	git_signature_free(sig);
 	free(note);
@@ -1310,7 +855,7 @@ static int report_tag(struct fl_repo *repo, git_reference *ref, fl_repo_tag_cb c
 	t.message = "";
 	if ((grc = git_reference_resolve(&direct, ref)) < 0 ||
 	    (grc = git_object_lookup(&obj, repo->git, git_reference_target(direct), GIT_OBJECT_ANY)) < 0) {
-		rc = fail_git(err, grc, "cannot read tag '%s'", t.name);
+		rc = fl_git_fail(err, grc, "cannot read tag '%s'", t.name);
 		goto out;
 	}
 	target = obj;
@@ -1329,14 +874,14 @@ static int report_tag(struct fl_repo *repo, git_reference *ref, fl_repo_tag_cb c
 			t.message = git_tag_message(tag);
 		grc = git_tag_peel(&peeled, tag);
 		if (grc < 0) {
-			rc = fail_git(err, grc, "cannot read what tag '%s' points at", t.name);
+			rc = fl_git_fail(err, grc, "cannot read what tag '%s' points at", t.name);
 			goto out;
 		}
 		target = peeled;
 	}
 	if (git_object_type(target) != GIT_OBJECT_COMMIT)
 		goto out;
-	from_git(&t.target, git_object_id(target));
+	fl_git_from(&t.target, git_object_id(target));
 	rc = cb(&t, payload);
 out:
 	fl_buf_release(&tagger);
@@ -1362,7 +907,7 @@ int fl_repo_tags(struct fl_repo *repo, const char *prefix, fl_repo_tag_cb cb, vo
 	(void)fl_buf_printf(&glob, "refs/tags/%s*", strpbrk(prefix, "*?[\\") ? "" : prefix);
 	grc = git_reference_iterator_glob_new(&it, repo->git, glob.ptr);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot list the tags");
+		rc = fl_git_fail(err, grc, "cannot list the tags");
 		goto out;
 	}
 	while ((grc = git_reference_next(&ref, it)) == 0) {
@@ -1376,7 +921,7 @@ int fl_repo_tags(struct fl_repo *repo, const char *prefix, fl_repo_tag_cb cb, vo
 			goto out;
 	}
 	if (grc != GIT_ITEROVER)
-		rc = fail_git(err, grc, "cannot list the tags");
+		rc = fl_git_fail(err, grc, "cannot list the tags");
 out:
 	git_reference_iterator_free(it);
 	fl_buf_release(&glob);
@@ -1395,7 +940,7 @@ int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_o
 	char hex[FL_OID_HEX_LEN + 1], ehex[GIT_OID_HEXSZ + 1];
 	int rc = 0, grc;
 
-	to_git(&id, commit);
+	fl_git_to(&id, commit);
 	fl_oid_hex(hex, commit);
 	(void)fl_buf_printf(&refname, "refs/tags/%s", name);
 	grc = git_reference_lookup(&ref, repo->git, refname.ptr);
@@ -1415,12 +960,12 @@ int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_o
 		goto out;
 	}
 	if (grc != GIT_ENOTFOUND) {
-		rc = fail_git(err, grc, "cannot read tag '%s'", name);
+		rc = fl_git_fail(err, grc, "cannot read tag '%s'", name);
 		goto out;
 	}
 	grc = git_object_lookup(&target, repo->git, &id, GIT_OBJECT_COMMIT);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot read commit %s", hex);
+		rc = fl_git_fail(err, grc, "cannot read commit %s", hex);
 		goto out;
 	}
 	rc = signature_now(&sig, repo->git, err);
@@ -1429,7 +974,7 @@ int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_o
 	/* Like `git tag -m`: surrounding blank lines dropped, one final newline. */
 	grc = git_message_prettify(&msg, message, 0, 0);
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot tag commit %.12s as '%s'", hex, name);
+		rc = fl_git_fail(err, grc, "cannot tag commit %.12s as '%s'", hex, name);
 		goto out;
 	}
 	grc = git_tag_create(&tag_id, repo->git, name, target, sig, msg.ptr, 0);
@@ -1440,7 +985,7 @@ int fl_repo_tag_create(struct fl_repo *repo, const char *name, const struct fl_o
 		goto out;
 	}
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot tag commit %.12s as '%s'", hex, name);
+		rc = fl_git_fail(err, grc, "cannot tag commit %.12s as '%s'", hex, name);
 		goto out;
 	}
 out:
@@ -1464,7 +1009,7 @@ static int each_note(const git_oid *blob_id, const git_oid *annotated, void *pay
 	struct notes_walk *w = payload;
 	struct fl_oid id;
 	(void)blob_id;
-	from_git(&id, annotated);
+	fl_git_from(&id, annotated);
 	w->rc = w->cb(&id, w->payload);
 	return w->rc ? 1 : 0;
 }
@@ -1483,7 +1028,7 @@ int fl_repo_notes_each(struct fl_repo *repo, const char *notes_ref, fl_repo_note
 	if (w.rc)
 		return w.rc;
 	if (grc < 0)
-		return fail_git(err, grc, "cannot list the notes in '%s'", notes_ref);
+		return fl_git_fail(err, grc, "cannot list the notes in '%s'", notes_ref);
 	return 0;
 }
 
@@ -1497,9 +1042,9 @@ static int updated_tree(git_tree **out, struct fl_repo *repo, const struct fl_oi
 	git_oid id;
 	int rc = 0, grc;
 
-	to_git(&id, parent);
+	fl_git_to(&id, parent);
 	if ((grc = git_commit_lookup(&commit, repo->git, &id)) < 0 || (grc = git_commit_tree(&base, commit)) < 0) {
-		rc = fail_git(err, grc, "cannot read the parent commit");
+		rc = fl_git_fail(err, grc, "cannot read the parent commit");
 		goto out;
 	}
 	for (size_t i = 0; i < nfiles; i++) {
@@ -1507,13 +1052,13 @@ static int updated_tree(git_tree **out, struct fl_repo *repo, const struct fl_oi
 		updates[i].filemode = GIT_FILEMODE_BLOB;
 		updates[i].path = files[i].path;
 		if ((grc = git_blob_create_from_buffer(&updates[i].id, repo->git, files[i].data, files[i].len)) < 0) {
-			rc = fail_git(err, grc, "cannot write '%s'", files[i].path);
+			rc = fl_git_fail(err, grc, "cannot write '%s'", files[i].path);
 			goto out;
 		}
 	}
 	if ((grc = git_tree_create_updated(&id, repo->git, base, nfiles, updates)) < 0 ||
 	    (grc = git_tree_lookup(out, repo->git, &id)) < 0)
-		rc = fail_git(err, grc, "cannot write a tree");
+		rc = fl_git_fail(err, grc, "cannot write a tree");
 out:
 	git_tree_free(base);
 	git_commit_free(commit);
@@ -1539,14 +1084,14 @@ int fl_repo_branch_commit(struct fl_oid *out, struct fl_repo *repo, const char *
 		rc = fl_error_set(err, FL_EINPUT, "invalid branch name '%s'", branch);
 		goto out;
 	}
-	to_git(&parent_id, parent);
+	fl_git_to(&parent_id, parent);
 	if ((rc = updated_tree(&tree, repo, parent, files, nfiles, err)) ||
 	    (rc = signature_now(&sig, repo->git, err)))
 		goto out;
 	if ((grc = git_commit_lookup(&parent_commit, repo->git, &parent_id)) < 0 ||
 	    (grc = git_commit_create_v(&commit_id, repo->git, NULL, sig, sig, NULL, message, tree, 1,
 				       parent_commit)) < 0) {
-		rc = fail_git(err, grc, "cannot commit on branch '%s'", branch);
+		rc = fl_git_fail(err, grc, "cannot commit on branch '%s'", branch);
 		goto out;
 	}
 	/* force 0: a branch of the same name is never moved, whoever made it. */
@@ -1556,10 +1101,10 @@ int fl_repo_branch_commit(struct fl_oid *out, struct fl_repo *repo, const char *
 		goto out;
 	}
 	if (grc < 0) {
-		rc = fail_git(err, grc, "cannot create branch '%s'", branch);
+		rc = fl_git_fail(err, grc, "cannot create branch '%s'", branch);
 		goto out;
 	}
-	from_git(out, &commit_id);
+	fl_git_from(out, &commit_id);
 out:
 	fl_buf_release(&refname);
 	git_reference_free(ref);
@@ -1685,7 +1230,7 @@ static int export_entry(struct exporter *x, const git_tree_entry *e)
 		goto out;
 	grc = git_tree_entry_to_object(&obj, x->git, e);
 	if (grc < 0) {
-		rc = fail_git(x->err, grc, "cannot read the object for '%s'", x->path.ptr);
+		rc = fl_git_fail(x->err, grc, "cannot read the object for '%s'", x->path.ptr);
 		goto out;
 	}
 	if (mode == GIT_FILEMODE_TREE) {
@@ -1725,16 +1270,16 @@ int fl_repo_export_tree(struct fl_repo *repo, const struct fl_oid *commit, const
 	git_tree *cached = NULL, *tree = NULL;
 	int rc;
 
-	rc = root_tree(&cached, repo, commit, err);
+	rc = fl_git_root_tree(&cached, repo, commit, err);
 	if (rc)
 		goto out;
 	/* Our own reference, so the walk does not depend on the cache. */
 	if (git_tree_dup(&tree, cached) < 0) {
-		rc = fail_git(err, -1, "cannot export to '%s'", dir);
+		rc = fl_git_fail(err, -1, "cannot export to '%s'", dir);
 		goto out;
 	}
 	/* Files go to "<dir>/<path>"; "/" stays "/". */
-	(void)fl_buf_put(&x.path, dir, trim_len(dir));
+	(void)fl_buf_put(&x.path, dir, fl_git_trim_len(dir));
 	(void)fl_buf_putc(&x.path, '/');
 	rc = export_tree(&x, tree);
 out:
