@@ -344,8 +344,8 @@ int fl_rollout_run(struct fl_rollout_report *out, struct fl_repo *repo, const st
 	if ((rc = prepare_verify(&r, err)) || (rc = run_waves(&r, last, err)))
 		goto out;
 	fl_rollout_supersede_older(&r);
-	/* Removed tenants are the fleet's, not a shard's: the first shard reports them. */
-	if (!r.partial && (!fl_rollout_sharded(&r) || opts->shard_k == 1))
+	/* Removed tenants are the fleet's, not a shard's: the first shard with tenants reports them. */
+	if (!r.partial && (!fl_rollout_sharded(&r) || opts->shard_k == fl_shard_first(fleet, opts->shard_n)))
 		fl_rollout_report_removed(&r);
 out:
 	finish_statuses(&r);

@@ -107,6 +107,15 @@ struct fl_rollout_opts {
 unsigned fl_shard_of(const char *tenant, unsigned n);
 
 /*
+ * The lowest of n shards that holds a tenant of fleet not suspended (1
+ * when none does): the one that reports what is the fleet's rather than a
+ * shard's (tenant files removed, found from the markers its tenants hold;
+ * a suspended tenant's are not read). Every shard computes the same from
+ * the same commit.
+ */
+unsigned fl_shard_first(const struct fl_fleet *fleet, unsigned n);
+
+/*
  * Rolls fleet's commit out through driver, recording everything in ledger.
  * Returns 0 with out->outcome set, or an error code for a failure of the
  * run itself (a tenant's failure is not one: it counts against its wave),

@@ -33,6 +33,18 @@ unsigned fl_shard_of(const char *tenant, unsigned n)
 	return n ? (unsigned)(h % n) + 1 : 1;
 }
 
+unsigned fl_shard_first(const struct fl_fleet *fleet, unsigned n)
+{
+	unsigned first = 0;
+	for (size_t i = 0; i < fleet->ntenants && first != 1; i++) {
+		if (fleet->tenants[i].state == FL_TENANT_SUSPENDED)
+			continue;
+		unsigned k = fl_shard_of(fleet->tenants[i].name, n);
+		first = !first || k < first ? k : first;
+	}
+	return first ? first : 1;
+}
+
 bool fl_rollout_sharded(const struct rollout *r)
 {
 	return r->opts->shard_n > 0;

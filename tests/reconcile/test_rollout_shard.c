@@ -38,6 +38,38 @@ static void test_pinned(void **state)
 	}
 }
 
+/*
+ * The shard that reports removed tenant files: the lowest that holds a
+ * tenant, so that a fleet whose shard 1 is empty still has one. Of 3
+ * shards, t01 is in 1, acme-test in 2 and "" in 3 (test_pinned).
+ */
+static void test_first(void **state)
+{
+	(void)state;
+	static const struct { const char *names[3]; size_t n; unsigned want; } cases[] = {
+		{ { "acme-test", "t01", "" }, 3, 1 },
+		{ { "acme-test", "" }, 2, 2 },
+		{ { "", "" }, 2, 3 },
+		{ { NULL }, 0, 1 },
+		{ { "t01", "" }, 2, 3 }, /* t01 suspended (below) */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fl_tenant tenants[3];
+		struct fl_fleet fleet;
+		memset(tenants, 0, sizeof(tenants));
+		memset(&fleet, 0, sizeof(fleet));
+		for (size_t j = 0; j < cases[i].n; j++) {
+			tenants[j].name = cases[i].names[j];
+			if (i == 4 && j == 0)
+				tenants[j].state = FL_TENANT_SUSPENDED;
+		}
+		fleet.tenants = tenants;
+		fleet.ntenants = cases[i].n;
+		assert_int_equal(fl_shard_first(&fleet, 3), cases[i].want);
+		assert_int_equal(fl_shard_first(&fleet, 1), 1);
+	}
+}
+
 /* The first 64 bits of the fingerprint (SPEC 3), big-endian, modulo n, plus one. */
 static void test_formula(void **state)
 {
@@ -83,6 +115,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_formula),
+		cmocka_unit_test(test_first),
 		cmocka_unit_test(test_even),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
