@@ -48,17 +48,6 @@ struct since_set {
 	struct fl_oid base;         /* --since's commit: trusted, unlike the head */
 };
 
-static int tenant_of_path(const char *path, size_t *len)
-{
-	if (strncmp(path, "tenants/", 8) != 0 || strchr(path + 8, '/'))
-		return 0;
-	const char *dot = strrchr(path + 8, '.');
-	if (!dot || (strcmp(dot, ".yaml") != 0 && strcmp(dot, ".yml") != 0))
-		return 0;
-	*len = (size_t)(dot - path - 8);
-	return 1;
-}
-
 static int on_changed_path(const char *path, bool in_new, void *payload)
 {
 	struct since_set *set = payload;
@@ -67,7 +56,7 @@ static int on_changed_path(const char *path, bool in_new, void *payload)
 		set->all = true;
 		return 0;
 	}
-	if (!tenant_of_path(path, &len))
+	if (!fl_tenant_file(path, &len))
 		return 0;
 	if (!in_new) {
 		fprintf(stderr, "note: tenant file '%s' was removed: its account is left untouched\n", path);

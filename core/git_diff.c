@@ -407,29 +407,27 @@ out:
 	return rc;
 }
 
+/* commit's root tree, a reference of the caller's own: the cache's would go at the next lookup. */
+static int own_root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *commit, struct fl_error *err)
+{
+	git_tree *cached = NULL;
+	int rc = fl_git_root_tree(&cached, repo, commit, err);
+	if (!rc && git_tree_dup(out, cached) < 0)
+		rc = fl_git_fail(err, -1, "cannot compare commits");
+	return rc;
+}
+
 int fl_repo_changed_paths(struct fl_repo *repo, const struct fl_oid *old, const struct fl_oid *newer,
 			  fl_repo_path_cb cb, void *payload, struct fl_error *err)
 {
-	git_tree *cached = NULL, *ot = NULL, *nt = NULL;
+	git_tree *ot = NULL, *nt = NULL;
 	git_odb *odb = NULL;
 	struct walk w = { repo, FL_BUF_INIT, cb, payload, err };
 	int rc;
 
 	/* Own references: looking up newer evicts old, and cb may read other commits. */
-	rc = fl_git_root_tree(&cached, repo, old, err);
-	if (rc)
+	if ((rc = own_root_tree(&ot, repo, old, err)) || (rc = own_root_tree(&nt, repo, newer, err)))
 		goto out;
-	if (git_tree_dup(&ot, cached) < 0) {
-		rc = fl_git_fail(err, -1, "cannot compare commits");
-		goto out;
-	}
-	rc = fl_git_root_tree(&cached, repo, newer, err);
-	if (rc)
-		goto out;
-	if (git_tree_dup(&nt, cached) < 0) {
-		rc = fl_git_fail(err, -1, "cannot compare commits");
-		goto out;
-	}
 	if (git_oid_equal(git_tree_id(ot), git_tree_id(nt)))
 		goto out;
 	if (git_repository_odb(&odb, repo->git) < 0) {

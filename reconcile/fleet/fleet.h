@@ -215,6 +215,13 @@ void fl_fleet_index_vars(struct fl_fleet *fleet);
 /* The var declared as name[0..len), or NULL; needs fl_fleet_index_vars. */
 const struct fl_var_decl *fl_fleet_var(const struct fl_fleet *fleet, const char *name, size_t len);
 
+/*
+ * Whether path is a tenant's file as the loader reads them,
+ * "tenants/<name>.yaml" or ".yml" right under tenants/; *len is the
+ * length of the name, which starts at path + strlen("tenants/").
+ */
+bool fl_tenant_file(const char *path, size_t *len);
+
 /* The tenant called name, or NULL. */
 const struct fl_tenant *fl_fleet_tenant(const struct fl_fleet *fleet, const char *name);
 /* The index of the wave called name, or -1. */

@@ -58,6 +58,11 @@ static int list_tenant_entry(const struct fl_repo_entry *entry, void *payload)
 	return 0;
 }
 
+bool fl_tenant_file(const char *path, size_t *len)
+{
+	return strncmp(path, "tenants/", 8) == 0 && !strchr(path + 8, '/') && fl_loader_yaml_name(path + 8, len);
+}
+
 /*
  * Finds the files of the tenants in opts->only: name.yaml and name.yml of
  * each, looked up together (a preview of one tenant in a fleet of 100,000
@@ -68,46 +73,41 @@ static int find_only_tenants(struct loader *ld)
 	static const char *const exts[] = { ".yaml", ".yml" };
 	size_t n = ld->opts->nonly, m = 0;
 	bool *again = fl_repeated_names(ld->opts->only, n);
-	char **files = fl_calloc(2 * n + 1, sizeof(*files)); /* name i's: 2i, 2i + 1; looked up or NULL */
-	const char **look = fl_calloc(2 * n + 1, sizeof(*look));
-	size_t *at = fl_calloc(n + 1, sizeof(*at));          /* where name i's files are in look */
+	/* name.yaml and name.yml of each name looked up (once, and valid), in the names' order */
+	char **files = fl_calloc(2 * n + 1, sizeof(*files));
 	struct fl_oid *ids = fl_calloc(2 * n + 1, sizeof(*ids));
 	bool *found = fl_calloc(2 * n + 1, sizeof(*found));
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *name = ld->opts->only[i];
-		if (again[i] || !fl_tenant_name_valid(name, strlen(name)))
-			continue;
-		at[i] = m;
-		for (size_t k = 0; k < 2; k++) {
+		for (size_t k = 0; k < 2 && !again[i] && fl_tenant_name_valid(name, strlen(name)); k++) {
 			struct fl_buf file = FL_BUF_INIT;
 			(void)fl_buf_printf(&file, "%s%s", name, exts[k]); /* no maximum: cannot fail */
-			look[m++] = files[2 * i + k] = fl_buf_detach(&file, NULL);
+			files[m++] = fl_buf_detach(&file, NULL);
 		}
 	}
-	rc = fl_repo_dir_find(ld->repo, &ld->f->commit, "tenants", look, m, ids, found, ld->err);
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	rc = fl_repo_dir_find(ld->repo, &ld->f->commit, "tenants", (const char *const *)files, m, ids, found,
+			      ld->err);
+	for (size_t i = 0, j = 0; i < n && rc == 0; i++) {
 		const char *name = ld->opts->only[i];
 		size_t before = ld->nfiles;
 		if (again[i])
 			continue;
-		if (!files[2 * i]) {
+		if (!fl_tenant_name_valid(name, strlen(name))) {
 			fl_loader_file_error(&ld->d_tenants, FL_EINPUT, NULL,
 					     "unknown tenant '%s' (not a valid tenant name)", name);
 			continue;
 		}
-		for (size_t k = 0; k < 2; k++)
-			if (found[at[i] + k])
-				add_tenant_file(ld, files[2 * i + k], strlen(name), &ids[at[i] + k]);
+		for (size_t k = 0; k < 2; k++, j++)
+			if (found[j])
+				add_tenant_file(ld, files[j], strlen(name), &ids[j]);
 		if (ld->nfiles == before)
 			fl_loader_file_error(&ld->d_tenants, FL_EINPUT, NULL, "unknown tenant '%s'", name);
 	}
-	for (size_t i = 0; i < 2 * n; i++)
+	for (size_t i = 0; i < m; i++)
 		free(files[i]);
 	free(files);
-	free(look);
-	free(at);
 	free(ids);
 	free(found);
 	free(again);

@@ -189,12 +189,11 @@ static int on_changed(const char *path, bool in_new, void *payload)
 {
 	struct rollout *r = payload;
 	struct fl_error e = FL_ERROR_INIT;
-	const char *name = path + strlen("tenants/"), *dot = strrchr(path, '.');
-	if (in_new || strncmp(path, "tenants/", 8) != 0 || strchr(name, '/') || !dot ||
-	    (strcmp(dot, ".yaml") != 0 && strcmp(dot, ".yml") != 0))
+	size_t len;
+	if (in_new || !fl_tenant_file(path, &len))
 		return 0;
 	char tenant[128], why[256];
-	snprintf(tenant, sizeof(tenant), "%.*s", (int)(dot - name), name);
+	snprintf(tenant, sizeof(tenant), "%.*s", (int)len, path + strlen("tenants/"));
 	snprintf(why, sizeof(why), "tenant file %s was removed without decommissioning the tenant first: "
 		 "its account is left untouched", path);
 	fl_log(r->opts->log, FL_LOG_WARN, "%s: %s", tenant, why);

@@ -483,6 +483,28 @@ static void test_only(void **state)
 	unload(&l);
 }
 
+/* Which changed paths are tenants' files (plan --since, apply's report of removed ones). */
+static void test_tenant_file(void **state)
+{
+	static const struct {
+		const char *path;
+		bool is;
+		size_t len;
+	} cases[] = {
+		{ "tenants/acme.yaml", true, 4 },  { "tenants/acme.yml", true, 4 },
+		{ "tenants/a.b.yaml", true, 3 },   { "tenants/acme/x.yaml", false, 0 },
+		{ "tenants/acme.json", false, 0 }, { "tenants/.yaml", false, 0 },
+		{ "release/acme.yaml", false, 0 }, { "tenants", false, 0 },
+		{ "acme.yaml", false, 0 },         { "xtenants/acme.yaml", false, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = 0;
+		if (fl_tenant_file(cases[i].path, &len) != cases[i].is || (cases[i].is && len != cases[i].len))
+			fail_msg("%s: got %d, length %zu", cases[i].path, !cases[i].is, len);
+	}
+}
+
 /*
  * settings_only reads fleet.yaml alone: a broken release and a broken tenant
  * do not stop it (plan --since takes the base's driver and statuses so), and
@@ -1212,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(test_driver_timeout),
 		cmocka_unit_test(test_only),
 		cmocka_unit_test(test_settings_only),
+		cmocka_unit_test(test_tenant_file),
 		cmocka_unit_test(test_threads_same_diags),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_bounds),
