@@ -630,7 +630,7 @@ static int apply_region(struct acct_scratch *s, struct fl_driver *d, const struc
 		s->puts[i] = (struct fl_put_res){ item->tpl->kind, item->tpl->name, item->fp,
 						  fl_rendered_json(rd, item), item->len, NULL };
 	}
-	struct fl_region_write w = { t->regions[r], s->puts, rd->len, NULL, 0, m };
+	struct fl_region_write w = { t->regions[r], s->puts, rd->len, NULL, 0, m, r + 1 < t->nregions };
 	return d->ops->apply(d->self, t, &w, err);
 }
 

@@ -67,6 +67,18 @@ int fl_file_read_head(struct fl_buf *out, const char *path, size_t max, struct f
 	return rc;
 }
 
+int fl_dir_sync(const char *dir, struct fl_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return io_error(err, "cannot open directory", dir);
+	int rc = 0;
+	if (fsync(fd) < 0 && errno != EINVAL)
+		rc = io_error(err, "cannot sync directory", dir);
+	close(fd);
+	return rc;
+}
+
 static int fsync_dir_of(const char *path, struct fl_error *err)
 {
 	char dir[PATH_MAX];
@@ -83,14 +95,7 @@ static int fsync_dir_of(const char *path, struct fl_error *err)
 		memcpy(dir, path, len);
 		dir[len] = '\0';
 	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return io_error(err, "cannot open directory", dir);
-	int rc = 0;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		rc = io_error(err, "cannot sync directory", dir);
-	close(fd);
-	return rc;
+	return fl_dir_sync(dir, err);
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -155,7 +160,8 @@ bool fl_file_is_temp(const char *name)
 	return memcmp(p - TEMP_MID_LEN, TEMP_MID, TEMP_MID_LEN) == 0;
 }
 
-int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err)
+/* The temporary file written and synced, then renamed over path; path's directory is the caller's. */
+static int replace(const char *path, const void *data, size_t len, struct fl_error *err)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, rc = 0;
@@ -182,13 +188,23 @@ int fl_file_write_atomic(const char *path, const void *data, size_t len, struct 
 		rc = io_error(err, "cannot rename into", path);
 		goto out;
 	}
-	rc = fsync_dir_of(path, err);
-	return rc;
+	return 0;
 out:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err)
+{
+	int rc = replace(path, data, len, err);
+	return rc ? rc : fsync_dir_of(path, err);
+}
+
+int fl_file_write_atomic_unsynced(const char *path, const void *data, size_t len, struct fl_error *err)
+{
+	return replace(path, data, len, err);
 }
 
 int fl_mkdir_p(const char *dir, struct fl_error *err)

@@ -32,6 +32,18 @@ int fl_file_read_head(struct fl_buf *out, const char *path, size_t max, struct f
 int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err);
 
 /*
+ * fl_file_write_atomic without the sync of path's directory: after a crash
+ * path still holds its old content or all of data, but a power loss may
+ * take the replacement back until the caller syncs the directory
+ * (fl_dir_sync). For a writer that replaces several files in one
+ * directory, where one sync after the last serves them all.
+ */
+int fl_file_write_atomic_unsynced(const char *path, const void *data, size_t len, struct fl_error *err);
+
+/* Syncs directory dir, so that the renames and creations in it survive a power loss. */
+int fl_dir_sync(const char *dir, struct fl_error *err);
+
+/*
  * Whether name (one path component) has the form of fl_file_write_atomic's
  * temporary files. A name that starts with a letter or a digit, like every
  * name fl_ident_valid accepts, never does.

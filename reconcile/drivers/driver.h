@@ -71,6 +71,14 @@ struct fl_region_write {
 	const struct fl_res_key *del;   /* deletes, in reverse release order */
 	size_t ndel;
 	const struct fl_marker *marker;
+	/*
+	 * Another write to the same account follows at once, from the same
+	 * caller: a driver whose writes are atomic at once but durable only
+	 * after a further step (the dir driver's directory sync) may leave
+	 * that step to the last write of the account (docs/design.md,
+	 * "Syncs"). False, the default: durable when apply returns.
+	 */
+	bool more_in_account;
 };
 
 /*

@@ -456,12 +456,13 @@ static int identity_json(struct fl_buf *json, const struct fl_tenant *tenant, st
 
 static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_error *err)
 {
+	const struct dir_driver *d = self;
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct fl_buf have = FL_BUF_INIT, json = FL_BUF_INIT;
 	bool found = false;
 	int lock = -1;
-	int rc = account_path(dir, self, tenant, NULL, err);
-	if (rc || (rc = account_path(path, self, tenant, "account.json", err)))
+	int rc = account_path(dir, d, tenant, NULL, err);
+	if (rc || (rc = account_path(path, d, tenant, "account.json", err)))
 		goto out;
 	/* Read under the lock too: of two runs bootstrapping at once, the second finds the first's file. */
 	if ((rc = fl_mkdir_p(dir, err)) || (rc = lock_account(&lock, dir, err)) ||
@@ -475,8 +476,9 @@ static int dir_bootstrap(void *self, const struct fl_tenant *tenant, struct fl_e
 					  tenant->account);
 		goto out;
 	}
-	if (!(rc = identity_json(&json, tenant, err)))
-		rc = fl_file_write_atomic(path, json.ptr, json.len, err);
+	/* The root synced too: a power loss must not take back the account's directory itself. */
+	if (!(rc = identity_json(&json, tenant, err)) && !(rc = fl_file_write_atomic(path, json.ptr, json.len, err)))
+		rc = fl_dir_sync(d->root, err);
 out:
 	fl_buf_release(&json);
 	fl_buf_release(&have);
@@ -793,11 +795,14 @@ static int dir_apply(void *self, const struct fl_tenant *tenant, const struct fl
 	if ((rc = lock_account(&lock, dir, err)) || (rc = dir_observe(self, tenant, w->region, &cur, err)))
 		goto out;
 	/* Nothing to write into a region that holds nothing: do not create it. */
-	if (!cur.exists && w->nput == 0 && !w->marker)
-		goto out;
-	if ((rc = build_state(&next, &cur, w, err)))
-		goto out;
-	rc = fl_file_write_atomic(path, next.ptr, next.len, err);
+	if (cur.exists || w->nput || w->marker) {
+		if ((rc = build_state(&next, &cur, w, err)) ||
+		    (rc = fl_file_write_atomic_unsynced(path, next.ptr, next.len, err)))
+			goto out;
+	}
+	/* The account's last write syncs its directory once, for its renames and those before it. */
+	if (!w->more_in_account)
+		rc = fl_dir_sync(dir, err);
 out:
 	fl_file_unlock(lock);
 	fl_observed_release(&cur);

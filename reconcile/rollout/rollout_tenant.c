@@ -22,8 +22,9 @@ struct region_write_buf {
 	size_t nreceipt, capreceipt;
 };
 
+/* more: another region of the tenant is written after this one (fl_region_write.more_in_account). */
 static int write_region(struct rollout *r, const struct fl_fleet *fleet, const struct fl_tenant_plan *tp,
-			const struct fl_region_plan *rp, struct region_write_buf *b, struct fl_error *err)
+			const struct fl_region_plan *rp, bool more, struct region_write_buf *b, struct fl_error *err)
 {
 	const struct fl_tenant *t = tp->tenant;
 	bool decommission = t->state == FL_TENANT_DECOMMISSIONED;
@@ -52,7 +53,7 @@ static int write_region(struct rollout *r, const struct fl_fleet *fleet, const s
 		marker.inputs_fp = tp->inputs_fp;
 	memcpy(marker.revision, fleet->revision, sizeof(marker.revision));
 	marker.resources = rp->in_manifest && !decommission ? rp->unchanged + nput : 0;
-	struct fl_region_write w = { rp->region, b->put, nput, b->del, ndel, &marker };
+	struct fl_region_write w = { rp->region, b->put, nput, b->del, ndel, &marker, more };
 	return r->driver->ops->apply(r->driver->self, t, &w, err);
 }
 
@@ -92,7 +93,7 @@ int fl_rollout_write_tenant(struct rollout *r, const struct fl_fleet *fleet, con
 	if (tp->bootstrap && (rc = r->driver->ops->bootstrap(r->driver->self, t, err)))
 		goto out;
 	for (size_t i = 0; i < tp->nregions && !rc; i++) {
-		rc = write_region(r, fleet, tp, &tp->regions[i], &b, err);
+		rc = write_region(r, fleet, tp, &tp->regions[i], i + 1 < tp->nregions, &b, err);
 		if (rc)
 			fl_error_prefix(err, "region '%s': ", tp->regions[i].region);
 	}

@@ -311,7 +311,7 @@ static void test_apply_then_observe(void **state)
 		put_of("role", "app.reader", "null"),
 	};
 	struct fl_marker m = marker_of(REV_A, "tenant", 3);
-	struct fl_region_write w = { "eu-west-1", puts, N_ELEMS(puts), NULL, 0, &m };
+	struct fl_region_write w = { "eu-west-1", puts, N_ELEMS(puts), NULL, 0, &m, false };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_marker got;
 	bool found = false;
@@ -411,12 +411,107 @@ static void test_path_limit(void **state)
 	}
 }
 
+/*
+ * Which files and directories are synced: this test is linked with
+ * -Wl,--wrap=fsync (tests/CMakeLists.txt), so every fsync of the library
+ * comes here first and, while synced_on, logs the path of its descriptor.
+ */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fl_buf synced = FL_BUF_INIT;
+static bool synced_on;
+
+int __wrap_fsync(int fd)
+{
+	char link[64], path[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	pthread_mutex_lock(&synced_lock);
+	if (synced_on && n > 0)
+		fl_buf_printf(&synced, "%.*s\n", (int)n, path);
+	pthread_mutex_unlock(&synced_lock);
+	return __real_fsync(fd);
+}
+
+/* The paths synced since the last call, the root cut to "@" and temporary names to "<tmp>". */
+static void take_synced(char *out, size_t cap, const char *root)
+{
+	size_t len = strlen(root), used = 0;
+	pthread_mutex_lock(&synced_lock);
+	for (char *line = synced.ptr, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		const char *rest = strncmp(line, root, len) == 0 ? line + len : line;
+		const char *tmp = strstr(rest, "/.");
+		int n = tmp && strstr(tmp, ".tmp.")
+				? snprintf(out + used, cap - used, "@%.*s/<tmp> ", (int)(tmp - rest), rest)
+				: snprintf(out + used, cap - used, "@%s ", rest);
+		used += n > 0 && (size_t)n < cap - used ? (size_t)n : 0;
+	}
+	out[used] = '\0';
+	fl_buf_clear(&synced);
+	pthread_mutex_unlock(&synced_lock);
+}
+
+/* The root as /proc names a descriptor of it (symbolic links resolved), into out. */
+static void real_root(char *out, size_t cap, const char *root)
+{
+	char link[64];
+	int fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, out, cap - 1);
+	close(fd);
+	assert_true(n > 0);
+	out[n] = '\0';
+}
+
+/*
+ * Syncs batched per account (docs/design.md, "Syncs"): every state file is
+ * synced before its rename; the account directory once, by the account's
+ * last write (more_in_account false), even one with nothing to write, and
+ * after all of that account's renames. A bootstrap syncs its file, the
+ * account directory and the root, which holds the new directory's name.
+ */
+static void test_syncs_batched_per_account(void **state)
+{
+	struct fixture *f = *state;
+	struct fl_tenant a = tenant_of("acme", "111"), b = tenant_of("beta", "222");
+	struct fl_put_res puts[] = { put_of("bucket", "data", "{}") };
+	struct fl_region_write w1 = { "eu-west-1", puts, 1, NULL, 0, NULL, true };
+	struct fl_region_write w2 = { "us-east-1", puts, 1, NULL, 0, NULL, false };
+	struct fl_region_write none = { "ap-south-1", NULL, 0, NULL, 0, NULL, false };
+	char got[1024], root[PATH_MAX];
+
+	synced_on = true;
+	bootstrap_ok(f, &a);
+	real_root(root, sizeof(root), f->root);
+	take_synced(got, sizeof(got), root);
+	assert_string_equal(got, "@/111/<tmp> @/111 @ ");
+	bootstrap_ok(f, &b);
+	bootstrap_ok(f, &a); /* already there: nothing written, nothing synced */
+	take_synced(got, sizeof(got), root);
+	assert_string_equal(got, "@/222/<tmp> @/222 @ ");
+
+	apply_ok(f, &a, &w1);
+	apply_ok(f, &b, &w1);
+	take_synced(got, sizeof(got), root);
+	assert_string_equal(got, "@/111/<tmp> @/222/<tmp> ");
+	apply_ok(f, &a, &w2);
+	take_synced(got, sizeof(got), root);
+	assert_string_equal(got, "@/111/<tmp> @/111 ");
+	apply_ok(f, &b, &none);
+	take_synced(got, sizeof(got), root);
+	assert_string_equal(got, "@/222 ");
+	synced_on = false;
+}
+
 static void test_apply_needs_bootstrap(void **state)
 {
 	struct fixture *f = *state;
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res puts[] = { put_of("bucket", "data", "{}") };
-	struct fl_region_write w = { "eu-west-1", puts, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu-west-1", puts, 1, NULL, 0, NULL, false };
 	struct fl_error err = FL_ERROR_INIT;
 
 	assert_int_equal(f->drv.ops->apply(f->drv.self, &t, &w, &err), FL_EDRIVER);
@@ -429,7 +524,7 @@ static void test_cloudformation_kind_refused(void **state)
 	struct fixture *f = *state;
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res puts[] = { put_of("AWS::SQS::Queue", "jobs", "{}") };
-	struct fl_region_write w = { "eu", puts, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", puts, 1, NULL, 0, NULL, false };
 	struct fl_error err = FL_ERROR_INIT;
 
 	bootstrap_ok(f, &t);
@@ -443,7 +538,7 @@ static void test_marker_kept_and_none(void **state)
 	struct fixture *f = *state;
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res a = put_of("bucket", "a", "1"), b = put_of("bucket", "b", "2");
-	struct fl_region_write w = { "eu", &a, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", &a, 1, NULL, 0, NULL, false };
 	struct fl_marker m = marker_of(REV_B, "t", 2), got;
 	struct fl_error err = FL_ERROR_INIT;
 	bool found = true;
@@ -465,7 +560,7 @@ static void test_marker_kept_and_none(void **state)
 	assert_memory_equal(&got, &m, sizeof(m));
 
 	/* An empty write to a region that holds nothing creates nothing. */
-	struct fl_region_write empty = { "us", NULL, 0, NULL, 0, NULL };
+	struct fl_region_write empty = { "us", NULL, 0, NULL, 0, NULL, false };
 	apply_ok(f, &t, &empty);
 	char path[256];
 	struct stat st;
@@ -480,7 +575,7 @@ static void test_update_if_match(void **state)
 	struct fl_put_res v1 = put_of("bucket", "data", "{\"v\":1}");
 	struct fl_put_res v2 = put_of("bucket", "data", "{\"v\":2}");
 	struct fl_put_res v3 = put_of("bucket", "data", "{\"v\":3}");
-	struct fl_region_write w = { "eu", &v1, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", &v1, 1, NULL, 0, NULL, false };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_buf before = FL_BUF_INIT, after = FL_BUF_INIT;
 	char path[256];
@@ -539,21 +634,21 @@ static void test_delete(void **state)
 	struct fl_res_key del_b[] = { { "k", "b" }, { "k", "never-there" } };
 	struct fl_res_key del_rest[] = { { "k", "c" }, { "k", "a" } };
 	struct fl_marker m = marker_of(REV_A, "t", 0);
-	struct fl_region_write w = { "eu", puts, 3, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", puts, 3, NULL, 0, NULL, false };
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_marker got;
 	bool found = false;
 
 	bootstrap_ok(f, &t);
 	apply_ok(f, &t, &w);
-	struct fl_region_write d1 = { "eu", NULL, 0, del_b, N_ELEMS(del_b), NULL };
+	struct fl_region_write d1 = { "eu", NULL, 0, del_b, N_ELEMS(del_b), NULL, false };
 	apply_ok(f, &t, &d1);
 	observe_ok(f, &t, "eu");
 	static const char *const want[] = { "m k a 1", "m k c 3" };
 	expect_items(&f->obs, want, N_ELEMS(want));
 
 	/* Deleting the last resources with a marker still writes the file. */
-	struct fl_region_write d2 = { "eu", NULL, 0, del_rest, N_ELEMS(del_rest), &m };
+	struct fl_region_write d2 = { "eu", NULL, 0, del_rest, N_ELEMS(del_rest), &m, false };
 	apply_ok(f, &t, &d2);
 	observe_ok(f, &t, "eu");
 	assert_true(f->obs.exists);
@@ -570,7 +665,7 @@ static void test_unmanaged_preserved(void **state)
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res puts[] = { put_of("bucket", "data", "{\"v\":2}"), put_of("queue", "new", "[]") };
 	struct fl_res_key del[] = { { "role", "old" } };
-	struct fl_region_write w = { "eu", puts, N_ELEMS(puts), del, N_ELEMS(del), NULL };
+	struct fl_region_write w = { "eu", puts, N_ELEMS(puts), del, N_ELEMS(del), NULL, false };
 	char path[256];
 
 	bootstrap_ok(f, &t);
@@ -601,7 +696,7 @@ static void test_release_order_kept(void **state)
 				       put_of("k", "c", "2") };
 	struct fl_put_res third[] = { put_of("k", "zero", "new"), put_of("k", "b", "3") };
 	struct fl_put_res fourth[] = { put_of("k", "tail", "new") };
-	struct fl_region_write w = { "eu", first, 3, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", first, 3, NULL, 0, NULL, false };
 
 	bootstrap_ok(f, &t);
 	apply_ok(f, &t, &w);
@@ -678,7 +773,7 @@ static void test_malformed(void **state)
 	};
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res p = put_of("k", "n", "1");
-	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL, false };
 	struct fl_buf after = FL_BUF_INIT;
 	char path[256];
 
@@ -721,7 +816,7 @@ static void test_hand_edit_is_drift(void **state)
 	struct fixture *f = *state;
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res p = put_of("k", "n", "{\"a\":1}");
-	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL, false };
 	char path[256];
 
 	bootstrap_ok(f, &t);
@@ -754,7 +849,7 @@ static void test_regions(void **state)
 	struct fixture *f = *state;
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res p = put_of("k", "n", "1");
-	struct fl_region_write w = { "eu-west-1", &p, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu-west-1", &p, 1, NULL, 0, NULL, false };
 	struct fl_buf got = FL_BUF_INIT;
 	struct fl_error err = FL_ERROR_INIT;
 	char path[256];
@@ -791,7 +886,7 @@ static void test_no_temporary_files_left(void **state)
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_put_res p = put_of("k", "n", "1");
 	struct fl_marker m = marker_of(REV_A, "t", 1);
-	struct fl_region_write w = { "eu", &p, 1, NULL, 0, &m };
+	struct fl_region_write w = { "eu", &p, 1, NULL, 0, &m, false };
 	struct fl_error err = FL_ERROR_INIT;
 	char dir[256];
 
@@ -860,7 +955,7 @@ static void test_lookalike_region_keeps_state(void **state)
 		const struct lookalike_case *c = &lookalike_cases[i];
 		struct fl_tenant t = tenant_of("acme", c->account);
 		struct fl_put_res p = put_of("k", "n", "1");
-		struct fl_region_write w = { c->lookalike, &p, 1, NULL, 0, NULL };
+		struct fl_region_write w = { c->lookalike, &p, 1, NULL, 0, NULL, false };
 		char path[PATH_MAX];
 
 		bootstrap_ok(f, &t);
@@ -962,7 +1057,7 @@ static void test_live_writer_temp_kept(void **state)
 		pthread_t thread;
 		int fd = -1;
 
-		job.write = (struct fl_region_write){ c->b_region, &p, 1, NULL, 0, NULL };
+		job.write = (struct fl_region_write){ c->b_region, &p, 1, NULL, 0, NULL, false };
 		atomic_init(&job.done, false);
 		snprintf(dir, sizeof(dir), "%s/%s", f->root, account);
 		if (fl_mkdir_p(dir, &err))
@@ -1032,7 +1127,7 @@ static void test_killed_writer(void **state)
 	struct fixture *f = *state;
 	struct fl_tenant t = tenant_of("acme", "400");
 	struct fl_put_res p = put_of("k", "n", "1");
-	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL, false };
 	char lock[PATH_MAX], temp[PATH_MAX], name[NAME_MAX], path[PATH_MAX];
 
 	bootstrap_ok(f, &t);
@@ -1091,7 +1186,7 @@ static void test_path_safety(void **state)
 	struct fixture *f = *state;
 	static const char *const bad_accounts[] = { "..", ".", "a/b", "", "../111", "-x", ".hidden", "a..b" };
 	struct fl_put_res p = put_of("k", "n", "1");
-	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "eu", &p, 1, NULL, 0, NULL, false };
 	struct fl_buf account = FL_BUF_INIT;
 	struct fl_marker m;
 	bool found;
@@ -1121,7 +1216,7 @@ static void test_path_safety(void **state)
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_put_res spaced = put_of("k", "a b", "1");
 	struct fl_put_res multiline = put_of("k", "n", "{\n}");
-	struct fl_region_write w2 = { "eu", &spaced, 1, NULL, 0, NULL };
+	struct fl_region_write w2 = { "eu", &spaced, 1, NULL, 0, NULL, false };
 	assert_int_equal(f->drv.ops->apply(f->drv.self, &t, &w2, &err), FL_EINPUT);
 	w2.put = &multiline;
 	assert_int_equal(f->drv.ops->apply(f->drv.self, &t, &w2, &err), FL_EINTERNAL);
@@ -1144,7 +1239,7 @@ static void test_observed_reuse(void **state)
 		many[i] = put_of("k", names[i], "{\"x\":\"y\"}");
 	}
 	struct fl_put_res one = put_of("k", "solo", "1");
-	struct fl_region_write w = { "big", many, N_ELEMS(many), NULL, 0, NULL };
+	struct fl_region_write w = { "big", many, N_ELEMS(many), NULL, 0, NULL, false };
 
 	bootstrap_ok(f, &t);
 	apply_ok(f, &t, &w);
@@ -1254,6 +1349,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bootstrap_then_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syncs_batched_per_account, setup, teardown),
 		cmocka_unit_test(test_path_limit),
 		cmocka_unit_test_setup_teardown(test_identity_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_mismatch, setup, teardown),

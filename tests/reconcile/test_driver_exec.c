@@ -301,9 +301,9 @@ static void test_git_accounts_lifecycle(void **state)
 		       "{\"name\":\"acme-uploads\",\"note\":\"h\xc3\xa9llo \\\"q\\\"\\n\"}"),
 		put_of("service", "api", "{\"image\":\"registry.example/api:1.42.0\",\"replicas\":3}"),
 	};
-	struct fl_region_write w = { "us-east-1", puts, N_ELEMS(puts), NULL, 0, &m1 };
+	struct fl_region_write w = { "us-east-1", puts, N_ELEMS(puts), NULL, 0, &m1, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &w, &err), &err);
-	struct fl_region_write w2 = { "eu-west-1", puts, 1, NULL, 0, &m1 };
+	struct fl_region_write w2 = { "eu-west-1", puts, 1, NULL, 0, &m1, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &w2, &err), &err);
 
 	assert_ok(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), &err);
@@ -323,7 +323,7 @@ static void test_git_accounts_lifecycle(void **state)
 	struct fl_put_res upd[] = { put_of("service", "api",
 					   "{\"image\":\"registry.example/api:2\",\"replicas\":3}") };
 	upd[0].if_match = &puts[1].fp;
-	struct fl_region_write wu = { "us-east-1", upd, 1, NULL, 0, &m1 };
+	struct fl_region_write wu = { "us-east-1", upd, 1, NULL, 0, &m1, false };
 	assert_int_equal(f->drv.ops->apply(f->drv.self, &t, &wu, &err), FL_EDRIVER);
 	assert_string_equal(err.msg, "resource service/api changed since it was observed");
 	upd[0].if_match = &puts[2].fp;
@@ -331,7 +331,7 @@ static void test_git_accounts_lifecycle(void **state)
 
 	/* Deletes, in reverse release order; deleting what is gone is fine. */
 	struct fl_res_key del[] = { { "service", "api" }, { "bucket", "uploads" }, { "bucket", "gone" } };
-	struct fl_region_write wd = { "us-east-1", NULL, 0, del, N_ELEMS(del), &m2 };
+	struct fl_region_write wd = { "us-east-1", NULL, 0, del, N_ELEMS(del), &m2, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &wd, &err), &err);
 	assert_ok(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), &err);
 	assert_holds(&f->obs, puts, 1);
@@ -371,7 +371,7 @@ static void *apply_tenant(void *arg)
 	struct fl_put_res puts[] = { put_of("network", "vpc", "{\"cidr\":\"10.0.0.0/16\"}"),
 				     put_of("service", "api", spec) };
 	struct fl_marker m = marker_of(REV_A, 2);
-	struct fl_region_write w = { "us-east-1", puts, 2, NULL, 0, &m };
+	struct fl_region_write w = { "us-east-1", puts, 2, NULL, 0, &m, false };
 	int rc = drv->ops->bootstrap(drv->self, &t, &err);
 	if (!rc)
 		rc = drv->ops->apply(drv->self, &t, &w, &err);
@@ -442,7 +442,7 @@ static void test_request(void **state)
 	struct fl_put_res puts[] = { put_of("service", "api", "{\"replicas\":3}") };
 	struct fl_res_key del[] = { { "job", "nightly" } };
 	struct fl_marker m = marker_of(REV_A, 1);
-	struct fl_region_write w = { "us-east-1", puts, 1, del, 1, &m };
+	struct fl_region_write w = { "us-east-1", puts, 1, del, 1, &m, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &w, &err), &err);
 
 	FILE *fp = fopen(path, "r");
@@ -577,7 +577,7 @@ static void test_unread_request(void **state)
 	memcpy(spec + 1 + big, "\"", 2);
 	struct fl_tenant t = tenant_of("acme", "111111111111");
 	struct fl_put_res puts[] = { put_of("blob", "big", spec) };
-	struct fl_region_write w = { "us-east-1", puts, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "us-east-1", puts, 1, NULL, 0, NULL, false };
 	for (int i = 0; i < 3; i++)
 		assert_ok(f->drv.ops->apply(f->drv.self, &t, &w, &err), &err);
 	free(spec);
@@ -652,7 +652,7 @@ static int run_op(struct fixture *f, enum op op, struct fl_error *err)
 	struct fl_marker m;
 	bool found;
 	struct fl_put_res puts[] = { put_of("service", "api", "{}") };
-	struct fl_region_write w = { "us-east-1", puts, 1, NULL, 0, NULL };
+	struct fl_region_write w = { "us-east-1", puts, 1, NULL, 0, NULL, false };
 	void *self = f->drv.self;
 	const struct fl_driver_ops *ops = f->drv.ops;
 	int rc = op == OP_IDENTITY  ? ops->identity(self, &t, &account, &found, err)

@@ -289,7 +289,7 @@ static int apply_puts(struct fixture *f, const struct fl_tenant *t, const struct
 		      struct fl_error *err)
 {
 	struct fl_marker m = marker_of(REV_A, n);
-	struct fl_region_write w = { "us-east-1", puts, n, NULL, 0, &m };
+	struct fl_region_write w = { "us-east-1", puts, n, NULL, 0, &m, false };
 	return f->drv.ops->apply(f->drv.self, t, &w, err);
 }
 
@@ -330,9 +330,9 @@ static void test_lifecycle(void **state)
 		       "{\"name\":\"acme-uploads\",\"note\":\"h\xc3\xa9llo \\\"q\\\"\\n\"}"),
 		put_of("service", "api", "{\"image\":\"registry.example/api:1.42.0\",\"replicas\":3}"),
 	};
-	struct fl_region_write w = { "us-east-1", puts, N_ELEMS(puts), NULL, 0, &m1 };
+	struct fl_region_write w = { "us-east-1", puts, N_ELEMS(puts), NULL, 0, &m1, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &w, &err), &err);
-	struct fl_region_write w2 = { "eu-west-1", puts, 1, NULL, 0, &m1 };
+	struct fl_region_write w2 = { "eu-west-1", puts, 1, NULL, 0, &m1, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &w2, &err), &err);
 
 	assert_ok(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), &err);
@@ -362,14 +362,14 @@ static void test_lifecycle(void **state)
 	struct fl_put_res upd[] = { put_of("service", "api",
 					   "{\"image\":\"registry.example/api:2\",\"replicas\":3}") };
 	upd[0].if_match = &puts[2].fp;
-	struct fl_region_write wu = { "us-east-1", upd, 1, NULL, 0, &m1 };
+	struct fl_region_write wu = { "us-east-1", upd, 1, NULL, 0, &m1, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &wu, &err), &err);
 	assert_ok(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), &err);
 	assert_true(fl_fp_equal(&f->obs.items[2].fp, &upd[0].fp));
 
 	/* Deletes, in reverse release order; deleting what is gone is fine. */
 	struct fl_res_key del[] = { { "service", "api" }, { "bucket", "uploads" }, { "bucket", "gone" } };
-	struct fl_region_write wd = { "us-east-1", NULL, 0, del, N_ELEMS(del), &m2 };
+	struct fl_region_write wd = { "us-east-1", NULL, 0, del, N_ELEMS(del), &m2, false };
 	assert_ok(f->drv.ops->apply(f->drv.self, &t, &wd, &err), &err);
 	assert_ok(f->drv.ops->observe(f->drv.self, &t, "us-east-1", &f->obs, &err), &err);
 	assert_holds(&f->obs, puts, 1);
@@ -613,7 +613,7 @@ static void *work(void *arg)
 	bool found = false;
 	struct fl_put_res puts[] = { put_of("service", "api", "{\"replicas\":1}") };
 	struct fl_marker m = marker_of(REV_A, 1);
-	struct fl_region_write wr = { "us-east-1", puts, 1, NULL, 0, &m };
+	struct fl_region_write wr = { "us-east-1", puts, 1, NULL, 0, &m, false };
 	const struct fl_driver *d = &w->f->drv;
 	w->rc = d->ops->bootstrap(d->self, &t, &w->err);
 	if (!w->rc)

@@ -236,7 +236,7 @@ static void converge(struct env *e, const char *name)
 		m.tenant_fp = tenant_fp;
 		fl_inputs_fp(&m.inputs_fp, e->fleet, t);
 		m.resources = r.len;
-		struct fl_region_write w = { t->regions[i], put, r.len, NULL, 0, &m };
+		struct fl_region_write w = { t->regions[i], put, r.len, NULL, 0, &m, false };
 		int rc = e->drv.ops->apply(e->drv.self, t, &w, &err);
 		free(put);
 		if (rc)

@@ -723,6 +723,64 @@ static void test_account_checked_after_apply(void **state)
 	env_close(&e);
 }
 
+/* The dir driver with each apply logged as "<region>:<more_in_account> ". */
+static const struct fl_driver_ops *flagged_inner;
+static struct fl_buf flagged_log;
+
+static int flagged_apply(void *self, const struct fl_tenant *tenant, const struct fl_region_write *w,
+			 struct fl_error *err)
+{
+	fl_buf_printf(&flagged_log, "%s:%d ", w->region, (int)w->more_in_account);
+	return flagged_inner->apply(self, tenant, w, err);
+}
+
+/*
+ * A tenant's regions are written one after another, and only the last says
+ * no more writes to the account follow: the dir driver syncs the account
+ * directory once, there (docs/design.md, "Syncs"). A rollback writes the
+ * same way.
+ */
+static void test_last_region_write_ends_the_account(void **state)
+{
+	static const char fleet_yaml[] = "version: 1\n"
+					 "name: rollco\n"
+					 "waves:\n"
+					 "  - name: fleet\n"
+					 "    select: rest\n"
+					 "    on_failure: rollback\n" VERIFY("0");
+	static const struct tspec tenants[] = { { "a", NULL } };
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	struct fl_driver_ops flagged;
+	(void)state;
+
+	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
+	put_file(&e, "tenants/a.yaml", "name: a\naccount: \"1000\"\nregions: [us-east-1, eu-west-1, ap-south-1]\n");
+	commit_all(&e);
+	flagged_inner = e.drv.ops;
+	flagged = *e.drv.ops;
+	flagged.apply = flagged_apply;
+	e.drv.ops = &flagged;
+	memset(&opts, 0, sizeof(opts));
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_rollout_report_release(&rep);
+	assert_string_equal(flagged_log.ptr, "us-east-1:1 eu-west-1:1 ap-south-1:0 ");
+
+	/* The verify broken at the next commit: nothing to apply, then the rollback writes the same way. */
+	fl_buf_clear(&flagged_log);
+	put_file(&e, "ci/check", "#!/bin/sh\nexit 1\n");
+	commit_all(&e);
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
+	assert_int_equal(rep.waves[0].rolled_back_here, 1);
+	fl_rollout_report_release(&rep);
+	assert_string_equal(flagged_log.ptr, "us-east-1:1 eu-west-1:1 ap-south-1:0 ");
+	fl_buf_release(&flagged_log);
+	e.drv.ops = flagged_inner;
+	env_close(&e);
+}
+
 /* The dir driver, except that its first apply raises the cancel flag (a SIGTERM arriving). */
 static const struct fl_driver_ops *cancelling_inner;
 static volatile int cancel_flag;
@@ -1939,6 +1997,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_identity_failure_counts_against_tolerance),
 		cmocka_unit_test(test_identity_checked_on_converged_tenants),
 		cmocka_unit_test(test_account_checked_after_apply),
+		cmocka_unit_test(test_last_region_write_ends_the_account),
 		cmocka_unit_test(test_cancel_starts_no_new_tenant),
 		cmocka_unit_test(test_strict_tolerance_scheduling),
 		cmocka_unit_test(test_failed_wave_halts),
