@@ -279,10 +279,29 @@ static const char *const null_words[] = { "null", "Null", "NULL", "~", NULL };
 static const char *const true_words[] = { "true", "True", "TRUE", NULL };
 static const char *const false_words[] = { "false", "False", "FALSE", NULL };
 
+/* Whether a plain scalar starting with c may be typed: nulls, bools, numbers, .inf and .nan start so. */
+static bool may_be_typed(char c)
+{
+	return (c >= '0' && c <= '9') || c == '~' || c == 'n' || c == 'N' || c == 't' || c == 'T' || c == 'f' ||
+	       c == 'F' || c == '.' || c == '+' || c == '-';
+}
+
+static void type_string(struct fl_node *n, struct fl_arena *arena, const char *s, size_t len)
+{
+	n->type = FL_NODE_STR;
+	n->v.str.ptr = fl_arena_strndup(arena, s, len);
+	n->v.str.len = len;
+}
+
 bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s, size_t len)
 {
 	uint64_t u;
 
+	/* Most values are names and words: one look at the first byte settles them. */
+	if (len && !may_be_typed(s[0])) {
+		type_string(n, arena, s, len);
+		return true;
+	}
 	if (len == 0 || one_of(s, len, null_words)) {
 		n->type = FL_NODE_NULL;
 		return true;
@@ -334,9 +353,7 @@ bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s
 		n->v.f = strtod(copy, NULL); /* overflow gives inf, which JSON rejects later */
 		return true;
 	}
-	n->type = FL_NODE_STR;
-	n->v.str.ptr = fl_arena_strndup(arena, s, len);
-	n->v.str.len = len;
+	type_string(n, arena, s, len);
 	return true;
 }
 

@@ -277,6 +277,16 @@ static void test_identity_malformed(void **state)
 		"{\"tenant\":\"acme\"}",
 		"{\"account\":\"\"}",
 		"{\"account\":\"1\"} x",
+		/* Canonical to their last byte: what follows is the parser's to refuse. */
+		"{\"account\":\"1\",\"tenant\":\"acme\"}x",
+		"{\"account\":\"1\",\"tenant\":\"acme\"}\nx",
+		"{\"account\":\"1\",\"tenant\":\"acme\"\n",
+		"{\"account\":\"1\",\"tenant\":\"ac",
+		"{\"account\":\"1\",\"tenant\":\"",
+		"{\"account\":\"\",\"tenant\":\"acme\"}",
+		"{\"account\":\"1\\u0000\",\"tenant\":\"acme\"}",
+		"{\"account\":\"1\t2\",\"tenant\":\"acme\"}",
+		"{\"account\":\"\xff\",\"tenant\":\"acme\"}",
 	};
 	struct fl_tenant t = tenant_of("acme", "111");
 	struct fl_buf account = FL_BUF_INIT;
@@ -295,6 +305,48 @@ static void test_identity_malformed(void **state)
 			fail_msg("account.json '%s': got %d (%s), want FL_EDRIVER", cases[i], rc, err.msg);
 		assert_false(found);
 		assert_non_null(strstr(err.msg, "account.json"));
+	}
+	fl_buf_release(&account);
+}
+
+/*
+ * account.json as bootstrap writes it is read without the JSON parser
+ * (canonical_identity); every other spelling the parser accepts must give
+ * the same id, and each of these is one step off the canonical form.
+ */
+static void test_identity_forms(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "{\"account\":\"111\",\"tenant\":\"acme\"}\n", "111" },
+		{ "{\"account\":\"112\",\"tenant\":\"acme\"}", "112" },
+		{ "{\"account\":\"1\\u00313\",\"tenant\":\"acme\"}\n", "113" },
+		{ "{\"account\":\"a\\\"b\",\"tenant\":\"acme\"}\n", "a\"b" },
+		{ "{\"account\":\"114\",\"tenant\":\"a\\u0063me\"}\n", "114" },
+		{ "{\"account\":\"115\",\"tenant\":7}\n", "115" },
+		{ "{ \"account\": \"116\", \"tenant\": \"acme\" }\n", "116" },
+		{ "{\"tenant\":\"acme\",\"account\":\"117\"}\n", "117" },
+		{ "{\"account\":\"118\"}\n\n", "118" },
+		{ "{\"account\":\"caf\u00e9\",\"tenant\":\"acme\"}\n", "caf\u00e9" },
+	};
+	struct fl_tenant t = tenant_of("acme", "111");
+	struct fl_buf account = FL_BUF_INIT;
+	struct fl_error err = FL_ERROR_INIT;
+	char dir[256], path[256];
+
+	snprintf(dir, sizeof(dir), "%s/111", f->root);
+	snprintf(path, sizeof(path), "%s/111/account.json", f->root);
+	assert_int_equal(fl_mkdir_p(dir, &err), 0);
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		bool found = false;
+		write_file(path, cases[i].text);
+		if (f->drv.ops->identity(f->drv.self, &t, &account, &found, &err))
+			fail_msg("account.json '%s': %s", cases[i].text, err.msg);
+		assert_true(found);
+		if (strcmp(account.ptr, cases[i].want) != 0)
+			fail_msg("account.json '%s': got '%s', want '%s'", cases[i].text, account.ptr, cases[i].want);
 	}
 	fl_buf_release(&account);
 }
@@ -1354,6 +1406,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identity_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_then_observe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_region, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_needs_bootstrap, setup, teardown),
