@@ -21,6 +21,7 @@
  */
 #include "core/yaml_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/banned.h"
@@ -210,15 +211,37 @@ static struct fl_node *value(struct flat *f)
 	return scalar(f);
 }
 
-/* Only printable ASCII and newlines: a column is then a byte, as libyaml counts characters. */
-static bool plain_bytes(const struct fl_source *src)
+static bool plain_run(const char *s, size_t len)
 {
-	for (size_t i = 0; i < src->len; i++) {
-		unsigned char c = (unsigned char)src->text[i];
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
 		if ((c < 0x20 || c > 0x7e) && c != '\n')
 			return false;
 	}
 	return true;
+}
+
+/*
+ * Only printable ASCII and newlines: a column is then a byte, as libyaml
+ * counts characters. Eight bytes at a time (this is a twentieth of a
+ * converged plan's own work byte by byte): a word none of whose bytes is
+ * under 0x20 or over 0x7e is settled at once; any other, such as one
+ * holding a newline, is looked at byte by byte.
+ */
+static bool plain_bytes(const struct fl_source *src)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	size_t i = 0;
+	for (; src->len - i >= 8; i += 8) {
+		uint64_t v;
+		memcpy(&v, src->text + i, 8);
+		/* A byte's high bit: in v, 0x80 and over; in v + 1, 0x7f; in (v - 0x20) & ~v, under 0x20. */
+		if (!((v | (v + ones) | ((v - 0x20 * ones) & ~v)) & highs))
+			continue;
+		if (!plain_run(src->text + i, 8))
+			return false;
+	}
+	return plain_run(src->text + i, src->len - i);
 }
 
 int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct fl_source *src,

@@ -173,6 +173,32 @@ static void test_declined(void **state)
 	assert_int_equal(compare_str(key), 0);
 }
 
+/*
+ * A byte that is neither printable ASCII nor a newline sends the file to
+ * libyaml wherever it stands: the flat reader checks eight bytes at a
+ * time, so each is tried at every offset of a file that is flat without it.
+ */
+static void test_declined_bytes(void **state)
+{
+	/* Most bytes are refused by the readers of keys and plain scalars too; in quotes only this check sees them. */
+	static const char base[] = "name: acme-corp\ntitle: \"Acme Corp (EU), since 2026\"\n"
+				   "vars: { display_name: \"A quoted name, long enough\", seats: 40 }\n";
+	static const unsigned char bad[] = { 0x00, 0x01, 0x09, 0x0d, 0x1f, 0x7f, 0x80, 0xc3, 0xfe, 0xff };
+	char text[sizeof(base)];
+	(void)state;
+	assert_int_equal(compare(base, sizeof(base) - 1, NULL), 1);
+	for (size_t at = 0; at < sizeof(base) - 1; at++) {
+		if (base[at] == '\n')
+			continue;
+		for (size_t b = 0; b < sizeof(bad); b++) {
+			memcpy(text, base, sizeof(base));
+			text[at] = (char)bad[b];
+			if (compare(text, sizeof(base) - 1, NULL))
+				fail_msg("the flat reader took byte 0x%02x at offset %zu", bad[b], at);
+		}
+	}
+}
+
 /* Edge cases either reader may take: when the flat one does, libyaml agrees. */
 static void test_agree(void **state)
 {
@@ -282,6 +308,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flat_files),
 		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_declined_bytes),
 		cmocka_unit_test(test_agree),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_random_files),
