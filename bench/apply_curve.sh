@@ -51,7 +51,9 @@ notes_refs() { # GIT_DIR [FIELD]
 # Plans, then applies, with binary FLOTILLA on a fresh copy of fleet DIR;
 # appends to $results: N INDEX (the binary's place in the arguments), apply
 # wall s, CPU ms per tenant, peak MiB, note KiB, notes commits, new blob KiB,
-# blobs/note, plan wall s, plan MiB, plan CPU s (user + system).
+# blobs/note, plan wall s, plan MiB, plan CPU s (user + system), user CPU ms
+# per tenant (flotilla's own work; the rest is the kernel's, file system
+# and writeback, which moves with whatever else the disk is doing).
 run_once() { # N DIR INDEX FLOTILLA
 	n=$1 dir=$2 index=$3 flotilla=$4
 	rm -rf "$work/fleet" "$work/accounts"
@@ -86,8 +88,8 @@ run_once() { # N DIR INDEX FLOTILLA
 	read -r user sys rss <"$work/apply.time"
 	awk -v n="$n" -v i="$index" -v w="$(echo "$end - $start" | bc)" -v u="$user" -v s="$sys" -v r="$rss" \
 		-v note="$note" -v c="$commits" -v b="$blobs" -v pw="$plan_wall" -v pr="$plan_rss" -v pu="$plan_user" -v ps="$plan_sys" 'BEGIN {
-		printf "%d %d %.3f %.4f %.1f %.1f %d %.1f %.2f %.2f %.1f %.2f\n", n, i, w, (u + s) * 1000 / n, r / 1024,
-			note / 1024, c, b / 1024, note ? b / note : 0, pw, pr / 1024, pu + ps }' >>"$results"
+		printf "%d %d %.3f %.4f %.1f %.1f %d %.1f %.2f %.2f %.1f %.2f %.4f\n", n, i, w, (u + s) * 1000 / n, r / 1024,
+			note / 1024, c, b / 1024, note ? b / note : 0, pw, pr / 1024, pu + ps, u * 1000 / n }' >>"$results"
 }
 
 # min/median/max (STAT=range), median, or max of column COL of the runs of
@@ -140,20 +142,22 @@ done
 echo "== scaling: median CPU per tenant within 20% of the smallest fleet's; peak RSS under 512 MiB at every size"
 i=1
 for flotilla in "$@"; do
-	base='' base_n=''
+	base='' base_n='' base_user=''
 	for n in $tenants_list; do
 		cpu=$(stat median "$n" "$i" 4 %.3f)
+		user=$(stat median "$n" "$i" 13 %.3f)
 		rss=$(stat max "$n" "$i" 5 %.1f)
 		if [ -z "$base" ]; then
-			base=$cpu base_n=$n cpu_verdict="(the base)"
+			base=$cpu base_n=$n base_user=$user cpu_verdict="(the base)" user_ratio=""
 		else
 			cpu_verdict=$(awk -v c="$cpu" -v b="$base" -v bn="$base_n" \
 				'BEGIN { printf "x%.2f of %d: %s", c / b, bn, c <= 1.2 * b ? "ok" : "FAIL" }')
+			user_ratio=$(awk -v c="$user" -v b="$base_user" 'BEGIN { printf "x%.2f", (b > 0 ? c / b : 0) }')
 		fi
 		rss_verdict=FAIL
 		[ "$(echo "$rss < 512" | bc)" = 1 ] && rss_verdict=ok
-		printf '%-32s %7d tenants  cpu/tenant %7s ms %-20s  peak %7s MiB %s\n' "$flotilla" "$n" "$cpu" \
-			"$cpu_verdict" "$rss" "$rss_verdict"
+		printf '%-32s %7d tenants  cpu/tenant %7s ms %-20s  (user %s ms %s)  peak %7s MiB %s\n' "$flotilla" "$n" \
+			"$cpu" "$cpu_verdict" "$user" "$user_ratio" "$rss" "$rss_verdict"
 	done
 	i=$((i + 1))
 done
