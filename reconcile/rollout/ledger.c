@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -279,6 +280,23 @@ static int save_doc(struct fl_ledger *l, enum fl_ledger_part part, bool forced, 
 }
 
 /*
+ * Removes the files of fl_ledger_unlink_after_save once the tenants note
+ * holds every record (lock held, within a save): each was recorded before
+ * its file was named, so a tenants document with no change left unsaved
+ * holds them all.
+ */
+static void unlink_saved(struct fl_ledger *l)
+{
+	if (l->tenants_doc.dirty)
+		return;
+	for (size_t i = 0; i < l->nunlink; i++) {
+		unlink(l->unlink_after[i]);
+		free(l->unlink_after[i]);
+	}
+	l->nunlink = 0;
+}
+
+/*
  * Saves what mode asks: SAVE_DUE what has grown and waited its period,
  * SAVE_HEAD the head and the tenants when due, SAVE_ALL everything
  * changed. Called with the lock held, which it drops while git writes.
@@ -305,6 +323,7 @@ static int save(struct fl_ledger *l, enum save_mode mode, struct fl_error *err)
 		l->head.dirty = true;
 	if (!rc && !l->head_holds_tenants)
 		rc = save_doc(l, FL_LEDGER_HEAD, mode != SAVE_DUE, err);
+	unlink_saved(l);
 	l->saving = false;
 	pthread_cond_broadcast(&l->saved);
 	return rc;
@@ -499,6 +518,10 @@ void fl_ledger_free(struct fl_ledger *l)
 		save(l, SAVE_ALL, &ignored);
 		pthread_mutex_unlock(&l->lock);
 	}
+	/* Files still waiting stay: their records never reached a note. */
+	for (size_t i = 0; i < l->nunlink; i++)
+		free(l->unlink_after[i]);
+	free(l->unlink_after);
 	for (size_t i = 0; i < l->ncontexts; i++) {
 		free(l->contexts[i].name);
 		free(l->contexts[i].description);
@@ -537,6 +560,14 @@ static int save_now(struct fl_ledger *l, enum save_mode mode, struct fl_error *e
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+void fl_ledger_unlink_after_save(struct fl_ledger *l, const char *path)
+{
+	pthread_mutex_lock(&l->lock);
+	FL_GROW(l->unlink_after, l->capunlink, l->nunlink + 1);
+	l->unlink_after[l->nunlink++] = fl_strdup(path);
+	pthread_mutex_unlock(&l->lock);
 }
 
 int fl_ledger_flush(struct fl_ledger *l, struct fl_error *err)

@@ -207,6 +207,16 @@ int fl_ledger_last_success(struct fl_oid *out, bool *found, struct fl_repo *repo
 /* Saves every pending change now; also reports a failed background save. */
 int fl_ledger_flush(struct fl_ledger *ledger, struct fl_error *err);
 /*
+ * Removes the file at path once the tenants note holds every record made
+ * so far, at the first save after which none is left unsaved: for a failed
+ * verify's receipt, recorded first. The next apply must not find it (it
+ * runs the command again), but an apply killed before the failure reached
+ * a note must (the failure is recorded from it). Removing it at once would
+ * take a save of the whole tenants note per failure. A file still waiting
+ * when the ledger is freed (its last save failed) stays.
+ */
+void fl_ledger_unlink_after_save(struct fl_ledger *ledger, const char *path);
+/*
  * Saves the head now (a wave's end), and the tenants only if they are due:
  * rewriting a large tenants note at every wave would make the blobs of one
  * run grow with the number of waves.

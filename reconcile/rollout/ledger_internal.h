@@ -110,6 +110,8 @@ struct fl_ledger {
 	pthread_t flusher;
 	bool flusher_running, stop;
 	struct fl_error save_error;      /* the last failed save of the flusher */
+	char **unlink_after;             /* files to remove once the tenants note is saved clean */
+	size_t nunlink, capunlink;
 };
 
 /*

@@ -137,8 +137,8 @@ int fl_rollout_verify_tenant(struct rollout *r, const struct fl_verify_ctx *vctx
 			 * one. So is a rollback's run, pass or fail: the next rollback has
 			 * written the account again, and its verify must look again.
 			 */
-			if ((!passed || rollback) && !fl_ledger_flush(r->ledger, &e))
-				fl_verify_forget(&ctx, t, t->regions[i], verify);
+			if (!passed || rollback)
+				fl_verify_forget(&ctx, r->ledger, t, t->regions[i], verify);
 			if (rec.timed_out)
 				rc = fl_error_set(err, FL_EDRIVER, "verify '%s' in %s timed out after %u s", verify->name,
 						  t->regions[i], verify->timeout_s);

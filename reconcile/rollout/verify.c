@@ -173,12 +173,12 @@ static void receipt_path(struct fl_buf *out, const struct fl_verify_ctx *ctx, co
 	put_sanitized(out, verify->name);
 }
 
-void fl_verify_forget(const struct fl_verify_ctx *ctx, const struct fl_tenant *tenant, const char *region,
-		      const struct fl_verify *verify)
+void fl_verify_forget(const struct fl_verify_ctx *ctx, struct fl_ledger *ledger, const struct fl_tenant *tenant,
+		      const char *region, const struct fl_verify *verify)
 {
 	struct fl_buf path = FL_BUF_INIT;
 	receipt_path(&path, ctx, tenant, region, verify);
-	unlink(path.ptr);
+	fl_ledger_unlink_after_save(ledger, path.ptr);
 	fl_buf_release(&path);
 }
 

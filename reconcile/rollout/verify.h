@@ -39,11 +39,12 @@ int fl_verify_run(struct fl_verify_record *rec, struct fl_buf *output, const str
 		  struct fl_error *err);
 
 /*
- * Removes the receipt of a failed run once the ledger holds it, so that
- * the next apply runs the command again (a pass is never run twice).
+ * Removes the receipt of a failed run once ledger holds the failure
+ * (fl_ledger_unlink_after_save; record it first), so that the next apply
+ * runs the command again (a pass is never run twice).
  */
-void fl_verify_forget(const struct fl_verify_ctx *ctx, const struct fl_tenant *tenant, const char *region,
-		      const struct fl_verify *verify);
+void fl_verify_forget(const struct fl_verify_ctx *ctx, struct fl_ledger *ledger, const struct fl_tenant *tenant,
+		      const char *region, const struct fl_verify *verify);
 
 /*
  * The wrapper's body, for the hidden command `flotilla __verify-exec

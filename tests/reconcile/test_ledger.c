@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1147,6 +1148,46 @@ static void test_changes_saved_within_2s_and_by_free(void **state)
 		fail_msg("fl_ledger_free dropped a change instead of saving it");
 }
 
+static bool file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/*
+ * fl_ledger_unlink_after_save: a file named after a record stays through
+ * saves that leave a record unsaved, and goes with the first that does not; a file named when nothing is
+ * left to save goes at the next flush, which writes no note for it.
+ */
+static void test_unlink_after_save(void **state)
+{
+	struct env *e = *state;
+	struct fl_ledger *l = open_ledger(e);
+	struct fl_error err = FL_ERROR_INIT;
+	char first[128], second[128];
+	size_t saves = 0, later = 0, bytes = 0;
+
+	snprintf(first, sizeof(first), "%s/receipt-a", e->dir);
+	snprintf(second, sizeof(second), "%s/receipt-b", e->dir);
+	fl_test_run("echo failed > '%s' && echo failed > '%s'", first, second);
+	assert_int_equal(fl_ledger_set_tenant(l, "a", "fleet", FL_RESULT_FAILED, NULL, "verify failed", &err), 0);
+	fl_ledger_unlink_after_save(l, first);
+	/* A checkpoint saves the head, and the tenants only when due: one record is far from it. */
+	assert_int_equal(fl_ledger_checkpoint(l, &err), 0);
+	assert_true(file_exists(first));
+	flush(l);
+	assert_false(file_exists(first));
+
+	fl_ledger_save_stats(l, &saves, &bytes);
+	fl_ledger_unlink_after_save(l, second);
+	assert_true(file_exists(second));
+	flush(l);
+	assert_false(file_exists(second));
+	fl_ledger_save_stats(l, &later, &bytes);
+	assert_int_equal(later, saves);
+	fl_ledger_free(l);
+}
+
 /* Bytes of the blobs reachable from the ledger's two notes refs. */
 static long long notes_blob_bytes(const struct env *e)
 {
@@ -1602,6 +1643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_output_kept_valid_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_result_keeps_the_verify_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_saved_within_2s_and_by_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlink_after_save, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blobs_of_a_run_within_3x_of_the_final_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_1_note_read_and_saved_as_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_in_both_notes_later_wins, setup, teardown),

@@ -1045,6 +1045,45 @@ static void test_failed_verify_runs_again_on_rerun(void **state)
 	env_close(&e);
 }
 
+/*
+ * Failed verifies within the wave's tolerance do not save the notes once
+ * each (issue 11, item 2: a save writes the whole tenants note). Each
+ * failed receipt goes once a save holds its failure, here the run's last:
+ * after the run none is left, so the next apply runs every check again.
+ */
+static void test_failed_verifies_saved_together(void **state)
+{
+	static const char fleet_yaml[] = "version: 1\n"
+					 "name: rollco\n"
+					 "waves:\n"
+					 "  - name: fleet\n"
+					 "    select: rest\n"
+					 "    failure_tolerance: 8\n" VERIFY("0");
+	static const struct tspec tenants[] = { { "a", NULL }, { "b", NULL }, { "c", NULL }, { "d", NULL },
+						{ "e", NULL }, { "f", NULL }, { "g", NULL }, { "h", NULL } };
+	struct env e;
+	struct fl_rollout_report rep;
+	struct fl_rollout_opts opts;
+	struct watch wt;
+	size_t before = 0, after = 0, bytes = 0;
+	(void)state;
+
+	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
+	assert_int_equal(setenv("FL_TEST_FAIL", "a b c d e f g h", 1), 0);
+	memset(&opts, 0, sizeof(opts));
+	fl_ledger_save_stats(e.ledger, &before, &bytes);
+	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
+	fl_ledger_save_stats(e.ledger, &after, &bytes);
+	expect_wave(&rep, "fleet", FL_STATE_SUCCESS, 8, 0, 8, 0, "applied 0/8, 8 failed (tolerance 8)");
+	expect_tenant(&e, "h", FL_RESULT_FAILED, "exited with 1");
+	if (after - before >= 8)
+		fail_msg("%zu notes saved for 8 failed verifies", after - before);
+	fl_test_run("test -d '%s/.git/flotilla/verify' && test -z \"$(find '%s/.git/flotilla/verify' -type f ! -name '*.lock')\"",
+		    e.repo_dir, e.repo_dir);
+	fl_rollout_report_release(&rep);
+	env_close(&e);
+}
+
 #define GATED \
 	"version: 1\n" \
 	"name: rollco\n" \
@@ -2002,6 +2041,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_strict_tolerance_scheduling),
 		cmocka_unit_test(test_failed_wave_halts),
 		cmocka_unit_test(test_failed_verify_runs_again_on_rerun),
+		cmocka_unit_test(test_failed_verifies_saved_together),
 		cmocka_unit_test(test_rollback_announced_once),
 		cmocka_unit_test(test_manual_gate_waits_for_promotion),
 		cmocka_unit_test(test_promotion_of_a_descendant),
