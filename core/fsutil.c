@@ -160,8 +160,7 @@ bool fl_file_is_temp(const char *name)
 	return memcmp(p - TEMP_MID_LEN, TEMP_MID, TEMP_MID_LEN) == 0;
 }
 
-/* The temporary file written and synced, then renamed over path; path's directory is the caller's. */
-static int replace(const char *path, const void *data, size_t len, struct fl_error *err)
+int fl_file_write_atomic_unsynced(const char *path, const void *data, size_t len, struct fl_error *err)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, rc = 0;
@@ -198,13 +197,8 @@ out:
 
 int fl_file_write_atomic(const char *path, const void *data, size_t len, struct fl_error *err)
 {
-	int rc = replace(path, data, len, err);
+	int rc = fl_file_write_atomic_unsynced(path, data, len, err);
 	return rc ? rc : fsync_dir_of(path, err);
-}
-
-int fl_file_write_atomic_unsynced(const char *path, const void *data, size_t len, struct fl_error *err)
-{
-	return replace(path, data, len, err);
 }
 
 int fl_mkdir_p(const char *dir, struct fl_error *err)
