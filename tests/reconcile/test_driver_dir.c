@@ -277,7 +277,7 @@ static void test_identity_malformed(void **state)
 		"{\"tenant\":\"acme\"}",
 		"{\"account\":\"\"}",
 		"{\"account\":\"1\"} x",
-		/* Canonical to their last byte: what follows is the parser's to refuse. */
+		/* The canonical form with one byte off or cut short: the parser's to refuse. */
 		"{\"account\":\"1\",\"tenant\":\"acme\"}x",
 		"{\"account\":\"1\",\"tenant\":\"acme\"}\nx",
 		"{\"account\":\"1\",\"tenant\":\"acme\"\n",
@@ -312,7 +312,7 @@ static void test_identity_malformed(void **state)
 /*
  * account.json as bootstrap writes it is read without the JSON parser
  * (canonical_identity); every other spelling the parser accepts must give
- * the same id, and each of these is one step off the canonical form.
+ * the same id: the first two cases are canonical, each other one step off.
  */
 static void test_identity_forms(void **state)
 {
