@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -27,6 +28,12 @@ void fl_test_run(const char *fmt, ...)
 	assert_true(n > 0 && (size_t)n < sizeof(cmd));
 	if (system(cmd) != 0)
 		fail_msg("command failed: %s", cmd);
+}
+
+bool fl_test_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
 }
 
 void fl_test_server_script(char *out, size_t cap, const char *name)

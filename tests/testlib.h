@@ -11,11 +11,15 @@
 	"git -c user.name=Tester -c user.email=tester@example.com -c init.defaultBranch=main" \
 	" -c commit.gpgsign=false -c tag.gpgsign=false"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
 /* Runs the formatted shell command; fails the current test if it does not exit 0. */
 void fl_test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#include <stddef.h>
-#include <sys/types.h>
+/* Whether path names anything (a file, a directory, ...). */
+bool fl_test_exists(const char *path);
 
 /* A loopback test server of tests/servers/ (it prints "PORT <n>" first). */
 struct fl_test_server {

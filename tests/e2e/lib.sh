@@ -123,6 +123,30 @@ assert_eq() {
 	[[ $1 == "$2" ]] || fail "${3:+$3: }expected '$2', got '$1'"
 }
 
+# shard_remote: what the sharding tests (shard.sh, shard_rules.sh) coordinate
+# through: tests/servers/git_http_server.py over $TMP/srv with the token
+# s3cret, which FLOTILLA_GIT_TOKEN carries (caches under $TMP, no SSH key).
+# Sets URL to its fleet.git, which publish_fleet fills.
+shard_remote() {
+	export FLOTILLA_CACHE_DIR=$TMP/cache FLOTILLA_GIT_TOKEN=s3cret
+	unset FLOTILLA_SSH_KEY
+	start_test_server PORT git_http_server.py --root "$TMP/srv" --token s3cret
+	URL=http://127.0.0.1:$PORT/fleet.git
+}
+
+# publish_fleet DIR: DIR's repository, cloned bare as shard_remote's fleet.git.
+publish_fleet() {
+	mkdir -p "$TMP/srv"
+	git clone -q --bare "$1" "$TMP/srv/fleet.git"
+}
+
+# shard_tenant DIR NAME ACCOUNT EXTRA: DIR/tenants/NAME.yaml, in eu-west-1
+# with the service app, and the manifest lines EXTRA.
+shard_tenant() {
+	printf 'name: %s\naccount: "%s"\nregions: [eu-west-1]\nservices: [app]\n%s\n' "$2" "$3" "$4" \
+		>"$1/tenants/$2.yaml"
+}
+
 # run_shards OUTDIR URL ACCOUNTS ARGS...: `apply --repo URL --driver
 # dir:ACCOUNTS --shard K/3 ARGS...` for K = 1, 2 and 3 at once, each with
 # its own cache (three CI runners); OUTDIR/K.out, K.err and K.rc hold

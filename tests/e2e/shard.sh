@@ -20,12 +20,7 @@
 #     a shard whose partners never come exits 5 after --barrier-timeout.
 source "$(dirname "$0")/lib.sh"
 
-export FLOTILLA_CACHE_DIR=$TMP/cache
-export FLOTILLA_GIT_TOKEN=s3cret
-unset FLOTILLA_SSH_KEY
-
-start_test_server PORT git_http_server.py --root "$TMP/srv" --token s3cret
-URL=http://127.0.0.1:$PORT/fleet.git
+shard_remote
 [[ -z ${KEEP:-} ]] || trap 'kill "${TEST_SERVER_PIDS[@]}"' EXIT
 ACCOUNTS=$TMP/accounts
 LOG=$TMP/verify.log
@@ -93,22 +88,17 @@ fi
 echo "\$FLOTILLA_TENANT \$FLOTILLA_WAVE" >>"$LOG"
 EOF
 chmod +x "$W/ci/verify"
-tenant() { # NAME ACCOUNT EXTRA
-	printf 'name: %s\naccount: "%s"\nregions: [eu-west-1]\nservices: [app]\n%s\n' "$1" "$2" "$3" \
-		>"$W/tenants/$1.yaml"
-}
 for i in $(seq -w 1 30); do
 	if ((10#$i <= 3)); then
-		tenant "t$i" "1000000000$i" "canary: true"
+		shard_tenant "$W" "t$i" "1000000000$i" "canary: true"
 	elif ((10#$i <= 12)); then
-		tenant "t$i" "1000000000$i" "labels: { ring: early }"
+		shard_tenant "$W" "t$i" "1000000000$i" "labels: { ring: early }"
 	else
-		tenant "t$i" "1000000000$i" ""
+		shard_tenant "$W" "t$i" "1000000000$i" ""
 	fi
 done
 commit "$W" "a fleet of 30"
-mkdir -p "$TMP/srv"
-git clone -q --bare "$W" "$TMP/srv/fleet.git"
+publish_fleet "$W"
 C1=$(git -C "$W" rev-parse HEAD)
 
 # shards OUTDIR ARGS...: shards 1/3, 2/3 and 3/3 at once (run_shards, lib.sh).

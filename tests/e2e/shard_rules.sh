@@ -18,12 +18,7 @@
 #     the guard, leave it alone and wait for shard 2 at the first barrier.
 source "$(dirname "$0")/lib.sh"
 
-export FLOTILLA_CACHE_DIR=$TMP/cache
-export FLOTILLA_GIT_TOKEN=s3cret
-unset FLOTILLA_SSH_KEY
-
-start_test_server PORT git_http_server.py --root "$TMP/srv" --token s3cret
-URL=http://127.0.0.1:$PORT/fleet.git
+shard_remote
 ACCOUNTS=$TMP/accounts
 LOG=$TMP/verify.log
 
@@ -78,20 +73,15 @@ echo "\$FLOTILLA_TENANT \$k \$n" >>"$LOG"
 rm "$TMP/flight/\$k/\$FLOTILLA_TENANT"
 EOF
 chmod +x "$W/ci/verify"
-tenant() { # NAME ACCOUNT EXTRA
-	printf 'name: %s\naccount: "%s"\nregions: [eu-west-1]\nservices: [app]\n%s\n' "$1" "$2" "$3" \
-		>"$W/tenants/$1.yaml"
-}
 for i in $(seq -w 1 40); do
 	if ((10#$i <= 3)); then
-		tenant "t$i" "1000000000$i" "canary: true"
+		shard_tenant "$W" "t$i" "1000000000$i" "canary: true"
 	else
-		tenant "t$i" "1000000000$i" ""
+		shard_tenant "$W" "t$i" "1000000000$i" ""
 	fi
 done
 commit "$W" "a fleet of 40"
-mkdir -p "$TMP/srv"
-git clone -q --bare "$W" "$TMP/srv/fleet.git"
+publish_fleet "$W"
 C1=$(git -C "$W" rev-parse HEAD)
 
 # shards OUTDIR ARGS...: shards 1/3, 2/3 and 3/3 at once (run_shards, lib.sh).

@@ -34,6 +34,7 @@
 #include "core/hash.h"
 #include "reconcile/drivers/driver.h"
 #include "reconcile/fleet/fleet.h"
+#include "tests/testlib.h"
 #include "core/banned.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -979,12 +980,6 @@ static char *account_file(char *out, const struct fixture *f, const char *accoun
 	return out;
 }
 
-static bool exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 struct lookalike_case {
 	const char *name;
 	const char *account;
@@ -1024,7 +1019,7 @@ static void test_lookalike_region_keeps_state(void **state)
 		}
 		char file[PATH_MAX];
 		snprintf(file, sizeof(file), "%s.state", c->lookalike);
-		if (!exists(account_file(path, f, c->account, file)))
+		if (!fl_test_exists(account_file(path, f, c->account, file)))
 			fail_msg("%s: region '%s' lost its state file", c->name, c->lookalike);
 		observe_ok(f, &t, c->lookalike);
 		expect_items(&f->obs, want, 1);
@@ -1129,7 +1124,7 @@ static void test_live_writer_temp_kept(void **state)
 		if (atomic_load(&job.done))
 			fail_msg("%s: writer B went ahead while A held the account lock (rc %d %s)", c->name,
 				 job.rc, job.err.msg);
-		if (!exists(temp))
+		if (!fl_test_exists(temp))
 			fail_msg("%s: the live writer's temporary '%s' was removed", c->name, name);
 		/* A finishes: its rename must still work, then it lets go. */
 		if (rename(temp, account_file(target, f, account, c->file)) < 0)
@@ -1216,16 +1211,16 @@ static void test_killed_writer(void **state)
 		assert_int_equal(kill(child, SIGKILL), 0);
 		assert_int_equal(waitpid(child, &status, 0), child);
 		assert_true(WIFSIGNALED(status));
-		assert_true(exists(temp));
+		assert_true(fl_test_exists(temp));
 
 		if (c->next_bootstraps)
 			bootstrap_ok(f, &t);
 		else
 			apply_ok(f, &t, &w);
-		if (exists(temp))
+		if (fl_test_exists(temp))
 			fail_msg("%s: the killed writer's temporary '%s' is still there", c->name, name);
 		for (size_t j = 0; j < N_ELEMS(not_temps); j++)
-			if (!exists(account_file(path, f, "400", not_temps[j])))
+			if (!fl_test_exists(account_file(path, f, "400", not_temps[j])))
 				fail_msg("%s: '%s' was removed", c->name, not_temps[j]);
 	}
 	observe_ok(f, &t, "eu");

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1148,12 +1147,6 @@ static void test_changes_saved_within_2s_and_by_free(void **state)
 		fail_msg("fl_ledger_free dropped a change instead of saving it");
 }
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 /*
  * fl_ledger_unlink_after_save: a file named after a record stays through
  * saves that leave a record unsaved, and goes with the first that does not; a file named when nothing is
@@ -1174,15 +1167,15 @@ static void test_unlink_after_save(void **state)
 	fl_ledger_unlink_after_save(l, first);
 	/* A checkpoint saves the head, and the tenants only when due: one record is far from it. */
 	assert_int_equal(fl_ledger_checkpoint(l, &err), 0);
-	assert_true(file_exists(first));
+	assert_true(fl_test_exists(first));
 	flush(l);
-	assert_false(file_exists(first));
+	assert_false(fl_test_exists(first));
 
 	fl_ledger_save_stats(l, &saves, &bytes);
 	fl_ledger_unlink_after_save(l, second);
-	assert_true(file_exists(second));
+	assert_true(fl_test_exists(second));
 	flush(l);
-	assert_false(file_exists(second));
+	assert_false(fl_test_exists(second));
 	fl_ledger_save_stats(l, &later, &bytes);
 	assert_int_equal(later, saves);
 	fl_ledger_free(l);

@@ -54,12 +54,6 @@ static void write_text(const char *path, const char *content)
 	assert_int_equal(fclose(f), 0);
 }
 
-static bool exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 static void set_now(long long t)
 {
 	char buf[32];
@@ -371,7 +365,7 @@ static bool account_written(const struct env *e, size_t index)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "%s/%zu/us-east-1.state", e->accounts, 1000 + index);
-	return exists(path);
+	return fl_test_exists(path);
 }
 
 /* ---- the verify log ---- */

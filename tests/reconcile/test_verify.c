@@ -160,12 +160,6 @@ static size_t count_lines(const struct fl_buf *b)
 	return n;
 }
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 static void test_workdir(void **state)
 {
 	struct world *w = *state;
@@ -233,7 +227,7 @@ static void test_pass_then_recall(void **state)
 	fl_buf_printf(&want, "acme 123 %s us-east-1 canary acme-us-east-1-hello\n", w->fleet->revision);
 	assert_string_equal(log.ptr, want.ptr);
 	snprintf(path, sizeof(path), "%s/acme/us-east-1/smoke", w->receipts);
-	assert_true(file_exists(path));
+	assert_true(fl_test_exists(path));
 
 	/* Recalled from the receipt: the same record, and the command does not run again. */
 	struct fl_verify_record again;
@@ -317,7 +311,7 @@ static void test_run_cases(void **state)
 	/* The odd name became one path component. */
 	char path[256];
 	snprintf(path, sizeof(path), "%s/acme/us-east-1/odd_20name_3a_20a_2fb_20c", w->receipts);
-	assert_true(file_exists(path));
+	assert_true(fl_test_exists(path));
 	fl_buf_release(&out);
 	fl_buf_release(&log);
 }
@@ -393,7 +387,7 @@ static void test_killed_flotilla_resumes(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
 	snprintf(path, sizeof(path), "%s/acme/us-east-1/orphan", w->receipts);
-	assert_false(file_exists(path));
+	assert_false(fl_test_exists(path));
 
 	assert_int_equal(verify(w, &rec, &out, "orphan", argv, 4, 60, "us-east-1", &err), 0);
 	assert_int_equal(rec.exit_code, 4);
@@ -434,7 +428,7 @@ static void test_errors(void **state)
 	assert_int_equal(verify(w, &rec, &out, "tpl", bad_template, 2, 60, "us-east-1", &err), FL_EINPUT);
 	assert_non_null(strstr(err.msg, "verify 'tpl': "));
 	snprintf(path, sizeof(path), "%s/acme/us-east-1/tpl", w->receipts);
-	assert_false(file_exists(path));
+	assert_false(fl_test_exists(path));
 
 	/* A wrapper that writes no receipt: its exit code and output are the error. */
 	struct fl_verify_ctx ctx = w->ctx;
