@@ -124,9 +124,17 @@ for name in floor floor-m $(for i in $(seq $#); do echo "converged#$i"; done) gi
 	printf '%-12s %10s %10s %10s %14s\n' "$name" $(stats "$times/$name") "$(median "$times/$name.cpu")"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# min/median/max over the rounds of A's time / B's time in the same round:
+# the two ran one after the other, so a load that drifts over the run
+# moves both, where the ratio of medians compares different minutes.
+paired() {
+	paste "$times/$1" "$times/$2" | awk '{ printf "%.1f\n", 1000 * $1 / $2 }' >"$times/paired"
+	stats "$times/paired" | awk '{ printf "%.2f / %.2f / %.2f", $1 / 1000, $2 / 1000, $3 / 1000 }'
+}
 for i in $(seq $#); do
 	echo "#$i converged / floor:   $(verdict "$(median "$times/converged#$i")" "$(median "$times/floor")" 1.3)" \
 		"(cpu $(ratio "$(median "$times/converged#$i.cpu")" "$(median "$times/floor.cpu")"))"
+	echo "#$i converged / floor, round by round: $(paired "converged#$i" floor) (min / median / max)"
 	echo "#$i converged / floor-m: $(ratio "$(median "$times/converged#$i")" "$(median "$times/floor-m")")" \
 		"(blobs and markers only: no identity, which SPEC 4 requires)"
 	echo "#$i since / git diff:    $(verdict "$(median "$times/since#$i")" "$(median "$times/git-diff")" 1.5)" \
