@@ -10,6 +10,8 @@
 #                resolved, nothing read (what any program on Debian's
 #                libgit2 pays before its first tree; a since plan cannot
 #                be faster)
+#   fl-start     the first FLOTILLA's --version: its libraries loaded, nothing
+#                else (what a since plan pays even without libgit2)
 #   since        flotilla plan --rev HEAD --since BASE, accounts converged at new
 # with each FLOTILLA binary given, and prints min/median/max wall time and
 # median CPU time (user + system) of each and, per binary, the two ratios
@@ -83,6 +85,7 @@ round() {
 	done
 	timed git-diff git -C "$fleet" diff --name-only "$base" "$head"
 	timed git2-start "$flfloor" --repo "$fleet" --rev "$head" --start-only
+	timed fl-start "$1" --version
 	i=0
 	for f in "$@"; do
 		i=$((i + 1))
@@ -113,13 +116,14 @@ for f in "$@"; do
 	echo "   #$i = $f"
 done
 round "$@"
-rm -f "$times"/floor* "$times"/converged* "$times"/git-diff* "$times"/git2-start* "$times"/since*
+rm -f "$times"/floor* "$times"/converged* "$times"/git-diff* "$times"/git2-start* "$times"/fl-start* \
+	"$times"/since*
 for r in $(seq "$runs"); do
 	round "$@"
 done
 
 printf '%-12s %10s %10s %10s %14s\n' scenario "min ms" "median ms" "max ms" "median cpu ms"
-for name in floor floor-m $(for i in $(seq $#); do echo "converged#$i"; done) git-diff git2-start \
+for name in floor floor-m $(for i in $(seq $#); do echo "converged#$i"; done) git-diff git2-start fl-start \
 	$(for i in $(seq $#); do echo "since#$i"; done); do
 	printf '%-12s %10s %10s %10s %14s\n' "$name" $(stats "$times/$name") "$(median "$times/$name.cpu")"
 done
@@ -143,4 +147,7 @@ done
 echo "libgit2 start / git diff: $(ratio "$(median "$times/git2-start")" "$(median "$times/git-diff")")" \
 	"(cpu $(ratio "$(median "$times/git2-start.cpu")" "$(median "$times/git-diff.cpu")")):" \
 	"no program on this libgit2 can do a since plan in less"
+echo "flotilla start / git diff: $(ratio "$(median "$times/fl-start")" "$(median "$times/git-diff")")" \
+	"(cpu $(ratio "$(median "$times/fl-start.cpu")" "$(median "$times/git-diff.cpu")")):" \
+	"#1 --version, its libraries loaded and nothing else"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
