@@ -31,26 +31,26 @@ void fl_fp_hex(char out[FL_FP_HEX_LEN + 1], const struct fl_fp *fp)
 	out[FL_FP_HEX_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/*
+ * One more than each byte's value as a hex digit, 0 for the bytes that are
+ * none: one load a digit, where a plan reads two fingerprints a marker.
+ */
+static const uint8_t hex_plus_one[256] = {
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,	['6'] = 7,  ['7'] = 8,
+	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 int fl_fp_parse(struct fl_fp *out, const char *hex, size_t len)
 {
 	if (len != FL_FP_HEX_LEN)
 		return FL_EINPUT;
 	for (size_t i = 0; i < sizeof(out->b); i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
+		unsigned hi = hex_plus_one[(unsigned char)hex[2 * i]];
+		unsigned lo = hex_plus_one[(unsigned char)hex[2 * i + 1]];
+		if (!hi || !lo)
 			return FL_EINPUT;
-		out->b[i] = (uint8_t)(hi << 4 | lo);
+		out->b[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 	}
 	return 0;
 }

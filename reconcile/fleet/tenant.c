@@ -95,8 +95,20 @@ bool fl_var_value_check(struct fl_vctx *c, const struct fl_var_decl *d, const st
 
 /* ---- tenant manifests ---- */
 
+/* In the order of enum tenant_key. */
 static const char *const tenant_keys[] = { "name",     "account", "regions", "canary", "labels",
 					   "services", "vars",	  "state",   NULL };
+enum tenant_key {
+	KEY_NAME,
+	KEY_ACCOUNT,
+	KEY_REGIONS,
+	KEY_CANARY,
+	KEY_LABELS,
+	KEY_SERVICES,
+	KEY_VARS,
+	KEY_STATE,
+	KEY_UNKNOWN
+};
 static const char *const state_names[] = { "active", "suspended", "decommissioned", NULL };
 
 static void parse_name(struct fl_vctx *c, const struct fl_node *v, const struct fl_tenant_file *file)
@@ -129,12 +141,21 @@ static bool region_ok(const struct fl_node *r)
 	return r->type == FL_NODE_STR && fl_ident_valid(r->v.str.ptr, r->v.str.len);
 }
 
+/*
+ * Whether name is among the regions kept so far. Every valid name before it
+ * is kept or the same as one kept, so this finds exactly the repeats. At most
+ * FL_TENANT_MAX_REGIONS names: a scan costs less than sorting them.
+ */
+static bool region_kept(const struct fl_tenant *t, const char *name)
+{
+	for (size_t i = 0; i < t->nregions; i++)
+		if (strcmp(t->regions[i], name) == 0)
+			return true;
+	return false;
+}
+
 static void parse_regions(struct fl_tenant *t, struct fl_vctx *c, const struct fl_node *v)
 {
-	const char **names = NULL;
-	bool *again = NULL;
-	size_t n = 0;
-
 	if (!fl_vexpect(c, v, FL_NODE_SEQ, "a list of regions"))
 		return;
 	if (v->v.seq.len == 0) {
@@ -146,26 +167,18 @@ static void parse_regions(struct fl_tenant *t, struct fl_vctx *c, const struct f
 			 "more than %d regions (the limit per tenant)", FL_TENANT_MAX_REGIONS);
 		return;
 	}
-	/* Duplicates among the valid names first, so that errors still come in order. */
-	names = fl_calloc(v->v.seq.len, sizeof(*names));
-	for (size_t i = 0; i < v->v.seq.len; i++)
-		if (region_ok(v->v.seq.items[i]))
-			names[n++] = v->v.seq.items[i]->v.str.ptr;
-	again = fl_repeated_names(names, n);
-	t->regions = fl_arena_calloc(c->arena, n ? n : 1, sizeof(*t->regions));
-	for (size_t i = 0, k = 0; i < v->v.seq.len; i++) {
+	t->regions = fl_arena_calloc(c->arena, v->v.seq.len, sizeof(*t->regions));
+	for (size_t i = 0; i < v->v.seq.len; i++) {
 		const struct fl_node *r = v->v.seq.items[i];
 		if (!fl_vexpect(c, r, FL_NODE_STR, "a string"))
 			continue;
 		if (!region_ok(r))
 			fl_verr(c, r, "invalid region '%s' (expected " IDENT_RULE ")", r->v.str.ptr);
-		else if (again[k++])
+		else if (region_kept(t, r->v.str.ptr))
 			fl_verr(c, r, "duplicate region '%s'", r->v.str.ptr);
 		else
 			t->regions[t->nregions++] = fl_arena_strndup(c->arena, r->v.str.ptr, r->v.str.len);
 	}
-	free(again);
-	free(names);
 }
 
 static int label_cmp(const void *a, const void *b)
@@ -297,42 +310,96 @@ static void parse_state(struct fl_tenant *t, struct fl_vctx *c, const struct fl_
 	fl_verr(c, v, "invalid state '%s' (expected active, suspended or decommissioned)", v->v.str.ptr);
 }
 
-static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
-		      const struct fl_tenant_file *file, const struct fl_pair *p, bool *given)
+/*
+ * Which of tenant_keys key is: its first byte picks the one candidate, a
+ * strcmp confirms it, so a manifest's key costs one compare, not one a
+ * candidate. Keys hold no NUL (the YAML reader refuses them).
+ */
+static enum tenant_key tenant_key_of(const struct fl_node *key)
 {
-	const struct fl_node *v = p->value;
+	const char *s = key->v.str.ptr;
+	enum tenant_key k;
 
-	if (fl_key_is(p, "name"))
-		parse_name(c, v, file);
-	else if (fl_key_is(p, "account"))
-		parse_account(t, c, v);
-	else if (fl_key_is(p, "regions"))
-		parse_regions(t, c, v);
-	else if (fl_key_is(p, "canary")) {
-		if (fl_vexpect(c, v, FL_NODE_BOOL, "a boolean"))
-			t->canary = v->v.b;
-	} else if (fl_key_is(p, "labels"))
-		parse_labels(t, c, v);
-	else if (fl_key_is(p, "services"))
-		parse_services(t, c, fleet, v);
-	else if (fl_key_is(p, "vars"))
-		parse_vars(t, c, fleet, v, given);
-	else if (fl_key_is(p, "state"))
-		parse_state(t, c, v);
-	else
-		fl_unknown_key(c, p->key, "tenant", tenant_keys);
+	switch (s[0]) {
+	case 'n':
+		k = KEY_NAME;
+		break;
+	case 'a':
+		k = KEY_ACCOUNT;
+		break;
+	case 'r':
+		k = KEY_REGIONS;
+		break;
+	case 'c':
+		k = KEY_CANARY;
+		break;
+	case 'l':
+		k = KEY_LABELS;
+		break;
+	case 's':
+		k = s[1] == 'e' ? KEY_SERVICES : KEY_STATE;
+		break;
+	case 'v':
+		k = KEY_VARS;
+		break;
+	default:
+		return KEY_UNKNOWN;
+	}
+	return strcmp(s, tenant_keys[k]) == 0 ? k : KEY_UNKNOWN;
 }
 
-/* Required keys and vars, and the defaults of vars not given. */
-static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
-			   const struct fl_node *root, const bool *given)
+/* Parses one entry of the manifest; seen[k] is set to the value of key k, the first one given. */
+static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+		      const struct fl_tenant_file *file, const struct fl_pair *p, bool *given,
+		      const struct fl_node **seen)
 {
-	static const char *const required[] = { "name", "account", "regions", NULL };
-	const struct fl_node *vars = fl_node_get(root, "vars");
+	const struct fl_node *v = p->value;
+	enum tenant_key k = tenant_key_of(p->key);
 
-	for (size_t i = 0; required[i]; i++)
-		if (!fl_node_get(root, required[i]))
-			fl_verr(c, root, "missing required key '%s' in tenant", required[i]);
+	if (k != KEY_UNKNOWN && !seen[k])
+		seen[k] = v;
+	switch (k) {
+	case KEY_NAME:
+		parse_name(c, v, file);
+		break;
+	case KEY_ACCOUNT:
+		parse_account(t, c, v);
+		break;
+	case KEY_REGIONS:
+		parse_regions(t, c, v);
+		break;
+	case KEY_CANARY:
+		if (fl_vexpect(c, v, FL_NODE_BOOL, "a boolean"))
+			t->canary = v->v.b;
+		break;
+	case KEY_LABELS:
+		parse_labels(t, c, v);
+		break;
+	case KEY_SERVICES:
+		parse_services(t, c, fleet, v);
+		break;
+	case KEY_VARS:
+		parse_vars(t, c, fleet, v, given);
+		break;
+	case KEY_STATE:
+		parse_state(t, c, v);
+		break;
+	default:
+		fl_unknown_key(c, p->key, "tenant", tenant_keys);
+		break;
+	}
+}
+
+/* Required keys and vars, and the defaults of vars not given; seen as parse_key left it. */
+static void check_required(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
+			   const struct fl_node *root, const bool *given, const struct fl_node *const *seen)
+{
+	static const enum tenant_key required[] = { KEY_NAME, KEY_ACCOUNT, KEY_REGIONS };
+	const struct fl_node *vars = seen[KEY_VARS];
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!seen[required[i]])
+			fl_verr(c, root, "missing required key '%s' in tenant", tenant_keys[required[i]]);
 	for (size_t i = 0; i < fleet->nvars; i++) {
 		const struct fl_var_decl *d = &fleet->vars[i];
 		if (t->vars[i] || given[i])
@@ -401,6 +468,7 @@ int fl_tenant_parse(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scr
 	struct fl_error e = FL_ERROR_INIT;
 	size_t before = c->nerrors;
 	bool *given = NULL; /* by var index: named in vars, valid or not */
+	const struct fl_node *seen[KEY_UNKNOWN] = { NULL }; /* by enum tenant_key: the key's value */
 	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -426,8 +494,8 @@ int fl_tenant_parse(struct fl_tenant *t, struct fl_vctx *c, struct fl_arena *scr
 	t->vars = fl_arena_calloc(c->arena, fleet->nvars, sizeof(*t->vars));
 	given = fl_arena_calloc(scratch, fleet->nvars ? fleet->nvars : 1, sizeof(*given));
 	for (size_t i = 0; i < root->v.map.len; i++)
-		parse_key(t, c, fleet, file, &root->v.map.items[i], given);
-	check_required(t, c, fleet, root, given);
+		parse_key(t, c, fleet, file, &root->v.map.items[i], given, seen);
+	check_required(t, c, fleet, root, given, seen);
 	if (check_waves && c->nerrors == before)
 		assign_wave(t, c, fleet, root);
 out:

@@ -175,6 +175,48 @@ static void test_parse_rejects(void **state)
 	assert_int_equal(fp.b[15], 0xef);
 }
 
+/* What a byte is worth as a hex digit by the definition, -1 when it is none. */
+static int digit_value(int c)
+{
+	static const char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
+
+	for (int v = 0; v < 16; v++)
+		if (c == lower[v] || c == upper[v])
+			return v;
+	return -1;
+}
+
+/* Every byte value, as the high and as the low digit of a byte, at the first and last place. */
+static void test_parse_every_byte(void **state)
+{
+	static const size_t places[] = { 0, 1, FL_FP_HEX_LEN - 2, FL_FP_HEX_LEN - 1 };
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		for (size_t k = 0; k < N_ELEMS(places); k++) {
+			size_t at = places[k];
+			char hex[FL_FP_HEX_LEN + 1] = GOOD;
+			struct fl_fp fp;
+			int want = digit_value(c);
+
+			hex[at] = (char)c;
+			int rc = fl_fp_parse(&fp, hex, FL_FP_HEX_LEN);
+			if (want < 0) {
+				if (rc != FL_EINPUT)
+					fail_msg("byte %d at %zu: returned %d, want FL_EINPUT", c, at, rc);
+				continue;
+			}
+			if (rc != 0)
+				fail_msg("byte %d at %zu: returned %d, want 0", c, at, rc);
+			/* GOOD's digit at the other half of the byte is its place mod 16. */
+			int other = (int)((at ^ 1) % 16);
+			int byte = at % 2 ? other << 4 | want : want << 4 | other;
+			if (fp.b[at / 2] != byte)
+				fail_msg("byte %d at %zu: parsed 0x%02x, want 0x%02x", c, at, fp.b[at / 2], byte);
+		}
+	}
+}
+
 static void test_equal_and_zero(void **state)
 {
 	struct fl_fp zero, a, b;
@@ -314,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_hex_round_trip), cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_equal_and_zero), cmocka_unit_test(test_streaming),
 		cmocka_unit_test(test_final_midway),   cmocka_unit_test(test_update_field),
+		cmocka_unit_test(test_parse_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -868,6 +868,16 @@ static const struct bad_case bad_cases[] = {
 	  { { "tenants/acme.yaml", "name: acme\nregions: [r]\nvars: { display_name: A }\n" } },
 	  "tenants/acme.yaml:1:1: error: missing required key 'account' in tenant",
 	  FL_EINPUT },
+	{ "tenant key sharing a first byte with services",
+	  { { "tenants/acme.yaml",
+	      "name: acme\naccount: \"1\"\nregions: [r]\nservice: [api]\nvars: { display_name: A }\n" } },
+	  "tenants/acme.yaml:4:1: error: unknown key 'service' in tenant (did you mean 'services'?)",
+	  FL_EINPUT },
+	{ "tenant key sharing a first byte with name",
+	  { { "tenants/acme.yaml",
+	      "name: acme\naccount: \"1\"\nregions: [r]\nnames: acme\nvars: { display_name: A }\n" } },
+	  "tenants/acme.yaml:4:1: error: unknown key 'names' in tenant (did you mean 'name'?)",
+	  FL_EINPUT },
 	{ "tenant missing required var",
 	  { { "tenants/acme.yaml", "name: acme\naccount: \"1\"\nregions: [r]\n" } },
 	  "tenants/acme.yaml:1:1: error: missing required var 'display_name'",
@@ -1053,6 +1063,17 @@ static void make_duplicate_regions(struct file *over)
 	over[0] = (struct file){ "tenants/acme.yaml", tenant_with_regions("a, b, a, c, b/x, b, a") };
 }
 
+/* A repeat of the region kept last, the one a scan of those kept reaches last. */
+static void make_repeat_of_last_region(struct file *over)
+{
+	over[0] = (struct file){ "tenants/acme.yaml", tenant_with_regions("x, y, y") };
+}
+
+static void make_tenant_without_keys(struct file *over)
+{
+	over[0] = (struct file){ "tenants/acme.yaml", fl_strdup("labels: { ring: a }\n") };
+}
+
 static void make_duplicate_resources(struct file *over)
 {
 	over[0] = (struct file){ "release/x.yaml", fl_strdup("kind: service\nname: web\n---\nkind: service\n"
@@ -1136,6 +1157,13 @@ static const struct bound_case bound_cases[] = {
 	    "no '..')",
 	    "tenants/acme.yaml:3:28: error: duplicate region 'b'",
 	    "tenants/acme.yaml:3:31: error: duplicate region 'a'" } },
+	{ "repeat of the last region kept", make_repeat_of_last_region, FL_EINPUT,
+	  { "tenants/acme.yaml:3:17: error: duplicate region 'y'" } },
+	{ "tenant without its required keys, in order", make_tenant_without_keys, FL_EINPUT,
+	  { "tenants/acme.yaml:1:1: error: missing required key 'name' in tenant",
+	    "tenants/acme.yaml:1:1: error: missing required key 'account' in tenant",
+	    "tenants/acme.yaml:1:1: error: missing required key 'regions' in tenant",
+	    "tenants/acme.yaml:1:1: error: missing required var 'display_name'" } },
 	{ "duplicate resources, in order", make_duplicate_resources, FL_EINPUT,
 	  { "release/x.yaml:5:7: error: duplicate resource kind 'service' name 'api' (first at "
 	    "release/api.yaml:1)",
