@@ -19,7 +19,7 @@
 
 /* A value of one render call, as written in each form: bytes of scratch. */
 struct slotval {
-	size_t off[2], len[2];   /* by form: FORM_VAL, FORM_STR */
+	size_t off[2], len[2];   /* by form: FORM_VAL, FORM_STR; off unset when measured only */
 	bool resolved;
 };
 
@@ -31,7 +31,8 @@ struct render_call {
 	const char *region;
 	struct slotval *slots;   /* set->nslots of them */
 	struct fl_buf scratch;   /* the forms of the resolved values */
-	bool lenient;            /* measuring only: a missing value counts as empty */
+	bool measuring;          /* the check: a missing value counts as empty, and values
+				  * are measured, written to scratch only when they must be */
 	struct fl_error *err;
 };
 
@@ -81,11 +82,19 @@ const char *fl_render_label(const struct fl_tenant *tenant, const char *key, siz
 
 static int slot_from_str(struct render_call *call, struct slotval *v, const char *s)
 {
-	size_t start = call->scratch.len;
-	int rc = fl_json_put_str(&call->scratch, s ? s : "", s ? strlen(s) : 0);
+	size_t start = call->scratch.len, len = s ? strlen(s) : 0, n;
+	int rc = 0;
 
+	if (!s)
+		s = "";
+	if (call->measuring) {
+		n = fl_json_str_len(s, len);
+	} else {
+		rc = fl_json_put_str(&call->scratch, s, len);
+		n = call->scratch.len - start;
+	}
 	v->off[FORM_VAL] = start;
-	v->len[FORM_VAL] = call->scratch.len - start;
+	v->len[FORM_VAL] = n;
 	v->off[FORM_STR] = start + 1;
 	v->len[FORM_STR] = rc ? 0 : v->len[FORM_VAL] - 2;
 	return rc;
@@ -94,9 +103,13 @@ static int slot_from_str(struct render_call *call, struct slotval *v, const char
 /* Canonical JSON; as text, strings lose their quotes and null is empty. */
 static int slot_from_node(struct render_call *call, struct slotval *v, const struct fl_node *node)
 {
-	size_t start = call->scratch.len;
-	int rc = fl_json_canonical(&call->scratch, node, call->err);
-	size_t n = call->scratch.len - start;
+	size_t start = call->scratch.len, n = 0;
+	int rc = 0;
+
+	if (!call->measuring || !fl_json_scalar_len(&n, node)) {
+		rc = fl_json_canonical(&call->scratch, node, call->err);
+		n = call->scratch.len - start;
+	}
 
 	v->off[FORM_VAL] = v->off[FORM_STR] = start;
 	v->len[FORM_VAL] = v->len[FORM_STR] = n;
@@ -116,7 +129,7 @@ static int missing(struct render_call *call, struct slotval *v, const struct fl_
 	const char *tenant = call->tenant->name;
 	int rc;
 
-	if (call->lenient) {
+	if (call->measuring) {
 		memset(v, 0, sizeof(*v)); /* rendering will report it */
 		rc = 0;
 	} else if (strcmp(what, "label") == 0) {
@@ -399,14 +412,14 @@ int fl_render_check_tenant(const struct fl_fleet *fleet, const struct fl_tenant 
 	struct fl_error ignored = FL_ERROR_INIT;
 	/* The sums first, with their own error: they can only say that it fits. */
 	int rc = call_begin(&call, stack, fleet, tenant, &ignored);
-	call.lenient = true;
+	call.measuring = true;
 	bool fits = !rc && call.set && fits_by_sums(&call);
 	call_end(&call, stack);
 	if (fits)
 		return 0;
 	rc = call_begin(&call, stack, fleet, tenant, err);
 
-	call.lenient = true;
+	call.measuring = true;
 	for (size_t i = 0; !rc && call.set && i < tenant->nregions; i++) {
 		/* Only the region changes: the other values stay resolved. */
 		call.region = tenant->regions[i];

@@ -749,6 +749,66 @@ static void test_render_check_tenant(void **state)
 	}
 }
 
+/* Every kind of value, in each form (typed, then embedded in text). */
+static const char *const sized_refs[] = {
+	"{{tenant.name}}", "{{tenant.account}}", "{{region}}", "{{tenant.labels.size}}",
+	"{{vars.display_name}}", "{{vars.seats}}", "{{vars.enabled}}", "{{vars.ratio}}",
+	"{{vars.nothing}}", "{{vars.odd}}",
+};
+
+/* The template ["{{tenant.labels.ring}}", "<ref>"], label ring pad x's, ref typed or embedded as <ref>. */
+static struct fx *sized_fx(const char *ref, bool embedded, size_t pad)
+{
+	struct fx *fx = fx_new();
+	char *ring = malloc(pad + 1), yaml[128];
+
+	assert_non_null(ring);
+	memset(ring, 'x', pad);
+	ring[pad] = '\0';
+	fx->labels[0].value = fl_arena_strdup(&fx->fleet.arena, ring);
+	fx->tenant.name = "ac\"me\x1f";
+	snprintf(yaml, sizeof(yaml), "[\"{{tenant.labels.ring}}\", \"%s%s%s\"]", embedded ? "<" : "", ref,
+		 embedded ? ">" : "");
+	fx_add(fx, yaml, NULL);
+	CHECK(yaml, fx_compile(fx) == 0, "compile: %s", fx->diags.len ? fx->diags.items[0].msg : "");
+	free(ring);
+	return fx;
+}
+
+/*
+ * The check measures each value as rendering writes it, to the byte: at
+ * exactly the limit it passes, one byte past it fails, for every kind of
+ * value in both forms, escapes included.
+ */
+static void test_check_measures_values(void **state)
+{
+	static const char *regions[] = { "eu\"west\x01" };
+
+	(void)state;
+	for (size_t i = 0; i < 2 * sizeof(sized_refs) / sizeof(sized_refs[0]); i++) {
+		const char *ref = sized_refs[i / 2];
+		bool embedded = i % 2;
+		struct fx *fx = sized_fx(ref, embedded, 0);
+		struct fl_error err = FL_ERROR_INIT;
+		size_t base;
+
+		int rc = fl_render_tenant_region(&fx->r, &fx->fleet, &fx->tenant, regions[0], &err);
+		CHECK(ref, rc == 0, "render: %s", err.msg);
+		base = fx->r.items[0].len;
+		fx_free(fx);
+		for (size_t past = 0; past < 2; past++) {
+			struct fl_error cerr = FL_ERROR_INIT;
+			fx = sized_fx(ref, embedded, MAX_RESOURCE - base + past);
+			fx->tenant.regions = regions;
+			fx->tenant.nregions = 1;
+			rc = fl_render_check_tenant(&fx->fleet, &fx->tenant, &cerr);
+			CHECK(ref, rc == (past ? FL_ELIMIT : 0), "%s, %s the limit: check rc %d (%s)",
+			      embedded ? "embedded" : "typed", past ? "past" : "at", rc, cerr.msg);
+			fx_free(fx);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_no_templates),
 		cmocka_unit_test(test_render_limits),
 		cmocka_unit_test(test_render_check_tenant),
+		cmocka_unit_test(test_check_measures_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
