@@ -358,7 +358,10 @@ static int check_region(struct render_call *call)
 
 _Static_assert(FL_RENDER_MAX_RESOURCE < FL_RENDER_MAX_REGION, "fits_by_sums checks the smaller limit only");
 
-/* Adds group g's size in call->region to *total; false past FL_RENDER_MAX_RESOURCE or on a problem. */
+/*
+ * Adds group g's size in call->region to *total; false, leaving *total as it
+ * was, past FL_RENDER_MAX_RESOURCE or on a problem.
+ */
 static bool add_group(struct render_call *call, const struct size_group *g, size_t *total)
 {
 	size_t n = *total;
@@ -383,8 +386,10 @@ static bool add_group(struct render_call *call, const struct size_group *g, size
  * True when the tenant provably fits in every region, from the sums of its
  * groups: all it renders in a region is at most FL_RENDER_MAX_RESOURCE
  * (below FL_RENDER_MAX_REGION), so neither a resource nor a region can pass
- * a limit, and every value its resources use resolved. False when that does
- * not settle it; the walk of check_region then decides, as it always did.
+ * a limit, and every value its resources use resolved. The sum of all
+ * groups is tried first: one list, shorter than the tenant's groups'
+ * together, and enough for nearly every tenant. False when that does not
+ * settle it; the walk of check_region then decides, as it always did.
  */
 static bool fits_by_sums(struct render_call *call)
 {
@@ -397,6 +402,8 @@ static bool fits_by_sums(struct render_call *call)
 		size_t total = 0;
 		call->region = t->regions[r];
 		call->slots[SLOT_REGION].resolved = false;
+		if (add_group(call, &set->all, &total))
+			continue;
 		for (size_t g = 0; g < set->ngroups; g++)
 			if ((g == 0 || ((t->services >> (g - 1)) & 1)) && !add_group(call, &set->groups[g], &total))
 				return false;

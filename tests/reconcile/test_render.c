@@ -756,20 +756,28 @@ static const char *const sized_refs[] = {
 	"{{vars.nothing}}", "{{vars.odd}}",
 };
 
-/* The template ["{{tenant.labels.ring}}", "<ref>"], label ring pad x's, ref typed or embedded as <ref>. */
-static struct fx *sized_fx(const char *ref, bool embedded, size_t pad)
+/*
+ * A fixture of one template for service: yaml, or when NULL
+ * ["{{tenant.labels.ring}}", "<ref>"], its ref typed or embedded as <ref>;
+ * label ring is pad x's.
+ */
+static struct fx *sized_fx(const char *ref, const char *yaml, bool embedded, const char *service,
+			   size_t pad)
 {
 	struct fx *fx = fx_new();
-	char *ring = malloc(pad + 1), yaml[128];
+	char *ring = malloc(pad + 1), text[128];
 
 	assert_non_null(ring);
 	memset(ring, 'x', pad);
 	ring[pad] = '\0';
 	fx->labels[0].value = fl_arena_strdup(&fx->fleet.arena, ring);
 	fx->tenant.name = "ac\"me\x1f";
-	snprintf(yaml, sizeof(yaml), "[\"{{tenant.labels.ring}}\", \"%s%s%s\"]", embedded ? "<" : "", ref,
-		 embedded ? ">" : "");
-	fx_add(fx, yaml, NULL);
+	if (!yaml) {
+		snprintf(text, sizeof(text), "[\"{{tenant.labels.ring}}\", \"%s%s%s\"]", embedded ? "<" : "",
+			 ref, embedded ? ">" : "");
+		yaml = text;
+	}
+	fx_add(fx, yaml, service);
 	CHECK(yaml, fx_compile(fx) == 0, "compile: %s", fx->diags.len ? fx->diags.items[0].msg : "");
 	free(ring);
 	return fx;
@@ -788,7 +796,7 @@ static void test_check_measures_values(void **state)
 	for (size_t i = 0; i < 2 * sizeof(sized_refs) / sizeof(sized_refs[0]); i++) {
 		const char *ref = sized_refs[i / 2];
 		bool embedded = i % 2;
-		struct fx *fx = sized_fx(ref, embedded, 0);
+		struct fx *fx = sized_fx(ref, NULL, embedded, NULL, 0);
 		struct fl_error err = FL_ERROR_INIT;
 		size_t base;
 
@@ -798,7 +806,7 @@ static void test_check_measures_values(void **state)
 		fx_free(fx);
 		for (size_t past = 0; past < 2; past++) {
 			struct fl_error cerr = FL_ERROR_INIT;
-			fx = sized_fx(ref, embedded, MAX_RESOURCE - base + past);
+			fx = sized_fx(ref, NULL, embedded, NULL, MAX_RESOURCE - base + past);
 			fx->tenant.regions = regions;
 			fx->tenant.nregions = 1;
 			rc = fl_render_check_tenant(&fx->fleet, &fx->tenant, &cerr);
@@ -806,6 +814,55 @@ static void test_check_measures_values(void **state)
 			      embedded ? "embedded" : "typed", past ? "past" : "at", rc, cerr.msg);
 			fx_free(fx);
 		}
+	}
+}
+
+struct sums_case {
+	const char *name;
+	const char *service;  /* of the template: NULL every tenant's; the tenant has api and portal */
+	size_t nregions;      /* the first this many of sums_regions */
+	const char *worst;    /* the region that renders the most: its size decides */
+	size_t past;          /* bytes past the limit there */
+	int rc;
+};
+
+/* Escaped, "a\x01" renders the most: more than "abcd" though shorter as bytes. */
+static const char *sums_regions[] = { "abcd", "a\x01", "abc" };
+
+static const struct sums_case sums_cases[] = {
+	{ "second region at the limit", NULL, 3, "a\x01", 0, 0 },
+	{ "second region one byte past", NULL, 3, "a\x01", 1, FL_ELIMIT },
+	{ "first region one byte past", NULL, 1, "abcd", 1, FL_ELIMIT },
+	{ "service of the tenant one byte past", "portal", 1, "abcd", 1, FL_ELIMIT },
+	{ "service of the tenant at the limit", "portal", 1, "abcd", 0, 0 },
+	{ "service not the tenant's past", "reports", 1, "abcd", 100, 0 },
+};
+
+/* The sums bound every region and service the tenant renders, and no other. */
+static void test_check_sums(void **state)
+{
+	static const char yaml[] = "[\"{{tenant.labels.ring}}\", \"{{region}}\"]";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sums_cases) / sizeof(sums_cases[0]); i++) {
+		const struct sums_case *c = &sums_cases[i];
+		struct fl_error err = FL_ERROR_INIT;
+		size_t base;
+		int rc;
+
+		/* Rendered for every tenant, to learn its size. */
+		struct fx *fx = sized_fx(NULL, yaml, false, NULL, 0);
+		assert_int_equal(fl_render_tenant_region(&fx->r, &fx->fleet, &fx->tenant, c->worst, &err), 0);
+		base = fx->r.items[0].len;
+		fx_free(fx);
+
+		fx = sized_fx(NULL, yaml, false, c->service, MAX_RESOURCE - base + c->past);
+		fx->tenant.regions = sums_regions;
+		fx->tenant.nregions = c->nregions;
+		rc = fl_render_check_tenant(&fx->fleet, &fx->tenant, &err);
+		CHECK(c->name, rc == c->rc, "check: rc %d (%s), want %d", rc, err.msg, c->rc);
+		CHECK(c->name, !c->rc || strstr(err.msg, c->worst), "check: %s", err.msg);
+		fx_free(fx);
 	}
 }
 
@@ -825,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_render_limits),
 		cmocka_unit_test(test_render_check_tenant),
 		cmocka_unit_test(test_check_measures_values),
+		cmocka_unit_test(test_check_sums),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
