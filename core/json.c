@@ -86,6 +86,11 @@ size_t fl_json_str_len(const char *s, size_t len)
 	return n;
 }
 
+size_t fl_json_str_max_len(size_t len)
+{
+	return len > (SIZE_MAX - 2) / 6 ? SIZE_MAX : 6 * len + 2;
+}
+
 /* Writes the shortest round-trip form of d into tmp; its length, or a negative code. */
 static int double_text(char tmp[DOUBLE_TEXT_MAX], double d)
 {

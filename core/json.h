@@ -51,6 +51,9 @@ int fl_json_put_str(struct fl_buf *out, const char *s, size_t len);
 /* The number of bytes fl_json_put_str appends for s, without writing them. */
 size_t fl_json_str_len(const char *s, size_t len);
 
+/* The most bytes fl_json_put_str appends for any len bytes (each escapes to at most six). */
+size_t fl_json_str_max_len(size_t len);
+
 /*
  * Sets *out to the length of the canonical JSON of node, without writing it,
  * and returns true, when node is null, a bool, an integer or a string; false

@@ -33,6 +33,8 @@ struct render_call {
 	struct fl_buf scratch;   /* the forms of the resolved values */
 	bool measuring;          /* the check: a missing value counts as empty, and values
 				  * are measured, written to scratch only when they must be */
+	bool bounding;           /* measuring by bounds: a string counts as long as it could
+				  * escape to, from its length alone */
 	struct fl_error *err;
 };
 
@@ -87,7 +89,9 @@ static int slot_from_str(struct render_call *call, struct slotval *v, const char
 
 	if (!s)
 		s = "";
-	if (call->measuring) {
+	if (call->bounding) {
+		n = fl_json_str_max_len(len);
+	} else if (call->measuring) {
 		n = fl_json_str_len(s, len);
 	} else {
 		rc = fl_json_put_str(&call->scratch, s, len);
@@ -106,7 +110,9 @@ static int slot_from_node(struct render_call *call, struct slotval *v, const str
 	size_t start = call->scratch.len, n = 0;
 	int rc = 0;
 
-	if (!call->measuring || !fl_json_scalar_len(&n, node)) {
+	if (call->bounding && node->type == FL_NODE_STR) {
+		n = fl_json_str_max_len(node->v.str.len);
+	} else if (!call->measuring || !fl_json_scalar_len(&n, node)) {
 		rc = fl_json_canonical(&call->scratch, node, call->err);
 		n = call->scratch.len - start;
 	}
@@ -411,18 +417,31 @@ static bool fits_by_sums(struct render_call *call)
 	return true;
 }
 
+/* fits_by_sums in a call of its own, without an error: bounding says how values are measured. */
+static bool sums_fit(const struct fl_fleet *fleet, const struct fl_tenant *tenant, bool bounding)
+{
+	struct slotval stack[STACK_SLOTS];
+	struct render_call call;
+	int rc = call_begin(&call, stack, fleet, tenant, NULL);
+	bool fits;
+
+	call.measuring = true;
+	call.bounding = bounding;
+	fits = !rc && call.set && fits_by_sums(&call);
+	call_end(&call, stack);
+	return fits;
+}
+
 int fl_render_check_tenant(const struct fl_fleet *fleet, const struct fl_tenant *tenant,
 			   struct fl_error *err)
 {
 	struct slotval stack[STACK_SLOTS];
 	struct render_call call;
-	struct fl_error ignored = FL_ERROR_INIT;
-	/* The sums first, with their own error: they can only say that it fits. */
-	int rc = call_begin(&call, stack, fleet, tenant, &ignored);
-	call.measuring = true;
-	bool fits = !rc && call.set && fits_by_sums(&call);
-	call_end(&call, stack);
-	if (fits)
+	int rc;
+
+	/* The sums first, which can only say that it fits: of bounds, which read no
+	 * string and settle nearly every tenant, and then of lengths. */
+	if (sums_fit(fleet, tenant, true) || sums_fit(fleet, tenant, false))
 		return 0;
 	rc = call_begin(&call, stack, fleet, tenant, err);
 

@@ -632,6 +632,26 @@ static void test_str_len(void **state)
 	fl_buf_release(&out);
 }
 
+/* fl_json_str_max_len bounds every string of its length, and strings of \x01 reach it. */
+static void test_str_max_len(void **state)
+{
+	char s[4];
+
+	(void)state;
+	for (unsigned b = 0; b < 256; b++) {
+		memset(s, (char)b, sizeof(s));
+		if (fl_json_str_len(s, sizeof(s)) > fl_json_str_max_len(sizeof(s)))
+			fail_msg("byte 0x%02x: length %zu past the bound %zu", b, fl_json_str_len(s, sizeof(s)),
+				 fl_json_str_max_len(sizeof(s)));
+	}
+	memset(s, 1, sizeof(s));
+	assert_int_equal(fl_json_str_max_len(sizeof(s)), fl_json_str_len(s, sizeof(s)));
+	assert_int_equal(fl_json_str_max_len(0), 2);
+	/* Past what size_t holds, the bound saturates. */
+	assert_int_equal(fl_json_str_max_len(SIZE_MAX / 6), 6 * (SIZE_MAX / 6) + 2);
+	assert_int_equal(fl_json_str_max_len(SIZE_MAX / 6 + 1), SIZE_MAX);
+}
+
 /* fl_json_scalar_len is the length fl_json_canonical writes; false for what it does not measure. */
 static void test_scalar_len(void **state)
 {
@@ -944,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_put_double),
 		cmocka_unit_test(test_put_str),
 		cmocka_unit_test(test_str_len),
+		cmocka_unit_test(test_str_max_len),
 		cmocka_unit_test(test_scalar_len),
 		cmocka_unit_test(test_nonfinite),
 		cmocka_unit_test(test_canonical_hand_built),
