@@ -507,7 +507,7 @@ static size_t add_sat(size_t a, size_t b)
 
 /*
  * Sums the programs of service (-1: every tenant's; ALL_GROUPS: those of
- * every group, which no tenant renders more than) into g; count and first
+ * every group, at least what any tenant renders) into g; count and first
  * are scratch.
  */
 static void sum_group(struct size_group *g, const struct program_set *set, int service, size_t *count,

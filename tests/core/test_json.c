@@ -624,8 +624,9 @@ static void test_str_len(void **state)
 			fl_buf_clear(&out);
 			assert_int_equal(fl_json_put_str(&out, s + 1 - at, 1 + 2 * at), 0);
 			if (fl_json_str_len(s + 1 - at, 1 + 2 * at) != out.len)
-				fail_msg("byte 0x%02x%s: length %zu, written %zu", b, at ? " between others" : "",
-					 fl_json_str_len(s + 1 - at, 1 + 2 * at), out.len);
+				fail_msg("byte 0x%02x%s: length %zu, written %zu", b,
+					 at ? " between others" : "", fl_json_str_len(s + 1 - at, 1 + 2 * at),
+					 out.len);
 		}
 	}
 	assert_int_equal(fl_json_str_len(NULL, 0), 2);
@@ -641,8 +642,8 @@ static void test_str_max_len(void **state)
 	for (unsigned b = 0; b < 256; b++) {
 		memset(s, (char)b, sizeof(s));
 		if (fl_json_str_len(s, sizeof(s)) > fl_json_str_max_len(sizeof(s)))
-			fail_msg("byte 0x%02x: length %zu past the bound %zu", b, fl_json_str_len(s, sizeof(s)),
-				 fl_json_str_max_len(sizeof(s)));
+			fail_msg("byte 0x%02x: length %zu past the bound %zu", b,
+				 fl_json_str_len(s, sizeof(s)), fl_json_str_max_len(sizeof(s)));
 	}
 	memset(s, 1, sizeof(s));
 	assert_int_equal(fl_json_str_max_len(sizeof(s)), fl_json_str_len(s, sizeof(s)));
