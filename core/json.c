@@ -74,6 +74,23 @@ int fl_json_put_str(struct fl_buf *out, const char *s, size_t len)
 	return rc;
 }
 
+size_t fl_json_str_len(const char *s, size_t len)
+{
+	size_t n = len + 2;
+
+	for (size_t i = 0; i < len; i++) {
+		char e = escape_of[(unsigned char)s[i]];
+		if (e)
+			n += e == 'u' ? 5 : 1;
+	}
+	return n;
+}
+
+size_t fl_json_str_max_len(size_t len)
+{
+	return len > (SIZE_MAX - 2) / 6 ? SIZE_MAX : 6 * len + 2;
+}
+
 /* Writes the shortest round-trip form of d into tmp; its length, or a negative code. */
 static int double_text(char tmp[DOUBLE_TEXT_MAX], double d)
 {
@@ -132,6 +149,37 @@ static int put_int(struct fl_buf *out, int64_t i)
 	if (i < 0)
 		*--p = '-';
 	return fl_buf_put(out, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* The length of put_int's decimal text of i. */
+static size_t int_len(int64_t i)
+{
+	uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+	size_t n = i < 0 ? 2 : 1;
+
+	for (; u >= 10; u /= 10)
+		n++;
+	return n;
+}
+
+bool fl_json_scalar_len(size_t *out, const struct fl_node *node)
+{
+	switch (node->type) {
+	case FL_NODE_NULL:
+		*out = 4;
+		return true;
+	case FL_NODE_BOOL:
+		*out = node->v.b ? 4 : 5;
+		return true;
+	case FL_NODE_INT:
+		*out = int_len(node->v.i);
+		return true;
+	case FL_NODE_STR:
+		*out = fl_json_str_len(node->v.str.ptr, node->v.str.len);
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int compare_keys(const struct fl_node *a, const struct fl_node *b)

@@ -48,6 +48,19 @@ void fl_json_sorted_members(const struct fl_pair **out, const struct fl_node *ma
 /* Appends a JSON string literal (quotes included) for s, escaped as above. */
 int fl_json_put_str(struct fl_buf *out, const char *s, size_t len);
 
+/* The number of bytes fl_json_put_str appends for s, without writing them. */
+size_t fl_json_str_len(const char *s, size_t len);
+
+/* The most bytes fl_json_put_str appends for any len bytes (each escapes to at most six). */
+size_t fl_json_str_max_len(size_t len);
+
+/*
+ * Sets *out to the length of the canonical JSON of node, without writing it,
+ * and returns true, when node is null, a bool, an integer or a string; false
+ * for a float, a sequence or a mapping, which a caller writes to measure.
+ */
+bool fl_json_scalar_len(size_t *out, const struct fl_node *node);
+
 /* Appends the shortest round-trip form of a finite double. */
 int fl_json_put_double(struct fl_buf *out, double d);
 

@@ -19,7 +19,7 @@
 
 /* A value of one render call, as written in each form: bytes of scratch. */
 struct slotval {
-	size_t off[2], len[2];   /* by form: FORM_VAL, FORM_STR */
+	size_t off[2], len[2];   /* by form: FORM_VAL, FORM_STR; off unset when measured only */
 	bool resolved;
 };
 
@@ -31,7 +31,10 @@ struct render_call {
 	const char *region;
 	struct slotval *slots;   /* set->nslots of them */
 	struct fl_buf scratch;   /* the forms of the resolved values */
-	bool lenient;            /* measuring only: a missing value counts as empty */
+	bool measuring;          /* the check: a missing value counts as empty, and values
+				  * are measured, written to scratch only when they must be */
+	bool bounding;           /* measuring by bounds: a string counts as long as it could
+				  * escape to, from its length alone */
 	struct fl_error *err;
 };
 
@@ -81,11 +84,21 @@ const char *fl_render_label(const struct fl_tenant *tenant, const char *key, siz
 
 static int slot_from_str(struct render_call *call, struct slotval *v, const char *s)
 {
-	size_t start = call->scratch.len;
-	int rc = fl_json_put_str(&call->scratch, s ? s : "", s ? strlen(s) : 0);
+	size_t start = call->scratch.len, len = s ? strlen(s) : 0, n;
+	int rc = 0;
 
+	if (!s)
+		s = "";
+	if (call->bounding) {
+		n = fl_json_str_max_len(len);
+	} else if (call->measuring) {
+		n = fl_json_str_len(s, len);
+	} else {
+		rc = fl_json_put_str(&call->scratch, s, len);
+		n = call->scratch.len - start;
+	}
 	v->off[FORM_VAL] = start;
-	v->len[FORM_VAL] = call->scratch.len - start;
+	v->len[FORM_VAL] = n;
 	v->off[FORM_STR] = start + 1;
 	v->len[FORM_STR] = rc ? 0 : v->len[FORM_VAL] - 2;
 	return rc;
@@ -94,9 +107,15 @@ static int slot_from_str(struct render_call *call, struct slotval *v, const char
 /* Canonical JSON; as text, strings lose their quotes and null is empty. */
 static int slot_from_node(struct render_call *call, struct slotval *v, const struct fl_node *node)
 {
-	size_t start = call->scratch.len;
-	int rc = fl_json_canonical(&call->scratch, node, call->err);
-	size_t n = call->scratch.len - start;
+	size_t start = call->scratch.len, n = 0;
+	int rc = 0;
+
+	if (call->bounding && node->type == FL_NODE_STR) {
+		n = fl_json_str_max_len(node->v.str.len);
+	} else if (!call->measuring || !fl_json_scalar_len(&n, node)) {
+		rc = fl_json_canonical(&call->scratch, node, call->err);
+		n = call->scratch.len - start;
+	}
 
 	v->off[FORM_VAL] = v->off[FORM_STR] = start;
 	v->len[FORM_VAL] = v->len[FORM_STR] = n;
@@ -116,7 +135,7 @@ static int missing(struct render_call *call, struct slotval *v, const struct fl_
 	const char *tenant = call->tenant->name;
 	int rc;
 
-	if (call->lenient) {
+	if (call->measuring) {
 		memset(v, 0, sizeof(*v)); /* rendering will report it */
 		rc = 0;
 	} else if (strcmp(what, "label") == 0) {
@@ -345,7 +364,10 @@ static int check_region(struct render_call *call)
 
 _Static_assert(FL_RENDER_MAX_RESOURCE < FL_RENDER_MAX_REGION, "fits_by_sums checks the smaller limit only");
 
-/* Adds group g's size in call->region to *total; false past FL_RENDER_MAX_RESOURCE or on a problem. */
+/*
+ * Adds group g's size in call->region to *total; false, leaving *total as it
+ * was, past FL_RENDER_MAX_RESOURCE or on a problem.
+ */
 static bool add_group(struct render_call *call, const struct size_group *g, size_t *total)
 {
 	size_t n = *total;
@@ -370,8 +392,10 @@ static bool add_group(struct render_call *call, const struct size_group *g, size
  * True when the tenant provably fits in every region, from the sums of its
  * groups: all it renders in a region is at most FL_RENDER_MAX_RESOURCE
  * (below FL_RENDER_MAX_REGION), so neither a resource nor a region can pass
- * a limit, and every value its resources use resolved. False when that does
- * not settle it; the walk of check_region then decides, as it always did.
+ * a limit, and every value its resources use resolved. The sum of all
+ * groups is tried first: one list, shorter than the tenant's groups'
+ * together, and enough for nearly every tenant. False when that does not
+ * settle it; the walk of check_region then decides, as it always did.
  */
 static bool fits_by_sums(struct render_call *call)
 {
@@ -384,6 +408,8 @@ static bool fits_by_sums(struct render_call *call)
 		size_t total = 0;
 		call->region = t->regions[r];
 		call->slots[SLOT_REGION].resolved = false;
+		if (add_group(call, &set->all, &total))
+			continue;
 		for (size_t g = 0; g < set->ngroups; g++)
 			if ((g == 0 || ((t->services >> (g - 1)) & 1)) && !add_group(call, &set->groups[g], &total))
 				return false;
@@ -391,22 +417,35 @@ static bool fits_by_sums(struct render_call *call)
 	return true;
 }
 
+/* fits_by_sums in a call of its own, without an error: bounding says how values are measured. */
+static bool sums_fit(const struct fl_fleet *fleet, const struct fl_tenant *tenant, bool bounding)
+{
+	struct slotval stack[STACK_SLOTS];
+	struct render_call call;
+	int rc = call_begin(&call, stack, fleet, tenant, NULL);
+	bool fits;
+
+	call.measuring = true;
+	call.bounding = bounding;
+	fits = !rc && call.set && fits_by_sums(&call);
+	call_end(&call, stack);
+	return fits;
+}
+
 int fl_render_check_tenant(const struct fl_fleet *fleet, const struct fl_tenant *tenant,
 			   struct fl_error *err)
 {
 	struct slotval stack[STACK_SLOTS];
 	struct render_call call;
-	struct fl_error ignored = FL_ERROR_INIT;
-	/* The sums first, with their own error: they can only say that it fits. */
-	int rc = call_begin(&call, stack, fleet, tenant, &ignored);
-	call.lenient = true;
-	bool fits = !rc && call.set && fits_by_sums(&call);
-	call_end(&call, stack);
-	if (fits)
+	int rc;
+
+	/* The sums first, which can only say that it fits: of bounds, which read no
+	 * string and settle nearly every tenant, and then of lengths. */
+	if (sums_fit(fleet, tenant, true) || sums_fit(fleet, tenant, false))
 		return 0;
 	rc = call_begin(&call, stack, fleet, tenant, err);
 
-	call.lenient = true;
+	call.measuring = true;
 	for (size_t i = 0; !rc && call.set && i < tenant->nregions; i++) {
 		/* Only the region changes: the other values stay resolved. */
 		call.region = tenant->regions[i];

@@ -497,12 +497,19 @@ static void count_uses(struct program *p)
 	p->nuses = n;
 }
 
+/* What sum_group sums for the size of every group together; services are at least -2. */
+#define ALL_GROUPS (-3)
+
 static size_t add_sat(size_t a, size_t b)
 {
 	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
-/* Sums the programs of group g (0: service -1, 1 + s: service s); count and first are scratch. */
+/*
+ * Sums the programs of service (-1: every tenant's; ALL_GROUPS: those of
+ * every group, at least what any tenant renders) into g; count and first
+ * are scratch.
+ */
 static void sum_group(struct size_group *g, const struct program_set *set, int service, size_t *count,
 		      size_t *first)
 {
@@ -511,7 +518,7 @@ static void sum_group(struct size_group *g, const struct program_set *set, int s
 	memset(count, 0, set->nslots * 2 * sizeof(*count));
 	for (size_t i = 0; i < set->nprogs; i++) {
 		const struct program *p = &set->progs[i];
-		if (p->failed || p->service != service)
+		if (p->failed || (service == ALL_GROUPS ? p->service < -1 : p->service != service))
 			continue;
 		g->lit_len = add_sat(g->lit_len, p->lit_len);
 		for (size_t k = 0; k < p->nuses; k++) {
@@ -549,6 +556,7 @@ static void make_size_groups(struct program_set *set, const struct fl_fleet *fle
 	set->groups = fl_calloc(set->ngroups, sizeof(*set->groups));
 	for (size_t g = 0; g < set->ngroups; g++)
 		sum_group(&set->groups[g], set, (int)g - 1, count, first);
+	sum_group(&set->all, set, ALL_GROUPS, count, first);
 	free(count);
 	free(first);
 }
@@ -610,6 +618,7 @@ void fl_render_release(struct fl_fleet *fleet)
 	for (size_t g = 0; set && g < set->ngroups; g++)
 		free(set->groups[g].uses);
 	if (set) {
+		free(set->all.uses);
 		free(set->groups);
 		free(set->labels);
 		free(set->progs);

@@ -78,6 +78,7 @@ struct program_set {
 	size_t nslots;
 	struct size_group *groups; /* [0]: every tenant's, [1 + s]: service s's; NULL: none made */
 	size_t ngroups;
+	struct size_group all;     /* the groups together: at least what any tenant's add up to */
 };
 
 /* The set, found through any program: every one points back at it. NULL before compiling. */

@@ -612,6 +612,82 @@ static void test_put_str(void **state)
 	fl_buf_release(&out);
 }
 
+/* fl_json_str_len is what fl_json_put_str appends, for every byte value, alone and between others. */
+static void test_str_len(void **state)
+{
+	struct fl_buf out = FL_BUF_INIT;
+
+	(void)state;
+	for (unsigned b = 0; b < 256; b++) {
+		char s[3] = { 'a', (char)b, 'z' };
+		for (size_t at = 0; at < 2; at++) {
+			fl_buf_clear(&out);
+			assert_int_equal(fl_json_put_str(&out, s + 1 - at, 1 + 2 * at), 0);
+			if (fl_json_str_len(s + 1 - at, 1 + 2 * at) != out.len)
+				fail_msg("byte 0x%02x%s: length %zu, written %zu", b,
+					 at ? " between others" : "", fl_json_str_len(s + 1 - at, 1 + 2 * at),
+					 out.len);
+		}
+	}
+	assert_int_equal(fl_json_str_len(NULL, 0), 2);
+	fl_buf_release(&out);
+}
+
+/* fl_json_str_max_len bounds every string of its length, and strings of \x01 reach it. */
+static void test_str_max_len(void **state)
+{
+	char s[4];
+
+	(void)state;
+	for (unsigned b = 0; b < 256; b++) {
+		memset(s, (char)b, sizeof(s));
+		if (fl_json_str_len(s, sizeof(s)) > fl_json_str_max_len(sizeof(s)))
+			fail_msg("byte 0x%02x: length %zu past the bound %zu", b,
+				 fl_json_str_len(s, sizeof(s)), fl_json_str_max_len(sizeof(s)));
+	}
+	memset(s, 1, sizeof(s));
+	assert_int_equal(fl_json_str_max_len(sizeof(s)), fl_json_str_len(s, sizeof(s)));
+	assert_int_equal(fl_json_str_max_len(0), 2);
+	/* Past what size_t holds, the bound saturates. */
+	assert_int_equal(fl_json_str_max_len(SIZE_MAX / 6), 6 * (SIZE_MAX / 6) + 2);
+	assert_int_equal(fl_json_str_max_len(SIZE_MAX / 6 + 1), SIZE_MAX);
+}
+
+/* fl_json_scalar_len is the length fl_json_canonical writes; false for what it does not measure. */
+static void test_scalar_len(void **state)
+{
+	static const int64_t ints[] = { 0, 1, 9, 10, 99, 100, 12345, -1, -9, -10, -99, -100,
+					999999999999999999, 1000000000000000000, INT64_MAX, INT64_MIN,
+					INT64_MIN + 1 };
+	struct fl_node nodes[N_ELEMS(ints) + 6];
+	size_t n = 0, len;
+	struct fl_buf out = FL_BUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(ints); i++)
+		nodes[n++] = (struct fl_node){ .type = FL_NODE_INT, .v.i = ints[i] };
+	nodes[n++] = (struct fl_node){ .type = FL_NODE_NULL };
+	nodes[n++] = (struct fl_node){ .type = FL_NODE_BOOL, .v.b = true };
+	nodes[n++] = (struct fl_node){ .type = FL_NODE_BOOL, .v.b = false };
+	nodes[n++] = (struct fl_node){ .type = FL_NODE_STR, .v.str = { NULL, 0 } };
+	nodes[n++] = (struct fl_node){ .type = FL_NODE_STR, .v.str = { (char *)"a\"\n\x01\xc3\xa9", 6 } };
+	nodes[n++] = (struct fl_node){ .type = FL_NODE_STR, .v.str = { (char *)"plain", 5 } };
+	for (size_t i = 0; i < n; i++) {
+		fl_buf_clear(&out);
+		assert_int_equal(fl_json_canonical(&out, &nodes[i], NULL), 0);
+		if (!fl_json_scalar_len(&len, &nodes[i]) || len != out.len)
+			fail_msg("node %zu (%s): length %zu, written %zu", i, out.ptr, len, out.len);
+	}
+
+	struct fl_node f = { .type = FL_NODE_FLOAT, .v.f = 1.5 };
+	struct fl_node seq = { .type = FL_NODE_SEQ };
+	struct fl_node map = { .type = FL_NODE_MAP };
+	assert_false(fl_json_scalar_len(&len, &f));
+	assert_false(fl_json_scalar_len(&len, &seq));
+	assert_false(fl_json_scalar_len(&len, &map));
+	fl_buf_release(&out);
+}
+
 struct nonfinite_case {
 	const char *name;
 	double d;
@@ -888,6 +964,9 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_put_double),
 		cmocka_unit_test(test_put_str),
+		cmocka_unit_test(test_str_len),
+		cmocka_unit_test(test_str_max_len),
+		cmocka_unit_test(test_scalar_len),
 		cmocka_unit_test(test_nonfinite),
 		cmocka_unit_test(test_canonical_hand_built),
 		cmocka_unit_test(test_canonical_limit),

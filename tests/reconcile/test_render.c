@@ -749,6 +749,135 @@ static void test_render_check_tenant(void **state)
 	}
 }
 
+/* Every kind of value, in each form (typed, then embedded in text). */
+static const char *const sized_refs[] = {
+	"{{tenant.name}}", "{{tenant.account}}", "{{region}}", "{{tenant.labels.size}}",
+	"{{vars.display_name}}", "{{vars.seats}}", "{{vars.enabled}}", "{{vars.ratio}}",
+	"{{vars.nothing}}", "{{vars.odd}}",
+};
+
+/*
+ * A fixture of one template for service: yaml, or when NULL
+ * ["{{tenant.labels.ring}}", "<ref>"], its ref typed or embedded as <ref>;
+ * label ring and var db_password are escaped bytes 0x01 (six bytes each in
+ * JSON), then pad x's.
+ */
+static struct fx *sized_fx(const char *ref, const char *yaml, bool embedded, const char *service,
+			   size_t escaped, size_t pad)
+{
+	struct fx *fx = fx_new();
+	char *ring = malloc(escaped + pad + 1), text[128];
+
+	assert_non_null(ring);
+	memset(ring, 1, escaped);
+	memset(ring + escaped, 'x', pad);
+	ring[escaped + pad] = '\0';
+	fx->labels[0].value = fl_arena_strdup(&fx->fleet.arena, ring);
+	fx->tenant_vars[VAR_PASSWORD] = new_str(&fx->fleet.arena, ring);
+	fx->tenant.name = "ac\"me\x1f";
+	if (!yaml) {
+		snprintf(text, sizeof(text), "[\"{{tenant.labels.ring}}\", \"%s%s%s\"]", embedded ? "<" : "",
+			 ref, embedded ? ">" : "");
+		yaml = text;
+	}
+	fx_add(fx, yaml, service);
+	CHECK(yaml, fx_compile(fx) == 0, "compile: %s", fx->diags.len ? fx->diags.items[0].msg : "");
+	free(ring);
+	return fx;
+}
+
+/*
+ * The check measures each value as rendering writes it, to the byte: at
+ * exactly the limit it passes, one byte past it fails, for every kind of
+ * value in both forms, escapes included.
+ */
+static void test_check_measures_values(void **state)
+{
+	static const char *regions[] = { "eu\"west\x01" };
+
+	(void)state;
+	for (size_t i = 0; i < 2 * sizeof(sized_refs) / sizeof(sized_refs[0]); i++) {
+		const char *ref = sized_refs[i / 2];
+		bool embedded = i % 2;
+		struct fx *fx = sized_fx(ref, NULL, embedded, NULL, 0, 0);
+		struct fl_error err = FL_ERROR_INIT;
+		size_t base;
+
+		int rc = fl_render_tenant_region(&fx->r, &fx->fleet, &fx->tenant, regions[0], &err);
+		CHECK(ref, rc == 0, "render: %s", err.msg);
+		base = fx->r.items[0].len;
+		fx_free(fx);
+		for (size_t past = 0; past < 2; past++) {
+			struct fl_error cerr = FL_ERROR_INIT;
+			fx = sized_fx(ref, NULL, embedded, NULL, 0, MAX_RESOURCE - base + past);
+			fx->tenant.regions = regions;
+			fx->tenant.nregions = 1;
+			rc = fl_render_check_tenant(&fx->fleet, &fx->tenant, &cerr);
+			CHECK(ref, rc == (past ? FL_ELIMIT : 0), "%s, %s the limit: check rc %d (%s)",
+			      embedded ? "embedded" : "typed", past ? "past" : "at", rc, cerr.msg);
+			fx_free(fx);
+		}
+	}
+}
+
+struct sums_case {
+	const char *name;
+	const char *service;  /* of the template: NULL every tenant's; the tenant has api and portal */
+	size_t nregions;      /* the first this many of sums_regions */
+	const char *worst;    /* the region that renders the most: its size decides */
+	size_t past;          /* bytes past the limit there */
+	bool escaped;         /* made of bytes that escape to six, rather than of x's */
+	bool in_var;          /* the bytes in a var, rather than in a label */
+	int rc;
+};
+
+/* Escaped, "a\x01" renders the most: more than "abcd" though shorter as bytes. */
+static const char *sums_regions[] = { "abcd", "a\x01", "abc" };
+
+static const struct sums_case sums_cases[] = {
+	{ "second region at the limit", NULL, 3, "a\x01", 0, false, false, 0 },
+	{ "second region one byte past", NULL, 3, "a\x01", 1, false, false, FL_ELIMIT },
+	{ "first region one byte past", NULL, 1, "abcd", 1, false, false, FL_ELIMIT },
+	{ "service of the tenant one byte past", "portal", 1, "abcd", 1, false, false, FL_ELIMIT },
+	{ "service of the tenant at the limit", "portal", 1, "abcd", 0, false, false, 0 },
+	{ "service not the tenant's past", "reports", 1, "abcd", 100, false, false, 0 },
+	{ "escaped label at the limit", NULL, 1, "abcd", 0, true, false, 0 },
+	{ "escaped label one byte past", NULL, 1, "abcd", 1, true, false, FL_ELIMIT },
+	{ "escaped var at the limit", NULL, 1, "abcd", 0, true, true, 0 },
+	{ "escaped var one byte past", NULL, 1, "abcd", 1, true, true, FL_ELIMIT },
+};
+
+/* The sums bound every region and service the tenant renders, and no other. */
+static void test_check_sums(void **state)
+{
+	static const char label_yaml[] = "[\"{{tenant.labels.ring}}\", \"{{region}}\"]";
+	static const char var_yaml[] = "[\"{{vars.db_password}}\", \"{{region}}\"]";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sums_cases) / sizeof(sums_cases[0]); i++) {
+		const struct sums_case *c = &sums_cases[i];
+		struct fl_error err = FL_ERROR_INIT;
+		const char *yaml = c->in_var ? var_yaml : label_yaml;
+		size_t base;
+		int rc;
+
+		/* Rendered for every tenant, to learn its size. */
+		struct fx *fx = sized_fx(NULL, yaml, false, NULL, 0, 0);
+		assert_int_equal(fl_render_tenant_region(&fx->r, &fx->fleet, &fx->tenant, c->worst, &err), 0);
+		base = fx->r.items[0].len;
+		fx_free(fx);
+
+		size_t more = MAX_RESOURCE - base + c->past, escaped = c->escaped ? more / 6 : 0;
+		fx = sized_fx(NULL, yaml, false, c->service, escaped, more - 6 * escaped);
+		fx->tenant.regions = sums_regions;
+		fx->tenant.nregions = c->nregions;
+		rc = fl_render_check_tenant(&fx->fleet, &fx->tenant, &err);
+		CHECK(c->name, rc == c->rc, "check: rc %d (%s), want %d", rc, err.msg, c->rc);
+		CHECK(c->name, !c->rc || strstr(err.msg, c->worst), "check: %s", err.msg);
+		fx_free(fx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +893,8 @@ int main(void)
 		cmocka_unit_test(test_no_templates),
 		cmocka_unit_test(test_render_limits),
 		cmocka_unit_test(test_render_check_tenant),
+		cmocka_unit_test(test_check_measures_values),
+		cmocka_unit_test(test_check_sums),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
