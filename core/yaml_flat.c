@@ -39,25 +39,52 @@ struct flat {
 	size_t nodes, max_nodes;
 };
 
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+/* The classes a byte is in: bits of the table below. */
+enum {
+	KEY_FIRST = 1,   /* may start a key */
+	KEY = 2,         /* may follow in a key */
+	PLAIN_FIRST = 4, /* may start a plain scalar: no indicator of YAML's and no '-' */
+	PLAIN = 8,       /* may follow in a plain scalar */
+	QUOTED = 16,     /* may stand between double quotes: no escape, no newline */
+};
 
-static bool is_key_char(char c)
-{
-	return is_alnum(c) || c == '_' || c == '-';
-}
+#define W (KEY_FIRST | KEY | PLAIN_FIRST | PLAIN | QUOTED) /* letters, digits and '_' */
+#define H (KEY | PLAIN | QUOTED)                           /* '-' */
+#define S (PLAIN_FIRST | PLAIN | QUOTED)                   /* '+', '.' and '/' */
+#define E (PLAIN | QUOTED)                                 /* '=' */
+#define Q QUOTED
 
-/* What may start a plain scalar here: no indicator of YAML's and no '-'. */
-static bool is_plain_first(char c)
-{
-	return is_alnum(c) || c == '_' || c == '.' || c == '/' || c == '+';
-}
+/*
+ * Only printable ASCII is in a class. Each byte of a file the reader takes
+ * is a newline, the printable one a comparison asked for (':', ' ', ',',
+ * a bracket, a quote) or one in the class asked for: so the file holds
+ * printable ASCII and newlines only, and a column is a byte, as libyaml
+ * counts characters.
+ */
+static const unsigned char classes[256] = {
+	/*       sp !  "  #  $  %  &  '  (  )  *  +  ,  -  .  / */
+	[0x20] = Q, Q, 0, Q, Q, Q, Q, Q, Q, Q, Q, S, Q, H, S, S,
+	/*       0  1  2  3  4  5  6  7  8  9  :  ;  <  =  >  ? */
+	[0x30] = W, W, W, W, W, W, W, W, W, W, Q, Q, Q, E, Q, Q,
+	/*       @  A  B  C  D  E  F  G  H  I  J  K  L  M  N  O */
+	[0x40] = Q, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
+	/*       P  Q  R  S  T  U  V  W  X  Y  Z  [  \  ]  ^  _ */
+	[0x50] = W, W, W, W, W, W, W, W, W, W, W, Q, 0, Q, Q, W,
+	/*       `  a  b  c  d  e  f  g  h  i  j  k  l  m  n  o */
+	[0x60] = Q, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
+	/*       p  q  r  s  t  u  v  w  x  y  z  {  |  }  ~  DEL */
+	[0x70] = W, W, W, W, W, W, W, W, W, W, W, Q, Q, Q, Q, 0,
+};
 
-static bool is_plain_char(char c)
+#undef W
+#undef H
+#undef S
+#undef E
+#undef Q
+
+static bool is(char c, unsigned class)
 {
-	return is_plain_first(c) || c == '-' || c == '=';
+	return classes[(unsigned char)c] & class;
 }
 
 static struct fl_node *new_node(struct flat *f, enum fl_node_type type, const char *at)
@@ -81,9 +108,9 @@ static void skip_spaces(struct flat *f)
 static struct fl_node *key(struct flat *f)
 {
 	const char *start = f->p;
-	if (f->p == f->end || !(is_alnum(*f->p) || *f->p == '_'))
+	if (f->p == f->end || !is(*f->p, KEY_FIRST))
 		return NULL;
-	while (f->p < f->end && is_key_char(*f->p))
+	while (f->p < f->end && is(*f->p, KEY))
 		f->p++;
 	if (f->p - start > FLAT_KEY_MAX || f->end - f->p < 2 || f->p[0] != ':' || f->p[1] != ' ')
 		return NULL;
@@ -101,7 +128,7 @@ static struct fl_node *scalar(struct flat *f)
 	const char *start = f->p;
 	if (f->p < f->end && *f->p == '"') {
 		const char *q = ++f->p;
-		while (f->p < f->end && *f->p != '"' && *f->p != '\\' && *f->p != '\n')
+		while (f->p < f->end && is(*f->p, QUOTED))
 			f->p++;
 		if (f->p == f->end || *f->p != '"')
 			return NULL;
@@ -112,10 +139,9 @@ static struct fl_node *scalar(struct flat *f)
 		f->p++;
 		return n;
 	}
-	if (f->p == f->end || !is_plain_first(*f->p))
+	if (f->p == f->end || !is(*f->p, PLAIN_FIRST))
 		return NULL;
-	while (f->p < f->end &&
-	       (is_plain_char(*f->p) || (*f->p == ' ' && f->p + 1 < f->end && is_plain_char(f->p[1]))))
+	while (f->p < f->end && (is(*f->p, PLAIN) || (*f->p == ' ' && f->p + 1 < f->end && is(f->p[1], PLAIN))))
 		f->p++;
 	struct fl_node *n = new_node(f, FL_NODE_STR, start);
 	return fl_yaml_type_plain(n, f->arena, start, (size_t)(f->p - start)) ? n : NULL;
@@ -211,39 +237,6 @@ static struct fl_node *value(struct flat *f)
 	return scalar(f);
 }
 
-static bool plain_run(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c < 0x20 || c > 0x7e) && c != '\n')
-			return false;
-	}
-	return true;
-}
-
-/*
- * Only printable ASCII and newlines: a column is then a byte, as libyaml
- * counts characters. Eight bytes at a time (this is a twentieth of a
- * converged plan's own work byte by byte): a word none of whose bytes is
- * under 0x20 or over 0x7e is settled at once; any other, such as one
- * holding a newline, is looked at byte by byte.
- */
-static bool plain_bytes(const struct fl_source *src)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	size_t i = 0;
-	for (; src->len - i >= 8; i += 8) {
-		uint64_t v;
-		memcpy(&v, src->text + i, 8);
-		/* A byte's high bit: in v, 0x80 and over; in v + 1, 0x7f; in (v - 0x20) & ~v, under 0x20. */
-		if (!((v | (v + ones) | ((v - 0x20 * ones) & ~v)) & highs))
-			continue;
-		if (!plain_run(src->text + i, 8))
-			return false;
-	}
-	return plain_run(src->text + i, src->len - i);
-}
-
 int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct fl_source *src,
 		      const struct fl_yaml_limits *limits)
 {
@@ -254,7 +247,7 @@ int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct
 	struct flat f = { src->text, src->text, src->text + src->len, src->text, 0, arena, 0, 0 };
 	struct fl_node *map = NULL;
 
-	if (!src->text || src->len > lim->max_bytes || lim->max_depth < 2 || !plain_bytes(src))
+	if (!src->text || src->len > lim->max_bytes || lim->max_depth < 2)
 		return FL_YAML_NOT_FLAT;
 	for (; f.p < f.end; f.line++, f.line_start = ++f.p) {
 		if (*f.p == '\n')
