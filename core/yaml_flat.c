@@ -87,14 +87,23 @@ static bool is(char c, unsigned class)
 	return classes[(unsigned char)c] & class;
 }
 
-static struct fl_node *new_node(struct flat *f, enum fl_node_type type, const char *at)
+/* A node at at, zeroed, with extra bytes after it for the caller. */
+static struct fl_node *new_node(struct flat *f, enum fl_node_type type, const char *at, size_t extra)
 {
-	struct fl_node *n = fl_arena_alloc(f->arena, sizeof(*n));
-	memset(n, 0, sizeof(*n));
+	struct fl_node *n = fl_arena_alloc(f->arena, sizeof(*n) + extra);
 	n->type = type;
 	n->line = (uint32_t)f->line + 1;
 	n->col = (uint32_t)(at - f->line_start) + 1;
 	f->nodes++;
+	return n;
+}
+
+/* A string node at at with a copy of s, in one allocation (the arena's zeroes end the copy). */
+static struct fl_node *new_str(struct flat *f, const char *at, const char *s, size_t len)
+{
+	struct fl_node *n = new_node(f, FL_NODE_STR, at, len + 1);
+	n->v.str.ptr = memcpy(n + 1, s, len);
+	n->v.str.len = len;
 	return n;
 }
 
@@ -114,9 +123,7 @@ static struct fl_node *key(struct flat *f)
 		f->p++;
 	if (f->p - start > FLAT_KEY_MAX || f->end - f->p < 2 || f->p[0] != ':' || f->p[1] != ' ')
 		return NULL;
-	struct fl_node *n = new_node(f, FL_NODE_STR, start);
-	n->v.str.ptr = fl_arena_strndup(f->arena, start, (size_t)(f->p - start));
-	n->v.str.len = (size_t)(f->p - start);
+	struct fl_node *n = new_str(f, start, start, (size_t)(f->p - start));
 	f->p += 2;
 	skip_spaces(f);
 	return n;
@@ -132,10 +139,8 @@ static struct fl_node *scalar(struct flat *f)
 			f->p++;
 		if (f->p == f->end || *f->p != '"')
 			return NULL;
-		struct fl_node *n = new_node(f, FL_NODE_STR, start);
+		struct fl_node *n = new_str(f, start, q, (size_t)(f->p - q));
 		n->quoted = true;
-		n->v.str.ptr = fl_arena_strndup(f->arena, q, (size_t)(f->p - q));
-		n->v.str.len = (size_t)(f->p - q);
 		f->p++;
 		return n;
 	}
@@ -143,8 +148,8 @@ static struct fl_node *scalar(struct flat *f)
 		return NULL;
 	while (f->p < f->end && (is(*f->p, PLAIN) || (*f->p == ' ' && f->p + 1 < f->end && is(f->p[1], PLAIN))))
 		f->p++;
-	struct fl_node *n = new_node(f, FL_NODE_STR, start);
-	return fl_yaml_type_plain(n, f->arena, start, (size_t)(f->p - start)) ? n : NULL;
+	struct fl_node *n = new_str(f, start, start, (size_t)(f->p - start));
+	return fl_yaml_type_plain(n, n->v.str.ptr, n->v.str.len) ? n : NULL;
 }
 
 static bool same_key(const struct fl_node *a, const struct fl_node *b)
@@ -179,7 +184,7 @@ static struct fl_node *flow_seq(struct flat *f)
 	struct fl_node *items[FLAT_MAX];
 	size_t n = 0;
 	bool more = true;
-	struct fl_node *seq = new_node(f, FL_NODE_SEQ, f->p);
+	struct fl_node *seq = new_node(f, FL_NODE_SEQ, f->p, 0);
 	f->p++;
 	skip_spaces(f);
 	if (f->p < f->end && *f->p == ']')
@@ -212,7 +217,7 @@ static struct fl_node *flow_map(struct flat *f)
 	struct fl_pair pairs[FLAT_MAX];
 	size_t n = 0;
 	bool more = true;
-	struct fl_node *map = new_node(f, FL_NODE_MAP, f->p);
+	struct fl_node *map = new_node(f, FL_NODE_MAP, f->p, 0);
 	f->p++;
 	skip_spaces(f);
 	if (f->p < f->end && *f->p == '}')
@@ -253,7 +258,7 @@ int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct
 		if (*f.p == '\n')
 			continue;
 		if (!map)
-			map = new_node(&f, FL_NODE_MAP, f.p);
+			map = new_node(&f, FL_NODE_MAP, f.p, 0);
 		if (n == FLAT_MAX || !(pairs[n].key = key(&f)) || repeated(pairs, n, pairs[n].key) ||
 		    !(pairs[n].value = value(&f)) || (f.p < f.end && *f.p != '\n'))
 			return FL_YAML_NOT_FLAT;
