@@ -179,13 +179,31 @@ static bool flow_next(struct flat *f, char close, bool *more)
 	return f->p < f->end && *f->p == close;
 }
 
+/*
+ * A sequence or mapping node at at, its n items (node pointers or pairs,
+ * size bytes each) copied after it in the same allocation.
+ */
+static struct fl_node *new_collection(struct flat *f, enum fl_node_type type, const char *at, const void *items,
+				      size_t n, size_t size)
+{
+	struct fl_node *c = new_node(f, type, at, n * size);
+	void *copy = n ? memcpy(c + 1, items, n * size) : NULL;
+	if (type == FL_NODE_SEQ) {
+		c->v.seq.items = copy;
+		c->v.seq.len = n;
+	} else {
+		c->v.map.items = copy;
+		c->v.map.len = n;
+	}
+	return c;
+}
+
 static struct fl_node *flow_seq(struct flat *f)
 {
 	struct fl_node *items[FLAT_MAX];
 	size_t n = 0;
 	bool more = true;
-	struct fl_node *seq = new_node(f, FL_NODE_SEQ, f->p, 0);
-	f->p++;
+	const char *at = f->p++;
 	skip_spaces(f);
 	if (f->p < f->end && *f->p == ']')
 		more = false;
@@ -194,22 +212,7 @@ static struct fl_node *flow_seq(struct flat *f)
 			return NULL;
 	}
 	f->p++;
-	if (n) {
-		seq->v.seq.items = fl_arena_calloc(f->arena, n, sizeof(*seq->v.seq.items));
-		memcpy(seq->v.seq.items, items, n * sizeof(*items));
-	}
-	seq->v.seq.len = n;
-	return seq;
-}
-
-static bool put_pairs(struct flat *f, struct fl_node *map, const struct fl_pair *pairs, size_t n)
-{
-	if (n) {
-		map->v.map.items = fl_arena_calloc(f->arena, n, sizeof(*map->v.map.items));
-		memcpy(map->v.map.items, pairs, n * sizeof(*pairs));
-	}
-	map->v.map.len = n;
-	return true;
+	return new_collection(f, FL_NODE_SEQ, at, items, n, sizeof(*items));
 }
 
 static struct fl_node *flow_map(struct flat *f)
@@ -217,8 +220,7 @@ static struct fl_node *flow_map(struct flat *f)
 	struct fl_pair pairs[FLAT_MAX];
 	size_t n = 0;
 	bool more = true;
-	struct fl_node *map = new_node(f, FL_NODE_MAP, f->p, 0);
-	f->p++;
+	const char *at = f->p++;
 	skip_spaces(f);
 	if (f->p < f->end && *f->p == '}')
 		more = false;
@@ -229,8 +231,7 @@ static struct fl_node *flow_map(struct flat *f)
 		n++;
 	}
 	f->p++;
-	put_pairs(f, map, pairs, n);
-	return map;
+	return new_collection(f, FL_NODE_MAP, at, pairs, n, sizeof(*pairs));
 }
 
 static struct fl_node *value(struct flat *f)
@@ -250,23 +251,28 @@ int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct
 	struct fl_pair pairs[FLAT_MAX];
 	size_t n = 0;
 	struct flat f = { src->text, src->text, src->text + src->len, src->text, 0, arena, 0, 0 };
-	struct fl_node *map = NULL;
+	size_t first_line = 0;
+	struct fl_node *map;
 
 	if (!src->text || src->len > lim->max_bytes || lim->max_depth < 2)
 		return FL_YAML_NOT_FLAT;
 	for (; f.p < f.end; f.line++, f.line_start = ++f.p) {
 		if (*f.p == '\n')
 			continue;
-		if (!map)
-			map = new_node(&f, FL_NODE_MAP, f.p, 0);
+		if (n == 0)
+			first_line = f.line;
 		if (n == FLAT_MAX || !(pairs[n].key = key(&f)) || repeated(pairs, n, pairs[n].key) ||
 		    !(pairs[n].value = value(&f)) || (f.p < f.end && *f.p != '\n'))
 			return FL_YAML_NOT_FLAT;
 		n++;
 	}
-	if (!map || f.nodes > lim->max_nodes)
+	if (n == 0)
 		return FL_YAML_NOT_FLAT;
-	put_pairs(&f, map, pairs, n);
+	/* Made last, so that its pairs go in the same allocation: it stands at its first key, in column 1. */
+	map = new_collection(&f, FL_NODE_MAP, f.line_start, pairs, n, sizeof(*pairs));
+	map->line = (uint32_t)first_line + 1;
+	if (f.nodes > lim->max_nodes)
+		return FL_YAML_NOT_FLAT;
 	*out = map;
 	return 0;
 }
