@@ -45,17 +45,13 @@ static struct fl_arena_block *new_block(struct fl_arena *arena, size_t size)
 	return b;
 }
 
-void *fl_arena_alloc(struct fl_arena *arena, size_t size)
+/*
+ * take()'s way when the current block has no room, or for a large
+ * allocation: a new block, or one of the allocation's own. Out of line, so
+ * that the common way saves no registers.
+ */
+__attribute__((noinline)) static void *take_new(struct fl_arena *arena, size_t rounded)
 {
-	size_t rounded = (size + 15) & ~(size_t)15;
-	if (rounded < size)
-		rounded = SIZE_MAX; /* overflow: the allocation below aborts */
-	arena->used += size;
-#ifdef FL_ARENA_DEBUG
-	struct fl_arena_block *b = new_block(arena, size);
-	memset(b->data, 0, size);
-	return b->data;
-#else
 	struct fl_arena_block *b = arena->head;
 	if (rounded > arena->block_size / 4) {
 		/* Large allocations get a block of their own behind the current one. */
@@ -66,28 +62,49 @@ void *fl_arena_alloc(struct fl_arena *arena, size_t size)
 			big->next = b->next;
 			b->next = big;
 		}
-		memset(big->data, 0, size);
 		return big->data;
 	}
-	if (!b || b->size - b->used < rounded)
-		b = new_block(arena, arena->block_size);
-	void *p = b->data + b->used;
-	b->used += rounded;
-	memset(p, 0, size);
-	return p;
+	b = new_block(arena, arena->block_size);
+	b->used = rounded;
+	return b->data;
+}
+
+/* size bytes, not zeroed: a copy overwrites them all and need not pay for zeroing first. */
+static void *take(struct fl_arena *arena, size_t size)
+{
+	size_t rounded = (size + 15) & ~(size_t)15;
+	if (rounded < size)
+		rounded = SIZE_MAX; /* overflow: the allocation below aborts */
+	arena->used += size;
+#ifdef FL_ARENA_DEBUG
+	return new_block(arena, size)->data;
+#else
+	struct fl_arena_block *b = arena->head;
+	/* Large allocations get their own block even where they would fit. */
+	if (b && b->size - b->used >= rounded && rounded <= arena->block_size / 4) {
+		void *p = b->data + b->used;
+		b->used += rounded;
+		return p;
+	}
+	return take_new(arena, rounded);
 #endif
+}
+
+void *fl_arena_alloc(struct fl_arena *arena, size_t size)
+{
+	return memset(take(arena, size), 0, size);
 }
 
 void *fl_arena_calloc(struct fl_arena *arena, size_t nmemb, size_t size)
 {
 	if (size && nmemb > SIZE_MAX / size)
-		return fl_arena_alloc(arena, SIZE_MAX);
+		return take(arena, SIZE_MAX); /* aborts */
 	return fl_arena_alloc(arena, nmemb * size);
 }
 
 char *fl_arena_strndup(struct fl_arena *arena, const char *s, size_t len)
 {
-	char *p = fl_arena_alloc(arena, len + 1);
+	char *p = take(arena, len + 1);
 	memcpy(p, s, len);
 	p[len] = '\0';
 	return p;

@@ -286,20 +286,20 @@ static bool may_be_typed(char c)
 	       c == 'F' || c == '.' || c == '+' || c == '-';
 }
 
-static void type_string(struct fl_node *n, struct fl_arena *arena, const char *s, size_t len)
+static void type_string(struct fl_node *n, char *s, size_t len)
 {
 	n->type = FL_NODE_STR;
-	n->v.str.ptr = fl_arena_strndup(arena, s, len);
+	n->v.str.ptr = s;
 	n->v.str.len = len;
 }
 
-bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s, size_t len)
+bool fl_yaml_type_plain(struct fl_node *n, char *s, size_t len)
 {
 	uint64_t u;
 
 	/* Most values are names and words: one look at the first byte settles them. */
 	if (len && !may_be_typed(s[0])) {
-		type_string(n, arena, s, len);
+		type_string(n, s, len);
 		return true;
 	}
 	if (len == 0 || one_of(s, len, null_words)) {
@@ -344,16 +344,11 @@ bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s
 		return true;
 	}
 	if (is_float_syntax(s, len)) {
-		/* strtod needs a terminated copy; long spellings of a number are rare. */
-		char small[64];
-		char *copy = len < sizeof(small) ? small : fl_arena_alloc(arena, len + 1);
-		memcpy(copy, s, len);
-		copy[len] = '\0';
 		n->type = FL_NODE_FLOAT;
-		n->v.f = strtod(copy, NULL); /* overflow gives inf, which JSON rejects later */
+		n->v.f = strtod(s, NULL); /* overflow gives inf, which JSON rejects later */
 		return true;
 	}
-	type_string(n, arena, s, len);
+	type_string(n, s, len);
 	return true;
 }
 
@@ -361,7 +356,8 @@ bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s
 static int type_plain(struct loader *ld, struct fl_node *n, const char *s, size_t len,
 		      const yaml_mark_t *mark)
 {
-	if (!fl_yaml_type_plain(n, ld->arena, s, len))
+	/* The copy is the string's text, should the scalar be one (most are). */
+	if (!fl_yaml_type_plain(n, fl_arena_strndup(ld->arena, s, len), len))
 		return error_at(ld, FL_EINPUT, mark, "integer out of range");
 	return 0;
 }

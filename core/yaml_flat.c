@@ -39,35 +39,71 @@ struct flat {
 	size_t nodes, max_nodes;
 };
 
-static bool is_alnum(char c)
+/* The classes a byte is in: bits of the table below. */
+enum {
+	KEY_FIRST = 1,   /* may start a key */
+	KEY = 2,         /* may follow in a key */
+	PLAIN_FIRST = 4, /* may start a plain scalar: no indicator of YAML's and no '-' */
+	PLAIN = 8,       /* may follow in a plain scalar */
+	QUOTED = 16,     /* may stand between double quotes: no escape, no newline */
+};
+
+#define W (KEY_FIRST | KEY | PLAIN_FIRST | PLAIN | QUOTED) /* letters, digits and '_' */
+#define H (KEY | PLAIN | QUOTED)                           /* '-' */
+#define S (PLAIN_FIRST | PLAIN | QUOTED)                   /* '+', '.' and '/' */
+#define E (PLAIN | QUOTED)                                 /* '=' */
+#define Q QUOTED
+
+/*
+ * Only printable ASCII is in a class. Each byte of a file the reader takes
+ * is a newline, the printable one a comparison asked for (':', ' ', ',',
+ * a bracket, a quote) or one in the class asked for: so the file holds
+ * printable ASCII and newlines only, and a column is a byte, as libyaml
+ * counts characters.
+ */
+static const unsigned char classes[256] = {
+	/*       sp !  "  #  $  %  &  '  (  )  *  +  ,  -  .  / */
+	[0x20] = Q, Q, 0, Q, Q, Q, Q, Q, Q, Q, Q, S, Q, H, S, S,
+	/*       0  1  2  3  4  5  6  7  8  9  :  ;  <  =  >  ? */
+	[0x30] = W, W, W, W, W, W, W, W, W, W, Q, Q, Q, E, Q, Q,
+	/*       @  A  B  C  D  E  F  G  H  I  J  K  L  M  N  O */
+	[0x40] = Q, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
+	/*       P  Q  R  S  T  U  V  W  X  Y  Z  [  \  ]  ^  _ */
+	[0x50] = W, W, W, W, W, W, W, W, W, W, W, Q, 0, Q, Q, W,
+	/*       `  a  b  c  d  e  f  g  h  i  j  k  l  m  n  o */
+	[0x60] = Q, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
+	/*       p  q  r  s  t  u  v  w  x  y  z  {  |  }  ~  DEL */
+	[0x70] = W, W, W, W, W, W, W, W, W, W, W, Q, Q, Q, Q, 0,
+};
+
+#undef W
+#undef H
+#undef S
+#undef E
+#undef Q
+
+static bool is(char c, unsigned class)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+	return classes[(unsigned char)c] & class;
 }
 
-static bool is_key_char(char c)
+/* A node at at, zeroed, with extra bytes after it for the caller. */
+static struct fl_node *new_node(struct flat *f, enum fl_node_type type, const char *at, size_t extra)
 {
-	return is_alnum(c) || c == '_' || c == '-';
-}
-
-/* What may start a plain scalar here: no indicator of YAML's and no '-'. */
-static bool is_plain_first(char c)
-{
-	return is_alnum(c) || c == '_' || c == '.' || c == '/' || c == '+';
-}
-
-static bool is_plain_char(char c)
-{
-	return is_plain_first(c) || c == '-' || c == '=';
-}
-
-static struct fl_node *new_node(struct flat *f, enum fl_node_type type, const char *at)
-{
-	struct fl_node *n = fl_arena_alloc(f->arena, sizeof(*n));
-	memset(n, 0, sizeof(*n));
+	struct fl_node *n = fl_arena_alloc(f->arena, sizeof(*n) + extra);
 	n->type = type;
 	n->line = (uint32_t)f->line + 1;
 	n->col = (uint32_t)(at - f->line_start) + 1;
 	f->nodes++;
+	return n;
+}
+
+/* A string node at at with a copy of s, in one allocation (the arena's zeroes end the copy). */
+static struct fl_node *new_str(struct flat *f, const char *at, const char *s, size_t len)
+{
+	struct fl_node *n = new_node(f, FL_NODE_STR, at, len + 1);
+	n->v.str.ptr = memcpy(n + 1, s, len);
+	n->v.str.len = len;
 	return n;
 }
 
@@ -81,15 +117,13 @@ static void skip_spaces(struct flat *f)
 static struct fl_node *key(struct flat *f)
 {
 	const char *start = f->p;
-	if (f->p == f->end || !(is_alnum(*f->p) || *f->p == '_'))
+	if (f->p == f->end || !is(*f->p, KEY_FIRST))
 		return NULL;
-	while (f->p < f->end && is_key_char(*f->p))
+	while (f->p < f->end && is(*f->p, KEY))
 		f->p++;
 	if (f->p - start > FLAT_KEY_MAX || f->end - f->p < 2 || f->p[0] != ':' || f->p[1] != ' ')
 		return NULL;
-	struct fl_node *n = new_node(f, FL_NODE_STR, start);
-	n->v.str.ptr = fl_arena_strndup(f->arena, start, (size_t)(f->p - start));
-	n->v.str.len = (size_t)(f->p - start);
+	struct fl_node *n = new_str(f, start, start, (size_t)(f->p - start));
 	f->p += 2;
 	skip_spaces(f);
 	return n;
@@ -101,24 +135,21 @@ static struct fl_node *scalar(struct flat *f)
 	const char *start = f->p;
 	if (f->p < f->end && *f->p == '"') {
 		const char *q = ++f->p;
-		while (f->p < f->end && *f->p != '"' && *f->p != '\\' && *f->p != '\n')
+		while (f->p < f->end && is(*f->p, QUOTED))
 			f->p++;
 		if (f->p == f->end || *f->p != '"')
 			return NULL;
-		struct fl_node *n = new_node(f, FL_NODE_STR, start);
+		struct fl_node *n = new_str(f, start, q, (size_t)(f->p - q));
 		n->quoted = true;
-		n->v.str.ptr = fl_arena_strndup(f->arena, q, (size_t)(f->p - q));
-		n->v.str.len = (size_t)(f->p - q);
 		f->p++;
 		return n;
 	}
-	if (f->p == f->end || !is_plain_first(*f->p))
+	if (f->p == f->end || !is(*f->p, PLAIN_FIRST))
 		return NULL;
-	while (f->p < f->end &&
-	       (is_plain_char(*f->p) || (*f->p == ' ' && f->p + 1 < f->end && is_plain_char(f->p[1]))))
+	while (f->p < f->end && (is(*f->p, PLAIN) || (*f->p == ' ' && f->p + 1 < f->end && is(f->p[1], PLAIN))))
 		f->p++;
-	struct fl_node *n = new_node(f, FL_NODE_STR, start);
-	return fl_yaml_type_plain(n, f->arena, start, (size_t)(f->p - start)) ? n : NULL;
+	struct fl_node *n = new_str(f, start, start, (size_t)(f->p - start));
+	return fl_yaml_type_plain(n, n->v.str.ptr, n->v.str.len) ? n : NULL;
 }
 
 static bool same_key(const struct fl_node *a, const struct fl_node *b)
@@ -148,13 +179,31 @@ static bool flow_next(struct flat *f, char close, bool *more)
 	return f->p < f->end && *f->p == close;
 }
 
+/*
+ * A sequence or mapping node at at, its n items (node pointers or pairs,
+ * size bytes each) copied after it in the same allocation.
+ */
+static struct fl_node *new_collection(struct flat *f, enum fl_node_type type, const char *at, const void *items,
+				      size_t n, size_t size)
+{
+	struct fl_node *c = new_node(f, type, at, n * size);
+	void *copy = n ? memcpy(c + 1, items, n * size) : NULL;
+	if (type == FL_NODE_SEQ) {
+		c->v.seq.items = copy;
+		c->v.seq.len = n;
+	} else {
+		c->v.map.items = copy;
+		c->v.map.len = n;
+	}
+	return c;
+}
+
 static struct fl_node *flow_seq(struct flat *f)
 {
 	struct fl_node *items[FLAT_MAX];
 	size_t n = 0;
 	bool more = true;
-	struct fl_node *seq = new_node(f, FL_NODE_SEQ, f->p);
-	f->p++;
+	const char *at = f->p++;
 	skip_spaces(f);
 	if (f->p < f->end && *f->p == ']')
 		more = false;
@@ -163,22 +212,7 @@ static struct fl_node *flow_seq(struct flat *f)
 			return NULL;
 	}
 	f->p++;
-	if (n) {
-		seq->v.seq.items = fl_arena_calloc(f->arena, n, sizeof(*seq->v.seq.items));
-		memcpy(seq->v.seq.items, items, n * sizeof(*items));
-	}
-	seq->v.seq.len = n;
-	return seq;
-}
-
-static bool put_pairs(struct flat *f, struct fl_node *map, const struct fl_pair *pairs, size_t n)
-{
-	if (n) {
-		map->v.map.items = fl_arena_calloc(f->arena, n, sizeof(*map->v.map.items));
-		memcpy(map->v.map.items, pairs, n * sizeof(*pairs));
-	}
-	map->v.map.len = n;
-	return true;
+	return new_collection(f, FL_NODE_SEQ, at, items, n, sizeof(*items));
 }
 
 static struct fl_node *flow_map(struct flat *f)
@@ -186,8 +220,7 @@ static struct fl_node *flow_map(struct flat *f)
 	struct fl_pair pairs[FLAT_MAX];
 	size_t n = 0;
 	bool more = true;
-	struct fl_node *map = new_node(f, FL_NODE_MAP, f->p);
-	f->p++;
+	const char *at = f->p++;
 	skip_spaces(f);
 	if (f->p < f->end && *f->p == '}')
 		more = false;
@@ -198,8 +231,7 @@ static struct fl_node *flow_map(struct flat *f)
 		n++;
 	}
 	f->p++;
-	put_pairs(f, map, pairs, n);
-	return map;
+	return new_collection(f, FL_NODE_MAP, at, pairs, n, sizeof(*pairs));
 }
 
 static struct fl_node *value(struct flat *f)
@@ -211,39 +243,6 @@ static struct fl_node *value(struct flat *f)
 	return scalar(f);
 }
 
-static bool plain_run(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c < 0x20 || c > 0x7e) && c != '\n')
-			return false;
-	}
-	return true;
-}
-
-/*
- * Only printable ASCII and newlines: a column is then a byte, as libyaml
- * counts characters. Eight bytes at a time (this is a twentieth of a
- * converged plan's own work byte by byte): a word none of whose bytes is
- * under 0x20 or over 0x7e is settled at once; any other, such as one
- * holding a newline, is looked at byte by byte.
- */
-static bool plain_bytes(const struct fl_source *src)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	size_t i = 0;
-	for (; src->len - i >= 8; i += 8) {
-		uint64_t v;
-		memcpy(&v, src->text + i, 8);
-		/* A byte's high bit: in v, 0x80 and over; in v + 1, 0x7f; in (v - 0x20) & ~v, under 0x20. */
-		if (!((v | (v + ones) | ((v - 0x20 * ones) & ~v)) & highs))
-			continue;
-		if (!plain_run(src->text + i, 8))
-			return false;
-	}
-	return plain_run(src->text + i, src->len - i);
-}
-
 int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct fl_source *src,
 		      const struct fl_yaml_limits *limits)
 {
@@ -252,23 +251,28 @@ int fl_yaml_load_flat(struct fl_node **out, struct fl_arena *arena, const struct
 	struct fl_pair pairs[FLAT_MAX];
 	size_t n = 0;
 	struct flat f = { src->text, src->text, src->text + src->len, src->text, 0, arena, 0, 0 };
-	struct fl_node *map = NULL;
+	size_t first_line = 0;
+	struct fl_node *map;
 
-	if (!src->text || src->len > lim->max_bytes || lim->max_depth < 2 || !plain_bytes(src))
+	if (!src->text || src->len > lim->max_bytes || lim->max_depth < 2)
 		return FL_YAML_NOT_FLAT;
 	for (; f.p < f.end; f.line++, f.line_start = ++f.p) {
 		if (*f.p == '\n')
 			continue;
-		if (!map)
-			map = new_node(&f, FL_NODE_MAP, f.p);
+		if (n == 0)
+			first_line = f.line;
 		if (n == FLAT_MAX || !(pairs[n].key = key(&f)) || repeated(pairs, n, pairs[n].key) ||
 		    !(pairs[n].value = value(&f)) || (f.p < f.end && *f.p != '\n'))
 			return FL_YAML_NOT_FLAT;
 		n++;
 	}
-	if (!map || f.nodes > lim->max_nodes)
+	if (n == 0)
 		return FL_YAML_NOT_FLAT;
-	put_pairs(&f, map, pairs, n);
+	/* Made last, so that its pairs go in the same allocation: it stands at its first key, in column 1. */
+	map = new_collection(&f, FL_NODE_MAP, f.line_start, pairs, n, sizeof(*pairs));
+	map->line = (uint32_t)first_line + 1;
+	if (f.nodes > lim->max_nodes)
+		return FL_YAML_NOT_FLAT;
 	*out = map;
 	return 0;
 }

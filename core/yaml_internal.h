@@ -15,8 +15,12 @@
 /* fl_yaml_load_flat's answer for a file it leaves to libyaml. */
 #define FL_YAML_NOT_FLAT 1
 
-/* Types plain scalar s by the YAML 1.2 core schema into n; false when an integer is out of range. */
-bool fl_yaml_type_plain(struct fl_node *n, struct fl_arena *arena, const char *s, size_t len);
+/*
+ * Types plain scalar s by the YAML 1.2 core schema into n; false when an
+ * integer is out of range. s is NUL-terminated at len and lives as long as
+ * the tree: a string node points at it.
+ */
+bool fl_yaml_type_plain(struct fl_node *n, char *s, size_t len);
 
 /*
  * The tree of src when it is a flat file (yaml_flat.c says which), exactly

@@ -226,12 +226,51 @@ static void test_release_reuse(void **state)
 	fl_arena_release(&arena); /* twice is fine */
 }
 
+/*
+ * strndup's copy is not zeroed first: its NUL must be written, also in
+ * memory that held other bytes (the arena's block freed and handed out again).
+ */
+static void test_strndup_reused_memory(void **state)
+{
+	struct fl_arena arena;
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		fl_arena_init(&arena, 256);
+		char *s = fl_arena_strndup(&arena, "abcdef", 3);
+		if (memcmp(s, "abc", 4) != 0)
+			fail_msg("round %d: strndup got '%.3s' and byte %d", round, s, s[3]);
+		memset(s, 'x', 64);
+		fl_arena_release(&arena);
+	}
+}
+
+/* A large allocation takes a block of its own even where the current block has room for it. */
+static void test_large_own_block(void **state)
+{
+	struct fl_arena arena;
+
+	(void)state;
+#ifdef FL_ARENA_DEBUG
+	skip(); /* every allocation is a malloc of its own */
+#endif
+	fl_arena_init(&arena, 1024);
+	unsigned char *a = fl_arena_alloc(&arena, 16);
+	unsigned char *big = fl_arena_alloc(&arena, 300); /* > block_size / 4, < the room left */
+	unsigned char *b = fl_arena_alloc(&arena, 16);
+	expect_fresh("big", 1, big, 300);
+	if (b != a + 16)
+		fail_msg("the small allocation after a large one is at %p, not %p", (void *)b, (void *)(a + 16));
+	fl_arena_release(&arena);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_defaults),	       cmocka_unit_test(test_alloc_patterns),
 		cmocka_unit_test(test_large_first_then_small), cmocka_unit_test(test_arena_calloc),
 		cmocka_unit_test(test_arena_strdup),	       cmocka_unit_test(test_release_reuse),
+		cmocka_unit_test(test_strndup_reused_memory),  cmocka_unit_test(test_large_own_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

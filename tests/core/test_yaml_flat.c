@@ -175,11 +175,9 @@ static void test_declined(void **state)
 
 /*
  * A byte that is neither printable ASCII nor a newline sends the file to
- * libyaml wherever it stands: the flat reader checks eight bytes at a
- * time and the last few one by one, so each is tried at every offset of a
- * file that is flat without it, the file padded to each of the eight
- * alignments. The file ends in quotes, where no other check of the flat
- * reader sees such bytes.
+ * libyaml wherever it stands: each is tried at every offset of a file that
+ * is flat without it, the file padded to eight lengths. The file ends in
+ * quotes, where only the class of quoted bytes keeps such bytes out.
  */
 static void test_declined_bytes(void **state)
 {
@@ -202,6 +200,40 @@ static void test_declined_bytes(void **state)
 				if (compare(text, (size_t)len, NULL))
 					fail_msg("the flat reader took byte 0x%02x at offset %d (pad %d)", bad[b], at, pad);
 			}
+		}
+	}
+}
+
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+/*
+ * Every byte in each place of a one-line file: the flat reader takes the
+ * bytes listed for the place, spelled out here apart from its table of
+ * classes, and declines all others (libyaml then agrees, as ever).
+ */
+static void test_byte_classes(void **state)
+{
+	static const struct {
+		const char *name, *before, *after, *taken;
+	} places[] = {
+		{ "key start", "", "a: x\n", ALNUM "_\n" }, /* a newline: a blank line first */
+		{ "key", "a", ": x\n", ALNUM "_-" },
+		{ "plain start", "a: ", "x\n", ALNUM "_./+ " }, /* a space: one more before the value */
+		{ "plain", "a: x", "\n", ALNUM "_./+-=\n" }, /* a newline: a blank line after */
+		{ "plain after a space", "a: x ", "\n", ALNUM "_./+-=" },
+		{ "flow plain", "a: [x", "]\n", ALNUM "_./+-= " }, /* a space: before the ']' */
+		{ "quoted", "a: \"", "\"\n", ALNUM "_./+-= !#$%&'()*,:;<>?@[]^`{|}~" },
+	};
+	char text[32];
+	(void)state;
+	for (size_t i = 0; i < sizeof(places) / sizeof(*places); i++) {
+		for (int c = 0; c < 256; c++) {
+			int len = snprintf(text, sizeof(text), "%s%c%s", places[i].before, c, places[i].after);
+			assert_true(len > 0 && (size_t)len < sizeof(text));
+			int want = c != 0 && strchr(places[i].taken, c) != NULL;
+			if (compare(text, (size_t)len, NULL) != want)
+				fail_msg("%s: the flat reader %s byte 0x%02x", places[i].name,
+					 want ? "declined" : "took", (unsigned)c);
 		}
 	}
 }
@@ -316,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_flat_files),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_declined_bytes),
+		cmocka_unit_test(test_byte_classes),
 		cmocka_unit_test(test_agree),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_random_files),
