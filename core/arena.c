@@ -45,6 +45,7 @@ static struct fl_arena_block *new_block(struct fl_arena *arena, size_t size)
 	return b;
 }
 
+#ifndef FL_ARENA_DEBUG
 /*
  * take()'s way when the current block has no room, or for a large
  * allocation: a new block, or one of the allocation's own. Out of line, so
@@ -68,6 +69,7 @@ __attribute__((noinline)) static void *take_new(struct fl_arena *arena, size_t r
 	b->used = rounded;
 	return b->data;
 }
+#endif
 
 /* size bytes, not zeroed: a copy overwrites them all and need not pay for zeroing first. */
 static void *take(struct fl_arena *arena, size_t size)
