@@ -17,7 +17,8 @@
 # median CPU time (user + system) of each and, per binary, the two ratios
 # of wall-time medians with a verdict: converged / floor <= 1.3 and
 # since / git-diff <= 1.5 (and the same ratios of CPU time, which other
-# load on the machine disturbs less).
+# load on the machine disturbs less), and the converged plan's ratio
+# round by round.
 # Usage: bench/floor_bench.sh DIR FLOTILLA...
 #   FLOOR_RUNS  rounds (default 9)
 #   FLOOR_BASE  --since's commit and git diff's first (default new)
