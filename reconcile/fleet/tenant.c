@@ -348,7 +348,10 @@ static enum tenant_key tenant_key_of(const struct fl_node *key)
 	return strcmp(s, tenant_keys[k]) == 0 ? k : KEY_UNKNOWN;
 }
 
-/* Parses one entry of the manifest; seen[k] is set to the value of key k, the first one given. */
+/*
+ * Parses one entry of the manifest; seen[k] is set to the value of key k
+ * (a key comes once: the YAML and JSON loaders refuse repeats).
+ */
 static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fleet *fleet,
 		      const struct fl_tenant_file *file, const struct fl_pair *p, bool *given,
 		      const struct fl_node **seen)
@@ -356,7 +359,7 @@ static void parse_key(struct fl_tenant *t, struct fl_vctx *c, const struct fl_fl
 	const struct fl_node *v = p->value;
 	enum tenant_key k = tenant_key_of(p->key);
 
-	if (k != KEY_UNKNOWN && !seen[k])
+	if (k != KEY_UNKNOWN)
 		seen[k] = v;
 	switch (k) {
 	case KEY_NAME:

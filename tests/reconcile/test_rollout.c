@@ -196,6 +196,19 @@ static void env_close(struct env *e)
 	unsetenv("FLOTILLA_NOW");
 }
 
+/*
+ * Puts *wrapped, a copy of e's driver operations for the caller to change
+ * one of, in front of the driver; returns the driver's own, which the
+ * wrapper calls on and which e gets back before env_close.
+ */
+static const struct fl_driver_ops *wrap_driver(struct env *e, struct fl_driver_ops *wrapped)
+{
+	const struct fl_driver_ops *inner = e->drv.ops;
+	*wrapped = *inner;
+	e->drv.ops = wrapped;
+	return inner;
+}
+
 /* ---- watching a run ---- */
 
 /* What the progress callback saw, checked after the run (never assert inside fl_rollout_run). */
@@ -566,10 +579,8 @@ static void test_markers_read_once_per_wave(void **state)
 	(void)state;
 
 	env_open(&e, THREE_WAVES, three_wave_tenants, N_ELEMS(three_wave_tenants));
-	counted_inner = e.drv.ops;
-	counted = *e.drv.ops;
+	counted_inner = wrap_driver(&e, &counted);
 	counted.marker = counted_marker;
-	e.drv.ops = &counted;
 	memset(&opts, 0, sizeof(opts));
 
 	/*
@@ -701,10 +712,8 @@ static void test_account_checked_after_apply(void **state)
 	(void)state;
 
 	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
-	lossy_inner = e.drv.ops;
-	lossy = *e.drv.ops;
+	lossy_inner = wrap_driver(&e, &lossy);
 	lossy.apply = lossy_apply;
-	e.drv.ops = &lossy;
 	memset(&opts, 0, sizeof(opts));
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_HALTED);
 	expect_tenant(&e, "a", FL_RESULT_FAILED, "after the apply the account still differs from the commit: +1 ~0 -0");
@@ -753,10 +762,8 @@ static void test_last_region_write_ends_the_account(void **state)
 	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
 	put_file(&e, "tenants/a.yaml", "name: a\naccount: \"1000\"\nregions: [us-east-1, eu-west-1, ap-south-1]\n");
 	commit_all(&e);
-	flagged_inner = e.drv.ops;
-	flagged = *e.drv.ops;
+	flagged_inner = wrap_driver(&e, &flagged);
 	flagged.apply = flagged_apply;
-	e.drv.ops = &flagged;
 	memset(&opts, 0, sizeof(opts));
 	rollout_ok(&e, &rep, &opts, &wt, FL_ROLLOUT_DONE);
 	fl_rollout_report_release(&rep);
@@ -806,10 +813,8 @@ static void test_cancel_starts_no_new_tenant(void **state)
 	(void)state;
 
 	env_open(&e, fleet_yaml, tenants, N_ELEMS(tenants));
-	cancelling_inner = e.drv.ops;
-	cancelling = *e.drv.ops;
+	cancelling_inner = wrap_driver(&e, &cancelling);
 	cancelling.apply = cancelling_apply;
-	e.drv.ops = &cancelling;
 	cancel_flag = 0;
 	memset(&opts, 0, sizeof(opts));
 	opts.cancel = &cancel_flag;
