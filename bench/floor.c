@@ -8,7 +8,9 @@
  * parser, no validation, no rendering. It prints what it read and its time.
  * With --start-only it starts libgit2, opens the fleet, resolves REV and
  * stops: what any program linked against Debian's libgit2 costs before it
- * reads a tree (the floor of a `--since` plan, whose work is small).
+ * reads a tree (the floor of a `--since` plan, whose work is small). It
+ * starts libgit2 as flotilla does (core/git_init.c, the CA certificates
+ * put off), so that neither pays for what the other skips.
  *
  * A blob is scanned only for the `account:` and `regions:` lines flbench
  * writes (the marker's path needs them); any other manifest is refused.
@@ -32,6 +34,8 @@
 #include <unistd.h>
 
 #include <git2.h>
+
+#include "core/git_init.h"
 
 #define MAX_REGIONS 8
 #define NAME_MAX_LEN 64
@@ -358,14 +362,12 @@ int main(int argc, char **argv)
 	}
 	/* The blob reader is one of the threads: the others read files. */
 	nthreads--;
-	if (git_libgit2_init() < 0) {
+	if (fl_git_init() < 0) {
 		fail_git("cannot initialise libgit2");
 		return 1;
 	}
 	if (start_only)
 		return start(repo, rev) ? 1 : 0;
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, (int)GIT_OBJECT_TREE, (size_t)64 * 1024 * 1024);
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.more, NULL);
 	int rc = run(repo, rev, &r, nthreads);

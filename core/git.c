@@ -12,7 +12,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,32 +30,11 @@
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "core/git_init.h"
 #include "core/git_internal.h"
 #include "core/banned.h"
 
 _Static_assert(sizeof(((struct fl_oid *)0)->id) == GIT_OID_RAWSZ, "fl_oid is a SHA-1");
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_rc;
-
-/*
- * libgit2 is never shut down: its global state stays reachable, so the leak
- * checker does not report it, and no other code can find it gone at exit.
- */
-static void init_libgit2(void)
-{
-	init_rc = git_libgit2_init();
-	if (init_rc < 0)
-		return;
-	/*
-	 * A fleet's tenants/ tree is one object of 40 bytes per tenant; libgit2
-	 * caches no tree over 4 KiB by default, so each lookup would inflate it
-	 * again. Keep trees cached, and skip re-hashing every object read from
-	 * our own object database (git itself does not do it either).
-	 */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, (int)GIT_OBJECT_TREE, (size_t)64 * 1024 * 1024);
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-}
 
 /* See git_internal.h. */
 int fl_git_fail(struct fl_error *err, int gerr, const char *fmt, ...)
@@ -74,9 +52,10 @@ int fl_git_fail(struct fl_error *err, int gerr, const char *fmt, ...)
 
 static int ensure_init(struct fl_error *err)
 {
-	pthread_once(&init_once, init_libgit2);
-	if (init_rc < 0)
-		return fl_git_fail(err, init_rc, "cannot initialise libgit2");
+	int rc = fl_git_init();
+
+	if (rc < 0)
+		return fl_git_fail(err, rc, "cannot initialise libgit2");
 	return 0;
 }
 

@@ -8,7 +8,6 @@
  */
 #include "core/remote.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,21 +19,13 @@
 
 #include "core/alloc.h"
 #include "core/git.h"
+#include "core/git_init.h"
 #include "core/hash.h"
 #include "core/banned.h"
 
 #define PUSH_ATTEMPTS 5	  /* merges of moved notes before a push gives up */
 #define CACHE_NAME_MAX 80 /* bytes of the sanitized URL in a cache directory's name */
 #define CACHE_HASH_HEX 12 /* hex digits of the URL's hash in it */
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_rc;
-
-/* Like git.c's: libgit2 stays initialised (reference counted) for the life of the process. */
-static void init_libgit2(void)
-{
-	init_rc = git_libgit2_init();
-}
 
 /* What the credential callback knows and found out; also scrubs messages. */
 struct creds {
@@ -115,11 +106,20 @@ static int fail_git(struct fl_error *err, const struct creds *c, int gerr, const
 	return rc;
 }
 
-static int ensure_init(struct fl_error *err)
+/*
+ * libgit2 started, and the CA certificates its start put off (git_init.c)
+ * loaded, before the first connection to url. A failure to load them
+ * matters only to https: TLS would then trust no server.
+ */
+static int ensure_init(const char *url, struct fl_error *err)
 {
-	pthread_once(&init_once, init_libgit2);
-	if (init_rc < 0)
-		return fail_git(err, NULL, init_rc, "cannot initialise libgit2");
+	int rc = fl_git_init();
+
+	if (rc < 0)
+		return fail_git(err, NULL, rc, "cannot initialise libgit2");
+	rc = fl_git_load_ca();
+	if (rc < 0 && strncasecmp(url, "https://", 8) == 0)
+		return fail_git(err, NULL, rc, "cannot load CA certificates from %s", fl_git_ca_state().deferred);
 	return 0;
 }
 
@@ -669,7 +669,7 @@ static int fetch_and_merge(const char *cache_path, const char *url, const struct
 		specs[1] = (char *)"+refs/tags/*:refs/tags/*";
 	}
 	notes_specs(specs, &nspecs, opts);
-	if ((rc = ensure_init(err)) || (rc = open_cache(&repo, cache_path, url, err)) ||
+	if ((rc = ensure_init(url, err)) || (rc = open_cache(&repo, cache_path, url, err)) ||
 	    (rc = make_remote(&remote, repo, url, &c, err)))
 		goto out;
 	if ((rc = fetch(remote, &c, (const char *const *)specs, nspecs, whole, err)) ||
@@ -899,7 +899,7 @@ int fl_remote_push(struct fl_remote_push_result *out, const char *cache_path, co
 
 	fl_remote_redact(&shown, url);
 	notes_specs(specs, &nspecs, opts);
-	if ((rc = ensure_init(err)))
+	if ((rc = ensure_init(url, err)))
 		goto out;
 	if ((grc = git_repository_open_bare(&repo, cache_path)) < 0) {
 		rc = fail_git(err, NULL, grc, "cannot open the cache '%s'", cache_path);
