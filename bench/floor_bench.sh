@@ -6,8 +6,9 @@
 #   floor-m      flfloor: every tenant blob and marker, nothing else
 #   converged    flotilla plan --rev new, accounts converged at new
 #   git-diff     git diff --name-only BASE HEAD
-#   git2-start   flfloor --start-only: libgit2 started, the fleet opened, HEAD
-#                resolved, nothing read (what any program on Debian's
+#   git2-start   flfloor --start-only: libgit2 started as flotilla starts it
+#                (its CA parse put off: core/git_init.c), the fleet opened,
+#                HEAD resolved, nothing read (what a program on Debian's
 #                libgit2 pays before its first tree; a since plan cannot
 #                be faster)
 #   fl-start     the first FLOTILLA's --version: its libraries loaded, nothing
