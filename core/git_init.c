@@ -9,12 +9,13 @@
  *
  * How: this file defines mbedtls_x509_crt_parse_file. The linker exports
  * it from the executable, because libgit2.so, linked in, refers to it; so
- * libgit2's call binds here before it binds to libmbedx509. While fl_git_init runs git_libgit2_init, the call records
- * the file and parses nothing: libgit2 keeps an empty chain, which trusts
- * no server, so a connection made before fl_git_load_ca fails its
- * certificate check; it never goes unchecked. Every other call is handed
- * to the real function. A libgit2 built on OpenSSL never calls it, and
- * loads its certificates on its own; nothing is put off then.
+ * libgit2's call binds here before it binds to libmbedx509. While
+ * fl_git_init runs git_libgit2_init, the call records the file and parses
+ * nothing: libgit2 keeps an empty chain, which trusts no server, so a
+ * connection made before fl_git_load_ca fails its certificate check; it
+ * never goes unchecked. Every other call is handed to the real function.
+ * A libgit2 built on OpenSSL never calls it, and loads its certificates on
+ * its own; nothing is put off then.
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "core/git_init.h"
@@ -36,7 +37,7 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc;
-static bool deferring; /* only while init_libgit2 runs, under init_once */
+static atomic_bool deferring; /* only while init_libgit2 runs */
 static char deferred[PATH_MAX];
 static bool has_deferred;
 static atomic_uint parsed;
@@ -48,13 +49,14 @@ int mbedtls_x509_crt_parse_file(void *chain, const char *path);
 
 int mbedtls_x509_crt_parse_file(void *chain, const char *path)
 {
-	if (deferring && strlen(path) < sizeof(deferred)) {
-		memcpy(deferred, path, strlen(path) + 1);
+	parse_file_fn *real;
+	size_t len = strlen(path);
+
+	if (deferring && len < sizeof(deferred)) {
+		memcpy(deferred, path, len + 1);
 		has_deferred = true;
 		return 0;
 	}
-	parse_file_fn *real;
-
 	/* POSIX's way to take a function from dlsym, which ISO C has no cast for. */
 	*(void **)&real = dlsym(RTLD_NEXT, "mbedtls_x509_crt_parse_file");
 	if (!real)

@@ -36,6 +36,17 @@ bool fl_test_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+int fl_test_git_home(char *root, size_t cap, const char *name)
+{
+	int n = snprintf(root, cap, "/tmp/fl-test-%s.XXXXXX", name);
+	if (n < 0 || (size_t)n >= cap || !mkdtemp(root))
+		return -1;
+	setenv("HOME", root, 1);
+	setenv("XDG_CONFIG_HOME", root, 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	return 0;
+}
+
 void fl_test_server_script(char *out, size_t cap, const char *name)
 {
 	const char *fixtures = getenv("FL_FIXTURES");

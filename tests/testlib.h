@@ -21,6 +21,14 @@ void fl_test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether path names anything (a file, a directory, ...). */
 bool fl_test_exists(const char *path);
 
+/*
+ * Makes a new directory /tmp/fl-test-<name>.XXXXXX into root (cap bytes)
+ * and keeps the user's and the system's git configuration out of what runs
+ * after: HOME and XDG_CONFIG_HOME are root, GIT_CONFIG_NOSYSTEM is set.
+ * 0, or -1 as a cmocka group setup returns it.
+ */
+int fl_test_git_home(char *root, size_t cap, const char *name);
+
 /* A loopback test server of tests/servers/ (it prints "PORT <n>" first). */
 struct fl_test_server {
 	pid_t pid;

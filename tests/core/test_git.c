@@ -87,13 +87,8 @@ static void write_file(const char *dir, const char *path, const char *content)
 static int setup_group(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/fl-test-git-XXXXXX");
-	if (!mkdtemp(root))
+	if (fl_test_git_home(root, sizeof(root), "git"))
 		return -1;
-	/* Keep the user's and the system's git configuration out of the tests. */
-	setenv("HOME", root, 1);
-	setenv("XDG_CONFIG_HOME", root, 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	snprintf(work, sizeof(work), "%s/work", root);
 
 	fl_test_run("mkdir -p %s/tenants/acme && cd %s && " GIT " init -q"

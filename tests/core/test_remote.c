@@ -423,13 +423,7 @@ static void test_push_errors(void **state)
 static int setup_group(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/fl-test-remote.XXXXXX");
-	if (!mkdtemp(root))
-		return -1;
-	/* Keep the user's git configuration out. */
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	setenv("HOME", root, 1);
-	return 0;
+	return fl_test_git_home(root, sizeof(root), "remote");
 }
 
 static int teardown_group(void **state)
