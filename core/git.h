@@ -1,8 +1,9 @@
 /*
- * Git access with libgit2, the only file that includes git2.h: open a local
- * repository (bare or not), resolve revisions, read files of a commit's tree
- * straight from the object database, list directories, list the paths that
- * differ between two commits, and make a commit of a work tree (for init).
+ * Git access with libgit2 (only core/git*.c and remote.c include git2.h):
+ * open a local repository (bare or not), resolve revisions, read files of a
+ * commit's tree straight from the object database, list directories, list
+ * the paths that differ between two commits, and make a commit of a work
+ * tree (for init).
  * A struct fl_repo is not safe to use from two threads at once.
  */
 #ifndef FL_GIT_H
