@@ -38,8 +38,7 @@
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc;
 static atomic_bool deferring; /* only while init_libgit2 runs */
-static char deferred[PATH_MAX];
-static bool has_deferred;
+static char deferred[PATH_MAX]; /* "" when nothing was put off */
 static atomic_uint parsed;
 
 typedef int parse_file_fn(void *chain, const char *path);
@@ -54,7 +53,6 @@ int mbedtls_x509_crt_parse_file(void *chain, const char *path)
 
 	if (deferring && len < sizeof(deferred)) {
 		memcpy(deferred, path, len + 1);
-		has_deferred = true;
 		return 0;
 	}
 	/* POSIX's way to take a function from dlsym, which ISO C has no cast for. */
@@ -97,7 +95,7 @@ static int ca_rc;
 
 static void load_ca(void)
 {
-	if (has_deferred)
+	if (deferred[0])
 		ca_rc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, deferred, NULL);
 }
 
@@ -113,5 +111,5 @@ int fl_git_load_ca(void)
 
 struct fl_git_ca_state fl_git_ca_state(void)
 {
-	return (struct fl_git_ca_state){ .deferred = has_deferred ? deferred : NULL, .parsed = parsed };
+	return (struct fl_git_ca_state){ .deferred = deferred[0] ? deferred : NULL, .parsed = parsed };
 }
