@@ -15,6 +15,7 @@ packages=(
 	libyaml-dev
 	libxxhash-dev
 	libexpat1-dev
+	zlib1g-dev
 	libcmocka-dev
 	python3
 	python3-h2

@@ -17,16 +17,40 @@ struct fl_arena_block {
 void fl_arena_init(struct fl_arena *arena, size_t block_size)
 {
 	arena->head = NULL;
+	arena->spare = NULL;
 	arena->block_size = block_size ? block_size : 64 * 1024;
 	arena->used = 0;
 }
 
+static void free_blocks(struct fl_arena_block *b)
+{
+	while (b) {
+		struct fl_arena_block *next = b->next;
+		free(b);
+		b = next;
+	}
+}
+
 void fl_arena_release(struct fl_arena *arena)
+{
+	free_blocks(arena->head);
+	free_blocks(arena->spare);
+	arena->head = NULL;
+	arena->spare = NULL;
+	arena->used = 0;
+}
+
+void fl_arena_reset(struct fl_arena *arena)
 {
 	struct fl_arena_block *b = arena->head;
 	while (b) {
 		struct fl_arena_block *next = b->next;
-		free(b);
+		if (b->size == arena->block_size) {
+			b->next = arena->spare;
+			arena->spare = b;
+		} else {
+			free(b);
+		}
 		b = next;
 	}
 	arena->head = NULL;
@@ -35,9 +59,15 @@ void fl_arena_release(struct fl_arena *arena)
 
 static struct fl_arena_block *new_block(struct fl_arena *arena, size_t size)
 {
-	if (size > SIZE_MAX - sizeof(struct fl_arena_block))
-		size = SIZE_MAX - sizeof(struct fl_arena_block); /* fl_malloc then aborts */
-	struct fl_arena_block *b = fl_malloc(sizeof(*b) + size);
+	struct fl_arena_block *b = arena->spare;
+
+	if (b && size == arena->block_size) {
+		arena->spare = b->next;
+	} else {
+		if (size > SIZE_MAX - sizeof(struct fl_arena_block))
+			size = SIZE_MAX - sizeof(struct fl_arena_block); /* fl_malloc then aborts */
+		b = fl_malloc(sizeof(*b) + size);
+	}
 	b->size = size;
 	b->used = 0;
 	b->next = arena->head;

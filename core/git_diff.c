@@ -117,16 +117,49 @@ static int walk_trees(struct walk *w, git_tree *old, git_tree *newer)
 
 /*
  * The same walk over trees as git stores them ("<mode> <name>\0<id>"
- * entries), read with git_odb_read and never parsed into libgit2's arrays:
- * a tenants/ tree of 100,000 entries costs one inflate, not a 4 MB array
- * grown by realloc besides. A directory with an entry git_tree_lookup would
- * read otherwise (a mode other than git's six, say) goes through the
- * parsed walk above, so the paths reported are the same either way.
+ * entries), read whole and never parsed into libgit2's arrays: a tenants/
+ * tree of 100,000 entries costs one inflate, not a 4 MB array grown by
+ * realloc besides. A loose tree is read by git_loose.c (mapped, not read
+ * into a buffer of its own first), any other by git_odb_read. A directory
+ * with an entry git_tree_lookup would read otherwise (a mode other than
+ * git's six, say) goes through the parsed walk above, so the paths
+ * reported are the same either way.
  */
 struct raw_tree {
-	git_odb_object *obj;
-	const char *p, *end;
+	git_odb_object *obj;        /* read by libgit2, or */
+	struct fl_git_loose *loose; /* read by git_loose.c */
+	const char *p, *end;        /* both NULL when there is no tree */
 };
+
+#define RAW_TREE_NONE { NULL, NULL, NULL, NULL }
+
+/* Reads object id into t: 0, or 1 when it is no tree, or libgit2's error. */
+static int raw_read(struct raw_tree *t, struct fl_repo *repo, git_odb *odb, const git_oid *id)
+{
+	size_t size;
+	int grc;
+
+	if ((t->loose = fl_git_loose_read(repo, id)) != NULL) {
+		if (fl_git_loose_type(t->loose) != GIT_OBJECT_TREE)
+			return 1;
+		t->p = fl_git_loose_data(t->loose, &size);
+	} else {
+		if ((grc = git_odb_read(&t->obj, odb, id)) < 0)
+			return grc;
+		if (git_odb_object_type(t->obj) != GIT_OBJECT_TREE)
+			return 1;
+		t->p = git_odb_object_data(t->obj);
+		size = git_odb_object_size(t->obj);
+	}
+	t->end = t->p + size;
+	return 0;
+}
+
+static void raw_release(struct raw_tree *t)
+{
+	fl_git_loose_unref(t->loose);
+	git_odb_object_free(t->obj);
+}
 
 struct raw_entry {
 	const char *name;  /* NUL-terminated in the object */
@@ -177,15 +210,11 @@ static int raw_next(struct raw_tree *t, struct raw_entry *e)
 /* Reads tree id into t: 0, or 1 when it is no tree (git_tree_lookup then says so), or an error. */
 static int raw_open(struct raw_tree *t, git_odb *odb, const git_oid *id, struct walk *w)
 {
-	int grc = git_odb_read(&t->obj, odb, id);
+	int rc = raw_read(t, w->repo, odb, id);
 
-	if (grc < 0)
-		return fl_git_fail(w->err, grc, "cannot read directory '%s'", w->path.ptr);
-	if (git_odb_object_type(t->obj) != GIT_OBJECT_TREE)
-		return 1;
-	t->p = git_odb_object_data(t->obj);
-	t->end = t->p + git_odb_object_size(t->obj);
-	return 0;
+	if (rc < 0)
+		return fl_git_fail(w->err, rc, "cannot read directory '%s'", w->path.ptr);
+	return rc;
 }
 
 static int raw_cmp(const struct raw_entry *a, const struct raw_entry *b)
@@ -242,7 +271,7 @@ static int raw_walk(struct walk *w, git_odb *odb, struct raw_tree *old, struct r
 
 	memset(&o, 0, sizeof(o));
 	memset(&n, 0, sizeof(n));
-	int ho = old->obj ? raw_next(old, &o) : 0, hn = newer->obj ? raw_next(newer, &n) : 0;
+	int ho = old->p ? raw_next(old, &o) : 0, hn = newer->p ? raw_next(newer, &n) : 0;
 
 	while (ho > 0 || hn > 0) {
 		int c = ho <= 0 ? 1 : hn <= 0 ? -1 : raw_cmp(&o, &n);
@@ -267,7 +296,7 @@ static int raw_walk(struct walk *w, git_odb *odb, struct raw_tree *old, struct r
 /* The files that differ under directories old and newer (either NULL); w->path names them, no slash. */
 static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_oid *newer)
 {
-	struct raw_tree ot = { NULL, NULL, NULL }, nt = { NULL, NULL, NULL };
+	struct raw_tree ot = RAW_TREE_NONE, nt = RAW_TREE_NONE;
 	git_tree *opt = NULL, *npt = NULL;
 	int rc = 0, grc;
 
@@ -301,8 +330,8 @@ static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_
 out:
 	git_tree_free(npt);
 	git_tree_free(opt);
-	git_odb_object_free(nt.obj);
-	git_odb_object_free(ot.obj);
+	raw_release(&nt);
+	raw_release(&ot);
 	return rc;
 }
 
@@ -373,7 +402,7 @@ int fl_repo_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const ch
 {
 	const git_tree_entry *entry = NULL;
 	struct fl_error scratch = FL_ERROR_INIT;
-	struct raw_tree t = { NULL, NULL, NULL };
+	struct raw_tree t = RAW_TREE_NONE;
 	struct name_at *sorted = NULL;
 	git_odb *odb = NULL;
 	int rc, grc;
@@ -388,21 +417,65 @@ int fl_repo_dir_find(struct fl_repo *repo, const struct fl_oid *commit, const ch
 		return rc;
 	}
 	if ((grc = git_repository_odb(&odb, repo->git)) < 0 ||
-	    (grc = git_odb_read(&t.obj, odb, git_tree_entry_id(entry))) < 0) {
+	    (grc = raw_read(&t, repo, odb, git_tree_entry_id(entry))) < 0) {
 		rc = fl_git_fail(err, grc, "cannot read directory '%s'", dir);
 		goto out;
 	}
-	t.p = git_odb_object_data(t.obj);
-	t.end = t.p + git_odb_object_size(t.obj);
 	sorted = fl_calloc(n ? n : 1, sizeof(*sorted));
 	for (size_t i = 0; i < n; i++)
 		sorted[i] = (struct name_at){ names[i], strlen(names[i]), i };
 	qsort(sorted, n, sizeof(*sorted), name_at_cmp);
-	if (raw_find(&t, sorted, n, ids, found) < 0)
+	/* Not a tree after all (a broken repository): libgit2's lookups say so. */
+	if (grc > 0 || raw_find(&t, sorted, n, ids, found) < 0)
 		rc = find_each(repo, commit, dir, names, n, ids, found, err);
 out:
 	free(sorted);
-	git_odb_object_free(t.obj);
+	raw_release(&t);
+	git_odb_free(odb);
+	return rc;
+}
+
+/* ---- a directory listed raw ---- */
+
+int fl_git_list_raw(struct fl_repo *repo, const struct fl_oid *commit, const char *dir, size_t len,
+		    fl_repo_entry_cb cb, void *payload, struct fl_error *err)
+{
+	const git_tree_entry *entry = NULL;
+	struct fl_error scratch = FL_ERROR_INIT;
+	struct raw_tree t = RAW_TREE_NONE, scan;
+	struct raw_entry e;
+	git_odb *odb = NULL;
+	git_oid id;
+	int rc, grc, more = 0;
+
+	rc = fl_git_path_entry(&entry, repo, commit, dir, len, &scratch);
+	if (rc == FL_ENOTFOUND || (!rc && git_tree_entry_type(entry) != GIT_OBJECT_TREE))
+		return 0;
+	if (rc) {
+		if (err)
+			*err = scratch;
+		return rc;
+	}
+	git_oid_cpy(&id, git_tree_entry_id(entry));
+	if ((grc = git_repository_odb(&odb, repo->git)) < 0 || (grc = raw_read(&t, repo, odb, &id)) < 0) {
+		rc = fl_git_fail(err, grc, "cannot list '%.*s'", (int)len, dir);
+		goto out;
+	}
+	/* Every entry checked first: the parsed listing, for an odd one, must not repeat what cb saw. */
+	scan = t;
+	while (grc == 0 && (more = raw_next(&scan, &e)) > 0)
+		;
+	if (grc > 0 || more < 0) {
+		rc = 1;
+		goto out;
+	}
+	while (rc == 0 && raw_next(&t, &e) > 0) {
+		struct fl_repo_entry fe = { e.name, { { 0 } }, e.mode != 040000 && e.mode != 0160000 };
+		fl_git_from(&fe.id, e.id);
+		rc = cb(&fe, payload);
+	}
+out:
+	raw_release(&t);
 	git_odb_free(odb);
 	return rc;
 }

@@ -22,10 +22,18 @@ struct dir_slot {
 	unsigned long used; /* repo->tick at the last hit, for LRU eviction */
 };
 
+/* Loose objects kept after a read: the two trees a comparison reads, for the lookups after it. */
+#define LOOSE_CACHE_SIZE 2
+
+struct fl_git_loose;
+
 struct fl_repo {
 	git_repository *git;
 	git_odb_backend *mempack; /* the only object store of an in-memory repository, else NULL */
 	char *gitdir;	/* git_repository_path() without its trailing slash */
+	char *objdir;	/* <common dir>/objects; NULL for an in-memory repository */
+	struct fl_git_loose *loose[LOOSE_CACHE_SIZE]; /* most recent first; NULL when free */
+	size_t loose_files; /* loose files read by fl_git_loose_read (for tests) */
 	git_oid commit; /* the commit root and dirs belong to; valid while root */
 	git_tree *root; /* NULL: nothing cached */
 	struct dir_slot dirs[DIR_CACHE_SIZE];
@@ -53,5 +61,28 @@ int fl_git_root_tree(git_tree **out, struct fl_repo *repo, const struct fl_oid *
  */
 int fl_git_path_entry(const git_tree_entry **out, struct fl_repo *repo, const struct fl_oid *commit,
 		      const char *path, size_t len, struct fl_error *err);
+
+/*
+ * fl_repo_list_dir of dir (its first len bytes, len > 0) read raw, as
+ * git_diff.c reads trees: 1, having called cb for nothing, when dir holds
+ * an entry that only libgit2's parsed trees read (the caller lists it
+ * that way then); else what fl_repo_list_dir returns.
+ */
+int fl_git_list_raw(struct fl_repo *repo, const struct fl_oid *commit, const char *dir, size_t len,
+		    fl_repo_entry_cb cb, void *payload, struct fl_error *err);
+
+/*
+ * A well-formed loose object of repo's own objects directory, read and
+ * inflated by flotilla (git_loose.c), with a reference the caller drops
+ * with fl_git_loose_unref; NULL when there is no such file or it is not
+ * well-formed, and then libgit2 is to read the object (or say what is
+ * wrong). The last LOOSE_CACHE_SIZE read stay cached in repo until
+ * fl_git_loose_forget. The data is NUL-terminated.
+ */
+struct fl_git_loose *fl_git_loose_read(struct fl_repo *repo, const git_oid *id);
+void fl_git_loose_unref(struct fl_git_loose *o);
+void fl_git_loose_forget(struct fl_repo *repo);
+git_object_t fl_git_loose_type(const struct fl_git_loose *o);
+const char *fl_git_loose_data(const struct fl_git_loose *o, size_t *size);
 
 #endif

@@ -227,6 +227,42 @@ static void test_release_reuse(void **state)
 }
 
 /*
+ * fl_arena_reset keeps the blocks of block_size (and only those) and hands
+ * them out again, zeroed where fl_arena_alloc promises it.
+ */
+static void test_reset_keeps_blocks(void **state)
+{
+	struct fl_arena arena;
+
+	(void)state;
+#ifdef FL_ARENA_DEBUG
+	skip(); /* every allocation is a block of its own size, none of block_size */
+#endif
+	fl_arena_init(&arena, 256);
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < 40; i++) {
+			unsigned char *p = fl_arena_alloc(&arena, 24);
+			expect_fresh("after reset", i, p, 24);
+			memset(p, 0xff, 24);
+		}
+		memset(fl_arena_alloc(&arena, 200), 0xff, 200); /* a block of its own, not kept */
+		fl_arena_reset(&arena);
+		assert_null(arena.head);
+		assert_int_equal(arena.used, 0);
+		assert_non_null(arena.spare);
+		/* The next block is a kept one, not a new one. */
+		struct fl_arena_block *kept = arena.spare;
+		unsigned char *p = fl_arena_alloc(&arena, 24);
+		assert_ptr_equal(arena.head, kept);
+		assert_ptr_not_equal(arena.spare, kept);
+		expect_fresh("first after reset", 0, p, 24);
+		fl_arena_reset(&arena);
+	}
+	fl_arena_release(&arena);
+	assert_null(arena.spare);
+}
+
+/*
  * strndup's copy is not zeroed first: its NUL must be written, also in
  * memory that held other bytes (the arena's block freed and handed out again).
  */
@@ -271,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_large_first_then_small), cmocka_unit_test(test_arena_calloc),
 		cmocka_unit_test(test_arena_strdup),	       cmocka_unit_test(test_release_reuse),
 		cmocka_unit_test(test_strndup_reused_memory),  cmocka_unit_test(test_large_own_block),
+		cmocka_unit_test(test_reset_keeps_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,273 @@
+/*
+ * Tests of core/git_loose.c, flotilla's reader of loose trees: a
+ * comparison and the lookups after it give what libgit2's reads give,
+ * each large loose tree is read from its file once, and a loose file that
+ * is not exactly well-formed is left to libgit2. The repository's private
+ * counter of loose files read is looked at, so the test includes
+ * core/git_internal.h.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/git.h"
+#include "core/git_internal.h"
+#include "tests/testlib.h"
+#include "core/banned.h"
+
+#define GIT FL_TEST_GIT
+#define NTENANTS 12000 /* a tenants/ tree of about 500 KB: mapped and populated */
+
+static char root[64];
+static char repo_dir[128];
+static char broken_dir[160]; /* a copy of repo_dir whose loose files are rewritten */
+
+/* Runs a shell command; its standard output, minus a final newline, in out. */
+static void capture(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void capture(char *out, size_t cap, const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_true(len > 0 && (size_t)len < sizeof(cmd));
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	if (pclose(f) != 0)
+		fail_msg("command failed: %s", cmd);
+	if (n && out[n - 1] == '\n')
+		out[n - 1] = '\0';
+}
+
+static void parse_oid(struct fl_oid *out, const char *hex)
+{
+	assert_int_equal(strlen(hex), FL_OID_HEX_LEN);
+	for (size_t i = 0; i < sizeof(out->id); i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		out->id[i] = (unsigned char)v;
+	}
+}
+
+static void rev(struct fl_oid *out, const char *spec)
+{
+	char hex[64];
+	capture(hex, sizeof(hex), "git -C %s rev-parse '%s'", repo_dir, spec);
+	parse_oid(out, hex);
+}
+
+/*
+ * c1: tenants/ of NTENANTS entries (one blob for all) and README; c2: t00005
+ * changed, t00007 removed, t99999 added. git mktree writes loose trees.
+ */
+static int setup_group(void **state)
+{
+	(void)state;
+	if (fl_test_git_home(root, sizeof(root), "git-loose"))
+		return -1;
+	snprintf(repo_dir, sizeof(repo_dir), "%s/repo", root);
+	fl_test_run("cd %s && " GIT " init -q repo && cd repo"
+		    " && a=$(printf 'name: a\\n' | git hash-object -w --stdin)"
+		    " && b=$(printf 'name: b\\n' | git hash-object -w --stdin)"
+		    " && seq -f 't%%05g' 0 %d | awk -v a=$a '{ printf \"100644 blob %%s\\t%%s.yaml\\n\", a, $1 }' >list1"
+		    " && awk -v b=$b '$4 == \"t00005.yaml\" { $3 = b } $4 != \"t00007.yaml\" { printf \"%%s %%s %%s\\t%%s\\n\", $1, $2, $3, $4 }' list1 >list2"
+		    " && printf '100644 blob %%s\\tt99999.yaml\\n' $b >>list2"
+		    " && t1=$(git mktree <list1) && t2=$(git mktree <list2)"
+		    " && r1=$(printf '040000 tree %%s\\ttenants\\n100644 blob %%s\\tREADME\\n' $t1 $a | git mktree)"
+		    " && r2=$(printf '040000 tree %%s\\ttenants\\n100644 blob %%s\\tREADME\\n' $t2 $a | git mktree)"
+		    " && c1=$(" GIT " commit-tree -m c1 $r1) && c2=$(" GIT " commit-tree -p $c1 -m c2 $r2)"
+		    " && git tag c1 $c1 && git tag c2 $c2 && rm list1 list2",
+		    root, NTENANTS - 1);
+	return 0;
+}
+
+static int teardown_group(void **state)
+{
+	(void)state;
+	fl_test_run("rm -rf %s", root);
+	return 0;
+}
+
+struct paths {
+	struct fl_buf text; /* "+path\n" for a file of new, "-path\n" for one that left */
+};
+
+static int collect(const char *path, bool in_new, void *payload)
+{
+	struct paths *p = payload;
+	fl_buf_printf(&p->text, "%c%s\n", in_new ? '+' : '-', path);
+	return 0;
+}
+
+static int count_entry(const struct fl_repo_entry *e, void *payload)
+{
+	size_t *n = payload;
+	(*n) += e->is_blob;
+	return 0;
+}
+
+/* The comparison, the lookups and the listing after it, with files_read loose files read. */
+static void expect_reads(size_t files_read)
+{
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_repo *repo = NULL;
+	struct paths p = { FL_BUF_INIT };
+	struct fl_oid c1, c2, ids[3];
+	const char *names[] = { "t00005.yaml", "t00007.yaml", "t99999.yaml" };
+	bool found[3];
+	size_t n = 0;
+
+	rev(&c1, "c1");
+	rev(&c2, "c2");
+	assert_int_equal(fl_repo_open(&repo, repo_dir, &err), 0);
+	assert_int_equal(fl_repo_changed_paths(repo, &c1, &c2, collect, &p, &err), 0);
+	assert_string_equal(p.text.ptr, "+tenants/t00005.yaml\n-tenants/t00007.yaml\n+tenants/t99999.yaml\n");
+	/* The two roots and the two tenants/ trees: each read once. */
+	assert_int_equal(repo->loose_files, files_read);
+	assert_int_equal(fl_repo_dir_find(repo, &c2, "tenants", names, 3, ids, found, &err), 0);
+	assert_true(found[0] && !found[1] && found[2]);
+	assert_int_equal(fl_repo_list_dir(repo, &c2, "tenants", count_entry, &n, &err), 0);
+	assert_int_equal(n, NTENANTS);
+	/* The lookups found c2's tenants/ in the cache. */
+	assert_int_equal(repo->loose_files, files_read);
+	n = 0;
+	assert_int_equal(fl_repo_list_dir(repo, &c1, "tenants/", count_entry, &n, &err), 0);
+	assert_int_equal(n, NTENANTS);
+	fl_repo_free(repo);
+	fl_buf_release(&p.text);
+}
+
+static void test_loose_trees_read_once(void **state)
+{
+	(void)state;
+	expect_reads(4);
+}
+
+/* The loose file of tree id in broken_dir, named as git names it. */
+static void loose_path(char *out, size_t cap, const char *id)
+{
+	snprintf(out, cap, "%s/.git/objects/%.2s/%s", broken_dir, id, id + 2);
+}
+
+/* Writes the loose file of tree id as zlib of header and body, with tail appended after the stream. */
+static void write_loose(const char *id, const char *header, const struct fl_buf *body, const char *tail)
+{
+	struct fl_buf raw = FL_BUF_INIT;
+	char path[256];
+	uLongf zlen;
+
+	fl_buf_put(&raw, header, strlen(header) + 1);
+	fl_buf_put(&raw, body->ptr, body->len);
+	zlen = compressBound(raw.len);
+	unsigned char *z = malloc(zlen + strlen(tail));
+	assert_non_null(z);
+	assert_int_equal(compress2(z, &zlen, (const unsigned char *)raw.ptr, raw.len, 6), Z_OK);
+	memcpy(z + zlen, tail, strlen(tail));
+	loose_path(path, sizeof(path), id);
+	fl_test_run("chmod u+w %s", path);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(z, 1, zlen + strlen(tail), f), zlen + strlen(tail));
+	assert_int_equal(fclose(f), 0);
+	free(z);
+	fl_buf_release(&raw);
+}
+
+/* The body of a tree read by git itself. */
+static void tree_body(struct fl_buf *out, const char *id)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "git -C %s cat-file tree %s", repo_dir, id);
+	FILE *f = popen(cmd, "r");
+	char chunk[4096];
+	size_t n;
+	assert_non_null(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fl_buf_put(out, chunk, n);
+	assert_int_equal(pclose(f), 0);
+}
+
+/* One loose tree after another that is not exactly well-formed: never read by flotilla. */
+static void test_broken_loose_left_to_libgit2(void **state)
+{
+	struct fl_buf body = FL_BUF_INIT;
+	char id[64], header[64];
+	struct fl_oid c1, c2;
+	(void)state;
+
+	snprintf(broken_dir, sizeof(broken_dir), "%s/broken", root);
+	fl_test_run("rm -rf %s && cp -a %s %s", broken_dir, repo_dir, broken_dir);
+	capture(id, sizeof(id), "git -C %s rev-parse c2:tenants", repo_dir);
+	tree_body(&body, id);
+	rev(&c1, "c1");
+	rev(&c2, "c2");
+	struct {
+		const char *what, *tail;
+		long delta; /* the size in the header less the body's */
+		const char *type, *sep, *zero; /* the header: type, sep, zero and the size */
+		bool read;                     /* well-formed: read by flotilla */
+		int fails;                     /* 0: the comparison succeeds, 1: fails, -1: libgit2's choice */
+	} cases[] = {
+		{ "well-formed, as git writes it", "", 0, "tree", " ", "", true, 0 },
+		{ "bytes after the zlib stream", "junk", 0, "tree", " ", "", false, -1 },
+		{ "a header one byte short", "", -1, "tree", " ", "", false, -1 },
+		{ "a header one byte long", "", 1, "tree", " ", "", false, -1 },
+		{ "a size with a leading zero", "", 0, "tree", " ", "0", false, -1 },
+		{ "no space after the type", "", 0, "tree", "", "", false, -1 },
+		/* Read, and found to be no tree: the parsed walk then says so. */
+		{ "a blob's header", "", 0, "blob", " ", "", true, 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fl_error err = FL_ERROR_INIT;
+		struct fl_repo *repo = NULL;
+		struct paths p = { FL_BUF_INIT };
+		size_t want = cases[i].read ? 4 : 3;
+
+		snprintf(header, sizeof(header), "%s%s%s%zu", cases[i].type, cases[i].sep, cases[i].zero,
+			 (size_t)((long)body.len + cases[i].delta));
+		write_loose(id, header, &body, cases[i].tail);
+		assert_int_equal(fl_repo_open(&repo, broken_dir, &err), 0);
+		int rc = fl_repo_changed_paths(repo, &c1, &c2, collect, &p, &err);
+		/* c1's root and tenants/, c2's root: good files git wrote; c2's tenants/ this case's. */
+		if (repo->loose_files != want)
+			fail_msg("%s: %zu loose files read", cases[i].what, repo->loose_files);
+		/* Whatever libgit2 makes of the file, no wrong paths: the right ones or an error. */
+		if (rc == 0 && strcmp(p.text.ptr, "+tenants/t00005.yaml\n-tenants/t00007.yaml\n+tenants/t99999.yaml\n"))
+			fail_msg("%s: paths %s", cases[i].what, p.text.ptr);
+		if (cases[i].fails >= 0 && cases[i].fails != (rc != 0))
+			fail_msg("%s: returned %d (%s)", cases[i].what, rc, err.msg);
+		fl_repo_free(repo);
+		fl_buf_release(&p.text);
+	}
+	fl_buf_release(&body);
+}
+
+/* Packed, no tree is loose: libgit2 reads them all, with the same answers. */
+static void test_packed_trees(void **state)
+{
+	(void)state;
+	fl_test_run("cd %s && git repack -q -a -d && git prune-packed", repo_dir);
+	expect_reads(0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loose_trees_read_once),
+		cmocka_unit_test(test_broken_loose_left_to_libgit2),
+		cmocka_unit_test(test_packed_trees),
+	};
+	return cmocka_run_group_tests(tests, setup_group, teardown_group);
+}
