@@ -35,6 +35,15 @@
 
 /* An inflated object from this size up gets its pages at once (MAP_POPULATE). */
 #define POPULATE_MIN ((size_t)256 * 1024)
+
+/* Under AddressSanitizer every object is malloc'd, so that a read past it is caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FL_ASAN 1
+#endif
+#endif
 /* "commit 18446744073709551615\0" fits, with room to spare. */
 #define HEADER_MAX 64
 /* Larger objects are libgit2's (and no tree flotilla compares is near it). */
@@ -52,6 +61,7 @@ struct fl_git_loose {
 static char *out_alloc(size_t n, size_t *maplen)
 {
 	*maplen = 0;
+#ifndef FL_ASAN
 	if (n >= POPULATE_MIN) {
 		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 		if (p != MAP_FAILED) {
@@ -59,6 +69,7 @@ static char *out_alloc(size_t n, size_t *maplen)
 			return p;
 		}
 	}
+#endif
 	return fl_malloc(n);
 }
 

@@ -12,11 +12,15 @@ Usage: tests/fuzz/seeds.py FIXTURES OUTDIR
   fuzz_driver_answer  driver answers: each fleet's templates as observed resources
   fuzz_xml            AWS query answers and errors (STS, IMDS-like), CDATA, a DOCTYPE
   fuzz_aws_state      aws driver state parameters: markers, identifiers, regions
+  fuzz_loose          loose objects: a tree of each fixture fleet's files, blobs of
+                      its YAML files, compressed by the target (first byte 1) or
+                      here (first byte 0), some with bytes after the stream
 """
 import hashlib
 import json
 import os
 import sys
+import zlib
 
 import yaml
 
@@ -87,6 +91,14 @@ class Corpus:
         name = hashlib.sha1(data).hexdigest()
         with open(os.path.join(self.dir, name), "wb") as f:
             f.write(data)
+
+
+def loose_seeds(corpus, kind, body):
+    """Seeds of fuzz_loose for one object: for the target to compress, and compressed."""
+    raw = kind.encode() + b" " + str(len(body)).encode() + b"\0" + body
+    corpus.add(b"\x01" + raw)
+    corpus.add(b"\x01" + raw + b"\xffjunk")
+    corpus.add(b"\x00" + zlib.compress(raw))
 
 
 def hexid(text, n):
@@ -177,6 +189,18 @@ def main():
     state_c = Corpus(outdir, "fuzz_aws_state")
     for doc in AWS_STATE_SEEDS:
         state_c.add(doc)
+    loose_c = Corpus(outdir, "fuzz_loose")
+    for dirpath, _, names in os.walk(fixtures):
+        entries = b"".join(b"100644 " + n.encode() + b"\0" + hashlib.sha1(n.encode()).digest()
+                           for n in sorted(names))
+        if entries:
+            loose_seeds(loose_c, "tree", entries)
+        for name in sorted(names)[:2]:
+            path = os.path.join(dirpath, name)
+            if name.endswith((".yaml", ".yml")) and os.path.getsize(path) <= MAX_SEED // 4:
+                with open(path, "rb") as f:
+                    loose_seeds(loose_c, "blob", f.read())
+    loose_seeds(loose_c, "tree", b"")
 
 
 if __name__ == "__main__":
