@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
+#include "core/git.h"
 #include "core/banned.h"
 
 void fl_test_run(const char *fmt, ...)
@@ -34,6 +36,36 @@ bool fl_test_exists(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0;
+}
+
+void fl_test_capture(struct fl_buf *out, const char *fmt, ...)
+{
+	char cmd[4096], chunk[4096];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	int len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_true(len > 0 && (size_t)len < sizeof(cmd));
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		assert_int_equal(fl_buf_put(out, chunk, n), 0);
+	if (pclose(f) != 0)
+		fail_msg("command failed: %s", cmd);
+	if (out->len && out->ptr[out->len - 1] == '\n')
+		fl_buf_truncate(out, out->len - 1);
+}
+
+void fl_test_parse_oid(struct fl_oid *out, const char *hex)
+{
+	assert_int_equal(strlen(hex), FL_OID_HEX_LEN);
+	for (size_t i = 0; i < sizeof(out->id); i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		out->id[i] = (unsigned char)v;
+	}
 }
 
 int fl_test_git_home(char *root, size_t cap, const char *name)

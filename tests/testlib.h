@@ -21,6 +21,18 @@ void fl_test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether path names anything (a file, a directory, ...). */
 bool fl_test_exists(const char *path);
 
+struct fl_buf;
+struct fl_oid;
+
+/*
+ * Runs the formatted shell command and appends its standard output to out,
+ * minus a final newline; fails the current test if it does not exit 0.
+ */
+void fl_test_capture(struct fl_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The 40 hex digits of hex into out; fails the current test if they are not. */
+void fl_test_parse_oid(struct fl_oid *out, const char *hex);
+
 /*
  * Makes a new directory /tmp/fl-test-<name>.XXXXXX into root (cap bytes)
  * and keeps the user's and the system's git configuration out of what runs

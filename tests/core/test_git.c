@@ -30,46 +30,13 @@
 static char root[64];
 static char work[128]; /* root/work: the repository with tags c1..c8 */
 
-static void capture(struct fl_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Runs a shell command and appends its standard output to out, minus a final newline. */
-static void capture(struct fl_buf *out, const char *fmt, ...)
-{
-	char cmd[4096], chunk[4096];
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	int len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(len > 0 && (size_t)len < sizeof(cmd));
-	FILE *f = popen(cmd, "r");
-	assert_non_null(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		assert_int_equal(fl_buf_put(out, chunk, n), 0);
-	if (pclose(f) != 0)
-		fail_msg("command failed: %s", cmd);
-	if (out->len && out->ptr[out->len - 1] == '\n')
-		fl_buf_truncate(out, out->len - 1);
-}
-
-static void parse_oid(struct fl_oid *out, const char *hex)
-{
-	assert_int_equal(strlen(hex), FL_OID_HEX_LEN);
-	for (size_t i = 0; i < sizeof(out->id); i++) {
-		unsigned v;
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out->id[i] = (unsigned char)v;
-	}
-}
-
 /* The id git rev-parse gives for spec in the work repository. */
 static void rev_parse(struct fl_oid *out, const char *spec)
 {
 	struct fl_buf hex = FL_BUF_INIT;
 
-	capture(&hex, "git -C %s rev-parse '%s'", work, spec);
-	parse_oid(out, hex.ptr);
+	fl_test_capture(&hex, "git -C %s rev-parse '%s'", work, spec);
+	fl_test_parse_oid(out, hex.ptr);
 	fl_buf_release(&hex);
 }
 
@@ -142,7 +109,7 @@ static void test_oid_hex(void **state)
 	const char *s = "0123456789abcdef00ff102030405060708090a0";
 
 	(void)state;
-	parse_oid(&a, s);
+	fl_test_parse_oid(&a, s);
 	fl_oid_hex(hex, &a);
 	assert_string_equal(hex, s);
 	b = a;
@@ -216,7 +183,7 @@ static void test_resolve(void **state)
 	struct fl_buf shortsha = FL_BUF_INIT;
 
 	(void)state;
-	capture(&shortsha, "git -C %s rev-parse --short=7 c2", work);
+	fl_test_capture(&shortsha, "git -C %s rev-parse --short=7 c2", work);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fl_error err = FL_ERROR_INIT;
 		struct fl_oid got, want;
@@ -468,8 +435,8 @@ static void write_raw_tree(struct fl_oid *out, const char *name1, const char *mo
 	fprintf(f, "%s %s%c", mode2, name2, 0);
 	fwrite(b2->id, 1, sizeof(b2->id), f);
 	assert_int_equal(fclose(f), 0);
-	capture(&hex, "git -C %s hash-object -t tree --literally -w %s", work, path);
-	parse_oid(out, hex.ptr);
+	fl_test_capture(&hex, "git -C %s hash-object -t tree --literally -w %s", work, path);
+	fl_test_parse_oid(out, hex.ptr);
 	fl_buf_release(&hex);
 }
 
@@ -480,8 +447,8 @@ static void commit_tree(struct fl_oid *out, const struct fl_oid *tree)
 	struct fl_buf id = FL_BUF_INIT;
 
 	fl_oid_hex(hex, tree);
-	capture(&id, GIT " -C %s commit-tree %s -m raw", work, hex);
-	parse_oid(out, id.ptr);
+	fl_test_capture(&id, GIT " -C %s commit-tree %s -m raw", work, hex);
+	fl_test_parse_oid(out, id.ptr);
 	fl_buf_release(&id);
 }
 
@@ -758,20 +725,20 @@ static void test_init_commit_all(void **state)
 
 	assert_int_equal(fl_repo_init_commit_all(&first, dir, "first commit", &err), 0);
 	fl_oid_hex(hex, &first);
-	capture(&got, "git -C %s rev-parse HEAD", dir);
+	fl_test_capture(&got, "git -C %s rev-parse HEAD", dir);
 	assert_string_equal(got.ptr, hex);
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s log --format='%%an <%%ae> %%s'", dir);
+	fl_test_capture(&got, "git -C %s log --format='%%an <%%ae> %%s'", dir);
 	assert_string_equal(got.ptr, "flotilla <flotilla@localhost> first commit");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s show HEAD:sub/b.txt", dir);
+	fl_test_capture(&got, "git -C %s show HEAD:sub/b.txt", dir);
 	assert_string_equal(got.ptr, "beta");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s status --porcelain", dir);
+	fl_test_capture(&got, "git -C %s status --porcelain", dir);
 	assert_string_equal(got.ptr, "");
 	fl_buf_clear(&got);
 	/* Branch main, as the README and the CI templates say, whatever git's default is. */
-	capture(&got, "git -C %s -c init.defaultBranch=master symbolic-ref HEAD", dir);
+	fl_test_capture(&got, "git -C %s -c init.defaultBranch=master symbolic-ref HEAD", dir);
 	assert_string_equal(got.ptr, "refs/heads/main");
 	fl_buf_clear(&got);
 
@@ -779,17 +746,17 @@ static void test_init_commit_all(void **state)
 	fl_test_run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
 	write_file(dir, "c.txt", "gamma\n");
 	assert_int_equal(fl_repo_init_commit_all(&second, dir, "second", &err), 0);
-	capture(&got, "git -C %s log --oneline | wc -l", dir);
+	fl_test_capture(&got, "git -C %s log --oneline | wc -l", dir);
 	assert_string_equal(got.ptr, "2");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s log -1 --format='%%an <%%ae> %%s %%P'", dir);
+	fl_test_capture(&got, "git -C %s log -1 --format='%%an <%%ae> %%s %%P'", dir);
 	fl_buf_truncate(&got, got.len > FL_OID_HEX_LEN ? got.len - FL_OID_HEX_LEN : got.len);
 	assert_string_equal(got.ptr, "Configured <c@example.com> second ");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s show HEAD:c.txt", dir);
+	fl_test_capture(&got, "git -C %s show HEAD:c.txt", dir);
 	assert_string_equal(got.ptr, "gamma");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s rev-parse HEAD~1", dir);
+	fl_test_capture(&got, "git -C %s rev-parse HEAD~1", dir);
 	assert_string_equal(got.ptr, hex);
 
 	assert_int_equal(fl_repo_init_commit_all(NULL, dir, "third", &err), 0);
@@ -833,7 +800,7 @@ static void test_gitdir(void **state)
 
 	(void)state;
 	/* libgit2 resolves links in the path, as pwd -P does. */
-	capture(&real, "cd %s && pwd -P", root);
+	fl_test_capture(&real, "cd %s && pwd -P", root);
 	fl_test_run("git clone -q --bare %s %s/gitdir.git", work, root);
 	static const struct {
 		const char *open, *want; /* under root */
@@ -870,7 +837,7 @@ static void test_commit_time(void **state)
 		rev_parse(&commit, revs[i]);
 		if (fl_repo_commit_time(&got, repo, &commit, &err))
 			fail_msg("%s: %s", revs[i], err.msg);
-		capture(&want, "git -C %s show -s --format=%%ct '%s^{commit}'", work, revs[i]);
+		fl_test_capture(&want, "git -C %s show -s --format=%%ct '%s^{commit}'", work, revs[i]);
 		if (got != atoll(want.ptr) || got < 1000000000LL)
 			fail_msg("%s: got %lld, want %s", revs[i], got, want.ptr);
 		fl_buf_release(&want);
@@ -888,8 +855,8 @@ static void check_git_note(const char *dir, const char *rev, const char *text)
 {
 	struct fl_buf got = FL_BUF_INIT;
 
-	/* The 'x' keeps a final newline from being trimmed by capture(). */
-	capture(&got, "git -C %s notes --ref=flotilla show %s && echo x", dir, rev);
+	/* The 'x' keeps a final newline from being trimmed by fl_test_capture(). */
+	fl_test_capture(&got, "git -C %s notes --ref=flotilla show %s && echo x", dir, rev);
 	assert_true(got.len >= 1);
 	fl_buf_truncate(&got, got.len - 1);
 	assert_string_equal(got.ptr, text);
@@ -925,7 +892,7 @@ static void test_notes(void **state)
 	assert_int_equal(fl_repo_ref_id(&at, repo, "refs/notes/flotilla", &err), 0);
 	assert_true(fl_oid_equal(&at, &written));
 	fl_oid_hex(msg, &written);
-	capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
+	fl_test_capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
 	assert_string_equal(got.ptr, msg);
 	fl_buf_clear(&got);
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), 0);
@@ -941,10 +908,10 @@ static void test_notes(void **state)
 	assert_int_equal(fl_repo_note_read(&got, repo, "refs/notes/flotilla", &head, &err), 0);
 	assert_string_equal(got.ptr, second);
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s rev-list --count refs/notes/flotilla", dir);
+	fl_test_capture(&got, "git -C %s rev-list --count refs/notes/flotilla", dir);
 	assert_string_equal(got.ptr, "2");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s log -1 --format='%%an <%%ae>|%%cn <%%ce>' refs/notes/flotilla", dir);
+	fl_test_capture(&got, "git -C %s log -1 --format='%%an <%%ae>|%%cn <%%ce>' refs/notes/flotilla", dir);
 	assert_string_equal(got.ptr, "flotilla <flotilla@localhost>|flotilla <flotilla@localhost>");
 	fl_buf_clear(&got);
 
@@ -1038,7 +1005,7 @@ static void test_note_write_waits_for_git(void **state)
 	assert_int_equal(fl_repo_resolve(&parent, repo, "HEAD~1", &err), 0);
 	fl_oid_hex(hex, &head);
 	assert_int_equal(fl_repo_note_write(NULL, repo, "refs/notes/flotilla", &parent, "by git", 6, &err), 0);
-	capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
+	fl_test_capture(&got, "git -C %s rev-parse refs/notes/flotilla", dir);
 	snprintf(w.oid, sizeof(w.oid), "%s\n", got.ptr);
 	snprintf(w.lock, sizeof(w.lock), "%s/refs/notes/flotilla.lock", fl_repo_gitdir(repo));
 	snprintf(w.ref, sizeof(w.ref), "%s/refs/notes/flotilla", fl_repo_gitdir(repo));
@@ -1095,7 +1062,7 @@ static void test_note_write_speed(void **state)
 	print_message("note write: %d writes in %.1f ms, %.3f ms each (final note %zu bytes)\n", WRITES, ms,
 		      ms / WRITES, text.len);
 	check_git_note(dir, hex, text.ptr);
-	capture(&got, "git -C %s rev-list --count refs/notes/flotilla", dir);
+	fl_test_capture(&got, "git -C %s rev-list --count refs/notes/flotilla", dir);
 	assert_string_equal(got.ptr, "200");
 	/* Generous, for slow sanitizer runs: a full re-read per write would blow it. */
 	assert_true(ms / WRITES < 100.0);
@@ -1152,7 +1119,7 @@ static void test_tags(void **state)
 	    " && " GIT " tag -a flotilla/promotexyz -m other %s"
 	    " && " GIT " tag flotilla/other %s",
 	    dir, h1, h1, h2, h2, h1, h1, h1, h1, h1);
-	capture(&when,
+	fl_test_capture(&when,
 		"git -C %s for-each-ref --format='%%(taggerdate:unix)' refs/tags/flotilla/promote/fleet/%s",
 		dir, h1);
 
@@ -1214,17 +1181,17 @@ static void test_tag_create(void **state)
 	snprintf(name, sizeof(name), "flotilla/promote/prod/%s", h2);
 
 	assert_int_equal(fl_repo_tag_create(repo, name, &c2, "canary was healthy", &err), 0);
-	capture(&got, "git -C %s cat-file -t refs/tags/%s", dir, name);
+	fl_test_capture(&got, "git -C %s cat-file -t refs/tags/%s", dir, name);
 	assert_string_equal(got.ptr, "tag");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s cat-file -p refs/tags/%s | sed 's/> [0-9]* [-+][0-9]*$/> TIME/'", dir, name);
+	fl_test_capture(&got, "git -C %s cat-file -p refs/tags/%s | sed 's/> [0-9]* [-+][0-9]*$/> TIME/'", dir, name);
 	fl_buf_printf(&want,
 		      "object %s\ntype commit\ntag %s\ntagger flotilla <flotilla@localhost> TIME\n\n"
 		      "canary was healthy",
 		      h2, name);
 	assert_string_equal(got.ptr, want.ptr);
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s rev-parse 'refs/tags/%s^{commit}'", dir, name);
+	fl_test_capture(&got, "git -C %s rev-parse 'refs/tags/%s^{commit}'", dir, name);
 	assert_string_equal(got.ptr, h2);
 	fl_buf_clear(&got);
 
@@ -1234,9 +1201,9 @@ static void test_tag_create(void **state)
 	assert_non_null(strstr(l.text.ptr, " <flotilla <flotilla@localhost>> <canary was healthy\n>\n"));
 
 	/* Again on the same commit: nothing changes. */
-	capture(&before, "git -C %s rev-parse refs/tags/%s", dir, name);
+	fl_test_capture(&before, "git -C %s rev-parse refs/tags/%s", dir, name);
 	assert_int_equal(fl_repo_tag_create(repo, name, &c2, "another reason", &err), 0);
-	capture(&got, "git -C %s rev-parse refs/tags/%s", dir, name);
+	fl_test_capture(&got, "git -C %s rev-parse refs/tags/%s", dir, name);
 	assert_string_equal(got.ptr, before.ptr);
 	fl_buf_clear(&got);
 
@@ -1244,7 +1211,7 @@ static void test_tag_create(void **state)
 	assert_int_equal(fl_repo_tag_create(repo, name, &c1, "oops", &err), FL_EINPUT);
 	snprintf(msg, sizeof(msg), "tag '%s' exists already on commit %.12s", name, h2);
 	assert_string_equal(err.msg, msg);
-	capture(&got, "git -C %s rev-parse refs/tags/%s", dir, name);
+	fl_test_capture(&got, "git -C %s rev-parse refs/tags/%s", dir, name);
 	assert_string_equal(got.ptr, before.ptr);
 	fl_buf_clear(&got);
 	/* A lightweight tag made by git counts too. */
@@ -1256,7 +1223,7 @@ static void test_tag_create(void **state)
 	fl_repo_free(repo);
 	assert_int_equal(fl_repo_open(&repo, dir, &err), 0);
 	assert_int_equal(fl_repo_tag_create(repo, "flotilla/promote/x", &c1, "\nwhy\n\n", &err), 0);
-	capture(&got,
+	fl_test_capture(&got,
 		"git -C %s for-each-ref --format='%%(taggername) %%(taggeremail)|%%(contents)' "
 		"refs/tags/flotilla/promote/x",
 		dir);
@@ -1290,7 +1257,7 @@ static void expect_file(const char *dir, const char *path, const char *content, 
 		fail_msg("'%s' is not a file", path);
 	if (((st.st_mode & 0100) != 0) != exec)
 		fail_msg("'%s': mode %o", path, (unsigned)st.st_mode);
-	capture(&got, "cat %s && echo x", full);
+	fl_test_capture(&got, "cat %s && echo x", full);
 	fl_buf_truncate(&got, got.len - 1);
 	assert_string_equal(got.ptr, content);
 	fl_buf_release(&got);
@@ -1348,7 +1315,7 @@ static void test_export_tree(void **state)
 		expect_link(out, "abs", "/etc/hostname");
 		/* Nothing else: no .git, no index. */
 		fl_buf_clear(&got);
-		capture(&got, "cd %s && find . | LC_ALL=C sort | tr '\\n' ' '", out);
+		fl_test_capture(&got, "cd %s && find . | LC_ALL=C sort | tr '\\n' ' '", out);
 		assert_string_equal(
 			got.ptr, ". ./a.txt ./abs ./charts ./charts/web ./charts/web/empty ./charts/web/hook "
 				 "./charts/web/templates ./charts/web/templates/deploy.yaml ./charts/web/up "
@@ -1402,8 +1369,8 @@ static void make_bad_commit(struct fl_oid *out, const char *dir, const char *mod
 	fputc('\0', f);
 	fwrite(id->id, 1, sizeof(id->id), f);
 	assert_int_equal(pclose(f), 0);
-	capture(&hex, "cd %s && " GIT " commit-tree -m bad $(cat %s/tree-id)", dir, root);
-	parse_oid(out, hex.ptr);
+	fl_test_capture(&hex, "cd %s && " GIT " commit-tree -m bad $(cat %s/tree-id)", dir, root);
+	fl_test_parse_oid(out, hex.ptr);
 	fl_buf_release(&hex);
 }
 
@@ -1432,12 +1399,12 @@ static void test_export_tree_unsafe(void **state)
 	snprintf(out, sizeof(out), "%s/unsafe-out/inner", root);
 	snprintf(escaped, sizeof(escaped), "%s/unsafe-out/escaped", root);
 	fl_test_run("mkdir -p %s", out);
-	capture(&hex, "cd %s && printf 'pwned\\n' | git hash-object -w --stdin", src);
-	parse_oid(&blob, hex.ptr);
+	fl_test_capture(&hex, "cd %s && printf 'pwned\\n' | git hash-object -w --stdin", src);
+	fl_test_parse_oid(&blob, hex.ptr);
 	fl_oid_hex(blob_hex, &blob);
 	fl_buf_clear(&hex);
-	capture(&hex, "cd %s && printf '100644 blob %s\\tescaped\\n' | git mktree", src, blob_hex);
-	parse_oid(&tree, hex.ptr);
+	fl_test_capture(&hex, "cd %s && printf '100644 blob %s\\tescaped\\n' | git mktree", src, blob_hex);
+	fl_test_parse_oid(&tree, hex.ptr);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		make_bad_commit(&bad, src, cases[i].mode, cases[i].name, cases[i].tree ? &tree : &blob);
@@ -1452,8 +1419,8 @@ static void test_export_tree_unsafe(void **state)
 	/* A link with an empty target. */
 	fl_test_run("cd %s && printf '' | git hash-object -w --stdin >%s/empty-id", src, root);
 	fl_buf_clear(&hex);
-	capture(&hex, "cat %s/empty-id", root);
-	parse_oid(&blob, hex.ptr);
+	fl_test_capture(&hex, "cat %s/empty-id", root);
+	fl_test_parse_oid(&blob, hex.ptr);
 	make_bad_commit(&bad, src, "120000", "link", &blob);
 	assert_int_equal(fl_repo_export_tree(repo, &bad, out, &err), FL_EINPUT);
 	snprintf(msg, sizeof(msg), "symbolic link '%s/link' has a bad target", out);
@@ -1496,12 +1463,12 @@ static void test_notes_each(void **state)
 		    " && " GIT " notes --ref=other add -m three c1", dir);
 	assert_int_equal(fl_repo_notes_each(repo, "refs/notes/flotilla", collect_annotated, &a, &err), 0);
 	assert_int_equal(a.count, 2);
-	capture(&want, "cd %s && git notes --ref=flotilla list | cut -d' ' -f2 | sort", dir);
+	fl_test_capture(&want, "cd %s && git notes --ref=flotilla list | cut -d' ' -f2 | sort", dir);
 	fl_buf_clear(&a.hexes);
 	a.count = 0;
 	assert_int_equal(fl_repo_notes_each(repo, "refs/notes/flotilla", collect_annotated, &a, &err), 0);
 	struct fl_buf sorted = FL_BUF_INIT;
-	capture(&sorted, "printf '%s' | sort", a.hexes.ptr);
+	fl_test_capture(&sorted, "printf '%s' | sort", a.hexes.ptr);
 	assert_string_equal(sorted.ptr, want.ptr);
 
 	/* The callback's code stops the walk and comes back as it was. */
@@ -1532,34 +1499,34 @@ static void test_branch_commit(void **state)
 	fl_test_run("git -C %s config user.name Configured && git -C %s config user.email c@example.com", dir, dir);
 	fl_repo_free(repo);
 	assert_int_equal(fl_repo_open(&repo, dir, &err), 0);
-	capture(&head_before, "git -C %s rev-parse HEAD", dir);
+	fl_test_capture(&head_before, "git -C %s rev-parse HEAD", dir);
 	assert_int_equal(fl_repo_resolve(&c3, repo, "c3", &err), 0);
 	fl_oid_hex(c3hex, &c3);
 
 	assert_int_equal(fl_repo_branch_commit(&made, repo, "flotilla/account/gamma", &c3, files, 2, "Onboard gamma\n",
 					       &err), 0);
 	fl_oid_hex(hex, &made);
-	capture(&got, "git -C %s rev-parse flotilla/account/gamma", dir);
+	fl_test_capture(&got, "git -C %s rev-parse flotilla/account/gamma", dir);
 	assert_string_equal(got.ptr, hex);
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s rev-parse flotilla/account/gamma^", dir);
+	fl_test_capture(&got, "git -C %s rev-parse flotilla/account/gamma^", dir);
 	assert_string_equal(got.ptr, c3hex);
 	fl_buf_clear(&got);
 	/* Only the files given changed; the author is the configured one. */
-	capture(&got, "git -C %s diff --name-status c3 flotilla/account/gamma | tr '\\t\\n' ' ;'", dir);
+	fl_test_capture(&got, "git -C %s diff --name-status c3 flotilla/account/gamma | tr '\\t\\n' ' ;'", dir);
 	assert_string_equal(got.ptr, "M tenants/gamma.yaml;A tenants/new/deep.yaml;");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s show flotilla/account/gamma:tenants/gamma.yaml", dir);
+	fl_test_capture(&got, "git -C %s show flotilla/account/gamma:tenants/gamma.yaml", dir);
 	assert_string_equal(got.ptr, "name: gamma\naccount: \"1\"");
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s log -1 --format='%%an <%%ae>|%%s' flotilla/account/gamma", dir);
+	fl_test_capture(&got, "git -C %s log -1 --format='%%an <%%ae>|%%s' flotilla/account/gamma", dir);
 	assert_string_equal(got.ptr, "Configured <c@example.com>|Onboard gamma");
 	fl_buf_clear(&got);
 	/* HEAD, the index and the work tree are left alone. */
-	capture(&got, "git -C %s rev-parse HEAD", dir);
+	fl_test_capture(&got, "git -C %s rev-parse HEAD", dir);
 	assert_string_equal(got.ptr, head_before.ptr);
 	fl_buf_clear(&got);
-	capture(&got, "git -C %s status --porcelain", dir);
+	fl_test_capture(&got, "git -C %s status --porcelain", dir);
 	assert_string_equal(got.ptr, "");
 	fl_buf_clear(&got);
 
@@ -1567,7 +1534,7 @@ static void test_branch_commit(void **state)
 	assert_int_equal(fl_repo_branch_commit(&made, repo, "flotilla/account/gamma", &c3, files, 1, "again\n", &err),
 			 FL_EINPUT);
 	assert_string_equal(err.msg, "branch 'flotilla/account/gamma' exists already");
-	capture(&got, "git -C %s rev-parse flotilla/account/gamma", dir);
+	fl_test_capture(&got, "git -C %s rev-parse flotilla/account/gamma", dir);
 	assert_string_equal(got.ptr, hex);
 	fl_buf_clear(&got);
 	assert_int_equal(fl_repo_branch_commit(&made, repo, "bad..name", &c3, files, 1, "x\n", &err), FL_EINPUT);

@@ -8,6 +8,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,42 +31,14 @@ static char root[64];
 static char repo_dir[128];
 static char broken_dir[160]; /* a copy of repo_dir whose loose files are rewritten */
 
-/* Runs a shell command; its standard output, minus a final newline, in out. */
-static void capture(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void capture(char *out, size_t cap, const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(len > 0 && (size_t)len < sizeof(cmd));
-	FILE *f = popen(cmd, "r");
-	assert_non_null(f);
-	size_t n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	if (pclose(f) != 0)
-		fail_msg("command failed: %s", cmd);
-	if (n && out[n - 1] == '\n')
-		out[n - 1] = '\0';
-}
-
-static void parse_oid(struct fl_oid *out, const char *hex)
-{
-	assert_int_equal(strlen(hex), FL_OID_HEX_LEN);
-	for (size_t i = 0; i < sizeof(out->id); i++) {
-		unsigned v;
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out->id[i] = (unsigned char)v;
-	}
-}
-
+/* The id git rev-parse gives for spec in the repository. */
 static void rev(struct fl_oid *out, const char *spec)
 {
-	char hex[64];
-	capture(hex, sizeof(hex), "git -C %s rev-parse '%s'", repo_dir, spec);
-	parse_oid(out, hex);
+	struct fl_buf hex = FL_BUF_INIT;
+
+	fl_test_capture(&hex, "git -C %s rev-parse '%s'", repo_dir, spec);
+	fl_test_parse_oid(out, hex.ptr);
+	fl_buf_release(&hex);
 }
 
 /*
@@ -202,14 +175,16 @@ static void tree_body(struct fl_buf *out, const char *id)
 /* One loose tree after another that is not exactly well-formed: never read by flotilla. */
 static void test_broken_loose_left_to_libgit2(void **state)
 {
-	struct fl_buf body = FL_BUF_INIT;
-	char id[64], header[64];
+	struct fl_buf body = FL_BUF_INIT, hex = FL_BUF_INIT;
+	char header[64];
+	const char *id;
 	struct fl_oid c1, c2;
 	(void)state;
 
 	snprintf(broken_dir, sizeof(broken_dir), "%s/broken", root);
 	fl_test_run("rm -rf %s && cp -a %s %s", broken_dir, repo_dir, broken_dir);
-	capture(id, sizeof(id), "git -C %s rev-parse c2:tenants", repo_dir);
+	fl_test_capture(&hex, "git -C %s rev-parse c2:tenants", repo_dir);
+	id = hex.ptr;
 	tree_body(&body, id);
 	rev(&c1, "c1");
 	rev(&c2, "c2");
@@ -252,6 +227,7 @@ static void test_broken_loose_left_to_libgit2(void **state)
 		fl_buf_release(&p.text);
 	}
 	fl_buf_release(&body);
+	fl_buf_release(&hex);
 }
 
 /* Packed, no tree is loose: libgit2 reads them all, with the same answers. */

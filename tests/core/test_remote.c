@@ -28,29 +28,6 @@ static const char *const NOTES_REFS[] = { NOTES };
 
 static char root[64];
 
-static void capture(struct fl_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Appends a command's standard output to out, minus a final newline. */
-static void capture(struct fl_buf *out, const char *fmt, ...)
-{
-	char cmd[4096], chunk[4096];
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	int len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(len > 0 && (size_t)len < sizeof(cmd));
-	FILE *f = popen(cmd, "r");
-	assert_non_null(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		assert_int_equal(fl_buf_put(out, chunk, n), 0);
-	if (pclose(f) != 0)
-		fail_msg("command failed: %s", cmd);
-	if (out->len && out->ptr[out->len - 1] == '\n')
-		fl_buf_truncate(out, out->len - 1);
-}
-
 /* ---- tables ---- */
 
 static void test_is_url(void **state)
@@ -189,7 +166,7 @@ static void server_commit(const struct world *w, const char *text)
 /* The note of rev under ref in the bare repository at gitdir ("" when none). */
 static void note_of(struct fl_buf *out, const char *gitdir, const char *ref, const char *rev)
 {
-	capture(out, GIT " --git-dir=%s notes --ref=%s show %s 2>/dev/null || true", gitdir, ref, rev);
+	fl_test_capture(out, GIT " --git-dir=%s notes --ref=%s show %s 2>/dev/null || true", gitdir, ref, rev);
 }
 
 /* The merge callback of the tests: "<local>+<remote>", counting calls. */
@@ -225,7 +202,7 @@ static void test_sync_creates_and_follows(void **state)
 		" -C %s push -q %s main:other",
 	    w.work, w.work, w.server, w.work, w.server);
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
-	capture(&out,
+	fl_test_capture(&out,
 		GIT " --git-dir=%s for-each-ref --format='%%(refname)' && " GIT
 		    " --git-dir=%s symbolic-ref HEAD && " GIT " --git-dir=%s config core.bare && " GIT
 		    " --git-dir=%s config remote.origin.url",
@@ -242,11 +219,11 @@ static void test_sync_creates_and_follows(void **state)
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
 	fl_buf_clear(&out);
 	fl_buf_clear(&want);
-	capture(&out,
+	fl_test_capture(&out,
 		GIT " --git-dir=%s for-each-ref --format='%%(refname)' refs/heads && " GIT
 		    " --git-dir=%s symbolic-ref HEAD && " GIT " --git-dir=%s rev-parse HEAD",
 		w.cache, w.cache, w.cache);
-	capture(&want, "echo refs/heads/other; echo refs/heads/other; " GIT " -C %s rev-parse HEAD", w.work);
+	fl_test_capture(&want, "echo refs/heads/other; echo refs/heads/other; " GIT " -C %s rev-parse HEAD", w.work);
 	assert_string_equal(out.ptr, want.ptr);
 
 	/* opts.branch wins over the server's HEAD; a missing one is FL_ENOTFOUND. */
@@ -254,7 +231,7 @@ static void test_sync_creates_and_follows(void **state)
 	opts.branch = "old";
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
 	fl_buf_clear(&out);
-	capture(&out, GIT " --git-dir=%s symbolic-ref HEAD", w.cache);
+	fl_test_capture(&out, GIT " --git-dir=%s symbolic-ref HEAD", w.cache);
 	assert_string_equal(out.ptr, "refs/heads/old");
 	opts.branch = "nope";
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), FL_ENOTFOUND);
@@ -296,7 +273,7 @@ static void test_sync_merges_notes(void **state)
 	server_commit(&w, "two");
 	/* No notes anywhere: nothing happens. */
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
-	capture(&out, GIT " --git-dir=%s for-each-ref refs/notes", w.cache);
+	fl_test_capture(&out, GIT " --git-dir=%s for-each-ref refs/notes", w.cache);
 	assert_string_equal(out.ptr, "");
 
 	/* The server's notes are taken as they are when the cache has none. */
@@ -305,7 +282,7 @@ static void test_sync_merges_notes(void **state)
 	    w.server, w.server);
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
 	fl_buf_clear(&out);
-	capture(&out, GIT " --git-dir=%s rev-parse " NOTES " " NOTES "-remote | uniq | wc -l", w.cache);
+	fl_test_capture(&out, GIT " --git-dir=%s rev-parse " NOTES " " NOTES "-remote | uniq | wc -l", w.cache);
 	assert_string_equal(out.ptr, "1");
 
 	/* Both sides add notes: a merge commit; a note on both sides goes through the callback. */
@@ -318,7 +295,7 @@ static void test_sync_merges_notes(void **state)
 	fl_buf_putc(&out, ' ');
 	note_of(&out, w.cache, NOTES, "main~1");
 	fl_buf_putc(&out, ' ');
-	capture(&out, GIT " --git-dir=%s rev-list --parents -1 " NOTES " | wc -w", w.cache);
+	fl_test_capture(&out, GIT " --git-dir=%s rev-list --parents -1 " NOTES " | wc -w", w.cache);
 	/*
 	 * Two-way, per commit: a note that differs is merged even if only one
 	 * side changed it since they parted (the ledger merge keeps the newer).
@@ -328,10 +305,10 @@ static void test_sync_merges_notes(void **state)
 
 	/* The local side ahead: a sync changes nothing. */
 	fl_buf_clear(&out);
-	capture(&out, GIT " --git-dir=%s rev-parse " NOTES, w.cache);
+	fl_test_capture(&out, GIT " --git-dir=%s rev-parse " NOTES, w.cache);
 	struct fl_buf again = FL_BUF_INIT;
 	assert_int_equal(fl_remote_sync(w.cache, w.url, &opts, &err), 0);
-	capture(&again, GIT " --git-dir=%s rev-parse " NOTES, w.cache);
+	fl_test_capture(&again, GIT " --git-dir=%s rev-parse " NOTES, w.cache);
 	assert_string_equal(out.ptr, again.ptr);
 	fl_buf_release(&again);
 
@@ -370,7 +347,7 @@ static void test_push(void **state)
 	assert_int_equal(fl_remote_push(&res, w.cache, w.url, refs, 2, &opts, &err), 0);
 	assert_int_equal(res.pushed, 3);
 	assert_int_equal(res.merges, 0);
-	capture(&out,
+	fl_test_capture(&out,
 		GIT " --git-dir=%s for-each-ref --format='%%(refname)' && " GIT
 		    " --git-dir=%s notes --ref=flotilla show main",
 		w.server, w.server);
@@ -392,7 +369,7 @@ static void test_push(void **state)
 	note_of(&out, w.server, NOTES, "main");
 	assert_string_equal(out.ptr, "ours+theirs");
 	fl_buf_clear(&out);
-	capture(&out, GIT " --git-dir=%s rev-list --parents -1 " NOTES " | wc -w", w.server);
+	fl_test_capture(&out, GIT " --git-dir=%s rev-list --parents -1 " NOTES " | wc -w", w.server);
 	assert_string_equal(out.ptr, "3");
 
 	/* A tag the remote has on another object is refused, and not retried. */
