@@ -42,6 +42,10 @@ void fl_arena_release(struct fl_arena *arena)
 
 void fl_arena_reset(struct fl_arena *arena)
 {
+#ifdef FL_ARENA_DEBUG
+	/* Every block freed, so that AddressSanitizer catches a use after the reset. */
+	fl_arena_release(arena);
+#else
 	struct fl_arena_block *b = arena->head;
 	while (b) {
 		struct fl_arena_block *next = b->next;
@@ -55,6 +59,7 @@ void fl_arena_reset(struct fl_arena *arena)
 	}
 	arena->head = NULL;
 	arena->used = 0;
+#endif
 }
 
 static struct fl_arena_block *new_block(struct fl_arena *arena, size_t size)

@@ -25,7 +25,7 @@ void fl_arena_release(struct fl_arena *arena);
  * block_size for the allocations after: a scratch arena emptied over and
  * over neither gives memory back to malloc nor takes it again. (malloc may
  * hand freed memory back to the kernel, and every page of it then faults
- * in afresh.)
+ * in afresh.) Built with FL_ARENA_DEBUG, it frees every block instead.
  */
 void fl_arena_reset(struct fl_arena *arena);
 /* Never returns NULL (aborts on out-of-memory); memory is zeroed, 16-aligned. */

@@ -63,7 +63,8 @@ static char *out_alloc(size_t n, size_t *maplen)
 	*maplen = 0;
 #ifndef FL_ASAN
 	if (n >= POPULATE_MIN) {
-		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			       -1, 0);
 		if (p != MAP_FAILED) {
 			*maplen = n;
 			return p;
@@ -85,9 +86,14 @@ static void loose_free(struct fl_git_loose *o)
 /* Parses "<type> <size>\0" at the start of h[0..n): its length, or 0 when it is not one. */
 static size_t parse_header(const unsigned char *h, size_t n, git_object_t *type, size_t *size)
 {
-	static const struct { const char *word; git_object_t type; } types[] = {
-		{ "commit ", GIT_OBJECT_COMMIT }, { "tree ", GIT_OBJECT_TREE },
-		{ "blob ", GIT_OBJECT_BLOB },     { "tag ", GIT_OBJECT_TAG },
+	static const struct {
+		const char *word;
+		git_object_t type;
+	} types[] = {
+		{ "commit ", GIT_OBJECT_COMMIT },
+		{ "tree ", GIT_OBJECT_TREE },
+		{ "blob ", GIT_OBJECT_BLOB },
+		{ "tag ", GIT_OBJECT_TAG },
 	};
 	const unsigned char *end = memchr(h, '\0', n), *p = NULL;
 	size_t v = 0;
@@ -101,7 +107,7 @@ static size_t parse_header(const unsigned char *h, size_t n, git_object_t *type,
 			p = h + len;
 		}
 	}
-	/* Digits only, no leading zero but in "0" itself: git's own form. */
+	/* At least one digit (the > above), digits only, no leading zero but in "0" itself: git's form. */
 	if (!p || (*p == '0' && p + 1 != end))
 		return 0;
 	for (; p < end; p++) {
@@ -174,7 +180,8 @@ static struct fl_git_loose *read_file(const char *objdir, const git_oid *id)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uintmax_t)st.st_size <= UINT_MAX) {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uintmax_t)st.st_size <= UINT_MAX) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (map != MAP_FAILED) {
 			o = inflate_loose(map, (size_t)st.st_size);

@@ -26,6 +26,8 @@
 
 #define GIT FL_TEST_GIT
 #define NTENANTS 12000 /* a tenants/ tree of about 500 KB: mapped and populated */
+/* What differs between c1 and c2, as collect() writes it. */
+#define WANT_PATHS "+tenants/t00005.yaml\n-tenants/t00007.yaml\n+tenants/t99999.yaml\n"
 
 static char root[64];
 static char repo_dir[128];
@@ -54,12 +56,13 @@ static int setup_group(void **state)
 	fl_test_run("cd %s && " GIT " init -q repo && cd repo"
 		    " && a=$(printf 'name: a\\n' | git hash-object -w --stdin)"
 		    " && b=$(printf 'name: b\\n' | git hash-object -w --stdin)"
-		    " && seq -f 't%%05g' 0 %d | awk -v a=$a '{ printf \"100644 blob %%s\\t%%s.yaml\\n\", a, $1 }' >list1"
-		    " && awk -v b=$b '$4 == \"t00005.yaml\" { $3 = b } $4 != \"t00007.yaml\" { printf \"%%s %%s %%s\\t%%s\\n\", $1, $2, $3, $4 }' list1 >list2"
+		    " && seq -f 't%%05g.yaml' 0 %d | sed \"s/^/100644 blob $a\\t/\" >list1"
+		    " && sed -e /t00007.yaml/d -e \"/t00005.yaml/s/$a/$b/\" list1 >list2"
 		    " && printf '100644 blob %%s\\tt99999.yaml\\n' $b >>list2"
 		    " && t1=$(git mktree <list1) && t2=$(git mktree <list2)"
-		    " && r1=$(printf '040000 tree %%s\\ttenants\\n100644 blob %%s\\tREADME\\n' $t1 $a | git mktree)"
-		    " && r2=$(printf '040000 tree %%s\\ttenants\\n100644 blob %%s\\tREADME\\n' $t2 $a | git mktree)"
+		    " && top() { printf '040000 tree %%s\\ttenants\\n100644 blob %%s\\tREADME\\n' $1 $a | "
+		    "git mktree; }"
+		    " && r1=$(top $t1) && r2=$(top $t2)"
 		    " && c1=$(" GIT " commit-tree -m c1 $r1) && c2=$(" GIT " commit-tree -p $c1 -m c2 $r2)"
 		    " && git tag c1 $c1 && git tag c2 $c2 && rm list1 list2",
 		    root, NTENANTS - 1);
@@ -106,7 +109,7 @@ static void expect_reads(size_t files_read)
 	rev(&c2, "c2");
 	assert_int_equal(fl_repo_open(&repo, repo_dir, &err), 0);
 	assert_int_equal(fl_repo_changed_paths(repo, &c1, &c2, collect, &p, &err), 0);
-	assert_string_equal(p.text.ptr, "+tenants/t00005.yaml\n-tenants/t00007.yaml\n+tenants/t99999.yaml\n");
+	assert_string_equal(p.text.ptr, WANT_PATHS);
 	/* The two roots and the two tenants/ trees: each read once. */
 	assert_int_equal(repo->loose_files, files_read);
 	assert_int_equal(fl_repo_dir_find(repo, &c2, "tenants", names, 3, ids, found, &err), 0);
@@ -188,21 +191,26 @@ static void test_broken_loose_left_to_libgit2(void **state)
 	tree_body(&body, id);
 	rev(&c1, "c1");
 	rev(&c2, "c2");
+	struct fl_buf nothing = FL_BUF_INIT;
 	struct {
 		const char *what, *tail;
 		long delta; /* the size in the header less the body's */
-		const char *type, *sep, *zero; /* the header: type, sep, zero and the size */
-		bool read;                     /* well-formed: read by flotilla */
-		int fails;                     /* 0: the comparison succeeds, 1: fails, -1: libgit2's choice */
+		/* The header: type, sep, zero and the size; no size when zero is NULL. */
+		const char *type, *sep, *zero;
+		bool read;  /* well-formed: read by flotilla */
+		int fails;  /* 0: the comparison succeeds, 1: fails, -1: libgit2's choice */
+		bool empty; /* no body at all */
 	} cases[] = {
-		{ "well-formed, as git writes it", "", 0, "tree", " ", "", true, 0 },
-		{ "bytes after the zlib stream", "junk", 0, "tree", " ", "", false, -1 },
-		{ "a header one byte short", "", -1, "tree", " ", "", false, -1 },
-		{ "a header one byte long", "", 1, "tree", " ", "", false, -1 },
-		{ "a size with a leading zero", "", 0, "tree", " ", "0", false, -1 },
-		{ "no space after the type", "", 0, "tree", "", "", false, -1 },
+		{ "well-formed, as git writes it", "", 0, "tree", " ", "", true, 0, false },
+		{ "bytes after the zlib stream", "junk", 0, "tree", " ", "", false, -1, false },
+		{ "a header one byte short", "", -1, "tree", " ", "", false, -1, false },
+		{ "a header one byte long", "", 1, "tree", " ", "", false, -1, false },
+		{ "a size with a leading zero", "", 0, "tree", " ", "0", false, -1, false },
+		{ "no space after the type", "", 0, "tree", "", "", false, -1, false },
+		{ "no size", "", 0, "tree", " ", NULL, false, -1, false },
+		{ "no size and no body", "", 0, "tree", " ", NULL, false, -1, true },
 		/* Read, and found to be no tree: the parsed walk then says so. */
-		{ "a blob's header", "", 0, "blob", " ", "", true, 1 },
+		{ "a blob's header", "", 0, "blob", " ", "", true, 1, false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fl_error err = FL_ERROR_INIT;
@@ -210,16 +218,19 @@ static void test_broken_loose_left_to_libgit2(void **state)
 		struct paths p = { FL_BUF_INIT };
 		size_t want = cases[i].read ? 4 : 3;
 
-		snprintf(header, sizeof(header), "%s%s%s%zu", cases[i].type, cases[i].sep, cases[i].zero,
-			 (size_t)((long)body.len + cases[i].delta));
-		write_loose(id, header, &body, cases[i].tail);
+		if (cases[i].zero)
+			snprintf(header, sizeof(header), "%s%s%s%zu", cases[i].type, cases[i].sep,
+				 cases[i].zero, (size_t)((long)body.len + cases[i].delta));
+		else
+			snprintf(header, sizeof(header), "%s%s", cases[i].type, cases[i].sep);
+		write_loose(id, header, cases[i].empty ? &nothing : &body, cases[i].tail);
 		assert_int_equal(fl_repo_open(&repo, broken_dir, &err), 0);
 		int rc = fl_repo_changed_paths(repo, &c1, &c2, collect, &p, &err);
 		/* c1's root and tenants/, c2's root: good files git wrote; c2's tenants/ this case's. */
 		if (repo->loose_files != want)
 			fail_msg("%s: %zu loose files read", cases[i].what, repo->loose_files);
 		/* Whatever libgit2 makes of the file, no wrong paths: the right ones or an error. */
-		if (rc == 0 && strcmp(p.text.ptr, "+tenants/t00005.yaml\n-tenants/t00007.yaml\n+tenants/t99999.yaml\n"))
+		if (rc == 0 && strcmp(p.text.ptr, WANT_PATHS))
 			fail_msg("%s: paths %s", cases[i].what, p.text.ptr);
 		if (cases[i].fails >= 0 && cases[i].fails != (rc != 0))
 			fail_msg("%s: returned %d (%s)", cases[i].what, rc, err.msg);

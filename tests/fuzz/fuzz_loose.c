@@ -34,7 +34,15 @@ static void die(const char *what)
 	abort();
 }
 
-/* A bare repository in a temporary directory, once. */
+static void remove_repo(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", repo_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_loose: could not remove %s\n", repo_dir);
+}
+
+/* A bare repository in a temporary directory, once; removed at exit. */
 static void setup(void)
 {
 	git_repository *r = NULL;
@@ -45,6 +53,7 @@ static void setup(void)
 	snprintf(repo_dir, sizeof(repo_dir), "/tmp/fuzz-loose.XXXXXX");
 	if (!mkdtemp(repo_dir))
 		die("mkdtemp");
+	atexit(remove_repo);
 	if (fl_repo_open(&repo, repo_dir, &err) != FL_ENOTFOUND) /* starts libgit2 as flotilla does */
 		die("a fresh directory opened as a repository");
 	if (git_repository_init(&r, repo_dir, 1) < 0)
@@ -101,8 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *bytes = fl_git_loose_data(ours, &n);
 		if (git_repository_odb(&odb, repo->git) < 0 || git_odb_read(&theirs, odb, &id) < 0)
 			die("flotilla read an object libgit2 does not");
-		if (git_odb_object_type(theirs) != fl_git_loose_type(ours) || git_odb_object_size(theirs) != n ||
-		    memcmp(git_odb_object_data(theirs), bytes, n) != 0 || bytes[n] != '\0')
+		if (git_odb_object_type(theirs) != fl_git_loose_type(ours) ||
+		    git_odb_object_size(theirs) != n || memcmp(git_odb_object_data(theirs), bytes, n) != 0 ||
+		    bytes[n] != '\0')
 			die("flotilla read another object than libgit2");
 		git_odb_object_free(theirs);
 		git_odb_free(odb);
