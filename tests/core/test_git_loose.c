@@ -122,6 +122,13 @@ static void expect_reads(size_t files_read)
 	assert_int_equal(fl_repo_list_dir(repo, &c1, "tenants/", count_entry, &n, &err), 0);
 	assert_int_equal(n, NTENANTS);
 	fl_repo_free(repo);
+	/* A listing on its own reads tenants/ raw too: from its loose file when there is one. */
+	assert_int_equal(fl_repo_open(&repo, repo_dir, &err), 0);
+	n = 0;
+	assert_int_equal(fl_repo_list_dir(repo, &c1, "tenants", count_entry, &n, &err), 0);
+	assert_int_equal(n, NTENANTS);
+	assert_int_equal(repo->loose_files, files_read ? 1 : 0);
+	fl_repo_free(repo);
 	fl_buf_release(&p.text);
 }
 
