@@ -134,8 +134,26 @@ static void expect_reads(size_t files_read)
 
 static void test_loose_trees_read_once(void **state)
 {
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_repo *repo = NULL;
+	struct paths p = { FL_BUF_INIT };
+	struct fl_oid c1, c2;
+	char wt[160];
+
 	(void)state;
 	expect_reads(4);
+	/* A worktree's objects are the main repository's: read from there too. */
+	snprintf(wt, sizeof(wt), "%s/wt", root);
+	fl_test_run("git -C %s worktree add -q --detach %s c2", repo_dir, wt);
+	rev(&c1, "c1");
+	rev(&c2, "c2");
+	assert_int_equal(fl_repo_open(&repo, wt, &err), 0);
+	assert_int_equal(fl_repo_changed_paths(repo, &c1, &c2, collect, &p, &err), 0);
+	assert_string_equal(p.text.ptr, WANT_PATHS);
+	assert_int_equal(repo->loose_files, 4);
+	fl_repo_free(repo);
+	fl_buf_release(&p.text);
+	fl_test_run("git -C %s worktree remove --force %s", repo_dir, wt);
 }
 
 /* The loose file of tree id in broken_dir, named as git names it. */
