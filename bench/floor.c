@@ -10,7 +10,8 @@
  * stops: what any program linked against Debian's libgit2 costs before it
  * reads a tree (the floor of a `--since` plan, whose work is small). It
  * starts libgit2 as flotilla does (core/git_init.c, the CA certificates
- * put off), so that neither pays for what the other skips.
+ * put off), and prepares its heap as flotilla does (core/heap.c, huge
+ * pages), so that neither pays for what the other skips.
  *
  * A blob is scanned only for the `account:` and `regions:` lines flbench
  * writes (the marker's path needs them); any other manifest is refused.
@@ -36,6 +37,7 @@
 #include <git2.h>
 
 #include "core/git_init.h"
+#include "core/heap.h"
 
 #define MAX_REGIONS 8
 #define NAME_MAX_LEN 64
@@ -327,6 +329,7 @@ int main(int argc, char **argv)
 	bool start_only = false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned nthreads = ncpu < 2 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
+	(void)fl_heap_prepare();
 	memset(&r, 0, sizeof(r));
 	for (int i = 1; i < argc; i++) {
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;

@@ -11,6 +11,7 @@
 #include "cmd/describe.h"
 #include "cmd/remote_repo.h"
 #include "core/buf.h"
+#include "core/heap.h"
 #include "core/banned.h"
 
 static const struct fl_cmd commands[] = {
@@ -211,6 +212,7 @@ void fl_session_close(struct fl_session *s)
 
 int main(int argc, char **argv)
 {
+	(void)fl_heap_prepare(); /* speed only: core/heap.c */
 	if (argc < 2) {
 		main_help(stderr);
 		return FL_EXIT_USAGE;

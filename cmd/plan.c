@@ -200,7 +200,7 @@ static void post_plan_status(struct fl_repo *repo, const struct fl_oid *commit, 
 	struct fl_error err = FL_ERROR_INIT;
 	char rev[FL_OID_HEX_LEN + 1];
 	fl_oid_hex(rev, commit);
-	if (fl_ledger_open(&ledger, fl_repo_gitdir(repo), commit, &err) ||
+	if (fl_ledger_open_brief(&ledger, repo, commit, &err) ||
 	    fl_statuses_open_rev(&st, trusted, rev, ledger, &err)) {
 		fprintf(stderr, "warning: status '%s' could not be written: %s\n", FL_PLAN_CONTEXT, err.msg);
 		goto out;

@@ -140,6 +140,7 @@ int fl_repo_open(struct fl_repo **out, const char *path, struct fl_error *err)
 	*out = fl_calloc(1, sizeof(**out));
 	(*out)->gitdir = fl_strndup(git_repository_path(git), fl_git_trim_len(git_repository_path(git)));
 	(*out)->objdir = objects_dir(git);
+	(*out)->pair_min = LOOSE_PAIR_MIN;
 	(*out)->git = git;
 	git = NULL;
 out:

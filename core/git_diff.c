@@ -300,6 +300,8 @@ static int raw_dirs(struct walk *w, git_odb *odb, const git_oid *old, const git_
 	git_tree *opt = NULL, *npt = NULL;
 	int rc = 0, grc;
 
+	if (old && newer)
+		fl_git_loose_read_pair(w->repo, old, newer);
 	if (old)
 		rc = raw_open(&ot, odb, old, w);
 	if (newer && rc == 0)

@@ -24,6 +24,12 @@ struct dir_slot {
 
 /* Loose objects kept after a read: the two trees a comparison reads, for the lookups after it. */
 #define LOOSE_CACHE_SIZE 2
+/*
+ * The two trees of a comparison are inflated on two threads when both
+ * files are this large (about 20,000 tenants): below it, starting a thread
+ * costs about what it saves (docs/benchmarks.md).
+ */
+#define LOOSE_PAIR_MIN ((size_t)512 * 1024)
 
 struct fl_git_loose;
 
@@ -33,7 +39,9 @@ struct fl_repo {
 	char *gitdir;	/* git_repository_path() without its trailing slash */
 	char *objdir;	/* <common dir>/objects; NULL for an in-memory repository */
 	struct fl_git_loose *loose[LOOSE_CACHE_SIZE]; /* most recent first; NULL when free */
-	size_t loose_files; /* loose files read by fl_git_loose_read (for tests) */
+	size_t loose_files;			      /* loose files read by git_loose.c (for tests) */
+	size_t loose_threads; /* pairs fl_git_loose_read_pair read on two threads (for tests) */
+	size_t pair_min;      /* LOOSE_PAIR_MIN; tests lower it */
 	git_oid commit; /* the commit root and dirs belong to; valid while root */
 	git_tree *root; /* NULL: nothing cached */
 	struct dir_slot dirs[DIR_CACHE_SIZE];
@@ -80,6 +88,14 @@ int fl_git_list_raw(struct fl_repo *repo, const struct fl_oid *commit, const cha
  * fl_git_loose_forget. The data is NUL-terminated.
  */
 struct fl_git_loose *fl_git_loose_read(struct fl_repo *repo, const git_oid *id);
+/*
+ * Reads loose objects a and b into repo's cache, as fl_git_loose_read
+ * would read them one after the other, but both at once, one on a thread
+ * of its own, when both files are large: the two tenants/ trees of a
+ * comparison, which otherwise wait on each other's inflate. What is not a
+ * well-formed loose object is left for fl_git_loose_read to find missing.
+ */
+void fl_git_loose_read_pair(struct fl_repo *repo, const git_oid *a, const git_oid *b);
 void fl_git_loose_unref(struct fl_git_loose *o);
 void fl_git_loose_forget(struct fl_repo *repo);
 git_object_t fl_git_loose_type(const struct fl_git_loose *o);

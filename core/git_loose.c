@@ -17,6 +17,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,8 +34,12 @@
 #include "core/git_internal.h"
 #include "core/banned.h"
 
-/* An inflated object from this size up gets its pages at once (MAP_POPULATE). */
-#define POPULATE_MIN ((size_t)256 * 1024)
+/* An inflated object from this size up goes into huge pages (map_huge). */
+#define HUGE_MIN ((size_t)256 * 1024)
+#define HUGE_PAGE ((size_t)2 << 20)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels refuse it, and nothing is lost */
+#endif
 
 /* Under AddressSanitizer every object is malloc'd, so that a read past it is caught. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -58,18 +63,40 @@ struct fl_git_loose {
 	char *data;    /* size bytes and a NUL */
 };
 
+/*
+ * A mapping of at least n bytes on huge-page boundaries, asked to be
+ * backed by huge pages and faulted in at once; NULL when there is none.
+ * Every fresh page costs a fault the first time it is touched (a slow one
+ * on a virtual machine: docs/benchmarks.md, "Fresh pages"), and a 400 KB
+ * tree is a hundred of them; one huge page is one.
+ */
+static char *map_huge(size_t n, size_t *maplen)
+{
+	size_t len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), head;
+	char *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	head = (HUGE_PAGE - ((uintptr_t)p & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+	if (head)
+		munmap(p, head);
+	munmap(p + head + len, HUGE_PAGE - head);
+	p += head;
+	/* Both are hints: without huge pages (or before Linux 5.14) the pages come one by one. */
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	(void)madvise(p, len, MADV_POPULATE_WRITE);
+	*maplen = len;
+	return p;
+}
+
 static char *out_alloc(size_t n, size_t *maplen)
 {
+	char *p;
+
 	*maplen = 0;
 #ifndef FL_ASAN
-	if (n >= POPULATE_MIN) {
-		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-			       -1, 0);
-		if (p != MAP_FAILED) {
-			*maplen = n;
-			return p;
-		}
-	}
+	if (n >= HUGE_MIN && (p = map_huge(n, maplen)) != NULL)
+		return p;
 #endif
 	return fl_malloc(n);
 }
@@ -165,33 +192,50 @@ fail:
 	return NULL;
 }
 
-/* Reads the file of loose object id; NULL when there is none or it is not well-formed. */
-static struct fl_git_loose *read_file(const char *objdir, const git_oid *id)
+/* Opens the file of loose object id into *fd, its size into *size: 0, or -1 when there is none to read. */
+static int open_file(int *fd, size_t *size, const char *objdir, const git_oid *id)
 {
 	char hex[GIT_OID_HEXSZ + 1], path[PATH_MAX];
-	struct fl_git_loose *o = NULL;
 	struct stat st;
-	void *map;
-	int fd;
 
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%.2s/%s", objdir, hex, hex + 2) >= sizeof(path))
-		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		return -1;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return -1;
+	if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (uintmax_t)st.st_size <= UINT_MAX) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map != MAP_FAILED) {
-			o = inflate_loose(map, (size_t)st.st_size);
-			munmap(map, (size_t)st.st_size);
-		}
+		*size = (size_t)st.st_size;
+		return 0;
+	}
+	close(*fd);
+	return -1;
+}
+
+/* Reads object id from fd, a file of size bytes, and closes fd; NULL when it is not well-formed. */
+static struct fl_git_loose *read_open(int fd, size_t size, const git_oid *id)
+{
+	struct fl_git_loose *o = NULL;
+	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	if (map != MAP_FAILED) {
+		o = inflate_loose(map, size);
+		munmap(map, size);
 	}
 	close(fd);
 	if (o)
 		git_oid_cpy(&o->id, id);
 	return o;
+}
+
+/* Reads the file of loose object id; NULL when there is none or it is not well-formed. */
+static struct fl_git_loose *read_file(const char *objdir, const git_oid *id)
+{
+	int fd;
+	size_t size;
+
+	return open_file(&fd, &size, objdir, id) == 0 ? read_open(fd, size, id) : NULL;
 }
 
 /* Keeps o in repo's cache (taking a reference), in place of the least recent. */
@@ -203,24 +247,79 @@ static void cache_put(struct fl_repo *repo, struct fl_git_loose *o)
 	repo->loose[0] = o;
 }
 
+/* Object id in repo's cache, or NULL. */
+static struct fl_git_loose *find(const struct fl_repo *repo, const git_oid *id)
+{
+	for (size_t i = 0; i < LOOSE_CACHE_SIZE; i++)
+		if (repo->loose[i] && git_oid_equal(&repo->loose[i]->id, id))
+			return repo->loose[i];
+	return NULL;
+}
+
+/* Keeps o, just read from its file, in repo's cache; nothing when o is NULL. */
+static void keep(struct fl_repo *repo, struct fl_git_loose *o)
+{
+	if (!o)
+		return;
+	repo->loose_files++;
+	o->refs = 0;
+	cache_put(repo, o);
+}
+
 struct fl_git_loose *fl_git_loose_read(struct fl_repo *repo, const git_oid *id)
 {
 	struct fl_git_loose *o;
 
 	if (!repo->objdir)
 		return NULL;
-	for (size_t i = 0; i < LOOSE_CACHE_SIZE; i++)
-		if (repo->loose[i] && git_oid_equal(&repo->loose[i]->id, id)) {
-			repo->loose[i]->refs++;
-			return repo->loose[i];
-		}
-	o = read_file(repo->objdir, id);
-	if (!o)
-		return NULL;
-	repo->loose_files++;
-	o->refs = 1;
-	cache_put(repo, o);
+	if (!(o = find(repo, id)) && (o = read_file(repo->objdir, id)) != NULL)
+		keep(repo, o);
+	if (o)
+		o->refs++;
 	return o;
+}
+
+/* The object of a pair that a thread of its own reads. */
+struct pair_half {
+	int fd;
+	size_t size;
+	const git_oid *id;
+	struct fl_git_loose *out;
+};
+
+static void *read_half(void *arg)
+{
+	struct pair_half *h = arg;
+	h->out = read_open(h->fd, h->size, h->id);
+	return NULL;
+}
+
+void fl_git_loose_read_pair(struct fl_repo *repo, const git_oid *a, const git_oid *b)
+{
+	struct pair_half h = { -1, 0, a, NULL };
+	struct fl_git_loose *ob;
+	pthread_t thread;
+	size_t size;
+	int fd;
+
+	if (!repo->objdir || git_oid_equal(a, b) || find(repo, a) || find(repo, b) ||
+	    open_file(&h.fd, &h.size, repo->objdir, a))
+		return;
+	if (open_file(&fd, &size, repo->objdir, b)) {
+		keep(repo, read_open(h.fd, h.size, a));
+		return;
+	}
+	if (h.size < repo->pair_min || size < repo->pair_min ||
+	    pthread_create(&thread, NULL, read_half, &h) != 0) {
+		keep(repo, read_open(h.fd, h.size, a));
+		keep(repo, read_open(fd, size, b));
+		return;
+	}
+	ob = read_open(fd, size, b);
+	(void)pthread_join(thread, NULL);
+	repo->loose_threads++;
+	keep(repo, h.out);
+	keep(repo, ob);
 }
 
 void fl_git_loose_unref(struct fl_git_loose *o)

@@ -500,6 +500,22 @@ int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_o
 	return 0;
 }
 
+int fl_ledger_open_brief(struct fl_ledger **out, struct fl_repo *repo, const struct fl_oid *commit,
+			 struct fl_error *err)
+{
+	struct fl_ledger *l = ledger_new(commit);
+	int rc;
+	*out = NULL;
+	l->repo = repo;
+	l->repo_borrowed = true;
+	if ((rc = load(l, repo, err))) {
+		fl_ledger_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
 void fl_ledger_free(struct fl_ledger *l)
 {
 	if (!l)
@@ -540,7 +556,8 @@ void fl_ledger_free(struct fl_ledger *l)
 	fl_name_index_release(&l->context_index);
 	fl_name_index_release(&l->tenant_index);
 	fl_name_index_release(&l->wave_index);
-	fl_repo_free(l->repo);
+	if (!l->repo_borrowed)
+		fl_repo_free(l->repo);
 	pthread_cond_destroy(&l->wake);
 	pthread_cond_destroy(&l->saved);
 	pthread_mutex_destroy(&l->lock);

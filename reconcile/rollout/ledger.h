@@ -43,6 +43,14 @@ struct fl_ledger;
  */
 int fl_ledger_open(struct fl_ledger **out, const char *gitdir, const struct fl_oid *commit,
 		   struct fl_error *err);
+/*
+ * Like fl_ledger_open, for a caller that sets a status and frees the
+ * ledger straight after (plan's flotilla/plan): the ledger works on the
+ * caller's repository handle and starts no flusher thread, so nothing is
+ * saved before fl_ledger_flush or fl_ledger_free. repo must outlive it.
+ */
+int fl_ledger_open_brief(struct fl_ledger **out, struct fl_repo *repo, const struct fl_oid *commit,
+			 struct fl_error *err);
 void fl_ledger_free(struct fl_ledger *ledger);
 
 /*

@@ -91,6 +91,7 @@ enum save_mode { SAVE_DUE, SAVE_HEAD, SAVE_ALL };
 struct fl_ledger {
 	pthread_mutex_t lock;
 	struct fl_repo *repo;
+	bool repo_borrowed; /* repo is the caller's (fl_ledger_open_brief) */
 	struct fl_oid commit;
 	char revision[FL_OID_HEX_LEN + 1];
 	struct context_rec *contexts;

@@ -25,7 +25,7 @@
 #include "core/banned.h"
 
 #define GIT FL_TEST_GIT
-#define NTENANTS 12000 /* a tenants/ tree of about 500 KB: mapped and populated */
+#define NTENANTS 12000 /* a tenants/ tree of about 500 KB inflated: a mapping of its own */
 /* What differs between c1 and c2, as collect() writes it. */
 #define WANT_PATHS "+tenants/t00005.yaml\n-tenants/t00007.yaml\n+tenants/t99999.yaml\n"
 
@@ -94,8 +94,12 @@ static int count_entry(const struct fl_repo_entry *e, void *payload)
 	return 0;
 }
 
-/* The comparison, the lookups and the listing after it, with files_read loose files read. */
-static void expect_reads(size_t files_read)
+/*
+ * The comparison, the lookups and the listing after it, with files_read
+ * loose files read, and threads pairs of them read on two threads when
+ * files of pair_min bytes are.
+ */
+static void expect_reads(size_t files_read, size_t pair_min, size_t threads)
 {
 	struct fl_error err = FL_ERROR_INIT;
 	struct fl_repo *repo = NULL;
@@ -108,10 +112,12 @@ static void expect_reads(size_t files_read)
 	rev(&c1, "c1");
 	rev(&c2, "c2");
 	assert_int_equal(fl_repo_open(&repo, repo_dir, &err), 0);
+	repo->pair_min = pair_min;
 	assert_int_equal(fl_repo_changed_paths(repo, &c1, &c2, collect, &p, &err), 0);
 	assert_string_equal(p.text.ptr, WANT_PATHS);
 	/* The two roots and the two tenants/ trees: each read once. */
 	assert_int_equal(repo->loose_files, files_read);
+	assert_int_equal(repo->loose_threads, threads);
 	assert_int_equal(fl_repo_dir_find(repo, &c2, "tenants", names, 3, ids, found, &err), 0);
 	assert_true(found[0] && !found[1] && found[2]);
 	assert_int_equal(fl_repo_list_dir(repo, &c2, "tenants", count_entry, &n, &err), 0);
@@ -141,7 +147,10 @@ static void test_loose_trees_read_once(void **state)
 	char wt[160];
 
 	(void)state;
-	expect_reads(4);
+	/* tenants/ is a 30 KB file (one blob id 12,000 times): one thread reads both. */
+	expect_reads(4, LOOSE_PAIR_MIN, 0);
+	/* Any file large enough: both pairs, the roots and tenants/, are read on two threads. */
+	expect_reads(4, 1, 2);
 	/* A worktree's objects are the main repository's: read from there too. */
 	snprintf(wt, sizeof(wt), "%s/wt", root);
 	fl_test_run("git -C %s worktree add -q --detach %s c2", repo_dir, wt);
@@ -271,7 +280,7 @@ static void test_packed_trees(void **state)
 {
 	(void)state;
 	fl_test_run("cd %s && git repack -q -a -d && git prune-packed", repo_dir);
-	expect_reads(0);
+	expect_reads(0, 0, 0);
 }
 
 int main(void)

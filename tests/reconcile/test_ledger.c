@@ -1148,6 +1148,40 @@ static void test_changes_saved_within_2s_and_by_free(void **state)
 }
 
 /*
+ * fl_ledger_open_brief (plan's flotilla/plan): the ledger reads the note
+ * through the caller's handle, saves it at the flush, and leaves the handle
+ * open and usable (ASan sees a handle freed with the ledger).
+ */
+static void test_brief_ledger_on_the_callers_handle(void **state)
+{
+	struct env *e = *state;
+	struct fl_ledger *l = open_ledger(e);
+	struct fl_error err = FL_ERROR_INIT;
+	struct fl_buf note = FL_BUF_INIT;
+	struct fl_repo *repo = NULL;
+	struct fl_oid head;
+	enum fl_state st;
+
+	assert_int_equal(fl_ledger_set_context(l, "flotilla/wave/canary", FL_STATE_SUCCESS, "done", &err), 0);
+	fl_ledger_free(l);
+	assert_int_equal(fl_repo_open(&repo, e->dir, &err), 0);
+	assert_int_equal(fl_ledger_open_brief(&l, repo, &e->commit, &err), 0);
+	assert_true(fl_ledger_context(l, "flotilla/wave/canary", &st, NULL));
+	assert_int_equal(st, FL_STATE_SUCCESS);
+	assert_int_equal(
+		fl_ledger_set_context(l, "flotilla/plan", FL_STATE_SUCCESS, "1 tenant changes", &err), 0);
+	flush(l);
+	assert_true(note_show(&note, e));
+	assert_non_null(strstr(note.ptr, "\"flotilla/plan\""));
+	assert_non_null(strstr(note.ptr, "\"flotilla/wave/canary\""));
+	fl_ledger_free(l);
+	assert_int_equal(fl_repo_resolve(&head, repo, "HEAD", &err), 0);
+	assert_true(fl_oid_equal(&head, &e->commit));
+	fl_repo_free(repo);
+	fl_buf_release(&note);
+}
+
+/*
  * fl_ledger_unlink_after_save: a file named after a record stays through
  * saves that leave a record unsaved, and goes with the first that does not; a file named when nothing is
  * left to save goes at the next flush, which writes no note for it.
@@ -1636,14 +1670,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_output_kept_valid_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_result_keeps_the_verify_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_saved_within_2s_and_by_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brief_ledger_on_the_callers_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlink_after_save, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blobs_of_a_run_within_3x_of_the_final_note, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blobs_of_a_run_within_3x_of_the_final_note, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_format_1_note_read_and_saved_as_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_in_both_notes_later_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shard_records_saved_and_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exchange_takes_the_other_shards_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exchange_takes_the_other_shards_records, setup,
+						teardown),
 		cmocka_unit_test(test_exchange_reads_only_the_notes_that_moved),
-		cmocka_unit_test_setup_teardown(test_exchange_keeps_a_format_1_heads_tenants, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exchange_keeps_a_format_1_heads_tenants, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
