@@ -16,6 +16,13 @@
  * never goes unchecked. Every other call is handed to the real function.
  * A libgit2 built on OpenSSL never calls it, and loads its certificates on
  * its own; nothing is put off then.
+ *
+ * libssh2_init is put off the same way, until fl_git_load_ca: libgit2's
+ * start calls it for ssh remotes, and it initialises OpenSSL's libcrypto
+ * for libssh2 (its error strings among others: 40 page faults, about half
+ * a millisecond here). Put off, libssh2 counts itself not initialised,
+ * and initialises itself at its first session if fl_git_load_ca has not
+ * run by then (libssh2_session_init_ex calls libssh2_init then).
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "core/git_init.h"
@@ -40,6 +47,9 @@ static int init_rc;
 static atomic_bool deferring; /* only while init_libgit2 runs */
 static char deferred[PATH_MAX]; /* "" when nothing was put off */
 static atomic_uint parsed;
+static atomic_bool ssh_deferred;
+static int ssh_flags;
+static atomic_uint ssh_started;
 
 typedef int parse_file_fn(void *chain, const char *path);
 
@@ -61,6 +71,32 @@ int mbedtls_x509_crt_parse_file(void *chain, const char *path)
 		return MBEDTLS_FILE_IO_ERROR;
 	parsed++;
 	return real(chain, path);
+}
+
+typedef int ssh_init_fn(int flags);
+
+int libssh2_init(int flags);
+
+/* libssh2's call; its start, when not put off. */
+static int ssh_init_real(int flags)
+{
+	ssh_init_fn *real;
+
+	*(void **)&real = dlsym(RTLD_NEXT, "libssh2_init");
+	if (!real)
+		return -1;
+	ssh_started++;
+	return real(flags);
+}
+
+int libssh2_init(int flags)
+{
+	if (deferring) {
+		ssh_flags = flags;
+		ssh_deferred = true;
+		return 0;
+	}
+	return ssh_init_real(flags);
 }
 
 /*
@@ -95,6 +131,8 @@ static int ca_rc;
 
 static void load_ca(void)
 {
+	if (ssh_deferred)
+		(void)ssh_init_real(ssh_flags); /* libssh2 tries again at its first session */
 	if (deferred[0])
 		ca_rc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, deferred, NULL);
 }
@@ -111,5 +149,8 @@ int fl_git_load_ca(void)
 
 struct fl_git_ca_state fl_git_ca_state(void)
 {
-	return (struct fl_git_ca_state){ .deferred = deferred[0] ? deferred : NULL, .parsed = parsed };
+	return (struct fl_git_ca_state){ .deferred = deferred[0] ? deferred : NULL,
+					 .parsed = parsed,
+					 .ssh_deferred = ssh_deferred,
+					 .ssh_started = ssh_started };
 }

@@ -1,7 +1,8 @@
 /*
  * Tests of core/git_init.c: libgit2's start records the CA file it would
- * parse and parses nothing; the first fetch loads it, once; every parse
- * after the start is the real one. The tests share one process, whose
+ * parse and parses nothing, and leaves libssh2 unstarted; the first fetch
+ * loads the file and starts libssh2, once; every parse after the start is
+ * the real one. The tests share one process, whose
  * libgit2 starts once, so they run in this order.
  */
 #include <setjmp.h>
@@ -43,6 +44,9 @@ static void test_start_puts_the_parse_off(void **state)
 	assert_non_null(s.deferred);
 	assert_int_equal(access(s.deferred, R_OK), 0);
 	assert_int_equal(s.parsed, 0);
+	/* Debian's libgit2 has ssh remotes through libssh2, and starts it at its own start. */
+	assert_true(s.ssh_deferred);
+	assert_int_equal(s.ssh_started, 0);
 	fl_repo_free(repo);
 }
 
@@ -65,10 +69,12 @@ static void test_fetch_loads_it_once(void **state)
 	assert_int_equal(fl_git_ca_state().parsed, 0);
 	assert_int_equal(fl_remote_sync(cache, url, &opts, &err), 0);
 	assert_int_equal(fl_git_ca_state().parsed, 1);
+	assert_int_equal(fl_git_ca_state().ssh_started, 1);
 	assert_int_equal(fl_remote_sync(cache, url, &opts, &err), 0);
 	assert_int_equal(fl_git_ca_state().parsed, 1);
 	assert_int_equal(fl_git_load_ca(), 0);
 	assert_int_equal(fl_git_ca_state().parsed, 1);
+	assert_int_equal(fl_git_ca_state().ssh_started, 1);
 }
 
 /* After the start, a parse goes to mbedTLS: a good file loads, a bad one fails. */
