@@ -31,24 +31,23 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "core/asan.h"
 #include "core/git_internal.h"
 #include "core/banned.h"
 
 /* An inflated object from this size up goes into huge pages (map_huge). */
 #define HUGE_MIN ((size_t)256 * 1024)
 #define HUGE_PAGE ((size_t)2 << 20)
+/* Under ASan every object is malloc'd, so that a read past it is caught. */
+#ifdef FL_ASAN
+#define USE_MAPPINGS 0
+#else
+#define USE_MAPPINGS 1
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels refuse it, and nothing is lost */
 #endif
 
-/* Under AddressSanitizer every object is malloc'd, so that a read past it is caught. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FL_ASAN 1
-#endif
-#endif
 /* "commit 18446744073709551615\0" fits, with room to spare. */
 #define HEADER_MAX 64
 /* Larger objects are libgit2's (and no tree flotilla compares is near it). */
@@ -94,10 +93,8 @@ static char *out_alloc(size_t n, size_t *maplen)
 	char *p;
 
 	*maplen = 0;
-#ifndef FL_ASAN
-	if (n >= HUGE_MIN && (p = map_huge(n, maplen)) != NULL)
+	if (USE_MAPPINGS && n >= HUGE_MIN && (p = map_huge(n, maplen)) != NULL)
 		return p;
-#endif
 	return fl_malloc(n);
 }
 

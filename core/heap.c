@@ -27,15 +27,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/asan.h"
 #include "core/banned.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define FL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FL_ASAN 1
-#endif
-#endif
 
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 /* glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX), and its default top pad. */
