@@ -19,8 +19,8 @@
  *
  * libssh2_init is put off the same way, until fl_git_load_ca: libgit2's
  * start calls it for ssh remotes, and it initialises OpenSSL's libcrypto
- * for libssh2 (its error strings among others: 40 page faults, about half
- * a millisecond here). Put off, libssh2 counts itself not initialised,
+ * for libssh2 (its error strings among others: 40 page faults and 1 to
+ * 1.5 ms of every run here). Put off, libssh2 counts itself not initialised,
  * and initialises itself at its first session if fl_git_load_ca has not
  * run by then (libssh2_session_init_ex calls libssh2_init then).
  */

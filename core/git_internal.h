@@ -39,7 +39,7 @@ struct fl_repo {
 	char *gitdir;	/* git_repository_path() without its trailing slash */
 	char *objdir;	/* <common dir>/objects; NULL for an in-memory repository */
 	struct fl_git_loose *loose[LOOSE_CACHE_SIZE]; /* most recent first; NULL when free */
-	size_t loose_files;			      /* loose files read by git_loose.c (for tests) */
+	size_t loose_files;   /* loose files read by git_loose.c (for tests) */
 	size_t loose_threads; /* pairs fl_git_loose_read_pair read on two threads (for tests) */
 	size_t pair_min;      /* LOOSE_PAIR_MIN; tests lower it */
 	git_oid commit; /* the commit root and dirs belong to; valid while root */

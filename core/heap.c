@@ -13,7 +13,8 @@
  * Nothing is committed before that. Blocks up to the largest mmap threshold
  * come from this heap instead of mappings of their own, and the heap is
  * never trimmed below the reserve, which would drop the advice with the
- * pages.
+ * pages. The heap below the first 2 MiB boundary that can still be a huge
+ * page is kept allocated, so that allocations start on it.
  *
  * Only the main thread's heap: glibc gives threads arenas of their own.
  */
@@ -37,12 +38,17 @@
 /* Free space at the heap's top is given back only beyond this: never the reserve. */
 #define TRIM_MIN ((int)(FL_HEAP_RESERVE * 2))
 
+#ifndef FL_ASAN
+/* The heap below the huge pages, kept allocated so that allocations start above it. */
+static void *pinned;
+#endif
+
 bool fl_heap_prepare(void)
 {
 #ifdef FL_ASAN
 	return false; /* ASan's allocator has no brk heap, and ignores mallopt */
 #else
-	char *before = sbrk(0), *first, *top;
+	char *before = sbrk(0), *first, *top, *grown;
 	size_t mapped = mallinfo2().hblks;
 	uintptr_t lo, hi;
 	bool ok;
@@ -57,10 +63,27 @@ bool fl_heap_prepare(void)
 	/* first came from the heap (no block was mapped), which grew by the reserve. */
 	ok = first && mallinfo2().hblks == mapped && top != (void *)-1 && top > before &&
 	     (uintptr_t)(top - before) >= FL_HEAP_RESERVE;
-	lo = ((uintptr_t)first + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	/*
+	 * The advice starts past the page where malloc wrote the size of the
+	 * free space after first: that page has its small pages already, and
+	 * so has the 2 MiB around it, which can no longer be a huge page.
+	 */
+	lo = ((uintptr_t)first + HUGE_PAGE + 64 + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 	hi = (uintptr_t)top & ~(HUGE_PAGE - 1);
 	ok = ok && hi > lo && madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0;
-	free(first);
-	return ok;
+	if (!ok) {
+		free(first);
+		return false;
+	}
+	/*
+	 * first is kept, grown to end just below lo, so that what is allocated
+	 * next starts on lo: glibc puts a block's size in the 8 bytes before it
+	 * (the free space's too), so the first write past lo is the allocation's
+	 * own, and gets a huge page. With first freed, the heap's first 2 MiB
+	 * would be used first, in small pages.
+	 */
+	grown = realloc(first, lo - (uintptr_t)first - sizeof(size_t));
+	pinned = grown ? grown : first;
+	return true;
 #endif
 }

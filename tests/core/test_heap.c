@@ -1,8 +1,9 @@
 /*
  * Tests of core/heap.c: once fl_heap_prepare has run, malloc's heap holds
  * the reserve, advised for huge pages (the "hg" flag in /proc/self/smaps);
- * a block of megabytes comes from it rather than a mapping of its own; and
- * freeing it leaves the heap as large as it was. Under AddressSanitizer,
+ * a block of megabytes comes from it rather than a mapping of its own, at
+ * the start of the advice, and is written into huge pages (AnonHugePages);
+ * and freeing it leaves the heap as large as it was. Under AddressSanitizer,
  * whose allocator has no brk heap, fl_heap_prepare must decline.
  */
 #define _DEFAULT_SOURCE 1 /* sbrk */
@@ -21,11 +22,12 @@
 #include "core/heap.h"
 #include "core/banned.h"
 
-#define BIG ((size_t)4 << 20)
+/* Not a multiple of 2 MiB: all of it in huge pages means its first 2 MiB are one. */
+#define BIG ((size_t)3 << 20)
 
 #ifndef FL_ASAN
-/* The VmFlags of the mapping in /proc/self/smaps that holds p, into out; "" when none does. */
-static void vm_flags(char *out, size_t cap, const void *p)
+/* The line of /proc/self/smaps starting with field, for the mapping that holds p, into out; "" if none. */
+static void smaps_field(char *out, size_t cap, const void *p, const char *field)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	char line[512];
@@ -37,12 +39,41 @@ static void vm_flags(char *out, size_t cap, const void *p)
 		unsigned long lo, hi;
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
 			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(out, cap, "%s", line + 8);
+		else if (in && strncmp(line, field, strlen(field)) == 0) {
+			snprintf(out, cap, "%s", line + strlen(field));
 			break;
 		}
 	}
 	fclose(f);
+}
+
+/* A counter of /proc/vmstat; -1 when there is none. */
+static long vmstat(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[64];
+	long v, found = -1;
+
+	assert_non_null(f);
+	while (found < 0 && fscanf(f, "%63s %ld", key, &v) == 2)
+		if (strcmp(key, name) == 0)
+			found = v;
+	fclose(f);
+	return found;
+}
+
+/* True when the kernel gives huge pages to memory advised for them ("always" or "madvise"). */
+static bool thp_for_advised(void)
+{
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(mode, sizeof(mode), f))
+		mode[0] = '\0';
+	fclose(f);
+	return strstr(mode, "[always]") || strstr(mode, "[madvise]");
 }
 #endif
 
@@ -52,23 +83,30 @@ static void test_heap_prepared(void **state)
 #ifdef FL_ASAN
 	assert_false(fl_heap_prepare());
 #else
-	char flags[512], *top, *big;
+	char line[512], *top, *big;
 	/* Without transparent huge pages in the kernel, the advice is refused. */
 	bool thp = access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+	long fallbacks;
 
 	assert_int_equal(fl_heap_prepare(), thp);
 	if (!thp)
 		return;
 	top = sbrk(0);
+	fallbacks = vmstat("thp_fault_fallback");
 	big = malloc(BIG);
 	assert_non_null(big);
 	memset(big, 1, BIG);
 	/* From the heap, below its top (a block mapped on its own would lie above it). */
 	assert_true(big + BIG <= top);
-	/* Its end: the advice starts at the heap's first 2 MiB boundary, which its start may precede. */
-	vm_flags(flags, sizeof(flags), big + BIG - 1);
-	if (!strstr(flags, " hg"))
-		fail_msg("the heap at %p is not advised for huge pages: VmFlags:%s", (void *)big, flags);
+	/* Allocations start where the advice does, not in the heap's first small pages. */
+	smaps_field(line, sizeof(line), big, "VmFlags:");
+	if (!strstr(line, " hg"))
+		fail_msg("the heap at %p is not advised for huge pages: VmFlags:%s", (void *)big, line);
+	/* And get huge pages, unless the kernel gives none or had none to give. */
+	smaps_field(line, sizeof(line), big, "AnonHugePages:");
+	if (thp_for_advised() && vmstat("thp_fault_fallback") == fallbacks && atol(line) < (long)(BIG >> 10))
+		fail_msg("%zu KiB written at %p, %ld KiB of them in huge pages", BIG >> 10, (void *)big,
+			 atol(line));
 	free(big);
 	assert_ptr_equal(sbrk(0), top);
 #endif
