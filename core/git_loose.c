@@ -81,9 +81,13 @@ static char *map_huge(size_t n, size_t *maplen)
 		munmap(p, head);
 	munmap(p + head + len, HUGE_PAGE - head);
 	p += head;
-	/* Both are hints: without huge pages (or before Linux 5.14) the pages come one by one. */
+	/*
+	 * Both are hints: without huge pages (or before Linux 5.14) the pages
+	 * come one by one. Only n bytes are faulted in, so that without huge
+	 * pages the rest of the 2 MiB is not.
+	 */
 	(void)madvise(p, len, MADV_HUGEPAGE);
-	(void)madvise(p, len, MADV_POPULATE_WRITE);
+	(void)madvise(p, n, MADV_POPULATE_WRITE);
 	*maplen = len;
 	return p;
 }
